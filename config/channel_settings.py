@@ -1,0 +1,167 @@
+"""Settings of each channel type, discriminated by ``type``.
+
+Adding a channel type: a model here, an entry in ``ChannelSettings`` and in
+``channels.registry``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from config.common import Seconds, Security, Slug, SmtpSettings, StrictModel
+
+MB = 1_000_000
+
+
+class ChannelBase(StrictModel):
+    """What every channel has."""
+
+    name: Slug
+    enabled: bool = True
+    poll_interval: Seconds = 60.0
+    batch_size: int = Field(default=100, ge=1, le=10_000)
+
+
+class MaildirChannelSettings(ChannelBase):
+    """A standard Maildir (``new/``, ``cur/``, ``tmp/``) on local disk."""
+
+    type: Literal["maildir"]
+    path: Path
+    after_import: Literal["move", "keep"] = "move"
+    max_message_bytes: int = Field(default=25 * MB, ge=1)
+
+
+_AFTER_IMPORT = re.compile(r"^(keep|flag_seen|move:.+)$")
+
+
+class ImapChannelSettings(ChannelBase):
+    """An IMAP mailbox (imapclient)."""
+
+    type: Literal["imap"]
+    host: str
+    port: int | None = Field(default=None, ge=1, le=65535)
+    security: Security = "tls"
+    username: str
+    password: SecretStr | None = None
+    oauth2_token: SecretStr | None = None
+    folders: list[str] = Field(default_factory=lambda: ["INBOX"], min_length=1)
+    after_import: str = "flag_seen"
+    max_message_bytes: int = Field(default=25 * MB, ge=1)
+    idle: bool = True
+    idle_timeout: Seconds = Field(default=25 * 60, le=29 * 60)
+    smtp: SmtpSettings | None = None
+    acks_per_address_per_hour: int = Field(default=5, ge=0)
+    message_id_domain: str | None = Field(
+        default=None, description="domain of our own Message-IDs (loop protection)"
+    )
+    forwarders: list[str] = Field(
+        default_factory=list,
+        description="addresses that forward citizens' mail; Reply-To is the reporter",
+    )
+
+    @field_validator("after_import")
+    @classmethod
+    def _after_import(cls, value: str) -> str:
+        if not _AFTER_IMPORT.match(value):
+            raise ValueError("must be keep, flag_seen or move:<folder>")
+        return value
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> ImapChannelSettings:
+        if (self.password is None) == (self.oauth2_token is None):
+            raise ValueError("give exactly one of password or oauth2_token")
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        """The port to use: the given one or the usual one for ``security``."""
+        if self.port is not None:
+            return self.port
+        return 993 if self.security == "tls" else 143
+
+
+class TelegramChannelSettings(ChannelBase):
+    """A Telegram bot (python-telegram-bot)."""
+
+    type: Literal["telegram"]
+    token: SecretStr
+    api_base_url: str = "https://api.telegram.org"
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_url: str | None = None
+    secret_token: SecretStr | None = None
+    webhook_listen: str = Field(
+        default="127.0.0.1:8443",
+        pattern=r"^[^\s:]+:\d{1,5}$",
+        description="host:port of the webhook server behind the proxy of webhook_url",
+    )
+    private_chats_only: bool = True
+    session_minutes: float = Field(default=10, ge=0)
+    max_file_bytes: int = Field(default=20 * MB, ge=1)
+    long_poll_timeout: int = Field(default=25, ge=0, le=50)
+    poll_interval: Seconds = 1.0
+    messages: dict[str, str] = Field(
+        default_factory=dict, description="overrides of the bot's reply templates"
+    )
+
+    @model_validator(mode="after")
+    def _webhook_needs_url(self) -> TelegramChannelSettings:
+        if self.mode == "webhook" and not self.webhook_url:
+            raise ValueError("mode webhook needs webhook_url")
+        if self.mode == "webhook" and self.secret_token is None:
+            raise ValueError("mode webhook needs secret_token")
+        return self
+
+
+class XChannelSettings(ChannelBase):
+    """X (Twitter) mentions and recent search (tweepy)."""
+
+    type: Literal["x"]
+    bearer_token: SecretStr
+    consumer_key: SecretStr | None = None
+    consumer_secret: SecretStr | None = None
+    access_token: SecretStr | None = None
+    access_token_secret: SecretStr | None = None
+    mentions_of: list[str] = Field(default_factory=list)
+    search: list[str] = Field(default_factory=list)
+    include_retweets: bool = False
+    poll_interval: Seconds = 300.0
+    max_posts_per_poll: int = Field(default=100, ge=10, le=1000)
+    auto_dispatch: bool = False
+    reply: bool = False
+    reply_contact: str | None = Field(
+        default=None,
+        max_length=120,
+        description="where a public reply invites the citizen to continue "
+        "privately (bot link or email address)",
+    )
+    api_base_url: str = "https://api.twitter.com"
+
+    @model_validator(mode="after")
+    def _has_a_source(self) -> XChannelSettings:
+        if not self.mentions_of and not self.search:
+            raise ValueError("give mentions_of or search (or both)")
+        user_context = (
+            self.consumer_key,
+            self.consumer_secret,
+            self.access_token,
+            self.access_token_secret,
+        )
+        if self.reply and any(v is None for v in user_context):
+            raise ValueError(
+                "reply needs consumer_key, consumer_secret, access_token and "
+                "access_token_secret"
+            )
+        return self
+
+
+ChannelSettings = Annotated[
+    MaildirChannelSettings
+    | ImapChannelSettings
+    | TelegramChannelSettings
+    | XChannelSettings,
+    Field(discriminator="type"),
+]

@@ -1,0 +1,96 @@
+"""Settings for places (the gazetteer) and duplicate linking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from config.common import StrictModel
+
+PlaceKind = Literal["kecamatan", "desa", "kelurahan"]
+Scorer = Literal[
+    "token_set_ratio", "token_sort_ratio", "ratio", "partial_ratio", "WRatio", "QRatio"
+]
+
+
+class PlaceSettings(StrictModel):
+    """A kecamatan, desa or kelurahan, with optional approximate coordinates.
+
+    A desa/kelurahan names its ``kecamatan``: a case that mentions it gets
+    that kecamatan as its region.
+    """
+
+    name: str = Field(min_length=2)
+    kind: PlaceKind = "kecamatan"
+    kecamatan: str | None = None
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    aliases: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PlaceSettings:
+        if self.kind != "kecamatan" and not self.kecamatan:
+            raise ValueError(f"{self.kind} {self.name!r} needs its kecamatan")
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError(f"{self.name!r}: give both latitude and longitude")
+        return self
+
+
+class GazetteerSettings(StrictModel):
+    """The regency's places, inline or in a YAML file (``places:`` list).
+
+    ``min_score`` is the rapidfuzz ratio (0-100) a word sequence of the text
+    must reach to count as a mention; ``max_distance_km`` bounds the
+    nearest-place lookup for shared coordinates.
+    """
+
+    file: Path | None = None
+    places: list[PlaceSettings] = Field(default_factory=list)
+    min_score: float = Field(default=90.0, ge=50, le=100)
+    max_distance_km: float = Field(default=25.0, gt=0)
+
+    @model_validator(mode="after")
+    def _has_places(self) -> GazetteerSettings:
+        if self.file is None and not self.places:
+            raise ValueError("give a gazetteer file or a list of places")
+        return self
+
+
+class DedupeSettings(StrictModel):
+    """Near-duplicate linking: scorer, thresholds, windows, candidate limits.
+
+    ``threshold`` applies between different reporters, ``same_reporter_threshold``
+    to the same reporter within ``same_reporter_hours``. Scores are rapidfuzz
+    scores (0-100) over the matching text.
+    """
+
+    enabled: bool = True
+    scorer: Scorer = "token_set_ratio"
+    threshold: float = Field(default=85.0, ge=0, le=100)
+    same_reporter_threshold: float = Field(default=70.0, ge=0, le=100)
+    same_reporter_hours: float = Field(default=72.0, gt=0)
+    window_days: float = Field(default=30.0, gt=0)
+    open_statuses: list[str] = Field(
+        default_factory=lambda: [
+            "triage",
+            "received",
+            "verified",
+            "dispatched",
+            "in_progress",
+        ]
+    )
+    require_same_category: bool = Field(
+        default=True, description="a known category on both sides must be equal"
+    )
+    require_same_region: bool = Field(
+        default=True, description="a known region on both sides must be equal"
+    )
+    query_tokens: int = Field(
+        default=4, ge=1, le=32, description="rarest tokens of a case used as keys"
+    )
+    max_candidates: int = Field(default=64, ge=1, le=10_000)
+    min_tokens: int = Field(
+        default=3, ge=1, description="shorter texts are never linked across reporters"
+    )

@@ -1,0 +1,193 @@
+"""The whole of ``dengar.yaml`` as pydantic models."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from config.channel_settings import ChannelSettings
+from config.common import AgencyCode, Seconds, Slug, StrictModel
+from config.places_settings import DedupeSettings, GazetteerSettings
+from config.sink_settings import DatabaseSinkSettings, SinkSettings
+
+
+class AgencySettings(StrictModel):
+    """An agency (OPD) that receives cases, and where its queue lives."""
+
+    code: AgencyCode
+    name: str = Field(min_length=1)
+    sink: SinkSettings = Field(default_factory=DatabaseSinkSettings)
+
+
+class CategorySettings(StrictModel):
+    """A complaint category and the words that suggest it.
+
+    ``keywords`` maps a word or phrase to its weight; a plain list gives each
+    weight 1.
+    """
+
+    name: Slug
+    label: str | None = None
+    keywords: dict[str, float] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _list_means_weight_one(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("keywords"), list):
+            data = {**data, "keywords": dict.fromkeys(data["keywords"], 1.0)}
+        return data
+
+
+class RoutingRule(StrictModel):
+    """Cases matching every given condition go to ``agency``.
+
+    Keywords match whole words, ignoring case and accents; categories and
+    regions must equal the case's. Among matching rules the highest score wins
+    (2 per keyword hit, 1 per category or region condition), then the earlier.
+    """
+
+    agency: AgencyCode
+    keywords: list[str] = Field(default_factory=list)
+    categories: list[Slug] = Field(default_factory=list)
+    regions: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _has_condition(self) -> RoutingRule:
+        if not (self.keywords or self.categories or self.regions):
+            raise ValueError(
+                "a rule needs at least one of keywords, categories or regions"
+            )
+        return self
+
+
+class RoutingSettings(StrictModel):
+    """Which agency gets a case."""
+
+    default_agency: AgencyCode
+    rules: list[RoutingRule] = Field(default_factory=list)
+
+
+class AttachmentSettings(StrictModel):
+    """Where attachment bytes are kept and how large one may be."""
+
+    storage: Literal["database", "disk"] = "database"
+    directory: Path = Path("./attachments")
+    max_bytes: int = Field(default=20_000_000, ge=0)
+
+
+class OutboxSettings(StrictModel):
+    """How the outbox is drained and retried."""
+
+    drain_interval: Seconds = 5.0
+    batch_size: int = Field(default=100, ge=1)
+    backoff_base: Seconds = 10.0
+    backoff_max: Seconds = 3600.0
+    claim_timeout: Seconds = Field(
+        default=300.0, description="an in-flight claim older than this is retried"
+    )
+
+
+class Settings(StrictModel):
+    """The root of ``dengar.yaml``."""
+
+    database_url: str = "sqlite:///./dengar.db"
+    tracking_prefix: str = Field(default="ADU", pattern=r"^[A-Z]{2,8}$")
+    timezone: str = "Asia/Makassar"
+    channels: list[ChannelSettings] = Field(default_factory=list)
+    agencies: list[AgencySettings] = Field(min_length=1)
+    categories: list[CategorySettings] = Field(default_factory=list)
+    routing: RoutingSettings
+    attachments: AttachmentSettings = Field(default_factory=AttachmentSettings)
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    shutdown_timeout: Seconds = 30.0
+    gazetteer: GazetteerSettings | None = None
+    dedupe: DedupeSettings = Field(default_factory=DedupeSettings)
+
+    def agency(self, code: str) -> AgencySettings:
+        """The agency with ``code``; KeyError when there is none."""
+        for agency in self.agencies:
+            if agency.code == code:
+                return agency
+        raise KeyError(code)
+
+    def channel(self, name: str) -> ChannelSettings:
+        """The channel named ``name``; KeyError when there is none."""
+        for channel in self.channels:
+            if channel.name == name:
+                return channel
+        raise KeyError(name)
+
+
+def cross_check(data: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
+    """Errors that span several sections, each with its path in the file.
+
+    Works on the raw mapping, so that these are reported together with the
+    field errors of the same file rather than only once those are fixed.
+    """
+    errors: list[tuple[tuple[str | int, ...], str]] = []
+    codes = _values(data, "agencies", "code")
+    errors += _duplicates("agencies", "code", codes)
+    errors += _duplicates("channels", "name", _values(data, "channels", "name"))
+    category_names = _values(data, "categories", "name")
+    errors += _duplicates("categories", "name", category_names)
+    known = {c for c in codes if c is not None}
+    routing = data.get("routing")
+    if not isinstance(routing, Mapping) or not known:
+        return errors
+    known_list = ", ".join(sorted(known))
+    default = routing.get("default_agency")
+    if isinstance(default, str) and default not in known:
+        errors.append(
+            (
+                ("routing", "default_agency"),
+                f"unknown agency {default!r} (known: {known_list})",
+            )
+        )
+    rules = routing.get("rules")
+    for i, rule in enumerate(rules if isinstance(rules, list) else []):
+        if not isinstance(rule, Mapping):
+            continue
+        agency = rule.get("agency")
+        if isinstance(agency, str) and agency not in known:
+            errors.append(
+                (
+                    ("routing", "rules", i, "agency"),
+                    f"unknown agency {agency!r} (known: {known_list})",
+                )
+            )
+        categories = rule.get("categories")
+        for j, category in enumerate(
+            categories if isinstance(categories, list) else []
+        ):
+            if category not in category_names:
+                errors.append(
+                    (
+                        ("routing", "rules", i, "categories", j),
+                        f"unknown category {category!r}: this rule can never match",
+                    )
+                )
+    return errors
+
+
+def _values(data: Mapping[str, Any], section: str, key: str) -> list[Any]:
+    items = data.get(section)
+    if not isinstance(items, list):
+        return []
+    return [item.get(key) if isinstance(item, Mapping) else None for item in items]
+
+
+def _duplicates(
+    section: str, key: str, values: list[Any]
+) -> list[tuple[tuple[str | int, ...], str]]:
+    seen: set[Any] = set()
+    errors: list[tuple[tuple[str | int, ...], str]] = []
+    for i, value in enumerate(values):
+        if value is None:
+            continue
+        if value in seen:
+            errors.append(((section, i, key), f"duplicate {key} {value!r}"))
+        seen.add(value)
+    return errors

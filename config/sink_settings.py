@@ -1,0 +1,68 @@
+"""Settings of each agency sink type, discriminated by ``type``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr
+
+from config.common import Seconds, SmtpSettings, StrictModel
+
+
+class SinkBase(StrictModel):
+    """What every sink has: how hard to try before a delivery is dead."""
+
+    max_attempts: int = Field(default=10, ge=1, le=100)
+
+
+class DatabaseSinkSettings(SinkBase):
+    """The agency reads its queue from Dengar's own database."""
+
+    type: Literal["database"] = "database"
+
+
+class WebhookSinkSettings(SinkBase):
+    """HTTPS POST of a CloudEvents envelope, signed with HMAC-SHA256."""
+
+    type: Literal["webhook"]
+    url: str = Field(pattern=r"^https?://")
+    secret: SecretStr
+    timeout: Seconds = 10.0
+
+
+class EmailSinkSettings(SinkBase):
+    """A readable email to the agency's address."""
+
+    type: Literal["email"]
+    to: list[str] = Field(min_length=1)
+    smtp: SmtpSettings
+
+
+class AmqpSinkSettings(SinkBase):
+    """RabbitMQ with publisher confirms."""
+
+    type: Literal["amqp"]
+    url: SecretStr
+    exchange: str = "dengar"
+    routing_key: str | None = Field(
+        default=None, description="default: the agency code in lower case"
+    )
+
+
+class RedisSinkSettings(SinkBase):
+    """Redis Streams: XADD to a per-agency stream."""
+
+    type: Literal["redis"]
+    url: SecretStr
+    stream: str | None = Field(default=None, description="default: dengar:<CODE>")
+    maxlen: int | None = Field(default=100_000, ge=1)
+
+
+SinkSettings = Annotated[
+    DatabaseSinkSettings
+    | WebhookSinkSettings
+    | EmailSinkSettings
+    | AmqpSinkSettings
+    | RedisSinkSettings,
+    Field(discriminator="type"),
+]

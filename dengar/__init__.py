@@ -1,0 +1,1 @@
+"""The application shell: wiring, runner and the ``dengar`` command."""

@@ -1,0 +1,5 @@
+"""``python -m dengar``."""
+
+from dengar.cli import main
+
+main()

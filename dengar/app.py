@@ -1,0 +1,99 @@
+"""Wiring: settings → database, channels, sinks, pipeline and outbox worker."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from channels.base import Channel, Replier
+from channels.registry import build_channel
+from config.settings import Settings
+from dengar.pipeline import Pipeline
+from dispatcher.sinks.base import Sink, SinkContext
+from dispatcher.sinks.registry import build_sink
+from dispatcher.worker import OutboxWorker
+from storage.engine import make_engine, session_factory
+from storage.migrate import upgrade
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    """One Dengar installation, opened from its settings."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    channels: dict[str, Channel] = field(default_factory=dict)
+    sinks: dict[str, Sink] = field(default_factory=dict)
+    pipeline: Pipeline = field(init=False)
+    worker: OutboxWorker = field(init=False)
+
+    @classmethod
+    def open(cls, settings: Settings, *, migrate: bool = True) -> App:
+        """Connect to the database (migrating it) and build every enabled part."""
+        engine = make_engine(settings.database_url)
+        if migrate:
+            upgrade(engine)
+        app = cls(settings=settings, engine=engine, sessions=session_factory(engine))
+        for channel_settings in settings.channels:
+            if channel_settings.enabled:
+                app.channels[channel_settings.name] = build_channel(channel_settings)
+        context = SinkContext(sessions=app.sessions)
+        for agency in settings.agencies:
+            app.sinks[agency.code] = build_sink(agency, context)
+        app.pipeline = Pipeline(
+            settings=settings,
+            repliers=frozenset(app.repliers()),
+            classifier=_optional_classifier(settings),
+            command_handler=_optional("dengar.chat_commands", "handle_command"),
+        )
+        app.worker = OutboxWorker(
+            engine, app.sessions, settings, app.sinks, app.repliers()
+        )
+        return app
+
+    def repliers(self) -> dict[str, Replier]:
+        """The enabled channels that can send messages to citizens."""
+        return {
+            name: channel  # type: ignore[misc]
+            for name, channel in self.channels.items()
+            if callable(getattr(channel, "send_reply", None))
+        }
+
+    async def close(self) -> None:
+        """Close channels and sinks, then the engine."""
+        parts: list[Channel | Sink] = [*self.channels.values(), *self.sinks.values()]
+        for part in parts:
+            try:
+                await part.close()
+            except Exception:
+                log.exception("closing %r failed", part)
+        self.engine.dispose()
+
+
+def _optional(module: str, attr: str) -> Any:
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except ModuleNotFoundError:
+        return None
+
+
+def _optional_classifier(settings: Settings) -> Callable[[str], Any] | None:
+    classify = _optional("normalizer.classify", "classify")
+    if classify is None or not settings.categories:
+        return None
+    categories = settings.categories
+
+    def classifier(text: str) -> Any:
+        return classify(text, categories)
+
+    return classifier

@@ -1,0 +1,325 @@
+"""The ``dengar`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from config.loader import ConfigError, load_settings
+from config.settings import Settings
+from dengar.app import App
+from dengar.runner import Runner, RunSummary
+from dengar.status import agency_queue, cases, status_report
+
+EXAMPLE_CONFIG = (
+    Path(__file__).resolve().parent.parent / "config" / "dengar.example.yaml"
+)
+# wide enough for the summary tables when output is not a terminal (CI logs)
+console = Console(width=None if sys.stdout.isatty() else 120)
+err = Console(stderr=True)
+
+
+@click.group()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Configuration file (default: $DENGAR_CONFIG or ./dengar.yaml).",
+)
+@click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
+    """Dengar: complaint intake for local governments."""
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config_path
+
+
+def settings_from(ctx: click.Context) -> Settings:
+    """Load the configuration or exit 2 listing every problem."""
+    try:
+        return load_settings(ctx.obj.get("config_path"))
+    except ConfigError as exc:
+        err.print(
+            f"[red]Configuration error[/red] in {exc}", markup=True, highlight=False
+        )
+        sys.exit(2)
+
+
+def open_app(ctx: click.Context, *, migrate: bool = True) -> App:
+    """Open the installation described by the configuration."""
+    settings = settings_from(ctx)
+    try:
+        return App.open(settings, migrate=migrate)
+    except Exception as exc:  # noqa: BLE001 - report, do not trace back
+        from storage.engine import safe_url
+
+        err.print(
+            f"[red]Cannot open Dengar[/red] ({safe_url(settings.database_url)}): "
+            f"{type(exc).__name__}: {exc}",
+            highlight=False,
+        )
+        sys.exit(1)
+
+
+@main.command()
+@click.argument(
+    "directory", type=click.Path(file_okay=False, path_type=Path), default="."
+)
+@click.pass_context
+def init(ctx: click.Context, directory: Path) -> None:
+    """Write a commented dengar.yaml into DIRECTORY and create the database."""
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / "dengar.yaml"
+    if target.exists():
+        console.print(f"{target} exists; left as it is.")
+    else:
+        shutil.copyfile(EXAMPLE_CONFIG, target)
+        console.print(f"Wrote {target}: edit it, then run `dengar check`.")
+    if ctx.obj.get("config_path") is None:
+        ctx.obj["config_path"] = target
+    app = open_app(ctx)
+    asyncio.run(app.close())
+    from storage.engine import safe_url
+
+    console.print(f"Database ready: {safe_url(app.settings.database_url)}")
+
+
+@main.command()
+@click.option(
+    "--once", is_flag=True, help="Poll every channel once, drain the outbox, exit."
+)
+@click.pass_context
+def run(ctx: click.Context, once: bool) -> None:
+    """Take in complaints and deliver cases (until SIGINT/SIGTERM)."""
+    app = open_app(ctx)
+
+    async def go() -> RunSummary | None:
+        runner = Runner(app)
+        try:
+            if once:
+                return await runner.run_once()
+            await runner.run_forever()
+            return None
+        finally:
+            await app.close()
+
+    summary = asyncio.run(go())
+    if summary is not None:
+        print_summary(summary)
+        if summary.errors:
+            sys.exit(1)
+
+
+def print_summary(summary: RunSummary) -> None:
+    """The table ``run --once`` prints."""
+    table = Table(title="Channels")
+    for column in ("channel", "new", "follow-ups", "ignored", "seen before",
+                   "duplicates", "quarantined", "skipped", "error"):  # fmt: skip
+        table.add_column(column, overflow="fold")
+    for name, s in summary.channels.items():
+        table.add_row(
+            name,
+            str(s.new_cases),
+            str(s.follow_ups),
+            str(s.ignored),
+            str(s.already_stored),
+            str(s.linked),
+            str(s.quarantined),
+            str(s.skipped),
+            summary.errors.get(name, ""),
+        )
+    console.print(table)
+    queued: dict[str, int] = {}
+    for s in summary.channels.values():
+        for code, n in s.queued.items():
+            queued[code] = queued.get(code, 0) + n
+    agencies = Table(title="Agencies")
+    agencies.add_column("agency")
+    agencies.add_column("queued")
+    agencies.add_column("delivered")
+    agencies.add_column("retrying / dead")
+    targets = summary.outbox.by_target
+    for code in sorted(set(queued) | {k.split(":")[0] for k in targets}):
+        agencies.add_row(
+            code,
+            str(queued.get(code, 0)),
+            str(targets.get(f"{code}:delivered", 0)),
+            f"{targets.get(f'{code}:retry', 0)} / {targets.get(f'{code}:dead', 0)}",
+        )
+    console.print(agencies)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--cases", "with_cases", is_flag=True, help="Also list the cases.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool, with_cases: bool) -> None:
+    """Counts of complaints and deliveries, and each channel's health."""
+    app = open_app(ctx)
+    with app.sessions() as session:
+        report = status_report(session, app.settings)
+        if with_cases:
+            report["cases"] = cases(session)
+    asyncio.run(app.close())
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        return
+    _print_status(report)
+
+
+def _print_status(report: dict[str, Any]) -> None:
+    c = report["complaints"]
+    console.print(
+        f"cases {c['cases']}, follow-ups {c['follow_ups']}, ignored {c['ignored']}, "
+        f"duplicates {c['duplicates']}, quarantined {c['quarantined']}"
+    )
+    d = report["deliveries"]
+    console.print("deliveries: " + ", ".join(f"{k} {v}" for k, v in d.items()))
+    table = Table(title="Channels")
+    for column in (
+        "name",
+        "type",
+        "enabled",
+        "healthy",
+        "cases",
+        "last poll",
+        "last error",
+    ):
+        table.add_column(column)
+    for ch in report["channels"]:
+        table.add_row(
+            ch["name"],
+            ch["type"],
+            "yes" if ch["enabled"] else "no",
+            "yes" if ch["healthy"] else "[red]NO[/red]",
+            str(ch["cases"]),
+            ch["last_poll_at"] or "-",
+            ch["disabled_reason"] or ch["last_error"] or "",
+        )
+    console.print(table)
+    agencies = Table(title="Agencies")
+    for column in ("code", "name", "sink", "cases"):
+        agencies.add_column(column)
+    for a in report["agencies"]:
+        agencies.add_row(a["code"], a["name"], a["sink"], str(a["cases"]))
+    console.print(agencies)
+    if "cases" in report:
+        table = Table(title="Cases")
+        for column in (
+            "tracking no",
+            "received",
+            "category",
+            "agency",
+            "status",
+            "duplicate of",
+        ):
+            table.add_column(column)
+        for case in report["cases"]:
+            table.add_row(
+                case["tracking_no"],
+                case["received_at"][:16],
+                case["category"] or "-",
+                case["agency"] or "-",
+                case["status"],
+                case["duplicate_of"] or "",
+            )
+        console.print(table)
+
+
+@main.command()
+@click.argument("agency")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def queue(ctx: click.Context, agency: str, as_json: bool) -> None:
+    """The pending cases in AGENCY's queue (database sink)."""
+    app = open_app(ctx)
+    code = agency.upper()
+    try:
+        app.settings.agency(code)
+    except KeyError:
+        known = ", ".join(a.code for a in app.settings.agencies)
+        err.print(f"unknown agency {agency!r} (known: {known})")
+        sys.exit(2)
+    with app.sessions() as session:
+        items = agency_queue(session, code)
+    asyncio.run(app.close())
+    if as_json:
+        click.echo(json.dumps(items, indent=2, ensure_ascii=False))
+        return
+    table = Table(title=f"Queue of {code} ({len(items)})")
+    for column in ("tracking no", "received", "category", "text"):
+        table.add_column(column)
+    for item in items:
+        text = (item.get("text") or "").replace("\n", " ")
+        table.add_row(
+            item["tracking_no"],
+            item["received_at"][:16],
+            item.get("category") or "-",
+            text[:80] + ("…" if len(text) > 80 else ""),
+        )
+    console.print(table)
+
+
+@main.command()
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Validate the configuration and try each enabled channel."""
+    settings = settings_from(ctx)
+    console.print("Configuration: OK")
+    app = open_app(ctx, migrate=False)
+    failures = 0
+
+    async def go() -> None:
+        nonlocal failures
+        for name, channel in app.channels.items():
+            try:
+                await channel.check()
+                console.print(f"channel {name}: OK")
+            except Exception as exc:  # noqa: BLE001 - report every channel
+                failures += 1
+                console.print(f"channel {name}: [red]{type(exc).__name__}: {exc}[/red]")
+        await app.close()
+
+    asyncio.run(go())
+    disabled = [c.name for c in settings.channels if not c.enabled]
+    if disabled:
+        console.print(f"disabled (not checked): {', '.join(disabled)}")
+    if failures:
+        sys.exit(1)
+
+
+def _add_optional_commands() -> None:
+    # commands that live beside their feature; absent ones are simply missing
+    import importlib
+
+    for module, attr in (
+        ("dengar.cli_triage", "triage"),
+        ("dengar.cli_case", "case"),
+        ("dengar.cli_dedupe", "dedupe"),
+        ("dengar.cli_outbox", "outbox"),
+        ("dengar.cli_import", "import_"),
+    ):
+        try:
+            command = getattr(importlib.import_module(module), attr)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        main.add_command(command)
+
+
+_add_optional_commands()

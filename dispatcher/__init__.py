@@ -1,0 +1,1 @@
+"""Routing, the outbox, agency sinks and citizen replies."""

@@ -1,0 +1,80 @@
+"""The contract between the outbox and an agency's queue.
+
+A sink delivers one message and returns, or raises:
+
+- ``RetriableDeliveryError``: the target is down, timed out, said 5xx/429 or
+  did not confirm; the outbox retries with backoff (``retry_after`` seconds
+  overrides it when the target says when).
+- ``PermanentDeliveryError``: the target refused the message (4xx); retrying
+  the same message cannot help, so the row goes to ``dead`` with ``detail``.
+
+Sinks never retry or sleep themselves: the outbox does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One message for one agency.
+
+    ``message`` follows ``docs/schema/agency-message.v1.json``, with the
+    case's confidentiality already applied. ``attachments`` carries the
+    bytes of files the agency may see, keyed by sha256, for sinks that send
+    files (email); the others reference them by hash.
+    """
+
+    idempotency_key: str
+    agency_code: str
+    message: dict[str, Any]
+    attachments: dict[str, bytes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SinkContext:
+    """What a sink may need from Dengar besides its own settings."""
+
+    sessions: sessionmaker[Session]
+    regency: str = "kotabaru"  # for CloudEvents types: id.go.<regency>.dengar…
+
+
+class DeliveryError(Exception):
+    """Base of delivery failures. Messages never contain secrets."""
+
+
+class RetriableDeliveryError(DeliveryError):
+    """Try again later."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentDeliveryError(DeliveryError):
+    """The target refused this message for good; ``detail`` keeps its answer."""
+
+    def __init__(self, message: str, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """An agency's queue."""
+
+    async def deliver(self, delivery: Delivery) -> None:
+        """Hand ``delivery`` over; return only once the target has accepted it."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+
+def sink_settings_of(agency: Any) -> Any:
+    """The ``sink:`` block of an agency's settings."""
+    return agency.sink

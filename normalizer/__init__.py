@@ -1,0 +1,1 @@
+"""InboundMessage → Complaint: cleanup, parsing, classification, dedupe."""

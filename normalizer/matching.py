@@ -1,0 +1,166 @@
+"""Text for matching: the form two complaints are compared in.
+
+The original text is always kept on the record; this form only feeds the
+classifier, the gazetteer and duplicate linking. It is lower case, NFKC,
+accent-free, without URLs, e-mail addresses, @mentions, hashtag marks, emoji
+or punctuation; letters repeated for emphasis are squeezed (``rusakkk`` →
+``rusak``); reduplication is reduced to its base (``anak2``, ``anak-anak`` →
+``anak``), and colloquial Indonesian is mapped to its formal form through the
+curated table ``normalizer/data/slang_id.tsv`` (``jln`` → ``jalan``, ``gk`` →
+``tidak``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+
+from normalizer.text import fold_for_matching
+
+DATA_DIR = Path(__file__).with_name("data")
+SLANG_FILE = DATA_DIR / "slang_id.tsv"
+STOPWORDS_FILE = DATA_DIR / "stopwords_id.txt"
+
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_MENTION = re.compile(r"(?<![\w@])@\w+")
+_APOSTROPHE = re.compile(r"(?<=\w)['\u2019`](?=\w)")
+# a word: letters/digits, possibly joined by hyphens (``anak-anak``, ``e-ktp``)
+_WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
+_RUN3 = re.compile(r"([^\W\d_])\1{2,}")
+_REDUP_DIGIT = re.compile(r"^([^\W\d_]{2,})2$")
+
+# Words with a real double letter, so ``maaaf`` squeezes to ``maaf``, not ``maf``.
+_DOUBLE_LETTER_WORDS = frozenset(
+    {"maaf", "saat", "taat", "jumaat", "saudara", "keluarga", "tiang", "sakit"}
+    | {"kakak", "assalamualaikum", "mbak", "ngga", "nggak", "sekolah"}
+)
+
+
+class SlangTableError(ValueError):
+    """The slang table file is malformed; the message names the line."""
+
+
+def load_slang_table(path: Path = SLANG_FILE) -> dict[str, str]:
+    """Read ``informal<TAB>formal`` lines; ``#`` starts a comment line.
+
+    Raises :class:`SlangTableError` naming the line on a malformed entry, a
+    key that is not one lower-case token, or a key given twice.
+    """
+    table: dict[str, str] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split("\t")
+        if len(parts) != 2 or not parts[0] or not parts[1].strip():
+            raise SlangTableError(
+                f"{path.name}:{number}: expected 'informal<TAB>formal', got {line!r}"
+            )
+        key, value = parts[0], parts[1].strip()
+        if key != fold_for_matching(key) or not _WORD.fullmatch(key):
+            raise SlangTableError(
+                f"{path.name}:{number}: key {key!r} must be one lower-case word"
+            )
+        if key in table:
+            raise SlangTableError(f"{path.name}:{number}: {key!r} given twice")
+        table[key] = value
+    return table
+
+
+@lru_cache(maxsize=1)
+def slang_table() -> Mapping[str, str]:
+    """The shipped colloquial → formal table (read once)."""
+    return load_slang_table()
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    """Indonesian stopwords (stopwords-iso, MIT), in matching form."""
+    lines = STOPWORDS_FILE.read_text(encoding="utf-8").splitlines()
+    # colloquial particles the list lacks, in their matching form
+    extra = {"nya", "ya", "sih", "deh", "dong", "loh", "lho", "tuh", "nih", "pun"}
+    return frozenset({w.strip() for w in lines if w.strip()} | extra)
+
+
+@lru_cache(maxsize=1)
+def _vocabulary() -> frozenset[str]:
+    formal = {w for v in slang_table().values() for w in v.split()}
+    return frozenset(formal | stopwords() | _DOUBLE_LETTER_WORDS)
+
+
+def _squeeze(word: str) -> str:
+    if not _RUN3.search(word):
+        return word
+    once = _RUN3.sub(r"\1", word)
+    twice = _RUN3.sub(r"\1\1", word)
+    vocab = _vocabulary()
+    if twice in vocab or twice in slang_table():
+        return twice
+    if once in vocab or once in slang_table():
+        return once
+    # Emphasis is far more common than a real tripled letter.
+    return once
+
+
+def _normal_word(word: str, table: Mapping[str, str]) -> list[str]:
+    """One word of the folded text → its matching tokens."""
+    if "-" in word:
+        if word in table:
+            return _expand(table[word], table)
+        parts = word.split("-")
+        if len(set(parts)) == 1:  # anak-anak
+            return _normal_word(parts[0], table)
+        return [t for part in parts for t in _normal_word(part, table)]
+    word = _squeeze(word)
+    if word in table:
+        return _expand(table[word], table)
+    redup = _REDUP_DIGIT.match(word)
+    if redup:  # anak2
+        return _normal_word(redup.group(1), table)
+    return [word]
+
+
+def _expand(formal: str, table: Mapping[str, str]) -> list[str]:
+    # The formal side may be several words or hyphenated (``gorong-gorong``);
+    # it is reduced the same way but never looked up again, so no chains.
+    out: list[str] = []
+    for word in _WORD.findall(formal):
+        parts = word.split("-")
+        out.extend([parts[0]] if len(set(parts)) == 1 else parts)
+    return out
+
+
+def strip_noise(text: str) -> str:
+    """Folded text without URLs, e-mail addresses, @mentions and ``#`` marks."""
+    text = fold_for_matching(unicodedata.normalize("NFKC", text))
+    text = _URL.sub(" ", text)
+    text = _EMAIL.sub(" ", text)
+    text = _MENTION.sub(" ", text)
+    return _APOSTROPHE.sub("", text)
+
+
+def matching_tokens(text: str, table: Mapping[str, str] | None = None) -> list[str]:
+    """The tokens of :func:`matching_text`, in order."""
+    table = slang_table() if table is None else table
+    tokens: list[str] = []
+    for word in _WORD.findall(strip_noise(text)):
+        tokens.extend(_normal_word(word, table))
+    return tokens
+
+
+def matching_text(text: str) -> str:
+    """The text as compared for classification, places and duplicates."""
+    return " ".join(matching_tokens(text))
+
+
+def content_tokens(matching: str) -> list[str]:
+    """Tokens of an already-normalised matching text that carry meaning:
+    stopwords and one-letter tokens dropped (numbers kept: ``SDN 3`` and
+    ``SDN 4`` are different schools), order kept."""
+    stop = stopwords()
+    return [
+        t for t in matching.split() if (len(t) > 1 or t.isdigit()) and t not in stop
+    ]

@@ -1,0 +1,110 @@
+"""InboundMessage → the fields of a record, before any database decision.
+
+Pure functions: no storage, no network. The pipeline adds what needs the
+database (threading, tracking numbers, duplicates, routing).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from normalizer.loops import ignore_reason
+from normalizer.mime import parse_mail
+from normalizer.records import InboundAttachment, InboundMessage, Location, Reporter
+from normalizer.text import clean_text
+from normalizer.tracking import find_tracking_numbers
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    """What an inbound item says, cleaned, with the original kept."""
+
+    subject: str | None
+    original_text: str
+    clean_text: str
+    reporter: Reporter
+    attachments: tuple[InboundAttachment, ...] = ()
+    location: Location | None = None
+    message_id: str | None = None
+    references: tuple[str, ...] = ()
+    tracking_refs: tuple[str, ...] = ()
+    ignored_reason: str | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class MailPolicy:
+    """What the email path needs to know about this installation."""
+
+    own_domains: tuple[str, ...] = ()
+    loop_ids: tuple[str, ...] = ()
+    forwarders: tuple[str, ...] = ()
+
+
+def normalize(
+    item: InboundMessage, tracking_prefix: str, mail: MailPolicy
+) -> Normalized:
+    """Turn one inbound item into cleaned record fields.
+
+    Raises ``ValueError`` (or a parser error) for an item that cannot be read;
+    the pipeline quarantines it with that message.
+    """
+    if item.raw_format == "rfc822":
+        return _from_mail(item, tracking_prefix, mail)
+    original = item.text or ""
+    subject = clean_text(item.subject) if item.subject else None
+    refs = find_tracking_numbers(f"{subject or ''}", tracking_prefix)
+    return Normalized(
+        subject=subject,
+        original_text=original,
+        clean_text=clean_text(original),
+        reporter=item.reporter,
+        attachments=item.attachments,
+        location=item.location,
+        message_id=item.message_id,
+        references=item.in_reply_to,
+        tracking_refs=tuple(refs),
+    )
+
+
+def _from_mail(
+    item: InboundMessage, tracking_prefix: str, mail: MailPolicy
+) -> Normalized:
+    parsed = parse_mail(item.raw)
+    sender = parsed.from_address
+    reporter_address = sender
+    if sender and sender in mail.forwarders and parsed.reply_to:
+        reporter_address = parsed.reply_to
+    reason = ignore_reason(
+        parsed.headers,
+        sender,
+        parsed.subject,
+        own_domains=mail.own_domains,
+        own_loop_ids=mail.loop_ids,
+    )
+    original = parsed.text
+    display = _strip_quotes()(original)
+    return Normalized(
+        subject=parsed.subject or None,
+        original_text=original,
+        clean_text=clean_text(display),
+        reporter=Reporter(name=parsed.from_name, email=reporter_address),
+        attachments=parsed.attachments,
+        message_id=parsed.message_id,
+        references=parsed.references,
+        tracking_refs=tuple(find_tracking_numbers(parsed.subject, tracking_prefix)),
+        ignored_reason=reason,
+    )
+
+
+def _strip_quotes() -> Callable[[str], str]:
+    # normalizer.quotes strips quoted replies and signatures; until it exists
+    # the text is only cleaned
+    try:
+        module = importlib.import_module("normalizer.quotes")
+    except ModuleNotFoundError:
+        return lambda text: text
+    strip: Callable[[str], str] = module.strip_quotes
+    return strip

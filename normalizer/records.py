@@ -1,0 +1,217 @@
+"""The records that flow through Dengar.
+
+``InboundMessage`` is what every channel hands to the pipeline: the source's own
+id, the raw payload for replay, and whatever the channel already knows
+(reporter, text, attachments, location). ``Complaint`` is what the normalizer
+makes of it; it is the documented record (see ``docs/schema/complaint.json``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+RawFormat = Literal["rfc822", "json", "text"]
+
+
+class Confidentiality(StrEnum):
+    """How far a case may travel: see DESIGN.md, *Confidentiality*."""
+
+    BIASA = "biasa"  # ordinary: may be shown with the reporter's identity
+    ANONIM = "anonim"  # content may be shown, the reporter's identity never leaves
+    RAHASIA = "rahasia"  # nothing of it is public
+
+
+class RecordKind(StrEnum):
+    """What an inbound item became."""
+
+    CASE = "case"
+    FOLLOW_UP = "follow_up"
+    IGNORED = "ignored"
+
+
+class CaseStatus(StrEnum):
+    """The life of a case, as the citizen and the agency see it."""
+
+    TRIAGE = "triage"  # a social post waiting for staff to accept or dismiss it
+    DISMISSED = "dismissed"  # staff decided a triage item is not a case
+    RECEIVED = "received"
+    VERIFIED = "verified"
+    DISPATCHED = "dispatched"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    REJECTED = "rejected"
+    REROUTED = "rerouted"
+
+
+@dataclass(frozen=True, slots=True)
+class Reporter:
+    """Who wrote, as far as the channel knows. Empty fields are unknown."""
+
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    handle: str | None = None
+    chat_id: str | None = None
+
+    def is_empty(self) -> bool:
+        """True when the channel knows nothing about the sender."""
+        return not any((self.name, self.email, self.phone, self.handle, self.chat_id))
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A point the citizen shared, or a place named by the channel."""
+
+    latitude: float
+    longitude: float
+    label: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundAttachment:
+    """A file that came with a message, bytes included."""
+
+    filename: str
+    content_type: str
+    data: bytes
+    inline: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One item fetched from a source, before normalisation.
+
+    ``external_id`` is the source's own id and, with ``channel``, unique: a
+    re-fetched item is recognised by it. ``raw`` is kept for replay. Email
+    channels hand over ``raw_format="rfc822"`` and leave parsing to the
+    normalizer; chat and social channels fill the fields they know.
+    """
+
+    channel: str
+    external_id: str
+    received_at: datetime
+    raw: bytes
+    raw_format: RawFormat
+    text: str | None = None
+    subject: str | None = None
+    reporter: Reporter = field(default_factory=Reporter)
+    attachments: tuple[InboundAttachment, ...] = ()
+    location: Location | None = None
+    # ids of the messages this one answers (email Message-IDs, chat message ids)
+    in_reply_to: tuple[str, ...] = ()
+    # the source's id for this message in reply headers (email Message-ID)
+    message_id: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        if self.received_at.tzinfo is None:
+            raise ValueError("received_at must be timezone-aware")
+        if not self.external_id:
+            raise ValueError("external_id must not be empty")
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedItem:
+    """An item a channel could not hand over (too large, unreadable).
+
+    It is quarantined with its raw bytes and the reason, never dropped.
+    """
+
+    channel: str
+    external_id: str
+    raw: bytes
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingReply:
+    """A message to a citizen, sent through the channel the case came from."""
+
+    channel: str
+    recipient: str  # chat id, email address or handle, as the channel uses it
+    text: str
+    subject: str | None = None
+    in_reply_to: str | None = None  # the source message id this answers
+    tracking_no: str | None = None
+    idempotency_key: str = ""
+
+
+# ---------------------------------------------------------------------------
+# The documented record. Pydantic so that its JSON Schema can be generated.
+
+
+class ReporterRecord(BaseModel):
+    """The reporter as stored with a complaint."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    handle: str | None = None
+    chat_id: str | None = None
+
+
+class AttachmentRecord(BaseModel):
+    """An attachment as stored: bytes live on disk or in the database."""
+
+    model_config = ConfigDict(frozen=True)
+
+    filename: str
+    content_type: str
+    size: int = Field(ge=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    stored: bool = Field(description="false when the file exceeded the size limit")
+    inline: bool = False
+
+
+class LocationRecord(BaseModel):
+    """A point on the map, with an optional human label."""
+
+    model_config = ConfigDict(frozen=True)
+
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    label: str | None = None
+
+
+class Complaint(BaseModel):
+    """A complaint as Dengar records it: one per inbound item that is kept."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: RecordKind
+    tracking_no: str | None = Field(
+        default=None, description="set on cases; follow-ups share their case's"
+    )
+    channel: str
+    external_id: str
+    message_id: str | None = None
+    received_at: AwareDatetime
+    reporter: ReporterRecord
+    subject: str | None = None
+    original_text: str = Field(description="the text exactly as received")
+    clean_text: str = Field(description="text for display and matching")
+    attachments: list[AttachmentRecord] = Field(default_factory=list)
+    location: LocationRecord | None = None
+    category: str | None = None
+    region: str | None = None
+    confidentiality: Confidentiality = Confidentiality.BIASA
+    status: CaseStatus = CaseStatus.RECEIVED
+    agency_code: str | None = None
+    ignored_reason: str | None = None
+    duplicate_of: str | None = Field(
+        default=None, description="tracking number of the primary case"
+    )
+    follow_up_of: str | None = Field(
+        default=None, description="tracking number of the case this continues"
+    )
+    raw_format: RawFormat

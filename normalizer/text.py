@@ -1,0 +1,97 @@
+"""Text cleanup shared by every channel: Unicode, whitespace, HTML → text."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from html.parser import HTMLParser
+
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+_BLANK_LINES = re.compile(r"\n{3,}")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(text: str) -> str:
+    """NFKC, normalised newlines and spaces, no control characters, trimmed."""
+    text = unicodedata.normalize("NFKC", text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL.sub("", text)
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def fold_for_matching(text: str) -> str:
+    """Lower case without accents: ``Jalán`` and ``JALAN`` compare equal."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+_BLOCK = {
+    "address", "article", "aside", "blockquote", "div", "dl", "dt", "dd",
+    "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3",
+    "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre",
+    "section", "table", "tr", "ul",
+}  # fmt: skip
+_SKIP = {"script", "style", "head", "title", "template", "noscript"}
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skip_depth = 0
+        self.href: str | None = None
+        self.link_text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP:
+            self.skip_depth += 1
+        elif tag == "br":
+            self.parts.append("\n")
+        elif tag in _BLOCK:
+            self.parts.append("\n")
+            if tag == "li":
+                self.parts.append("- ")
+        elif tag in ("td", "th"):
+            self.parts.append(" ")
+        elif tag == "a":
+            self.href = dict(attrs).get("href")
+            self.link_text = []
+        elif tag == "img":
+            alt = dict(attrs).get("alt")
+            if alt:
+                self.parts.append(f"[{alt}]")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("br", "img", "hr"):
+            self.handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP:
+            self.skip_depth = max(0, self.skip_depth - 1)
+        elif tag in _BLOCK:
+            self.parts.append("\n")
+        elif tag == "a" and self.href is not None:
+            shown = "".join(self.link_text).strip()
+            href = self.href
+            self.href = None
+            # keep the address unless the text already shows it
+            if href.startswith(("http://", "https://")) and href not in shown:
+                self.parts.append(f" ({href})")
+
+    def handle_data(self, data: str) -> None:
+        if self.skip_depth:
+            return
+        data = re.sub(r"\s+", " ", data)
+        self.parts.append(data)
+        if self.href is not None:
+            self.link_text.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Readable text from HTML: blocks become lines, links keep their URL,
+    scripts and styles are dropped."""
+    parser = _TextExtractor()
+    parser.feed(html)
+    parser.close()
+    return clean_text("".join(parser.parts))

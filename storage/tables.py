@@ -1,0 +1,220 @@
+"""Dengar's tables (SQLModel). Schema changes go through Alembic
+(``storage/migrations``); ``tests/unit/storage`` checks the two agree."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Column,
+    Index,
+    LargeBinary,
+    Text,
+    UniqueConstraint,
+)
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def _ts(*, nullable: bool = False, index: bool = False) -> Column[datetime]:
+    return Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+class RawPayload(SQLModel, table=True):
+    """The bytes exactly as fetched, kept for replay."""
+
+    __tablename__ = "raw_payload"
+
+    id: int | None = Field(default=None, primary_key=True)
+    format: str = Field(max_length=16)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class ComplaintRow(SQLModel, table=True):
+    """One inbound item that was kept: a case, a follow-up or an ignored item."""
+
+    __tablename__ = "complaint"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id", name="uq_complaint_source"),
+        Index("ix_complaint_open_cases", "kind", "status", "received_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    tracking_no: str | None = Field(default=None, max_length=32, unique=True)
+    channel: str = Field(max_length=64)
+    external_id: str = Field(max_length=512)
+    message_id: str | None = Field(default=None, max_length=998, index=True)
+    received_at: datetime = Field(sa_column=_ts())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    reporter_name: str | None = Field(default=None, max_length=256)
+    reporter_email: str | None = Field(default=None, max_length=320, index=True)
+    reporter_phone: str | None = Field(default=None, max_length=32, index=True)
+    reporter_handle: str | None = Field(default=None, max_length=128)
+    reporter_chat_id: str | None = Field(default=None, max_length=64, index=True)
+    subject: str | None = Field(default=None, sa_column=Column(Text))
+    original_text: str = Field(sa_column=Column(Text, nullable=False))
+    clean_text: str = Field(sa_column=Column(Text, nullable=False))
+    location_lat: float | None = None
+    location_lon: float | None = None
+    location_label: str | None = Field(default=None, max_length=256)
+    category: str | None = Field(default=None, max_length=64)
+    region: str | None = Field(default=None, max_length=128)
+    confidentiality: str = Field(default="biasa", max_length=16)
+    status: str = Field(default="received", max_length=16)
+    agency_code: str | None = Field(default=None, max_length=32, index=True)
+    routing_reason: str | None = Field(default=None, max_length=512)
+    ignored_reason: str | None = Field(default=None, max_length=512)
+    follow_up_of_id: int | None = Field(
+        default=None, foreign_key="complaint.id", index=True
+    )
+    duplicate_of_id: int | None = Field(
+        default=None, foreign_key="complaint.id", index=True
+    )
+    duplicate_score: float | None = None
+    duplicate_reason: str | None = Field(default=None, max_length=512)
+    raw_id: int | None = Field(default=None, foreign_key="raw_payload.id")
+    # channel extras as JSON (Telegram media_group_id, X conversation_id, ...)
+    extra: str | None = Field(default=None, sa_column=Column(Text))
+    raw_format: str = Field(max_length=16)
+
+
+class AttachmentRow(SQLModel, table=True):
+    """A file of a complaint; the bytes in ``data`` or at ``path``."""
+
+    __tablename__ = "attachment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    complaint_id: int = Field(foreign_key="complaint.id", index=True)
+    filename: str = Field(max_length=512)
+    content_type: str = Field(max_length=255)
+    size: int
+    sha256: str = Field(max_length=64, index=True)
+    inline: bool = False
+    stored: bool = True
+    path: str | None = Field(default=None, max_length=1024)
+    data: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+
+
+class StatusEvent(SQLModel, table=True):
+    """A change of a case's status: who, when, why."""
+
+    __tablename__ = "status_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    complaint_id: int = Field(foreign_key="complaint.id", index=True)
+    status: str = Field(max_length=16)
+    note: str | None = Field(default=None, sa_column=Column(Text))
+    actor: str = Field(max_length=128)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class OutboxRow(SQLModel, table=True):
+    """A delivery still to make: a case to an agency, or a reply to a citizen.
+
+    ``idempotency_key`` is what the receiver sees twice if we crash after it
+    accepted and before we recorded it.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # "agency" | "reply"
+    target: str = Field(max_length=64)  # agency code or channel name
+    recipient: str | None = Field(default=None, max_length=320, index=True)
+    complaint_id: int = Field(foreign_key="complaint.id", index=True)
+    idempotency_key: str = Field(max_length=128, unique=True)
+    payload: str | None = Field(default=None, sa_column=Column(Text))
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    max_attempts: int = 10
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    claimed_by: str | None = Field(default=None, max_length=128)
+    claimed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    # the id the remote gave what we sent (email Message-ID, "tg:<chat>:<id>"),
+    # so that a citizen's reply to it threads into the case
+    remote_id: str | None = Field(default=None, max_length=998, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    delivered_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class AgencyQueueRow(SQLModel, table=True):
+    """The ``database`` sink: an agency's queue kept inside Dengar."""
+
+    __tablename__ = "agency_queue"
+
+    id: int | None = Field(default=None, primary_key=True)
+    agency_code: str = Field(max_length=32, index=True)
+    complaint_id: int = Field(foreign_key="complaint.id", index=True)
+    idempotency_key: str = Field(max_length=128, unique=True)
+    message: str = Field(sa_column=Column(Text, nullable=False))
+    enqueued_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    acknowledged_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class ChannelState(SQLModel, table=True):
+    """Per channel: the cursor and its health."""
+
+    __tablename__ = "channel_state"
+
+    name: str = Field(primary_key=True, max_length=64)
+    cursor: str | None = Field(default=None, sa_column=Column(Text))
+    last_poll_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_success_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    last_error_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    consecutive_failures: int = 0
+    next_poll_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    disabled_reason: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class QuarantineRow(SQLModel, table=True):
+    """An item that could not become a record; kept with its reason."""
+
+    __tablename__ = "quarantine"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id", name="uq_quarantine_source"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=64)
+    external_id: str = Field(max_length=512)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    status: str = Field(default="held", max_length=16)  # held | released
+
+
+class UnreachableRecipient(SQLModel, table=True):
+    """A citizen we must stop writing to (blocked the bot, address bounces)."""
+
+    __tablename__ = "unreachable_recipient"
+
+    channel: str = Field(primary_key=True, max_length=64)
+    recipient: str = Field(primary_key=True, max_length=320)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    since: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class DuplicateUnlinkRow(SQLModel, table=True):
+    """A duplicate link staff undid: the pair is never linked automatically
+    again (``normalizer.dedupe``)."""
+
+    __tablename__ = "duplicate_unlink"
+    __table_args__ = (
+        UniqueConstraint("complaint_id", "other_id", name="uq_duplicate_unlink"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    complaint_id: int = Field(foreign_key="complaint.id", index=True)
+    other_id: int = Field(foreign_key="complaint.id", index=True)
+    actor: str = Field(max_length=128)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())

@@ -1,0 +1,125 @@
+"""The outbox under concurrent workers, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import select
+
+from dispatcher import outbox
+from storage.engine import make_engine, session_factory
+from storage.migrate import upgrade
+from storage.tables import ComplaintRow, OutboxRow
+
+pytestmark = pytest.mark.postgres
+
+
+def seed(url: str, rows: int):  # type: ignore[no-untyped-def]
+    engine = make_engine(url)
+    upgrade(engine)
+    sessions = session_factory(engine)
+    with sessions() as session:
+        case = ComplaintRow(
+            kind="case",
+            tracking_no="ADU-0000-0001",
+            channel="surat",
+            external_id="x",
+            received_at=datetime.now(UTC),
+            original_text="t",
+            clean_text="t",
+            raw_format="text",
+        )
+        session.add(case)
+        session.flush()
+        for i in range(rows):
+            outbox.enqueue_agency(session, case, "PUPR", 5, f"key-{i}")
+        session.commit()
+    return engine, sessions
+
+
+def test_concurrent_workers_never_claim_a_row_twice(database_url: str) -> None:
+    engine, _ = seed(database_url, 600)
+    claimed: list[int] = []
+    lock = threading.Lock()
+
+    def worker(name: str) -> None:
+        while True:
+            ids = outbox.claim(engine, name, 7, claim_timeout=300)
+            if not ids:
+                return
+            with lock:
+                claimed.extend(ids)
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    engine.dispose()
+    duplicates = [i for i, n in Counter(claimed).items() if n > 1]
+    assert duplicates == []
+    assert len(claimed) == 600
+
+
+def test_a_dead_workers_claim_is_retried_after_the_timeout(sqlite_url: str) -> None:
+    engine, sessions = seed(sqlite_url, 1)
+    now = datetime.now(UTC)
+    assert outbox.claim(engine, "dies", 10, claim_timeout=60, now=now) == [1]
+    assert outbox.claim(engine, "other", 10, claim_timeout=60, now=now) == []
+    later = now + timedelta(seconds=61)
+    assert outbox.claim(engine, "other", 10, claim_timeout=60, now=later) == [1]
+    with sessions() as session:
+        # the late worker's outcome is ignored: the row is no longer its own
+        outbox.mark_delivered(session, 1, "dies")
+        row = session.exec(select(OutboxRow)).one()
+        assert row.status == "in_flight"
+        assert row.claimed_by == "other"
+        assert row.attempts == 2
+    engine.dispose()
+
+
+def test_failures_back_off_then_go_dead(sqlite_url: str) -> None:
+    engine, sessions = seed(sqlite_url, 1)
+    for attempt in range(1, 6):
+        ids = outbox.claim(
+            engine,
+            "w",
+            10,
+            claim_timeout=60,
+            now=datetime.now(UTC) + timedelta(days=attempt),
+        )
+        assert ids == [1]
+        with sessions() as session:
+            row = session.get(OutboxRow, 1)
+            assert row is not None
+            status = outbox.mark_failed(
+                session,
+                row,
+                "w",
+                "HTTP 503",
+                permanent=False,
+                retry_after=None,
+                base=10,
+                cap=60,
+            )
+        assert status == ("dead" if attempt == 5 else "pending")
+    with sessions() as session:
+        row = session.get(OutboxRow, 1)
+        assert row is not None
+        assert row.status == "dead"
+        assert row.last_error == "HTTP 503"
+        assert outbox.retry(session, dead=True) == 1
+        row = session.get(OutboxRow, 1)
+        assert row is not None
+        assert row.status == "pending"
+        assert row.attempts == 0
+    engine.dispose()
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    assert 5 <= outbox.backoff_seconds(1, 10, 3600) <= 10
+    assert 20 <= outbox.backoff_seconds(3, 10, 3600) <= 40
+    assert 1800 <= outbox.backoff_seconds(30, 10, 3600) <= 3600
