@@ -1,0 +1,175 @@
+"""``dengar triage``: list social posts awaiting a decision, accept or dismiss.
+
+``dengar.cli`` adds the ``triage`` group. The group opens the installation
+from the configuration; tests (or another shell) can hand it a ready
+``TriageBackend`` as ``ctx.obj["triage_backend"]`` instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import click
+from rich.console import Console
+from rich.table import Table
+from sqlmodel import Session
+
+from dengar.triage import (
+    RouteAndEnqueue,
+    TriageError,
+    accept,
+    dismiss,
+    list_triage,
+)
+from storage.tables import ComplaintRow
+
+
+@dataclass
+class TriageBackend:
+    """What the triage commands need: sessions, the pipeline's
+    ``enqueue_for_agency`` and the known agency codes."""
+
+    sessions: Callable[[], Session]
+    route_and_enqueue: RouteAndEnqueue
+    agencies: Collection[str] | None = None
+    close: Callable[[], None] = lambda: None
+
+
+@contextmanager
+def _backend(ctx: click.Context) -> Iterator[TriageBackend]:
+    obj = ctx.obj if isinstance(ctx.obj, dict) else {}
+    given = obj.get("triage_backend")
+    if isinstance(given, TriageBackend):
+        yield given
+        return
+    from dengar.cli import open_app  # here: dengar.cli imports this module
+
+    app = open_app(ctx)
+    backend = TriageBackend(
+        sessions=app.sessions,
+        route_and_enqueue=app.pipeline.enqueue_for_agency,
+        agencies={a.code for a in app.settings.agencies},
+        close=lambda: asyncio.run(app.close()),
+    )
+    try:
+        yield backend
+    finally:
+        backend.close()
+
+
+def _default_actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _fail(message: str) -> None:
+    Console(stderr=True).print(f"[red]{message}[/red]", highlight=False)
+    sys.exit(1)
+
+
+def _summary(row: ComplaintRow) -> dict[str, object]:
+    return {
+        "id": row.id,
+        "tracking_no": row.tracking_no,
+        "channel": row.channel,
+        "received_at": row.received_at.isoformat(),
+        "reporter": row.reporter_handle or row.reporter_name,
+        "text": row.clean_text or row.original_text,
+        "agency_code": row.agency_code,
+        "routing_reason": row.routing_reason,
+        "duplicate_of_id": row.duplicate_of_id,
+        "duplicate_score": row.duplicate_score,
+    }
+
+
+@click.group("triage", invoke_without_command=True)
+@click.option("--channel", default=None, help="Only posts of this channel.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+@click.pass_context
+def triage(ctx: click.Context, channel: str | None, as_json: bool) -> None:
+    """Social posts awaiting a decision (accept or dismiss them)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with _backend(ctx) as backend, backend.sessions() as session:
+        rows = list_triage(session, channel)
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(_summary(row), ensure_ascii=False))
+        return
+    if not rows:
+        console.print("Nothing awaits triage.")
+        return
+    table = Table("id", "tracking", "channel", "received", "from", "text", "agency")
+    for row in rows:
+        text = " ".join((row.clean_text or row.original_text).split())
+        if len(text) > 80:
+            text = text[:79] + "…"
+        if row.duplicate_of_id is not None:
+            text = f"[dup of #{row.duplicate_of_id}] {text}"
+        table.add_row(
+            str(row.id),
+            row.tracking_no or "",
+            row.channel,
+            row.received_at.strftime("%Y-%m-%d %H:%M"),
+            row.reporter_handle or row.reporter_name or "",
+            text,
+            row.agency_code or "",
+        )
+    console.print(table)
+    console.print(f"{len(rows)} awaiting triage")
+
+
+@triage.command("accept")
+@click.argument("ref")
+@click.option("--agency", default=None, help="Agency code (overrides the routing).")
+@click.option("--actor", default=None, help="Who decides (default cli:<user>).")
+@click.pass_context
+def accept_command(
+    ctx: click.Context, ref: str, agency: str | None, actor: str | None
+) -> None:
+    """Make post REF (id or tracking number) a case and queue it for its agency."""
+    with _backend(ctx) as backend, backend.sessions() as session:
+        try:
+            row = accept(
+                session,
+                ref,
+                agency,
+                actor or _default_actor(),
+                backend.route_and_enqueue,
+                agencies=backend.agencies,
+            )
+        except TriageError as exc:
+            session.rollback()
+            _fail(str(exc))
+            return
+        session.commit()
+        click.echo(f"accepted {row.tracking_no or row.id} for {row.agency_code}")
+
+
+@triage.command("dismiss")
+@click.argument("ref")
+@click.option("--reason", required=True, help="Why this is not a case.")
+@click.option("--actor", default=None, help="Who decides (default cli:<user>).")
+@click.pass_context
+def dismiss_command(
+    ctx: click.Context, ref: str, reason: str, actor: str | None
+) -> None:
+    """Decide post REF (id or tracking number) is not a case."""
+    with _backend(ctx) as backend, backend.sessions() as session:
+        try:
+            row = dismiss(session, ref, reason, actor or _default_actor())
+        except TriageError as exc:
+            session.rollback()
+            _fail(str(exc))
+            return
+        session.commit()
+        click.echo(f"dismissed {row.tracking_no or row.id}: {reason.strip()}")

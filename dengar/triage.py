@@ -1,0 +1,132 @@
+"""Triage: social posts (channels with ``auto_dispatch: false``) wait with
+status ``triage`` until staff accept them as cases or dismiss them.
+
+The functions change rows in the given session and leave the commit to the
+caller, so accepting, routing and queueing land in one transaction.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Collection
+from typing import Protocol
+
+from sqlmodel import Session, col, select
+
+from normalizer.records import CaseStatus, RecordKind
+from normalizer.tracking import canonical
+from storage.tables import ComplaintRow, StatusEvent
+
+
+class TriageError(Exception):
+    """A triage action cannot be done; the message says why, for staff."""
+
+
+class RouteAndEnqueue(Protocol):
+    """Queues an accepted case for its agency (the pipeline provides it:
+    ``Pipeline.enqueue_for_agency``)."""
+
+    def __call__(self, session: Session, row: ComplaintRow, /) -> object:
+        """Queue ``row`` (its ``agency_code`` is set) for delivery."""
+
+
+def list_triage(session: Session, channel: str | None = None) -> list[ComplaintRow]:
+    """Posts awaiting a decision, oldest first, optionally of one channel."""
+    query = select(ComplaintRow).where(
+        ComplaintRow.kind == RecordKind.CASE.value,
+        ComplaintRow.status == CaseStatus.TRIAGE.value,
+    )
+    if channel is not None:
+        query = query.where(ComplaintRow.channel == channel)
+    order = (col(ComplaintRow.received_at), col(ComplaintRow.id))
+    return list(session.exec(query.order_by(*order)).all())
+
+
+def find_case(session: Session, ref: str | int) -> ComplaintRow:
+    """The case with this numeric id or tracking number (typos such as
+    ``o`` for ``0`` are forgiven); ``TriageError`` if there is none."""
+    text = str(ref).strip()
+    row: ComplaintRow | None = None
+    if text.isdigit():
+        row = session.get(ComplaintRow, int(text))
+    else:
+        prefix = re.match(r"[A-Za-z]{2,8}", text)
+        number = canonical(text, prefix.group(0).upper()) if prefix else None
+        if number is not None:
+            found = select(ComplaintRow).where(ComplaintRow.tracking_no == number)
+            row = session.exec(found).first()
+    if row is None:
+        raise TriageError(f"no case with id or tracking number {text!r}")
+    return row
+
+
+def _awaiting(session: Session, ref: str | int) -> ComplaintRow:
+    row = find_case(session, ref)
+    if row.kind != RecordKind.CASE.value or row.status != CaseStatus.TRIAGE.value:
+        label = row.tracking_no or f"#{row.id}"
+        raise TriageError(
+            f"{label} is not awaiting triage (kind {row.kind}, status {row.status})"
+        )
+    return row
+
+
+def accept(
+    session: Session,
+    ref: str | int,
+    agency_code: str | None,
+    actor: str,
+    route_and_enqueue: RouteAndEnqueue,
+    *,
+    agencies: Collection[str] | None = None,
+) -> ComplaintRow:
+    """Make a triage post a case: status ``received``, the routed agency (or
+    ``agency_code`` to override it), a status event, and the agency delivery
+    queued through ``route_and_enqueue``. ``agencies`` (known codes), when
+    given, catches a mistyped override before anything changes."""
+    row = _awaiting(session, ref)
+    if agency_code is not None:
+        code = agency_code.strip().upper()
+        if agencies is not None and code not in agencies:
+            hint = difflib.get_close_matches(code, list(agencies), n=1)
+            suggestion = f"; did you mean {hint[0]}?" if hint else ""
+            known = ", ".join(sorted(agencies))
+            raise TriageError(f"unknown agency {code!r} (known: {known}){suggestion}")
+        if code != row.agency_code:
+            row.routing_reason = f"set by {actor} at triage (was {row.agency_code})"
+        row.agency_code = code
+    if row.agency_code is None:
+        raise TriageError(
+            f"{row.tracking_no or row.id} has no agency: give one with --agency"
+        )
+    row.status = CaseStatus.RECEIVED.value
+    session.add(row)
+    assert row.id is not None
+    session.add(
+        StatusEvent(
+            complaint_id=row.id,
+            status=row.status,
+            actor=actor,
+            note=f"accepted at triage for {row.agency_code}",
+        )
+    )
+    route_and_enqueue(session, row)
+    session.flush()
+    return row
+
+
+def dismiss(session: Session, ref: str | int, reason: str, actor: str) -> ComplaintRow:
+    """Decide a triage post is not a case; the reason is kept with the event."""
+    if not reason.strip():
+        raise TriageError("a reason is required to dismiss a post")
+    row = _awaiting(session, ref)
+    row.status = CaseStatus.DISMISSED.value
+    session.add(row)
+    assert row.id is not None
+    session.add(
+        StatusEvent(
+            complaint_id=row.id, status=row.status, actor=actor, note=reason.strip()
+        )
+    )
+    session.flush()
+    return row

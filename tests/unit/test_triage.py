@@ -1,0 +1,214 @@
+"""Triage of social posts on SQLite: list, accept into a routed case, dismiss;
+and the ``dengar triage`` commands staff use."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from click.testing import CliRunner
+from sqlmodel import Session, SQLModel, select
+
+from dengar.cli_triage import TriageBackend, triage
+from dengar.triage import TriageError, accept, dismiss, find_case, list_triage
+from dispatcher.outbox import enqueue_agency
+from storage.engine import make_engine, session_factory
+from storage.tables import ComplaintRow, OutboxRow, StatusEvent
+
+T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+
+
+def route_and_enqueue(session: Session, row: ComplaintRow) -> None:
+    enqueue_agency(session, row, row.agency_code, 10, f"agency:{row.id}")
+
+
+@pytest.fixture
+def sessions(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'dengar.db'}")
+    SQLModel.metadata.create_all(engine)
+    yield session_factory(engine)
+    engine.dispose()
+
+
+def add(session, n, *, channel="x", status="triage", agency="PUPR", kind="case"):
+    row = ComplaintRow(
+        kind=kind,
+        tracking_no=f"ADU-0000-000{n}",
+        channel=channel,
+        external_id=str(1000 + n),
+        received_at=T0 + timedelta(minutes=n),
+        reporter_handle=f"warga{n}",
+        original_text=f"jalan rusak nomor {n}",
+        clean_text=f"jalan rusak nomor {n}",
+        status=status,
+        agency_code=agency,
+        routing_reason="keyword jalan",
+        raw_format="json",
+    )
+    session.add(row)
+    session.commit()
+    return row
+
+
+def outbox(session):
+    return session.exec(select(OutboxRow)).all()
+
+
+def events(session, row):
+    query = select(StatusEvent).where(StatusEvent.complaint_id == row.id)
+    return session.exec(query).all()
+
+
+def test_lists_only_triage_cases_oldest_first_and_by_channel(sessions):
+    with sessions() as s:
+        add(s, 3)
+        add(s, 1)
+        add(s, 2, channel="x-hashtag")
+        add(s, 4, status="received")
+        add(s, 5, kind="follow_up")
+        assert [r.external_id for r in list_triage(s)] == ["1001", "1002", "1003"]
+        assert [r.external_id for r in list_triage(s, "x")] == ["1001", "1003"]
+        assert list_triage(s, "telegram") == []
+
+
+def test_accept_routes_and_queues_the_case(sessions):
+    with sessions() as s:
+        row = add(s, 1)
+        accept(s, "ADU-0000-0001", None, "staff:rina", route_and_enqueue)
+        s.commit()
+        assert row.status == "received"
+        [queued] = outbox(s)
+        assert (queued.kind, queued.target, queued.complaint_id) == (
+            "agency",
+            "PUPR",
+            row.id,
+        )
+        [event] = events(s, row)
+        assert (event.status, event.actor) == ("received", "staff:rina")
+        assert list_triage(s) == []
+
+
+def test_accept_with_agency_override_keeps_why(sessions):
+    with sessions() as s:
+        row = add(s, 1)
+        accept(
+            s,
+            str(row.id),
+            "dinkes",
+            "staff:rina",
+            route_and_enqueue,
+            agencies={"PUPR", "DINKES"},
+        )
+        assert row.agency_code == "DINKES"
+        assert "staff:rina" in row.routing_reason
+        assert "PUPR" in row.routing_reason
+        assert outbox(s)[0].target == "DINKES"
+
+
+def test_unknown_agency_changes_nothing(sessions):
+    with sessions() as s:
+        row = add(s, 1)
+        with pytest.raises(TriageError, match="did you mean DINKES"):
+            accept(
+                s,
+                row.id,
+                "DINKS",
+                "staff",
+                route_and_enqueue,
+                agencies={"PUPR", "DINKES"},
+            )
+        assert row.status == "triage"
+        assert outbox(s) == []
+
+
+def test_dismiss_keeps_the_reason(sessions):
+    with sessions() as s:
+        row = add(s, 1)
+        dismiss(s, row.id, "promosi, bukan pengaduan", "staff:rina")
+        s.commit()
+        assert row.status == "dismissed"
+        [event] = events(s, row)
+        assert (event.status, event.note) == ("dismissed", "promosi, bukan pengaduan")
+        assert outbox(s) == []
+
+
+def test_dismiss_needs_a_reason(sessions):
+    with sessions() as s:
+        row = add(s, 1)
+        with pytest.raises(TriageError, match="reason is required"):
+            dismiss(s, row.id, "  ", "staff")
+
+
+def test_decided_posts_cannot_be_decided_again(sessions):
+    with sessions() as s:
+        row = add(s, 1)
+        dismiss(s, row.id, "spam", "staff")
+        with pytest.raises(TriageError, match=r"not awaiting triage .*dismissed"):
+            accept(s, row.id, None, "staff", route_and_enqueue)
+        with pytest.raises(TriageError, match="not awaiting triage"):
+            dismiss(s, row.id, "spam", "staff")
+
+
+def test_lookup_by_tracking_number_forgives_typos(sessions):
+    with sessions() as s:
+        row = add(s, 1)
+        assert find_case(s, "adu-oooo-ooo1").id == row.id
+        assert find_case(s, "ADU00000001").id == row.id
+        with pytest.raises(TriageError, match="no case with id or tracking number"):
+            find_case(s, "ADU-9999-9999")
+        with pytest.raises(TriageError, match="'999'"):
+            find_case(s, "999")
+
+
+# -- the commands ---------------------------------------------------------------
+
+
+def invoke(sessions, *args):
+    backend = TriageBackend(
+        sessions=sessions,
+        route_and_enqueue=route_and_enqueue,
+        agencies={"PUPR", "DINKES"},
+    )
+    return CliRunner().invoke(triage, list(args), obj={"triage_backend": backend})
+
+
+def test_cli_lists_accepts_and_dismisses(sessions):
+    with sessions() as s:
+        add(s, 1)
+        add(s, 2)
+        add(s, 3, channel="x-hashtag")
+
+    listed = invoke(sessions)
+    assert listed.exit_code == 0, listed.output
+    assert "ADU-0000-0001" in listed.output
+    assert "3 awaiting triage" in listed.output
+    only = invoke(sessions, "--channel", "x-hashtag", "--json")
+    assert [json.loads(line)["tracking_no"] for line in only.output.splitlines()] == [
+        "ADU-0000-0003"
+    ]
+
+    done = invoke(sessions, "accept", "ADU-0000-0001", "--agency", "DINKES")
+    assert done.exit_code == 0, done.output
+    assert "accepted ADU-0000-0001 for DINKES" in done.output
+    gone = invoke(sessions, "dismiss", "ADU-0000-0002", "--reason", "iklan")
+    assert gone.exit_code == 0, gone.output
+
+    with sessions() as s:
+        assert [r.tracking_no for r in list_triage(s)] == ["ADU-0000-0003"]
+        assert [o.target for o in outbox(s)] == ["DINKES"]
+    assert "Nothing awaits triage" in invoke(sessions, "--channel", "x").output
+
+
+def test_cli_errors_are_clear_and_change_nothing(sessions):
+    with sessions() as s:
+        add(s, 1)
+    bad = invoke(sessions, "accept", "ADU-0000-0001", "--agency", "NOPE")
+    assert bad.exit_code == 1
+    assert "unknown agency 'NOPE'" in bad.output
+    missing = invoke(sessions, "dismiss", "42")
+    assert missing.exit_code == 2
+    assert "--reason" in missing.output
+    with sessions() as s:
+        assert len(list_triage(s)) == 1
+        assert outbox(s) == []
