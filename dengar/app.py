@@ -21,6 +21,7 @@ from dispatcher.sinks.registry import build_sink
 from dispatcher.worker import OutboxWorker
 from storage.engine import make_engine, session_factory
 from storage.migrate import upgrade
+from storage.tables import ComplaintRow
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,12 @@ class App:
             for name, channel in self.channels.items()
             if callable(getattr(channel, "send_reply", None))
         }
+
+    def notify(self, row: ComplaintRow, text: str) -> None:
+        """Queue ``text`` to the reporter of ``row`` through its channel."""
+        with self.sessions() as session:
+            self.pipeline.notify(session, row, text)
+            session.commit()
 
     async def close(self) -> None:
         """Close channels and sinks, then the engine."""

@@ -4,6 +4,7 @@ with the items it covers)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections import Counter
@@ -86,14 +87,25 @@ class Pipeline:
         self.router = Router(self.settings.routing)
 
     def ingest(
-        self, session: Session, channel: str, result: FetchResult
+        self,
+        session: Session,
+        channel: str,
+        result: FetchResult,
+        *,
+        advance_cursor: bool = True,
     ) -> BatchSummary:
-        """Store a fetched batch and its cursor in ``session`` (not committed)."""
+        """Store a fetched batch and its cursor in ``session`` (not committed).
+
+        ``advance_cursor=False`` is for items that did not come from polling
+        (``dengar import``): the channel's stored cursor is left alone.
+        """
         summary = BatchSummary(skipped=result.skipped)
         for item in result.items:
             self._ingest_item(session, item, summary)
         for rejected in result.rejected:
             self._quarantine(session, rejected, summary)
+        if not advance_cursor:
+            return summary
         state = session.get(ChannelState, channel) or ChannelState(name=channel)
         state.cursor = result.cursor
         now = utcnow()
@@ -141,9 +153,22 @@ class Pipeline:
             session_minutes=float(getattr(channel_settings, "session_minutes", 0) or 0),
         )
         if thread is not None:
-            self._store_follow_up(session, item, fields, thread, summary)
+            row = self._store_follow_up(session, item, fields, thread, summary)
         else:
-            self._store_case(session, item, fields, summary)
+            row = self._store_case(session, item, fields, summary)
+        if item.metadata.get("file_too_large"):
+            # the file was not kept: say so instead of losing it silently
+            text = render(
+                "file_too_large",
+                self._messages(item.channel),
+                filename=item.metadata.get("file_too_large_name") or "?",
+                size_mb=round(
+                    int(item.metadata.get("file_too_large_bytes") or 0) / 1e6, 1
+                ),
+                limit_mb=round(int(item.metadata.get("max_file_bytes") or 0) / 1e6, 1),
+            )
+            key = f"too-large:{item.external_id}"
+            self._reply(session, row, item, fields, text, None, key, summary)
 
     def _already_stored(self, session: Session, channel: str, external_id: str) -> bool:
         for table in (ComplaintRow, QuarantineRow):
@@ -275,7 +300,7 @@ class Pipeline:
         fields: Normalized,
         thread: Thread,
         summary: BatchSummary,
-    ) -> None:
+    ) -> ComplaintRow:
         case = thread.case
         row = self._new_row(session, item, fields, "follow_up")
         row.follow_up_of_id = case.id
@@ -310,6 +335,7 @@ class Pipeline:
             case.original_text = fields.original_text
         session.add(case)
         summary.follow_ups += 1
+        return row
 
     def _store_case(
         self,
@@ -317,7 +343,7 @@ class Pipeline:
         item: InboundMessage,
         fields: Normalized,
         summary: BatchSummary,
-    ) -> None:
+    ) -> ComplaintRow:
         row = self._new_row(session, item, fields, "case")
         assert row.id is not None
         row.tracking_no = self._unique_tracking_no(session)
@@ -344,6 +370,7 @@ class Pipeline:
         if not triage:
             self._ack(session, row, item, fields, summary)
         session.add(row)
+        return row
 
     def enqueue_for_agency(
         self, session: Session, row: ComplaintRow, summary: BatchSummary | None = None
@@ -432,6 +459,29 @@ class Pipeline:
         )
         if queued is not None:
             summary.replies += 1
+
+    def notify(self, session: Session, row: ComplaintRow, text: str) -> bool:
+        """Queue a status message to the reporter of ``row`` (a case or a
+        duplicate); False when the channel cannot reply or nobody to tell."""
+        recipient = row.reporter_chat_id or row.reporter_email or row.reporter_handle
+        if row.channel not in self.repliers or not recipient:
+            return False
+        messages = self._messages(row.channel)
+        key = hashlib.sha256(f"{row.id}:{row.status}:{text}".encode()).hexdigest()[:24]
+        queued = outbox.enqueue_reply(
+            session,
+            row,
+            OutgoingReply(
+                channel=row.channel,
+                recipient=recipient,
+                text=text,
+                subject=render("status_subject", messages, tracking_no=row.tracking_no),
+                in_reply_to=row.message_id,
+                tracking_no=row.tracking_no,
+                idempotency_key=f"{row.channel}:status:{key}",
+            ),
+        )
+        return queued is not None
 
     def _messages(self, channel: str) -> dict[str, str]:
         settings = self._channel_settings(channel)

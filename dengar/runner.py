@@ -213,7 +213,10 @@ class Runner:
     async def _poll_job(self, name: str) -> None:
         # failures are recorded in the channel's state and logged by poll()
         with contextlib.suppress(FatalChannelError, RetriableChannelError):
-            await self.poll(name)
+            summary = await self.poll(name)
+            if summary.replies:
+                # acknowledge now rather than at the next drain interval
+                await self._drain_job()
 
     async def _drain_job(self) -> None:
         try:

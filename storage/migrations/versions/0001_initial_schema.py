@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 21:05:48.879081
+Create Date: 2026-11-27 21:13:25.155249
 """
 from collections.abc import Sequence
 

@@ -1,0 +1,174 @@
+"""The ``amqp`` sink: publish each case to RabbitMQ with publisher confirms.
+
+The message goes to ``settings.exchange`` (declared durable, type topic) with
+routing key ``settings.routing_key`` or the agency code in lower case. It is
+persistent, JSON, and its AMQP ``message_id`` is the idempotency key: a
+consumer that sees an id again (we re-send after a crash between the broker's
+confirm and our record of it) must treat it as a duplicate.
+
+A delivery counts only when the broker confirmed it. It is retried when the
+broker nacks it (e.g. a full queue with ``x-overflow: reject-publish``), when
+no queue is bound for the routing key (published ``mandatory``, so an
+unrouted case is not silently dropped), when the confirm does not come within
+``confirm_timeout`` (``CONFIRM_TIMEOUT`` by default), and on any connection
+error. The connection is robust
+(it reconnects by itself) and opened lazily, so a broker that is down at
+start only delays deliveries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+from datetime import UTC, datetime
+
+import aio_pika
+import aiormq
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
+from aio_pika.exceptions import AMQPError, DeliveryError, PublishError
+
+from config.settings import AgencySettings
+from config.sink_settings import AmqpSinkSettings
+from dispatcher.sinks.base import Delivery, RetriableDeliveryError, SinkContext
+
+CONNECT_TIMEOUT = 10.0
+CONFIRM_TIMEOUT = 10.0
+CLOSE_TIMEOUT = 2.0
+_USERINFO = re.compile(r"([a-z][a-z0-9+.-]*://)[^/\s]*@", re.IGNORECASE)
+
+
+def routing_key_of(agency: AgencySettings, settings: AmqpSinkSettings) -> str:
+    """The routing key: configured, or the agency code in lower case."""
+    return settings.routing_key or agency.code.lower()
+
+
+def safe_amqp_url(url: str) -> str:
+    """``amqp://host:port/vhost`` without user and password, for messages."""
+    return _USERINFO.sub(r"\1", url).split("?", 1)[0]
+
+
+class AmqpSink:
+    """Publishes each delivery to the agency's exchange and waits for the confirm."""
+
+    def __init__(
+        self,
+        agency: AgencySettings,
+        context: SinkContext,
+        *,
+        confirm_timeout: float = CONFIRM_TIMEOUT,
+    ) -> None:
+        settings = agency.sink
+        if not isinstance(settings, AmqpSinkSettings):
+            raise TypeError(f"agency {agency.code}: not an amqp sink")
+        self.agency = agency
+        self.settings = settings
+        self.routing_key = routing_key_of(agency, settings)
+        self.confirm_timeout = confirm_timeout
+        self._where = safe_amqp_url(settings.url.get_secret_value())
+        self._connection: AbstractRobustConnection | None = None
+        self._channel: AbstractChannel | None = None
+        self._exchange: AbstractExchange | None = None
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return (
+            f"AmqpSink(agency={self.agency.code!r}, broker={self._where!r}, "
+            f"exchange={self.settings.exchange!r}, routing_key={self.routing_key!r})"
+        )
+
+    async def _ready_exchange(self) -> AbstractExchange:
+        async with self._lock:
+            if self._exchange is not None and not self._channel_closed():
+                return self._exchange
+            if self._connection is None or self._connection.is_closed:
+                self._connection = await aio_pika.connect_robust(
+                    self.settings.url.get_secret_value(), timeout=CONNECT_TIMEOUT
+                )
+            self._channel = await self._connection.channel(
+                publisher_confirms=True, on_return_raises=True
+            )
+            self._exchange = await self._channel.declare_exchange(
+                self.settings.exchange, aio_pika.ExchangeType.TOPIC, durable=True
+            )
+            return self._exchange
+
+    def _channel_closed(self) -> bool:
+        return self._channel is None or self._channel.is_closed
+
+    async def deliver(self, delivery: Delivery) -> None:
+        """Publish and return once the broker confirmed the message."""
+        body = json.dumps(delivery.message, ensure_ascii=False, sort_keys=True)
+        message = aio_pika.Message(
+            body=body.encode(),
+            content_type="application/json",
+            content_encoding="utf-8",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=delivery.idempotency_key,
+            timestamp=datetime.now(UTC),
+            type="id.go.dengar.complaint.dispatched",
+            app_id="dengar",
+            headers={
+                "agency": delivery.agency_code,
+                "schema_version": delivery.message.get("schema_version", 1),
+            },
+        )
+        where = f"{self._where} exchange {self.settings.exchange!r}"
+        try:
+            exchange = await self._ready_exchange()
+            await exchange.publish(
+                message,
+                routing_key=self.routing_key,
+                mandatory=True,
+                timeout=self.confirm_timeout,
+            )
+        except PublishError:
+            raise RetriableDeliveryError(
+                f"amqp {where}: no queue is bound for routing key "
+                f"{self.routing_key!r}; the case was not taken"
+            ) from None
+        except DeliveryError:
+            raise RetriableDeliveryError(
+                f"amqp {where}: the broker refused the message (nack)"
+            ) from None
+        except TimeoutError:
+            await self._forget_channel()
+            raise RetriableDeliveryError(
+                f"amqp {where}: no confirm within {self.confirm_timeout:g}s"
+            ) from None
+        except (AMQPError, aiormq.exceptions.AMQPError, OSError, RuntimeError) as exc:
+            # aiormq says "<Connection …> closed" with a RuntimeError while the
+            # robust connection is reconnecting; the next attempt finds it up
+            await self._forget_channel()
+            raise RetriableDeliveryError(
+                f"amqp {where}: {type(exc).__name__}: {_clean(exc)}"
+            ) from None
+
+    async def _forget_channel(self) -> None:
+        # A channel whose confirm went missing is in an unknown state: the
+        # next delivery opens a fresh one (the robust connection stays).
+        channel, self._channel, self._exchange = self._channel, None, None
+        if channel is not None and not channel.is_closed:
+            # bounded: a broker that stopped answering would never close-ok
+            with contextlib.suppress(
+                AMQPError, aiormq.exceptions.AMQPError, OSError, TimeoutError
+            ):
+                await asyncio.wait_for(channel.close(), CLOSE_TIMEOUT)
+        if self._connection is not None and self._connection.is_closed:
+            self._connection = None
+
+    async def close(self) -> None:
+        """Close the channel and the connection."""
+        self._channel = self._exchange = None
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            with contextlib.suppress(
+                AMQPError, aiormq.exceptions.AMQPError, OSError, TimeoutError
+            ):
+                await asyncio.wait_for(connection.close(), CLOSE_TIMEOUT)
+
+
+def _clean(exc: BaseException) -> str:
+    # aiormq puts the URL, credentials included, into some connection errors
+    return _USERINFO.sub(r"\1", str(exc))[:500]

@@ -1,0 +1,245 @@
+"""The ``email`` sink: a readable Indonesian email to the agency's address.
+
+For agencies that only read mail. The subject carries the tracking number,
+the body the case as a person reads it, the files the case came with are
+attached, and the message itself rides along as ``pengaduan-<no>.json`` for
+anyone who later wants to import it. ``Message-ID`` is derived from the
+idempotency key, so a re-send after a crash has the same Message-ID and mail
+clients and archives can fold the two.
+
+smtplib runs in a worker thread (``asyncio.to_thread``); one connection per
+delivery, which is plenty for the volume an agency's inbox can read.
+
+Errors: the server refusing the recipients, sender or content with a 5xx is
+permanent (kept for the dead-letter view); 4xx answers, authentication
+failures (a password being rotated is not this case's fault), timeouts and
+connection errors are retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import Any
+
+from config.common import SmtpSettings
+from config.settings import AgencySettings
+from config.sink_settings import EmailSinkSettings
+from dispatcher.sinks.base import (
+    Delivery,
+    PermanentDeliveryError,
+    RetriableDeliveryError,
+    SinkContext,
+)
+
+_NOT_ATEXT = re.compile(r"[^A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]")
+
+_LABELS = {
+    "biasa": "biasa",
+    "anonim": "ANONIM: identitas pelapor dirahasiakan",
+    "rahasia": "RAHASIA: jangan disebarluaskan; identitas pelapor dirahasiakan",
+}
+
+
+def message_id_for(idempotency_key: str, from_address: str) -> str:
+    """The ``Message-ID`` of a delivery: the same for every re-send."""
+    domain = from_address.rsplit("@", 1)[-1]
+    local = _NOT_ATEXT.sub("-", idempotency_key.replace("/", ".")).strip(".")
+    return f"<dengar.{local}@{domain}>"
+
+
+def compose(
+    delivery: Delivery, settings: EmailSinkSettings, agency_name: str
+) -> EmailMessage:
+    """The email for ``delivery`` (confidentiality was applied in the message)."""
+    m = delivery.message
+    mail = EmailMessage()
+    mail["From"] = settings.smtp.from_address
+    mail["To"] = ", ".join(settings.to)
+    mail["Subject"] = _subject(m)
+    mail["Date"] = formatdate(localtime=False, usegmt=True)
+    mail["Message-ID"] = message_id_for(
+        delivery.idempotency_key, settings.smtp.from_address
+    )
+    # our own loop protection and the agency's filters both key on these
+    mail["Auto-Submitted"] = "auto-generated"
+    mail["X-Dengar-Tracking-No"] = str(m.get("tracking_no", ""))
+    mail["X-Dengar-Idempotency-Key"] = delivery.idempotency_key
+    mail.set_content(_body(m, agency_name))
+    for attachment in m.get("attachments", []):
+        data = delivery.attachments.get(attachment.get("sha256", ""))
+        if data is None:
+            continue
+        maintype, _, subtype = str(attachment["content_type"]).partition("/")
+        if not subtype or maintype == "multipart":
+            maintype, subtype = "application", "octet-stream"
+        mail.add_attachment(
+            data,
+            maintype=maintype,
+            subtype=subtype,
+            filename=attachment["filename"] or attachment["sha256"][:12],
+        )
+    mail.add_attachment(
+        json.dumps(m, ensure_ascii=False, indent=2).encode(),
+        maintype="application",
+        subtype="json",
+        filename=f"pengaduan-{m.get('tracking_no', 'kasus')}.json",
+    )
+    return mail
+
+
+def _subject(m: dict[str, Any]) -> str:
+    topic = m.get("subject") or m.get("category") or "pengaduan masyarakat"
+    prefix = "[RAHASIA] " if m.get("confidentiality") == "rahasia" else ""
+    return f"{prefix}[{m.get('tracking_no')}] Pengaduan baru: {topic}"
+
+
+def _body(m: dict[str, Any], agency_name: str) -> str:
+    lines = [
+        f"Yth. {agency_name},",
+        "",
+        "Berikut pengaduan masyarakat yang diteruskan kepada instansi Anda.",
+        "",
+        f"Nomor pelacakan : {m.get('tracking_no')}",
+        f"Diterima        : {m.get('received_at')}",
+        f"Kanal           : {m.get('channel')}",
+        f"Kategori        : {m.get('category') or '-'}",
+        f"Wilayah         : {m.get('region') or '-'}",
+        f"Kerahasiaan     : {_LABELS.get(str(m.get('confidentiality')), '-')}",
+    ]
+    if m.get("subject"):
+        lines.append(f"Perihal         : {m['subject']}")
+    location = m.get("location")
+    if location:
+        where = f"{location['latitude']}, {location['longitude']}"
+        if location.get("label"):
+            where = f"{location['label']} ({where})"
+        lines.append(f"Lokasi          : {where}")
+        lines.append(
+            "                  https://www.openstreetmap.org/?mlat="
+            f"{location['latitude']}&mlon={location['longitude']}"
+        )
+    reporter = m.get("reporter")
+    if reporter:
+        who = [v for v in (reporter.get("name"), reporter.get("handle")) if v]
+        contact = [v for v in (reporter.get("email"), reporter.get("phone")) if v]
+        lines.append(f"Pelapor         : {', '.join(who) or '-'}")
+        if contact:
+            lines.append(f"Kontak pelapor  : {', '.join(contact)}")
+    if m.get("supporters"):
+        lines.append(f"Laporan serupa  : {m['supporters']} warga lain")
+    lines += ["", "Isi pengaduan:", "", _indent(str(m.get("text", ""))), ""]
+    for follow_up in m.get("follow_ups", []):
+        lines += [
+            f"Tambahan dari pelapor ({follow_up['received_at']}):",
+            "",
+            _indent(follow_up["text"]),
+            "",
+        ]
+    files = m.get("attachments", [])
+    if files:
+        lines.append("Lampiran:")
+        for f in files:
+            note = "" if f.get("stored", True) else " (terlalu besar, tidak disimpan)"
+            lines.append(f"  - {f['filename']} ({f['size']} bita){note}")
+        lines.append("")
+    lines += [
+        "Mohon tindak lanjuti dan laporkan perkembangannya dengan menyebut "
+        f"nomor {m.get('tracking_no')}.",
+        "",
+        "Surel ini dikirim otomatis oleh Dengar. Jika surel yang sama datang dua "
+        "kali, abaikan yang kedua (Message-ID-nya sama).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"    {line}" if line else "" for line in text.splitlines())
+
+
+class EmailSink:
+    """Sends each delivery as an email through the configured SMTP server."""
+
+    def __init__(self, agency: AgencySettings, context: SinkContext) -> None:
+        settings = agency.sink
+        if not isinstance(settings, EmailSinkSettings):
+            raise TypeError(f"agency {agency.code}: not an email sink")
+        self.agency = agency
+        self.settings = settings
+
+    def __repr__(self) -> str:
+        smtp = self.settings.smtp
+        return (
+            f"EmailSink(agency={self.agency.code!r}, "
+            f"smtp={smtp.host}:{smtp.effective_port}, to={self.settings.to!r})"
+        )
+
+    async def deliver(self, delivery: Delivery) -> None:
+        """Send the email; return once the SMTP server accepted it."""
+        mail = compose(delivery, self.settings, self.agency.name)
+        await asyncio.to_thread(self._send, mail)
+
+    def _send(self, mail: EmailMessage) -> None:
+        smtp = self.settings.smtp
+        where = f"smtp {smtp.host}:{smtp.effective_port}"
+        try:
+            with _connect(smtp) as client:
+                if smtp.username and smtp.password is not None:
+                    client.login(smtp.username, smtp.password.get_secret_value())
+                client.send_message(mail)
+        except smtplib.SMTPRecipientsRefused as exc:
+            answers = "; ".join(
+                f"{rcpt}: {code} {_text(msg)}"
+                for rcpt, (code, msg) in exc.recipients.items()
+            )
+            if all(code >= 500 for code, _ in exc.recipients.values()):
+                raise PermanentDeliveryError(
+                    f"{where} refused every recipient", detail=answers
+                ) from None
+            raise RetriableDeliveryError(
+                f"{where}: recipients deferred: {answers}"
+            ) from None
+        except smtplib.SMTPAuthenticationError as exc:
+            raise RetriableDeliveryError(
+                f"{where}: login as {smtp.username!r} failed ({exc.smtp_code})"
+            ) from None
+        except smtplib.SMTPResponseException as exc:
+            # sender refused, content refused (size, virus, policy), or HELO
+            detail = f"{exc.smtp_code} {_text(exc.smtp_error)}"
+            if exc.smtp_code >= 500:
+                raise PermanentDeliveryError(
+                    f"{where} refused the message", detail=detail
+                ) from None
+            raise RetriableDeliveryError(f"{where}: {detail}") from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise RetriableDeliveryError(
+                f"{where}: {type(exc).__name__}: {exc}"
+            ) from None
+
+    async def close(self) -> None:
+        """Nothing to release: one connection per delivery."""
+
+
+def _connect(smtp: SmtpSettings) -> smtplib.SMTP:
+    port = smtp.effective_port
+    if smtp.security == "tls":
+        return smtplib.SMTP_SSL(
+            smtp.host, port, timeout=smtp.timeout, context=ssl.create_default_context()
+        )
+    client = smtplib.SMTP(smtp.host, port, timeout=smtp.timeout)
+    if smtp.security == "starttls":
+        try:
+            client.starttls(context=ssl.create_default_context())
+        except BaseException:
+            client.close()
+            raise
+    return client
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else value

@@ -1,0 +1,108 @@
+"""The ``redis`` sink: each case is an entry of the agency's Redis stream.
+
+``XADD <stream> MAXLEN ~ <maxlen> * idempotency_key <key> message <json>``,
+with ``<stream>`` = ``settings.stream`` or ``dengar:<CODE>``. The agency reads
+it with a consumer group (``XREADGROUP``/``XACK``).
+
+A re-send after a crash would add a second entry; to avoid it the add runs in
+a Lua script that first looks for ``<stream>:sent:<key>`` (kept for
+``SENT_TTL`` seconds) and returns the earlier entry id instead, so a repeat
+is a no-op inside Redis. Consumers should still ignore a key they have seen:
+the marker expires, and a stream trimmed by MAXLEN forgets nothing of it.
+
+Every Redis error is retriable: connection loss, timeouts and also error
+replies such as OOM, which go away when the server recovers.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from config.settings import AgencySettings
+from config.sink_settings import RedisSinkSettings
+from dispatcher.sinks.base import Delivery, RetriableDeliveryError, SinkContext
+
+SENT_TTL = 7 * 24 * 3600
+CONNECT_TIMEOUT = 5.0
+COMMAND_TIMEOUT = 10.0
+MAX_CONNECTIONS = 16
+
+# KEYS[1] stream, KEYS[2] sent marker; ARGV[1] key, ARGV[2] message,
+# ARGV[3] maxlen ("" for none), ARGV[4] marker ttl
+_ADD_ONCE = """
+local earlier = redis.call('GET', KEYS[2])
+if earlier then return earlier end
+local id
+if ARGV[3] == '' then
+  id = redis.call('XADD', KEYS[1], '*',
+                  'idempotency_key', ARGV[1], 'message', ARGV[2])
+else
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*',
+                  'idempotency_key', ARGV[1], 'message', ARGV[2])
+end
+redis.call('SET', KEYS[2], id, 'EX', ARGV[4])
+return id
+"""
+
+
+def stream_name(agency: AgencySettings, settings: RedisSinkSettings) -> str:
+    """The stream an agency reads: configured, or ``dengar:<CODE>``."""
+    return settings.stream or f"dengar:{agency.code}"
+
+
+class RedisSink:
+    """Adds each delivery once to the agency's Redis stream."""
+
+    def __init__(self, agency: AgencySettings, context: SinkContext) -> None:
+        settings = agency.sink
+        if not isinstance(settings, RedisSinkSettings):
+            raise TypeError(f"agency {agency.code}: not a redis sink")
+        self.agency = agency
+        self.settings = settings
+        self.stream = stream_name(agency, settings)
+        # The outbox delivers a whole batch at once: a blocking pool makes
+        # the surplus wait for a connection instead of failing with
+        # "Too many connections".
+        self._pool = aioredis.BlockingConnectionPool.from_url(
+            settings.url.get_secret_value(),
+            max_connections=MAX_CONNECTIONS,
+            timeout=COMMAND_TIMEOUT,
+            socket_connect_timeout=CONNECT_TIMEOUT,
+            socket_timeout=COMMAND_TIMEOUT,
+            decode_responses=True,
+        )
+        self._client: aioredis.Redis = aioredis.Redis(connection_pool=self._pool)
+        self._script: Any = self._client.register_script(_ADD_ONCE)
+
+    def __repr__(self) -> str:
+        return f"RedisSink(agency={self.agency.code!r}, stream={self.stream!r})"
+
+    async def deliver(self, delivery: Delivery) -> None:
+        """Add the message to the stream unless this key was already added."""
+        await self.add(delivery)
+
+    async def add(self, delivery: Delivery) -> str:
+        """Like :meth:`deliver`, returning the stream entry id (the earlier
+        one for a repeat)."""
+        message = json.dumps(delivery.message, ensure_ascii=False, sort_keys=True)
+        maxlen = "" if self.settings.maxlen is None else str(self.settings.maxlen)
+        try:
+            entry_id = await self._script(
+                keys=[self.stream, f"{self.stream}:sent:{delivery.idempotency_key}"],
+                args=[delivery.idempotency_key, message, maxlen, SENT_TTL],
+            )
+        except RedisError as exc:
+            # redis-py's messages name host and port, never the password
+            raise RetriableDeliveryError(
+                f"redis stream {self.stream}: {type(exc).__name__}: {exc}"
+            ) from None
+        return str(entry_id)
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()
+        await self._pool.disconnect()

@@ -1,0 +1,185 @@
+"""The ``webhook`` sink: an HTTPS POST of each case to the agency's own system.
+
+The body is a CloudEvents 1.0 event in structured JSON mode; its ``id`` is the
+idempotency key, so a receiver that sees the same ``id`` twice (we re-send
+after a crash between its 2xx and our record of it) must treat the second as
+a duplicate. The body is signed: ``X-Dengar-Signature: sha256=<hex>``, the
+HMAC-SHA256 of the exact bytes sent, keyed with the agency's secret; a
+receiver checks it with :func:`verify_signature` (or the same few lines in
+its own language).
+
+Answers: 2xx delivered; 408, 429 and 5xx, timeouts and connection errors are
+retried (``Retry-After`` honoured); any other status is permanent, with the
+status and the first 2 KB of the body kept for the dead-letter view.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from config.settings import AgencySettings
+from config.sink_settings import WebhookSinkSettings
+from dispatcher.sinks.base import (
+    Delivery,
+    PermanentDeliveryError,
+    RetriableDeliveryError,
+    SinkContext,
+)
+
+SIGNATURE_HEADER = "X-Dengar-Signature"
+CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
+DETAIL_LIMIT = 2048
+_RETRIABLE_4XX = frozenset({408, 429})
+
+
+def event_type(regency: str) -> str:
+    """The CloudEvents ``type`` of a dispatched case for ``regency``."""
+    return f"id.go.{regency}.dengar.complaint.dispatched"
+
+
+def sign(secret: str | bytes, body: bytes) -> str:
+    """The ``X-Dengar-Signature`` value for ``body``: ``sha256=<hex>``."""
+    key = secret.encode() if isinstance(secret, str) else secret
+    return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(secret: str | bytes, body: bytes, header: str | None) -> bool:
+    """True when ``header`` is the valid signature of ``body`` under ``secret``.
+
+    For receivers: pass the raw request body, before any JSON parsing, since
+    re-serialising changes the bytes. Compared in constant time.
+    """
+    if not header or not header.startswith("sha256="):
+        return False
+    return hmac.compare_digest(sign(secret, body).encode(), header.strip().encode())
+
+
+def cloud_event(
+    delivery: Delivery, regency: str, *, now: datetime | None = None
+) -> dict[str, Any]:
+    """The CloudEvents 1.0 envelope (structured mode) around the message."""
+    message = delivery.message
+    event: dict[str, Any] = {
+        "specversion": "1.0",
+        "type": event_type(regency),
+        "source": f"/dengar/{regency}/agencies/{delivery.agency_code}",
+        "id": delivery.idempotency_key,
+        "time": (now or datetime.now(UTC)).isoformat().replace("+00:00", "Z"),
+        "datacontenttype": "application/json",
+        "data": message,
+    }
+    if message.get("$schema"):
+        event["dataschema"] = message["$schema"]
+    if message.get("tracking_no"):
+        event["subject"] = message["tracking_no"]
+    return event
+
+
+def safe_url(url: str) -> str:
+    """``url`` without user info or query string, which may hold tokens."""
+    parsed = httpx.URL(url)
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"{parsed.scheme}://{parsed.host}{port}{parsed.path}"
+
+
+def retry_after_seconds(
+    value: str | None, *, now: datetime | None = None
+) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta or HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+class WebhookSink:
+    """POSTs a signed CloudEvent per delivery to the agency's URL.
+
+    ``transport`` is for tests and special set-ups (an httpx transport passed
+    in, never patched in); by default httpx opens real connections.
+    """
+
+    def __init__(
+        self,
+        agency: AgencySettings,
+        context: SinkContext,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        settings = agency.sink
+        if not isinstance(settings, WebhookSinkSettings):
+            raise TypeError(f"agency {agency.code}: not a webhook sink")
+        self.agency = agency
+        self.settings = settings
+        self.regency = context.regency
+        self._target = safe_url(settings.url)
+        self._client = httpx.AsyncClient(
+            timeout=settings.timeout,
+            transport=transport,
+            follow_redirects=False,
+            headers={"User-Agent": "Dengar"},
+        )
+
+    def __repr__(self) -> str:
+        return f"WebhookSink(agency={self.agency.code!r}, url={self._target!r})"
+
+    async def deliver(self, delivery: Delivery) -> None:
+        """POST the event; return on 2xx, raise a delivery error otherwise."""
+        body = json.dumps(
+            cloud_event(delivery, self.regency), ensure_ascii=False, sort_keys=True
+        ).encode()
+        headers = {
+            "Content-Type": CONTENT_TYPE,
+            SIGNATURE_HEADER: sign(self.settings.secret.get_secret_value(), body),
+            "Idempotency-Key": delivery.idempotency_key,
+        }
+        try:
+            response = await self._client.post(
+                self.settings.url, content=body, headers=headers
+            )
+        except httpx.TimeoutException as exc:
+            raise RetriableDeliveryError(
+                f"webhook {self._target}: no answer within "
+                f"{self.settings.timeout:g}s ({type(exc).__name__})"
+            ) from None
+        except httpx.TransportError as exc:
+            # str(exc) of a connect error names host and errno, never the query
+            raise RetriableDeliveryError(
+                f"webhook {self._target}: {type(exc).__name__}: {exc}"
+            ) from None
+        self._judge(response)
+
+    def _judge(self, response: httpx.Response) -> None:
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        detail = f"HTTP {status}: {response.text[:DETAIL_LIMIT]}"
+        if status >= 500 or status in _RETRIABLE_4XX:
+            raise RetriableDeliveryError(
+                f"webhook {self._target} answered {status}",
+                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+            )
+        # 3xx too: a webhook that redirects a POST is misconfigured, and
+        # following it would send the signed case somewhere nobody configured
+        raise PermanentDeliveryError(
+            f"webhook {self._target} refused the case with {status}", detail=detail
+        )
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()

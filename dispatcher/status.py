@@ -1,0 +1,267 @@
+"""Status changes of a case, and the citizens they are told to.
+
+Every change — from ``dengar case update``, the agency API or an agency's
+status message — goes through :func:`change_status`: it checks the
+transition, records a ``StatusEvent`` (who, when, why), updates the case and
+hands an Indonesian message to ``notify`` for each person who should hear of
+it: the case's reporter, the reporters of its linked duplicates, and the
+reporters of follow-ups who are someone else. It does not commit: the caller
+commits once, so the event, the new status and the notifications ``notify``
+queues (outbox rows) are stored together or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from dispatcher.notify import render
+from normalizer.records import CaseStatus
+from normalizer.tracking import canonical
+from storage.tables import ComplaintRow, StatusEvent, utcnow
+
+S = CaseStatus
+FINAL: frozenset[CaseStatus] = frozenset({S.CLOSED})
+
+# Where a case may go from each status. Staff may also reopen a rejected or
+# dismissed case; only ``closed`` is final.
+TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
+    S.TRIAGE: frozenset(
+        {S.RECEIVED, S.VERIFIED, S.DISPATCHED, S.DISMISSED, S.REJECTED}
+    ),
+    S.DISMISSED: frozenset({S.TRIAGE, S.RECEIVED}),
+    S.RECEIVED: frozenset(
+        {S.VERIFIED, S.DISPATCHED, S.IN_PROGRESS, S.RESOLVED, S.REJECTED, S.REROUTED}
+    ),
+    S.VERIFIED: frozenset(
+        {S.DISPATCHED, S.IN_PROGRESS, S.RESOLVED, S.REJECTED, S.REROUTED}
+    ),
+    S.DISPATCHED: frozenset({S.IN_PROGRESS, S.RESOLVED, S.REJECTED, S.REROUTED}),
+    S.IN_PROGRESS: frozenset({S.RESOLVED, S.REJECTED, S.REROUTED}),
+    S.RESOLVED: frozenset({S.CLOSED, S.IN_PROGRESS}),
+    S.REROUTED: frozenset({S.VERIFIED, S.DISPATCHED, S.REJECTED}),
+    S.REJECTED: frozenset({S.RECEIVED, S.VERIFIED}),
+    S.CLOSED: frozenset(),
+}
+
+# the citizen (and the next agency) must be told why
+NEEDS_NOTE: frozenset[CaseStatus] = frozenset({S.REJECTED, S.REROUTED})
+
+Notify = Callable[[ComplaintRow, str], None]
+
+
+class StatusChangeError(ValueError):
+    """A change that is not allowed; the message says why, in plain words."""
+
+
+def check_transition(current: str, new: CaseStatus, note: str | None) -> None:
+    """Raise :class:`StatusChangeError` unless ``current`` -> ``new`` is allowed."""
+    try:
+        old = CaseStatus(current)
+    except ValueError:
+        raise StatusChangeError(f"the case has an unknown status {current!r}") from None
+    if old == new:
+        raise StatusChangeError(f"the case is already {new.value}")
+    if old in FINAL:
+        raise StatusChangeError(f"the case is {old.value}: that is final")
+    if new not in TRANSITIONS[old]:
+        allowed = ", ".join(sorted(s.value for s in TRANSITIONS[old]))
+        raise StatusChangeError(
+            f"a {old.value} case cannot become {new.value} (allowed: {allowed})"
+        )
+    if new in NEEDS_NOTE and not (note and note.strip()):
+        raise StatusChangeError(f"{new.value} needs a note saying why")
+
+
+def change_status(
+    session: Session,
+    complaint: ComplaintRow,
+    status: CaseStatus,
+    note: str | None,
+    actor: str,
+    notify: Notify,
+) -> StatusEvent:
+    """Move ``complaint`` to ``status`` and tell everyone concerned.
+
+    ``actor`` is who decided ("cli:budi", "agency:PUPR", "api:<token name>").
+    ``notify(row, text)`` is called once per person to tell, with the row
+    through whose channel they reached us. ``rerouted`` (the agency says
+    "bukan wewenang") takes the case away from its agency and back to triage
+    with the note as the reason. Does not commit. A ``notify`` that writes
+    in a session of its own must be called after the commit instead (collect
+    the calls, as ``dengar case update`` does): on SQLite that second writer
+    would wait for this transaction.
+    """
+    if complaint.kind != "case" or complaint.id is None:
+        raise StatusChangeError("only a stored case has a status (not a follow-up)")
+    status = CaseStatus(status)
+    note = _clean(note)
+    check_transition(complaint.status, status, note)
+
+    event = StatusEvent(
+        complaint_id=complaint.id,
+        status=status.value,
+        note=note,
+        actor=actor,
+        created_at=utcnow(),
+    )
+    session.add(event)
+    if status == S.REROUTED:
+        previous = complaint.agency_code or "-"
+        complaint.routing_reason = f"dialihkan oleh {previous}: {note}"[:512]
+        complaint.agency_code = None
+    complaint.status = status.value
+    session.add(complaint)
+    session.flush()
+
+    for row, tracking_no in recipients(session, complaint):
+        notify(
+            row,
+            render("status", tracking_no=tracking_no, status=status.value, note=note),
+        )
+    return event
+
+
+def recipients(
+    session: Session, case: ComplaintRow
+) -> Iterator[tuple[ComplaintRow, str]]:
+    """Each person to tell about ``case``, once: (their row, the number they know).
+
+    The case's reporter, then its duplicates' reporters (with their own
+    tracking numbers, which they were given), then follow-ups' reporters who
+    are not one of those (a neighbour who replied to the thread).
+    """
+    seen: set[tuple[str, str]] = set()
+    case_no = case.tracking_no or ""
+    duplicates = session.exec(
+        select(ComplaintRow)
+        .where(ComplaintRow.duplicate_of_id == case.id)
+        .order_by(col(ComplaintRow.received_at))
+    ).all()
+    follow_ups = session.exec(
+        select(ComplaintRow)
+        .where(ComplaintRow.follow_up_of_id == case.id)
+        .order_by(col(ComplaintRow.received_at))
+    ).all()
+    candidates = [(case, case_no)]
+    candidates += [(d, d.tracking_no or case_no) for d in duplicates]
+    candidates += [(f, case_no) for f in follow_ups]
+    for row, number in candidates:
+        who = identity(row)
+        if who is None or who in seen:
+            continue
+        seen.add(who)
+        yield row, number
+
+
+def identity(row: ComplaintRow) -> tuple[str, str] | None:
+    """Who wrote ``row``, as (channel, address); None when nobody can be reached."""
+    address = (
+        row.reporter_chat_id
+        or (row.reporter_email.lower() if row.reporter_email else None)
+        or row.reporter_handle
+        or row.reporter_phone
+    )
+    return (row.channel, address) if address else None
+
+
+# --- status messages from an agency's own system ------------------------------
+
+# what an agency may report about its cases; verifying, dispatching and
+# closing stay with Diskominfo staff
+AGENCY_STATUSES: frozenset[CaseStatus] = frozenset(
+    {S.IN_PROGRESS, S.RESOLVED, S.REJECTED, S.REROUTED}
+)
+
+
+class StatusMessageError(StatusChangeError):
+    """An agency's status message that cannot be applied; says exactly why."""
+
+
+def apply_status_message(
+    session: Session,
+    body: bytes | str | Mapping[str, Any],
+    *,
+    agency_code: str,
+    tracking_prefix: str,
+    notify: Notify,
+) -> StatusEvent | None:
+    """Apply one status message an agency sent (AMQP queue, Redis stream, API).
+
+    The message is JSON: ``{"tracking_no": "ADU-…", "status": "in_progress",
+    "note": "…"}`` (``note`` required for ``rejected`` and ``rerouted``). An
+    agency may only update its own cases, and only to the statuses in
+    ``AGENCY_STATUSES``. A repeat of the change already recorded (a broker
+    re-delivery) is a no-op and returns None. Anything else that is wrong
+    raises :class:`StatusMessageError`. Does not commit.
+    """
+    data = _parse(body)
+    number_text = data.get("tracking_no")
+    status_text = data.get("status")
+    note = data.get("note")
+    if not isinstance(number_text, str) or not number_text.strip():
+        raise StatusMessageError("the status message has no 'tracking_no'")
+    if not isinstance(status_text, str):
+        raise StatusMessageError("the status message has no 'status'")
+    if note is not None and not isinstance(note, str):
+        raise StatusMessageError("'note' must be text")
+    try:
+        status = CaseStatus(status_text.strip().lower())
+    except ValueError:
+        allowed = ", ".join(sorted(s.value for s in AGENCY_STATUSES))
+        raise StatusMessageError(
+            f"unknown status {status_text!r} (an agency may send: {allowed})"
+        ) from None
+    if status not in AGENCY_STATUSES:
+        raise StatusMessageError(
+            f"an agency cannot set {status.value!r}; that is Diskominfo's to decide"
+        )
+    number = canonical(number_text, tracking_prefix)
+    if number is None:
+        raise StatusMessageError(f"{number_text!r} is not a tracking number")
+    case = session.exec(
+        select(ComplaintRow).where(
+            ComplaintRow.tracking_no == number, ComplaintRow.kind == "case"
+        )
+    ).first()
+    if case is None:
+        raise StatusMessageError(f"no case {number}")
+    actor = f"agency:{agency_code}"
+    if case.status == status.value and _latest(session, case) == (actor, _clean(note)):
+        return None  # checked before ownership: a repeated reroute has none left
+    if case.agency_code != agency_code:
+        raise StatusMessageError(f"case {number} is not assigned to {agency_code}")
+    try:
+        return change_status(session, case, status, note, actor, notify)
+    except StatusMessageError:
+        raise
+    except StatusChangeError as exc:
+        raise StatusMessageError(f"case {number}: {exc}") from None
+
+
+def _parse(body: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
+    if isinstance(body, Mapping):
+        return body
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise StatusMessageError(f"the status message is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise StatusMessageError("the status message must be a JSON object")
+    return data
+
+
+def _clean(note: str | None) -> str | None:
+    return note.strip() if note and note.strip() else None
+
+
+def _latest(session: Session, case: ComplaintRow) -> tuple[str, str | None] | None:
+    latest = session.exec(
+        select(StatusEvent)
+        .where(StatusEvent.complaint_id == case.id)
+        .order_by(col(StatusEvent.id).desc())
+    ).first()
+    return (latest.actor, latest.note) if latest is not None else None

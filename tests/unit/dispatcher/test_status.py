@@ -1,0 +1,335 @@
+"""Status changes: allowed transitions, the record kept, who is told."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+from click.testing import CliRunner
+from sqlmodel import select
+
+from dengar.cli_case import case as case_command
+from dispatcher.status import StatusChangeError, change_status, check_transition
+from normalizer.records import CaseStatus
+from storage.tables import ComplaintRow, StatusEvent
+from tests.unit.dispatcher.test_message_schema import add_case, sqlite_sessions
+
+S = CaseStatus
+
+
+@pytest.fixture
+def sessions(tmp_path):
+    return sqlite_sessions(tmp_path / "dengar.db")
+
+
+class Told:
+    """A notify callable that remembers (channel, address, text)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, row, text):
+        self.calls.append(
+            (row.channel, row.reporter_email or row.reporter_chat_id, text)
+        )
+
+
+def _telegram(**fields):
+    values = {
+        "channel": "telegram",
+        "reporter_email": None,
+        "reporter_phone": None,
+        "reporter_chat_id": "5550001",
+        "reporter_name": "Andi",
+        "raw_format": "json",
+    }
+    values.update(fields)
+    return values
+
+
+def test_status_change_is_recorded_and_the_reporter_told(sessions):
+    told = Told()
+    with sessions() as session:
+        case = add_case(session)
+        event = change_status(
+            session, case, S.IN_PROGRESS, "Tim sudah ke lokasi", "cli:budi", told
+        )
+        session.commit()
+        case_id = case.id
+        number = case.tracking_no
+
+    with sessions() as session:
+        assert session.get(ComplaintRow, case_id).status == "in_progress"
+        [stored] = session.exec(select(StatusEvent)).all()
+    assert stored.id == event.id
+    assert (stored.status, stored.note, stored.actor) == (
+        "in_progress",
+        "Tim sudah ke lokasi",
+        "cli:budi",
+    )
+    assert stored.created_at.tzinfo is not None
+    [(channel, address, text)] = told.calls
+    assert (channel, address) == ("email-pengaduan", "siti@warga.example")
+    assert number in text
+    assert "sedang ditindaklanjuti" in text
+    assert "Catatan: Tim sudah ke lokasi" in text
+
+
+def test_duplicates_and_other_follow_up_reporters_are_told_once_each(sessions):
+    told = Told()
+    with sessions() as session:
+        case = add_case(session)
+        dup = add_case(session, duplicate_of_id=case.id, **_telegram())
+        # the same Telegram user reported twice: told once
+        add_case(session, duplicate_of_id=case.id, **_telegram())
+        # the original reporter adding detail: not told twice
+        add_case(session, kind="follow_up", tracking_no=None, follow_up_of_id=case.id)
+        # a neighbour replying in the thread: told too
+        add_case(
+            session,
+            kind="follow_up",
+            tracking_no=None,
+            follow_up_of_id=case.id,
+            reporter_email="tetangga@warga.example",
+        )
+        # nobody reachable: skipped
+        add_case(
+            session,
+            duplicate_of_id=case.id,
+            reporter_email=None,
+            reporter_phone=None,
+            reporter_name=None,
+        )
+        change_status(session, case, S.RESOLVED, None, "agency:PUPR", told)
+        numbers = (case.tracking_no, dup.tracking_no)
+
+    addresses = [(c, a) for c, a, _ in told.calls]
+    assert addresses == [
+        ("email-pengaduan", "siti@warga.example"),
+        ("telegram", "5550001"),
+        ("email-pengaduan", "tetangga@warga.example"),
+    ]
+    texts = [t for _, _, t in told.calls]
+    assert numbers[0] in texts[0]
+    assert numbers[1] in texts[1]  # the number that reporter was given
+    assert numbers[0] in texts[2]
+    assert all("selesai ditindaklanjuti" in t for t in texts)
+
+
+def test_rerouted_goes_back_to_triage_with_the_reason(sessions):
+    with sessions() as session:
+        case = add_case(session, agency_code="PUPR")
+        change_status(
+            session,
+            case,
+            S.REROUTED,
+            "Bukan wewenang: jalan provinsi",
+            "agency:PUPR",
+            Told(),
+        )
+        assert case.status == "rerouted"
+        assert case.agency_code is None
+        assert "Bukan wewenang: jalan provinsi" in case.routing_reason
+        assert "PUPR" in case.routing_reason
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "note", "message"),
+    [
+        ("closed", S.IN_PROGRESS, None, "final"),
+        ("dispatched", S.REJECTED, None, "needs a note"),
+        ("dispatched", S.REJECTED, "   ", "needs a note"),
+        ("dispatched", S.REROUTED, None, "needs a note"),
+        ("dispatched", S.DISPATCHED, None, "already dispatched"),
+        ("received", S.CLOSED, None, "cannot become closed"),
+        ("resolved", S.DISPATCHED, None, "allowed: closed, in_progress"),
+        ("entah", S.CLOSED, None, "unknown status"),
+    ],
+)
+def test_forbidden_transitions_say_why(current, new, note, message):
+    with pytest.raises(StatusChangeError, match=message):
+        check_transition(current, new, note)
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "note"),
+    [
+        ("dispatched", S.IN_PROGRESS, None),
+        ("in_progress", S.RESOLVED, None),
+        ("resolved", S.CLOSED, None),
+        ("resolved", S.IN_PROGRESS, "Warga melapor masih rusak"),
+        ("dispatched", S.REJECTED, "Laporan tidak lengkap"),
+        ("triage", S.DISMISSED, None),
+        ("rejected", S.VERIFIED, "Banding diterima"),
+    ],
+)
+def test_allowed_transitions(current, new, note):
+    check_transition(current, new, note)
+
+
+def test_refused_change_records_nothing_and_tells_nobody(sessions):
+    told = Told()
+    with sessions() as session:
+        case = add_case(session, status="closed")
+        with pytest.raises(StatusChangeError):
+            change_status(session, case, S.IN_PROGRESS, None, "cli:budi", told)
+        assert session.exec(select(StatusEvent)).all() == []
+        assert case.status == "closed"
+    assert told.calls == []
+
+
+def test_follow_up_has_no_status_of_its_own(sessions):
+    with sessions() as session:
+        case = add_case(session)
+        follow = add_case(
+            session, kind="follow_up", tracking_no=None, follow_up_of_id=case.id
+        )
+        with pytest.raises(StatusChangeError, match="only a stored case"):
+            change_status(session, follow, S.CLOSED, None, "cli:budi", Told())
+
+
+# --- dengar case update ------------------------------------------------------
+
+
+def _run(sessions, told, *args):
+    obj = SimpleNamespace(
+        sessions=sessions, notify=told, settings=SimpleNamespace(tracking_prefix="ADU")
+    )
+    return CliRunner().invoke(case_command, ["update", *args], obj=obj)
+
+
+def test_cli_update_changes_status_and_notifies_after_commit(sessions):
+    told = Told()
+    with sessions() as session:
+        case = add_case(session)
+        session.commit()
+    # typed in lower case without hyphens, O for 0: still found
+    typed = case.tracking_no.lower().replace("-", "").replace("0", "o")
+    result = _run(sessions, told, typed, "--status", "in_progress", "--note", "Dicek")
+
+    assert result.exit_code == 0, result.output
+    assert f"{case.tracking_no}: dispatched -> in_progress" in result.output
+    with sessions() as session:
+        assert session.get(ComplaintRow, case.id).status == "in_progress"
+        [event] = session.exec(select(StatusEvent)).all()
+    assert event.actor.startswith("cli:")
+    assert len(told.calls) == 1
+
+
+def test_cli_rejects_without_note_and_changes_nothing(sessions):
+    told = Told()
+    with sessions() as session:
+        case = add_case(session)
+        session.commit()
+    result = _run(sessions, told, case.tracking_no, "--status", "rejected")
+    assert result.exit_code == 1
+    assert "rejected needs a note" in result.output
+    with sessions() as session:
+        assert session.get(ComplaintRow, case.id).status == "dispatched"
+    assert told.calls == []
+
+
+def test_cli_unknown_case_and_bad_status(sessions):
+    told = Told()
+    result = _run(sessions, told, "ADU-0000-0000", "--status", "closed")
+    assert result.exit_code == 1
+    assert "no case ADU-0000-0000" in result.output
+    result = _run(sessions, told, "ADU-0000-0000", "--status", "selesai")
+    assert result.exit_code == 2
+    assert "selesai" in result.output
+
+
+# --- status messages from an agency ---------------------------------------------
+
+
+def _apply(session, body, told, agency="PUPR"):
+    from dispatcher.status import apply_status_message
+
+    return apply_status_message(
+        session, body, agency_code=agency, tracking_prefix="ADU", notify=told
+    )
+
+
+def test_agency_status_message_is_applied_and_told(sessions):
+    told = Told()
+    with sessions() as session:
+        case = add_case(session)
+        body = json.dumps(
+            {
+                "tracking_no": case.tracking_no.lower(),
+                "status": "resolved",
+                "note": "Lubang sudah ditambal",
+            }
+        ).encode()
+        event = _apply(session, body, told)
+        assert event is not None
+        assert event.actor == "agency:PUPR"
+        assert case.status == "resolved"
+    [(_, _, text)] = told.calls
+    assert "Lubang sudah ditambal" in text
+
+
+def test_a_redelivered_status_message_is_a_no_op(sessions):
+    told = Told()
+    with sessions() as session:
+        case = add_case(session)
+        body = {
+            "tracking_no": case.tracking_no,
+            "status": "rerouted",
+            "note": "Bukan wewenang: jalan nasional",
+        }
+        assert _apply(session, body, told) is not None
+        assert _apply(session, body, told) is None
+        assert len(session.exec(select(StatusEvent)).all()) == 1
+    assert len(told.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"{not json", "not JSON"),
+        (b"[1, 2]", "must be a JSON object"),
+        ({"status": "resolved"}, "no 'tracking_no'"),
+        ({"tracking_no": "{no}"}, "no 'status'"),
+        ({"tracking_no": "{no}", "status": "beres"}, "unknown status 'beres'"),
+        ({"tracking_no": "{no}", "status": "closed"}, "cannot set 'closed'"),
+        ({"tracking_no": "ADU-ZZZZ", "status": "resolved"}, "not a tracking number"),
+        (
+            {"tracking_no": "ADU-0000-0000", "status": "resolved"},
+            "no case ADU-0000-0000",
+        ),
+        ({"tracking_no": "{no}", "status": "rejected"}, "needs a note"),
+        (
+            {"tracking_no": "{no}", "status": "resolved", "note": 5},
+            "'note' must be text",
+        ),
+    ],
+)
+def test_bad_status_messages_say_why_and_change_nothing(sessions, body, message):
+    from dispatcher.status import StatusMessageError
+
+    told = Told()
+    with sessions() as session:
+        case = add_case(session)
+        if isinstance(body, dict):
+            body = {
+                k: (v.format(no=case.tracking_no) if isinstance(v, str) else v)
+                for k, v in body.items()
+            }
+        with pytest.raises(StatusMessageError, match=message):
+            _apply(session, body, told)
+        assert case.status == "dispatched"
+    assert told.calls == []
+
+
+def test_an_agency_cannot_update_another_agencys_case(sessions):
+    from dispatcher.status import StatusMessageError
+
+    with sessions() as session:
+        case = add_case(session, agency_code="DINKES")
+        with pytest.raises(StatusMessageError, match="not assigned to PUPR"):
+            _apply(
+                session, {"tracking_no": case.tracking_no, "status": "resolved"}, Told()
+            )
+        assert case.status == "dispatched"
