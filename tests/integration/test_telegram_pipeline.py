@@ -1,0 +1,216 @@
+"""A conversation with the emulated bot through the whole of Dengar
+(``App`` + ``Runner.run_once``, what ``dengar run --once`` does): one case with
+the photos and the location, one acknowledgement with the tracking number,
+the right /status answer, and no duplicate after a crash or a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from config.settings import Settings
+from dengar.app import App
+from dengar.pipeline import Pipeline
+from dengar.runner import Runner
+from storage.tables import AttachmentRow, ChannelState, ComplaintRow, OutboxRow
+from tests.fakes.telegram_api import TOKEN, FakeTelegramApi
+
+TRACKING = re.compile(r"ADU-[0-9A-Z]{4}-[0-9A-Z]{4}")
+
+
+@pytest.fixture
+async def api():
+    async with FakeTelegramApi().running() as fake:
+        yield fake
+
+
+@pytest.fixture
+def settings(api, tmp_path):
+    return Settings.model_validate(
+        {
+            "database_url": f"sqlite:///{tmp_path / 'dengar.db'}",
+            "agencies": [{"code": "PUPR", "name": "Dinas PUPR"}],
+            "routing": {"default_agency": "PUPR"},
+            "channels": [
+                {
+                    "type": "telegram",
+                    "name": "bot",
+                    "token": TOKEN,
+                    "api_base_url": api.base_url,
+                    "long_poll_timeout": 0,
+                }
+            ],
+        }
+    )
+
+
+async def run_once(settings: Settings):
+    app = App.open(settings)
+    try:
+        summary = await Runner(app).run_once()
+    finally:
+        await app.close()
+    return app, summary
+
+
+def rows(app: App, model, *where):
+    with app.sessions() as session:
+        return list(session.exec(select(model).where(*where)).all())
+
+
+async def conversation(api: FakeTelegramApi, chat: int = 42) -> None:
+    photo_a = api.add_file(b"\xff\xd8 foto A")
+    photo_b = api.add_file(b"\xff\xd8 foto B")
+    await api.push_message(chat, "/start")
+    await api.push_message(chat, "Jalan Pramuka berlubang besar, bahaya untuk motor")
+    for photo in (photo_a, photo_b):
+        await api.push_message(
+            chat, photo=[{**photo, "width": 800, "height": 600}], media_group_id="77"
+        )
+    await api.push_message(chat, location={"latitude": -3.24, "longitude": 116.21})
+
+
+async def test_a_conversation_becomes_one_case_with_photos_and_location(api, settings):
+    await conversation(api)
+    app, summary = await run_once(settings)
+    assert not summary.errors
+    [case] = rows(app, ComplaintRow, ComplaintRow.kind == "case")
+    assert "berlubang" in case.original_text
+    assert (case.location_lat, case.location_lon) == (-3.24, 116.21)
+    files = rows(app, AttachmentRow, AttachmentRow.complaint_id == case.id)
+    assert sorted(f.data for f in files) == [b"\xff\xd8 foto A", b"\xff\xd8 foto B"]
+
+    texts = [m.text for m in api.sent]
+    assert any("Cara melapor" in t for t in texts)
+    acks = [t for t in texts if case.tracking_no in t]
+    assert len(acks) == 1
+    # the ack's Telegram id is stored, so a reply to it threads into the case
+    [ack_row] = rows(
+        app, OutboxRow, OutboxRow.kind == "reply", OutboxRow.remote_id.is_not(None)
+    )[:1]
+    assert ack_row.remote_id.startswith("tg:42:")
+
+    sent_before = len(api.sent)
+    await api.push_message(42, "/status")
+    await api.push_message(42, f"/status {case.tracking_no.lower()}")
+    await api.push_message(77, f"/status {case.tracking_no}")
+    app, _ = await run_once(settings)
+    answers = api.sent[sent_before:]  # the outbox may send them in any order
+    [stranger] = [m.text for m in answers if m.chat_id == 77]
+    [own_list] = [m.text for m in answers if m.text.startswith("Pengaduan Anda:")]
+    [own_one] = [m.text for m in answers if "\nStatus:" in m.text]
+    assert case.tracking_no in own_list
+    assert case.tracking_no in own_one
+    assert "berlubang" in own_one
+    assert "tidak ditemukan" in stranger
+    assert "berlubang" not in stranger
+
+
+async def test_reply_to_the_ack_is_a_follow_up(api, settings):
+    await api.push_message(42, "Lampu jalan mati di Jl. Merdeka")
+    app, _ = await run_once(settings)
+    [ack] = api.sent
+    await api.push_message(
+        42,
+        "Sudah seminggu",
+        reply_to_message={
+            "message_id": ack.message_id,
+            "chat": {"id": 42, "type": "private"},
+            "date": 0,
+            "text": ack.text,
+        },
+    )
+    app, _ = await run_once(settings)
+    assert len(rows(app, ComplaintRow, ComplaintRow.kind == "case")) == 1
+    [follow_up] = rows(app, ComplaintRow, ComplaintRow.kind == "follow_up")
+    assert follow_up.original_text == "Sudah seminggu"
+
+
+async def test_blocked_user_does_not_stop_intake(api, settings):
+    api.block(42)
+    await api.push_message(42, "Sampah menumpuk di pasar")
+    await api.push_message(43, "Air PDAM mati")
+    app, summary = await run_once(settings)
+    assert not summary.errors
+    assert len(rows(app, ComplaintRow, ComplaintRow.kind == "case")) == 2
+    assert [m.chat_id for m in api.sent] == [43]
+
+
+async def test_crash_before_commit_then_restart_loses_and_doubles_nothing(
+    api, settings, monkeypatch
+):
+    await conversation(api)
+    original = Pipeline.ingest
+
+    def crash(self, session, channel, result):
+        original(self, session, channel, result)
+        session.flush()  # everything written, nothing committed
+        raise KeyboardInterrupt  # stands in for SIGKILL: no cleanup runs
+
+    monkeypatch.setattr(Pipeline, "ingest", crash)
+    app = App.open(settings)
+    with pytest.raises(KeyboardInterrupt):
+        await Runner(app).run_once()
+    await app.close()
+    assert rows(app, ComplaintRow) == []
+    assert api.sent == []
+    assert len(api.updates) == 5  # not confirmed to Telegram
+    monkeypatch.setattr(Pipeline, "ingest", original)
+
+    delivered = [dict(u) for u in api.updates]
+    app, summary = await run_once(settings)
+    assert not summary.errors
+    assert len(rows(app, ComplaintRow, ComplaintRow.kind == "case")) == 1
+    stored, sent = len(rows(app, ComplaintRow)), len(api.sent)
+
+    # Worst case: the stored offset is lost and Telegram sends it all again.
+    with app.sessions() as session:
+        state = session.get(ChannelState, "bot")
+        state.cursor = None
+        session.add(state)
+        session.commit()
+    for update in delivered:
+        await api.push_update(update)
+    app, summary = await run_once(settings)
+    assert not summary.errors
+    assert len(rows(app, ComplaintRow)) == stored
+    assert len(api.sent) == sent
+
+
+async def dengar_run_once(config: Path) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from dengar.cli import main; main()",
+        "--config",
+        str(config),
+        "run",
+        "--once",
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await process.communicate()
+    assert process.returncode == 0, output.decode()
+    assert TOKEN not in output.decode()
+
+
+async def test_dengar_run_once_on_the_command_line(api, settings, tmp_path):
+    config = tmp_path / "dengar.yaml"
+    data = settings.model_dump(mode="json")
+    data["channels"][0]["token"] = TOKEN  # model_dump masks secrets
+    config.write_text(json.dumps(data), encoding="utf-8")  # JSON is YAML
+    await api.push_message(42, "Drainase tersumbat di Jl. Veteran")
+    await dengar_run_once(config)
+    [ack] = api.sent
+    assert TRACKING.search(ack.text)
+    assert len(api.updates) == 1  # stored; confirmed by the next run
+    await dengar_run_once(config)
+    assert api.updates == []
+    assert len(api.sent) == 1
