@@ -4,7 +4,6 @@ with the items it covers)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections import Counter
@@ -16,13 +15,14 @@ from sqlmodel import Session, select
 
 from channels.base import FetchResult
 from config.settings import Settings
+from dengar.replies import CitizenReplies
 from dispatcher import outbox
 from dispatcher.message import idempotency_key
 from dispatcher.notify import render
 from dispatcher.routing import Router
 from normalizer.followups import Thread, find_thread
 from normalizer.normalize import MailPolicy, Normalized, normalize
-from normalizer.records import InboundMessage, OutgoingReply, RejectedItem
+from normalizer.records import InboundMessage, RejectedItem
 from normalizer.tracking import new_tracking_no
 from storage.attachments import attachment_row
 from storage.tables import (
@@ -82,9 +82,15 @@ class Pipeline:
     deduper: Any = None  # normalizer.dedupe.DuplicateIndex when available
     command_handler: CommandHandler | None = None
     router: Router = field(init=False)
+    replies: CitizenReplies = field(init=False)
 
     def __post_init__(self) -> None:
         self.router = Router(self.settings.routing)
+        self.replies = CitizenReplies(self.settings, self.repliers)
+
+    def notify(self, session: Session, row: ComplaintRow, text: str) -> bool:
+        """Queue a status message to the reporter of ``row``."""
+        return self.replies.notify(session, row, text)
 
     def ingest(
         self,
@@ -157,18 +163,7 @@ class Pipeline:
         else:
             row = self._store_case(session, item, fields, summary)
         if item.metadata.get("file_too_large"):
-            # the file was not kept: say so instead of losing it silently
-            text = render(
-                "file_too_large",
-                self._messages(item.channel),
-                filename=item.metadata.get("file_too_large_name") or "?",
-                size_mb=round(
-                    int(item.metadata.get("file_too_large_bytes") or 0) / 1e6, 1
-                ),
-                limit_mb=round(int(item.metadata.get("max_file_bytes") or 0) / 1e6, 1),
-            )
-            key = f"too-large:{item.external_id}"
-            self._reply(session, row, item, fields, text, None, key, summary)
+            summary.replies += self.replies.file_too_large(session, row, item, fields)
 
     def _already_stored(self, session: Session, channel: str, external_id: str) -> bool:
         for table in (ComplaintRow, QuarantineRow):
@@ -206,10 +201,7 @@ class Pipeline:
         return tuple(ids)
 
     def _channel_settings(self, name: str) -> Any:
-        try:
-            return self.settings.channel(name)
-        except KeyError:
-            return None  # e.g. `dengar import`, which has no channel block
+        return self.replies.channel_settings(name)
 
     # -- storing -----------------------------------------------------------
 
@@ -280,18 +272,11 @@ class Pipeline:
         if command and self.command_handler is not None:
             text = self.command_handler(session, item, self.settings)
         elif hint:
-            text = render("hint_unsupported", self._messages(item.channel))
+            text = render("hint_unsupported", self.replies.messages(item.channel))
         if text and fields.reporter.chat_id:
-            self._reply(
-                session,
-                row,
-                item,
-                fields,
-                text,
-                None,
-                f"cmd:{item.external_id}",
-                summary,
-            )
+            key = f"cmd:{item.external_id}"
+            sent = self.replies.to_sender(session, row, item, fields, text, None, key)
+            summary.replies += sent
 
     def _store_follow_up(
         self,
@@ -368,7 +353,7 @@ class Pipeline:
         elif not triage:
             self.enqueue_for_agency(session, row, summary)
         if not triage:
-            self._ack(session, row, item, fields, summary)
+            summary.replies += self.replies.ack(session, row, item, fields)
         session.add(row)
         return row
 
@@ -407,86 +392,6 @@ class Pipeline:
             ).first()
             if taken is None:
                 return number
-
-    def _ack(
-        self,
-        session: Session,
-        row: ComplaintRow,
-        item: InboundMessage,
-        fields: Normalized,
-        summary: BatchSummary,
-    ) -> None:
-        messages = self._messages(item.channel)
-        text = render("ack", messages, tracking_no=row.tracking_no)
-        subject = render("ack_subject", messages, tracking_no=row.tracking_no)
-        self._reply(
-            session, row, item, fields, text, subject, f"ack:{row.tracking_no}", summary
-        )
-
-    def _reply(
-        self,
-        session: Session,
-        row: ComplaintRow,
-        item: InboundMessage,
-        fields: Normalized,
-        text: str,
-        subject: str | None,
-        key: str,
-        summary: BatchSummary,
-    ) -> None:
-        if item.channel not in self.repliers:
-            return
-        recipient = (
-            fields.reporter.chat_id or fields.reporter.email or fields.reporter.handle
-        )
-        if not recipient:
-            return
-        channel_settings = self._channel_settings(item.channel)
-        limit = getattr(channel_settings, "acks_per_address_per_hour", None)
-        queued = outbox.enqueue_reply(
-            session,
-            row,
-            OutgoingReply(
-                channel=item.channel,
-                recipient=recipient,
-                text=text,
-                subject=subject,
-                in_reply_to=fields.message_id or item.metadata.get("message_ref"),
-                tracking_no=row.tracking_no,
-                idempotency_key=f"{item.channel}:{key}",
-            ),
-            limit_per_hour=limit,
-        )
-        if queued is not None:
-            summary.replies += 1
-
-    def notify(self, session: Session, row: ComplaintRow, text: str) -> bool:
-        """Queue a status message to the reporter of ``row`` (a case or a
-        duplicate); False when the channel cannot reply or nobody to tell."""
-        recipient = row.reporter_chat_id or row.reporter_email or row.reporter_handle
-        if row.channel not in self.repliers or not recipient:
-            return False
-        messages = self._messages(row.channel)
-        key = hashlib.sha256(f"{row.id}:{row.status}:{text}".encode()).hexdigest()[:24]
-        queued = outbox.enqueue_reply(
-            session,
-            row,
-            OutgoingReply(
-                channel=row.channel,
-                recipient=recipient,
-                text=text,
-                subject=render("status_subject", messages, tracking_no=row.tracking_no),
-                in_reply_to=row.message_id,
-                tracking_no=row.tracking_no,
-                idempotency_key=f"{row.channel}:status:{key}",
-            ),
-        )
-        return queued is not None
-
-    def _messages(self, channel: str) -> dict[str, str]:
-        settings = self._channel_settings(channel)
-        messages: dict[str, str] = getattr(settings, "messages", None) or {}
-        return messages
 
     def _quarantine(
         self, session: Session, item: RejectedItem, summary: BatchSummary

@@ -1,0 +1,136 @@
+"""Messages to citizens, queued in the outbox in the caller's transaction:
+the acknowledgement, command answers and hints, status updates."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session
+
+from config.settings import Settings
+from dispatcher import outbox
+from dispatcher.notify import render
+from normalizer.normalize import Normalized
+from normalizer.records import InboundMessage, OutgoingReply
+from storage.tables import ComplaintRow
+
+
+@dataclass(frozen=True)
+class CitizenReplies:
+    """Queues replies through the channel a message came from, when that
+    channel can send (``repliers``) and the citizen has an address there."""
+
+    settings: Settings
+    repliers: frozenset[str]
+
+    def channel_settings(self, name: str) -> Any:
+        """The settings of channel ``name``; None for one not in the config
+        (``dengar import``)."""
+        try:
+            return self.settings.channel(name)
+        except KeyError:
+            return None
+
+    def messages(self, channel: str) -> dict[str, str]:
+        """The channel's overrides of the reply templates."""
+        settings = self.channel_settings(channel)
+        messages: dict[str, str] = getattr(settings, "messages", None) or {}
+        return messages
+
+    def ack(
+        self,
+        session: Session,
+        row: ComplaintRow,
+        item: InboundMessage,
+        fields: Normalized,
+    ) -> bool:
+        """The acknowledgement with the tracking number of a new case."""
+        messages = self.messages(item.channel)
+        text = render("ack", messages, tracking_no=row.tracking_no)
+        subject = render("ack_subject", messages, tracking_no=row.tracking_no)
+        return self.to_sender(
+            session, row, item, fields, text, subject, f"ack:{row.tracking_no}"
+        )
+
+    def file_too_large(
+        self,
+        session: Session,
+        row: ComplaintRow,
+        item: InboundMessage,
+        fields: Normalized,
+    ) -> bool:
+        """Tell the citizen a file was not kept, rather than lose it silently."""
+        meta = item.metadata
+        text = render(
+            "file_too_large",
+            self.messages(item.channel),
+            filename=meta.get("file_too_large_name") or "?",
+            size_mb=round(int(meta.get("file_too_large_bytes") or 0) / 1e6, 1),
+            limit_mb=round(int(meta.get("max_file_bytes") or 0) / 1e6, 1),
+        )
+        key = f"too-large:{item.external_id}"
+        return self.to_sender(session, row, item, fields, text, None, key)
+
+    def to_sender(
+        self,
+        session: Session,
+        row: ComplaintRow,
+        item: InboundMessage,
+        fields: Normalized,
+        text: str,
+        subject: str | None,
+        key: str,
+    ) -> bool:
+        """Queue ``text`` to whoever sent ``item``; False if nothing was queued
+        (channel cannot reply, no address, unreachable, rate limit, or sent)."""
+        if item.channel not in self.repliers:
+            return False
+        reporter = fields.reporter
+        recipient = reporter.chat_id or reporter.email or reporter.handle
+        if not recipient:
+            return False
+        limit = getattr(
+            self.channel_settings(item.channel), "acks_per_address_per_hour", None
+        )
+        queued = outbox.enqueue_reply(
+            session,
+            row,
+            OutgoingReply(
+                channel=item.channel,
+                recipient=recipient,
+                text=text,
+                subject=subject,
+                in_reply_to=fields.message_id or item.metadata.get("message_ref"),
+                tracking_no=row.tracking_no,
+                idempotency_key=f"{item.channel}:{key}",
+            ),
+            limit_per_hour=limit,
+        )
+        return queued is not None
+
+    def notify(self, session: Session, row: ComplaintRow, text: str) -> bool:
+        """Queue a status message to the reporter of ``row`` (a case or a
+        duplicate); False when the channel cannot reply or nobody to tell."""
+        recipient = row.reporter_chat_id or row.reporter_email or row.reporter_handle
+        if row.channel not in self.repliers or not recipient:
+            return False
+        subject = render(
+            "status_subject", self.messages(row.channel), tracking_no=row.tracking_no
+        )
+        key = hashlib.sha256(f"{row.id}:{row.status}:{text}".encode()).hexdigest()[:24]
+        queued = outbox.enqueue_reply(
+            session,
+            row,
+            OutgoingReply(
+                channel=row.channel,
+                recipient=recipient,
+                text=text,
+                subject=subject,
+                in_reply_to=row.message_id,
+                tracking_no=row.tracking_no,
+                idempotency_key=f"{row.channel}:status:{key}",
+            ),
+        )
+        return queued is not None
