@@ -31,6 +31,7 @@ from storage.tables import (
     QuarantineRow,
     RawPayload,
     StatusEvent,
+    UnreachableRecipient,
     utcnow,
 )
 
@@ -268,6 +269,15 @@ class Pipeline:
             row.ignored_reason = fields.ignored_reason
         row.status = "closed"
         summary.ignored += 1
+        for address in fields.bounced:
+            if session.get(UnreachableRecipient, (item.channel, address)) is None:
+                session.add(
+                    UnreachableRecipient(
+                        channel=item.channel,
+                        recipient=address,
+                        reason=f"bounce {item.external_id}",
+                    )
+                )
         text: str | None = None
         if command and self.command_handler is not None:
             text = self.command_handler(session, item, self.settings)

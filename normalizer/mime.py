@@ -23,44 +23,26 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 
+from normalizer.charsets import SURROGATES, decode_raw_header, fix_surrogates
+from normalizer.mimeparts import (
+    content_type,
+    decode_text,
+    disposition,
+    filename,
+    has_filename,
+    payload_bytes,
+    raw_header,
+)
 from normalizer.records import InboundAttachment
 from normalizer.text import clean_text, html_to_text
 
 _MSGID = re.compile(r"<[^<>\s]+>")
-_SURROGATES = re.compile(r"[\udc80-\udcff]")
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
 _MAX_DEPTH = 20  # nested multiparts/forwards deeper than this are attachments
-
-# labels seen in real mail that Python does not know, or knows by a narrower
-# code page than the sender used
-_CHARSET_ALIASES = {
-    "iso-8859-1": "cp1252",  # Windows mailers label cp1252 text as latin-1
-    "latin1": "cp1252",
-    "latin-1": "cp1252",
-    "iso8859-1": "cp1252",
-    "us-ascii": "cp1252",
-    "ascii": "cp1252",
-    "ansi_x3.4-1968": "cp1252",
-    "windows-1252": "cp1252",
-    "iso-8859-8-i": "iso-8859-8",
-    "gb2312": "gb18030",
-    "gbk": "gb18030",
-    "ks_c_5601-1987": "cp949",
-    "euc-kr": "cp949",
-    "x-sjis": "shift_jis",
-    "unicode-1-1-utf-7": "utf-7",
-    "x-unknown": "utf-8",
-    "unknown-8bit": "utf-8",
-    "x-user-defined": "cp1252",
-    "default": "utf-8",
-    "utf8": "utf-8",
-}
-# labels that are often wrong: UTF-8 bytes under them are UTF-8
-_WEAK_LABELS = {"cp1252", "iso-8859-15", "iso-8859-2"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,36 +61,54 @@ class ParsedMail:
     date: datetime | None = None
     # what the parser had to repair or guess, for the quarantine/debug view
     defects: tuple[str, ...] = ()
+    # the whole MIME tree (compat32), e.g. for ``loops.bounced_addresses``
+    message: Message | None = field(default=None, repr=False, compare=False)
 
 
 def parse_mail(raw: bytes) -> ParsedMail:
     """Parse raw mail bytes into a ``ParsedMail``; never raises."""
+    # The MIME tree is parsed with compat32, whose cheap header access keeps
+    # the walk about twice as fast; the top-level headers, which need the
+    # careful decoding, go through policy ``default`` (parsed lazily, so only
+    # the few we read cost anything).
     try:
-        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        tree = email.message_from_bytes(raw, policy=email.policy.compat32)
     except Exception:  # noqa: BLE001 -- the promise is "never raises"
-        msg = EmailMessage()
-        msg.set_payload(raw.decode("utf-8", "replace"))
-    assert isinstance(msg, EmailMessage)
+        tree = Message()
+        tree.set_payload(raw.decode("utf-8", "replace"))
+    headers = _headers_of(raw)
     body = _Body()
     try:
-        body.walk(msg, 0)
+        body.walk(tree, 0)
     except Exception as exc:  # noqa: BLE001 -- keep what was read so far
         body.defects.append(f"body parse stopped: {type(exc).__name__}: {exc}"[:200])
-    name, address = _from(msg)
-    defects = [*_message_defects(msg), *body.defects]
+    name, address = _from(headers)
+    defects = [*_message_defects(tree), *body.defects]
     return ParsedMail(
-        subject=clean_text(header_text(msg, "Subject")),
+        subject=clean_text(header_text(headers, "Subject")),
         from_name=name,
         from_address=address,
-        reply_to=_address_of(header_text(msg, "Reply-To")),
-        message_id=_first_msgid(header_text(msg, "Message-ID")),
-        references=_references(msg),
+        reply_to=_address_of(header_text(headers, "Reply-To")),
+        message_id=_first_msgid(header_text(headers, "Message-ID")),
+        references=_references(headers),
         text=body.text(),
         attachments=tuple(body.attachments),
-        headers=msg,
-        date=_date(msg),
+        headers=headers,
+        date=_date(headers),
         defects=tuple(dict.fromkeys(defects)),
+        message=tree,
     )
+
+
+def _headers_of(raw: bytes) -> EmailMessage:
+    end = _HEADER_END.search(raw)
+    head = raw[: end.end()] if end else raw
+    try:
+        parsed = BytesHeaderParser(policy=email.policy.default).parsebytes(head)
+    except Exception:  # noqa: BLE001 -- no usable header block
+        return EmailMessage()
+    assert isinstance(parsed, EmailMessage)
+    return parsed
 
 
 def mail_external_id(raw: bytes) -> str:
@@ -120,7 +120,9 @@ def mail_external_id(raw: bytes) -> str:
     """
     try:
         head = BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
-        message_id = _first_msgid(_decode_raw(str(head.get("Message-ID", "") or "")))
+        message_id = _first_msgid(
+            decode_raw_header(str(head.get("Message-ID", "") or ""))
+        )
     except Exception:  # noqa: BLE001 -- an unreadable header block has no id
         message_id = None
     if not message_id:
@@ -136,15 +138,19 @@ def mail_external_id(raw: bytes) -> str:
 def header_text(msg: Message, name: str) -> str:
     """A header as readable text: RFC 2047 decoded, 8-bit bytes guessed
     (UTF-8, else Windows-1252); ``""`` when absent. Never raises."""
-    raw = _raw_header(msg, name)
-    if _SURROGATES.search(raw):
+    raw = raw_header(msg, name)
+    if not raw:
+        return ""
+    if SURROGATES.search(raw):
         # the header registry turns raw 8-bit bytes into U+FFFD: decode them here
-        return _decode_raw(" ".join(_fix_surrogates(raw).split()))
-    try:
-        value = msg.get(name)
-        return "" if value is None else str(value)
-    except Exception:  # noqa: BLE001 -- the header registry gave up: raw text
-        return _decode_raw(raw)
+        return decode_raw_header(" ".join(fix_surrogates(raw).split()))
+    if isinstance(msg, EmailMessage) and msg.policy is not email.policy.compat32:
+        try:
+            value = msg.get(name)
+            return "" if value is None else str(value)
+        except Exception:  # noqa: BLE001 -- the header registry gave up: raw text
+            pass
+    return decode_raw_header(" ".join(raw.split()))
 
 
 class _Body:
@@ -161,7 +167,7 @@ class _Body:
     def walk(self, part: Message, depth: int, text: bool = True) -> None:
         """Collect ``part``; with ``text=False`` (an alternative we did not
         choose) only its files, so photos shown only in the HTML are kept."""
-        ctype = _content_type(part)
+        ctype = content_type(part)
         if depth > _MAX_DEPTH:
             self.defects.append("MIME nesting too deep; rest kept as attachment")
             self._attach(part, ctype)
@@ -194,7 +200,7 @@ class _Body:
                 if child.is_multipart():
                     self.walk(child, depth + 1, text=False)
                 else:
-                    self._attach(child, _content_type(child), inline=True)
+                    self._attach(child, content_type(child), inline=True)
             return
         for child in children:
             self.walk(child, depth + 1, text)
@@ -227,55 +233,24 @@ class _Body:
         return text
 
     def _attach(self, part: Message, ctype: str, inline: bool | None = None) -> None:
-        data = _payload_bytes(part)
-        filename = _filename(part, ctype, len(self.attachments) + 1)
+        data = payload_bytes(part)
+        name = filename(part, ctype, len(self.attachments) + 1)
         if inline is None:
-            disposition = _disposition(part)
-            inline = disposition == "inline" or (
-                disposition is None and part.get("Content-ID") is not None
+            shown = disposition(part)
+            inline = shown == "inline" or (
+                shown is None and part.get("Content-ID") is not None
             )
         self.attachments.append(
             InboundAttachment(
-                filename=filename, content_type=ctype, data=data, inline=inline
+                filename=name, content_type=ctype, data=data, inline=inline
             )
         )
-
-
-def decode_text(part: Message, defects: list[str] | None = None) -> str:
-    """The text of a ``text/*`` part, decoding the declared charset and
-    falling back (UTF-8, then Windows-1252) when the label is wrong."""
-    data = _payload_bytes(part)
-    try:
-        declared = part.get_content_charset() or "us-ascii"
-    except Exception:  # noqa: BLE001 -- a broken charset parameter
-        declared = "us-ascii"
-    return decode_bytes(data, declared, defects)
-
-
-def decode_bytes(data: bytes, declared: str, defects: list[str] | None = None) -> str:
-    """Bytes labelled ``declared`` as text; never raises."""
-    label = _CHARSET_ALIASES.get(declared.strip().strip('"').lower(), declared.lower())
-    candidates = [label, "utf-8", "cp1252", "latin-1"]
-    if label in _WEAK_LABELS and not data.isascii():
-        candidates.insert(0, "utf-8")
-    for candidate in dict.fromkeys(candidates):
-        try:
-            text = data.decode(candidate)
-        except (LookupError, UnicodeDecodeError, ValueError):
-            continue
-        guessed = candidate != label and not (
-            label in _WEAK_LABELS and candidate == "utf-8"
-        )
-        if guessed and defects is not None:
-            defects.append(f"charset {declared!r} did not fit; read as {candidate}")
-        return text.replace("\r\n", "\n")
-    raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
 
 
 def _is_body_text(part: Message, ctype: str) -> bool:
     if ctype not in ("text/plain", "text/html", "text/enriched"):
         return False
-    return _disposition(part) != "attachment" and not _has_filename(part)
+    return disposition(part) != "attachment" and not has_filename(part)
 
 
 def _choose_alternative(children: list[Message]) -> Message | None:
@@ -284,8 +259,8 @@ def _choose_alternative(children: list[Message]) -> Message | None:
     RFC 2046 orders them plainest first."""
     best, best_score = None, -1
     for child in children:
-        ctype = _content_type(child)
-        if ctype == "text/plain" and _payload_bytes(child).strip():
+        ctype = content_type(child)
+        if ctype == "text/plain" and payload_bytes(child).strip():
             score = 3
         elif child.is_multipart() and not _contains(child, "text/html"):
             score = 2
@@ -300,121 +275,14 @@ def _choose_alternative(children: list[Message]) -> Message | None:
 
 def _contains(part: Message, ctype: str) -> bool:
     try:
-        return any(_content_type(p) == ctype for p in part.walk())
+        return any(content_type(p) == ctype for p in part.walk())
     except Exception:  # noqa: BLE001
         return False
-
-
-def _content_type(part: Message) -> str:
-    try:
-        return part.get_content_type()
-    except Exception:  # noqa: BLE001 -- malformed Content-Type: RFC 2045 default
-        return "text/plain"
-
-
-def _disposition(part: Message) -> str | None:
-    try:
-        return part.get_content_disposition()
-    except Exception:  # noqa: BLE001
-        return None
-
-
-def _has_filename(part: Message) -> bool:
-    try:
-        return bool(part.get_filename())
-    except Exception:  # noqa: BLE001
-        return False
-
-
-def _filename(part: Message, ctype: str, index: int) -> str:
-    name = None
-    try:
-        name = part.get_filename()  # RFC 2231 and RFC 2047 forms
-    except Exception:  # noqa: BLE001
-        name = None
-    if not name:
-        try:
-            name = part.get_param("name")  # type: ignore[assignment]
-            if isinstance(name, tuple):
-                name = email.utils.collapse_rfc2231_value(name)
-        except Exception:  # noqa: BLE001
-            name = None
-    if isinstance(name, str) and "\ufffd" in name:
-        name = _filename_from_raw(part) or name
-    if isinstance(name, str) and name.strip():
-        # no directories: a name is shown and saved, never used as a path
-        cleaned = clean_text(_fix_surrogates(name)).replace("\\", "/").split("/")[-1]
-        if cleaned:
-            return cleaned
-    if ctype == "message/rfc822":
-        return f"pesan-{index}.eml"
-    return f"lampiran-{index}." + ctype.split("/")[-1].replace("+", ".")
-
-
-def _filename_from_raw(part: Message) -> str | None:
-    # an 8-bit file name: re-read the raw header with the bytes decoded
-    for header in ("Content-Disposition", "Content-Type"):
-        raw = _raw_header(part, header)
-        if not _SURROGATES.search(raw):
-            continue
-        fixed = Message()
-        fixed[header] = _fix_surrogates(raw)
-        key = "filename" if header == "Content-Disposition" else "name"
-        value = fixed.get_param(key, header=header)
-        if isinstance(value, tuple):
-            value = email.utils.collapse_rfc2231_value(value)
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
-def _payload_bytes(part: Message) -> bytes:
-    try:
-        if part.is_multipart():
-            # a message/* part: its body (the inner message), not our headers
-            children = part.get_payload()
-            return b"".join(c.as_bytes() for c in children if isinstance(c, Message))
-        data = part.get_payload(decode=True)
-    except Exception:  # noqa: BLE001 -- broken transfer encoding: raw payload
-        data = None
-    if isinstance(data, bytes):
-        return data
-    payload = part.get_payload()
-    if isinstance(payload, str):
-        return payload.encode("utf-8", "surrogateescape")
-    return b""
 
 
 def _message_defects(msg: Message) -> list[str]:
     found = [type(d).__name__ for d in getattr(msg, "defects", [])]
     return [f"MIME defect: {name}" for name in found]
-
-
-def _raw_header(msg: Message, name: str) -> str:
-    items = msg.raw_items() if isinstance(msg, EmailMessage) else msg.items()
-    for key, value in items:
-        if key.lower() == name.lower():
-            return str(value)
-    return ""
-
-
-def _decode_raw(value: str) -> str:
-    try:
-        return str(make_header(decode_header(value)))
-    except Exception:  # noqa: BLE001 -- broken encoded-words: keep as written
-        return value
-
-
-def _fix_surrogates(text: str) -> str:
-    # 8-bit bytes in headers come back as surrogates: they are almost always
-    # UTF-8 from a phone, else Windows-1252
-    if not _SURROGATES.search(text):
-        return text
-    data = text.encode("utf-8", "surrogateescape")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", "replace")
 
 
 def _from(msg: Message) -> tuple[str | None, str | None]:
@@ -424,7 +292,7 @@ def _from(msg: Message) -> tuple[str | None, str | None]:
         if addresses:
             first = addresses[0]
             address = first.addr_spec.lower() if "@" in first.addr_spec else None
-            name = clean_text(_fix_surrogates(first.display_name)) or None
+            name = clean_text(fix_surrogates(first.display_name)) or None
             if address:
                 return name, address
     except Exception:  # noqa: BLE001 -- fall back to the lenient parser below
@@ -457,7 +325,9 @@ def _references(msg: Message) -> tuple[str, ...]:
 
 def _date(msg: Message) -> datetime | None:
     try:
-        value = parsedate_to_datetime(_decode_raw(_raw_header(msg, "Date")).strip())
+        value = parsedate_to_datetime(
+            decode_raw_header(raw_header(msg, "Date")).strip()
+        )
     except (TypeError, ValueError, IndexError):
         return None
     return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -6,12 +6,11 @@ database (threading, tracking numbers, duplicates, routing).
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from normalizer.loops import ignore_reason
+from normalizer.loops import bounced_addresses, ignore_reason
 from normalizer.mime import parse_mail
+from normalizer.quotes import strip_quotes
 from normalizer.records import InboundAttachment, InboundMessage, Location, Reporter
 from normalizer.text import clean_text
 from normalizer.tracking import find_tracking_numbers
@@ -31,7 +30,8 @@ class Normalized:
     references: tuple[str, ...] = ()
     tracking_refs: tuple[str, ...] = ()
     ignored_reason: str | None = None
-    extra: dict[str, object] = field(default_factory=dict)
+    # addresses a bounce says are undeliverable: we stop writing to them
+    bounced: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +85,7 @@ def _from_mail(
         own_loop_ids=mail.loop_ids,
     )
     original = parsed.text
-    display = _strip_quotes()(original)
+    display = strip_quotes(original)
     return Normalized(
         subject=parsed.subject or None,
         original_text=original,
@@ -96,15 +96,5 @@ def _from_mail(
         references=parsed.references,
         tracking_refs=tuple(find_tracking_numbers(parsed.subject, tracking_prefix)),
         ignored_reason=reason,
+        bounced=bounced_addresses(parsed.message) if parsed.message else (),
     )
-
-
-def _strip_quotes() -> Callable[[str], str]:
-    # normalizer.quotes strips quoted replies and signatures; until it exists
-    # the text is only cleaned
-    try:
-        module = importlib.import_module("normalizer.quotes")
-    except ModuleNotFoundError:
-        return lambda text: text
-    strip: Callable[[str], str] = module.strip_quotes
-    return strip

@@ -22,6 +22,8 @@ def clean_text(text: str) -> str:
 
 def fold_for_matching(text: str) -> str:
     """Lower case without accents: ``Jalán`` and ``JALAN`` compare equal."""
+    if text.isascii():
+        return text.lower()  # the common case, and the hot path of routing
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 

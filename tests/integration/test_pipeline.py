@@ -159,3 +159,55 @@ async def test_unreadable_item_is_quarantined_and_the_batch_goes_on(
         state = session.get(ChannelState, "surat")
         assert state is not None
         assert state.last_error is None
+
+
+BOUNCE = b"""From: Mail Delivery System <MAILER-DAEMON@mail.kotabarukab.go.id>
+To: pengaduan@kotabarukab.go.id
+Subject: Undelivered Mail Returned to Sender
+Message-ID: <bounce-1@mail.kotabarukab.go.id>
+Auto-Submitted: auto-replied
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="b1"
+
+--b1
+Content-Type: text/plain
+
+Your message could not be delivered.
+
+--b1
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mail.kotabarukab.go.id
+
+Final-Recipient: rfc822; warga.hilang@example.com
+Action: failed
+Status: 5.1.1
+
+--b1--
+"""
+
+
+async def test_a_bounce_marks_the_address_undeliverable(
+    make_settings: Callable[..., Settings], example_maildir: Path
+) -> None:
+    from dispatcher import outbox
+    from normalizer.records import OutgoingReply
+    from storage.tables import UnreachableRecipient
+
+    (example_maildir / "new" / "1999.bounce.host").write_bytes(BOUNCE)
+    app, after = await run_once(make_settings())
+    assert after["ignored"] == 2  # the auto-reply and the bounce
+    with app.sessions() as session:
+        marked = session.exec(select(UnreachableRecipient)).one()
+        assert marked.recipient == "warga.hilang@example.com"
+        case = session.exec(
+            select(ComplaintRow).where(ComplaintRow.kind == "case")
+        ).first()
+        reply = OutgoingReply(
+            channel="surat",
+            recipient="warga.hilang@example.com",
+            text="x",
+            idempotency_key="k",
+        )
+        assert outbox.enqueue_reply(session, case, reply) is None
+    app.engine.dispose()

@@ -1,0 +1,146 @@
+"""The whole email path against real servers: mail APPENDed to Dovecot
+becomes a case, is acknowledged once over SMTP (aiosmtpd) with its tracking
+number, the citizen's reply to the acknowledgement joins the same case, and
+an auto-reply to the acknowledgement starts no loop."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlmodel import select
+
+from config.settings import Settings
+from dengar.app import App
+from dengar.runner import Runner
+from storage.tables import ComplaintRow
+from tests.fakes.dovecot import PASSWORD, running_dovecot
+from tests.fakes.smtp import running_smtp
+
+pytestmark = pytest.mark.dovecot
+
+OWN = "dengar.kab.example.go.id"
+
+
+@pytest.fixture(scope="module")
+def dovecot():
+    with running_dovecot() as server:
+        yield server
+
+
+@pytest.fixture
+def smtp():
+    with running_smtp() as server:
+        yield server
+
+
+def install(tmp_path, dovecot, smtp, user) -> App:
+    settings = Settings.model_validate(
+        {
+            "database_url": f"sqlite:///{tmp_path / 'dengar.db'}",
+            "channels": [
+                {
+                    "name": "surel",
+                    "type": "imap",
+                    "host": dovecot.host,
+                    "port": dovecot.port,
+                    "security": "none",
+                    "username": user,
+                    "password": PASSWORD,
+                    "after_import": "flag_seen",
+                    "idle": False,
+                    "message_id_domain": OWN,
+                    "smtp": {
+                        "host": smtp.host,
+                        "port": smtp.port,
+                        "security": "none",
+                        "from_address": "pengaduan@kab.example.go.id",
+                    },
+                }
+            ],
+            "agencies": [{"code": "DISKOMINFO", "name": "Diskominfo"}],
+            "routing": {"default_agency": "DISKOMINFO"},
+        }
+    )
+    return App.open(settings)
+
+
+def append(dovecot, user, raw: bytes) -> None:
+    client = dovecot.client(user)
+    client.append("INBOX", raw)
+    client.logout()
+
+
+def rows(app: App) -> list[ComplaintRow]:
+    with app.sessions() as session:
+        return list(session.exec(select(ComplaintRow).order_by(ComplaintRow.id)))
+
+
+async def test_case_ack_reply_thread_and_no_loop(tmp_path, dovecot, smtp):
+    user = f"pengaduan-{uuid.uuid4().hex[:8]}"
+    app = install(tmp_path, dovecot, smtp, user)
+    runner = Runner(app)
+    try:
+        append(
+            dovecot,
+            user,
+            b"From: Budi Santoso <budi@example.id>\r\n"
+            b"To: pengaduan@kab.example.go.id\r\n"
+            b"Subject: Jalan rusak di Desa Sukamaju\r\n"
+            b"Message-ID: <keluhan-1@example.id>\r\n"
+            b"Date: Mon, 02 Dec 2026 09:00:00 +0700\r\n\r\n"
+            b"Jalan di depan SD Negeri 1 berlubang besar.\r\n",
+        )
+        await runner.run_once()
+        [case] = rows(app)
+        assert case.kind == "case"
+        [ack] = smtp.sink.received
+        assert ack.rcpt_tos == ["budi@example.id"]
+        assert case.tracking_no.startswith("ADU-")
+        assert f"[{case.tracking_no}]" in ack.message["Subject"]
+        assert ack.message["In-Reply-To"] == "<keluhan-1@example.id>"
+        ack_id = ack.message["Message-ID"]
+
+        # the citizen answers the acknowledgement, quoting it
+        append(
+            dovecot,
+            user,
+            (
+                "From: Budi Santoso <budi@example.id>\r\n"
+                "To: pengaduan@kab.example.go.id\r\n"
+                f"Subject: Re: {ack.message['Subject']}\r\n"
+                "Message-ID: <keluhan-2@example.id>\r\n"
+                f"In-Reply-To: {ack_id}\r\n"
+                f"References: <keluhan-1@example.id> {ack_id}\r\n"
+                "Date: Mon, 02 Dec 2026 10:00:00 +0700\r\n\r\n"
+                "Lubangnya makin besar setelah hujan.\r\n\r\n"
+                "Pada Sen, 2 Des 2026 09.01, Layanan Pengaduan menulis:\r\n"
+                "> Terima kasih. Pengaduan Anda telah kami terima.\r\n"
+            ).encode(),
+        )
+        # an out-of-office robot answers the acknowledgement too
+        append(
+            dovecot,
+            user,
+            (
+                "From: Kantor Budi <budi@kantor.example.id>\r\n"
+                "To: pengaduan@kab.example.go.id\r\n"
+                f"Subject: Automatic reply: {ack.message['Subject']}\r\n"
+                "Auto-Submitted: auto-replied\r\n"
+                "Message-ID: <ooo-1@kantor.example.id>\r\n"
+                f"In-Reply-To: {ack_id}\r\n\r\n"
+                "Saya sedang cuti.\r\n"
+            ).encode(),
+        )
+        await runner.run_once()
+        first, follow_up, robot = rows(app)
+        assert follow_up.kind == "follow_up"
+        assert follow_up.follow_up_of_id == first.id
+        assert "Lubangnya makin besar" in follow_up.clean_text
+        assert "telah kami terima" not in follow_up.clean_text
+        assert robot.kind == "ignored"
+        assert "Auto-Submitted" in (robot.ignored_reason or "")
+        # nothing was ever sent to the robot
+        assert all(r.rcpt_tos != ["budi@kantor.example.id"] for r in smtp.sink.received)
+    finally:
+        await app.close()
