@@ -78,3 +78,19 @@ def test_init_writes_a_config_that_checks(tmp_path: Path) -> None:
     check = dengar("--config", "site/dengar.yaml", "check", cwd=tmp_path)
     assert check.returncode == 0, check.stdout + check.stderr
     assert "channel contoh-maildir: OK" in check.stdout
+
+
+def test_import_eml_files_twice_creates_nothing_new(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "examples", tmp_path / "examples")
+    config = str(REPO / "config" / "dengar.example.yaml")
+    source = sorted((tmp_path / "examples" / "inbox" / "new").iterdir())[:3]
+    eml_dir = tmp_path / "backfill"
+    eml_dir.mkdir()
+    for i, path in enumerate(source):
+        (eml_dir / f"{i}.eml").write_bytes(path.read_bytes())
+    first = dengar("--config", config, "import", str(eml_dir), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "new cases 3" in first.stdout
+    again = dengar("--config", config, "import", str(eml_dir), cwd=tmp_path)
+    assert "new cases 0" in again.stdout
+    assert "already stored 3" in again.stdout
