@@ -131,6 +131,12 @@ class XChannelSettings(ChannelBase):
     poll_interval: Seconds = 300.0
     max_posts_per_poll: int = Field(default=100, ge=10, le=1000)
     auto_dispatch: bool = False
+    auto_dispatch_min_score: float = Field(
+        default=3.0,
+        ge=0,
+        description="with auto_dispatch, posts whose category scores lower "
+        "still wait for triage",
+    )
     reply: bool = False
     reply_contact: str | None = Field(
         default=None,

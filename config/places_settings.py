@@ -67,8 +67,8 @@ class DedupeSettings(StrictModel):
     """
 
     enabled: bool = True
-    scorer: Scorer = "token_set_ratio"
-    threshold: float = Field(default=85.0, ge=0, le=100)
+    scorer: Scorer = "token_sort_ratio"
+    threshold: float = Field(default=75.0, ge=0, le=100)
     same_reporter_threshold: float = Field(default=70.0, ge=0, le=100)
     same_reporter_hours: float = Field(default=72.0, gt=0)
     window_days: float = Field(default=30.0, gt=0)
@@ -88,9 +88,42 @@ class DedupeSettings(StrictModel):
         default=True, description="a known region on both sides must be equal"
     )
     query_tokens: int = Field(
-        default=4, ge=1, le=32, description="rarest tokens of a case used as keys"
+        default=6, ge=1, le=32, description="rarest tokens of a case used as keys"
+    )
+    posting_budget: int = Field(
+        default=1500,
+        ge=10,
+        description="postings read per decision: rare tokens first, common "
+        "ones only while under this budget",
     )
     max_candidates: int = Field(default=64, ge=1, le=10_000)
     min_tokens: int = Field(
         default=3, ge=1, description="shorter texts are never linked across reporters"
+    )
+    distinct_tokens_veto: bool = Field(
+        default=True,
+        description="no link when each text has a rare word or number the other "
+        "lacks (another street, another RT)",
+    )
+    rare_share: float = Field(
+        default=0.02,
+        gt=0,
+        le=1,
+        description="a word in at most this share of the indexed cases is rare",
+    )
+    rare_min_df: int = Field(
+        default=2,
+        ge=0,
+        description="a word in at most this many cases is rare however small the index",
+    )
+    rare_min_cases: int = Field(
+        default=1000,
+        ge=0,
+        description="below this many indexed cases only numbers (not words) "
+        "can veto a link",
+    )
+    require_shared_rare: bool = Field(
+        default=True,
+        description="link only texts that share a number or a rare word "
+        "(a place, a street): 'KTP belum jadi' alone links nothing",
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,10 +14,14 @@ from sqlmodel import Session
 from channels.base import Channel, Replier
 from channels.registry import build_channel
 from config.settings import Settings
+from dengar.chat_commands import handle_command
 from dengar.pipeline import Pipeline
 from dispatcher.sinks.base import Sink, SinkContext
 from dispatcher.sinks.registry import build_sink
 from dispatcher.worker import OutboxWorker
+from normalizer.classify import classify
+from normalizer.dedupe_db import RowDeduper
+from normalizer.places import Gazetteer
 from storage.engine import make_engine, session_factory
 from storage.migrate import upgrade
 from storage.tables import ComplaintRow
@@ -54,8 +57,9 @@ class App:
         app.pipeline = Pipeline(
             settings=settings,
             repliers=frozenset(app.repliers()),
-            classifier=_optional_classifier(settings),
-            command_handler=_optional("dengar.chat_commands", "handle_command"),
+            classifier=_classifier(settings),
+            region_finder=_region_finder(settings),
+            command_handler=handle_command,
         )
         app.worker = OutboxWorker(
             engine, app.sessions, settings, app.sinks, app.repliers()
@@ -69,6 +73,14 @@ class App:
             for name, channel in self.channels.items()
             if callable(getattr(channel, "send_reply", None))
         }
+
+    def enable_dedupe(self) -> None:
+        """Build the duplicate index from the database, so that new cases are
+        linked to the open cases they duplicate. Done by the commands that
+        ingest (``run``, ``import``), not by those that only read."""
+        if self.pipeline.deduper is None:
+            with self.sessions() as session:
+                self.pipeline.deduper = RowDeduper.open(session, self.settings.dedupe)
 
     def notify(self, row: ComplaintRow, text: str) -> None:
         """Queue ``text`` to the reporter of ``row`` through its channel."""
@@ -87,16 +99,8 @@ class App:
         self.engine.dispose()
 
 
-def _optional(module: str, attr: str) -> Any:
-    try:
-        return getattr(importlib.import_module(module), attr)
-    except ModuleNotFoundError:
-        return None
-
-
-def _optional_classifier(settings: Settings) -> Callable[[str], Any] | None:
-    classify = _optional("normalizer.classify", "classify")
-    if classify is None or not settings.categories:
+def _classifier(settings: Settings) -> Callable[[str], Any] | None:
+    if not settings.categories:
         return None
     categories = settings.categories
 
@@ -104,3 +108,12 @@ def _optional_classifier(settings: Settings) -> Callable[[str], Any] | None:
         return classify(text, categories)
 
     return classifier
+
+
+def _region_finder(settings: Settings) -> Callable[[str, Any], str | None] | None:
+    if settings.gazetteer is None:
+        return None
+    gazetteer = Gazetteer.from_settings(
+        settings.gazetteer, base_dir=settings.source_dir
+    )
+    return gazetteer.region_of

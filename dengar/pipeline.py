@@ -20,6 +20,8 @@ from dispatcher import outbox
 from dispatcher.message import idempotency_key
 from dispatcher.notify import render
 from dispatcher.routing import Router
+from normalizer.dedupe import Link
+from normalizer.dedupe_db import RowDeduper, apply_link
 from normalizer.followups import Thread, find_thread
 from normalizer.normalize import MailPolicy, Normalized, normalize
 from normalizer.records import InboundMessage, RejectedItem
@@ -80,10 +82,11 @@ class Pipeline:
     repliers: frozenset[str] = frozenset()  # channels that can answer citizens
     classifier: Classifier | None = None
     region_finder: RegionFinder | None = None
-    deduper: Any = None  # normalizer.dedupe.DuplicateIndex when available
+    deduper: RowDeduper | None = None  # set by App.enable_dedupe()
     command_handler: CommandHandler | None = None
     router: Router = field(init=False)
     replies: CitizenReplies = field(init=False)
+    _indexed: list[int] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         self.router = Router(self.settings.routing)
@@ -107,6 +110,7 @@ class Pipeline:
         (``dengar import``): the channel's stored cursor is left alone.
         """
         summary = BatchSummary(skipped=result.skipped)
+        self._indexed = []
         for item in result.items:
             self._ingest_item(session, item, summary)
         for rejected in result.rejected:
@@ -347,13 +351,15 @@ class Pipeline:
         if self.classifier is not None:
             found = self.classifier(text)
             row.category = found[0] if found else None
+        else:
+            found = None
         if self.region_finder is not None:
             row.region = self.region_finder(text, fields.location)
         decision = self.router.route(text, row.category, row.region)
         row.agency_code = decision.agency_code
         row.routing_reason = decision.reason
         channel_settings = self._channel_settings(item.channel)
-        triage = getattr(channel_settings, "auto_dispatch", True) is False
+        triage = _needs_triage(channel_settings, found)
         row.status = "triage" if triage else "received"
         session.add(StatusEvent(complaint_id=row.id, status=row.status, actor="dengar"))
         summary.new_cases += 1
@@ -383,16 +389,24 @@ class Pipeline:
         if queued is not None and summary is not None:
             summary.queued[agency.code] += 1
 
-    def _link_duplicate(self, session: Session, row: ComplaintRow) -> object | None:
+    def _link_duplicate(self, session: Session, row: ComplaintRow) -> Link | None:
         if self.deduper is None:
             return None
-        link: object | None = self.deduper.find(session, row)
+        link = self.deduper.find(session, row)
         if link is not None:
-            row.duplicate_of_id = getattr(link, "target_id", None)
-            row.duplicate_score = getattr(link, "score", None)
-            row.duplicate_reason = getattr(link, "reason", None)
+            apply_link(row, link)
         self.deduper.add(row)
+        if row.id is not None:
+            self._indexed.append(row.id)
         return link
+
+    def discard_uncommitted(self) -> None:
+        """Forget the cases of a batch whose transaction rolled back, so that
+        the duplicate index only knows what the database holds."""
+        if self.deduper is not None:
+            for case_id in self._indexed:
+                self.deduper.forget(case_id)
+        self._indexed = []
 
     def _unique_tracking_no(self, session: Session) -> str:
         while True:
@@ -419,3 +433,17 @@ class Pipeline:
         )
         session.flush()
         summary.quarantined += 1
+
+
+def _needs_triage(channel_settings: Any, found: tuple[str, float] | None) -> bool:
+    """Whether a new case waits for staff before it is routed. Only social
+    channels have ``auto_dispatch``: off, every post waits; on, a post goes
+    straight to its agency when the rules classify it as a complaint with at
+    least ``auto_dispatch_min_score``, and waits otherwise."""
+    auto = getattr(channel_settings, "auto_dispatch", None)
+    if auto is None:
+        return False
+    if auto is False:
+        return True
+    threshold = float(getattr(channel_settings, "auto_dispatch_min_score", 0.0))
+    return found is None or found[1] < threshold

@@ -1,0 +1,544 @@
+"""Benchmark of duplicate linking: quality against labels and an exhaustive
+rapidfuzz scan, decisions per second, peak memory, index rebuild time.
+
+    /tmp/venv/bin/python bench/dedupe.py                     # 10k and 100k
+    /tmp/venv/bin/python bench/dedupe.py --sizes 10000 100000 1000000
+    /tmp/venv/bin/python bench/dedupe.py --rebuild 100000    # + SQLite rebuild
+
+A corpus of Indonesian complaints is generated from templates: an *event*
+(problem template, desa, street, number) is reported by one to a few
+hundred people, each report with realistic noise (slang, typos, reordering,
+truncation, greetings, @mentions/hashtags/URLs of social channels). Hard
+negatives share the template and the place but not the street or number.
+
+For each window size N the index is filled with N open cases spread over 30
+days, then Q new reports are decided (half of them new reports of events in
+the window, half new events). The exhaustive baseline scores every open case
+of the window with the same scorer, threshold and category/region rule.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# ruff: noqa: E402
+# Run as a script, Python puts bench/ first on the path, where sibling
+# benchmarks (bench/email.py) would shadow the standard library.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+import argparse
+import gc
+import random
+import resource
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from rapidfuzz import fuzz, process
+
+from config.places_settings import DedupeSettings
+from normalizer.dedupe import DedupeCase, DuplicateIndex, key_tokens, reporter_keys
+from normalizer.matching import matching_text
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+# (category, templates): {s}=street, {n}=number, {d}=desa, {l}=landmark
+TEMPLATES: list[tuple[str, list[str]]] = [
+    ("jalan", [
+        "Jalan {s} dekat {l} di {d} rusak parah dan berlubang, motor sering jatuh",
+        "Aspal jalan {s} nomor {n} {d} mengelupas, lubangnya dalam dan berbahaya",
+        "Jembatan kayu di jalan {s} {d} patah, warga tidak bisa menyeberang",
+        "Jalan {s} {d} longsor sebagian, tinggal satu lajur dekat {l}",
+    ]),
+    ("drainase", [
+        "Selokan di jalan {s} RT {n} {d} tersumbat sampah, air meluap ke rumah",
+        "Setiap hujan jalan {s} depan {l} {d} tergenang karena saluran mampet",
+        "Gorong-gorong di jalan {s} {d} runtuh, air tidak bisa mengalir",
+    ]),
+    ("sampah", [
+        "Sampah menumpuk di {l} jalan {s} {d} sudah seminggu tidak diangkut, bau",
+        "Tempat sampah di jalan {s} RT {n} {d} penuh dan berserakan ke jalan",
+        "Ada pembuangan sampah liar di ujung jalan {s} {d} dekat {l}",
+    ]),
+    ("lampu", [
+        "Lampu jalan di jalan {s} RT {n} {d} mati, malam gelap sekali dan rawan",
+        "Tiang lampu jalan dekat {l} jalan {s} {d} miring hampir roboh",
+        "Lampu lalu lintas di simpang jalan {s} {d} mati sejak kemarin",
+    ]),
+    ("air", [
+        "Air PDAM di jalan {s} RT {n} {d} tidak mengalir sudah tiga hari",
+        "Air PDAM di {d} jalan {s} keruh dan berbau, tidak bisa dipakai mandi",
+        "Pipa PDAM bocor di depan {l} jalan {s} {d}, air terbuang percuma",
+    ]),
+    ("listrik", [
+        "Listrik di jalan {s} {d} padam berkali-kali hari ini dekat {l}",
+        "Kabel listrik putus menjuntai di jalan {s} nomor {n} {d}, berbahaya",
+    ]),
+    ("kesehatan", [
+        "Puskesmas {d} sudah tutup siang hari padahal banyak pasien menunggu di {l}",
+        "Obat di puskesmas {d} habis, pasien disuruh beli sendiri di apotek",
+    ]),
+    ("adminduk", [
+        "Pembuatan KTP di kantor kecamatan {d} tertunda berbulan-bulan belum jadi",
+        "Blanko KTP habis di {d}, antrean panjang sejak pagi dekat {l}",
+    ]),
+    ("ketertiban", [
+        "Pedagang berjualan di trotoar jalan {s} {d} depan {l}, pejalan kaki terganggu",
+        "Balap liar tiap malam di jalan {s} {d} sangat mengganggu warga RT {n}",
+    ]),
+]  # fmt: skip
+# desa of the example gazetteer plus synthetic names (the bench needs the
+# spread of a real regency's ~200 desa, not their exact geography)
+KECAMATAN = [
+    "Pulau Laut Utara", "Pulau Laut Sigam", "Pulau Laut Barat", "Pulau Laut Selatan",
+    "Pulau Laut Timur", "Pulau Laut Tengah", "Pulau Laut Kepulauan",
+    "Pulau Laut Tanjung Selayar", "Pulau Sebuku", "Pulau Sembilan", "Kelumpang Hilir",
+    "Kelumpang Hulu", "Kelumpang Utara", "Kelumpang Selatan", "Kelumpang Tengah",
+    "Kelumpang Barat", "Hampang", "Sungai Durian", "Pamukan Utara", "Pamukan Selatan",
+    "Pamukan Barat", "Sampanahan",
+]  # fmt: skip
+_REAL_DESA = [
+    ("Semayap", "Pulau Laut Utara"), ("Stagen", "Pulau Laut Utara"),
+    ("Dirgahayu", "Pulau Laut Utara"), ("Baharu Utara", "Pulau Laut Utara"),
+    ("Baharu Selatan", "Pulau Laut Utara"), ("Kotabaru Hilir", "Pulau Laut Utara"),
+    ("Kotabaru Tengah", "Pulau Laut Utara"), ("Sebelimbingan", "Pulau Laut Utara"),
+    ("Gedambaan", "Pulau Laut Utara"), ("Berangas", "Pulau Laut Timur"),
+    ("Serongga", "Kelumpang Hilir"), ("Sengayam", "Pamukan Barat"),
+]  # fmt: skip
+_SYLLABLES = [
+    "ba",
+    "bu",
+    "ka",
+    "ke",
+    "lu",
+    "ma",
+    "mi",
+    "na",
+    "ri",
+    "sa",
+    "se",
+    "ta",
+    "tu",
+    "wa",
+    "ra",
+    "ga",
+    "da",
+    "pa",
+    "si",
+    "ang",
+]
+
+
+def _synthetic_desa(count: int, seed: int = 1) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    names: dict[str, str] = {}
+    while len(names) < count:
+        name = "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 4)))
+        names.setdefault(name.capitalize(), rng.choice(KECAMATAN))
+    return sorted(names.items())
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+DESA = _REAL_DESA + _synthetic_desa(190)
+# streets: the usual heroes, flowers, fruits and trees, plus synthetic names
+# so that one street name is about as rare as in a real regency
+STREETS = [
+    *_words(
+        "Mawar Melati Anggrek Kenanga Cempaka Flamboyan Merdeka Pahlawan Veteran"
+        " Sudirman Diponegoro Antasari Hasanudin Kartini Nelayan Pramuka Bhayangkara"
+        " Kuripan Perintis Gerilya Pemuda Cendana Teratai Dahlia Kamboja Seroja"
+        " Nangka Rambutan Manggis Mangga Jambu Kelapa Sawit Meranti Ulin Bangkirai"
+        " Jati Akasia Pinus Cemara Beringin Nusantara Sentosa Sejahtera Harapan"
+    ),
+    *sorted({n for n, _ in _synthetic_desa(500, seed=2)} - {d for d, _ in DESA})[:250],
+]
+LANDMARKS = [
+    *_words("masjid pasar gereja lapangan terminal bank alfamart pelabuhan"
+            " puskesmas"),
+    "kantor lurah", "pos ronda",
+    *(f"SDN {i}" for i in range(1, 30)),
+    *(f"SMP {i}" for i in range(1, 12)),
+]  # fmt: skip
+GREET = ["Assalamualaikum pak,", "Selamat pagi admin,", "Mohon maaf mengganggu,",
+         "Yth. Bapak Bupati,", "Lapor min!", "Halo,", ""]  # fmt: skip
+CLOSE = ["Mohon segera ditindaklanjuti.", "Terima kasih.", "Tolong diperbaiki pak.",
+         "Sudah lapor RT tapi belum ada tindakan.", "", ""]  # fmt: skip
+INFORMAL = {
+    "jalan": ["jln", "jl"], "tidak": ["gak", "ga", "tdk", "nggak"],
+    "sudah": ["udah", "sdh"], "yang": ["yg"], "dengan": ["dgn"],
+    "belum": ["blm"], "tolong": ["tlg"], "sangat": ["bgt"], "dekat": ["dkt", "deket"],
+    "rusak": ["rusakkk", "rsk"], "depan": ["dpn"], "sekali": ["bgt"],
+    "karena": ["krn"], "bisa": ["bs"], "warga": ["wrg"], "hari": ["hr"],
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One real-world problem; its reports are true duplicates."""
+
+    id: int
+    category: str
+    text: str
+    region: str
+
+
+def make_event(rng: random.Random, eid: int, hard_of: Event | None = None) -> Event:
+    """A new event; with ``hard_of``, the same problem at another street."""
+    ci = rng.randrange(len(TEMPLATES))
+    category, templates = TEMPLATES[ci]
+    template = rng.choice(templates)
+    desa, region = rng.choice(DESA)
+    if hard_of is not None:  # same template and place, another street/number
+        category = hard_of.category
+        template = next(t for c, ts in TEMPLATES for t in ts if c == category)
+        desa = next((d for d, r in DESA if r == hard_of.region), desa)
+        region = hard_of.region
+    street, number = rng.choice(STREETS), rng.randint(1, 20)
+    text = template.format(s=street, n=number, d=desa, l=rng.choice(LANDMARKS))
+    # One problem at one place is one event, whoever reports it: the landmark
+    # is a detail, the RT or house number is part of the place.
+    identity = (template, desa, street if "{s}" in template else "", number
+                if "{n}" in template else 0)  # fmt: skip
+    return _SEEN.setdefault(identity, Event(eid, category, text, region))
+
+
+_SEEN: dict[tuple[str, str, str, int], Event] = {}
+
+
+def typo(rng: random.Random, word: str) -> str:
+    """One realistic keyboard slip."""
+    if len(word) < 4:
+        return word
+    i = rng.randrange(1, len(word) - 1)
+    kind = rng.random()
+    if kind < 0.4:
+        return word[:i] + word[i + 1 :]
+    if kind < 0.7:
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+    return word[:i] + word[i] + word[i:]
+
+
+def report(rng: random.Random, event: Event) -> str:
+    """One citizen's version of ``event``."""
+    words = event.text.replace(",", " ,").split()
+    out = []
+    for w in words:
+        low = w.lower()
+        if low in INFORMAL and rng.random() < 0.5:
+            w = rng.choice(INFORMAL[low])
+        elif rng.random() < 0.05:
+            w = typo(rng, w)
+        out.append(w)
+    text = " ".join(out).replace(" ,", ",")
+    if "," in text and rng.random() < 0.3:  # reorder the clauses
+        head, _, tail = text.partition(",")
+        text = f"{tail.strip()}, {head}"
+    if rng.random() < 0.2:  # truncated: stops early
+        cut = text.split()
+        text = " ".join(cut[: max(6, int(len(cut) * rng.uniform(0.7, 0.9)))])
+    if rng.random() < 0.5:
+        text = f"{rng.choice(GREET)} {text} {rng.choice(CLOSE)}"
+    if rng.random() < 0.3:  # a social post
+        text = f"@PemkabKotabaru {text} #KotabaruLapor https://t.co/{rng.randbytes(4).hex()}"
+    if rng.random() < 0.3:
+        text = text.lower()
+    return text
+
+
+def cluster_size(rng: random.Random) -> int:
+    """Most problems are reported once; a few go viral."""
+    r = rng.random()
+    if r < 0.6:
+        return 1
+    if r < 0.9:
+        return rng.randint(2, 5)
+    if r < 0.995:
+        return rng.randint(6, 30)
+    return rng.randint(50, 200)
+
+
+def make_case(
+    rng: random.Random,
+    cid: int,
+    event: Event,
+    ts: datetime,
+    *,
+    region_known: float = 0.85,
+) -> tuple[DedupeCase, int]:
+    """One labelled report of ``event``; the region is sometimes unknown."""
+    text = matching_text(report(rng, event))
+    return (
+        DedupeCase(
+            id=cid,
+            text=text,
+            received_at=ts,
+            reporter=reporter_keys("tg", chat_id=str(rng.randrange(10**9))),
+            category=event.category,
+            region=event.region if rng.random() < region_known else None,
+        ),
+        event.id,
+    )
+
+
+def background(
+    rng: random.Random, n: int
+) -> tuple[list[DedupeCase], dict[int, int], list[Event]]:
+    """``n`` open cases over 30 days, oldest first, with their event ids."""
+    cases: list[DedupeCase] = []
+    labels: dict[int, int] = {}
+    events: list[Event] = []
+    while len(cases) < n:
+        event = make_event(rng, len(events))
+        events.append(event)
+        start = rng.uniform(0, 29 * 86400)
+        for _ in range(min(cluster_size(rng), n - len(cases))):
+            ts = T0 + timedelta(seconds=start + rng.uniform(0, 86400))
+            case, label = make_case(rng, len(cases) + 1, event, ts)
+            cases.append(case)
+            labels[case.id] = label
+    cases.sort(key=lambda c: c.received_at)
+    return cases, labels, events
+
+
+def queries(
+    rng: random.Random, q: int, events: list[Event], first_id: int
+) -> tuple[list[DedupeCase], dict[int, int]]:
+    """``q`` new reports at the end of the window: half repeat an event in the
+    window, a quarter are new events, a quarter hard negatives."""
+    out: list[DedupeCase] = []
+    labels: dict[int, int] = {}
+    ts = T0 + timedelta(days=29, hours=23)
+    next_event = len(events)
+    for i in range(q):
+        r = rng.random()
+        if r < 0.5:
+            event = rng.choice(events)
+        elif r < 0.75:
+            event = make_event(rng, next_event)
+            next_event += 1
+        else:
+            event = make_event(rng, next_event, hard_of=rng.choice(events))
+            next_event += 1
+        case, label = make_case(rng, first_id + i, event, ts)
+        out.append(case)
+        labels[case.id] = label
+    return out, labels
+
+
+def rss_mb() -> float:
+    """Current resident memory of this process in MB."""
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * resource.getpagesize() / 2**20
+
+
+def exhaustive(
+    index: DuplicateIndex, ids: list[int], keys: list[str], case: DedupeCase
+) -> int | None:
+    """The baseline: the same rules, but the scorer runs over every open case
+    of the window instead of the index's few candidates."""
+    mine = key_tokens(case.text)
+    hits = process.extract(
+        " ".join(mine),
+        keys,
+        scorer=getattr(fuzz, index.settings.scorer),
+        score_cutoff=index.settings.threshold,
+        limit=None,
+    )
+    hits.sort(key=lambda h: (-h[1], ids[h[2]]))
+    for _, score, position in hits:
+        if index.verdict(case, frozenset(mine), ids[position], score) == "match":
+            return index.primary_of(ids[position])
+    return None
+
+
+def quality(
+    decisions: dict[int, int | None],
+    labels: dict[int, int],
+    qlabels: dict[int, int],
+    window_events: set[int],
+) -> tuple[float, float, int]:
+    """Precision and recall of ``{query id: target id | None}`` vs labels."""
+    linked = [(q, t) for q, t in decisions.items() if t is not None]
+    correct = sum(1 for q, t in linked if labels[t] == qlabels[q])
+    should = sum(1 for q in decisions if qlabels[q] in window_events)
+    found = sum(
+        1 for q, t in linked if labels[t] == qlabels[q] and qlabels[q] in window_events
+    )
+    precision = correct / len(linked) if linked else 1.0
+    recall = found / should if should else 1.0
+    return precision, recall, len(linked)
+
+
+def run_size(
+    n: int, q: int, exhaustive_budget: float, seed: int, settings: DedupeSettings
+) -> dict[str, object]:
+    """Fill a window of ``n`` cases, decide ``q`` new ones both ways."""
+    rng = random.Random(seed)
+    cases, labels, events = background(rng, n)
+    qcases, qlabels = queries(rng, q, events, n + 1)
+    window_events = set(labels.values())
+    gc.collect()
+    before = rss_mb()
+    index = DuplicateIndex(settings)
+    t = time.perf_counter()
+    for c in cases:
+        index.add(c)
+    add_s = (time.perf_counter() - t) / n
+    index_mb = rss_mb() - before
+
+    decisions: dict[int, int | None] = {}
+    t = time.perf_counter()
+    for c in qcases:
+        link = index.find(c)
+        decisions[c.id] = link.target_id if link else None
+    find_s = (time.perf_counter() - t) / q
+    p, r, links = quality(decisions, labels, qlabels, window_events)
+
+    base: dict[int, int | None] = {}
+    ids = [c.id for c in cases]
+    keys = [" ".join(key_tokens(c.text)) for c in cases]
+    t = time.perf_counter()
+    for c in qcases:
+        base[c.id] = exhaustive(index, ids, keys, c)
+        if time.perf_counter() - t > exhaustive_budget and len(base) >= 3:
+            break
+    base_s = (time.perf_counter() - t) / len(base)
+    bp, br, _ = quality(base, labels, qlabels, window_events)
+    base_links = [(k, v) for k, v in base.items() if v is not None]
+    agree = 0
+    for k, v in base_links:
+        mine = decisions[k]
+        agree += mine is not None and labels[mine] == labels[v]
+    sub = {k: decisions[k] for k in base}
+    sp, sr, _ = quality(sub, labels, qlabels, window_events)
+    return {
+        "n": n,
+        "q": q,
+        "links": links,
+        "precision": p,
+        "recall": r,
+        "decide_per_s": 1 / (find_s + add_s),
+        "find_per_s": 1 / find_s,
+        "index_mb": index_mb,
+        "base_q": len(base),
+        "base_per_s": 1 / base_s,
+        "base_precision": bp,
+        "base_recall": br,
+        "sub_precision": sp,
+        "sub_recall": sr,
+        "recall_of_base": agree / len(base_links) if base_links else 1.0,
+    }
+
+
+def rebuild_seconds(n: int, seed: int) -> float:
+    """Seconds to rebuild the index of ``n`` open cases from SQLite."""
+    from sqlmodel import Session, SQLModel
+
+    from normalizer.dedupe_db import rebuild_index
+    from storage.engine import make_engine
+    from storage.tables import ComplaintRow
+
+    rng = random.Random(seed)
+    cases, _, events = background(rng, n)
+    now = T0 + timedelta(days=30)
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite:///{tmp}/bench.db")
+        SQLModel.metadata.create_all(engine)
+        rows = [
+            {
+                "kind": "case",
+                "tracking_no": f"ADU-{c.id:08d}",
+                "channel": "tg",
+                "external_id": str(c.id),
+                "received_at": c.received_at,
+                "created_at": c.received_at,
+                "reporter_chat_id": str(c.id),
+                "original_text": c.text,
+                "clean_text": c.text,
+                "category": c.category,
+                "region": c.region,
+                "confidentiality": "biasa",
+                "status": "received",
+                "raw_format": "json",
+            }
+            for c in cases
+        ]
+        with engine.begin() as conn:
+            conn.execute(ComplaintRow.__table__.insert(), rows)  # type: ignore[attr-defined]
+        del rows, cases, events
+        gc.collect()
+        t = time.perf_counter()
+        with Session(engine) as session:
+            index = rebuild_index(session, DedupeSettings(), now=now)
+        elapsed = time.perf_counter() - t
+        assert len(index) == n, (len(index), n)
+        engine.dispose()
+    return elapsed
+
+
+def main() -> None:
+    """Run the benchmark and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--queries", type=int, default=2000)
+    parser.add_argument("--exhaustive-seconds", type=float, default=30.0)
+    parser.add_argument("--rebuild", type=int, nargs="*", default=[])
+    parser.add_argument("--seed", type=int, default=6)
+    parser.add_argument("--scorer", default=DedupeSettings().scorer)
+    parser.add_argument("--threshold", type=float, default=DedupeSettings().threshold)
+    parser.add_argument("--rare-share", type=float, default=DedupeSettings().rare_share)
+    parser.add_argument("--budget", type=int, default=DedupeSettings().posting_budget)
+    parser.add_argument(
+        "--candidates", type=int, default=DedupeSettings().max_candidates
+    )
+    args = parser.parse_args()
+    s = DedupeSettings(
+        scorer=args.scorer,
+        threshold=args.threshold,
+        rare_share=args.rare_share,
+        posting_budget=args.budget,
+        max_candidates=args.candidates,
+    )
+    print(
+        f"scorer={s.scorer} threshold={s.threshold:g} window={s.window_days:g}d "
+        f"query_tokens={s.query_tokens} posting_budget={s.posting_budget} "
+        f"max_candidates={s.max_candidates}; "
+        f"{args.queries} decisions per window (half repeats, quarter hard negatives)"
+    )
+    header = (
+        "| open cases | method | decisions/s | precision | recall (labels) "
+        "| recall of exhaustive links | index MB |"
+    )
+    print(header)
+    print("|" + "---|" * 7)
+    for n in args.sizes:
+        r = run_size(n, args.queries, args.exhaustive_seconds, args.seed, s)
+        print(
+            f"| {n:,} | inverted index (all {r['q']}) | {r['decide_per_s']:,.0f} "
+            f"| {r['precision']:.3f} | {r['recall']:.3f} | — | {r['index_mb']:,.0f} |"
+        )
+        print(
+            f"| {n:,} | inverted index (same {r['base_q']}) | {r['find_per_s']:,.0f} "
+            f"| {r['sub_precision']:.3f} | {r['sub_recall']:.3f} "
+            f"| {r['recall_of_base']:.3f} | |"
+        )
+        print(
+            f"| {n:,} | exhaustive scan ({r['base_q']}) | {r['base_per_s']:,.1f} "
+            f"| {r['base_precision']:.3f} | {r['base_recall']:.3f} | 1.000 | |",
+            flush=True,
+        )
+    for n in args.rebuild:
+        seconds = rebuild_seconds(n, args.seed)
+        print(f"rebuild of {n:,} open cases from SQLite: {seconds:.1f} s")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory (RSS, whole process incl. corpus): {peak:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""The records of duplicate linking and the text and identity keys it
+compares (re-exported by :mod:`normalizer.dedupe`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from normalizer.matching import content_tokens
+
+LinkKind = Literal["same_reporter", "similar", "manual"]
+_PHONE_JUNK = re.compile(r"[^\d+]")
+# Courtesy words say nothing about the problem; left in, they make two
+# reports of one problem look different and two problems look alike.
+_FILLER = frozenset(
+    {"mohon", "maaf", "mengganggu", "terima", "kasih", "tolong", "selamat"}
+    | {"assalamualaikum", "warahmatullahi", "wabarakatuh", "yth", "halo", "hai"}
+    | {"admin", "bapak", "ibu", "mas", "mbak", "kakak", "lapor", "segera"}
+    | {"ditindaklanjuti", "tindak", "lanjut", "pagi", "siang", "sore", "malam"}
+)
+
+
+def key_tokens(matching: str) -> list[str]:
+    """The tokens dedupe compares, in order: content tokens of a matching
+    text without courtesy words; numbers without leading zeros (``RT 05`` is
+    ``RT 5``)."""
+    out = []
+    for token in content_tokens(matching):
+        if token in _FILLER:
+            continue
+        out.append((token.lstrip("0") or "0") if token.isdigit() else token)
+    return out
+
+
+def reporter_keys(
+    channel: str,
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+    chat_id: str | None = None,
+    handle: str | None = None,
+) -> frozenset[str]:
+    """The identity keys of a reporter: e-mail and phone are global (the same
+    phone on two channels is the same person), chat ids and handles belong to
+    their channel."""
+    keys: set[str] = set()
+    if email and "@" in email:
+        keys.add("email:" + email.strip().casefold())
+    if phone:
+        digits = _PHONE_JUNK.sub("", phone).lstrip("+")
+        if digits.startswith("0"):  # national form 0812… → 62812…
+            digits = "62" + digits[1:]
+        if len(digits) >= 7:
+            keys.add("phone:" + digits)
+    if chat_id:
+        keys.add(f"chat:{channel}:{chat_id.strip()}")
+    if handle:
+        keys.add(f"handle:{channel}:{handle.strip().lstrip('@').casefold()}")
+    return frozenset(keys)
+
+
+@dataclass(frozen=True, slots=True)
+class DedupeCase:
+    """What dedupe needs to know about a case (built by the pipeline, or by
+    :func:`normalizer.dedupe_db.case_from_row`; ``text`` is the matching
+    text)."""
+
+    id: int
+    text: str
+    received_at: datetime
+    reporter: frozenset[str] = frozenset()
+    category: str | None = None
+    region: str | None = None
+    tracking_no: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A decided link: the primary case's id, the score, the scorer and a
+    reason a staff member can read."""
+
+    target_id: int
+    score: float
+    scorer: str
+    reason: str
+    kind: LinkKind
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A case considered for a link, with its score and why it was (not)
+    chosen, for ``dengar dedupe explain``."""
+
+    id: int
+    tracking_no: str | None
+    score: float
+    shared_weight: float  # summed rarity (idf) of the tokens shared
+    verdict: str
+
+
+class Identities:
+    """Who is who: reporter keys joined into people (union-find), so that a
+    case carrying a chat id and a phone makes both one person, and the
+    cases of each person."""
+
+    def __init__(self) -> None:
+        self._parent: dict[str, str] = {}
+        self._cases: dict[str, list[int]] = {}
+
+    def _root(self, key: str) -> str:
+        parent = self._parent.setdefault(key, key)
+        while parent != self._parent[parent]:
+            grand = self._parent[self._parent[parent]]
+            self._parent[parent] = grand
+            parent = grand
+        return parent
+
+    def add(self, keys: Iterable[str], case_id: int) -> None:
+        """Join ``keys`` into one person and record ``case_id`` as theirs."""
+        roots = sorted({self._root(k) for k in keys})
+        if not roots:
+            return
+        head = roots[0]  # the smallest key: the same root whatever the order
+        for other in roots[1:]:
+            self._parent[other] = head
+            self._cases.setdefault(head, []).extend(self._cases.pop(other, []))
+        self._cases.setdefault(head, []).append(case_id)
+
+    def cases_of(self, keys: Iterable[str]) -> set[int]:
+        """The cases of whoever ``keys`` belong to (read only)."""
+        roots = {self._root(k) for k in keys if k in self._parent}
+        return {i for r in roots for i in self._cases.get(r, ())}
+
+    def same(self, a: Iterable[str], b: Iterable[str]) -> bool:
+        """True when two sets of keys belong to one known person."""
+        known_a = {self._root(k) for k in a if k in self._parent}
+        return bool(known_a & {self._root(k) for k in b if k in self._parent})
