@@ -79,7 +79,9 @@ def load_settings(
         raise ConfigError(
             str(config_path), [ConfigProblem((), f"cannot read: {exc.strerror}")]
         ) from None
-    return parse_settings(text, str(config_path), environ)
+    settings = parse_settings(text, str(config_path), environ)
+    settings._source_dir = config_path.resolve().parent
+    return settings
 
 
 def parse_settings(

@@ -6,12 +6,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from config.channel_settings import ChannelSettings
 from config.common import AgencyCode, Seconds, Slug, StrictModel
 from config.places_settings import DedupeSettings, GazetteerSettings
 from config.sink_settings import DatabaseSinkSettings, SinkSettings
+from config.web_settings import SlaSettings, WebSettings
 
 
 class AgencySettings(StrictModel):
@@ -103,8 +104,17 @@ class Settings(StrictModel):
     attachments: AttachmentSettings = Field(default_factory=AttachmentSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     shutdown_timeout: Seconds = 30.0
+    _source_dir: Path | None = PrivateAttr(default=None)
     gazetteer: GazetteerSettings | None = None
     dedupe: DedupeSettings = Field(default_factory=DedupeSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    sla: SlaSettings = Field(default_factory=SlaSettings)
+
+    @property
+    def source_dir(self) -> Path:
+        """The folder of the file these settings came from (else the current
+        one): files the config refers to, like the gazetteer, live beside it."""
+        return self._source_dir or Path.cwd()
 
     def agency(self, code: str) -> AgencySettings:
         """The agency with ``code``; KeyError when there is none."""

@@ -218,3 +218,73 @@ class DuplicateUnlinkRow(SQLModel, table=True):
     other_id: int = Field(foreign_key="complaint.id", index=True)
     actor: str = Field(max_length=128)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class ChannelLease(SQLModel, table=True):
+    """Which worker may poll a channel, until when (``dengar run --worker``).
+
+    Rows named ``worker:<id>`` are the workers' own heartbeats, so a worker
+    can tell how many are alive and take only its share of the channels.
+    """
+
+    __tablename__ = "channel_lease"
+
+    name: str = Field(primary_key=True, max_length=200)
+    holder: str = Field(max_length=128)
+    expires_at: datetime = Field(sa_column=_ts())
+    acquired_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class WebUser(SQLModel, table=True):
+    """A dashboard account: ``admin``, ``staff`` or ``agency`` (then
+    ``agency_code`` says whose cases it sees). Only the password's argon2 hash
+    is kept."""
+
+    __tablename__ = "web_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+    role: str = Field(max_length=16)
+    agency_code: str | None = Field(default=None, max_length=32)
+    password_hash: str = Field(max_length=256)
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    last_login_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class AgencyApiKey(SQLModel, table=True):
+    """An agency's key for ``/api/v1``; only its SHA-256 is kept. One per
+    agency: rotating replaces it."""
+
+    __tablename__ = "agency_api_key"
+
+    agency_code: str = Field(primary_key=True, max_length=32)
+    key_hash: str = Field(max_length=64, unique=True)
+    hint: str = Field(max_length=16)  # the first characters, to tell keys apart
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    last_used_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class StaffNote(SQLModel, table=True):
+    """An internal note on a case (never sent to the citizen)."""
+
+    __tablename__ = "staff_note"
+
+    id: int | None = Field(default=None, primary_key=True)
+    complaint_id: int = Field(foreign_key="complaint.id", index=True)
+    author: str = Field(max_length=128)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class LoginAttempt(SQLModel, table=True):
+    """A dashboard login attempt, for rate limiting by account and address."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (Index("ix_login_attempt_name_at", "name", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64)
+    address: str = Field(max_length=64, index=True)
+    ok: bool = False
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())

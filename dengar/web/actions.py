@@ -1,0 +1,343 @@
+"""What staff and agency accounts do from the dashboard (form posts).
+
+Every action checks the CSRF token and that the user may see the case and
+act on it, changes rows in one session, commits once (status events and the
+citizen's notification together), and redirects to a page of ours with a
+short message.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlmodel import Session
+
+from dengar.triage import TriageError, accept
+from dengar.web.access import can_see
+from dengar.web.auth import Principal
+from dengar.web.deps import (
+    Csrf,
+    Ctx,
+    Db,
+    StaffUser,
+    User,
+    WebContext,
+    notifier,
+)
+from dengar.web.views import find_visible_case
+from dispatcher.status import StatusChangeError, change_status
+from normalizer.records import CaseStatus
+from storage.tables import ComplaintRow, StaffNote, StatusEvent
+
+router = APIRouter(include_in_schema=False, dependencies=[Csrf])
+
+S = CaseStatus
+# statuses a form may set, and who may set them
+STATUS_ACTIONS: dict[str, tuple[CaseStatus, frozenset[str]]] = {
+    "verifikasi": (S.VERIFIED, frozenset({"admin", "staff"})),
+    "tolak": (S.REJECTED, frozenset({"admin", "staff", "agency"})),
+    "proses": (S.IN_PROGRESS, frozenset({"admin", "staff", "agency"})),
+    "selesai": (S.RESOLVED, frozenset({"admin", "staff", "agency"})),
+    "tutup": (S.CLOSED, frozenset({"admin", "staff"})),
+    "bukan-wewenang": (S.REROUTED, frozenset({"agency"})),
+}
+
+
+def flash(request: Request, message: str, kind: str = "ok") -> None:
+    """A message shown once on the next page."""
+    request.session.setdefault("flash", []).append([kind, message])
+
+
+def _back(case: ComplaintRow) -> Response:
+    return RedirectResponse(f"/kasus/{case.tracking_no or case.id}", 303)
+
+
+def _case(ctx: WebContext, session: Session, user: Principal, ref: str) -> ComplaintRow:
+    case = find_visible_case(session, user, ref, ctx.app.settings.tracking_prefix)
+    if case is None:
+        raise HTTPException(404, "Kasus tidak ditemukan.")
+    return case
+
+
+@router.post("/kasus/{ref}/status/{action}")
+def set_status(
+    request: Request,
+    ctx: Ctx,
+    session: Db,
+    user: User,
+    ref: str,
+    action: str,
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    """Verify, reject (with a reason), report progress, resolve, close, or
+    (agency) say "bukan wewenang"; the citizen is told."""
+    case = _case(ctx, session, user, ref)
+    if action not in STATUS_ACTIONS:
+        raise HTTPException(404, "Aksi tidak dikenal.")
+    status, roles = STATUS_ACTIONS[action]
+    if user.role not in roles:
+        raise HTTPException(403, "Anda tidak berwenang untuk aksi ini.")
+    try:
+        change_status(session, case, status, note, user.actor, notifier(ctx, session))
+    except StatusChangeError as exc:
+        session.rollback()
+        flash(request, f"Gagal: {exc}", "error")
+        return _back(case)
+    session.commit()
+    flash(request, f"Status {case.tracking_no} menjadi {status.value}.")
+    if not can_see(user, case):
+        return RedirectResponse("/", 303)
+    return _back(case)
+
+
+@router.post("/kasus/{ref}/alihkan")
+def reroute(
+    request: Request,
+    ctx: Ctx,
+    session: Db,
+    user: StaffUser,
+    ref: str,
+    agency: Annotated[str, Form()],
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    """Send the case to another agency (a new delivery is queued)."""
+    case = _case(ctx, session, user, ref)
+    code = agency.strip().upper()
+    known = {a.code for a in ctx.app.settings.agencies}
+    if code not in known:
+        flash(request, f"Instansi tidak dikenal: {code}", "error")
+        return _back(case)
+    if case.status == S.TRIAGE:
+        return accept_triage(request, ctx, session, user, case, code)
+    if code == case.agency_code and case.status != S.REROUTED:
+        flash(request, f"Kasus sudah di {code}.", "error")
+        return _back(case)
+    if case.status in (S.DISMISSED, S.REJECTED, S.CLOSED):
+        flash(request, f"Kasus berstatus {case.status}: buka kembali dulu.", "error")
+        return _back(case)
+    reason = note.strip() or "dialihkan oleh staf"
+    try:
+        if case.status == S.REROUTED:
+            change_status(
+                session, case, S.VERIFIED, reason, user.actor, notifier(ctx, session)
+            )
+    except StatusChangeError as exc:
+        session.rollback()
+        flash(request, f"Gagal: {exc}", "error")
+        return _back(case)
+    previous = case.agency_code or "-"
+    case.agency_code = code
+    case.routing_reason = f"dialihkan oleh {user.actor} dari {previous}: {reason}"[:512]
+    session.add(case)
+    assert case.id is not None
+    session.add(
+        StatusEvent(
+            complaint_id=case.id,
+            status=case.status,
+            actor=user.actor,
+            note=f"dialihkan dari {previous} ke {code}: {reason}",
+        )
+    )
+    ctx.app.pipeline.enqueue_for_agency(session, case)
+    session.commit()
+    flash(request, f"{case.tracking_no} dialihkan ke {code}.")
+    return _back(case)
+
+
+def accept_triage(
+    request: Request,
+    ctx: WebContext,
+    session: Session,
+    user: Principal,
+    case: ComplaintRow,
+    code: str | None,
+) -> Response:
+    """Accept a triage post as a case (routed, or for ``code``) and queue
+    its delivery; back to the case page with a message."""
+    try:
+        accept(
+            session,
+            case.id or 0,
+            code,
+            user.actor,
+            ctx.app.pipeline.enqueue_for_agency,
+            agencies={a.code for a in ctx.app.settings.agencies},
+        )
+    except TriageError as exc:
+        session.rollback()
+        flash(request, f"Gagal: {exc}", "error")
+        return _back(case)
+    session.commit()
+    flash(
+        request, f"{case.tracking_no} diterima sebagai kasus untuk {case.agency_code}."
+    )
+    return _back(case)
+
+
+def _dedupe() -> Any:
+    try:
+        return importlib.import_module("normalizer.dedupe_db")
+    except ModuleNotFoundError:
+        return None
+
+
+@router.post("/kasus/{ref}/duplikat")
+def link_duplicate(
+    request: Request,
+    ctx: Ctx,
+    session: Db,
+    user: StaffUser,
+    ref: str,
+    target: Annotated[str, Form()],
+) -> Response:
+    """Mark this case a duplicate of the case ``target`` (tracking number)."""
+    case = _case(ctx, session, user, ref)
+    other = find_visible_case(session, user, target, ctx.app.settings.tracking_prefix)
+    if other is None or other.id is None or case.id is None:
+        flash(request, f"Kasus {target!r} tidak ditemukan.", "error")
+        return _back(case)
+    dedupe = _dedupe()
+    try:
+        if dedupe is not None:
+            dedupe.link_manually(session, case.id, other.id, user.actor)
+        elif other.id == case.id:
+            raise ValueError("kasus tidak dapat menjadi duplikat dirinya sendiri")
+        else:
+            case.duplicate_of_id = other.duplicate_of_id or other.id
+            case.duplicate_score = None
+            case.duplicate_reason = f"linked by hand by {user.actor}"
+            session.add(case)
+    except ValueError as exc:
+        session.rollback()
+        flash(request, f"Gagal: {exc}", "error")
+        return _back(case)
+    session.commit()
+    flash(
+        request, f"{case.tracking_no} ditautkan sebagai duplikat {other.tracking_no}."
+    )
+    return _back(case)
+
+
+@router.post("/kasus/{ref}/lepas-duplikat")
+def unlink_duplicate(
+    request: Request,
+    ctx: Ctx,
+    session: Db,
+    user: StaffUser,
+    ref: str,
+    duplicate: Annotated[str, Form()] = "",
+) -> Response:
+    """Undo a duplicate link: of this case, or (``duplicate``) of one of its
+    duplicates."""
+    case = _case(ctx, session, user, ref)
+    row = case
+    if duplicate:
+        found = find_visible_case(
+            session, user, duplicate, ctx.app.settings.tracking_prefix
+        )
+        if found is None or found.duplicate_of_id != case.id:
+            flash(request, f"{duplicate!r} bukan duplikat kasus ini.", "error")
+            return _back(case)
+        row = found
+    dedupe = _dedupe()
+    try:
+        if dedupe is not None:
+            dedupe.unlink(session, row.id, user.actor)
+        elif row.duplicate_of_id is None:
+            raise ValueError("kasus ini tidak ditautkan")
+        else:
+            row.duplicate_of_id = row.duplicate_score = row.duplicate_reason = None
+            session.add(row)
+    except ValueError as exc:
+        session.rollback()
+        flash(request, f"Gagal: {exc}", "error")
+        return _back(case)
+    session.commit()
+    flash(request, f"Tautan duplikat {row.tracking_no} dilepas.")
+    return _back(case)
+
+
+@router.post("/kasus/{ref}/kerahasiaan")
+def set_confidentiality(
+    request: Request,
+    ctx: Ctx,
+    session: Db,
+    user: StaffUser,
+    ref: str,
+    level: Annotated[str, Form()],
+) -> Response:
+    """Mark the case anonim or rahasia; only an admin may lower the level."""
+    case = _case(ctx, session, user, ref)
+    order = ["biasa", "anonim", "rahasia"]
+    if level not in order:
+        raise HTTPException(400, "Tingkat kerahasiaan tidak dikenal.")
+    if order.index(level) < order.index(case.confidentiality) and not user.is_admin:
+        flash(request, "Hanya admin yang dapat menurunkan kerahasiaan.", "error")
+        return _back(case)
+    old, case.confidentiality = case.confidentiality, level
+    session.add(case)
+    assert case.id is not None
+    session.add(
+        StaffNote(
+            complaint_id=case.id,
+            author=user.actor,
+            text=f"kerahasiaan diubah: {old} -> {level}",
+        )
+    )
+    session.commit()
+    flash(request, f"{case.tracking_no} sekarang {level}.")
+    return _back(case) if can_see(user, case) else RedirectResponse("/", 303)
+
+
+@router.post("/kasus/{ref}/catatan")
+def add_note(
+    request: Request,
+    ctx: Ctx,
+    session: Db,
+    user: User,
+    ref: str,
+    text: Annotated[str, Form()] = "",
+) -> Response:
+    """An internal note on the case (not sent to the citizen)."""
+    case = _case(ctx, session, user, ref)
+    if not text.strip():
+        flash(request, "Catatan kosong tidak disimpan.", "error")
+        return _back(case)
+    assert case.id is not None
+    session.add(StaffNote(complaint_id=case.id, author=user.actor, text=text.strip()))
+    session.commit()
+    flash(request, "Catatan disimpan.")
+    return _back(case)
+
+
+@router.post("/kasus/{ref}/pesan")
+def message_reporter(
+    request: Request,
+    ctx: Ctx,
+    session: Db,
+    user: StaffUser,
+    ref: str,
+    text: Annotated[str, Form()] = "",
+) -> Response:
+    """Send the reporter a message through the channel they used (outbox)."""
+    case = _case(ctx, session, user, ref)
+    if not text.strip():
+        flash(request, "Pesan kosong tidak dikirim.", "error")
+        return _back(case)
+    if not ctx.app.pipeline.notify(session, case, text.strip()):
+        flash(request, "Kanal ini tidak dapat membalas pelapor.", "error")
+        return _back(case)
+    assert case.id is not None
+    session.add(
+        StaffNote(
+            complaint_id=case.id,
+            author=user.actor,
+            text=f"pesan ke pelapor: {text.strip()}",
+        )
+    )
+    session.commit()
+    flash(request, "Pesan masuk antrean kirim.")
+    return _back(case)

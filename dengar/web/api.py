@@ -1,0 +1,235 @@
+"""The agency REST API, ``/api/v1``: an agency works its queue with its key.
+
+Every endpoint looks the case up through :func:`find_visible_case`, so a case
+of another agency answers 404 exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+from sqlmodel import col, select
+
+from dengar.web.access import case_summary, reporter_of, text_of
+from dengar.web.deps import ApiAgency, Ctx, Db, notifier
+from dengar.web.files import attachment_response
+from dengar.web.views import (
+    case_detail,
+    find_visible_case,
+    last_change,
+    visible_attachment,
+)
+from dispatcher.status import StatusChangeError, change_status
+from normalizer.records import CaseStatus
+from storage.tables import ComplaintRow
+
+router = APIRouter(prefix="/api/v1", tags=["agency"])
+
+OPEN_STATUSES = ("received", "verified", "dispatched", "in_progress")
+
+
+class StatusChange(BaseModel):
+    """A progress report on a case; the note is sent to the citizen."""
+
+    status: Literal["in_progress", "resolved"]
+    note: str | None = Field(default=None, max_length=4000)
+
+
+class Reason(BaseModel):
+    """Why the agency rejects a case or says it is not theirs."""
+
+    note: str = Field(min_length=1, max_length=4000)
+
+
+class CaseOut(BaseModel):
+    """A case as an agency sees it (the reporter hidden when confidential)."""
+
+    tracking_no: str | None
+    channel: str
+    received_at: str
+    status: str
+    agency: str | None
+    category: str | None
+    region: str | None
+    confidentiality: str
+    subject: str | None
+    text: str
+    reporter: dict[str, str | None]
+    location: dict[str, Any] | None
+    sla_due: str | None = None
+    overdue: bool = False
+
+
+class CaseDetailOut(CaseOut):
+    """A case with its thread, files and history."""
+
+    follow_ups: list[dict[str, Any]]
+    attachments: list[dict[str, Any]]
+    history: list[dict[str, Any]]
+
+
+def _case_or_404(
+    session: Db, agency: ApiAgency, ctx: Ctx, tracking_no: str
+) -> ComplaintRow:
+    case = find_visible_case(
+        session, agency, tracking_no, ctx.app.settings.tracking_prefix
+    )
+    if case is None:
+        raise HTTPException(
+            404, f"no case {tracking_no} in the queue of {agency.agency_code}"
+        )
+    return case
+
+
+def _out(ctx: Ctx, case: ComplaintRow, agency: ApiAgency, since: Any) -> dict[str, Any]:
+    data = case_summary(agency, case)
+    clock = ctx.sla.clock(case.status, since, ctx.sla_now()) if since else None
+    data["sla_due"] = clock.due.isoformat() if clock else None
+    data["overdue"] = bool(clock and clock.overdue)
+    return data
+
+
+@router.get("/cases", response_model=list[CaseOut], summary="List my queue")
+def list_queue(
+    session: Db,
+    agency: ApiAgency,
+    ctx: Ctx,
+    status: str = "open",
+    limit: int = 100,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """The agency's cases, oldest first; ``status=open`` (default) for those
+    still to work, ``all`` or one status name otherwise."""
+    known = {s.value for s in CaseStatus}
+    if status not in known | {"open", "all"}:
+        choices = ", ".join(["open", "all", *sorted(known)])
+        raise HTTPException(400, f"unknown status {status!r} (one of: {choices})")
+    query = select(ComplaintRow).where(
+        ComplaintRow.kind == "case", ComplaintRow.agency_code == agency.agency_code
+    )
+    if status == "open":
+        query = query.where(col(ComplaintRow.status).in_(OPEN_STATUSES))
+    elif status != "all":
+        query = query.where(ComplaintRow.status == status)
+    rows = session.exec(
+        query.order_by(col(ComplaintRow.received_at), col(ComplaintRow.id))
+        .offset(max(offset, 0))
+        .limit(min(max(limit, 1), 500))
+    ).all()
+    since = last_change(session, [r.id for r in rows if r.id is not None])
+    return [_out(ctx, r, agency, since.get(r.id or 0, r.received_at)) for r in rows]
+
+
+@router.get("/cases/{tracking_no}", response_model=CaseDetailOut, summary="Get a case")
+def get_case(
+    tracking_no: str, session: Db, agency: ApiAgency, ctx: Ctx
+) -> dict[str, Any]:
+    """One case of the agency with its follow-ups, attachments and history."""
+    case = _case_or_404(session, agency, ctx, tracking_no)
+    detail = case_detail(session, agency, case)
+    since = detail.events[-1].created_at if detail.events else case.received_at
+    data = _out(ctx, case, agency, since)
+    data["follow_ups"] = [
+        {
+            "received_at": f.received_at.isoformat(),
+            "text": text_of(agency, case, f.original_text),
+            "reporter": reporter_of(agency, case, f),
+        }
+        for f in detail.follow_ups
+    ]
+    data["attachments"] = [
+        {
+            "id": a.id,
+            "filename": a.filename,
+            "content_type": a.content_type,
+            "size": a.size,
+            "url": f"/api/v1/cases/{case.tracking_no}/attachments/{a.id}",
+        }
+        for rows in detail.attachments.values()
+        for a in rows
+    ]
+    data["history"] = [
+        {"status": e.status, "note": e.note, "at": e.created_at.isoformat()}
+        for e in detail.events
+    ]
+    return data
+
+
+@router.get(
+    "/cases/{tracking_no}/attachments/{attachment_id}", summary="Download a file"
+)
+def get_attachment(
+    tracking_no: str, attachment_id: int, session: Db, agency: ApiAgency, ctx: Ctx
+) -> Any:
+    """An attachment of one of the agency's cases, always as a download."""
+    case = _case_or_404(session, agency, ctx, tracking_no)
+    att = visible_attachment(session, agency, attachment_id)
+    if att is None or not _belongs(session, att.complaint_id, case):
+        raise HTTPException(404, "no such attachment in this case")
+    return attachment_response(att, download=True)
+
+
+def _belongs(session: Db, complaint_id: int, case: ComplaintRow) -> bool:
+    if complaint_id == case.id:
+        return True
+    row = session.get(ComplaintRow, complaint_id)
+    return row is not None and row.follow_up_of_id == case.id
+
+
+def _change(
+    ctx: Ctx,
+    session: Db,
+    agency: ApiAgency,
+    tracking_no: str,
+    status: CaseStatus,
+    note: str | None,
+) -> dict[str, Any]:
+    case = _case_or_404(session, agency, ctx, tracking_no)
+    try:
+        event = change_status(
+            session,
+            case,
+            status,
+            note,
+            agency.actor,
+            notifier(ctx, session),
+        )
+    except StatusChangeError as exc:
+        raise HTTPException(409, f"case {case.tracking_no}: {exc}") from None
+    session.commit()
+    return {
+        "tracking_no": case.tracking_no,
+        "status": event.status,
+        "agency": case.agency_code,
+        "at": event.created_at.isoformat(),
+    }
+
+
+@router.post("/cases/{tracking_no}/status", summary="Report progress")
+def set_status(
+    tracking_no: str, body: StatusChange, session: Db, agency: ApiAgency, ctx: Ctx
+) -> dict[str, Any]:
+    """Mark the case ``in_progress`` or ``resolved``; the citizen is told,
+    with the note."""
+    return _change(
+        ctx, session, agency, tracking_no, CaseStatus(body.status), body.note
+    )
+
+
+@router.post("/cases/{tracking_no}/reject", summary="Reject a case")
+def reject(
+    tracking_no: str, body: Reason, session: Db, agency: ApiAgency, ctx: Ctx
+) -> dict[str, Any]:
+    """Reject the case with a reason the citizen is told."""
+    return _change(ctx, session, agency, tracking_no, CaseStatus.REJECTED, body.note)
+
+
+@router.post("/cases/{tracking_no}/bukan-wewenang", summary="Not our case")
+def not_ours(
+    tracking_no: str, body: Reason, session: Db, agency: ApiAgency, ctx: Ctx
+) -> dict[str, Any]:
+    """ "Bukan wewenang": the case leaves the agency and goes back to
+    Diskominfo's triage to be routed again; the note says why."""
+    return _change(ctx, session, agency, tracking_no, CaseStatus.REROUTED, body.note)

@@ -1,0 +1,122 @@
+"""The web application: staff dashboard (server-rendered, Indonesian) and
+the agency API, built by :func:`create_app`."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlencode
+
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+import storage.tables  # noqa: F401 - registers the tables in the metadata
+from config.settings import Settings
+from dengar.app import App
+from dengar.sla import SlaPolicy
+from dengar.web import api, metrics, pages
+from dengar.web.deps import LoginRequired, WebContext
+from dengar.web.labels import install_filters
+from storage.tables import utcnow
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).resolve().parent
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+        "script-src 'self'; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def create_app(
+    source: App | Settings, *, clock: Callable[[], datetime] | None = None
+) -> FastAPI:
+    """The FastAPI application for an opened :class:`App` (or settings, which
+    are opened here). ``clock`` replaces "now" for SLA clocks in tests."""
+    dengar = source if isinstance(source, App) else App.open(source)
+    web_settings = dengar.settings.web
+    given = web_settings.secret_key
+    if given is not None and given.get_secret_value():
+        secret = given.get_secret_value()
+    else:
+        log.warning("web.secret_key is not set: sessions end when Dengar restarts")
+        secret = secrets.token_urlsafe(32)
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,  # every template: complaint text is untrusted
+        undefined=jinja2.StrictUndefined,
+    )
+    install_filters(env, dengar.settings)
+    templates = Jinja2Templates(env=env)
+    ctx = WebContext(
+        app=dengar,
+        templates=templates,
+        sla=SlaPolicy(dengar.settings.sla, dengar.settings.timezone),
+        clock=clock or utcnow,
+    )
+
+    web = FastAPI(
+        title="Dengar",
+        summary="Staff dashboard and agency API of Dengar",
+        version="1",
+        docs_url=None,  # Swagger UI loads from a CDN; /api/docs is ours
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    web.state.web = ctx
+    web.add_middleware(
+        SessionMiddleware,
+        secret_key=secret,
+        session_cookie="dengar_session",
+        max_age=int(web_settings.session_hours * 3600),
+        same_site="lax",
+        https_only=web_settings.cookie_secure,
+    )
+
+    @web.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    @web.exception_handler(LoginRequired)
+    async def to_login(request: Request, exc: LoginRequired) -> Response:
+        query = urlencode({"next": exc.next_path}) if exc.next_path != "/" else ""
+        return RedirectResponse("/login" + ("?" + query if query else ""), 303)
+
+    @web.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse(
+                {"detail": exc.detail}, exc.status_code, headers=exc.headers
+            )
+        return templates.TemplateResponse(
+            request,
+            "error.html",
+            {"status": exc.status_code, "message": exc.detail, "user": None},
+            status_code=exc.status_code,
+        )
+
+    web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    web.include_router(metrics.router)
+    web.include_router(api.router)
+    web.include_router(pages.router)
+    return web

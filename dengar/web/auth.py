@@ -1,0 +1,213 @@
+"""Accounts, API keys and login throttling for the web application.
+
+Passwords are hashed with argon2id (argon2-cffi). Agency API keys are long
+random tokens, so a SHA-256 of the key is enough to store (a KDF protects
+guessable secrets; these are not guessable) and lets a request find its key
+in one indexed look-up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlmodel import Session, col, func, select
+
+from storage.tables import AgencyApiKey, LoginAttempt, WebUser, utcnow
+
+ROLES = ("admin", "staff", "agency")
+API_KEY_PREFIX = "dgk_"
+
+_hasher = PasswordHasher()
+# verified against when the account does not exist, so a wrong name takes as
+# long as a wrong password and does not reveal which accounts exist
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+class AccountError(ValueError):
+    """An account or key cannot be created as asked; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is asking: a dashboard user or an agency API key."""
+
+    name: str
+    role: str  # admin | staff | agency
+    agency_code: str | None = None
+    user_id: int | None = None
+
+    @property
+    def actor(self) -> str:
+        """How status events and notes name this principal."""
+        if self.user_id is None:
+            return f"api:{self.agency_code}"
+        return f"web:{self.name}"
+
+    @property
+    def is_admin(self) -> bool:
+        """Admins see everything, reporters of ``anonim`` cases included."""
+        return self.role == "admin"
+
+    @property
+    def is_staff(self) -> bool:
+        """Diskominfo staff or admin: may work every (non-``rahasia``) case."""
+        return self.role in ("admin", "staff")
+
+
+def hash_password(password: str) -> str:
+    """The argon2id hash to store for ``password``."""
+    return _hasher.hash(password)
+
+
+def add_user(
+    session: Session,
+    name: str,
+    password: str,
+    role: str,
+    agency_code: str | None = None,
+    known_agencies: frozenset[str] | None = None,
+) -> WebUser:
+    """Create (or, for an existing name, replace the password and role of) a
+    dashboard account. The caller commits."""
+    name = name.strip()
+    if not name or len(name) > 64:
+        raise AccountError("a user name needs 1 to 64 characters")
+    if role not in ROLES:
+        raise AccountError(f"unknown role {role!r} (known: {', '.join(ROLES)})")
+    if role == "agency":
+        if not agency_code:
+            raise AccountError("an agency account needs --agency CODE")
+        agency_code = agency_code.upper()
+        if known_agencies is not None and agency_code not in known_agencies:
+            known = ", ".join(sorted(known_agencies))
+            raise AccountError(f"unknown agency {agency_code!r} (known: {known})")
+    elif agency_code:
+        raise AccountError("only an agency account has an agency")
+    if len(password) < 10:
+        raise AccountError("the password needs at least 10 characters")
+    user = session.exec(select(WebUser).where(WebUser.name == name)).first()
+    if user is None:
+        user = WebUser(name=name, role=role, password_hash="")
+    user.role = role
+    user.agency_code = agency_code
+    user.password_hash = hash_password(password)
+    user.active = True
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, name: str, password: str) -> WebUser | None:
+    """The active account ``name`` if ``password`` is right, else None."""
+    user = session.exec(select(WebUser).where(WebUser.name == name.strip())).first()
+    stored = user.password_hash if user is not None and user.active else _DUMMY_HASH
+    try:
+        _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or not user.active:
+        return None
+    if _hasher.check_needs_rehash(stored):
+        user.password_hash = hash_password(password)
+    user.last_login_at = utcnow()
+    session.add(user)
+    return user
+
+
+def principal_of(user: WebUser) -> Principal:
+    """The principal a logged-in account acts as."""
+    return Principal(
+        name=user.name, role=user.role, agency_code=user.agency_code, user_id=user.id
+    )
+
+
+# --- login throttling --------------------------------------------------------
+
+
+def login_blocked(
+    session: Session,
+    name: str,
+    address: str,
+    max_failures: int,
+    window_seconds: float,
+    now: datetime | None = None,
+) -> bool:
+    """True when the account or the address failed ``max_failures`` times
+    within the window (counted in the database, so every worker agrees)."""
+    since = (now or utcnow()) - timedelta(seconds=window_seconds)
+    for column, value in (
+        (LoginAttempt.name, name.strip()[:64]),
+        (LoginAttempt.address, address[:64]),
+    ):
+        failures = session.exec(
+            select(func.count())
+            .select_from(LoginAttempt)
+            .where(
+                column == value,
+                col(LoginAttempt.ok).is_(False),
+                col(LoginAttempt.created_at) >= since,
+            )
+        ).one()
+        if failures >= max_failures:
+            return True
+    return False
+
+
+def record_login(session: Session, name: str, address: str, ok: bool) -> None:
+    """Remember one attempt. The caller commits."""
+    session.add(LoginAttempt(name=name.strip()[:64], address=address[:64], ok=ok))
+
+
+# --- agency API keys ---------------------------------------------------------
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def rotate_api_key(session: Session, agency_code: str) -> str:
+    """Create or replace ``agency_code``'s API key and return it; only its hash
+    is stored, so this is the one time it can be shown. The caller commits."""
+    key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    row = session.get(AgencyApiKey, agency_code)
+    if row is None:
+        row = AgencyApiKey(agency_code=agency_code, key_hash="", hint="")
+    row.key_hash = _digest(key)
+    row.hint = key[: len(API_KEY_PREFIX) + 4]
+    row.created_at = utcnow()
+    row.last_used_at = None
+    session.add(row)
+    session.flush()
+    return key
+
+
+def agency_for_key(session: Session, key: str | None) -> str | None:
+    """The agency code the key belongs to, or None for a missing/unknown key."""
+    if not key or not key.startswith(API_KEY_PREFIX) or len(key) > 128:
+        return None
+    digest = _digest(key)
+    row = session.exec(
+        select(AgencyApiKey).where(AgencyApiKey.key_hash == digest)
+    ).first()
+    if row is None or not hmac.compare_digest(row.key_hash, digest):
+        return None
+    return row.agency_code
+
+
+# --- CSRF -----------------------------------------------------------------------
+
+
+def new_csrf_token() -> str:
+    """A fresh per-session token for forms."""
+    return secrets.token_urlsafe(32)
+
+
+def csrf_ok(expected: str | None, given: str | None) -> bool:
+    """True when the form's token is the session's."""
+    return bool(expected and given and hmac.compare_digest(expected, given))

@@ -1,0 +1,63 @@
+"""Indonesian labels and template filters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from config.settings import Settings
+
+STATUS_LABELS: dict[str, str] = {
+    "triage": "triase",
+    "dismissed": "diabaikan",
+    "received": "diterima",
+    "verified": "terverifikasi",
+    "dispatched": "diteruskan",
+    "in_progress": "diproses",
+    "resolved": "selesai",
+    "closed": "ditutup",
+    "rejected": "ditolak",
+    "rerouted": "bukan wewenang",
+}
+
+CONFIDENTIALITY_LABELS: dict[str, str] = {
+    "biasa": "biasa",
+    "anonim": "anonim",
+    "rahasia": "rahasia",
+}
+
+OUTBOX_LABELS: dict[str, str] = {
+    "pending": "menunggu",
+    "in_flight": "dikirim",
+    "delivered": "terkirim",
+    "dead": "gagal",
+    "skipped": "dilewati",
+}
+
+
+def install_filters(env: jinja2.Environment, settings: Settings) -> None:
+    """Add the filters and globals the templates use."""
+    zone = ZoneInfo(settings.timezone)
+
+    def local(value: datetime | None, fmt: str = "%d-%m-%Y %H:%M") -> str:
+        if value is None:
+            return "-"
+        return value.astimezone(zone).strftime(fmt)
+
+    def label(value: Any, table: str = "status") -> str:
+        tables = {
+            "status": STATUS_LABELS,
+            "confidentiality": CONFIDENTIALITY_LABELS,
+            "outbox": OUTBOX_LABELS,
+        }
+        text = "" if value is None else str(value)
+        return tables[table].get(text, text)
+
+    env.filters["local"] = local
+    env.filters["label"] = label
+    env.globals["STATUS_LABELS"] = STATUS_LABELS
+    env.globals["agency_names"] = {a.code: a.name for a in settings.agencies}
+    env.globals["timezone"] = settings.timezone

@@ -1,0 +1,282 @@
+"""The dashboard's pages (GET) and the login form."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlmodel import col, select
+
+from dengar.status import status_report
+from dengar.triage import list_triage
+from dengar.web import actions, ops
+from dengar.web.access import can_see, masks_text, reporter_of, shows_reporter, text_of
+from dengar.web.auth import (
+    authenticate,
+    login_blocked,
+    new_csrf_token,
+    record_login,
+)
+from dengar.web.charts import summary_charts
+from dengar.web.deps import Csrf, Ctx, Db, StaffUser, User, WebContext, safe_next
+from dengar.web.files import attachment_response, is_image
+from dengar.web.labels import STATUS_LABELS
+from dengar.web.pii import PII_LABELS, find_pii
+from dengar.web.views import (
+    Filters,
+    case_detail,
+    clocks,
+    distinct_values,
+    find_visible_case,
+    list_cases,
+    visible_attachment,
+)
+from storage.tables import ComplaintRow, OutboxRow, utcnow
+
+router = APIRouter(include_in_schema=False)
+router.include_router(actions.router)
+router.include_router(ops.router)
+
+
+def render(
+    request: Request,
+    ctx: WebContext,
+    template: str,
+    user: Any,
+    status_code: int = 200,
+    **data: Any,
+) -> Response:
+    """A page, with the user and this session's CSRF token."""
+    if "csrf" not in request.session:
+        request.session["csrf"] = new_csrf_token()
+    data.update(user=user, csrf_token=request.session["csrf"], path=request.url.path)
+    return ctx.templates.TemplateResponse(
+        request, template, data, status_code=status_code
+    )
+
+
+@router.get("/login")
+def login_form(request: Request, ctx: Ctx, next: str = "/") -> Response:
+    """The login page."""
+    return render(request, ctx, "login.html", None, next=safe_next(next), error=None)
+
+
+@router.post("/login", dependencies=[Csrf])
+def login(
+    request: Request,
+    ctx: Ctx,
+    session: Db,
+    name: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    """Check the password (rate limited per account and address), start a
+    fresh session, and go to ``next`` if it is a local page."""
+    web = ctx.app.settings.web
+    address = request.client.host if request.client else "-"
+    if login_blocked(
+        session, name, address, web.login_max_failures, web.login_window_seconds
+    ):
+        minutes = max(int(web.login_window_seconds // 60), 1)
+        return render(
+            request,
+            ctx,
+            "login.html",
+            None,
+            status_code=429,
+            next=safe_next(next),
+            error=f"Terlalu banyak percobaan gagal. Coba lagi dalam {minutes} menit.",
+        )
+    user = authenticate(session, name, password)
+    record_login(session, name, address, user is not None)
+    session.commit()
+    if user is None:
+        return render(
+            request,
+            ctx,
+            "login.html",
+            None,
+            status_code=401,
+            next=safe_next(next),
+            error="Nama atau kata sandi salah.",
+        )
+    request.session.clear()  # no session fixation: a new token after login
+    request.session.update(
+        user_id=user.id,
+        csrf=new_csrf_token(),
+        expires=utcnow().timestamp() + web.session_hours * 3600,
+    )
+    return RedirectResponse(safe_next(next), 303)
+
+
+@router.post("/logout", dependencies=[Csrf])
+def logout(request: Request) -> Response:
+    """End the session."""
+    request.session.clear()
+    return RedirectResponse("/login", 303)
+
+
+@router.get("/api/docs")
+def api_docs(request: Request, ctx: Ctx) -> Response:
+    """The agency API's reference, rendered from its OpenAPI document."""
+    spec = request.app.openapi()
+    return render(request, ctx, "api_docs.html", None, spec=spec)
+
+
+@router.get("/")
+def intake(
+    request: Request,
+    ctx: Ctx,
+    session: Db,
+    user: User,
+    channel: str = "",
+    status: str = "",
+    agency: str = "",
+    category: str = "",
+    region: str = "",
+    date_from: str = "",
+    date_to: str = "",
+    q: str = "",
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> Response:
+    """The intake list with filters and paging; overdue cases highlighted."""
+    filters = Filters(
+        channel, status, agency, category, region, date_from, date_to, q, page
+    )
+    size = ctx.app.settings.web.page_size
+    rows, total = list_cases(session, user, filters, size, ctx.sla)
+    running = clocks(session, ctx.sla, rows, ctx.sla_now())
+    items = [
+        {
+            "row": r,
+            "clock": running.get(r.id or 0),
+            "text": text_of(user, r, r.subject or r.original_text)[:140],
+            "reporter": reporter_of(user, r, r)["name"] or r.reporter_handle or "-",
+        }
+        for r in rows
+    ]
+    pages = max((total + size - 1) // size, 1)
+    return render(
+        request,
+        ctx,
+        "cases.html",
+        user,
+        items=items,
+        total=total,
+        filters=filters,
+        pages=pages,
+        options={
+            "channel": [c.name for c in ctx.app.settings.channels],
+            "status": list(STATUS_LABELS),
+            "agency": [a.code for a in ctx.app.settings.agencies],
+            "category": distinct_values(session, ComplaintRow.category),
+            "region": distinct_values(session, ComplaintRow.region),
+        },
+    )
+
+
+@router.get("/kasus/{ref}")
+def case_page(
+    request: Request, ctx: Ctx, session: Db, user: User, ref: str
+) -> Response:
+    """One case: the original message, thread, files, duplicates, history,
+    deliveries, notes, and (for staff) the actions."""
+    case = find_visible_case(session, user, ref, ctx.app.settings.tracking_prefix)
+    if case is None:
+        raise HTTPException(404, "Kasus tidak ditemukan.")
+    detail = case_detail(session, user, case)
+    running = clocks(session, ctx.sla, [case], ctx.sla_now())
+    texts = [case.subject or "", case.original_text] + [
+        f.original_text for f in detail.follow_ups
+    ]
+    pii = sorted({kind for t in texts for kind in find_pii(t)})
+    return render(
+        request,
+        ctx,
+        "case.html",
+        user,
+        case=case,
+        d=detail,
+        clock=running.get(case.id or 0),
+        text=lambda t: text_of(user, case, t),
+        reporter=lambda r: reporter_of(user, case, r),
+        identity_shown=shows_reporter(user, case),
+        masked=masks_text(user, case),
+        pii=[PII_LABELS[k] for k in pii],
+        is_image=is_image,
+        agencies=ctx.app.settings.agencies,
+    )
+
+
+@router.get("/lampiran/{attachment_id}")
+def attachment(
+    session: Db, user: User, attachment_id: int, unduh: bool = False
+) -> Response:
+    """An attachment of a case the user may see (images inline, else download)."""
+    att = visible_attachment(session, user, attachment_id)
+    if att is None:
+        raise HTTPException(404, "Lampiran tidak ditemukan.")
+    return attachment_response(att, download=unduh)
+
+
+@router.get("/triase")
+def triage_page(request: Request, ctx: Ctx, session: Db, user: StaffUser) -> Response:
+    """Social posts awaiting accept/dismiss, and cases an agency sent back."""
+    posts = [p for p in list_triage(session) if can_see(user, p)]
+    returned = [
+        r
+        for r in session.exec(
+            select(ComplaintRow)
+            .where(ComplaintRow.kind == "case", ComplaintRow.status == "rerouted")
+            .order_by(col(ComplaintRow.received_at))
+        ).all()
+        if can_see(user, r)
+    ]
+    return render(
+        request,
+        ctx,
+        "triage.html",
+        user,
+        posts=posts,
+        returned=returned,
+        text=lambda r: text_of(user, r, r.original_text),
+        agencies=ctx.app.settings.agencies,
+    )
+
+
+@router.get("/kanal")
+def channels_page(
+    request: Request, ctx: Ctx, session: Db, user: StaffUser, status: str = "dead"
+) -> Response:
+    """Channel health and the outbox (undelivered rows, retry)."""
+    report = status_report(session, ctx.app.settings)
+    query = select(OutboxRow).order_by(col(OutboxRow.created_at).desc()).limit(200)
+    if status:
+        query = query.where(OutboxRow.status == status)
+    rows = session.exec(query).all()
+    tracking = {
+        c.id: c.tracking_no
+        for c in session.exec(
+            select(ComplaintRow).where(
+                col(ComplaintRow.id).in_({r.complaint_id for r in rows})
+            )
+        ).all()
+    }
+    return render(
+        request,
+        ctx,
+        "channels.html",
+        user,
+        report=report,
+        outbox=rows,
+        tracking=tracking,
+        outbox_status=status,
+    )
+
+
+@router.get("/ringkasan")
+def summary_page(request: Request, ctx: Ctx, session: Db, user: User) -> Response:
+    """Charts: cases per day by channel, by agency, open vs overdue."""
+    charts = summary_charts(session, user, ctx.sla, ctx.sla_now(), ctx.app.settings)
+    return render(request, ctx, "summary.html", user, charts=charts)

@@ -1,0 +1,261 @@
+"""A live dashboard (uvicorn on a free port) with a day of sample intake, and
+Debian's chromium driven by Playwright.
+
+CI needs: ``apt-get install -y chromium`` and ``pip install playwright``
+(never ``playwright install``: the system chromium is used).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.services import free_port, need
+
+CHROMIUM = os.environ.get("DENGAR_CHROMIUM", "/usr/bin/chromium")
+# flags known to work on a closed-network, root-run machine
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "kata-sandi-uji-123"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+TELEGRAM = """  - name: telegram
+    type: telegram
+    enabled: false
+    token: "123456:not-used"
+"""
+WEB = """
+web:
+  secret_key: browser-test-secret
+  cookie_secure: false
+"""
+
+PHOTO = (Path(__file__).parent / "lubang.png").read_bytes()  # 240x150 sample
+
+SAMPLES = [
+    # (number, channel, agency, status, days ago, category, region, text, extra)
+    (
+        "ADU-7K3M-9Q2D",
+        "surat",
+        "PUPR",
+        "dispatched",
+        1,
+        "jalan",
+        "Pulau Laut Utara",
+        "Jalan di Jl. Veteran berlubang besar dekat SDN 3, sudah dua motor jatuh.",
+        {},
+    ),
+    (
+        "ADU-7K3M-9Q2E",
+        "telegram",
+        "PUPR",
+        "received",
+        9,
+        "jalan",
+        "Pulau Laut Utara",
+        "Jembatan kayu di Desa Sungup retak, mohon segera diperbaiki.",
+        {},
+    ),
+    (
+        "ADU-8D2F-1ABC",
+        "telegram",
+        "DISDUKCAPIL",
+        "in_progress",
+        3,
+        "adminduk",
+        "Kelumpang",
+        "KTP-el saya belum jadi sejak 3 bulan. NIK 6302011203900004.",
+        {"confidentiality": "anonim"},
+    ),
+    (
+        "ADU-8D2F-1ABD",
+        "surat",
+        "DISKOMINFO",
+        "received",
+        0,
+        None,
+        None,
+        "<script>alert(1)</script>",
+        {},
+    ),
+    (
+        "ADU-9X4Y-2DEF",
+        "surat",
+        "PUPR",
+        "received",
+        0,
+        "jalan",
+        "Pulau Laut Utara",
+        "Lubang di Jl. Veteran depan SDN 3 makin besar, bahaya untuk anak sekolah.",
+        {},
+    ),
+    (
+        "ADU-9X4Y-2DEG",
+        "x",
+        None,
+        "triage",
+        0,
+        None,
+        None,
+        "@pemkabkotabaru lampu jalan di Jl. Berangas mati semua sejak minggu lalu",
+        {},
+    ),
+]
+
+
+def _available() -> bool:
+    return (
+        Path(CHROMIUM).exists() and importlib.util.find_spec("playwright") is not None
+    )
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    """The dashboard served on a free port; yields (base_url, app)."""
+    need(
+        _available(),
+        f"browser tests need {CHROMIUM} (apt-get install -y chromium) and "
+        "playwright (pip install playwright)",
+    )
+    import uvicorn
+
+    from config.loader import parse_settings
+    from dengar.app import App
+    from dengar.web.app import create_app
+    from dengar.web.auth import add_user
+    from storage.tables import AttachmentRow, ComplaintRow, StatusEvent, utcnow
+    from tests.conftest import BASE_CONFIG, EXAMPLE_INBOX
+
+    tmp = tmp_path_factory.mktemp("browser")
+    shutil.copytree(EXAMPLE_INBOX, tmp / "inbox")
+    text = BASE_CONFIG.format(
+        database_url=f"sqlite:///{tmp / 'dengar.db'}",
+        maildir=tmp / "inbox",
+        after_import="keep",
+        batch_size=100,
+    )
+    text = text.replace("agencies:", TELEGRAM + "agencies:", 1) + WEB
+    app = App.open(parse_settings(text))
+    web = create_app(app)
+    now = utcnow()
+    with app.sessions() as session:
+        add_user(session, "budi", PASSWORD, "staff")
+        rows = {}
+        for (
+            number,
+            channel,
+            agency,
+            status,
+            days,
+            category,
+            region,
+            body,
+            extra,
+        ) in SAMPLES:
+            row = ComplaintRow(
+                kind="case",
+                tracking_no=number,
+                channel=channel,
+                external_id=number,
+                received_at=now - timedelta(days=days, hours=1),
+                reporter_name="Siti Rahma" if channel != "x" else None,
+                reporter_handle="warga_kotabaru" if channel == "x" else None,
+                original_text=body,
+                clean_text=body,
+                status=status,
+                agency_code=agency,
+                category=category,
+                region=region,
+                raw_format="json",
+                **extra,
+            )
+            session.add(row)
+            session.flush()
+            rows[number] = row
+            session.add(
+                StatusEvent(
+                    complaint_id=row.id,
+                    status=status,
+                    actor="pipeline",
+                    created_at=row.received_at,
+                )
+            )
+        session.add(
+            AttachmentRow(
+                complaint_id=rows["ADU-7K3M-9Q2D"].id,
+                filename="lubang.png",
+                content_type="image/png",
+                size=len(PHOTO),
+                sha256="0" * 64,
+                data=PHOTO,
+            )
+        )
+        session.commit()
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(web, host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield f"http://127.0.0.1:{port}", app
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        app.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser(live):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser, live):
+    context = browser.new_context(
+        base_url=live[0], viewport={"width": 1366, "height": 900}
+    )
+    page = context.new_page()
+    dialogs = []
+
+    def on_dialog(dialog):
+        # an alert() from complaint text would mean script ran: record it
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.dialogs = dialogs
+    yield page
+    context.close()
+
+
+def shot(page, name):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
