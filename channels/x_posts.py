@@ -338,12 +338,12 @@ class PostBatch:
             if post_id in self._ids:
                 continue  # a mention that also matched a search
             self._ids.add(post_id)
-            reason = skip_reason(post, include_retweets=self.include_retweets)
-            if reason is not None:
-                self.skipped += 1
-                continue
             source = "mention" if kind == "mentions" else "search"
             try:
+                reason = skip_reason(post, include_retweets=self.include_retweets)
+                if reason is not None:
+                    self.skipped += 1
+                    continue
                 self.items.append(
                     post_to_message(
                         self.channel,
@@ -355,6 +355,11 @@ class PostBatch:
                 )
             except InvalidPost as exc:
                 self.rejected.append(reject(self.channel, post, str(exc)))
+            except (TypeError, AttributeError, KeyError, ValueError) as exc:
+                # a field of an unexpected type (fuzzing found e.g. "geo": true):
+                # quarantine this post, not the whole page
+                reason = f"malformed post: {type(exc).__name__}: {exc}"
+                self.rejected.append(reject(self.channel, post, reason))
         return ids
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from config.loader import ConfigError, load_settings
@@ -20,6 +22,9 @@ from dengar.app import App
 from dengar.runner import Runner, RunSummary
 from dengar.status import agency_queue, cases, status_report
 
+EXAMPLE_GAZETTEER = (
+    Path(__file__).resolve().parent.parent / "config" / "gazetteer.kotabaru.yaml"
+)
 EXAMPLE_CONFIG = (
     Path(__file__).resolve().parent.parent / "config" / "dengar.example.yaml"
 )
@@ -54,7 +59,9 @@ def settings_from(ctx: click.Context) -> Settings:
         return load_settings(ctx.obj.get("config_path"))
     except ConfigError as exc:
         err.print(
-            f"[red]Configuration error[/red] in {exc}", markup=True, highlight=False
+            f"[red]Configuration error[/red] in {escape(str(exc))}",
+            markup=True,
+            highlight=False,
         )
         sys.exit(2)
 
@@ -81,13 +88,17 @@ def open_app(ctx: click.Context, *, migrate: bool = True) -> App:
 )
 @click.pass_context
 def init(ctx: click.Context, directory: Path) -> None:
-    """Write a commented dengar.yaml into DIRECTORY and create the database."""
+    """Write a commented dengar.yaml (and the example gazetteer) into
+    DIRECTORY and create the database."""
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / "dengar.yaml"
     if target.exists():
         console.print(f"{target} exists; left as it is.")
     else:
         shutil.copyfile(EXAMPLE_CONFIG, target)
+        gazetteer = directory / EXAMPLE_GAZETTEER.name
+        if not gazetteer.exists():
+            shutil.copyfile(EXAMPLE_GAZETTEER, gazetteer)
         console.print(f"Wrote {target}: edit it, then run `dengar check`.")
     if ctx.obj.get("config_path") is None:
         ctx.obj["config_path"] = target
@@ -102,17 +113,50 @@ def init(ctx: click.Context, directory: Path) -> None:
 @click.option(
     "--once", is_flag=True, help="Poll every channel once, drain the outbox, exit."
 )
+@click.option(
+    "--worker",
+    is_flag=True,
+    help="One of several processes sharing the database: poll only the "
+    "channels whose lease this process holds.",
+)
+@click.option(
+    "--lease-seconds",
+    type=click.FloatRange(min=1.0),
+    default=30.0,
+    show_default=True,
+    help="With --worker: how long a channel lease lasts without renewal "
+    "(a dead worker's channels are taken over after this).",
+)
+@click.option(
+    "--web", is_flag=True, help="Also serve the dashboard and agency API (web.*)."
+)
 @click.pass_context
-def run(ctx: click.Context, once: bool) -> None:
+def run(
+    ctx: click.Context, once: bool, worker: bool, lease_seconds: float, web: bool
+) -> None:
     """Take in complaints and deliver cases (until SIGINT/SIGTERM)."""
+    if once and worker:
+        err.print("--once and --worker cannot be combined")
+        sys.exit(2)
     app = open_app(ctx)
+    app.enable_dedupe()
 
     async def go() -> RunSummary | None:
-        runner = Runner(app)
+        runner = Runner(app, worker=worker, lease_seconds=lease_seconds)
         try:
             if once:
                 return await runner.run_once()
-            await runner.run_forever()
+            if web:
+                from dengar.cli_web import serve_beside
+
+                await serve_beside(app, runner.run_forever())
+            else:
+                await runner.run_forever()
+            if runner.timed_out:
+                # a batch is stuck in a database call past shutdown_timeout:
+                # leave now; the database rolls its transaction back
+                logging.shutdown()
+                os._exit(0)
             return None
         finally:
             await app.close()
@@ -235,7 +279,9 @@ def _print_status(report: dict[str, Any]) -> None:
                 case["category"] or "-",
                 case["agency"] or "-",
                 case["status"],
-                case["duplicate_of"] or "",
+                f"{case['duplicate_of']} ({case['duplicate_score']:.0f})"
+                if case["duplicate_of"]
+                else "",
             )
         console.print(table)
 
@@ -302,24 +348,25 @@ def check(ctx: click.Context) -> None:
         sys.exit(1)
 
 
-def _add_optional_commands() -> None:
-    # commands that live beside their feature; absent ones are simply missing
-    import importlib
+# Each feature's commands live beside it and call open_app() from this
+# module, so they are imported here, after it is defined.
+from dengar.cli_case import case  # noqa: E402
+from dengar.cli_dedupe import dedupe  # noqa: E402
+from dengar.cli_import import import_  # noqa: E402
+from dengar.cli_outbox import outbox  # noqa: E402
+from dengar.cli_quarantine import quarantine  # noqa: E402
+from dengar.cli_triage import triage  # noqa: E402
+from dengar.cli_web import agency, serve, user  # noqa: E402
 
-    for module, attr in (
-        ("dengar.cli_triage", "triage"),
-        ("dengar.cli_case", "case"),
-        ("dengar.cli_dedupe", "dedupe"),
-        ("dengar.cli_outbox", "outbox"),
-        ("dengar.cli_import", "import_"),
-    ):
-        try:
-            command = getattr(importlib.import_module(module), attr)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        main.add_command(command)
-
-
-_add_optional_commands()
+for _command in (
+    triage,
+    case,
+    dedupe,
+    outbox,
+    import_,
+    quarantine,
+    serve,
+    user,
+    agency,
+):
+    main.add_command(_command)

@@ -8,22 +8,27 @@ import contextlib
 import logging
 import random
 import signal
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from channels.base import Channel, FetchResult
 from channels.errors import FatalChannelError, RetriableChannelError
+from dengar import leases, sla
 from dengar.app import App
 from dengar.pipeline import BatchSummary
-from dispatcher.worker import DrainSummary
-from storage.tables import ChannelState, utcnow
+from dengar.sla import SlaPolicy
+from dispatcher.worker import DrainSummary, worker_id
+from storage.tables import ChannelState, ComplaintRow, utcnow
 
 log = logging.getLogger(__name__)
 
 BACKOFF_BASE = 5.0
 BACKOFF_MAX = 900.0
+SLA_INTERVAL = 3600.0  # seconds between auto-close sweeps
 MAX_BATCHES_PER_POLL = 50  # on a schedule, yield to other jobs after this many
 
 
@@ -37,11 +42,27 @@ class RunSummary:
 
 
 class Runner:
-    """Runs an ``App``'s channels and outbox."""
+    """Runs an ``App``'s channels and outbox.
 
-    def __init__(self, app: App) -> None:
+    ``worker=True`` (``dengar run --worker``) is for several processes sharing
+    one database: a channel is polled only while this process holds its lease
+    (``dengar.leases``), renewed every third of ``lease_seconds``."""
+
+    def __init__(
+        self, app: App, *, worker: bool = False, lease_seconds: float = 30.0
+    ) -> None:
         self.app = app
         self._stopping = asyncio.Event()
+        self.keeper: leases.LeaseKeeper | None = None
+        if worker:
+            self.keeper = leases.LeaseKeeper(
+                app.engine, worker_id(), list(app.channels), lease_seconds
+            )
+        self._busy: set[str] = set()
+        self._jobs: set[asyncio.Task[Any]] = set()
+        # set when jobs outlived shutdown_timeout and were cancelled: their
+        # transactions are abandoned (rolled back when the process exits)
+        self.timed_out = False
 
     # -- polling -----------------------------------------------------------
 
@@ -50,6 +71,15 @@ class Runner:
     ) -> BatchSummary:
         """Fetch and store batches from one channel until it has nothing more
         (or ``max_batches``). Errors are recorded in its state, not raised."""
+        if self.keeper is not None and name not in self.keeper.held:
+            return BatchSummary()  # another worker polls it
+        self._busy.add(name)
+        try:
+            return await self._poll(name, max_batches)
+        finally:
+            self._busy.discard(name)
+
+    async def _poll(self, name: str, max_batches: int) -> BatchSummary:
         channel = self.app.channels[name]
         total = BatchSummary()
         state = await asyncio.to_thread(self._state, name)
@@ -63,8 +93,17 @@ class Runner:
             if self._stopping.is_set():
                 break
             try:
-                result = await channel.fetch(cursor, limit)
+                result = await self._unless_stopping(channel.fetch(cursor, limit))
+                if result is None:
+                    break  # shutting down: nothing was fetched, nothing lost
                 summary = await asyncio.to_thread(self._store, name, result)
+            except leases.LeaseLost:
+                # another worker took the channel over; our batch was rolled
+                # back and it will fetch those items itself
+                log.warning("channel %s: lease lost, batch rolled back", name)
+                if self.keeper is not None:
+                    self.keeper.held.discard(name)
+                break
             except FatalChannelError as exc:
                 await asyncio.to_thread(self._disable, name, str(exc))
                 raise
@@ -87,10 +126,34 @@ class Runner:
         with self.app.sessions() as session:
             return session.get(ChannelState, name) or ChannelState(name=name)
 
+    async def _unless_stopping(
+        self, fetch: Coroutine[Any, Any, FetchResult]
+    ) -> FetchResult | None:
+        # a fetch may long-poll for a minute; shutdown must not wait for it
+        task = asyncio.ensure_future(fetch)
+        stop = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if task.done():
+            return task.result()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        return None
+
     def _store(self, name: str, result: FetchResult) -> BatchSummary:
         with self.app.sessions() as session:
-            summary = self.app.pipeline.ingest(session, name, result)
-            session.commit()
+            if self.keeper is not None:
+                leases.fence(session, name, self.keeper.holder)
+            try:
+                summary = self.app.pipeline.ingest(session, name, result)
+                session.commit()
+            except BaseException:
+                # the batch is rolled back: the duplicate index must forget it
+                self.app.pipeline.discard_uncommitted()
+                raise
         return summary
 
     async def _after_commit(self, channel: Channel, result: FetchResult) -> None:
@@ -180,14 +243,44 @@ class Runner:
             coalesce=True,
             next_run_time=utcnow(),
         )
+        scheduler.add_job(
+            self._sla_job,
+            "interval",
+            seconds=SLA_INTERVAL,
+            id="sla",
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
+        )
+        if self.keeper is not None:
+            await self._lease_job()
+            scheduler.add_job(
+                self._lease_job,
+                "interval",
+                seconds=max(0.5, self.keeper.ttl / 3),
+                id="leases",
+                replace_existing=True,
+                max_instances=1,
+                coalesce=True,
+            )
         scheduler.start()
-        log.info("dengar running: %d channel(s)", len(self.app.channels))
+        log.info(
+            "dengar running: %d channel(s)%s",
+            len(self.app.channels),
+            " as a worker" if self.keeper else "",
+        )
         try:
             await self._stopping.wait()
         finally:
             log.info("shutting down")
-            scheduler.shutdown(wait=False)
+            # no new jobs; let the running ones finish first (shutting the
+            # scheduler down would cancel them mid-batch)
+            scheduler.pause()
             await self._wait_for_jobs()
+            scheduler.shutdown(wait=False)
+            if self.keeper is not None and not self.timed_out:
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(self.keeper.release_all)
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
 
@@ -198,31 +291,104 @@ class Runner:
     async def _wait_for_jobs(self) -> None:
         # a job mid-batch finishes its transaction; the poll loop checks
         # _stopping between batches, so waiting is bounded by one batch
-        current = asyncio.current_task()
-        pending = [
-            t
-            for t in asyncio.all_tasks()
-            if t is not current
-            and getattr(t.get_coro(), "__qualname__", "").startswith(
-                ("Runner._poll_job", "Runner._drain_job")
+        # (APScheduler wraps each job in its own coroutine, so the jobs
+        # register their tasks themselves)
+        pending = set(self._jobs)
+        if not pending:
+            return
+        _, late = await asyncio.wait(
+            pending, timeout=self.app.settings.shutdown_timeout
+        )
+        if late:
+            log.error(
+                "%d job(s) still running after shutdown_timeout (%.0f s): "
+                "abandoning them; their uncommitted batch is rolled back",
+                len(late),
+                self.app.settings.shutdown_timeout,
             )
-        ]
-        if pending:
-            await asyncio.wait(pending, timeout=self.app.settings.shutdown_timeout)
+            self.timed_out = True
+            for task in late:
+                task.cancel()
+
+    async def _lease_job(self) -> None:
+        assert self.keeper is not None
+        if self._stopping.is_set():
+            return
+        keeper = self.keeper
+        try:
+            before = set(keeper.held)
+            with self._tracked():
+                held = await asyncio.to_thread(keeper.beat, frozenset(self._busy))
+        except Exception:
+            log.exception("renewing channel leases failed")
+            return
+        for name in sorted(held - before):
+            log.info("channel %s: lease taken by %s", name, keeper.holder)
+        for name in sorted(before - held):
+            log.info("channel %s: lease given up by %s", name, keeper.holder)
+
+    @contextlib.contextmanager
+    def _tracked(self) -> Iterator[None]:
+        # shutdown waits for the tasks registered here
+        task = asyncio.current_task()
+        if task is not None:
+            self._jobs.add(task)
+        try:
+            yield
+        finally:
+            if task is not None:
+                self._jobs.discard(task)
 
     async def _poll_job(self, name: str) -> None:
+        if self._stopping.is_set():
+            return
         # failures are recorded in the channel's state and logged by poll()
-        with contextlib.suppress(FatalChannelError, RetriableChannelError):
+        with (
+            self._tracked(),
+            contextlib.suppress(FatalChannelError, RetriableChannelError),
+        ):
             summary = await self.poll(name)
-            if summary.replies:
+            if summary.replies and not self._stopping.is_set():
                 # acknowledge now rather than at the next drain interval
                 await self._drain_job()
 
     async def _drain_job(self) -> None:
-        try:
-            await self.app.worker.drain_once()
-        except Exception:
-            log.exception("draining the outbox failed")
+        if self._stopping.is_set():
+            return
+        with self._tracked():
+            try:
+                await self.app.worker.drain_once()
+            except Exception:
+                log.exception("draining the outbox failed")
+
+    async def _sla_job(self) -> None:
+        if self._stopping.is_set():
+            return
+        with self._tracked():
+            try:
+                closed = await asyncio.to_thread(self.auto_close)
+            except Exception:
+                log.exception("closing cases past their SLA failed")
+                return
+            if closed:
+                log.info("auto-closed %d case(s): %s", len(closed), ", ".join(closed))
+
+    def auto_close(self) -> list[str]:
+        """Close resolved cases the citizen left unanswered past the SLA
+        (one worker at a time); the citizens are told in the same commit."""
+        if self.keeper is not None and not leases.acquire(
+            self.app.engine, "job:sla", self.keeper.holder, SLA_INTERVAL
+        ):
+            return []  # another worker does it this round
+        policy = SlaPolicy(self.app.settings.sla, self.app.settings.timezone)
+        with self.app.sessions() as session:
+
+            def notify(row: ComplaintRow, text: str) -> None:
+                self.app.pipeline.notify(session, row, text)
+
+            closed = sla.auto_close(session, policy, utcnow(), notify)
+            session.commit()
+        return closed
 
 
 def short_error(exc: BaseException, limit: int = 300) -> str:

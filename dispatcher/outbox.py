@@ -134,10 +134,19 @@ def claim(
         select(table.c.id).where(due).order_by(table.c.next_attempt_at, table.c.id)
     ).limit(limit)
     if engine.dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
+        # a materialized CTE: as an ``IN (subquery)`` PostgreSQL may re-run
+        # the LIMIT … SKIP LOCKED subquery per row and claim every due row
+        picked = (
+            candidates.with_for_update(skip_locked=True)
+            .cte("picked")
+            .prefix_with("MATERIALIZED")
+        )
+        chosen = table.c.id == picked.c.id
+    else:
+        chosen = table.c.id.in_(candidates.scalar_subquery())
     statement = (
         update(table)
-        .where(table.c.id.in_(candidates.scalar_subquery()), due)
+        .where(chosen, due)
         .values(
             status=IN_FLIGHT,
             claimed_by=worker,

@@ -8,12 +8,14 @@ import logging
 import os
 import socket
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from channels.base import RecipientUnreachable, Replier, ReplyRetriable
 from config.settings import OutboxSettings, Settings
@@ -31,6 +33,7 @@ from storage.tables import (
     OutboxRow,
     StatusEvent,
     UnreachableRecipient,
+    utcnow,
 )
 
 log = logging.getLogger(__name__)
@@ -77,7 +80,11 @@ class OutboxWorker:
         self.worker = worker or worker_id()
 
     async def drain_once(self, limit: int | None = None) -> DrainSummary:
-        """Claim and deliver one batch of due rows."""
+        """Claim and deliver one batch of due rows.
+
+        The batch costs three database transactions whatever its size: the
+        claim, one load of every row with what it needs, and one write of
+        every outcome; deliveries run concurrently in between."""
         ids = await asyncio.to_thread(
             outbox.claim,
             self.engine,
@@ -86,10 +93,23 @@ class OutboxWorker:
             self.config.claim_timeout,
         )
         summary = DrainSummary()
-        results = await asyncio.gather(*(self._deliver(i) for i in ids))
-        for target, outcome in results:
-            summary.outcomes[outcome] += 1
-            summary.by_target[f"{target}:{outcome}"] += 1
+        if not ids:
+            return summary
+        loaded = await asyncio.to_thread(self._load_batch, ids)
+        outcomes = await asyncio.gather(*(self._attempt(job) for job in loaded))
+        await asyncio.to_thread(self._record_batch, outcomes)
+        for outcome in outcomes:
+            label = outcome.label
+            if outcome.status in (outbox.PENDING, outbox.DEAD):
+                log.warning(
+                    "delivery of outbox row %s to %s failed (%s): %s",
+                    outcome.row.id,
+                    outcome.row.target,
+                    outcome.status,
+                    outcome.error,
+                )
+            summary.outcomes[label] += 1
+            summary.by_target[f"{outcome.row.target}:{label}"] += 1
         return summary
 
     async def drain_all(self, max_rounds: int = 1000) -> DrainSummary:
@@ -102,136 +122,222 @@ class OutboxWorker:
                 break
         return total
 
-    async def _deliver(self, row_id: int) -> tuple[str, str]:
-        row = await asyncio.to_thread(self._load, row_id)
-        if row is None:
-            return ("?", "vanished")
-        if row.kind == outbox.KIND_AGENCY:
-            return row.target, await self._to_agency(row)
-        return row.target, await self._to_citizen(row)
+    # -- one batch --------------------------------------------------------
 
-    def _load(self, row_id: int) -> OutboxRow | None:
+    def _load_batch(self, ids: list[int]) -> list[_Job]:
+        # one session for the whole batch: rows, cases, messages, files
+        jobs: list[_Job] = []
         with self.sessions() as session:
-            return session.get(OutboxRow, row_id)
+            rows = session.exec(
+                select(OutboxRow).where(col(OutboxRow.id).in_(ids))
+            ).all()
+            files = self._prefetch(session, rows)
+            for row in sorted(rows, key=lambda r: r.id or 0):
+                if row.kind != outbox.KIND_AGENCY:
+                    jobs.append(_Job(row))
+                    continue
+                if row.target not in self.sinks:
+                    problem = f"no agency {row.target!r} in config"
+                    jobs.append(_Job(row, problem=problem, permanent=True))
+                    continue
+                try:
+                    delivery = self._delivery_for(session, row, files)
+                    jobs.append(_Job(row, delivery=delivery))
+                except Exception as exc:
+                    log.exception("cannot build the message of outbox row %s", row.id)
+                    jobs.append(_Job(row, problem=f"{type(exc).__name__}: {exc}"))
+        return jobs
 
-    async def _to_agency(self, row: OutboxRow) -> str:
-        sink = self.sinks.get(row.target)
-        if sink is None:
-            return await self._fail(row, f"no agency {row.target!r} in config", True)
+    def _prefetch(
+        self, session: Session, rows: Sequence[OutboxRow]
+    ) -> dict[int, dict[str, bytes]]:
+        # the batch's cases in one query (build_message then finds them in
+        # the session) and their stored files in another
+        ids = list({r.complaint_id for r in rows if r.kind == outbox.KIND_AGENCY})
+        if not ids:
+            return {}
+        session.exec(select(ComplaintRow).where(col(ComplaintRow.id).in_(ids))).all()
+        files: dict[int, dict[str, bytes]] = {}
+        for a in session.exec(
+            select(AttachmentRow).where(
+                col(AttachmentRow.complaint_id).in_(ids),
+                col(AttachmentRow.data).is_not(None),
+            )
+        ).all():
+            if a.data is not None:
+                files.setdefault(a.complaint_id, {})[a.sha256] = a.data
+        return files
+
+    def _delivery_for(
+        self, session: Session, row: OutboxRow, files: dict[int, dict[str, bytes]]
+    ) -> Delivery:
+        complaint = session.get(ComplaintRow, row.complaint_id)
+        if complaint is None:
+            raise LookupError(f"case {row.complaint_id} not found")
+        agency = self.settings.agency(row.target)
+        message = build_message(session, complaint, agency.code, agency.name)
+        message["idempotency_key"] = row.idempotency_key
+        return Delivery(
+            idempotency_key=row.idempotency_key,
+            agency_code=agency.code,
+            message=message,
+            attachments=files.get(row.complaint_id, {}),
+        )
+
+    async def _attempt(self, job: _Job) -> _Outcome:
+        row = job.row
+        if job.problem is not None:
+            return self._failed(row, job.problem, job.permanent)
+        if row.kind == outbox.KIND_AGENCY:
+            assert job.delivery is not None
+            return await self._to_agency(row, job.delivery)
+        return await self._to_citizen(row)
+
+    async def _to_agency(self, row: OutboxRow, delivery: Delivery) -> _Outcome:
+        sink = self.sinks[row.target]
         try:
-            delivery = await asyncio.to_thread(self._delivery_for, row)
             await sink.deliver(delivery)
         except PermanentDeliveryError as exc:
             detail = f"{exc} ({exc.detail})" if exc.detail else str(exc)
-            return await self._fail(row, detail, True)
+            return self._failed(row, detail, True)
         except RetriableDeliveryError as exc:
-            return await self._fail(row, str(exc), False, exc.retry_after)
+            return self._failed(row, str(exc), False, exc.retry_after)
         except Exception as exc:
             log.exception("sink for %s failed on outbox row %s", row.target, row.id)
-            return await self._fail(row, f"{type(exc).__name__}: {exc}", False)
-        await asyncio.to_thread(self._dispatched, row)
-        return outbox.DELIVERED
+            return self._failed(row, f"{type(exc).__name__}: {exc}", False)
+        return _Outcome(row, outbox.DELIVERED)
 
-    def _dispatched(self, row: OutboxRow) -> None:
-        with self.sessions() as session:
-            outbox.mark_delivered(session, row.id or 0, self.worker, None)
-            complaint = session.get(ComplaintRow, row.complaint_id)
-            if complaint is not None and complaint.status in ("received", "verified"):
-                complaint.status = "dispatched"
-                session.add(complaint)
-                session.add(
-                    StatusEvent(
-                        complaint_id=row.complaint_id,
-                        status="dispatched",
-                        actor="dengar",
-                        note=f"delivered to {row.target}",
-                    )
-                )
-                session.commit()
-
-    def _delivery_for(self, row: OutboxRow) -> Delivery:
-        with self.sessions() as session:
-            complaint = session.get(ComplaintRow, row.complaint_id)
-            assert complaint is not None
-            agency = self.settings.agency(row.target)
-            message = build_message(session, complaint, agency.code, agency.name)
-            message["idempotency_key"] = row.idempotency_key
-            files = session.exec(
-                select(AttachmentRow).where(
-                    AttachmentRow.complaint_id == complaint.id,
-                    AttachmentRow.data.is_not(None),  # type: ignore[union-attr]
-                )
-            ).all()
-            return Delivery(
-                idempotency_key=row.idempotency_key,
-                agency_code=agency.code,
-                message=message,
-                attachments={a.sha256: a.data for a in files if a.data is not None},
-            )
-
-    async def _to_citizen(self, row: OutboxRow) -> str:
+    async def _to_citizen(self, row: OutboxRow) -> _Outcome:
         replier = self.repliers.get(row.target)
         if replier is None:
-            return await self._fail(
+            return self._failed(
                 row, f"channel {row.target!r} cannot send replies", True
             )
         reply = outbox.reply_of(row)
         try:
             remote_id = await replier.send_reply(reply)
         except RecipientUnreachable as exc:
-            await asyncio.to_thread(self._unreachable, row, reply.recipient, str(exc))
-            return outbox.SKIPPED
+            return _Outcome(
+                row, outbox.SKIPPED, error=str(exc), unreachable=reply.recipient
+            )
         except ReplyRetriable as exc:
-            return await self._fail(row, str(exc), False, exc.retry_after)
+            return self._failed(row, str(exc), False, exc.retry_after)
         except Exception as exc:
             log.exception(
                 "reply through %s failed on outbox row %s", row.target, row.id
             )
-            return await self._fail(row, f"{type(exc).__name__}: {exc}", False)
-        await asyncio.to_thread(self._delivered, row, remote_id)
-        return outbox.DELIVERED
+            return self._failed(row, f"{type(exc).__name__}: {exc}", False)
+        return _Outcome(row, outbox.DELIVERED, remote_id=remote_id)
 
-    def _delivered(self, row: OutboxRow, remote_id: str | None) -> None:
-        with self.sessions() as session:
-            outbox.mark_delivered(session, row.id or 0, self.worker, remote_id)
-
-    def _unreachable(self, row: OutboxRow, recipient: str, reason: str) -> None:
-        with self.sessions() as session:
-            if session.get(UnreachableRecipient, (row.target, recipient)) is None:
-                session.add(
-                    UnreachableRecipient(
-                        channel=row.target, recipient=recipient, reason=reason
-                    )
-                )
-                session.commit()
-            outbox.mark_skipped(session, row.id or 0, self.worker, reason)
-
-    async def _fail(
+    def _failed(
         self,
         row: OutboxRow,
         error: str,
         permanent: bool,
         retry_after: float | None = None,
-    ) -> str:
-        def record() -> str:
-            with self.sessions() as session:
-                return outbox.mark_failed(
-                    session,
-                    row,
-                    self.worker,
-                    error,
-                    permanent=permanent,
-                    retry_after=retry_after,
-                    base=self.config.backoff_base,
-                    cap=self.config.backoff_max,
-                )
-
-        status = await asyncio.to_thread(record)
-        log.warning(
-            "delivery of outbox row %s to %s failed (%s): %s",
-            row.id,
-            row.target,
-            status,
-            error,
+    ) -> _Outcome:
+        # row.attempts already counts this attempt (the claim added it)
+        if permanent or row.attempts >= row.max_attempts:
+            return _Outcome(row, outbox.DEAD, error=error)
+        delay = (
+            retry_after
+            if retry_after is not None
+            else outbox.backoff_seconds(
+                row.attempts, self.config.backoff_base, self.config.backoff_max
+            )
         )
-        return "dead" if status == outbox.DEAD else "retry"
+        return _Outcome(
+            row,
+            outbox.PENDING,
+            error=error,
+            retry_at=utcnow() + timedelta(seconds=delay),
+        )
+
+    def _record_batch(self, outcomes: list[_Outcome]) -> None:
+        # every outcome of the batch in one transaction; each UPDATE applies
+        # only while this worker still holds the claim
+        table = OutboxRow.__table__  # type: ignore[attr-defined]
+        now = utcnow()
+        dispatched: list[OutboxRow] = []
+        with self.sessions() as session:
+            for o in outcomes:
+                values: dict[str, object] = {"status": o.status}
+                if o.status == outbox.DELIVERED:
+                    values |= {"delivered_at": now, "remote_id": o.remote_id,
+                               "last_error": None}  # fmt: skip
+                    if o.row.kind == outbox.KIND_AGENCY:
+                        dispatched.append(o.row)
+                elif o.status == outbox.PENDING:
+                    values |= {"last_error": o.error, "next_attempt_at": o.retry_at,
+                               "claimed_by": None, "claimed_at": None}  # fmt: skip
+                else:
+                    values["last_error"] = o.error
+                if o.unreachable is not None and (
+                    session.get(UnreachableRecipient, (o.row.target, o.unreachable))
+                    is None
+                ):
+                    session.add(
+                        UnreachableRecipient(
+                            channel=o.row.target,
+                            recipient=o.unreachable,
+                            reason=o.error or "unreachable",
+                        )
+                    )
+                    session.flush()
+                session.execute(
+                    update(table)
+                    .where(table.c.id == o.row.id, table.c.claimed_by == self.worker)
+                    .values(**values)
+                )
+            self._mark_dispatched(session, dispatched)
+            session.commit()
+
+    def _mark_dispatched(self, session: Session, rows: list[OutboxRow]) -> None:
+        if not rows:
+            return
+        targets = {row.complaint_id: row.target for row in rows}
+        cases = session.exec(
+            select(ComplaintRow).where(
+                col(ComplaintRow.id).in_(list(targets)),
+                col(ComplaintRow.status).in_(("received", "verified")),
+            )
+        ).all()
+        for complaint in cases:
+            assert complaint.id is not None
+            complaint.status = "dispatched"
+            session.add(complaint)
+            session.add(
+                StatusEvent(
+                    complaint_id=complaint.id,
+                    status="dispatched",
+                    actor="dengar",
+                    note=f"delivered to {targets[complaint.id]}",
+                )
+            )
+
+
+@dataclass
+class _Job:
+    """A claimed row and what its delivery needs (or why it cannot be made)."""
+
+    row: OutboxRow
+    delivery: Delivery | None = None
+    problem: str | None = None
+    permanent: bool = False
+
+
+@dataclass
+class _Outcome:
+    """What happened to one claimed row, recorded with the rest of its batch."""
+
+    row: OutboxRow
+    status: str
+    error: str | None = None
+    remote_id: str | None = None
+    retry_at: datetime | None = None
+    unreachable: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The summary's name for it (``retry`` for a row that will be)."""
+        return {outbox.PENDING: "retry"}.get(self.status, self.status)

@@ -195,7 +195,8 @@ class XApiEmulator:
         if media_keys:
             tweet["attachments"] = {"media_keys": list(media_keys)}
         tweet.update(extra)
-        self.tweets[new_id] = tweet
+        with self._lock:
+            self.tweets[new_id] = tweet
         return new_id
 
     def delete(self, tweet_id: str) -> None:
@@ -297,8 +298,11 @@ class XApiEmulator:
         return fault.status, headers, body
 
     def _live(self) -> list[dict[str, Any]]:
+        # post() adds from the test's thread while the server reads here
+        with self._lock:
+            tweets = list(self.tweets.items())
         return sorted(
-            (t for i, t in self.tweets.items() if i not in self.deleted),
+            (t for i, t in tweets if i not in self.deleted),
             key=lambda t: int(t["id"]),
             reverse=True,
         )

@@ -35,7 +35,13 @@ def test_example_run_status_and_rerun(tmp_path: Path) -> None:
     assert report["format"] == 1
     assert report["complaints"]["cases"] == 12
     assert report["complaints"]["ignored"] == 1
-    assert report["deliveries"]["delivered"] == 12
+    # the two reports of the Jalan Raya Stagen pothole: linked, delivered once
+    assert report["complaints"]["duplicates"] == 1
+    assert report["deliveries"]["delivered"] == 11
+    linked = [c for c in report["cases"] if c["duplicate_of"]]
+    assert len(linked) == 1
+    assert linked[0]["category"] == "jalan"
+    assert linked[0]["duplicate_score"] >= 75
     agencies = {a["code"]: a["cases"] for a in report["agencies"]}
     assert agencies["PUPR"] == 3
     assert agencies["DISDUKCAPIL"] == 2
@@ -44,7 +50,7 @@ def test_example_run_status_and_rerun(tmp_path: Path) -> None:
     assert channel["healthy"]
     assert all(c["tracking_no"].startswith("KTB-") for c in report["cases"])
     queue = dengar("--config", str(config), "queue", "pupr", "--json", cwd=tmp_path)
-    assert len(json.loads(queue.stdout)) == 3
+    assert len(json.loads(queue.stdout)) == 2  # the duplicate is not sent again
     again = dengar("--config", str(config), "run", "--once", cwd=tmp_path)
     assert again.returncode == 0
     rerun = json.loads(

@@ -1,0 +1,188 @@
+"""Channel leases in the database, so that several ``dengar run --worker``
+processes sharing one PostgreSQL poll each channel from exactly one of them.
+
+A lease is a row ``(name, holder, expires_at)``. The holder renews it well
+before it expires; when the holder dies, it is not renewed, and after
+``expires_at`` any other worker takes it over. Workers also keep a heartbeat
+row ``worker:<id>`` so each can count the live workers and take only its share
+of the channels (``ceil(channels / workers)``).
+
+Leases use the workers' clocks: keep them synchronised (NTP) to well within
+the lease time. A worker whose lease ran out while it was paused cannot
+commit a stale batch: ``fence`` locks the lease row inside the batch's own
+transaction and refuses when another worker holds it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from storage.tables import ChannelLease, utcnow
+
+WORKER_PREFIX = "worker:"
+
+
+class LeaseLost(Exception):
+    """This worker no longer holds the lease of a channel it was polling."""
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """One row of the lease table, for ``dengar status`` and tests."""
+
+    name: str
+    holder: str
+    expires_at: datetime
+
+    @property
+    def live(self) -> bool:
+        """True while the lease has not expired."""
+        return self.expires_at > utcnow()
+
+
+def _table() -> Table:
+    table: Table = ChannelLease.__table__  # type: ignore[attr-defined]
+    return table
+
+
+def acquire(
+    engine: Engine, name: str, holder: str, ttl: float, now: datetime | None = None
+) -> bool:
+    """Take or renew the lease ``name`` for ``holder`` for ``ttl`` seconds.
+
+    True when ``holder`` holds it afterwards: it was free, expired, or already
+    ``holder``'s. One conditional UPDATE (or an INSERT racing on the primary
+    key), so two workers can never both succeed.
+    """
+    now = now or utcnow()
+    table = _table()
+    expires = now + timedelta(seconds=ttl)
+    with engine.begin() as connection:
+        taken = connection.execute(
+            update(table)
+            .where(
+                table.c.name == name,
+                (table.c.holder == holder) | (table.c.expires_at <= now),
+            )
+            .values(holder=holder, expires_at=expires)
+        ).rowcount
+        if taken:
+            return True
+        exists = connection.execute(
+            select(table.c.name).where(table.c.name == name)
+        ).first()
+        if exists is not None:
+            return False
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                insert(table).values(
+                    name=name, holder=holder, expires_at=expires, acquired_at=now
+                )
+            )
+    except IntegrityError:
+        return False  # another worker inserted it first
+    return True
+
+
+def release(engine: Engine, name: str, holder: str) -> None:
+    """Give up ``name`` if ``holder`` holds it (a clean shutdown)."""
+    table = _table()
+    with engine.begin() as connection:
+        connection.execute(
+            delete(table).where(table.c.name == name, table.c.holder == holder)
+        )
+
+
+def fence(session: Session, name: str, holder: str) -> None:
+    """Inside a batch's transaction: lock the lease row and raise
+    ``LeaseLost`` unless ``holder`` still holds it, so a worker that lost its
+    lease (paused, partitioned) cannot commit over its successor."""
+    table = _table()
+    statement = select(table.c.holder, table.c.expires_at).where(table.c.name == name)
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        statement = statement.with_for_update()
+    row = session.execute(statement).first()
+    if row is None or row.holder != holder:
+        raise LeaseLost(f"lease {name!r} is held by another worker")
+
+
+def leases(engine: Engine) -> list[Lease]:
+    """Every lease and worker heartbeat, by name."""
+    table = _table()
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(table.c.name, table.c.holder, table.c.expires_at).order_by(
+                table.c.name
+            )
+        ).all()
+    return [Lease(r.name, r.holder, r.expires_at) for r in rows]
+
+
+def live_workers(engine: Engine, now: datetime | None = None) -> int:
+    """How many workers renewed their heartbeat in time (at least 1: us)."""
+    now = now or utcnow()
+    count = sum(
+        1
+        for lease in leases(engine)
+        if lease.name.startswith(WORKER_PREFIX) and lease.expires_at > now
+    )
+    return max(1, count)
+
+
+def fair_share(channels: int, workers: int) -> int:
+    """How many channels one of ``workers`` live workers should hold."""
+    return math.ceil(channels / max(1, workers)) if channels else 0
+
+
+class LeaseKeeper:
+    """One worker's leases: heartbeat, renew what it holds, take its share of
+    free or expired channels, give back extras when more workers are alive."""
+
+    def __init__(
+        self, engine: Engine, holder: str, channels: list[str], ttl: float
+    ) -> None:
+        self.engine = engine
+        self.holder = holder
+        self.channels = list(channels)
+        self.ttl = ttl
+        self.held: set[str] = set()
+
+    def beat(self, busy: frozenset[str] = frozenset()) -> set[str]:
+        """Renew, take and give back leases; the channels held afterwards.
+
+        ``busy`` channels are mid-poll and are never given back here."""
+        acquire(self.engine, WORKER_PREFIX + self.holder, self.holder, self.ttl)
+        share = fair_share(len(self.channels), live_workers(self.engine))
+        for name in sorted(self.held):
+            if not acquire(self.engine, name, self.holder, self.ttl):
+                self.held.discard(name)
+        for name in sorted(self.held):
+            if len(self.held) <= share:
+                break
+            if name not in busy:
+                release(self.engine, name, self.holder)
+                self.held.discard(name)
+        for name in self.channels:
+            if len(self.held) >= share:
+                break
+            if name not in self.held and acquire(
+                self.engine, name, self.holder, self.ttl
+            ):
+                self.held.add(name)
+        return set(self.held)
+
+    def release_all(self) -> None:
+        """Give every lease and the heartbeat back (clean shutdown), so the
+        other workers take over at once instead of after the lease time."""
+        for name in [*self.held, WORKER_PREFIX + self.holder]:
+            release(self.engine, name, self.holder)
+        self.held.clear()
