@@ -41,6 +41,7 @@ def import_(
     from dengar.cli import console, open_app
 
     app = open_app(ctx)
+    app.enable_dedupe()
     urls = [s for s in sources if _POST_URL.match(s)]
     files = [s for s in sources if not _POST_URL.match(s)]
     total = BatchSummary()
