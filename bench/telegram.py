@@ -24,13 +24,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from sqlmodel import func, select
 
+from config.channel_settings import TelegramChannelSettings
 from config.settings import Settings
 from dengar.app import App
 from dengar.runner import Runner
@@ -39,7 +39,12 @@ from tests.fakes.telegram_api import TOKEN, FakeTelegramApi
 
 
 async def bench(
-    updates: int, chats: int, session_minutes: float, drain_mode: str, db: Path
+    updates: int,
+    chats: int,
+    session_minutes: float,
+    drain_mode: str,
+    db: Path,
+    batch_size: int = 100,
 ) -> None:
     """Run the benchmark and print the table."""
     async with FakeTelegramApi().running() as api:
@@ -61,7 +66,7 @@ async def bench(
                         "token": TOKEN,
                         "api_base_url": api.base_url,
                         "long_poll_timeout": 0,
-                        "batch_size": 100,
+                        "batch_size": batch_size,
                         "session_minutes": session_minutes,
                     }
                 ],
@@ -168,6 +173,12 @@ def main(argv: list[str] | None = None) -> None:
         help="interleaved: drain the outbox after each stored batch; "
         "concurrent: a separate drain loop beside polling",
     )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=TelegramChannelSettings.model_fields["batch_size"].default,
+        help="updates stored per transaction (default: the channel's default)",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         asyncio.run(
@@ -177,9 +188,10 @@ def main(argv: list[str] | None = None) -> None:
                 args.session_minutes,
                 args.drain,
                 Path(tmp) / "b.db",
+                args.batch_size,
             )
         )
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -102,6 +102,9 @@ class TelegramChannelSettings(ChannelBase):
     session_minutes: float = Field(default=10, ge=0)
     max_file_bytes: int = Field(default=20 * MB, ge=1)
     long_poll_timeout: int = Field(default=25, ge=0, le=50)
+    # smaller batches than mail: a citizen waits for the acknowledgement of
+    # each message (bench/telegram.py: p95 0.35 s at 40, 0.78 s at 100)
+    batch_size: int = Field(default=40, ge=1, le=100)
     poll_interval: Seconds = 1.0
     messages: dict[str, str] = Field(
         default_factory=dict, description="overrides of the bot's reply templates"
