@@ -31,11 +31,10 @@ from pathlib import Path
 from sqlmodel import func, select
 
 from config.channel_settings import TelegramChannelSettings
-from config.settings import Settings
 from dengar.app import App
 from dengar.runner import Runner
 from storage.tables import ComplaintRow
-from tests.fakes.telegram_api import TOKEN, FakeTelegramApi
+from tests.fakes.telegram_api import FakeTelegramApi, bot_settings
 
 
 async def bench(
@@ -54,23 +53,11 @@ async def bench(
             update = await api.push_message(chat, f"Laporan {n}: jalan rusak di RT {n}")
             message = update["message"]
             origin[(chat, message["message_id"])] = update["update_id"]
-        settings = Settings.model_validate(
-            {
-                "database_url": f"sqlite:///{db}",
-                "agencies": [{"code": "PUPR", "name": "Dinas PUPR"}],
-                "routing": {"default_agency": "PUPR"},
-                "channels": [
-                    {
-                        "type": "telegram",
-                        "name": "bot",
-                        "token": TOKEN,
-                        "api_base_url": api.base_url,
-                        "long_poll_timeout": 0,
-                        "batch_size": batch_size,
-                        "session_minutes": session_minutes,
-                    }
-                ],
-            }
+        settings = bot_settings(
+            api,
+            f"sqlite:///{db}",
+            batch_size=batch_size,
+            session_minutes=session_minutes,
         )
         app = App.open(settings)
         runner = Runner(app)

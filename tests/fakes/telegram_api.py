@@ -33,6 +33,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from config.settings import Settings
+
 TOKEN = "123456:TEST-token_for-the-emulator"
 BOT_USER = {
     "id": 123456,
@@ -372,6 +374,27 @@ class FakeTelegramApi:
     def _next_message_id(self, chat_id: int) -> int:
         counter = self._message_ids.setdefault(chat_id, itertools.count(1))
         return next(counter)
+
+
+def bot_settings(api: FakeTelegramApi, database_url: str, **channel: Any) -> Settings:
+    """A one-agency installation whose only channel is a bot on ``api``."""
+    return Settings.model_validate(
+        {
+            "database_url": database_url,
+            "agencies": [{"code": "PUPR", "name": "Dinas PUPR"}],
+            "routing": {"default_agency": "PUPR"},
+            "channels": [
+                {
+                    "type": "telegram",
+                    "name": "bot",
+                    "token": TOKEN,
+                    "api_base_url": api.base_url,
+                    "long_poll_timeout": 0,
+                    **channel,
+                }
+            ],
+        }
+    )
 
 
 class _ApiError(Exception):

@@ -14,7 +14,7 @@ from dispatcher import outbox
 from dispatcher.status import change_status
 from normalizer.records import CaseStatus, OutgoingReply
 from storage.tables import ComplaintRow
-from tests.fakes.telegram_api import TOKEN, FakeTelegramApi
+from tests.fakes.telegram_api import FakeTelegramApi, bot_settings
 
 
 @pytest.fixture
@@ -25,22 +25,7 @@ async def api():
 
 @pytest.fixture
 def settings(api, tmp_path):
-    return Settings.model_validate(
-        {
-            "database_url": f"sqlite:///{tmp_path / 'dengar.db'}",
-            "agencies": [{"code": "PUPR", "name": "Dinas PUPR"}],
-            "routing": {"default_agency": "PUPR"},
-            "channels": [
-                {
-                    "type": "telegram",
-                    "name": "bot",
-                    "token": TOKEN,
-                    "api_base_url": api.base_url,
-                    "long_poll_timeout": 0,
-                }
-            ],
-        }
-    )
+    return bot_settings(api, f"sqlite:///{tmp_path / 'dengar.db'}")
 
 
 async def run_once(settings: Settings) -> App:

@@ -19,7 +19,7 @@ from dengar.app import App
 from dengar.pipeline import Pipeline
 from dengar.runner import Runner
 from storage.tables import AttachmentRow, ChannelState, ComplaintRow, OutboxRow
-from tests.fakes.telegram_api import TOKEN, FakeTelegramApi
+from tests.fakes.telegram_api import TOKEN, FakeTelegramApi, bot_settings
 
 TRACKING = re.compile(r"ADU-[0-9A-Z]{4}-[0-9A-Z]{4}")
 
@@ -32,22 +32,7 @@ async def api():
 
 @pytest.fixture
 def settings(api, tmp_path):
-    return Settings.model_validate(
-        {
-            "database_url": f"sqlite:///{tmp_path / 'dengar.db'}",
-            "agencies": [{"code": "PUPR", "name": "Dinas PUPR"}],
-            "routing": {"default_agency": "PUPR"},
-            "channels": [
-                {
-                    "type": "telegram",
-                    "name": "bot",
-                    "token": TOKEN,
-                    "api_base_url": api.base_url,
-                    "long_poll_timeout": 0,
-                }
-            ],
-        }
-    )
+    return bot_settings(api, f"sqlite:///{tmp_path / 'dengar.db'}")
 
 
 async def run_once(settings: Settings):
