@@ -16,10 +16,12 @@ from sqlmodel import Session, col, func, select
 from config.settings import Settings
 from storage.tables import (
     AgencyQueueRow,
+    ChannelLease,
     ChannelState,
     ComplaintRow,
     OutboxRow,
     QuarantineRow,
+    utcnow,
 )
 
 STATUS_FORMAT_VERSION = 1
@@ -41,6 +43,12 @@ def status_report(session: Session, settings: Settings) -> dict[str, Any]:
         .where(QuarantineRow.status == "held")
     ).one()
     states = {s.name: s for s in session.exec(select(ChannelState)).all()}
+    now = utcnow()
+    leases = {
+        lease.name: lease
+        for lease in session.exec(select(ChannelLease)).all()
+        if lease.expires_at > now
+    }
     per_channel = _counts(session, ComplaintRow.channel, ComplaintRow.kind == "case")
     channels = []
     for channel in settings.channels:
@@ -65,6 +73,10 @@ def status_report(session: Session, settings: Settings) -> dict[str, Any]:
                 "consecutive_failures": state.consecutive_failures if state else 0,
                 "disabled_reason": state.disabled_reason if state else None,
                 "cursor": state.cursor if state else None,
+                # with `run --worker`: the worker polling it now, if any
+                "polled_by": leases[channel.name].holder
+                if channel.name in leases
+                else None,
             }
         )
     return {
@@ -89,6 +101,11 @@ def status_report(session: Session, settings: Settings) -> dict[str, Any]:
         "deliveries": _states(deliveries),
         "replies": _states(replies),
         "channels": channels,
+        "workers": sorted(
+            name.removeprefix("worker:")
+            for name in leases
+            if name.startswith("worker:")
+        ),
     }
 
 
