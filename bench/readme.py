@@ -48,6 +48,9 @@ def main() -> None:
             f"benchmark failed (exit {process.returncode}); README unchanged"
         )
     when = datetime.now(UTC).strftime("%Y-%m-%d")
+    # show `python`, not the path of whichever interpreter ran it
+    if Path(command[0]).name.startswith("python"):
+        command = ["python", *command[1:]]
     machine = f"{os.cpu_count()} cores, Python {platform.python_version()}"
     body = (
         f"`{' '.join(command)}` — {when}, {machine} (a shared machine: compare "
