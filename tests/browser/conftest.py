@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import tempfile
 import threading
 import time
 from datetime import timedelta
@@ -257,5 +258,10 @@ def page(browser, live):
 
 
 def shot(page, name):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    """Take a screenshot; it replaces the README's copy in docs/screenshots
+    only with DENGAR_UPDATE_SCREENSHOTS=1, so a test run leaves the tree clean."""
+    folder = SCREENSHOTS
+    if not os.environ.get("DENGAR_UPDATE_SCREENSHOTS"):
+        folder = Path(tempfile.gettempdir()) / "dengar-screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
