@@ -47,6 +47,12 @@ class AmqpSinkSettings(SinkBase):
     routing_key: str | None = Field(
         default=None, description="default: the agency code in lower case"
     )
+    status_queue: str | None = Field(
+        default=None,
+        min_length=1,
+        description="a durable queue (declared by Dengar, dead letters to "
+        "'<queue>.dead') on which the agency sends status messages back",
+    )
 
 
 class RedisSinkSettings(SinkBase):
@@ -56,6 +62,12 @@ class RedisSinkSettings(SinkBase):
     url: SecretStr
     stream: str | None = Field(default=None, description="default: dengar:<CODE>")
     maxlen: int | None = Field(default=100_000, ge=1)
+    status_stream: str | None = Field(
+        default=None,
+        min_length=1,
+        description="a stream (read with the consumer group 'dengar', dead "
+        "letters to '<stream>:dead') on which the agency sends status messages",
+    )
 
 
 SinkSettings = Annotated[

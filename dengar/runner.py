@@ -21,6 +21,7 @@ from dengar import leases, sla
 from dengar.app import App
 from dengar.pipeline import BatchSummary
 from dengar.sla import SlaPolicy
+from dispatcher.status_inbox import consume_once, has_status_inbox
 from dispatcher.worker import DrainSummary, worker_id
 from storage.tables import ChannelState, ComplaintRow, utcnow
 
@@ -201,7 +202,8 @@ class Runner:
     # -- once --------------------------------------------------------------
 
     async def run_once(self) -> RunSummary:
-        """Poll every enabled channel until drained, then drain the outbox."""
+        """Poll every enabled channel until drained, apply the agencies' status
+        messages, then drain the outbox."""
         summary = RunSummary()
         for name in self.app.channels:
             try:
@@ -209,6 +211,7 @@ class Runner:
             except (FatalChannelError, RetriableChannelError) as exc:
                 summary.errors[name] = str(exc)
                 summary.channels.setdefault(name, BatchSummary())
+        await self._inbox_job()
         summary.outbox = await self.app.worker.drain_all()
         return summary
 
@@ -243,6 +246,16 @@ class Runner:
             coalesce=True,
             next_run_time=utcnow(),
         )
+        if any(has_status_inbox(agency) for agency in self.app.settings.agencies):
+            scheduler.add_job(
+                self._inbox_job,
+                "interval",
+                seconds=self.app.settings.outbox.drain_interval,
+                id="status-inbox",
+                replace_existing=True,
+                max_instances=1,
+                coalesce=True,
+            )
         scheduler.add_job(
             self._sla_job,
             "interval",
@@ -360,6 +373,19 @@ class Runner:
                 await self.app.worker.drain_once()
             except Exception:
                 log.exception("draining the outbox failed")
+
+    async def _inbox_job(self) -> None:
+        """Apply the status messages agencies sent on their queue or stream."""
+        for agency in self.app.settings.agencies:
+            if self._stopping.is_set() or not has_status_inbox(agency):
+                continue
+            with self._tracked():
+                try:
+                    await consume_once(self.app, agency, wait_seconds=0.5)
+                except Exception:
+                    # the broker is down or a write failed: nothing was acked,
+                    # the next round takes the same messages again
+                    log.exception("reading %s's status messages failed", agency.code)
 
     async def _sla_job(self) -> None:
         if self._stopping.is_set():

@@ -142,7 +142,7 @@ class AmqpSink:
             # robust connection is reconnecting; the next attempt finds it up
             await self._forget_channel()
             raise RetriableDeliveryError(
-                f"amqp {where}: {type(exc).__name__}: {_clean(exc)}"
+                f"amqp {where}: {type(exc).__name__}: {without_secrets(exc)}"
             ) from None
 
     async def _forget_channel(self) -> None:
@@ -169,6 +169,6 @@ class AmqpSink:
                 await asyncio.wait_for(connection.close(), CLOSE_TIMEOUT)
 
 
-def _clean(exc: BaseException) -> str:
+def without_secrets(exc: BaseException) -> str:
     # aiormq puts the URL, credentials included, into some connection errors
     return _USERINFO.sub(r"\1", str(exc))[:500]
