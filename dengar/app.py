@@ -11,11 +11,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from channels.base import Channel, Replier
+from channels.base import Channel, FetchResult, Replier
 from channels.registry import build_channel
 from config.settings import Settings
 from dengar.chat_commands import handle_command
-from dengar.pipeline import Pipeline
+from dengar.pipeline import BatchSummary, Pipeline
 from dispatcher.sinks.base import Sink, SinkContext
 from dispatcher.sinks.registry import build_sink
 from dispatcher.worker import OutboxWorker
@@ -81,6 +81,33 @@ class App:
         if self.pipeline.deduper is None:
             with self.sessions() as session:
                 self.pipeline.deduper = RowDeduper.open(session, self.settings.dedupe)
+
+    def store(
+        self,
+        channel: str,
+        result: FetchResult,
+        *,
+        advance_cursor: bool = True,
+        guard: Callable[[Session], None] | None = None,
+    ) -> BatchSummary:
+        """Store a batch (and, by default, its cursor) in one transaction.
+
+        ``guard`` runs first in that transaction and may raise to refuse it
+        (a worker that lost its lease). If anything fails the transaction
+        rolls back and the duplicate index forgets the batch's cases.
+        """
+        with self.sessions() as session:
+            try:
+                if guard is not None:
+                    guard(session)
+                summary = self.pipeline.ingest(
+                    session, channel, result, advance_cursor=advance_cursor
+                )
+                session.commit()
+            except BaseException:
+                self.pipeline.discard_uncommitted()
+                raise
+        return summary
 
     def notify(self, row: ComplaintRow, text: str) -> None:
         """Queue ``text`` to the reporter of ``row`` through its channel."""

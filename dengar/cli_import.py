@@ -83,11 +83,7 @@ def _import_files(app: App, files: list[str], channel: str) -> BatchSummary:
                 cursor=None,
                 rejected=[i for i in batch if isinstance(i, RejectedItem)],
             )
-            with app.sessions() as session:
-                total.add(
-                    app.pipeline.ingest(session, channel, result, advance_cursor=False)
-                )
-                session.commit()
+            total.add(app.store(channel, result, advance_cursor=False))
     return total
 
 
@@ -104,19 +100,13 @@ async def _import_posts(app: App, urls: list[str]) -> BatchSummary:
     client = x if isinstance(x, XChannel) else XChannel(channel)
     items = [await client.fetch_post_by_url(url) for url in urls]
 
-    def store() -> BatchSummary:
-        with app.sessions() as session:
-            summary = app.pipeline.ingest(
-                session,
-                channel.name,
-                FetchResult(items=items, cursor=None),
-                advance_cursor=False,
-            )
-            session.commit()
-        return summary
-
     try:
-        return await asyncio.to_thread(store)
+        return await asyncio.to_thread(
+            app.store,
+            channel.name,
+            FetchResult(items=items, cursor=None),
+            advance_cursor=False,
+        )
     finally:
         if client is not x:
             await client.close()

@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlmodel import Session
 
 from channels.base import Channel, FetchResult
 from channels.errors import FatalChannelError, RetriableChannelError
@@ -145,17 +146,14 @@ class Runner:
         return None
 
     def _store(self, name: str, result: FetchResult) -> BatchSummary:
-        with self.app.sessions() as session:
-            if self.keeper is not None:
-                leases.fence(session, name, self.keeper.holder)
-            try:
-                summary = self.app.pipeline.ingest(session, name, result)
-                session.commit()
-            except BaseException:
-                # the batch is rolled back: the duplicate index must forget it
-                self.app.pipeline.discard_uncommitted()
-                raise
-        return summary
+        keeper = self.keeper
+        if keeper is None:
+            return self.app.store(name, result)
+
+        def fence(session: Session) -> None:
+            leases.fence(session, name, keeper.holder)
+
+        return self.app.store(name, result, guard=fence)
 
     async def _after_commit(self, channel: Channel, result: FetchResult) -> None:
         try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, or_
 from sqlalchemy import select as sa_select
@@ -46,6 +47,11 @@ def case_from_row(row: ComplaintRow) -> DedupeCase:
     """What dedupe needs from a stored (flushed: ``row.id`` set) case row."""
     if row.id is None:
         raise ValueError("flush the complaint row before building its DedupeCase")
+    return _case_of(row)
+
+
+def _case_of(row: Any) -> DedupeCase:
+    # a ComplaintRow, or a result row of the same columns (index rebuild)
     return DedupeCase(
         id=row.id,
         text=case_text(row.subject, row.clean_text, row.reporter_name),
@@ -92,22 +98,7 @@ def rebuild_index(
         .execution_options(yield_per=5000)
     )  # fmt: skip
     for r in session.execute(query):
-        case = DedupeCase(
-            id=r.id,
-            text=case_text(r.subject, r.clean_text, r.reporter_name),
-            received_at=r.received_at,
-            reporter=reporter_keys(
-                r.channel,
-                email=r.reporter_email,
-                phone=r.reporter_phone,
-                chat_id=r.reporter_chat_id,
-                handle=r.reporter_handle,
-            ),
-            category=r.category,
-            region=r.region,
-            tracking_no=r.tracking_no,
-        )
-        index.add(case, r.duplicate_of_id)
+        index.add(_case_of(r), r.duplicate_of_id)
     return index
 
 

@@ -85,8 +85,8 @@ async def test_crash_before_commit_loses_nothing_and_doubles_nothing(
     original = Pipeline.ingest
     calls = {"n": 0}
 
-    def crash_on_second_batch(self: Pipeline, session, channel, result):  # type: ignore[no-untyped-def]
-        summary = original(self, session, channel, result)
+    def crash_on_second_batch(self: Pipeline, session, channel, result, **kw):  # type: ignore[no-untyped-def]
+        summary = original(self, session, channel, result, **kw)
         calls["n"] += 1
         if calls["n"] == 2:
             session.flush()  # everything is written, nothing committed

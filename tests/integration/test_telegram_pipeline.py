@@ -133,8 +133,8 @@ async def test_crash_before_commit_then_restart_loses_and_doubles_nothing(
     await conversation(api)
     original = Pipeline.ingest
 
-    def crash(self, session, channel, result):
-        original(self, session, channel, result)
+    def crash(self, session, channel, result, **kw):
+        original(self, session, channel, result, **kw)
         session.flush()  # everything written, nothing committed
         raise KeyboardInterrupt  # stands in for SIGKILL: no cleanup runs
 
