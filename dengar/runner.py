@@ -20,6 +20,7 @@ from channels.base import Channel, FetchResult
 from channels.errors import FatalChannelError, RetriableChannelError
 from dengar import leases, sla
 from dengar.app import App
+from dengar.dbhealth import DatabaseHealth, QuietSkips, is_outage
 from dengar.pipeline import BatchSummary
 from dengar.sla import SlaPolicy
 from dispatcher.status_inbox import consume_once, has_status_inbox
@@ -62,6 +63,7 @@ class Runner:
             )
         self._busy: set[str] = set()
         self._jobs: set[asyncio.Task[Any]] = set()
+        self.health = DatabaseHealth()
         # set when jobs outlived shutdown_timeout and were cancelled: their
         # transactions are abandoned (rolled back when the process exits)
         self.timed_out = False
@@ -113,6 +115,8 @@ class Runner:
                 await asyncio.to_thread(self._failed, name, str(exc), exc.retry_after)
                 raise
             except Exception as exc:
+                if is_outage(exc):
+                    raise  # the job pauses; nothing to record in a dead database
                 log.exception("channel %s failed", name)
                 message = short_error(exc)
                 await asyncio.to_thread(self._failed, name, message, None)
@@ -221,6 +225,7 @@ class Runner:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._stopping.set)
         scheduler = AsyncIOScheduler(timezone="UTC")
+        _quiet_scheduler_skips()
         for name in self.app.channels:
             interval = self.app.settings.channel(name).poll_interval
             scheduler.add_job(
@@ -326,9 +331,9 @@ class Runner:
         if self._stopping.is_set():
             return
         keeper = self.keeper
+        held = before = set(keeper.held)
         try:
-            before = set(keeper.held)
-            with self._tracked():
+            with self._tracked(), self._watching_database():
                 held = await asyncio.to_thread(keeper.beat, frozenset(self._busy))
         except Exception:
             log.exception("renewing channel leases failed")
@@ -350,13 +355,29 @@ class Runner:
             if task is not None:
                 self._jobs.discard(task)
 
+    @contextlib.contextmanager
+    def _watching_database(self) -> Iterator[None]:
+        # an outage is logged once by self.health, not per job and tick
+        try:
+            yield
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            self.health.failed(exc)
+        else:
+            self.health.succeeded()
+
+    def _idle(self) -> bool:
+        return self._stopping.is_set() or self.health.paused
+
     async def _poll_job(self, name: str) -> None:
-        if self._stopping.is_set():
+        if self._idle():
             return
         # failures are recorded in the channel's state and logged by poll()
         with (
             self._tracked(),
             contextlib.suppress(FatalChannelError, RetriableChannelError),
+            self._watching_database(),
         ):
             summary = await self.poll(name)
             if summary.replies and not self._stopping.is_set():
@@ -364,11 +385,12 @@ class Runner:
                 await self._drain_job()
 
     async def _drain_job(self) -> None:
-        if self._stopping.is_set():
+        if self._idle():
             return
         with self._tracked():
             try:
-                await self.app.worker.drain_once()
+                with self._watching_database():
+                    await self.app.worker.drain_once()
             except Exception:
                 log.exception("draining the outbox failed")
 
@@ -377,20 +399,25 @@ class Runner:
         for agency in self.app.settings.agencies:
             if self._stopping.is_set() or not has_status_inbox(agency):
                 continue
+            if self.health.paused:
+                return
             with self._tracked():
                 try:
-                    await consume_once(self.app, agency, wait_seconds=0.5)
+                    with self._watching_database():
+                        await consume_once(self.app, agency, wait_seconds=0.5)
                 except Exception:
                     # the broker is down or a write failed: nothing was acked,
                     # the next round takes the same messages again
                     log.exception("reading %s's status messages failed", agency.code)
 
     async def _sla_job(self) -> None:
-        if self._stopping.is_set():
+        if self._idle():
             return
+        closed: list[str] = []
         with self._tracked():
             try:
-                closed = await asyncio.to_thread(self.auto_close)
+                with self._watching_database():
+                    closed = await asyncio.to_thread(self.auto_close)
             except Exception:
                 log.exception("closing cases past their SLA failed")
                 return
@@ -413,6 +440,12 @@ class Runner:
             closed = sla.auto_close(session, policy, utcnow(), notify)
             session.commit()
         return closed
+
+
+def _quiet_scheduler_skips() -> None:
+    scheduler_log = logging.getLogger("apscheduler.scheduler")
+    if not any(isinstance(f, QuietSkips) for f in scheduler_log.filters):
+        scheduler_log.addFilter(QuietSkips())
 
 
 def short_error(exc: BaseException, limit: int = 300) -> str:

@@ -18,6 +18,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import text
 from sqlmodel import Session, col, func, select
 
+from dengar.dbhealth import is_outage
 from dengar.web.deps import Ctx, WebContext
 from dengar.web.views import clocks
 from dispatcher.outbox import IN_FLIGHT, PENDING
@@ -35,12 +36,29 @@ class DengarCollector(Collector):
         self.ctx = ctx
 
     def collect(self) -> Iterator[Metric]:
-        """Yield every metric family."""
-        with self.ctx.app.sessions() as session:
-            yield from self._complaints(session)
-            yield from self._outbox(session, self.ctx.sla_now())
-            yield from self._channels(session)
-            yield from self._agencies(session)
+        """Yield every metric family; while the database is unreachable only
+        ``dengar_database_up 0``, so the scrape succeeds and an alert on that
+        gauge fires instead of a vague "target down"."""
+        up = GaugeMetricFamily(
+            "dengar_database_up", "1 when the database answered this scrape, else 0."
+        )
+        try:
+            with self.ctx.app.sessions() as session:
+                families = [
+                    *self._complaints(session),
+                    *self._outbox(session, self.ctx.sla_now()),
+                    *self._channels(session),
+                    *self._agencies(session),
+                ]
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield from families
 
     def _complaints(self, session: Session) -> Iterator[Metric]:
         received = CounterMetricFamily(
