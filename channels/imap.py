@@ -48,6 +48,7 @@ SEEN = b"\\Seen"
 # bodies are fetched in groups of about this many bytes, to bound memory
 _FETCH_CHUNK_BYTES = 20_000_000
 _CONNECT_TIMEOUT = 30.0
+_TEMPORARY_AUTH_FAILURE = "[UNAVAILABLE]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +132,13 @@ class ImapChannel:
             raise
         except LoginError as exc:
             self._drop()
+            if _TEMPORARY_AUTH_FAILURE in str(exc):
+                # RFC 5530: the server could not check the credentials (for
+                # XOAUTH2: its token endpoint is down); they may well be fine
+                raise RetriableChannelError(
+                    f"IMAP server {self.settings.host} cannot check logins "
+                    f"right now: {_short(exc)}"
+                ) from None
             raise FatalChannelError(
                 f"IMAP login failed for {self.settings.username!r} at "
                 f"{self.settings.host}: {_short(exc)}"

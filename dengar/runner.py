@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import secrets
 import signal
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from channels.errors import FatalChannelError, RetriableChannelError
 from dengar import leases, sla
 from dengar.app import App
 from dengar.dbhealth import DatabaseHealth, QuietSkips, is_outage
+from dengar.fingerprint import settings_fingerprint
 from dengar.pipeline import BatchSummary
 from dengar.sla import SlaPolicy
 from dispatcher.status_inbox import consume_once, has_status_inbox
@@ -88,7 +90,15 @@ class Runner:
         total = BatchSummary()
         state = await asyncio.to_thread(self._state, name)
         if state.disabled_reason:
-            return total
+            if state.disabled_config == self._fingerprint(name, state.disabled_config):
+                return total  # same settings: the same refusal would follow
+            log.warning(
+                "channel %s was stopped (%s); its settings changed since, "
+                "trying it again",
+                name,
+                state.disabled_reason,
+            )
+            await asyncio.to_thread(self._enable, name)
         if state.next_poll_at is not None and state.next_poll_at > utcnow():
             return total
         cursor = state.cursor
@@ -173,8 +183,21 @@ class Runner:
         log.error("channel %s disabled: %s", name, reason)
         self._update_state(name, reason, disabled=True, retry_after=None)
 
+    def _enable(self, name: str) -> None:
+        with self.app.sessions() as session:
+            state = session.get(ChannelState, name)
+            if state is not None:
+                state.disabled_reason = state.disabled_config = None
+                session.add(state)
+                session.commit()
+
     def _failed(self, name: str, reason: str, retry_after: float | None) -> None:
         self._update_state(name, reason, disabled=False, retry_after=retry_after)
+
+    def _fingerprint(self, name: str, stored: str | None = None) -> str:
+        # salted, because the settings hashed include the channel's secrets
+        salt = (stored or "").partition("$")[0] or secrets.token_hex(8)
+        return settings_fingerprint(self.app.settings.channel(name), salt)
 
     def _update_state(
         self, name: str, reason: str, *, disabled: bool, retry_after: float | None
@@ -188,6 +211,7 @@ class Runner:
             state.consecutive_failures += 1
             if disabled:
                 state.disabled_reason = reason
+                state.disabled_config = self._fingerprint(name)
             else:
                 delay = (
                     retry_after

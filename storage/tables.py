@@ -174,6 +174,9 @@ class ChannelState(SQLModel, table=True):
     consecutive_failures: int = 0
     next_poll_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     disabled_reason: str | None = Field(default=None, sa_column=Column(Text))
+    # salted hash of the channel's settings when it was disabled: a restart
+    # with other settings (a new password or token) tries the channel again
+    disabled_config: str | None = Field(default=None, max_length=128)
 
 
 class QuarantineRow(SQLModel, table=True):

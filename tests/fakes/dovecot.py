@@ -4,6 +4,12 @@ Started in the foreground in its own process group, with every directory
 under a fresh temp dir (not pytest's ``tmp_path``: the mail uid cannot enter
 it). Any user logs in with ``PASSWORD``. ``stop()``/``start()`` keep the port
 and the mail, so a test can kill the server and bring it back.
+
+With ``oauth2_url`` it also offers XOAUTH2 and OAUTHBEARER, whose bearer
+tokens it checks at that RFC 7662 introspection endpoint (see
+``tests/fakes/oauth_introspect.py``); PLAIN/LOGIN with ``PASSWORD`` keep
+working alongside. Without it the configuration is exactly the password-only
+one.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ log_path = {base}/dovecot.log
 info_log_path = {base}/dovecot.log
 {ssl}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 mail_location = maildir:{base}/mail/%n
 default_internal_user = {internal}
 default_internal_group = {group}
@@ -45,8 +51,8 @@ first_valid_gid = {gid}
 mail_max_userip_connections = 100
 passdb {{
   driver = static
-  args = password={password}
-}}
+  args = password={password}{static_mechanisms}
+}}{oauth2_passdb}
 userdb {{
   driver = static
   args = uid={uid} gid={gid} home={base}/mail/%n
@@ -67,11 +73,31 @@ service imap-login {{
 }}
 """
 
+_OAUTH2_PASSDB = """
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {conf}
+}}"""
+
+# introspection only (no tokeninfo_url): the endpoint says whether the token
+# is active and whose it is; Dovecot refuses a token of another user
+_OAUTH2_CONF = """\
+introspection_mode = post
+introspection_url = {url}
+username_attribute = username
+active_attribute = active
+active_value = true
+timeout_msecs = 5000
+"""
+
 
 class Dovecot:
     """One Dovecot instance; ``host``/``port`` to connect, ``PASSWORD`` for all."""
 
-    def __init__(self, binary: str, tls: bool = False) -> None:
+    def __init__(
+        self, binary: str, tls: bool = False, oauth2_url: str | None = None
+    ) -> None:
         self.binary = binary
         self.host = "127.0.0.1"
         self.port = free_port()
@@ -105,6 +131,14 @@ class Dovecot:
         (self.base / "mail").mkdir()
         os.chown(self.base / "mail", self.uid, self.gid)
         group = grp.getgrgid(self.gid).gr_name
+        mechanisms, static_mechanisms, oauth2_passdb = "plain login", "", ""
+        if oauth2_url is not None:
+            oauth2_conf = self.base / "dovecot-oauth2.conf.ext"
+            oauth2_conf.write_text(_OAUTH2_CONF.format(url=oauth2_url))
+            mechanisms = "plain login xoauth2 oauthbearer"
+            # the password must not be tried as a token, nor a token as one
+            static_mechanisms = "\n  mechanisms = plain login"
+            oauth2_passdb = _OAUTH2_PASSDB.format(conf=oauth2_conf)
         self.conf = self.base / "dovecot.conf"
         self.conf.write_text(
             _CONF.format(
@@ -118,6 +152,9 @@ class Dovecot:
                 port=self.port,
                 tls_port=self.tls_port,
                 ssl=ssl_conf,
+                mechanisms=mechanisms,
+                static_mechanisms=static_mechanisms,
+                oauth2_passdb=oauth2_passdb,
             )
         )
 
@@ -181,14 +218,17 @@ class Dovecot:
 
 
 @contextmanager
-def running_dovecot(tls: bool = False) -> Iterator[Dovecot]:
+def running_dovecot(
+    tls: bool = False, oauth2_url: str | None = None
+) -> Iterator[Dovecot]:
     """A started Dovecot, removed afterwards; skips (or fails in CI) without
     the binary. Tests wrap it in a fixture of the scope they need. ``tls``
-    adds IMAPS on ``tls_port`` and STARTTLS on ``port``."""
+    adds IMAPS on ``tls_port`` and STARTTLS on ``port``; ``oauth2_url`` adds
+    XOAUTH2/OAUTHBEARER checked at that introspection endpoint."""
     binary = need_binary("dovecot", "apt-get install dovecot-imapd")
     if tls:
         need_binary("openssl", "apt-get install openssl")
-    server = Dovecot(binary, tls=tls)
+    server = Dovecot(binary, tls=tls, oauth2_url=oauth2_url)
     server.start()
     try:
         yield server

@@ -8,6 +8,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from pydantic import SecretStr
 from sqlmodel import select
 
 from channels.errors import FatalChannelError, RetriableChannelError
@@ -129,3 +130,34 @@ async def test_wrong_token_disables_the_channel_with_the_reason(app, x_api):
         reason = s.get(ChannelState, "x").disabled_reason
     assert "401 Unauthorized" in reason
     assert "test-bearer-token" not in reason
+
+
+async def test_a_stopped_channel_stays_stopped_until_its_settings_change(app, x_api):
+    x_api.bearer_token = "rotated-token"
+    with pytest.raises(FatalChannelError):
+        await Runner(app).poll("x")
+    asked = len(x_api.requests)
+    # same settings, new process: not tried again (the refusal would repeat)
+    restarted = App.open(app.settings)
+    try:
+        assert (await Runner(restarted).poll("x")).new_cases == 0
+    finally:
+        await restarted.close()
+    assert len(x_api.requests) == asked
+    # the operator puts in the new token and restarts: the channel works again
+    citizen = x_api.add_user("warga_kotabaru", "Siti Warga", id="900001")
+    x_api.post(citizen, f"@{GOV} jalan rusak di Sigam")
+    channels = list(app.settings.channels)
+    channels[0] = channels[0].model_copy(
+        update={"bearer_token": SecretStr("rotated-token")}
+    )
+    reopened = App.open(app.settings.model_copy(update={"channels": channels}))
+    try:
+        assert (await Runner(reopened).poll("x")).new_cases == 1
+        with reopened.sessions() as s:
+            state = s.get(ChannelState, "x")
+            assert state.disabled_reason is None
+            assert state.consecutive_failures == 0
+    finally:
+        await reopened.close()
+        await app.close()

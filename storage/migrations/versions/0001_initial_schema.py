@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 22:30:32.399826
+Create Date: 2026-11-27 23:53:55.505666
 """
 from collections.abc import Sequence
 
@@ -47,6 +47,7 @@ def upgrade() -> None:
     sa.Column('consecutive_failures', sa.Integer(), nullable=False),
     sa.Column('next_poll_at', storage.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('disabled_reason', sa.Text(), nullable=True),
+    sa.Column('disabled_config', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True),
     sa.PrimaryKeyConstraint('name')
     )
     op.create_table('login_attempt',
