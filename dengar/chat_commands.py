@@ -17,10 +17,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlmodel import Session, col, select
 
 from config.settings import Settings
+from dengar.confidentiality import LoweringRefused, change_confidentiality
 from dispatcher.notify import STATUS_LABELS
 from normalizer.records import Confidentiality, InboundMessage, RecordKind
 from normalizer.tracking import canonical
-from storage.tables import ComplaintRow, StatusEvent
+from storage.tables import ComplaintRow
 
 # statuses after which a case no longer takes /anonim or /rahasia
 FINAL_STATUSES = frozenset({"resolved", "closed", "rejected", "dismissed"})
@@ -194,24 +195,17 @@ def _protect(
     )
     if current is None:
         return message("no_open_case", overrides, command=command)
-    wanted = Confidentiality(command)
-    if current.confidentiality == Confidentiality.RAHASIA.value:
-        # rahasia already covers anonim; never lower it from the chat
-        key = "rahasia" if wanted is Confidentiality.RAHASIA else "already_rahasia"
-        return message(key, overrides, tracking_no=current.tracking_no)
-    if current.confidentiality != wanted.value:
-        previous = current.confidentiality
-        current.confidentiality = wanted.value
-        session.add(current)
-        assert current.id is not None
-        session.add(
-            StatusEvent(
-                complaint_id=current.id,
-                status=current.status,
-                note=f"confidentiality {previous} -> {wanted.value} (/{command})",
-                actor=f"reporter:{channel}:{chat_id}",
-            )
+    try:
+        change_confidentiality(
+            session,
+            current,
+            Confidentiality(command).value,
+            actor=f"reporter:{channel}:{chat_id}",
+            via=f"/{command}",
         )
+    except LoweringRefused:
+        # rahasia already covers anonim; never lowered from the chat
+        return message("already_rahasia", overrides, tracking_no=current.tracking_no)
     return message(command, overrides, tracking_no=current.tracking_no)
 
 

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
+from dengar.confidentiality import LEVELS, LoweringRefused, change_confidentiality
 from dengar.triage import TriageError, accept
 from dengar.web.access import can_see
 from dengar.web.auth import Principal
@@ -271,22 +272,20 @@ def set_confidentiality(
 ) -> Response:
     """Mark the case anonim or rahasia; only an admin may lower the level."""
     case = _case(ctx, session, user, ref)
-    order = ["biasa", "anonim", "rahasia"]
-    if level not in order:
+    if level not in LEVELS:
         raise HTTPException(400, "Tingkat kerahasiaan tidak dikenal.")
-    if order.index(level) < order.index(case.confidentiality) and not user.is_admin:
+    try:
+        change_confidentiality(
+            session,
+            case,
+            level,
+            actor=user.actor,
+            via="dasbor",
+            may_lower=user.is_admin,
+        )
+    except LoweringRefused:
         flash(request, "Hanya admin yang dapat menurunkan kerahasiaan.", "error")
         return _back(case)
-    old, case.confidentiality = case.confidentiality, level
-    session.add(case)
-    assert case.id is not None
-    session.add(
-        StaffNote(
-            complaint_id=case.id,
-            author=user.actor,
-            text=f"kerahasiaan diubah: {old} -> {level}",
-        )
-    )
     session.commit()
     flash(request, f"{case.tracking_no} sekarang {level}.")
     return _back(case) if can_see(user, case) else RedirectResponse("/", 303)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from storage.tables import ComplaintRow, OutboxRow, StaffNote, StatusEvent
 from tests.unit.web.conftest import csrf_of, login, make_case
@@ -290,6 +290,18 @@ def test_marking_rahasia_and_lowering_needs_admin(client, dengar, users, cases):
     )
     assert r.url.path == "/"  # staff no longer see it
     assert client.get(f"/kasus/{cases['pupr']}").status_code == 404
+    with dengar.sessions() as session:
+        case = session.exec(
+            select(ComplaintRow).where(ComplaintRow.tracking_no == cases["pupr"])
+        ).one()
+        event = session.exec(
+            select(StatusEvent)
+            .where(StatusEvent.complaint_id == case.id)
+            .order_by(col(StatusEvent.id).desc())
+        ).first()
+    # the change is in the case history, with who made it and where
+    assert event.note == "confidentiality biasa -> rahasia (dasbor)"
+    assert "budi" in event.actor
 
 
 def test_message_the_reporter_goes_through_the_outbox(client, dengar, users, cases):
