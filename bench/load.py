@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import re
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -67,6 +68,7 @@ class Outcome:
     minutes: list[Minute] = field(default_factory=list)
     errors: int = 0
     note: str = ""
+    by_kind: dict[str, list[float]] = field(default_factory=dict)
 
 
 def _rss_mb(pid: int) -> float:
@@ -169,9 +171,9 @@ async def run_setup(
         # throughput by when it was stored, latency by when it was offered
         minute(int(max(0.0, created - start) // 60)).stored += 1
         offered = offered_at[token]
-        minute(int((offered - start) // 60)).latencies.append(
-            max(0.0, created - offered)
-        )
+        latency = max(0.0, created - offered)
+        minute(int((offered - start) // 60)).latencies.append(latency)
+        outcome.by_kind.setdefault(_kind(token, imap), []).append(latency)
     last_stored = max((created for _, created in rows), default=start)
     for i, m in enumerate(outcome.minutes):
         m.rss_mb = rss_by_minute.get(i, float("nan"))
@@ -195,7 +197,6 @@ async def _offer(
 ) -> int:
     # items go round-robin to the channels at a steady pace
     total = int(rate * minutes * 60)
-    kinds = ["mail", "tg", "mail", "tg", "x"] + (["imap"] if dovecot else [])
     began = time.monotonic()
     for n in range(total):
         due = began + n / rate
@@ -203,7 +204,7 @@ async def _offer(
         if delay > 0:
             await asyncio.sleep(delay)
         token = f"LOAD{n}X"
-        kind = kinds[n % len(kinds)]
+        kind = _kind(n, dovecot is not None)
         offered_at[n] = time.time()
         if kind == "mail":
             write_mail(maildir, f"load{n}", body=f"Jalan berlubang {token}")
@@ -215,6 +216,12 @@ async def _offer(
             raw = imap_mail(n, n).replace(b"Jalan di dusun", token.encode())
             await asyncio.to_thread(_append, dovecot, "load", raw)
     return total
+
+
+def _kind(n: int, imap: bool) -> str:
+    # items go round-robin to the channels: 40 % mail, 40 % Telegram, 20 % X
+    kinds = ["mail", "tg", "mail", "tg", "x"] + (["imap"] if imap else [])
+    return kinds[n % len(kinds)]
 
 
 def _stored(db_url: str) -> list[tuple[int, float]]:
@@ -278,6 +285,11 @@ def print_table(outcomes: list[Outcome], rate: float) -> None:
                 f"{o.setup:<11}{'all':>7}{'':>10}{statistics.median(everything):>8.2f}"
                 f"{_pct(everything, 0.95):>8.2f}{_pct(everything, 0.99):>8.2f}"
             )
+        for kind, values in sorted(o.by_kind.items()):
+            print(
+                f"{o.setup:<11}{kind:>7}{'':>10}{statistics.median(values):>8.2f}"
+                f"{_pct(values, 0.95):>8.2f}{_pct(values, 0.99):>8.2f}"
+            )
 
 
 def main() -> None:
@@ -296,7 +308,7 @@ def main() -> None:
                     run_setup(setup, args.rate, args.minutes, args.imap, Path(tmp))
                 )
             )
-        print(f"  done: {setup}", flush=True)
+        print(f"  done: {setup}", file=sys.stderr, flush=True)
     print_table(outcomes, args.rate)
 
 
