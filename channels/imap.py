@@ -37,6 +37,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginEr
 
 from channels.base import FetchResult
 from channels.errors import FatalChannelError, RetriableChannelError
+from channels.oauth2_tokens import RefreshTokenSource
 from channels.smtp_reply import SmtpReplier
 from config.channel_settings import ImapChannelSettings
 from normalizer.mime import mail_external_id
@@ -75,6 +76,11 @@ class ImapChannel:
         self.wait_seconds = wait_seconds
         self._client: IMAPClient | None = None
         self._replier: SmtpReplier | None = None
+        self._tokens = (
+            RefreshTokenSource(settings.oauth2, settings.username)
+            if settings.oauth2 is not None
+            else None
+        )
         # one IMAP connection: a check() or close() waits for a fetch in IDLE
         self._lock = threading.Lock()
 
@@ -139,9 +145,15 @@ class ImapChannel:
                     f"IMAP server {self.settings.host} cannot check logins "
                     f"right now: {_short(exc)}"
                 ) from None
+            hint = ""
+            if self._tokens is not None:
+                hint = (
+                    " (a new access token was refused: is the refresh token "
+                    "for this mailbox, with the IMAP scope?)"
+                )
             raise FatalChannelError(
                 f"IMAP login failed for {self.settings.username!r} at "
-                f"{self.settings.host}: {_short(exc)}"
+                f"{self.settings.host}: {_short(exc)}{hint}"
             ) from None
         except ssl.SSLCertVerificationError as exc:
             self._drop()
@@ -165,6 +177,8 @@ class ImapChannel:
         if self._client is not None:
             return self._client
         s = self.settings
+        # before connecting: no IMAP session idles while the provider answers
+        access_token = self._tokens.access_token() if self._tokens else None
         context = ssl.create_default_context()
         client = IMAPClient(
             s.host,
@@ -176,16 +190,32 @@ class ImapChannel:
         try:
             if s.security == "starttls":
                 client.starttls(context)
-            if s.oauth2_token is not None:
+            if access_token is not None:
+                self._xoauth2_login(client, access_token)
+            elif s.oauth2_token is not None:
                 client.oauth2_login(s.username, s.oauth2_token.get_secret_value())
             else:
-                assert s.password is not None  # settings require one of the two
+                assert s.password is not None  # settings require exactly one kind
                 client.login(s.username, s.password.get_secret_value())
         except BaseException:
             _quietly_close(client)
             raise
         self._client = client
         return client
+
+    def _xoauth2_login(self, client: IMAPClient, access_token: str) -> None:
+        assert self._tokens is not None
+        try:
+            client.oauth2_login(self.settings.username, access_token)
+        except LoginError as exc:
+            # a cached token may have been revoked or expired early: one new
+            # token, one more try; an unavailable server is not the token
+            renewed = None
+            if _TEMPORARY_AUTH_FAILURE not in str(exc):
+                renewed = self._tokens.replace_refused()
+            if renewed is None:
+                raise
+            client.oauth2_login(self.settings.username, renewed)
 
     def _drop(self) -> None:
         client, self._client = self._client, None

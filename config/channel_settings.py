@@ -36,6 +36,45 @@ class MaildirChannelSettings(ChannelBase):
 
 
 _AFTER_IMPORT = re.compile(r"^(keep|flag_seen|move:.+)$")
+# a refresh token must not cross the network in clear; plain http only for a
+# token endpoint on this machine (a local proxy, the tests)
+_TOKEN_URL = re.compile(
+    r"^(https://\S+|http://(localhost|127\.0\.0\.1|\[::1\])[:/]\S*)$"
+)
+
+
+class ImapOAuth2Settings(StrictModel):
+    """The OAuth 2.0 refresh-token grant (RFC 6749 §6) that gives the IMAP
+    channel its XOAUTH2 access tokens (Gmail, Microsoft 365)."""
+
+    token_url: str = Field(
+        description="the provider's token endpoint, e.g. "
+        "https://oauth2.googleapis.com/token"
+    )
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr | None = Field(
+        default=None, description="absent for a public client"
+    )
+    refresh_token: SecretStr
+    scope: str | None = Field(
+        default=None,
+        description="Microsoft 365: https://outlook.office365.com/"
+        "IMAP.AccessAsUser.All offline_access",
+    )
+
+    @field_validator("token_url")
+    @classmethod
+    def _token_url(cls, value: str) -> str:
+        if not _TOKEN_URL.match(value):
+            raise ValueError("must be an https:// URL (http:// only for localhost)")
+        return value
+
+    @field_validator("refresh_token")
+    @classmethod
+    def _refresh_token(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("is empty (is its environment variable set?)")
+        return value
 
 
 class ImapChannelSettings(ChannelBase):
@@ -47,7 +86,12 @@ class ImapChannelSettings(ChannelBase):
     security: Security = "tls"
     username: str
     password: SecretStr | None = None
-    oauth2_token: SecretStr | None = None
+    oauth2_token: SecretStr | None = Field(
+        default=None, description="a static XOAUTH2 access token (never refreshed)"
+    )
+    oauth2: ImapOAuth2Settings | None = Field(
+        default=None, description="XOAUTH2 with access tokens from a refresh token"
+    )
     folders: list[str] = Field(default_factory=lambda: ["INBOX"], min_length=1)
     after_import: str = "flag_seen"
     max_message_bytes: int = Field(default=25 * MB, ge=1)
@@ -72,8 +116,16 @@ class ImapChannelSettings(ChannelBase):
 
     @model_validator(mode="after")
     def _one_credential(self) -> ImapChannelSettings:
-        if (self.password is None) == (self.oauth2_token is None):
-            raise ValueError("give exactly one of password or oauth2_token")
+        given = [
+            key
+            for key in ("password", "oauth2_token", "oauth2")
+            if getattr(self, key) is not None
+        ]
+        if len(given) != 1:
+            found = f"found {' and '.join(given)}" if given else "found none"
+            raise ValueError(
+                f"give exactly one of password, oauth2_token or oauth2 ({found})"
+            )
         return self
 
     @property

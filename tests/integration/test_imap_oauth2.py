@@ -1,9 +1,11 @@
 """XOAUTH2 (Gmail / Microsoft 365 style) against a real Dovecot whose oauth2
 passdb checks bearer tokens at a local introspection endpoint
-(``tests/fakes/oauth_introspect.py``)."""
+(``tests/fakes/oauth_introspect.py``), with a static ``oauth2_token`` and with
+access tokens obtained from a refresh token at the same fake provider."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -181,7 +183,8 @@ async def test_expired_token_fails_the_next_login_clearly(
     try:
         first = await channel.fetch(None, limit=10)
         assert len(first.items) == 1
-        # Dengar does not refresh tokens: once it expires, the next login fails
+        # a static oauth2_token is never refreshed: once it expires, the next
+        # login fails
         tokens.revoke(token)
         await channel.close()
         with pytest.raises(FatalChannelError, match="login failed") as caught:
@@ -237,3 +240,286 @@ async def test_renewed_token_after_a_restart_resumes_the_channel(
     [channel] = report["channels"]
     assert channel["cases"] == 1
     assert channel["healthy"]
+
+
+# -- access tokens from a refresh token (the ``oauth2:`` block) -----------------
+
+M365_SCOPE = "https://outlook.office365.com/IMAP.AccessAsUser.All offline_access"
+
+
+@pytest.fixture
+def refresh_token() -> str:
+    return f"1//rahasia-segar-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def client_secret() -> str:
+    return f"GOCSPX-rahasia-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def provider(
+    tokens: TokenIntrospection, monkeypatch: pytest.MonkeyPatch
+) -> TokenIntrospection:
+    """The module's fake provider, its token endpoint options reset after."""
+    for option in ("expires_in", "rotate", "token_down"):
+        monkeypatch.setattr(tokens, option, getattr(tokens, option))
+    return tokens
+
+
+def refresh_settings(
+    server: Dovecot, provider: TokenIntrospection, user: str, refresh_token: str
+) -> ImapChannelSettings:
+    return ImapChannelSettings(
+        name="surel-m365",
+        type="imap",
+        host=server.host,
+        port=server.port,
+        security="none",
+        username=user,
+        oauth2={
+            "token_url": provider.token_url,
+            "client_id": "dengar",
+            "refresh_token": refresh_token,
+        },
+        after_import="keep",
+    )
+
+
+def install_refreshing(
+    tmp_path: Path,
+    server: Dovecot,
+    provider: TokenIntrospection,
+    user: str,
+    refresh_token: str,
+    client_secret: str,
+) -> App:
+    # the documented setup: both secrets come from the environment
+    config = f"""
+database_url: sqlite:///{tmp_path / "dengar.db"}
+channels:
+  - name: surel-m365
+    type: imap
+    host: {server.host}
+    port: {server.port}
+    security: none
+    username: {user}
+    oauth2:
+      token_url: {provider.token_url}
+      client_id: dengar-kotabaru
+      client_secret: ${{DENGAR_IMAP_CLIENT_SECRET}}
+      refresh_token: ${{DENGAR_IMAP_REFRESH_TOKEN}}
+      scope: {M365_SCOPE}
+    after_import: flag_seen
+    idle: false
+agencies: [{{code: DISKOMINFO, name: Diskominfo}}]
+routing: {{default_agency: DISKOMINFO}}
+"""
+    environ = {
+        "DENGAR_IMAP_CLIENT_SECRET": client_secret,
+        "DENGAR_IMAP_REFRESH_TOKEN": refresh_token,
+    }
+    return App.open(parse_settings(config, environ=environ))
+
+
+def assert_no_secret(texts: list[str], provider: TokenIntrospection, *secrets: str):
+    every = [*secrets, *provider.issued]
+    every += [form.get("refresh_token", "") for form in provider.token_requests]
+    for secret in filter(None, every):
+        for text in texts:
+            assert secret not in text
+
+
+async def subjects(
+    channel: ImapChannel, cursor: str | None
+) -> tuple[list[str], str | None]:
+    result = await channel.fetch(cursor, limit=10)
+    return [parse_mail(i.raw).subject for i in result.items], result.cursor
+
+
+async def test_refresh_token_logs_in_and_mail_becomes_a_case(
+    tmp_path, server, provider, user, refresh_token, client_secret, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    provider.grant(refresh_token, user, "dengar-kotabaru", client_secret)
+    append(server, user, mail("Saluran air tersumbat di Desa Sukamaju"))
+    app = install_refreshing(
+        tmp_path, server, provider, user, refresh_token, client_secret
+    )
+    try:
+        summary = await Runner(app).run_once()
+        with app.sessions() as session:
+            [case] = session.exec(select(ComplaintRow)).all()
+            report = status_report(session, app.settings)
+        shown = [repr(app.channels["surel-m365"]), repr(app.settings)]
+    finally:
+        await app.close()
+    assert summary.errors == {}
+    assert "Saluran air" in (case.subject or case.clean_text)
+    [channel] = report["channels"]
+    assert channel["healthy"]
+    # what Google and Microsoft expect: the grant, with the client in the body
+    [form] = [f for f in provider.token_requests if f["refresh_token"] == refresh_token]
+    assert form == {
+        "grant_type": "refresh_token",
+        "refresh_token": refresh_token,
+        "client_id": "dengar-kotabaru",
+        "client_secret": client_secret,
+        "scope": M365_SCOPE,
+    }
+    assert provider.issued[-1] in provider.asked  # logged in with the new token
+    assert_no_secret(
+        [json.dumps(report), caplog.text, *shown],
+        provider,
+        refresh_token,
+        client_secret,
+    )
+
+
+async def test_expired_access_token_is_renewed_before_the_next_login(
+    server, provider, user, refresh_token
+):
+    provider.grant(refresh_token, user)
+    provider.expires_in = 2
+    append(server, user, mail("sebelum kedaluwarsa"))
+    channel = ImapChannel(
+        refresh_settings(server, provider, user, refresh_token), wait_seconds=0
+    )
+    try:
+        first, cursor = await subjects(channel, None)
+        expired = provider.issued[-1]
+        await channel.close()  # the server dropped the connection, say
+        await asyncio.sleep(2.1)
+        append(server, user, mail("sesudah kedaluwarsa"))
+        asked_before = len(provider.asked)
+        second, _ = await subjects(channel, cursor)
+    finally:
+        await channel.close()
+    assert first == ["sebelum kedaluwarsa"]
+    assert second == ["sesudah kedaluwarsa"]
+    # renewed ahead of time: the expired token was not even tried
+    assert provider.issued[-1] != expired
+    assert expired not in provider.asked[asked_before:]
+
+
+async def test_refused_cached_token_is_replaced_once_and_the_login_retried(
+    own_server, provider, user, refresh_token
+):
+    provider.grant(refresh_token, user)
+    append(own_server, user, mail("pertama"))
+    channel = ImapChannel(
+        refresh_settings(own_server, provider, user, refresh_token), wait_seconds=0
+    )
+    try:
+        first, cursor = await subjects(channel, None)
+        await channel.close()
+        # revoked (or expired early) at the provider while still in our cache
+        provider.revoke(provider.issued[-1])
+        requests_before = len(provider.token_requests)
+        append(own_server, user, mail("kedua"))
+        second, _ = await subjects(channel, cursor)
+    finally:
+        await channel.close()
+    assert (first, second) == (["pertama"], ["kedua"])
+    assert len(provider.token_requests) == requests_before + 1
+
+
+async def test_rotated_refresh_token_is_used_for_the_next_refresh(
+    own_server, provider, user, refresh_token, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    provider.grant(refresh_token, user)
+    provider.rotate = True  # and the old refresh token stops working
+    append(own_server, user, mail("sebelum rotasi"))
+    channel = ImapChannel(
+        refresh_settings(own_server, provider, user, refresh_token), wait_seconds=0
+    )
+    try:
+        first, cursor = await subjects(channel, None)
+        await channel.close()
+        provider.revoke(provider.issued[-1])
+        append(own_server, user, mail("sesudah rotasi"))
+        second, _ = await subjects(channel, cursor)
+    finally:
+        await channel.close()
+    assert (first, second) == (["sebelum rotasi"], ["sesudah rotasi"])
+    configured, rotated = [f["refresh_token"] for f in provider.token_requests[-2:]]
+    assert configured == refresh_token
+    assert rotated != refresh_token
+    assert "rotated the refresh token" in caplog.text
+    assert_no_secret([caplog.text, repr(channel)], provider, refresh_token)
+
+
+async def test_revoked_refresh_token_stops_the_channel_and_says_what_to_do(
+    tmp_path, server, provider, user, refresh_token, client_secret, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    provider.grant(refresh_token, user, "dengar-kotabaru", client_secret)
+    provider.revoke_grant(refresh_token)  # consent withdrawn, password changed
+    append(server, user, mail("tidak akan terbaca"))
+    app = install_refreshing(
+        tmp_path, server, provider, user, refresh_token, client_secret
+    )
+    try:
+        summary = await Runner(app).run_once()
+        with app.sessions() as session:
+            cases = session.exec(select(ComplaintRow)).all()
+            report = status_report(session, app.settings)
+        shown = [repr(app.channels["surel-m365"]), repr(app.settings)]
+    finally:
+        await app.close()
+    assert cases == []
+    error = summary.errors["surel-m365"]
+    assert "invalid_grant" in error
+    assert "expired or been revoked" in error
+    assert "oauth2.refresh_token" in error  # what to replace
+    assert user in error
+    [channel] = report["channels"]
+    assert not channel["healthy"]
+    assert "invalid_grant" in channel["disabled_reason"]
+    assert_no_secret(
+        [error, json.dumps(report), caplog.text, *shown],
+        provider,
+        refresh_token,
+        client_secret,
+    )
+
+
+async def test_token_endpoint_outage_is_retried_then_recovers(
+    server, provider, user, refresh_token
+):
+    provider.grant(refresh_token, user)
+    append(server, user, mail("saat penyedia token gangguan"))
+    channel = ImapChannel(
+        refresh_settings(server, provider, user, refresh_token), wait_seconds=0
+    )
+    provider.token_down = True
+    try:
+        with pytest.raises(RetriableChannelError, match="unavailable") as caught:
+            await channel.check()
+        provider.token_down = False
+        recovered, _ = await subjects(channel, None)
+    finally:
+        await channel.close()
+    assert recovered == ["saat penyedia token gangguan"]
+    assert refresh_token not in str(caught.value)
+
+
+async def test_new_token_for_another_mailbox_is_refused_once_with_a_hint(
+    own_server, provider, user, refresh_token
+):
+    provider.grant(refresh_token, f"{user}-lain")  # consented as someone else
+    channel = ImapChannel(
+        refresh_settings(own_server, provider, user, refresh_token), wait_seconds=0
+    )
+    try:
+        with pytest.raises(FatalChannelError, match="login failed") as caught:
+            await channel.check()
+    finally:
+        await channel.close()
+    assert "is the refresh token for this mailbox" in str(caught.value)
+    # a brand-new token refused: asking for another would not help
+    assert (
+        len([f for f in provider.token_requests if f["refresh_token"] == refresh_token])
+        == 1
+    )
