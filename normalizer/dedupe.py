@@ -14,37 +14,46 @@ A link always points at a primary (a case that is not itself a duplicate),
 never at the case itself, never at a pair staff have unlinked, and a new case
 has no duplicates of its own yet, so no link can close a cycle.
 
-Candidates come from an inverted index blocked by category: a new case looks
-up its rarest tokens in its category's block (and the block of cases
-without a category), at most ``query_tokens`` of them and no more once their
-postings exceed ``posting_budget``, ranks the cases found by the rarity of
-the tokens they share, and scores the ``max_candidates`` best with
-rapidfuzz. ``bench/dedupe.py`` measures this against an exhaustive scan of
-the whole window.
+Candidates come from an inverted index blocked by category and region: a
+new case looks up its tokens, rarest first over the whole index, in the
+blocks it may link to (its category and region, and the blocks of cases
+without one). The rarest token always counts, then the numbers and rare
+words (a link needs one in common), at most ``query_tokens`` of them: the
+lists within ``posting_budget`` postings bring in cases, longer ones only
+rank them. The ``max_candidates`` cases that share most of those tokens
+(the newest first among equals) are scored with rapidfuzz, and the verdict
+is checked on the hits, best first. ``bench/dedupe.py`` measures this
+against an exhaustive scan of the whole window.
+
+Memory: one slot per case in flat arrays (time, category, region, open),
+one prepared key string per case, tokens as integer ids and postings as
+``array('i')`` of slots: about 450 bytes a case at a million cases.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
 from array import array
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import process
 
 from config.places_settings import DedupeSettings
 from normalizer.dedupe_records import (
     Candidate,
+    Codes,
     DedupeCase,
     Identities,
     Link,
     LinkKind,
+    Scorer,
     key_tokens,
+    prepared_scorer,
     reporter_keys,
+    slips,
+    typo,
 )
 
 if TYPE_CHECKING:
@@ -59,26 +68,9 @@ __all__ = [
     "Link",
     "LinkKind",
     "key_tokens",
+    "prepared_scorer",
     "reporter_keys",
 ]
-
-_TYPO_RATIO = 80.0  # two spellings of one word (stagen / staagen)
-_SEP = "\x1f"
-
-
-@dataclass(slots=True)
-class _Entry:
-    key: str  # key tokens in order: what the scorer compares
-    ts: float
-    category: str | None
-    region: str | None
-    tracking_no: str | None
-    primary: int | None = None
-    open: bool = True
-    children: set[int] | None = None
-
-    def tokens(self) -> frozenset[str]:
-        return frozenset(self.key.split())
 
 
 class DuplicateIndex:
@@ -97,14 +89,31 @@ class DuplicateIndex:
     ) -> None:
         self.settings = settings or DedupeSettings()
         self.scorer_name = self.settings.scorer
-        self._scorer: Callable[..., float] = getattr(fuzz, self.settings.scorer)
+        self._prepare, self._score = prepared_scorer(self.settings.scorer)
         self._budget = self.settings.posting_budget
-        self._entries: dict[int, _Entry] = {}
-        self._postings: dict[str, array[int]] = {}  # "category<US>token" → ids
-        self._df: Counter[str] = Counter()
-        self._categories: set[str] = {""}
+        # one slot per indexed case, in the order added
+        self._slot: dict[int, int] = {}
+        self._ids = array("q")
+        self._keys: list[str] = []  # prepared key tokens: what the scorer reads
+        self._ts = array("d")
+        self._category = array("H")
+        self._region = array("H")
+        self._open = bytearray()
+        self._tracking: dict[int, str] = {}  # slot → tracking number
+        self._categories = Codes()
+        self._regions = Codes()
+        # tokens as integer ids; postings per category code → token id → slots
+        self._vocab: dict[str, int] = {}
+        self._df = array("i")  # indexed cases holding each token
+        # postings by block (category code << 16 | region code), then token
+        self._blocks: dict[int, dict[int, array[int]]] = {}
+        self._compatible: dict[tuple[int, int], list[dict[int, array[int]]]] = {}
+        self._primary: dict[int, int] = {}  # case id → primary, linked ones only
+        self._children: dict[int, set[int]] = {}
         self._people = Identities()
         self._unlinked: set[tuple[int, int]] = set()
+        # token → rare or a number, for the index as it is: cleared on add
+        self._rare: dict[str, bool] = {}
         for a, b in unlinked:
             self.forbid(a, b)
 
@@ -126,59 +135,123 @@ class DuplicateIndex:
         """True when two sets of reporter keys belong to one known person."""
         return self._people.same(a, b)
 
+    def prepared(self, keys: list[str]) -> str:
+        """Key tokens as the index stores and scores them."""
+        return self._prepare(keys)
+
+    @property
+    def fast_scorer(self) -> Scorer:
+        """Scores two :meth:`prepared` keys as the configured scorer scores
+        the texts (for an exhaustive scan with the same scores)."""
+        return self._score
+
     # -- maintenance ----------------------------------------------------------
     def __len__(self) -> int:
-        return sum(1 for e in self._entries.values() if e.open)
+        return self._open.count(1)
 
     def __contains__(self, case_id: object) -> bool:
-        entry = self._entries.get(case_id) if isinstance(case_id, int) else None
-        return entry is not None and entry.open
+        slot = self._slot.get(case_id) if isinstance(case_id, int) else None
+        return slot is not None and bool(self._open[slot])
 
-    def add(self, case: DedupeCase, primary: int | None = None) -> None:
-        """Index a stored case; ``primary`` is the case it was linked to."""
-        if case.id in self._entries:
+    def add(
+        self,
+        case: DedupeCase,
+        primary: int | None = None,
+        keys: list[str] | None = None,
+    ) -> None:
+        """Index a stored case; ``primary`` is the case it was linked to,
+        ``keys`` its :func:`key_tokens` when known (a stored key)."""
+        if case.id in self._slot:
             self.set_primary(case.id, primary)
             return
-        keys = key_tokens(case.text)
-        self._entries[case.id] = _Entry(
-            " ".join(keys),
-            case.received_at.timestamp(),
-            case.category,
-            case.region,
-            case.tracking_no,
-        )
-        block = case.category or ""
-        self._categories.add(block)
-        for token in sorted(set(keys)):
-            self._df[token] += 1
-            self._postings.setdefault(block + _SEP + token, array("q")).append(case.id)
+        keys = key_tokens(case.text) if keys is None else keys
+        self._rare.clear()
+        slot = len(self._ids)
+        self._slot[case.id] = slot
+        self._ids.append(case.id)
+        self._keys.append(self._prepare(keys))
+        self._ts.append(case.received_at.timestamp())
+        category = self._categories.code(case.category)
+        region = self._regions.code(case.region)
+        self._category.append(category)
+        self._region.append(region)
+        self._open.append(1)
+        if case.tracking_no:
+            self._tracking[slot] = case.tracking_no
+        block = self._blocks.get(category << 16 | region)
+        if block is None:
+            block = self._blocks[category << 16 | region] = {}
+            self._compatible.clear()
+        vocab, df = self._vocab, self._df
+        unique = set(keys)
+        new: list[str] = []
+        for token in unique:
+            tid = vocab.get(token)
+            if tid is None:
+                tid = vocab[token] = len(df)
+                df.append(0)
+                new.append(token)
+            df[tid] += 1
+            postings = block.get(tid)
+            if postings is None:
+                block[tid] = array("i", (slot,))
+            else:
+                postings.append(slot)
+        # a word never seen before is most often a slip: the case is also
+        # found under the known words one slip away (not counted in their df)
+        for token in new:
+            for near in self._near_words(token):
+                if near not in unique:
+                    self._post(block, vocab[near], slot)
         self._people.add(case.reporter, case.id)
         self.set_primary(case.id, primary)
+
+    @staticmethod
+    def _post(block: dict[int, array[int]], tid: int, slot: int) -> None:
+        postings = block.get(tid)
+        if postings is None:
+            block[tid] = array("i", (slot,))
+        elif postings[-1] != slot:
+            postings.append(slot)
+
+    def _near_words(self, token: str, seen: int = 0) -> list[str]:
+        """Known words one slip from ``token`` that ten times as many cases
+        hold (two at least; at most the two most held), for a word long
+        enough that a slip does not make another word. A word ``seen`` in
+        a few cases may still be a common slip of a street's name."""
+        if len(token) < 4 or not token.isalpha():
+            return []
+        vocab, df = self._vocab, self._df
+        least = max(2, 10 * seen)
+        near = sorted(
+            (-df[tid], word)
+            for word in slips(token)
+            if (tid := vocab.get(word)) is not None and df[tid] >= least
+        )
+        return [word for _, word in near[:2]]
 
     def set_primary(self, case_id: int, primary: int | None) -> None:
         """Record that ``case_id`` is now a duplicate of ``primary`` (or of
         nothing); its own duplicates follow it to the new primary."""
-        entry = self._entries.get(case_id)
-        if entry is None:
+        if case_id not in self._slot:
             return
-        old = self._entries.get(entry.primary) if entry.primary is not None else None
-        if old is not None and old.children:
-            old.children.discard(case_id)
-        entry.primary = primary
-        target = self._entries.get(primary) if primary is not None else None
-        if target is None:
+        old = self._primary.pop(case_id, None)
+        if old is not None and old in self._children:
+            self._children[old].discard(case_id)
+        if primary is None:
             return
-        if target.children is None:
-            target.children = set()
-        target.children.add(case_id)
-        for child in sorted(entry.children or ()):
+        self._primary[case_id] = primary
+        if primary not in self._slot:  # closed or out of the window
+            return
+        self._children.setdefault(primary, set()).add(case_id)
+        for child in sorted(self._children.get(case_id, ())):
             self.set_primary(child, primary)
 
     def discard(self, case_id: int) -> None:
         """Forget a case that closed (or left the window)."""
-        entry = self._entries.get(case_id)
-        if entry is not None:
-            entry.open = False
+        slot = self._slot.get(case_id)
+        if slot is not None:
+            self._open[slot] = 0
 
     def forbid(self, a: int, b: int) -> None:
         """Never link ``a`` and ``b`` automatically (staff unlinked them)."""
@@ -197,17 +270,17 @@ class DuplicateIndex:
         seen = {case_id}
         current = case_id
         while True:
-            entry = self._entries.get(current)
-            if entry is None or entry.primary is None:
+            parent = self._primary.get(current)
+            if parent is None:
                 return current
-            current = entry.primary
+            current = parent
             if current in seen:  # defensive: a cycle written by hand in the DB
                 return min(seen)
             seen.add(current)
 
     def snapshot(self) -> Mapping[int, int | None]:
         """``case id → primary id`` for every indexed case (for tests)."""
-        return {i: e.primary for i, e in self._entries.items()}
+        return {i: self._primary.get(i) for i in self._ids}
 
     # -- rules --------------------------------------------------------------
     def find(self, case: DedupeCase) -> Link | None:
@@ -232,14 +305,14 @@ class DuplicateIndex:
             return None
         s = self.settings
         ts = case.received_at.timestamp()
-        mine = " ".join(keys)
-        for other_id in sorted(ids, key=lambda i: (self._entries[i].ts, i)):
-            other = self._entries[other_id]
-            if not other.open or other_id == case.id:
+        mine = self._prepare(keys)
+        slots = sorted((self._ts[self._slot[i]], i, self._slot[i]) for i in ids)
+        for other_ts, other_id, slot in slots:
+            if not self._open[slot] or other_id == case.id:
                 continue
-            if abs(ts - other.ts) > s.same_reporter_hours * 3600:
+            if abs(ts - other_ts) > s.same_reporter_hours * 3600:
                 continue
-            score = self._scorer(mine, other.key)
+            score = self._score(mine, self._keys[slot])
             target = self._target(case.id, other_id)
             if score < s.same_reporter_threshold or target is None:
                 continue
@@ -249,157 +322,235 @@ class DuplicateIndex:
                 self.scorer_name,
                 f"same reporter within {s.same_reporter_hours:g} h: "
                 f"{self.scorer_name} {score:.1f} >= {s.same_reporter_threshold:g} "
-                f"with {other.tracking_no or other_id}",
+                f"with {self._tracking.get(slot) or other_id}",
                 "same_reporter",
             )
         return None
 
+    def _blocks_for(
+        self, case: DedupeCase, wide: bool = False
+    ) -> list[dict[int, array[int]]]:
+        """The blocks of the categories and regions ``case`` may link to:
+        its own and the unknown one, or all when it has none (or the
+        settings do not require the same, or ``wide``)."""
+        s = self.settings
+        category = 0 if wide else self._categories.find(case.category)
+        region = 0 if wide else self._regions.find(case.region)
+        found = self._compatible.get((category, region))
+        if found is None:
+            found = self._compatible[category, region] = [
+                block
+                for key, block in sorted(self._blocks.items())
+                if (
+                    key >> 16 in (category, 0)
+                    or not category
+                    or not s.require_same_category
+                )
+                and (
+                    key & 0xFFFF in (region, 0)
+                    or not region
+                    or not s.require_same_region
+                )
+            ]
+        return found
+
+    def _candidate_slots(
+        self, case: DedupeCase, keys: list[str], wide: bool = False
+    ) -> list[int]:
+        """The slots worth scoring, best first: see :meth:`candidates`."""
+        blocks = self._blocks_for(case, wide)
+        vocab = self._vocab
+        df = self._df
+        # rarest first over the whole index: a village is rarer than a
+        # closing phrase, even where the phrase's block list is shorter
+        lists: list[tuple[int, str, list[array[int]]]] = []
+        unique = set(keys)
+        slip = max(2, len(self._ids) // 20_000)
+        for token in list(unique):
+            tid = vocab.get(token)
+            seen = 0 if tid is None else df[tid]
+            if seen <= slip:  # a slip? look for the word too
+                unique.update(self._near_words(token, seen))
+        for token in unique:
+            tid = vocab.get(token)
+            if tid is None:
+                continue
+            found = [p for b in blocks if (p := b.get(tid)) is not None]
+            if found:
+                lists.append((df[tid], token, found))
+        lists.sort(key=itemgetter(0, 1))
+        if lists:
+            # a link needs a number or a rare word in common: the rarest
+            # token always, then only those
+            lists[1:] = [x for x in lists[1:] if self._distinct(x[1])]
+        budget, limit = self._budget, self.settings.max_candidates
+        # set operations run in C: ``levels[k]`` holds the slots found by
+        # more than k of the tokens read. The rarest lists, within the
+        # budget, bring in the slots; longer ones, within twice the budget,
+        # only rank them (intersecting a list costs less than making a set
+        # of it)
+        levels: list[set[int]] = []
+        read = 0
+        for _, _, found in lists[: self.settings.query_tokens]:
+            size = sum(map(len, found))
+            anchor = not levels or read + size <= budget
+            if not anchor and read + size > 2 * budget:
+                continue
+            read += size
+            here: set[int] = set()
+            for postings in found:
+                if not anchor:
+                    here.update(levels[0].intersection(postings))
+                elif len(postings) > budget:  # of a long list, its newest part
+                    here.update(postings[-budget:])
+                else:
+                    here.update(postings)
+            levels.append(set())
+            for k in range(len(levels) - 1, 0, -1):
+                levels[k] |= levels[k - 1] & here
+            levels[0] |= here
+        own = self._slot.get(case.id, -1)
+        best: list[int] = []
+        above: set[int] = set()
+        for level in reversed(levels):
+            if len(best) >= limit:
+                break
+            # most tokens shared first, the newest first among equals
+            level.discard(own)
+            best.extend(sorted(level - above, reverse=True)[: limit - len(best)])
+            above = level
+        return best
+
     def candidates(
-        self, case: DedupeCase, keys: list[str] | None = None
+        self, case: DedupeCase, keys: list[str] | None = None, *, wide: bool = False
     ) -> list[tuple[int, float]]:
         """``(case id, weight of shared tokens)`` of the cases worth scoring,
-        best first (rarest tokens shared, then newest).
-
-        The rarest tokens of ``case`` are looked up in the blocks of
-        compatible categories: the rarest, then more (at most
-        ``query_tokens``) while under ``posting_budget`` postings read; of a
-        long list only the newest ``posting_budget`` entries. The cases found
-        are ranked by how many keys they share, then the best
-        ``2 x max_candidates`` by the summed rarity (idf) of all the tokens
-        they share.
+        best first (see the module's doc); the weight is the summed rarity
+        (idf) of all the tokens they share with ``case``. ``wide`` looks in
+        every category and region (for ``explain``).
         """
         keys = key_tokens(case.text) if keys is None else keys
-        blocks = (
-            [case.category, ""]
-            if case.category and self.settings.require_same_category
-            else sorted(self._categories)
-        )
-        rarest = sorted((self._df[t], t) for t in set(keys) if self._df[t])
-        hits: Counter[int] = Counter()
-        read = 0
-        for chosen, (_, token) in enumerate(rarest[: self.settings.query_tokens]):
-            lists = [self._postings.get(block + _SEP + token) for block in blocks]
-            size = sum(len(p) for p in lists if p)
-            # the rarest always, more only while under budget: a common word
-            # finds everything and tells little
-            if chosen and read + size > self._budget:
-                break
-            read += size
-            for postings in lists:
-                if postings:
-                    hits.update(postings[-self._budget :])
-        hits.pop(case.id, None)
-        limit = self.settings.max_candidates
-        pool = heapq.nlargest(2 * limit, hits.items(), key=itemgetter(1, 0))
-        # rank by the rarity of what they share (idf), so that a case sharing
-        # the street and the village beats one sharing only the usual words
-        total = len(self._entries) + 1
         mine = frozenset(keys)
-        weight = {t: math.log(total / (self._df[t] + 1)) for t in mine}
-        entries = self._entries
-        ranked = [
-            (i, sum(map(weight.__getitem__, mine.intersection(entries[i].key.split()))))
-            for i, _ in pool
-        ]
-        best = heapq.nlargest(limit, ranked, key=itemgetter(1, 0))
-        return [(i, round(w, 2)) for i, w in best]
+        total = len(self._ids) + 1
+        out = []
+        for slot in self._candidate_slots(case, keys, wide):
+            shared = mine.intersection(self._keys[slot].split())
+            weight = sum(math.log(total / (self._df_of(t) + 1)) for t in shared)
+            out.append((self._ids[slot], round(weight, 2)))
+        return out
+
+    def _df_of(self, token: str) -> int:
+        tid = self._vocab.get(token)
+        return 0 if tid is None else self._df[tid]
 
     def _distinct(self, token: str) -> bool:
         # numbers always; words when few indexed cases hold them (street and
         # village names, unusual details), judged by the live index
-        if token.isdigit():
-            return True
-        limit = self.settings.rare_share * len(self._entries)
-        return self._df[token] <= max(limit, self.settings.rare_min_df)
+        known = self._rare.get(token)
+        if known is None:
+            limit = max(
+                self.settings.rare_share * len(self._ids), self.settings.rare_min_df
+            )
+            known = self._rare[token] = token.isdigit() or self._df_of(token) <= limit
+        return known
 
     def shared_distinct(self, a: frozenset[str], b: frozenset[str]) -> list[str]:
         """The numbers and rare words two token sets have in common, rarest
         first (words before numbers)."""
         shared = [t for t in a & b if self._distinct(t)]
-        return sorted(shared, key=lambda t: (self._df[t], t.isdigit(), t))
+        return sorted(shared, key=lambda t: (self._df_of(t), t.isdigit(), t))
 
     def conflict(self, a: frozenset[str], b: frozenset[str]) -> str:
-        """'' unless both token sets hold a number the other lacks (another
-        RT, another house), or both a rare word the other lacks (another
-        street): then the two, ``'mawar' vs 'melati'``. A typo of a word the
-        other has is not a difference. Words count only once the index holds
-        ``rare_min_cases`` cases: before that, rarity means little."""
+        """'' unless the two token sets disagree on a detail: each holds a
+        number or a rare word the other lacks (another RT, another street:
+        ``'mawar' vs 'melati'``), or one holds as many such details the
+        other lacks as the two share, or more (``jalan pinus nomor 4
+        berangas`` is not ``jalan pinus``: one street in common says too
+        little). A typo of a
+        word only the other has is not a difference. Words count only once
+        the index holds ``rare_min_cases`` cases: before that, rarity means
+        little."""
         if not self.settings.distinct_tokens_veto:
             return ""
-        kinds = [True]
-        if len(self._entries) >= self.settings.rare_min_cases:
-            kinds.append(False)
-        for digits in kinds:
-            mine = self._unmatched_distinct(a, b, digits)
-            theirs = self._unmatched_distinct(b, a, digits) if mine else None
-            if mine and theirs:
-                return f"{mine!r} vs {theirs!r}"
+        words = len(self._ids) >= self.settings.rare_min_cases
+        mine = self._unmatched_distinct(a, b, words)
+        theirs = self._unmatched_distinct(b, a, words)
+        if mine and theirs:
+            return f"{mine[0]!r} vs {theirs[0]!r}"
+        extra = mine or theirs
+        # with numbers alone (a small index) one stray number (``1 meter``)
+        # would outweigh the rest: counted only once words count too
+        if extra and words:
+            shared = sum(1 for t in a & b if self._distinct(t))
+            if len(extra) >= shared:
+                return f"{', '.join(map(repr, extra))} vs nothing"
         return ""
 
     def _unmatched_distinct(
-        self, a: frozenset[str], b: frozenset[str], digits: bool
-    ) -> str | None:
-        words = [t for t in b if not t.isdigit()]
-        for token in sorted(a - b):
-            if token.isdigit() != digits or not self._distinct(token):
-                continue
-            if not digits and len(token) >= 4:
-                near = process.extractOne(
-                    token, words, scorer=fuzz.ratio, score_cutoff=_TYPO_RATIO
-                )
-                if near is not None:
-                    continue
-            return token
-        return None
+        self, a: frozenset[str], b: frozenset[str], words: bool
+    ) -> list[str]:
+        """The numbers (and rare words, with ``words``) of ``a`` that ``b``
+        lacks, numbers first; a word within one typo of a word only ``b``
+        has is not missing."""
+        distinct = self._distinct
+        missing = [t for t in a - b if (words or t.isdigit()) and distinct(t)]
+        if not missing:
+            return missing
+        missing.sort(key=lambda t: (not t.isdigit(), t))
+        others = [t for t in b - a if not t.isdigit()]
+        return [
+            t
+            for t in missing
+            if t.isdigit() or len(t) < 4 or not any(typo(t, o) for o in others)
+        ]
 
     def verdict(
         self, case: DedupeCase, mine: frozenset[str], other_id: int, score: float
     ) -> str:
         """'match', or why ``other_id`` is not a duplicate target."""
         s = self.settings
-        other = self._entries[other_id]
-        theirs = other.tokens()
-        if not other.open:
+        slot = self._slot[other_id]
+        if not self._open[slot]:
             return "closed"
-        if abs(case.received_at.timestamp() - other.ts) > s.window_days * 86400:
+        if abs(case.received_at.timestamp() - self._ts[slot]) > s.window_days * 86400:
             return "outside window"
+        category = self._categories.names[self._category[slot]]
         if (
             s.require_same_category
             and case.category
-            and other.category
-            and case.category != other.category
+            and category
+            and case.category != category
         ):
             return "different category"
-        if (
-            s.require_same_region
-            and case.region
-            and other.region
-            and case.region != other.region
-        ):
+        region = self._regions.names[self._region[slot]]
+        if s.require_same_region and case.region and region and case.region != region:
             return "different region"
         if self._target(case.id, other_id) is None:
             return "unlinked by staff"
+        theirs = frozenset(self._keys[slot].split())
         if min(len(mine), len(theirs)) < s.min_tokens:
             return "too short"
         if score < s.threshold:
             return "score below threshold"
-        if s.require_shared_rare and not self.shared_distinct(mine, theirs):
+        if s.require_shared_rare and not any(map(self._distinct, mine & theirs)):
             return "nothing specific in common"
         clash = self.conflict(mine, theirs)
         return f"different details: {clash}" if clash else "match"
 
     def scored(self, case: DedupeCase) -> list[Candidate]:
-        """Every candidate with its score and verdict, best first: what
-        :meth:`find` saw (used by ``dengar dedupe explain``)."""
+        """The candidates with their score and verdict, best first: what
+        :meth:`find` saw, and the near cases of other categories and regions
+        it skipped (used by ``dengar dedupe explain``)."""
         keys = key_tokens(case.text)
-        mine, text = frozenset(keys), " ".join(keys)
+        mine, text = frozenset(keys), self._prepare(keys)
         out = []
-        for other_id, shared in self.candidates(case, keys):
-            other = self._entries[other_id]
-            score = round(self._scorer(text, other.key), 1)
+        for other_id, shared in self.candidates(case, keys, wide=True):
+            slot = self._slot[other_id]
+            score = round(self._score(text, self._keys[slot]), 1)
             why = self.verdict(case, mine, other_id, score)
-            out.append(Candidate(other_id, other.tracking_no, score, shared, why))
-        out.sort(key=lambda c: (-c.score, self._entries[c.id].ts, c.id))
+            tracking = self._tracking.get(slot)
+            out.append(Candidate(other_id, tracking, score, shared, why))
+        out.sort(key=lambda c: (-c.score, self._ts[self._slot[c.id]], c.id))
         return out
 
     def _similar(self, case: DedupeCase, keys: list[str]) -> Link | None:
@@ -407,33 +558,46 @@ class DuplicateIndex:
         mine = frozenset(keys)
         if len(mine) < s.min_tokens:
             return None
-        pool = [i for i, _ in self.candidates(case, keys)]
+        pool = self._candidate_slots(case, keys)
         # the scorer runs in C over the candidates; Python judges the few hits
         found = process.extract(
-            " ".join(keys),
-            [self._entries[i].key for i in pool],
-            scorer=self._scorer,
+            self._prepare(keys),
+            [self._keys[slot] for slot in pool],
+            scorer=self._score,
             score_cutoff=s.threshold,
             limit=None,
         )
         # best score; ties go to the earliest case, then the smallest id
-        found.sort(key=lambda f: (-f[1], self._entries[pool[f[2]]].ts, pool[f[2]]))
+        ts, ids = self._ts, self._ids
+        found.sort(key=lambda f: (-f[1], ts[pool[f[2]]], ids[pool[f[2]]]))
+        # most hits fail on their details: those checks first, the whole
+        # verdict only for what passes them
+        specific = frozenset(t for t in mine if self._distinct(t))
+        needs_shared = s.require_shared_rare
         for _, score, position in found:
-            other_id = pool[position]
+            slot = pool[position]
+            theirs = frozenset(self._keys[slot].split())
+            if needs_shared and specific.isdisjoint(theirs):
+                continue
+            if self.conflict(mine, theirs):
+                continue
+            other_id = ids[slot]
             if self.verdict(case, mine, other_id, score) != "match":
                 continue
-            other = self._entries[other_id]
             target = self._target(case.id, other_id)
-            assert target is not None  # _verdict checked it
+            assert target is not None  # verdict checked it
+            theirs = frozenset(self._keys[slot].split())
+            category = self._categories.names[self._category[slot]]
+            region = self._regions.names[self._region[slot]]
             return Link(
                 target,
                 round(score, 1),
                 self.scorer_name,
                 f"similar text: {self.scorer_name} {score:.1f} >= {s.threshold:g} "
-                f"with {other.tracking_no or other_id}, sharing "
-                f"{', '.join(self.shared_distinct(mine, other.tokens())[:3]) or '-'}"
-                + (f"; category {other.category}" if other.category else "")
-                + (f"; region {other.region}" if other.region else ""),
+                f"with {self._tracking.get(slot) or other_id}, sharing "
+                f"{', '.join(self.shared_distinct(mine, theirs)[:3]) or '-'}"
+                + (f"; category {category}" if category else "")
+                + (f"; region {region}" if region else ""),
                 "similar",
             )
         return None

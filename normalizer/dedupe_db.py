@@ -8,16 +8,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_
+from sqlalchemy import case, delete, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
 from config.places_settings import DedupeSettings
-from normalizer.dedupe import DedupeCase, DuplicateIndex, Link, reporter_keys
+from normalizer.dedupe import (
+    DedupeCase,
+    DuplicateIndex,
+    Link,
+    key_tokens,
+    reporter_keys,
+)
 from normalizer.matching import matching_text
 from storage.tables import ComplaintRow, DuplicateUnlinkRow
 
 _REASON_MAX = 512
+# bumped whenever key_tokens or case_text change what they keep: a stored
+# key of another version is recomputed from the text at rebuild
+KEY_VERSION = "1"
 
 
 class LinkError(ValueError):
@@ -43,6 +52,20 @@ def case_text(
     return " ".join(tokens)
 
 
+def stored_key(text: str) -> str:
+    """The ``dedupe_key`` column for a case of matching text ``text``: its
+    key tokens, tagged with :data:`KEY_VERSION`."""
+    return f"{KEY_VERSION}:{' '.join(key_tokens(text))}"
+
+
+def _stored_text(row: Any) -> str | None:
+    # the key tokens of a stored key of this version: already a matching text
+    key: str | None = row.dedupe_key
+    if key is None or not key.startswith(KEY_VERSION + ":"):
+        return None
+    return key[len(KEY_VERSION) + 1 :]
+
+
 def case_from_row(row: ComplaintRow) -> DedupeCase:
     """What dedupe needs from a stored (flushed: ``row.id`` set) case row."""
     if row.id is None:
@@ -50,11 +73,13 @@ def case_from_row(row: ComplaintRow) -> DedupeCase:
     return _case_of(row)
 
 
-def _case_of(row: Any) -> DedupeCase:
+def _case_of(row: Any, text: str | None = None) -> DedupeCase:
     # a ComplaintRow, or a result row of the same columns (index rebuild)
     return DedupeCase(
         id=row.id,
-        text=case_text(row.subject, row.clean_text, row.reporter_name),
+        text=case_text(row.subject, row.clean_text, row.reporter_name)
+        if text is None
+        else text,
         received_at=row.received_at,
         reporter=reporter_keys(
             row.channel,
@@ -81,10 +106,14 @@ def rebuild_index(
     ).all()
     index = DuplicateIndex(settings, unlinked=pairs)
     t = ComplaintRow.__table__.c  # type: ignore[attr-defined]
+    # the text only where no key of this version is stored
+    current = t.dedupe_key.startswith(KEY_VERSION + ":")
     # only the columns dedupe reads: no ORM objects, no original text
     query = (
         sa_select(
-            t.id, t.subject, t.clean_text, t.reporter_name, t.received_at,
+            t.id, t.dedupe_key, t.reporter_name, t.received_at,
+            case((current, None), else_=t.subject).label("subject"),
+            case((current, None), else_=t.clean_text).label("clean_text"),
             t.channel, t.reporter_email, t.reporter_phone, t.reporter_chat_id,
             t.reporter_handle, t.category, t.region, t.tracking_no,
             t.duplicate_of_id,
@@ -98,7 +127,9 @@ def rebuild_index(
         .execution_options(yield_per=5000)
     )  # fmt: skip
     for r in session.execute(query):
-        index.add(_case_of(r), r.duplicate_of_id)
+        text = _stored_text(r)
+        keys = None if text is None else text.split()
+        index.add(_case_of(r, text), r.duplicate_of_id, keys)
     return index
 
 
@@ -283,6 +314,7 @@ class RowDeduper:
         if row.id is None:
             session.flush()
         case = case_from_row(row)
+        row.dedupe_key = stored_key(case.text)
         self._pending[case.id] = case
         return self.index.find(case)
 

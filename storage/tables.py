@@ -79,6 +79,9 @@ class ComplaintRow(SQLModel, table=True):
     )
     duplicate_score: float | None = None
     duplicate_reason: str | None = Field(default=None, max_length=512)
+    # the text duplicate linking compares, kept so the index rebuilds at
+    # start without normalising every open case again
+    dedupe_key: str | None = Field(default=None, sa_column=Column(Text))
     raw_id: int | None = Field(default=None, foreign_key="raw_payload.id")
     # channel extras as JSON (Telegram media_group_id, X conversation_id, ...)
     extra: str | None = Field(default=None, sa_column=Column(Text))

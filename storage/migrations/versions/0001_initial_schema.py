@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 23:53:55.505666
+Create Date: 2026-11-28 00:06:46.010364
 """
 from collections.abc import Sequence
 
@@ -129,6 +129,7 @@ def upgrade() -> None:
     sa.Column('duplicate_of_id', sa.Integer(), nullable=True),
     sa.Column('duplicate_score', sa.Float(), nullable=True),
     sa.Column('duplicate_reason', sqlmodel.sql.sqltypes.AutoString(length=512), nullable=True),
+    sa.Column('dedupe_key', sa.Text(), nullable=True),
     sa.Column('raw_id', sa.Integer(), nullable=True),
     sa.Column('extra', sa.Text(), nullable=True),
     sa.Column('raw_format', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),

@@ -1,0 +1,114 @@
+"""Which details keep two similar reports apart, and the index's prepared
+scores."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+from rapidfuzz import fuzz
+
+from config.places_settings import DedupeSettings
+from normalizer.dedupe import DedupeCase, DuplicateIndex, prepared_scorer
+from normalizer.dedupe_records import slips
+from normalizer.matching import matching_text
+
+T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+# words count as details from the first case on (not after 1,000 cases)
+SETTINGS = DedupeSettings(rare_min_cases=0)
+CABLE = "Kabel listrik putus menjuntai di jalan {street}, berbahaya"
+
+
+def case(i, text, region=None):
+    return DedupeCase(
+        id=i,
+        text=matching_text(text),
+        received_at=T0 + timedelta(minutes=i),
+        category="listrik",
+        region=region,
+        tracking_no=f"ADU-0000-{i:04d}",
+    )
+
+
+def index_with(*texts):
+    index = DuplicateIndex(SETTINGS)
+    # other streets make the common words common, as in a real window
+    for i, street in enumerate(["Melati", "Kenanga", "Cempaka", "Dahlia"], 100):
+        index.add(case(i, CABLE.format(street=street)))
+    for i, text in enumerate(texts, 1):
+        index.add(case(i, text))
+    return index
+
+
+def test_a_report_naming_more_details_than_it_shares_is_not_linked():
+    index = index_with(CABLE.format(street="Pinus"))
+    query = case(9, CABLE.format(street="Pinus nomor 4 desa Berangas"))
+    assert index.find(query) is None
+    verdict = next(c.verdict for c in index.scored(query) if c.id == 1)
+    assert verdict.startswith("different details: '4', 'berangas'")
+    assert verdict.endswith(" vs nothing")
+
+
+def test_a_report_sharing_more_details_than_it_adds_is_linked():
+    index = index_with(CABLE.format(street="Pinus nomor 4"))
+    link = index.find(case(9, CABLE.format(street="Pinus nomor 4 desa Berangas")))
+    assert link is not None
+    assert link.target_id == 1
+
+
+def test_a_typo_excuses_only_a_word_the_other_report_lacks():
+    # 'busewa' is one letter from 'tusewa', but both name Tusewa: the
+    # streets Busewa and Dagara differ
+    index = index_with("Listrik di jalan Busewa Tusewa padam berkali-kali")
+    query = case(9, "Listrik di jalan Tusewa Dagara padam berkali-kali")
+    assert index.find(query) is None
+    typo = case(10, "Listrik di jalan Busewa Tusewwa padam berkali-kali")
+    link = index.find(typo)
+    assert link is not None
+    assert link.target_id == 1
+
+
+def test_a_case_without_region_links_across_regions_but_two_regions_do_not():
+    index = DuplicateIndex(SETTINGS)
+    index.add(case(1, CABLE.format(street="Pinus nomor 4"), region=None))
+    index.add(case(2, CABLE.format(street="Cemara nomor 7"), region="Hampang"))
+    link = index.find(case(9, CABLE.format(street="Pinus no 4"), region="Sampanahan"))
+    assert link is not None
+    assert link.target_id == 1
+    assert (
+        index.find(case(10, CABLE.format(street="Cemara 7"), region="Sampanahan"))
+        is None
+    )
+
+
+words = st.lists(st.sampled_from(["jalan", "mawar", "rusak", "4", "rt", "lubang"]))
+
+
+@given(words, words)
+def test_prepared_keys_score_as_the_configured_scorer_scores_texts(a, b):
+    prepare, score = prepared_scorer("token_sort_ratio")
+    assert score(prepare(a), prepare(b)) == fuzz.token_sort_ratio(
+        " ".join(a), " ".join(b)
+    )
+
+
+def test_slips_are_one_dropped_added_doubled_or_swapped_letter():
+    near = slips("batusibu")
+    assert {"batusiibu", "batsibu", "batuisbu", "batusibuk"} <= near
+    assert "batusibu" not in near
+    assert "batumiwa" not in near
+
+
+def test_a_slip_in_the_one_detail_two_reports_share_still_finds_the_case():
+    index = DuplicateIndex(SETTINGS)
+    index.add(case(1, CABLE.format(street="Batusibu nomor 4")))
+    index.add(case(2, CABLE.format(street="Batusibu nomor 4")))
+    # many newer cases alike but for the street, more than are scored
+    for i, street in enumerate(["Melati", "Kenanga", "Cempaka", "Dahlia"] * 30, 100):
+        index.add(case(i, CABLE.format(street=f"{street} nomor 4")))
+    query = case(9, CABLE.format(street="Batusiibu nomor 4"))
+    assert {1, 2} <= {i for i, _ in index.candidates(query)}
+    link = index.find(query)
+    assert link is not None
+    assert link.target_id == 1
