@@ -166,6 +166,9 @@ class Runner:
 
         def fence(session: Session) -> None:
             leases.fence(session, name, keeper.holder)
+            # other workers store cases too: index theirs before linking ours
+            if self.app.pipeline.deduper is not None:
+                self.app.pipeline.deduper.catch_up(session)
 
         return self.app.store(name, result, guard=fence)
 

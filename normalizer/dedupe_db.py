@@ -4,6 +4,7 @@ link on a complaint row, and the staff's manual link and unlink."""
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +28,9 @@ _REASON_MAX = 512
 # bumped whenever key_tokens or case_text change what they keep: a stored
 # key of another version is recomputed from the text at rebuild
 KEY_VERSION = "1"
+# how far below the highest id seen RowDeduper.catch_up looks again for cases
+# committed late (ids are taken at insert; a batch is at most a few hundred)
+CATCH_UP_MARGIN = 2000
 
 
 class LinkError(ValueError):
@@ -298,16 +302,25 @@ class RowDeduper:
 
     Built with :meth:`open` at start. If the transaction that stored a case
     rolls back after :meth:`add`, call :meth:`forget` with its id.
+
+    Thread-safe: the channels of one process store their batches from
+    several threads (at once on PostgreSQL). Processes sharing a database
+    (``run --worker``) call :meth:`catch_up` at the start of each batch to
+    index the cases the others stored since.
     """
 
-    def __init__(self, index: DuplicateIndex) -> None:
+    def __init__(self, index: DuplicateIndex, high_water: int = 0) -> None:
         self.index = index
         self._pending: dict[int, DedupeCase] = {}
+        self._lock = threading.RLock()
+        self._high_water = high_water  # the largest complaint id seen
+        self._seen: set[int] = set()  # ids near the high-water mark looked at
 
     @classmethod
     def open(cls, session: Session, settings: DedupeSettings) -> RowDeduper:
         """Rebuild the index from the database."""
-        return cls(rebuild_index(session, settings))
+        high = session.exec(select(func.max(ComplaintRow.id))).one() or 0
+        return cls(rebuild_index(session, settings), int(high))
 
     def find(self, session: Session, row: ComplaintRow) -> Link | None:
         """The link for a new case row (flushed here if it has no id yet)."""
@@ -315,17 +328,68 @@ class RowDeduper:
             session.flush()
         case = case_from_row(row)
         row.dedupe_key = stored_key(case.text)
-        self._pending[case.id] = case
-        return self.index.find(case)
+        with self._lock:
+            self._pending[case.id] = case
+            return self.index.find(case)
 
     def add(self, row: ComplaintRow) -> None:
         """Index the case row with the link it got (``duplicate_of_id``)."""
         if row.id is None:
             raise ValueError("flush the complaint row before adding it")
-        case = self._pending.pop(row.id, None) or case_from_row(row)
-        self.index.add(case, row.duplicate_of_id)
+        with self._lock:
+            case = self._pending.pop(row.id, None) or case_from_row(row)
+            self.index.add(case, row.duplicate_of_id)
+            self._high_water = max(self._high_water, row.id)
+            self._seen.add(row.id)
 
     def forget(self, case_id: int) -> None:
         """Drop a case whose transaction was rolled back."""
-        self._pending.pop(case_id, None)
-        self.index.discard(case_id)
+        with self._lock:
+            self._pending.pop(case_id, None)
+            self.index.discard(case_id)
+
+    def catch_up(self, session: Session, now: datetime | None = None) -> int:
+        """Index the open cases other processes committed since the last
+        look; returns how many. Cheap when there are none: one index-only
+        scan of the ids above the high-water mark (less a margin, because
+        PostgreSQL hands out ids at insert, not in commit order)."""
+        floor = max(0, self._high_water - CATCH_UP_MARGIN)
+        t = ComplaintRow.__table__.c  # type: ignore[attr-defined]
+        ids = [
+            i
+            for (i,) in session.execute(
+                sa_select(t.id).where(t.id > floor, t.kind == "case")
+            )
+        ]
+        with self._lock:
+            unseen = [i for i in ids if i not in self._seen]
+            self._seen.update(unseen)
+            if ids:
+                self._high_water = max(self._high_water, max(ids))
+            if len(self._seen) > 4 * CATCH_UP_MARGIN:
+                low = self._high_water - CATCH_UP_MARGIN
+                self._seen = {i for i in self._seen if i > low}
+        if not unseen:
+            return 0
+        settings = self.index.settings
+        since = (now or datetime.now(UTC)) - timedelta(days=settings.window_days)
+        rows = session.execute(
+            sa_select(
+                t.id, t.dedupe_key, t.reporter_name, t.received_at, t.subject,
+                t.clean_text, t.channel, t.reporter_email, t.reporter_phone,
+                t.reporter_chat_id, t.reporter_handle, t.category, t.region,
+                t.tracking_no, t.duplicate_of_id,
+            )
+            .where(
+                t.id.in_(unseen),
+                t.status.in_(settings.open_statuses),
+                t.received_at >= since,
+            )
+            .order_by(t.id)
+        ).all()  # fmt: skip
+        with self._lock:
+            for r in rows:
+                text = _stored_text(r)
+                keys = None if text is None else text.split()
+                self.index.add(_case_of(r, text), r.duplicate_of_id, keys)
+        return len(rows)
