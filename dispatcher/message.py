@@ -8,19 +8,92 @@ act (no identity, no source handles, no subject line).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, func, select
 
+from dispatcher.outbox import among
 from storage.tables import AttachmentRow, ComplaintRow
 
 SCHEMA_ID = "https://dengar.id/schema/agency-message.v1.json"
 SCHEMA_VERSION = 1
 
 
-def idempotency_key(complaint: ComplaintRow, agency_code: str) -> str:
+def idempotency_key(complaint: ComplaintRow | CaseRecord, agency_code: str) -> str:
     """The key a receiver sees again if we re-send after a crash."""
     return f"{complaint.tracking_no}/{agency_code}"
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRecord:
+    """The fields of a case that its message carries."""
+
+    id: int
+    tracking_no: str | None
+    status: str
+    confidentiality: str
+    channel: str
+    received_at: datetime
+    category: str | None
+    region: str | None
+    subject: str | None
+    clean_text: str
+    location_lat: float | None
+    location_lon: float | None
+    location_label: str | None
+    reporter_name: str | None
+    reporter_email: str | None
+    reporter_phone: str | None
+    reporter_handle: str | None
+    routing_reason: str | None
+
+    @classmethod
+    def of(cls, case: Any) -> CaseRecord:
+        """From a ``ComplaintRow`` or any row with those fields."""
+        return cls(*(getattr(case, name) for name in cls.__slots__))
+
+
+@dataclass
+class CaseExtras:
+    """What a case's message carries besides the case row itself."""
+
+    attachments: list[AttachmentRow] = field(default_factory=list)
+    follow_ups: list[ComplaintRow] = field(default_factory=list)
+    supporters: int = 0
+
+
+def load_extras(session: Session, case_ids: Iterable[int]) -> dict[int, CaseExtras]:
+    """Attachments, follow-ups and supporter counts of many cases in three
+    queries, whatever their number; every id gets an entry."""
+    extras = {case_id: CaseExtras() for case_id in case_ids}
+    if not extras:
+        return extras
+    dialect = session.get_bind().dialect.name
+    for attachment in session.exec(
+        select(AttachmentRow)
+        .where(among(dialect, AttachmentRow.complaint_id, extras))
+        .order_by(col(AttachmentRow.id))
+    ):
+        extras[attachment.complaint_id].attachments.append(attachment)
+    for follow_up in session.exec(
+        select(ComplaintRow)
+        .where(among(dialect, ComplaintRow.follow_up_of_id, extras))
+        .order_by(col(ComplaintRow.received_at), col(ComplaintRow.id))
+    ):
+        assert follow_up.follow_up_of_id is not None
+        extras[follow_up.follow_up_of_id].follow_ups.append(follow_up)
+    duplicate_of = col(ComplaintRow.duplicate_of_id)
+    for case_id, count in session.exec(
+        select(duplicate_of, func.count())
+        .where(among(dialect, duplicate_of, extras))
+        .group_by(duplicate_of)
+    ):
+        if case_id is not None:
+            extras[case_id].supporters = int(count)
+    return extras
 
 
 def build_message(
@@ -28,19 +101,15 @@ def build_message(
 ) -> dict[str, Any]:
     """The agency message for ``complaint``, confidentiality applied."""
     assert complaint.id is not None
-    attachments = session.exec(
-        select(AttachmentRow).where(AttachmentRow.complaint_id == complaint.id)
-    ).all()
-    supporters = session.exec(
-        select(func.count())
-        .select_from(ComplaintRow)
-        .where(ComplaintRow.duplicate_of_id == complaint.id)
-    ).one()
-    follow_ups = session.exec(
-        select(ComplaintRow)
-        .where(ComplaintRow.follow_up_of_id == complaint.id)
-        .order_by(col(ComplaintRow.received_at))
-    ).all()
+    extras = load_extras(session, [complaint.id])[complaint.id]
+    return compose_message(CaseRecord.of(complaint), extras, agency_code, agency_name)
+
+
+def compose_message(
+    complaint: CaseRecord, extras: CaseExtras, agency_code: str, agency_name: str
+) -> dict[str, Any]:
+    """The agency message from already loaded rows (no database access), so a
+    batch of cases costs the queries of :func:`load_extras` only."""
     secret = complaint.confidentiality == "rahasia"
     hidden = complaint.confidentiality in ("anonim", "rahasia")
     location = None
@@ -75,18 +144,18 @@ def build_message(
                 "sha256": a.sha256,
                 "stored": a.stored,
             }
-            for a in attachments
+            for a in extras.attachments
         ],
         "follow_ups": [
             {"received_at": f.received_at.isoformat(), "text": f.clean_text}
-            for f in follow_ups
+            for f in extras.follow_ups
         ],
-        "supporters": int(supporters),
+        "supporters": extras.supporters,
         "routing_reason": complaint.routing_reason,
     }
 
 
-def _reporter(complaint: ComplaintRow) -> dict[str, str | None]:
+def _reporter(complaint: CaseRecord) -> dict[str, str | None]:
     return {
         "name": complaint.reporter_name,
         "email": complaint.reporter_email,

@@ -14,10 +14,23 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from datetime import datetime, timedelta
+from typing import Any, Protocol, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Integer,
+    and_,
+    any_,
+    bindparam,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func
 
@@ -40,10 +53,17 @@ def enqueue_agency(
     agency_code: str,
     max_attempts: int,
     key: str,
+    *,
+    new_case: bool = False,
 ) -> OutboxRow | None:
-    """Queue ``complaint`` for its agency; None if that key is already queued."""
+    """Queue ``complaint`` for its agency; None if that key is already queued.
+
+    ``new_case``: the complaint was created in this transaction with a new
+    tracking number, which the key contains, so nothing can hold the key yet
+    and the lookup (with the flush of every pending row it forces) is skipped.
+    """
     assert complaint.id is not None
-    if _exists(session, key):
+    if not new_case and _exists(session, key):
         return None
     row = OutboxRow(
         kind=KIND_AGENCY,
@@ -103,7 +123,12 @@ def enqueue_reply(
     return row
 
 
-def reply_of(row: OutboxRow) -> OutgoingReply:
+class _WithPayload(Protocol):
+    @property
+    def payload(self) -> str | None: ...
+
+
+def reply_of(row: _WithPayload) -> OutgoingReply:
     """The citizen message stored in a reply row."""
     return OutgoingReply(**json.loads(row.payload or "{}"))
 
@@ -130,23 +155,20 @@ def claim(
         and_(table.c.status == PENDING, table.c.next_attempt_at <= now),
         and_(table.c.status == IN_FLIGHT, table.c.claimed_at < stale),
     )
-    candidates = (
-        select(table.c.id).where(due).order_by(table.c.next_attempt_at, table.c.id)
-    ).limit(limit)
     if engine.dialect.name == "postgresql":
-        # a materialized CTE: as an ``IN (subquery)`` PostgreSQL may re-run
-        # the LIMIT … SKIP LOCKED subquery per row and claim every due row
-        picked = (
-            candidates.with_for_update(skip_locked=True)
-            .cte("picked")
-            .prefix_with("MATERIALIZED")
-        )
-        chosen = table.c.id == picked.c.id
+        # every picked row is locked by this transaction and was due when
+        # it was locked (PostgreSQL re-checks a row changed since the
+        # snapshot), so no second check: it would only make the planner scan
+        # the due rows again instead of fetching the picked ones by id
+        chosen = _picked_on_postgres(table, now, stale, limit)
     else:
-        chosen = table.c.id.in_(candidates.scalar_subquery())
+        candidates = (
+            select(table.c.id).where(due).order_by(table.c.next_attempt_at, table.c.id)
+        ).limit(limit)
+        chosen = and_(table.c.id.in_(candidates.scalar_subquery()), due)
     statement = (
         update(table)
-        .where(chosen, due)
+        .where(chosen)
         .values(
             status=IN_FLIGHT,
             claimed_by=worker,
@@ -157,6 +179,47 @@ def claim(
     )
     with engine.begin() as connection:
         return sorted(connection.execute(statement).scalars().all())
+
+
+def _picked_on_postgres(
+    table: Any, now: datetime, stale: datetime, limit: int
+) -> ColumnElement[bool]:
+    # Each kind of due row is picked on its own so that the index on
+    # (status, next_attempt_at) hands out the oldest in order and the scan
+    # stops after ``limit``; one OR over both would read and sort every due
+    # row of the backlog on each claim. The CTEs are materialized: as an
+    # ``IN (subquery)`` PostgreSQL may re-run a LIMIT … SKIP LOCKED subquery
+    # per row and claim every due row. A stale row locked here beyond the
+    # limit is only held until the claim commits.
+    order = (table.c.next_attempt_at, table.c.id)
+    kinds = [
+        select(table.c.id, table.c.next_attempt_at)
+        .where(*where)
+        .order_by(*order)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte(name)
+        .prefix_with("MATERIALIZED")
+        for name, where in (
+            ("fresh", (table.c.status == PENDING, table.c.next_attempt_at <= now)),
+            ("stale", (table.c.status == IN_FLIGHT, table.c.claimed_at < stale)),
+        )
+    ]
+    due = union_all(*(select(kind.c.id, kind.c.next_attempt_at) for kind in kinds))
+    due_rows = due.subquery("due")
+    picked = (
+        select(due_rows.c.id)
+        .order_by(due_rows.c.next_attempt_at, due_rows.c.id)
+        .limit(limit)
+        .cte("picked")
+        .prefix_with("MATERIALIZED")
+    )
+    # ``= ANY(ARRAY(…))`` so the update finds its rows by primary key
+    # instead of joining the whole table to the picked ones
+    return cast(
+        "ColumnElement[bool]",
+        table.c.id == any_(func.array(select(picked.c.id).scalar_subquery())),
+    )
 
 
 def backoff_seconds(attempts: int, base: float, cap: float) -> float:
@@ -228,6 +291,77 @@ def _finish(session: Session, row_id: int, worker: str, **values: object) -> Non
     )
     session.commit()
     session.expire_all()  # the UPDATE bypassed the identity map
+
+
+def among(dialect: str, column: Any, ids: Iterable[int]) -> ColumnElement[bool]:
+    """``column IN ids`` for a batch's ids.
+
+    On PostgreSQL as ``column = ANY(<one array parameter>)``: the statement's
+    text is then the same for every batch, so it is parsed and planned once
+    (psycopg prepares repeated statements) instead of once per batch for an
+    ``IN (…)`` list of a new length."""
+    values = sorted(set(ids))
+    if dialect == "postgresql":
+        return cast(
+            "ColumnElement[bool]",
+            column == any_(bindparam(None, values, type_=ARRAY(Integer))),
+        )
+    return cast("ColumnElement[bool]", column.in_(values))
+
+
+def among_locked(
+    dialect: str, table: Any, ids: Iterable[int], *conditions: Any
+) -> ColumnElement[bool]:
+    """The rows of ``table`` with an id in ``ids`` that meet ``conditions``,
+    for an UPDATE that may meet another worker's UPDATE of the same rows.
+
+    On PostgreSQL the rows are locked in id order first: two transactions
+    that lock overlapping rows in the same order wait for each other instead
+    of deadlocking, and a row changed meanwhile is checked again. SQLite
+    has a single writer."""
+    chosen = and_(among(dialect, table.c.id, ids), *conditions)
+    if dialect != "postgresql":
+        return chosen
+    in_order = select(table.c.id).where(chosen).order_by(table.c.id).with_for_update()
+    return cast(
+        "ColumnElement[bool]",
+        table.c.id == any_(func.array(in_order.scalar_subquery())),
+    )
+
+
+def finish_many(
+    session: Session,
+    worker: str,
+    outcomes: Mapping[tuple[tuple[str, object], ...], list[int]],
+) -> None:
+    """Record many outcomes, each given as its column values and the ids of
+    the rows that get them, only where ``worker`` still holds the claim;
+    committing is the caller's.
+
+    Rows sharing values take one ``UPDATE … WHERE id IN (…)``; the others
+    (retries, each with its own time) go as one executemany per shape."""
+    table = OutboxRow.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    singles: dict[tuple[str, ...], list[dict[str, object]]] = {}
+    for items, ids in outcomes.items():
+        if len(ids) > 1:
+            session.execute(
+                update(table)
+                .where(among(dialect, table.c.id, ids), table.c.claimed_by == worker)
+                .values(dict(items))
+            )
+            continue
+        values = dict(items)
+        singles.setdefault(tuple(values), []).append(
+            {"row_id": ids[0], **{f"new_{k}": v for k, v in values.items()}}
+        )
+    for shape, params in singles.items():
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("row_id"), table.c.claimed_by == worker)
+            .values({k: bindparam(f"new_{k}") for k in shape}),
+            params,
+        )
 
 
 def retry(

@@ -8,27 +8,28 @@ import logging
 import os
 import socket
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from channels.base import RecipientUnreachable, Replier, ReplyRetriable
 from config.settings import OutboxSettings, Settings
 from dispatcher import outbox
-from dispatcher.message import build_message
+from dispatcher.message import CaseExtras, CaseRecord, compose_message, load_extras
 from dispatcher.sinks.base import (
     Delivery,
     PermanentDeliveryError,
     RetriableDeliveryError,
     Sink,
+    deliver_batch,
 )
 from storage.tables import (
-    AttachmentRow,
     ComplaintRow,
     OutboxRow,
     StatusEvent,
@@ -82,21 +83,17 @@ class OutboxWorker:
     async def drain_once(self, limit: int | None = None) -> DrainSummary:
         """Claim and deliver one batch of due rows.
 
-        The batch costs three database transactions whatever its size: the
-        claim, one load of every row with what it needs, and one write of
-        every outcome; deliveries run concurrently in between."""
-        ids = await asyncio.to_thread(
-            outbox.claim,
-            self.engine,
-            self.worker,
-            limit or self.config.batch_size,
-            self.config.claim_timeout,
-        )
+        The batch costs a fixed number of database statements whatever its
+        size: the claim, the load of every row with what it needs, and the
+        write of every outcome; in between each agency gets its part of the
+        batch in one hand-over, all agencies concurrently."""
         summary = DrainSummary()
-        if not ids:
+        loaded = await asyncio.to_thread(
+            self._claim_and_load, limit or self.config.batch_size
+        )
+        if not loaded:
             return summary
-        loaded = await asyncio.to_thread(self._load_batch, ids)
-        outcomes = await asyncio.gather(*(self._attempt(job) for job in loaded))
+        outcomes = await self._attempt_all(loaded)
         await asyncio.to_thread(self._record_batch, outcomes)
         for outcome in outcomes:
             label = outcome.label
@@ -124,15 +121,59 @@ class OutboxWorker:
 
     # -- one batch --------------------------------------------------------
 
+    def _claim_and_load(self, limit: int) -> list[_Job]:
+        # one trip to a thread for both: on a busy machine every hand-over
+        # between the event loop and a thread costs more than the work
+        ids = outbox.claim(self.engine, self.worker, limit, self.config.claim_timeout)
+        return self._load_batch(ids) if ids else []
+
+    @contextmanager
+    def _reading(self) -> Iterator[Session]:
+        # PostgreSQL: the loads need no transaction of their own, and without
+        # one BEGIN and ROLLBACK are two round trips fewer. SQLite is local
+        # (and its engine makes every transaction BEGIN IMMEDIATE).
+        if self.engine.dialect.name != "postgresql":
+            with self.sessions() as session:
+                yield session
+            return
+        with (
+            self.engine.connect().execution_options(
+                isolation_level="AUTOCOMMIT"
+            ) as connection,
+            self.sessions(bind=connection) as session,
+        ):
+            yield session
+
     def _load_batch(self, ids: list[int]) -> list[_Job]:
-        # one session for the whole batch: rows, cases, messages, files
+        # a fixed number of queries for the whole batch: rows with their
+        # cases as plain records (ORM objects would cost more than the rest
+        # of the load), then the cases' files, follow-ups and supporters
         jobs: list[_Job] = []
-        with self.sessions() as session:
-            rows = session.exec(
-                select(OutboxRow).where(col(OutboxRow.id).in_(ids))
+        dialect = self.engine.dialect.name
+        rows_t = OutboxRow.__table__  # type: ignore[attr-defined]
+        cases_t = ComplaintRow.__table__  # type: ignore[attr-defined]
+        with self._reading() as session:
+            found = session.execute(
+                select(
+                    *(rows_t.c[name] for name in _ROW_FIELDS),
+                    *(cases_t.c[name].label(f"case_{name}") for name in _CASE_FIELDS),
+                )
+                .select_from(rows_t)
+                .join(cases_t, cases_t.c.id == rows_t.c.complaint_id, isouter=True)
+                .where(outbox.among(dialect, rows_t.c.id, ids))
+                .order_by(rows_t.c.id)
             ).all()
-            files = self._prefetch(session, rows)
-            for row in sorted(rows, key=lambda r: r.id or 0):
+            rows: list[_Claimed] = []
+            cases: dict[int, CaseRecord] = {}
+            split = len(_ROW_FIELDS)
+            for values in found:
+                row = _Claimed(*values[:split])
+                rows.append(row)
+                if values[split] is not None:  # the case's id: it exists
+                    cases[row.id] = CaseRecord(*values[split:])
+            case_ids = {r.complaint_id for r in rows if r.kind == outbox.KIND_AGENCY}
+            extras = load_extras(session, case_ids)
+            for row in rows:
                 if row.kind != outbox.KIND_AGENCY:
                     jobs.append(_Job(row))
                     continue
@@ -141,73 +182,90 @@ class OutboxWorker:
                     jobs.append(_Job(row, problem=problem, permanent=True))
                     continue
                 try:
-                    delivery = self._delivery_for(session, row, files)
+                    delivery = self._delivery_for(row, cases.get(row.id), extras)
                     jobs.append(_Job(row, delivery=delivery))
                 except Exception as exc:
                     log.exception("cannot build the message of outbox row %s", row.id)
                     jobs.append(_Job(row, problem=f"{type(exc).__name__}: {exc}"))
         return jobs
 
-    def _prefetch(
-        self, session: Session, rows: Sequence[OutboxRow]
-    ) -> dict[int, dict[str, bytes]]:
-        # the batch's cases in one query (build_message then finds them in
-        # the session) and their stored files in another
-        ids = list({r.complaint_id for r in rows if r.kind == outbox.KIND_AGENCY})
-        if not ids:
-            return {}
-        session.exec(select(ComplaintRow).where(col(ComplaintRow.id).in_(ids))).all()
-        files: dict[int, dict[str, bytes]] = {}
-        for a in session.exec(
-            select(AttachmentRow).where(
-                col(AttachmentRow.complaint_id).in_(ids),
-                col(AttachmentRow.data).is_not(None),
-            )
-        ).all():
-            if a.data is not None:
-                files.setdefault(a.complaint_id, {})[a.sha256] = a.data
-        return files
-
     def _delivery_for(
-        self, session: Session, row: OutboxRow, files: dict[int, dict[str, bytes]]
+        self,
+        row: _Claimed,
+        complaint: CaseRecord | None,
+        extras: Mapping[int, CaseExtras],
     ) -> Delivery:
-        complaint = session.get(ComplaintRow, row.complaint_id)
         if complaint is None:
             raise LookupError(f"case {row.complaint_id} not found")
         agency = self.settings.agency(row.target)
-        message = build_message(session, complaint, agency.code, agency.name)
+        found = extras[row.complaint_id]
+        message = compose_message(complaint, found, agency.code, agency.name)
         message["idempotency_key"] = row.idempotency_key
         return Delivery(
             idempotency_key=row.idempotency_key,
             agency_code=agency.code,
             message=message,
-            attachments=files.get(row.complaint_id, {}),
+            attachments={
+                a.sha256: a.data for a in found.attachments if a.data is not None
+            },
         )
 
-    async def _attempt(self, job: _Job) -> _Outcome:
-        row = job.row
-        if job.problem is not None:
-            return self._failed(row, job.problem, job.permanent)
-        if row.kind == outbox.KIND_AGENCY:
-            assert job.delivery is not None
-            return await self._to_agency(row, job.delivery)
-        return await self._to_citizen(row)
+    async def _attempt_all(self, jobs: list[_Job]) -> list[_Outcome]:
+        # each agency's share of the batch goes as one hand-over, and every
+        # agency and citizen reply runs concurrently: a slow or broken target
+        # holds up only its own rows, each bounded by its sink's timeout
+        outcomes: list[_Outcome] = []
+        by_target: dict[str, list[_Job]] = {}
+        citizen: list[_Job] = []
+        for job in jobs:
+            if job.problem is not None:
+                outcomes.append(self._failed(job.row, job.problem, job.permanent))
+            elif job.row.kind == outbox.KIND_AGENCY:
+                by_target.setdefault(job.row.target, []).append(job)
+            else:
+                citizen.append(job)
+        groups = await asyncio.gather(
+            *(self._to_agency(target, group) for target, group in by_target.items()),
+            *(self._to_citizens([job.row]) for job in citizen),
+        )
+        for group in groups:
+            outcomes.extend(group)
+        return outcomes
 
-    async def _to_agency(self, row: OutboxRow, delivery: Delivery) -> _Outcome:
-        sink = self.sinks[row.target]
+    async def _to_citizens(self, rows: list[_Claimed]) -> list[_Outcome]:
+        return [await self._to_citizen(row) for row in rows]
+
+    async def _to_agency(self, target: str, jobs: list[_Job]) -> list[_Outcome]:
+        deliveries = [job.delivery for job in jobs if job.delivery is not None]
+        assert len(deliveries) == len(jobs)
         try:
-            await sink.deliver(delivery)
-        except PermanentDeliveryError as exc:
-            detail = f"{exc} ({exc.detail})" if exc.detail else str(exc)
-            return self._failed(row, detail, True)
-        except RetriableDeliveryError as exc:
-            return self._failed(row, str(exc), False, exc.retry_after)
+            errors = await deliver_batch(self.sinks[target], deliveries)
         except Exception as exc:
-            log.exception("sink for %s failed on outbox row %s", row.target, row.id)
-            return self._failed(row, f"{type(exc).__name__}: {exc}", False)
-        return _Outcome(row, outbox.DELIVERED)
+            # a sink that broke its contract: the whole hand-over failed
+            log.exception("sink for %s failed on a batch", target)
+            errors = [exc] * len(jobs)
+        return [
+            self._agency_outcome(job.row, error)
+            for job, error in zip(jobs, errors, strict=True)
+        ]
 
-    async def _to_citizen(self, row: OutboxRow) -> _Outcome:
+    def _agency_outcome(self, row: _Claimed, error: Exception | None) -> _Outcome:
+        if error is None:
+            return _Outcome(row, outbox.DELIVERED)
+        if isinstance(error, PermanentDeliveryError):
+            detail = f"{error} ({error.detail})" if error.detail else str(error)
+            return self._failed(row, detail, True)
+        if isinstance(error, RetriableDeliveryError):
+            return self._failed(row, str(error), False, error.retry_after)
+        log.error(
+            "sink for %s failed on outbox row %s",
+            row.target,
+            row.id,
+            exc_info=error,
+        )
+        return self._failed(row, f"{type(error).__name__}: {error}", False)
+
+    async def _to_citizen(self, row: _Claimed) -> _Outcome:
         replier = self.repliers.get(row.target)
         if replier is None:
             return self._failed(
@@ -231,7 +289,7 @@ class OutboxWorker:
 
     def _failed(
         self,
-        row: OutboxRow,
+        row: _Claimed,
         error: str,
         permanent: bool,
         retry_after: float | None = None,
@@ -254,11 +312,12 @@ class OutboxWorker:
         )
 
     def _record_batch(self, outcomes: list[_Outcome]) -> None:
-        # every outcome of the batch in one transaction; each UPDATE applies
-        # only while this worker still holds the claim
-        table = OutboxRow.__table__  # type: ignore[attr-defined]
+        # every outcome of the batch in one transaction and few statements:
+        # rows that end the same way (typically all delivered) share one
+        # UPDATE; each applies only while this worker still holds the claim
         now = utcnow()
-        dispatched: list[OutboxRow] = []
+        same: dict[tuple[tuple[str, object], ...], list[int]] = {}
+        dispatched: list[_Claimed] = []
         with self.sessions() as session:
             for o in outcomes:
                 values: dict[str, object] = {"status": o.status}
@@ -272,55 +331,94 @@ class OutboxWorker:
                                "claimed_by": None, "claimed_at": None}  # fmt: skip
                 else:
                     values["last_error"] = o.error
-                if o.unreachable is not None and (
-                    session.get(UnreachableRecipient, (o.row.target, o.unreachable))
-                    is None
-                ):
-                    session.add(
-                        UnreachableRecipient(
-                            channel=o.row.target,
-                            recipient=o.unreachable,
-                            reason=o.error or "unreachable",
-                        )
-                    )
-                    session.flush()
-                session.execute(
-                    update(table)
-                    .where(table.c.id == o.row.id, table.c.claimed_by == self.worker)
-                    .values(**values)
-                )
+                if o.unreachable is not None:
+                    self._note_unreachable(session, o.row.target, o)
+                same.setdefault(tuple(values.items()), []).append(o.row.id)
+            outbox.finish_many(session, self.worker, same)
             self._mark_dispatched(session, dispatched)
             session.commit()
 
-    def _mark_dispatched(self, session: Session, rows: list[OutboxRow]) -> None:
+    @staticmethod
+    def _note_unreachable(session: Session, channel: str, o: _Outcome) -> None:
+        assert o.unreachable is not None
+        if session.get(UnreachableRecipient, (channel, o.unreachable)) is None:
+            session.add(
+                UnreachableRecipient(
+                    channel=channel,
+                    recipient=o.unreachable,
+                    reason=o.error or "unreachable",
+                )
+            )
+            session.flush()
+
+    def _mark_dispatched(self, session: Session, rows: list[_Claimed]) -> None:
+        # only cases still waiting for an agency move on; one UPDATE tells
+        # which did (another worker may be finishing the same case for a
+        # second agency), and their status events go in one INSERT
         if not rows:
             return
         targets = {row.complaint_id: row.target for row in rows}
-        cases = session.exec(
-            select(ComplaintRow).where(
-                col(ComplaintRow.id).in_(list(targets)),
-                col(ComplaintRow.status).in_(("received", "verified")),
-            )
-        ).all()
-        for complaint in cases:
-            assert complaint.id is not None
-            complaint.status = "dispatched"
-            session.add(complaint)
-            session.add(
-                StatusEvent(
-                    complaint_id=complaint.id,
-                    status="dispatched",
-                    actor="dengar",
-                    note=f"delivered to {targets[complaint.id]}",
+        table = ComplaintRow.__table__  # type: ignore[attr-defined]
+        moved = (
+            session.execute(
+                update(table)
+                .where(
+                    outbox.among_locked(
+                        self.engine.dialect.name,
+                        table,
+                        targets,
+                        table.c.status.in_(("received", "verified")),
+                    )
                 )
+                .values(status="dispatched")
+                .returning(table.c.id)
             )
+            .scalars()
+            .all()
+        )
+        if not moved:
+            return
+        events = StatusEvent.__table__  # type: ignore[attr-defined]
+        now = utcnow()
+        session.execute(
+            insert(events),
+            [
+                {
+                    "complaint_id": case_id,
+                    "status": "dispatched",
+                    "actor": "dengar",
+                    "note": f"delivered to {targets[case_id]}",
+                    "created_at": now,
+                }
+                for case_id in sorted(moved)
+            ],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    """What delivering a claimed outbox row and recording it need."""
+
+    id: int
+    kind: str
+    target: str
+    complaint_id: int
+    idempotency_key: str
+    attempts: int
+    max_attempts: int
+    payload: str | None
+
+
+# the columns of the batch's load query, in the order of these records
+_ROW_FIELDS: tuple[str, ...] = _Claimed.__slots__
+_CASE_FIELDS: tuple[str, ...] = CaseRecord.__slots__
 
 
 @dataclass
 class _Job:
     """A claimed row and what its delivery needs (or why it cannot be made)."""
 
-    row: OutboxRow
+    row: _Claimed
     delivery: Delivery | None = None
     problem: str | None = None
     permanent: bool = False
@@ -330,7 +428,7 @@ class _Job:
 class _Outcome:
     """What happened to one claimed row, recorded with the rest of its batch."""
 
-    row: OutboxRow
+    row: _Claimed
     status: str
     error: str | None = None
     remote_id: str | None = None

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import aio_pika
@@ -32,6 +33,13 @@ from aio_pika.exceptions import AMQPError, DeliveryError, PublishError
 from config.settings import AgencySettings
 from config.sink_settings import AmqpSinkSettings
 from dispatcher.sinks.base import Delivery, RetriableDeliveryError, SinkContext
+
+# aiormq says "<Connection …> closed" with a RuntimeError while the robust
+# connection is reconnecting; the next attempt finds it up
+_CONNECTION_ERRORS = (AMQPError, aiormq.exceptions.AMQPError, OSError, RuntimeError)
+# after these the channel is in an unknown state (a confirm went missing, or
+# the connection under it broke): the next delivery opens a fresh one
+_CHANNEL_LOST = (TimeoutError, *_CONNECTION_ERRORS)
 
 CONNECT_TIMEOUT = 10.0
 CONFIRM_TIMEOUT = 10.0
@@ -99,8 +107,45 @@ class AmqpSink:
 
     async def deliver(self, delivery: Delivery) -> None:
         """Publish and return once the broker confirmed the message."""
+        (error,) = await self.deliver_many([delivery])
+        if error is not None:
+            raise error
+
+    async def deliver_many(
+        self, deliveries: Sequence[Delivery]
+    ) -> list[Exception | None]:
+        """Publish every message at once on one channel, then wait for all
+        the confirms together; per delivery, None only once the broker
+        confirmed that very message, else the retriable error."""
+        try:
+            exchange = await self._ready_exchange()
+        except _CONNECTION_ERRORS as exc:
+            await self._forget_channel()
+            return [self._connection_error(exc)] * len(deliveries)
+        replies = await asyncio.gather(
+            *(
+                exchange.publish(
+                    self._message(delivery),
+                    routing_key=self.routing_key,
+                    mandatory=True,
+                    timeout=self.confirm_timeout,
+                )
+                for delivery in deliveries
+            ),
+            return_exceptions=True,
+        )
+        errors = [self._error(reply) for reply in replies]
+        if any(
+            isinstance(reply, _CHANNEL_LOST)
+            and not isinstance(reply, PublishError | DeliveryError)
+            for reply in replies
+        ):
+            await self._forget_channel()
+        return errors
+
+    def _message(self, delivery: Delivery) -> aio_pika.Message:
         body = json.dumps(delivery.message, ensure_ascii=False, sort_keys=True)
-        message = aio_pika.Message(
+        return aio_pika.Message(
             body=body.encode(),
             content_type="application/json",
             content_encoding="utf-8",
@@ -114,36 +159,35 @@ class AmqpSink:
                 "schema_version": delivery.message.get("schema_version", 1),
             },
         )
+
+    def _error(self, reply: object) -> Exception | None:
         where = f"{self._where} exchange {self.settings.exchange!r}"
-        try:
-            exchange = await self._ready_exchange()
-            await exchange.publish(
-                message,
-                routing_key=self.routing_key,
-                mandatory=True,
-                timeout=self.confirm_timeout,
-            )
-        except PublishError:
-            raise RetriableDeliveryError(
+        if not isinstance(reply, BaseException):
+            return None
+        if isinstance(reply, PublishError):
+            return RetriableDeliveryError(
                 f"amqp {where}: no queue is bound for routing key "
                 f"{self.routing_key!r}; the case was not taken"
-            ) from None
-        except DeliveryError:
-            raise RetriableDeliveryError(
+            )
+        if isinstance(reply, DeliveryError):
+            return RetriableDeliveryError(
                 f"amqp {where}: the broker refused the message (nack)"
-            ) from None
-        except TimeoutError:
-            await self._forget_channel()
-            raise RetriableDeliveryError(
+            )
+        if isinstance(reply, TimeoutError):
+            return RetriableDeliveryError(
                 f"amqp {where}: no confirm within {self.confirm_timeout:g}s"
-            ) from None
-        except (AMQPError, aiormq.exceptions.AMQPError, OSError, RuntimeError) as exc:
-            # aiormq says "<Connection …> closed" with a RuntimeError while the
-            # robust connection is reconnecting; the next attempt finds it up
-            await self._forget_channel()
-            raise RetriableDeliveryError(
-                f"amqp {where}: {type(exc).__name__}: {without_secrets(exc)}"
-            ) from None
+            )
+        if isinstance(reply, _CONNECTION_ERRORS):
+            return self._connection_error(reply)
+        if isinstance(reply, Exception):
+            return reply  # not a broker answer: the worker logs it as a bug
+        raise reply  # cancellation and the like are not delivery outcomes
+
+    def _connection_error(self, exc: BaseException) -> RetriableDeliveryError:
+        where = f"{self._where} exchange {self.settings.exchange!r}"
+        return RetriableDeliveryError(
+            f"amqp {where}: {type(exc).__name__}: {without_secrets(exc)}"
+        )
 
     async def _forget_channel(self) -> None:
         # A channel whose confirm went missing is in an unknown state: the

@@ -9,10 +9,17 @@ A sink delivers one message and returns, or raises:
   the same message cannot help, so the row goes to ``dead`` with ``detail``.
 
 Sinks never retry or sleep themselves: the outbox does.
+
+A sink may also offer ``deliver_many`` (:class:`BatchSink`) to hand a whole
+batch over at once (a Redis pipeline, AMQP publishes sharing one wait for
+their confirms, one database transaction); it answers per delivery, so each
+row's outcome is still its own. :func:`deliver_batch` uses it when present.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -73,6 +80,42 @@ class Sink(Protocol):
 
     async def close(self) -> None:
         """Release connections."""
+
+
+@runtime_checkable
+class BatchSink(Sink, Protocol):
+    """A sink that can take many deliveries in one go."""
+
+    async def deliver_many(
+        self, deliveries: Sequence[Delivery]
+    ) -> list[Exception | None]:
+        """Hand every delivery over; per delivery, in order, None once the
+        target accepted it or the error :meth:`Sink.deliver` would raise."""
+
+
+async def deliver_batch(
+    sink: Sink, deliveries: Sequence[Delivery]
+) -> list[Exception | None]:
+    """Deliver all of ``deliveries`` through ``sink``, concurrently or in one
+    batch; the outcome of each, in order (None for accepted)."""
+    if not deliveries:
+        return []
+    if isinstance(sink, BatchSink):
+        answers = await sink.deliver_many(deliveries)
+        if len(answers) != len(deliveries):
+            raise RuntimeError(
+                f"{sink!r} answered {len(answers)} of {len(deliveries)} deliveries"
+            )
+        return answers
+    results = await asyncio.gather(
+        *(sink.deliver(d) for d in deliveries), return_exceptions=True
+    )
+    outcomes: list[Exception | None] = []
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(result, Exception):
+            raise result  # cancellation and the like are not delivery outcomes
+        outcomes.append(result)
+    return outcomes
 
 
 def sink_settings_of(agency: Any) -> Any:

@@ -17,6 +17,7 @@ replies such as OOM, which go away when the server recovers.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -88,19 +89,45 @@ class RedisSink:
     async def add(self, delivery: Delivery) -> str:
         """Like :meth:`deliver`, returning the stream entry id (the earlier
         one for a repeat)."""
+        try:
+            entry_id = await self._script(*self._call(delivery))
+        except RedisError as exc:
+            raise self._error(exc) from None
+        return str(entry_id)
+
+    async def deliver_many(
+        self, deliveries: Sequence[Delivery]
+    ) -> list[Exception | None]:
+        """Add every message in one pipeline (one round trip, no MULTI: each
+        add is its own atomic script); per delivery, None once Redis answered
+        with its entry id, else the retriable error."""
+        pipe = self._client.pipeline(transaction=False)
+        for delivery in deliveries:
+            keys, args = self._call(delivery)
+            await self._script(keys=keys, args=args, client=pipe)
+        try:
+            replies = await pipe.execute(raise_on_error=False)
+        except RedisError as exc:
+            error = self._error(exc)
+            return [error] * len(deliveries)
+        return [
+            self._error(reply) if isinstance(reply, Exception) else None
+            for reply in replies
+        ]
+
+    def _call(self, delivery: Delivery) -> tuple[list[str], list[str | int]]:
         message = json.dumps(delivery.message, ensure_ascii=False, sort_keys=True)
         maxlen = "" if self.settings.maxlen is None else str(self.settings.maxlen)
-        try:
-            entry_id = await self._script(
-                keys=[self.stream, f"{self.stream}:sent:{delivery.idempotency_key}"],
-                args=[delivery.idempotency_key, message, maxlen, SENT_TTL],
-            )
-        except RedisError as exc:
-            # redis-py's messages name host and port, never the password
-            raise RetriableDeliveryError(
-                f"redis stream {self.stream}: {type(exc).__name__}: {exc}"
-            ) from None
-        return str(entry_id)
+        return (
+            [self.stream, f"{self.stream}:sent:{delivery.idempotency_key}"],
+            [delivery.idempotency_key, message, maxlen, SENT_TTL],
+        )
+
+    def _error(self, exc: Exception) -> RetriableDeliveryError:
+        # redis-py's messages name host and port, never the password
+        return RetriableDeliveryError(
+            f"redis stream {self.stream}: {type(exc).__name__}: {exc}"
+        )
 
     async def close(self) -> None:
         """Close the connection pool."""
