@@ -11,10 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlalchemy import insert
+from sqlalchemy.orm import make_transient_to_detached
+from sqlmodel import Session, SQLModel
 
 from channels.base import FetchResult
 from config.settings import Settings
+from dengar.batch import BatchState
 from dengar.replies import CitizenReplies
 from dispatcher import outbox
 from dispatcher.message import idempotency_key
@@ -25,14 +28,12 @@ from normalizer.dedupe_db import RowDeduper, apply_link
 from normalizer.followups import Thread, find_thread
 from normalizer.normalize import MailPolicy, Normalized, normalize
 from normalizer.records import InboundMessage, RejectedItem
-from normalizer.tracking import new_tracking_no
 from storage.attachments import attachment_row
 from storage.tables import (
     ChannelState,
     ComplaintRow,
     QuarantineRow,
     RawPayload,
-    StatusEvent,
     UnreachableRecipient,
     utcnow,
 )
@@ -111,10 +112,21 @@ class Pipeline:
         """
         summary = BatchSummary(skipped=result.skipped)
         self._indexed = []
-        for item in result.items:
-            self._ingest_item(session, item, summary)
+        batch = BatchState.load(session, result)
+        # normalise first (no database), so that the Message-IDs of the whole
+        # batch are looked up at once
+        read = [
+            (item, None if batch.has_source(item) else self._normalize(item))
+            for item in result.items
+        ]
+        batch.load_message_ids(
+            session, [f.message_id for _i, f in read if isinstance(f, Normalized)]
+        )
+        for item, fields in read:
+            self._ingest_item(session, item, fields, batch, summary)
         for rejected in result.rejected:
-            self._quarantine(session, rejected, summary)
+            self._quarantine(session, rejected, batch, summary)
+        batch.add_deferred(session)
         if not advance_cursor:
             return summary
         state = session.get(ChannelState, channel) or ChannelState(name=channel)
@@ -130,31 +142,41 @@ class Pipeline:
 
     # -- one item ----------------------------------------------------------
 
-    def _ingest_item(
-        self, session: Session, item: InboundMessage, summary: BatchSummary
-    ) -> None:
-        if self._already_stored(session, item.channel, item.external_id):
-            summary.already_stored += 1
-            return
+    def _normalize(self, item: InboundMessage) -> Normalized | str:
+        """The record fields of ``item``, or why it cannot be read."""
         try:
-            fields = normalize(
+            return normalize(
                 item, self.settings.tracking_prefix, self._mail_policy(item)
             )
         except Exception as exc:  # noqa: BLE001 - one bad item must not stop the batch
-            reason = f"cannot normalise: {type(exc).__name__}: {exc}"
-            log.warning("%s %s quarantined: %s", item.channel, item.external_id, reason)
+            return f"cannot normalise: {type(exc).__name__}: {exc}"
+
+    def _ingest_item(
+        self,
+        session: Session,
+        item: InboundMessage,
+        fields: Normalized | str | None,
+        batch: BatchState,
+        summary: BatchSummary,
+    ) -> None:
+        if fields is None or batch.has_source(item):
+            summary.already_stored += 1
+            return
+        if isinstance(fields, str):
+            log.warning("%s %s quarantined: %s", item.channel, item.external_id, fields)
             self._quarantine(
                 session,
-                RejectedItem(item.channel, item.external_id, item.raw, reason),
+                RejectedItem(item.channel, item.external_id, item.raw, fields),
+                batch,
                 summary,
             )
             return
-        if fields.message_id and self._message_id_stored(session, fields.message_id):
+        if fields.message_id and fields.message_id in batch.message_ids:
             summary.already_stored += 1
             return
         command = item.metadata.get("command")
         if fields.ignored_reason or command or item.metadata.get("hint"):
-            self._store_ignored(session, item, fields, summary)
+            self._store_ignored(session, item, fields, batch, summary)
             return
         channel_settings = self._channel_settings(item.channel)
         thread = find_thread(
@@ -164,29 +186,11 @@ class Pipeline:
             session_minutes=float(getattr(channel_settings, "session_minutes", 0) or 0),
         )
         if thread is not None:
-            row = self._store_follow_up(session, item, fields, thread, summary)
+            row = self._store_follow_up(session, item, fields, thread, batch, summary)
         else:
-            row = self._store_case(session, item, fields, summary)
+            row = self._store_case(session, item, fields, batch, summary)
         if item.metadata.get("file_too_large"):
             summary.replies += self.replies.file_too_large(session, row, item, fields)
-
-    def _already_stored(self, session: Session, channel: str, external_id: str) -> bool:
-        for table in (ComplaintRow, QuarantineRow):
-            found = session.exec(
-                select(table.id).where(
-                    table.channel == channel,
-                    table.external_id == external_id,
-                )
-            ).first()
-            if found is not None:
-                return True
-        return False
-
-    def _message_id_stored(self, session: Session, message_id: str) -> bool:
-        found = session.exec(
-            select(ComplaintRow.id).where(ComplaintRow.message_id == message_id)
-        ).first()
-        return found is not None
 
     def _mail_policy(self, item: InboundMessage) -> MailPolicy:
         settings = self._channel_settings(item.channel)
@@ -211,11 +215,18 @@ class Pipeline:
     # -- storing -----------------------------------------------------------
 
     def _new_row(
-        self, session: Session, item: InboundMessage, fields: Normalized, kind: str
+        self,
+        session: Session,
+        item: InboundMessage,
+        fields: Normalized,
+        batch: BatchState,
+        kind: str,
+        **values: Any,
     ) -> ComplaintRow:
-        raw = RawPayload(format=item.raw_format, data=item.raw)
-        session.add(raw)
-        session.flush()
+        """Insert the record of ``item`` with ``values`` already set, so that
+        it is written once (no UPDATE follows) and its id is known."""
+        # the raw bytes are never read back through the ORM: a Core INSERT
+        raw_id = _insert(session, RawPayload, format=item.raw_format, data=item.raw)
         reporter = fields.reporter
         extra = {
             k: v
@@ -239,39 +250,60 @@ class Pipeline:
             location_lat=fields.location.latitude if fields.location else None,
             location_lon=fields.location.longitude if fields.location else None,
             location_label=fields.location.label if fields.location else None,
-            raw_id=raw.id,
+            raw_id=raw_id,
             raw_format=item.raw_format,
             extra=json.dumps(extra, ensure_ascii=False, sort_keys=True)
             if extra
             else None,
+            **values,
         )
+        # Inserted at once with Core and added as an already stored row: a
+        # flush per record would also flush, one statement each, the rows
+        # the batch keeps adding (outbox, replies), which otherwise go to the
+        # database together, and the record's id is needed now.
+        table = ComplaintRow.__table__  # type: ignore[attr-defined]
+        columns = {c.key: getattr(row, c.key) for c in table.columns}
+        del columns["id"]
+        row.id = _insert(session, ComplaintRow, **columns)
+        make_transient_to_detached(row)
         session.add(row)
-        session.flush()
+        batch.stored(row)
         return row
 
     def _store_attachments(
-        self, session: Session, owner_id: int, fields: Normalized
+        self, batch: BatchState, owner_id: int, fields: Normalized
     ) -> None:
-        for attachment in fields.attachments:
-            session.add(attachment_row(owner_id, attachment, self.settings.attachments))
+        batch.add_later(
+            attachment_row(owner_id, attachment, self.settings.attachments)
+            for attachment in fields.attachments
+        )
 
     def _store_ignored(
         self,
         session: Session,
         item: InboundMessage,
         fields: Normalized,
+        batch: BatchState,
         summary: BatchSummary,
     ) -> None:
-        row = self._new_row(session, item, fields, "ignored")
         command = item.metadata.get("command")
         hint = item.metadata.get("hint")
+        reason: str | None
         if command:
-            row.ignored_reason = f"command /{command}"
+            reason = f"command /{command}"
         elif hint:
-            row.ignored_reason = f"unsupported message: {hint}"
+            reason = f"unsupported message: {hint}"
         else:
-            row.ignored_reason = fields.ignored_reason
-        row.status = "closed"
+            reason = fields.ignored_reason
+        row = self._new_row(
+            session,
+            item,
+            fields,
+            batch,
+            "ignored",
+            ignored_reason=reason,
+            status="closed",
+        )
         summary.ignored += 1
         for address in fields.bounced:
             if session.get(UnreachableRecipient, (item.channel, address)) is None:
@@ -298,16 +330,23 @@ class Pipeline:
         item: InboundMessage,
         fields: Normalized,
         thread: Thread,
+        batch: BatchState,
         summary: BatchSummary,
     ) -> ComplaintRow:
         case = thread.case
-        row = self._new_row(session, item, fields, "follow_up")
-        row.follow_up_of_id = case.id
-        row.tracking_no = None
-        row.status = case.status
         assert case.id is not None
+        row = self._new_row(
+            session,
+            item,
+            fields,
+            batch,
+            "follow_up",
+            follow_up_of_id=case.id,
+            tracking_no=None,
+            status=case.status,
+        )
         # an album's photos and a follow-up's files belong to the case
-        self._store_attachments(session, case.id, fields)
+        self._store_attachments(batch, case.id, fields)
         if fields.location and case.location_lat is None:
             case.location_lat = fields.location.latitude
             case.location_lon = fields.location.longitude
@@ -315,13 +354,11 @@ class Pipeline:
         if fields.reporter.phone and not case.reporter_phone:
             case.reporter_phone = fields.reporter.phone
         if thread.edit_of is not None and fields.clean_text:
-            session.add(
-                StatusEvent(
-                    complaint_id=case.id,
-                    status=case.status,
-                    actor="citizen",
-                    note=f"text edited; previous version: {thread.edit_of.clean_text}",
-                )
+            batch.status_event(
+                case.id,
+                case.status,
+                "citizen",
+                f"text edited; previous version: {thread.edit_of.clean_text}",
             )
             if thread.edit_of.id == case.id:
                 case.clean_text = fields.clean_text
@@ -341,42 +378,54 @@ class Pipeline:
         session: Session,
         item: InboundMessage,
         fields: Normalized,
+        batch: BatchState,
         summary: BatchSummary,
     ) -> ComplaintRow:
-        row = self._new_row(session, item, fields, "case")
-        assert row.id is not None
-        row.tracking_no = self._unique_tracking_no(session)
-        self._store_attachments(session, row.id, fields)
         text = "\n".join(filter(None, (fields.subject, fields.clean_text)))
-        if self.classifier is not None:
-            found = self.classifier(text)
-            row.category = found[0] if found else None
-        else:
-            found = None
+        found = self.classifier(text) if self.classifier is not None else None
+        category = found[0] if found else None
+        region = None
         if self.region_finder is not None:
-            row.region = self.region_finder(text, fields.location)
-        decision = self.router.route(text, row.category, row.region)
-        row.agency_code = decision.agency_code
-        row.routing_reason = decision.reason
-        channel_settings = self._channel_settings(item.channel)
-        triage = _needs_triage(channel_settings, found)
-        row.status = "triage" if triage else "received"
-        session.add(StatusEvent(complaint_id=row.id, status=row.status, actor="dengar"))
+            region = self.region_finder(text, fields.location)
+        decision = self.router.route(text, category, region)
+        triage = _needs_triage(self._channel_settings(item.channel), found)
+        row = self._new_row(
+            session,
+            item,
+            fields,
+            batch,
+            "case",
+            tracking_no=batch.tracking_no(session, self.settings.tracking_prefix),
+            category=category,
+            region=region,
+            agency_code=decision.agency_code,
+            routing_reason=decision.reason,
+            status="triage" if triage else "received",
+        )
+        assert row.id is not None
+        self._store_attachments(batch, row.id, fields)
+        batch.status_event(row.id, row.status, "dengar")
         summary.new_cases += 1
         link = self._link_duplicate(session, row)
         if link is not None:
             summary.linked += 1
         elif not triage:
-            self.enqueue_for_agency(session, row, summary)
+            self.enqueue_for_agency(session, row, summary, new_case=True)
         if not triage:
             summary.replies += self.replies.ack(session, row, item, fields)
         session.add(row)
         return row
 
     def enqueue_for_agency(
-        self, session: Session, row: ComplaintRow, summary: BatchSummary | None = None
+        self,
+        session: Session,
+        row: ComplaintRow,
+        summary: BatchSummary | None = None,
+        *,
+        new_case: bool = False,
     ) -> None:
-        """Queue a case for its agency (also used when triage accepts one)."""
+        """Queue a case for its agency (also used when triage accepts one);
+        ``new_case``: the case was created in this transaction."""
         assert row.agency_code is not None
         agency = self.settings.agency(row.agency_code)
         queued = outbox.enqueue_agency(
@@ -385,6 +434,7 @@ class Pipeline:
             agency.code,
             agency.sink.max_attempts,
             idempotency_key(row, agency.code),
+            new_case=new_case,
         )
         if queued is not None and summary is not None:
             summary.queued[agency.code] += 1
@@ -408,19 +458,14 @@ class Pipeline:
                 self.deduper.forget(case_id)
         self._indexed = []
 
-    def _unique_tracking_no(self, session: Session) -> str:
-        while True:
-            number = new_tracking_no(self.settings.tracking_prefix)
-            taken = session.exec(
-                select(ComplaintRow.id).where(ComplaintRow.tracking_no == number)
-            ).first()
-            if taken is None:
-                return number
-
     def _quarantine(
-        self, session: Session, item: RejectedItem, summary: BatchSummary
+        self,
+        session: Session,
+        item: RejectedItem,
+        batch: BatchState,
+        summary: BatchSummary,
     ) -> None:
-        if self._already_stored(session, item.channel, item.external_id):
+        if batch.has_source(item):
             summary.already_stored += 1
             return
         session.add(
@@ -432,7 +477,16 @@ class Pipeline:
             )
         )
         session.flush()
+        batch.quarantined(item)
         summary.quarantined += 1
+
+
+def _insert(session: Session, model: type[SQLModel], **values: Any) -> int:
+    """INSERT one row with Core, without flushing pending rows first; its id."""
+    table = model.__table__  # type: ignore[attr-defined]
+    with session.no_autoflush:
+        inserted: Any = session.execute(insert(table).values(**values))
+    return int(inserted.inserted_primary_key[0])
 
 
 def _needs_triage(channel_settings: Any, found: tuple[str, float] | None) -> bool:

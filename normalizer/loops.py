@@ -67,7 +67,7 @@ def ignore_reason(
         return f"Precedence: {precedence}"
     if _value(headers, "List-Id") or _value(headers, "List-Unsubscribe"):
         return "mailing-list traffic (List-Id/List-Unsubscribe)"
-    if _content_type(headers) == "multipart/report":
+    if _is_report(headers):
         return "delivery status report (multipart/report)"
     if _value(headers, "X-Failed-Recipients"):
         return "bounce (X-Failed-Recipients)"
@@ -158,6 +158,15 @@ def _all(headers: Message, name: str) -> list[str]:
     except Exception:  # noqa: BLE001 -- a header the registry cannot parse
         raw = getattr(headers, "raw_items", headers.items)()
         return [str(v) for k, v in raw if k.lower() == name.lower()]
+
+
+def _is_report(headers: Message) -> bool:
+    # a type is a plain token, never encoded: without the word in the raw
+    # header the full (costly) parse cannot find it either
+    raw = [str(v) for k, v in headers.raw_items() if k.lower() == "content-type"]
+    return "report" in " ".join(raw).lower() and (
+        _content_type(headers) == "multipart/report"
+    )
 
 
 def _content_type(part: Message) -> str:

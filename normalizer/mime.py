@@ -37,11 +37,18 @@ from normalizer.mimeparts import (
     payload_bytes,
     raw_header,
 )
+from normalizer.mimetree import parse_tree
 from normalizer.records import InboundAttachment
 from normalizer.text import clean_text, html_to_text
 
 _MSGID = re.compile(r"<[^<>\s]+>")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
+# "Name Words <local@domain>" or a bare address, in plain ASCII: atoms only,
+# so that nothing in it needs the header registry's careful parsing
+_ADDRESS = r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+_SIMPLE_FROM = re.compile(
+    rf"(?:([A-Za-z0-9]+(?: [A-Za-z0-9]+)*) ?)?<({_ADDRESS})>|({_ADDRESS})"
+)
 _MAX_DEPTH = 20  # nested multiparts/forwards deeper than this are attachments
 
 
@@ -72,11 +79,12 @@ def parse_mail(raw: bytes) -> ParsedMail:
     # careful decoding, go through policy ``default`` (parsed lazily, so only
     # the few we read cost anything).
     try:
-        tree = email.message_from_bytes(raw, policy=email.policy.compat32)
+        tree = parse_tree(raw)
+        headers = _headers_from(tree)
     except Exception:  # noqa: BLE001 -- the promise is "never raises"
         tree = Message()
         tree.set_payload(raw.decode("utf-8", "replace"))
-    headers = _headers_of(raw)
+        headers = _headers_of(raw)
     body = _Body()
     try:
         body.walk(tree, 0)
@@ -98,6 +106,15 @@ def parse_mail(raw: bytes) -> ParsedMail:
         defects=tuple(dict.fromkeys(defects)),
         message=tree,
     )
+
+
+def _headers_from(tree: Message) -> EmailMessage:
+    # the header lines the tree was parsed from, unchanged, under policy
+    # ``default``: reading them again from the bytes would cost a second parse
+    headers = EmailMessage(policy=email.policy.default)
+    for name, value in tree.raw_items():
+        headers.set_raw(name, value)
+    return headers
 
 
 def _headers_of(raw: bytes) -> EmailMessage:
@@ -286,6 +303,11 @@ def _message_defects(msg: Message) -> list[str]:
 
 
 def _from(msg: Message) -> tuple[str | None, str | None]:
+    simple = _SIMPLE_FROM.fullmatch(raw_header(msg, "From").strip())
+    if simple:
+        # what the header registry reads from it too, without its cost
+        name, angled, bare = simple.groups()
+        return name, (angled or bare).lower()
     try:
         header = msg.get("From")
         addresses = getattr(header, "addresses", ())

@@ -88,6 +88,9 @@ def _reply_header_end(lines: list[str], index: int) -> int | None:
     """If an "On … wrote:" header starts at ``index``, the index after it."""
     if _QUOTED.match(lines[index]) or not lines[index].strip():
         return None
+    # every reply header ends with a colon: most lines need no more than this
+    if not any(line.rstrip().endswith(":") for line in lines[index : index + 3]):
+        return None
     joined = ""
     for width in range(3):
         if index + width >= len(lines) or not lines[index + width].strip():
@@ -110,6 +113,8 @@ def _reply_header_end(lines: list[str], index: int) -> int | None:
 def _cuts_here(lines: list[str], index: int) -> bool:
     """True when everything from ``index`` on is quoted history or signature."""
     line = lines[index]
+    if ":" not in line and line.lstrip()[:1] not in ("-", "_", "=", "*"):
+        return False  # neither a separator line nor a header line
     if _ORIGINAL.match(line):
         return True
     if line in ("-- ", "--", "-- \u00a0"):

@@ -6,18 +6,31 @@ import re
 import unicodedata
 from html.parser import HTMLParser
 
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+_WS = r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]"  # what becomes one " "
+_WS_BUT_SPACE = r"[\t\u00a0\u2000-\u200b\u202f\u205f\u3000]"
+# only the runs that change: a lone " " (most of any text) is left alone
+_SPACES = re.compile(rf"{_WS_BUT_SPACE}{_WS}*| {_WS}+")
+_LINE_EDGES = re.compile(r" \n ?|\n ")
 _BLANK_LINES = re.compile(r"\n{3,}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def clean_text(text: str) -> str:
-    """NFKC, normalised newlines and spaces, no control characters, trimmed."""
-    text = unicodedata.normalize("NFKC", text)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _CONTROL.sub("", text)
-    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
-    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+    """NFKC, normalised newlines and spaces, no control characters, trimmed
+    (every line stripped, at most one blank line in a row)."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _SPACES.sub(" ", _CONTROL.sub("", text))
+    if text.isascii():
+        # after the steps above the only whitespace left is " " and "\n",
+        # and at most one space on each side of a line break
+        text = _LINE_EDGES.sub("\n", text)
+    else:
+        # str.strip() knows more whitespace (U+2028, U+0085, ...) than _WS
+        text = "\n".join(line.strip() for line in text.split("\n"))
+    return _BLANK_LINES.sub("\n\n", text).strip()
 
 
 def fold_for_matching(text: str) -> str:
