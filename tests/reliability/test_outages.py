@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from tests.fakes.postgres_server import running_postgres
 from tests.fakes.webhook_server import WebhookServer
 from tests.reliability.harness import (
     REPO,
@@ -129,6 +130,71 @@ async def test_postgresql_cut_mid_stream_keeps_running_and_catches_up(
     assert set(keys) == expected_agency_keys(postgres_url)
 
 
+@pytest.mark.postgres
+async def test_postgresql_crashed_and_restarted_mid_batch_loses_and_doubles_nothing(
+    tmp_path,
+):
+    with running_postgres() as server:
+        url = server.url
+        maildir = make_maildir(tmp_path / "inbox")
+        ids: list[str] = []
+
+        async def arriving() -> None:
+            # a steady trickle, so the crash lands on batches in flight
+            for i in range(200):
+                ids.append(write_mail(maildir, f"crash{i}"))
+                await asyncio.sleep(0.03)
+
+        config = tmp_path / "dengar.yaml"
+        config.write_text(config_text(url, maildirs=[maildir], batch_size=3))
+        proc = await DengarProcess(config).start()
+        feeder = asyncio.ensure_future(arriving())
+        try:
+            assert await wait_until(lambda: stored_count(url) >= 10, 60)
+            # the server crashes: it rolls back every open transaction
+            await asyncio.to_thread(server.stop, "immediate")
+            down = await asyncio.to_thread(_status_failure, config)
+            assert "Cannot open Dengar" in down
+            assert "Connection refused" in down
+            await asyncio.sleep(2)
+            assert proc.proc.returncode is None, "the database crash stopped Dengar"
+            await asyncio.to_thread(server.start)
+            await feeder
+            assert await wait_until(lambda: stored_count(url) >= len(ids), 90)
+            assert await wait_until(
+                lambda: (
+                    not query(url, "SELECT id FROM outbox WHERE status != 'delivered'")
+                ),
+                60,
+            )
+            assert await proc.stop(20) == 0
+        finally:
+            feeder.cancel()
+            await proc.kill()
+        log = (tmp_path / "dengar.log").read_text()
+        # the operator sees the outage and its end, once each, not a flood
+        assert log.count("database unavailable (OperationalError") == 1, log
+        assert "database available again after" in log
+        assert log.count("Traceback") == 0
+        stored = Counter(r[0] for r in query(url, "SELECT message_id FROM complaint"))
+        assert [m for m in ids if stored[m] != 1] == []
+        assert not list(maildir.joinpath("new").iterdir())  # every mail moved on
+        keys = [k for (k,) in query(url, "SELECT idempotency_key FROM agency_queue")]
+        assert len(keys) == len(set(keys))
+        assert set(keys) == expected_agency_keys(url)
+
+
+def _status_failure(config) -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "dengar", "--config", str(config), "status"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode != 0
+    return out.stdout + out.stderr
+
+
 @pytest.mark.redis
 async def test_redis_unreachable_then_back_delivers_every_case_once(tmp_path):
     import redis
@@ -151,26 +217,7 @@ async def test_redis_unreachable_then_back_delivers_every_case_once(tmp_path):
     client = redis.Redis.from_url(redis_url)
     proc = await DengarProcess(config).start()
     try:
-        assert await wait_until(lambda: stored_count(db_url) >= 6, 60)
-        expected = await asyncio.to_thread(expected_agency_keys, db_url)
-        assert await wait_until(
-            lambda: (
-                query(db_url, "SELECT count(*) FROM outbox WHERE attempts >= 2")[0][0]
-                >= len(expected)
-            ),
-            60,
-        )
-        during = await asyncio.to_thread(_status, config)
-        assert during["deliveries"]["delivered"] == 0
-        errors = await asyncio.to_thread(
-            query, db_url, "SELECT DISTINCT last_error FROM outbox"
-        )
-        assert all(e for (e,) in errors), errors  # each says what failed
-        proxy.restore()
-        assert await wait_until(
-            lambda: _status(config)["deliveries"]["delivered"] == len(expected), 60
-        )
-        assert await proc.stop(20) == 0
+        expected = await _broker_down_then_back(proc, db_url, config, proxy, mails=6)
         entries = client.xrange(stream)
         keys = [fields[b"idempotency_key"].decode() for _, fields in entries]
         assert len(keys) == len(set(keys))
@@ -298,23 +345,7 @@ async def test_rabbitmq_unreachable_then_back_delivers_every_case_once(tmp_path)
     config.write_text(config_text(db_url, maildirs=[maildir], pupr_sink=sink))
     proc = await DengarProcess(config).start()
     try:
-        assert await wait_until(lambda: stored_count(db_url) >= 6, 60)
-        expected = await asyncio.to_thread(expected_agency_keys, db_url)
-        assert await wait_until(
-            lambda: (
-                query(db_url, "SELECT count(*) FROM outbox WHERE attempts >= 2")[0][0]
-                >= len(expected)
-            ),
-            60,
-        )
-        during = await asyncio.to_thread(_status, config)
-        assert during["deliveries"]["delivered"] == 0
-        assert proc.proc.returncode is None
-        proxy.restore()
-        assert await wait_until(
-            lambda: _status(config)["deliveries"]["delivered"] == len(expected), 90
-        )
-        assert await proc.stop(20) == 0
+        expected = await _broker_down_then_back(proc, db_url, config, proxy, mails=6)
         keys = []
         while (message := await queue.get(fail=False)) is not None:
             keys.append(message.message_id)
@@ -327,3 +358,32 @@ async def test_rabbitmq_unreachable_then_back_delivers_every_case_once(tmp_path)
         await queue.delete(if_unused=False, if_empty=False)
         await topic.delete()
         await connection.close()
+
+
+async def _broker_down_then_back(proc, db_url, config, proxy, *, mails: int):
+    """With the agency's broker cut off: every case stored, every delivery
+    retried and failing with its reason, the service up; then the link is
+    restored and everything is delivered. Returns the keys the agency must
+    have received (each once in effect)."""
+    assert await wait_until(lambda: stored_count(db_url) >= mails, 60)
+    expected = await asyncio.to_thread(expected_agency_keys, db_url)
+    assert await wait_until(
+        lambda: (
+            query(db_url, "SELECT count(*) FROM outbox WHERE attempts >= 2")[0][0]
+            >= len(expected)
+        ),
+        60,
+    )
+    during = await asyncio.to_thread(_status, config)
+    assert during["deliveries"]["delivered"] == 0
+    errors = await asyncio.to_thread(
+        query, db_url, "SELECT DISTINCT last_error FROM outbox"
+    )
+    assert all(e for (e,) in errors), errors  # each says what failed
+    assert proc.proc.returncode is None, "the broker outage stopped Dengar"
+    proxy.restore()
+    assert await wait_until(
+        lambda: _status(config)["deliveries"]["delivered"] == len(expected), 90
+    )
+    assert await proc.stop(20) == 0
+    return expected
