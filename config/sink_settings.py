@@ -28,6 +28,12 @@ class WebhookSinkSettings(SinkBase):
     url: str = Field(pattern=r"^https?://")
     secret: SecretStr
     timeout: Seconds = 10.0
+    concurrency: int = Field(
+        default=8,
+        ge=1,
+        le=100,
+        description="requests in flight at once (connections kept open)",
+    )
 
 
 class EmailSinkSettings(SinkBase):

@@ -15,9 +15,11 @@ status and the first 2 KB of the body kept for the dead-letter view.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -107,6 +109,10 @@ def retry_after_seconds(
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+class _Unreachable(RetriableDeliveryError):
+    """The agency's endpoint did not answer at all (refused, timed out)."""
+
+
 class WebhookSink:
     """POSTs a signed CloudEvent per delivery to the agency's URL.
 
@@ -128,8 +134,14 @@ class WebhookSink:
         self.settings = settings
         self.regency = context.regency
         self._target = safe_url(settings.url)
+        # as many connections as requests in flight: none waits for the pool
+        limits = httpx.Limits(
+            max_connections=settings.concurrency,
+            max_keepalive_connections=settings.concurrency,
+        )
         self._client = httpx.AsyncClient(
             timeout=settings.timeout,
+            limits=limits,
             transport=transport,
             follow_redirects=False,
             headers={"User-Agent": "Dengar"},
@@ -153,16 +165,44 @@ class WebhookSink:
                 self.settings.url, content=body, headers=headers
             )
         except httpx.TimeoutException as exc:
-            raise RetriableDeliveryError(
+            raise _Unreachable(
                 f"webhook {self._target}: no answer within "
                 f"{self.settings.timeout:g}s ({type(exc).__name__})"
             ) from None
         except httpx.TransportError as exc:
             # str(exc) of a connect error names host and errno, never the query
-            raise RetriableDeliveryError(
+            raise _Unreachable(
                 f"webhook {self._target}: {type(exc).__name__}: {exc}"
             ) from None
         self._judge(response)
+
+    async def deliver_many(
+        self, deliveries: Sequence[Delivery]
+    ) -> list[Exception | None]:
+        """POST them ``concurrency`` at a time. Once one cannot reach the
+        agency (refused, timed out) the rest are not tried this round: each
+        would wait the same timeout, and the batch would hold the worker for
+        ``len / concurrency`` timeouts."""
+        gate = asyncio.Semaphore(self.settings.concurrency)
+        unreachable: list[RetriableDeliveryError] = []
+
+        async def one(delivery: Delivery) -> Exception | None:
+            async with gate:
+                if unreachable:
+                    return RetriableDeliveryError(
+                        f"not sent: {unreachable[0]}",
+                        retry_after=unreachable[0].retry_after,
+                    )
+                try:
+                    await self.deliver(delivery)
+                except _Unreachable as exc:
+                    unreachable.append(exc)
+                    return exc
+                except Exception as exc:  # noqa: BLE001 - each row's own outcome
+                    return exc
+                return None
+
+        return list(await asyncio.gather(*(one(d) for d in deliveries)))
 
     def _judge(self, response: httpx.Response) -> None:
         status = response.status_code

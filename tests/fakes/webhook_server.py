@@ -58,6 +58,8 @@ class WebhookServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/hooks/dengar"
         self.requests: list[Received] = []
+        self.in_flight = 0
+        self.most_in_flight = 0  # the most requests handled at one time
         self.accepted_ids: list[str] = []  # first acceptance of each event id
         self.duplicates: list[str] = []
         self._plan: deque[Planned] = deque()
@@ -79,6 +81,14 @@ class WebhookServer:
         self._plan.append(Planned(status=status, delay=seconds))
 
     async def _handle(self, request: web.Request) -> web.Response:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            return await self._answer(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, request: web.Request) -> web.Response:
         body = await request.read()
         planned = self._plan.popleft() if self._plan else Planned()
         if planned.delay:

@@ -42,7 +42,9 @@ def _delivery(key: str = "ADU-7K3M-9Q2D/PUPR") -> Delivery:
     )
 
 
-def _agency(url: str, timeout: float = 5.0, secret: str = SECRET) -> AgencySettings:
+def _agency(
+    url: str, timeout: float = 5.0, secret: str = SECRET, concurrency: int = 8
+) -> AgencySettings:
     return AgencySettings.model_validate(
         {
             "code": "PUPR",
@@ -52,6 +54,7 @@ def _agency(url: str, timeout: float = 5.0, secret: str = SECRET) -> AgencySetti
                 "url": url,
                 "secret": secret,
                 "timeout": timeout,
+                "concurrency": concurrency,
             },
         }
     )
@@ -244,3 +247,43 @@ async def test_receiver_down_then_up_delivers_with_the_same_sink():
     finally:
         await sink.close()
     assert server.accepted_ids == ["ADU-7K3M-9Q2D/PUPR"]
+
+
+async def test_a_batch_goes_out_at_most_concurrency_at_a_time(server):
+    sink = WebhookSink(_agency(server.url, concurrency=3), _context())
+    for _ in range(12):
+        server.delay_next(0.05)  # slow enough that requests overlap
+    keys = [f"ADU-7K3M-{n:04d}/PUPR" for n in range(30)]
+    try:
+        outcomes = await sink.deliver_many([_delivery(k) for k in keys])
+    finally:
+        await sink.close()
+    assert outcomes == [None] * 30
+    assert 1 < server.most_in_flight <= 3
+    assert sorted(json.loads(r.body)["id"] for r in server.requests) == sorted(keys)
+
+
+async def test_a_batch_does_not_wait_out_a_timeout_per_row(server):
+    # the agency answers nothing: the first timeouts stand for the rest
+    sink = WebhookSink(_agency(server.url, timeout=0.2, concurrency=2), _context())
+    for _ in range(40):
+        server.delay_next(5.0)
+    try:
+        outcomes = await sink.deliver_many([_delivery(f"K{n}/PUPR") for n in range(40)])
+    finally:
+        await sink.close()
+    assert all(isinstance(o, RetriableDeliveryError) for o in outcomes)
+    assert len(server.requests) + server.in_flight <= 2  # only the first two tried
+    assert "no answer within 0.2s" in str(outcomes[0])
+    assert str(outcomes[-1]).startswith("not sent: webhook")
+
+
+async def test_a_refusal_in_a_batch_stays_that_rows_own(server):
+    sink = WebhookSink(_agency(server.url, concurrency=1), _context())
+    server.fail_next(400)  # the first case is refused, the others go through
+    try:
+        outcomes = await sink.deliver_many([_delivery(f"K{n}/PUPR") for n in range(5)])
+    finally:
+        await sink.close()
+    assert isinstance(outcomes[0], PermanentDeliveryError)
+    assert outcomes[1:] == [None] * 4
