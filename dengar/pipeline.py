@@ -4,6 +4,7 @@ with the items it covers)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections import Counter
@@ -482,11 +483,20 @@ class Pipeline:
 
 
 def _insert(session: Session, model: type[SQLModel], **values: Any) -> int:
-    """INSERT one row with Core, without flushing pending rows first; its id."""
+    """INSERT one row with Core, without flushing pending rows first; its id.
+
+    The values go as parameters of one statement per table and set of
+    columns, so SQLAlchemy compiles it once and reuses it from its cache
+    (``.values(**values)`` would build and compile a statement per row)."""
     table = model.__table__  # type: ignore[attr-defined]
     with session.no_autoflush:
-        inserted: Any = session.execute(insert(table).values(**values))
+        inserted: Any = session.execute(_insert_of(table), values)
     return int(inserted.inserted_primary_key[0])
+
+
+@functools.cache
+def _insert_of(table: Any) -> Any:
+    return insert(table)
 
 
 def _needs_triage(channel_settings: Any, found: tuple[str, float] | None) -> bool:

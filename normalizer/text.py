@@ -13,6 +13,7 @@ _SPACES = re.compile(rf"{_WS_BUT_SPACE}{_WS}*| {_WS}+")
 _LINE_EDGES = re.compile(r" \n ?|\n ")
 _BLANK_LINES = re.compile(r"\n{3,}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
 
 
 def clean_text(text: str) -> str:
@@ -20,16 +21,38 @@ def clean_text(text: str) -> str:
     (every line stripped, at most one blank line in a row)."""
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
+        if not text.isascii():
+            return _clean_unicode(text)
+    return _clean_ascii(text)
+
+
+def _clean_ascii(text: str) -> str:
+    # mail bodies run to hundreds of kilobytes: a regex scan of the whole
+    # text costs far more than a substring test, so each pass runs only when
+    # there is something for it to change
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    data = text.encode("ascii")
+    kept = data.translate(None, _CONTROL_BYTES)
+    if len(kept) != len(data):
+        text = kept.decode("ascii")
+    if "\t" in text or "  " in text:
+        text = _SPACES.sub(" ", text)
+    # now the only whitespace is " " and "\n", at most one space on each side
+    # of a line break
+    if " \n" in text or "\n " in text:
+        text = _LINE_EDGES.sub("\n", text)
+    if "\n\n\n" in text:
+        text = _BLANK_LINES.sub("\n\n", text)
+    return text.strip()
+
+
+def _clean_unicode(text: str) -> str:
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _SPACES.sub(" ", _CONTROL.sub("", text))
-    if text.isascii():
-        # after the steps above the only whitespace left is " " and "\n",
-        # and at most one space on each side of a line break
-        text = _LINE_EDGES.sub("\n", text)
-    else:
-        # str.strip() knows more whitespace (U+2028, U+0085, ...) than _WS
-        text = "\n".join(line.strip() for line in text.split("\n"))
+    # str.strip() knows more whitespace (U+2028, U+0085, ...) than _WS
+    text = "\n".join(line.strip() for line in text.split("\n"))
     return _BLANK_LINES.sub("\n\n", text).strip()
 
 

@@ -61,7 +61,11 @@ _AWKWARD = (
 )
 
 
-@settings(max_examples=500, deadline=None)
-@given(st.text(alphabet=_AWKWARD, max_size=40) | st.text(max_size=40))
+@settings(max_examples=800, deadline=None)
+@given(
+    st.text(alphabet=_AWKWARD, max_size=40)
+    | st.text(alphabet=" \t\r\n\x00\x0b\x0c\x1f\x7fab", max_size=40)  # ASCII path
+    | st.text(max_size=40)
+)
 def test_clean_text_is_the_line_by_line_definition(text: str) -> None:
     assert clean_text(text) == _clean_text_line_by_line(text)
