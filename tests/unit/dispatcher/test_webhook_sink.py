@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pytest
 
 from config.settings import AgencySettings
@@ -216,24 +215,15 @@ async def test_nobody_listening_is_retriable_and_hides_url_secrets():
 
 
 async def test_body_sent_is_exactly_what_was_signed():
-    seen = {}
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen["body"] = request.content
-        seen["sig"] = request.headers[SIGNATURE_HEADER]
-        return httpx.Response(202)
-
-    sink = WebhookSink(
-        _agency("https://pupr.example.go.id/hook"),
-        _context(),
-        transport=httpx.MockTransport(handler),
-    )
-    try:
-        await sink.deliver(_delivery())
-    finally:
-        await sink.close()
-    assert verify_signature(SECRET, seen["body"], seen["sig"])
-    assert json.loads(seen["body"])["data"]["tracking_no"] == "ADU-7K3M-9Q2D"
+    async with WebhookServer() as plain:  # no secret: it only records
+        sink = WebhookSink(_agency(plain.url), _context())
+        try:
+            await sink.deliver(_delivery())
+        finally:
+            await sink.close()
+    [request] = plain.requests
+    assert verify_signature(SECRET, request.body, request.headers[SIGNATURE_HEADER])
+    assert json.loads(request.body)["data"]["tracking_no"] == "ADU-7K3M-9Q2D"
 
 
 async def test_receiver_down_then_up_delivers_with_the_same_sink():
