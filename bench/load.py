@@ -131,6 +131,7 @@ async def run_setup(
                         long_poll_timeout=5,
                         batch_size=100,
                         drain_interval=1.0,
+                        x_posts_per_poll=100,  # the default, as deployed
                     )
                 )
                 procs = []

@@ -43,6 +43,7 @@ def config_text(
     pupr_sink: str | None = None,
     imap: tuple[str, int, str, str] | None = None,
     smtp_port: int | None = None,
+    x_posts_per_poll: int = 10,  # small: the storms exercise X's paging
 ) -> str:
     """A dengar.yaml with the given channels; agency PUPR gets the webhook
     sink when ``webhook_url`` is given, the others the database sink."""
@@ -81,7 +82,8 @@ def config_text(
         lines += [
             f"  - {{name: x, type: x, bearer_token: '{X_BEARER}',",
             f"     api_base_url: '{x_url}', mentions_of: [PemkabKotabaru],",
-            f"     poll_interval: {poll_interval}, max_posts_per_poll: 10}}",
+            f"     poll_interval: {poll_interval},"
+            f" max_posts_per_poll: {x_posts_per_poll}}}",
         ]
     if len(lines) and lines[-1] == "channels:":
         lines[-1] = "channels: []"
