@@ -50,9 +50,11 @@ class CitizenReplies:
         messages = self.messages(item.channel)
         text = render("ack", messages, tracking_no=row.tracking_no)
         subject = render("ack_subject", messages, tracking_no=row.tracking_no)
+        # the tracking number was drawn in this transaction: the key is new
         return self.to_sender(
-            session, row, item, fields, text, subject, f"ack:{row.tracking_no}"
-        )
+            session, row, item, fields, text, subject, f"ack:{row.tracking_no}",
+            new_key=True,
+        )  # fmt: skip
 
     def file_too_large(
         self,
@@ -82,6 +84,8 @@ class CitizenReplies:
         text: str,
         subject: str | None,
         key: str,
+        *,
+        new_key: bool = False,
     ) -> bool:
         """Queue ``text`` to whoever sent ``item``; False if nothing was queued
         (channel cannot reply, no address, unreachable, rate limit, or sent)."""
@@ -107,6 +111,7 @@ class CitizenReplies:
                 idempotency_key=f"{item.channel}:{key}",
             ),
             limit_per_hour=limit,
+            new_key=new_key,
         )
         return queued is not None
 

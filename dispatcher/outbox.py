@@ -83,15 +83,18 @@ def enqueue_reply(
     *,
     max_attempts: int = 8,
     limit_per_hour: int | None = None,
+    new_key: bool = False,
 ) -> OutboxRow | None:
     """Queue a message to a citizen.
 
     Returns None, queuing nothing, when the key is already queued, the
     recipient is known unreachable, or ``limit_per_hour`` replies already went
     to that recipient on that channel in the last hour (loop protection).
+    ``new_key``: the key names something created in this transaction (the
+    acknowledgement of a new tracking number), so the lookup is skipped.
     """
     assert complaint.id is not None
-    if _exists(session, reply.idempotency_key):
+    if not new_key and _exists(session, reply.idempotency_key):
         return None
     unreachable = session.get(UnreachableRecipient, (reply.channel, reply.recipient))
     if unreachable is not None:
