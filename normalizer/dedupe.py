@@ -20,14 +20,16 @@ blocks it may link to (its category and region, and the blocks of cases
 without one). The rarest token always counts, then the numbers and rare
 words (a link needs one in common), at most ``query_tokens`` of them: the
 lists within ``posting_budget`` postings bring in cases, longer ones only
-rank them. The ``max_candidates`` cases that share most of those tokens
-(the newest first among equals) are scored with rapidfuzz, and the verdict
-is checked on the hits, best first. ``bench/dedupe.py`` measures this
-against an exhaustive scan of the whole window.
+rank them (numpy counts them over the postings in place). The
+``max_candidates`` cases that share most of those tokens (the newest first
+among equals) are scored with rapidfuzz, and the verdict is checked on the
+hits, best first. ``bench/dedupe.py`` measures this against an exhaustive
+scan of the whole window.
 
 Memory: one slot per case in flat arrays (time, category, region, open),
 one prepared key string per case, tokens as integer ids and postings as
-``array('i')`` of slots: about 450 bytes a case at a million cases.
+``array('i')`` of slots: about 450 bytes a case at a million cases. The
+rebuild at start fills an empty index in bulk (:meth:`DuplicateIndex.add_many`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from collections.abc import Iterable, Mapping
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
+import numpy as np
+import numpy.typing as npt
 from rapidfuzz import process
 
 from config.places_settings import DedupeSettings
@@ -49,6 +53,7 @@ from normalizer.dedupe_records import (
     Link,
     LinkKind,
     Scorer,
+    SlipFinder,
     key_tokens,
     prepared_scorer,
     reporter_keys,
@@ -71,6 +76,10 @@ __all__ = [
     "prepared_scorer",
     "reporter_keys",
 ]
+
+
+# postings read by a decision from which numpy counts them faster than sets
+NUMPY_FROM = 400
 
 
 class DuplicateIndex:
@@ -205,6 +214,98 @@ class DuplicateIndex:
                     self._post(block, vocab[near], slot)
         self._people.add(case.reporter, case.id)
         self.set_primary(case.id, primary)
+
+    def add_many(
+        self, items: Iterable[tuple[DedupeCase, int | None, list[str] | None]]
+    ) -> None:
+        """:meth:`add` each ``(case, primary, keys)``, oldest first: the same
+        index, built in bulk when this one is empty (the rebuild at start).
+        Postings are grouped with numpy at the end instead of appended one by
+        one, and the typo neighbours of each word are found as :meth:`add`
+        finds them when the word first comes up."""
+        if self._ids:
+            for case, primary, keys in items:
+                self.add(case, primary, keys)
+            return
+        self._rare.clear()
+        vocab = _Numbering()
+        tids, slots = array("i"), array("i")
+        for case, primary, keys in items:
+            if case.id in self._slot:
+                self.set_primary(case.id, primary)
+                continue
+            keys = key_tokens(case.text) if keys is None else keys
+            slot = len(self._ids)
+            self._slot[case.id] = slot
+            self._ids.append(case.id)
+            self._keys.append(self._prepare(keys))
+            self._ts.append(case.received_at.timestamp())
+            self._category.append(self._categories.code(case.category))
+            self._region.append(self._regions.code(case.region))
+            self._open.append(1)
+            if case.tracking_no:
+                self._tracking[slot] = case.tracking_no
+            unique = set(keys)
+            tids.extend(map(vocab.__getitem__, unique))
+            slots.extend([slot] * len(unique))
+            self._people.add(case.reporter, case.id)
+            self.set_primary(case.id, primary)
+        self._vocab = dict(vocab)  # a plain dict: a lookup never adds a word
+        if not self._ids:
+            return
+        tid_of = np.frombuffer(tids, dtype=np.intc)
+        slot_of = np.frombuffer(slots, dtype=np.intc)
+        self._df = array(
+            "i", np.bincount(tid_of, minlength=len(vocab)).astype(np.intc).tobytes()
+        )
+        near = self._bulk_near_words(tid_of, slot_of)
+        block_of = (
+            np.frombuffer(self._category, dtype=np.uint16).astype(np.int64) << 16
+        ) | np.frombuffer(self._region, dtype=np.uint16)
+        # handed over: group_postings frees each part once read
+        parts = [(tid_of, slot_of), near]
+        del tids, slots, tid_of, slot_of, near
+        self._blocks = group_postings(block_of, parts, len(vocab))
+        self._compatible.clear()
+
+    def _bulk_near_words(
+        self, tid_of: npt.NDArray[np.intc], slot_of: npt.NDArray[np.intc]
+    ) -> tuple[npt.NDArray[np.intc], npt.NDArray[np.intc]]:
+        """``(token ids, slots)`` of the typo neighbours :meth:`add` would
+        have posted: for each word, at the slot where it first came up, the
+        known words one slip away that at least two cases held by then."""
+        order = np.argsort(tid_of, kind="stable")  # each word's slots, in order
+        sorted_slots = slot_of[order]
+        starts = np.searchsorted(tid_of[order], np.arange(len(self._vocab) + 1))
+        first = sorted_slots[starts[:-1]].tolist()
+        bounds = starts.tolist()
+        vocab, df = self._vocab, self._df
+        # only a word held by two cases (by the end) can be a neighbour
+        finder = SlipFinder(w for w, tid in vocab.items() if df[tid] >= 2)
+        out_tids: list[int] = []
+        out_slots: list[int] = []
+        for token, tid in vocab.items():
+            if len(token) < 4 or not token.isalpha():
+                continue
+            slot = first[tid]
+            near: list[tuple[int, str, int, bool]] = []
+            for word in finder.near(token):
+                other = vocab.get(word)
+                if other is None or first[other] > slot:
+                    continue
+                lo, hi = bounds[other], bounds[other + 1]
+                # cases holding ``word`` up to this slot (this one included)
+                seen = int(np.searchsorted(sorted_slots[lo:hi], slot, side="right"))
+                if seen >= 2:
+                    own = sorted_slots[lo + seen - 1] == slot
+                    near.append((-seen, word, other, own))
+            near.sort()
+            # as in add: the two most held, then those this case lacks
+            for _, _, other, own in near[:2]:
+                if not own:
+                    out_tids.append(other)
+                    out_slots.append(slot)
+        return np.array(out_tids, dtype=np.intc), np.array(out_slots, dtype=np.intc)
 
     @staticmethod
     def _post(block: dict[int, array[int]], tid: int, slot: int) -> None:
@@ -383,20 +484,40 @@ class DuplicateIndex:
             # a link needs a number or a rare word in common: the rarest
             # token always, then only those
             lists[1:] = [x for x in lists[1:] if self._distinct(x[1])]
-        budget, limit = self._budget, self.settings.max_candidates
-        # set operations run in C: ``levels[k]`` holds the slots found by
-        # more than k of the tokens read. The rarest lists, within the
-        # budget, bring in the slots; longer ones, within twice the budget,
-        # only rank them (intersecting a list costs less than making a set
-        # of it)
-        levels: list[set[int]] = []
+        return self._ranked(lists, self._slot.get(case.id, -1))
+
+    def _ranked(
+        self, lists: list[tuple[int, str, list[array[int]]]], own: int
+    ) -> list[int]:
+        """The ``max_candidates`` slots found by most of ``lists``, the
+        newest first among equals. The rarest lists, within the budget,
+        bring in the slots; longer ones, within twice the budget, only rank
+        them. A slot is in one block, so in each token's lists at most
+        once: counting occurrences counts the tokens shared."""
+        budget = self._budget
+        chosen: list[tuple[bool, list[array[int]]]] = []  # (anchor, lists)
         read = 0
         for _, _, found in lists[: self.settings.query_tokens]:
             size = sum(map(len, found))
-            anchor = not levels or read + size <= budget
+            anchor = not chosen or read + size <= budget
             if not anchor and read + size > 2 * budget:
                 continue
             read += size
+            chosen.append((anchor, found))
+        if not chosen:
+            return []
+        # numpy's fixed cost per call outweighs its speed on a few postings
+        if read < NUMPY_FROM:
+            return self._ranked_by_sets(chosen, own)
+        return self._ranked_by_numpy(chosen, own)
+
+    def _ranked_by_sets(
+        self, chosen: list[tuple[bool, list[array[int]]]], own: int
+    ) -> list[int]:
+        budget, limit = self._budget, self.settings.max_candidates
+        # ``levels[k]``: the slots found by more than k of the lists read
+        levels: list[set[int]] = []
+        for anchor, found in chosen:
             here: set[int] = set()
             for postings in found:
                 if not anchor:
@@ -409,16 +530,42 @@ class DuplicateIndex:
             for k in range(len(levels) - 1, 0, -1):
                 levels[k] |= levels[k - 1] & here
             levels[0] |= here
-        own = self._slot.get(case.id, -1)
         best: list[int] = []
         above: set[int] = set()
         for level in reversed(levels):
             if len(best) >= limit:
                 break
-            # most tokens shared first, the newest first among equals
             level.discard(own)
             best.extend(sorted(level - above, reverse=True)[: limit - len(best)])
             above = level
+        return best
+
+    def _ranked_by_numpy(
+        self, chosen: list[tuple[bool, list[array[int]]]], own: int
+    ) -> list[int]:
+        budget, limit = self._budget, self.settings.max_candidates
+        # numpy reads the postings in place (no copy, no Python ints): the
+        # views die with this call, before any add appends to a posting
+        counted: list[npt.NDArray[np.intc]] = []
+        brought: list[npt.NDArray[np.intc]] = []
+        for anchor, found in chosen:
+            views = [np.frombuffer(p, dtype=np.intc) for p in found]
+            if anchor:
+                # of a long list, its newest part
+                here = np.concatenate([v[-budget:] for v in views])
+                brought.append(here)
+            else:
+                here = np.concatenate(views)
+                here = here[np.isin(here, np.concatenate(brought))]
+            counted.append(here)
+        slots, counts = np.unique(np.concatenate(counted), return_counts=True)
+        keep = slots != own
+        # one sortable key: tokens shared, then the slot (the newest first)
+        order = counts[keep].astype(np.int64) << 32 | slots[keep]
+        if len(order) > limit:
+            order = np.partition(order, len(order) - limit)[len(order) - limit :]
+        order.sort()
+        best: list[int] = (order[::-1] & 0xFFFFFFFF).tolist()
         return best
 
     def candidates(
@@ -574,19 +721,24 @@ class DuplicateIndex:
         # verdict only for what passes them
         specific = frozenset(t for t in mine if self._distinct(t))
         needs_shared = s.require_shared_rare
+        # reports of one event often have the same key: judged once
+        apart: set[str] = set()
         for _, score, position in found:
             slot = pool[position]
-            theirs = frozenset(self._keys[slot].split())
-            if needs_shared and specific.isdisjoint(theirs):
+            key = self._keys[slot]
+            if key in apart:
                 continue
-            if self.conflict(mine, theirs):
+            theirs = frozenset(key.split())
+            if (needs_shared and specific.isdisjoint(theirs)) or self.conflict(
+                mine, theirs
+            ):
+                apart.add(key)
                 continue
             other_id = ids[slot]
             if self.verdict(case, mine, other_id, score) != "match":
                 continue
             target = self._target(case.id, other_id)
             assert target is not None  # verdict checked it
-            theirs = frozenset(self._keys[slot].split())
             category = self._categories.names[self._category[slot]]
             region = self._regions.names[self._region[slot]]
             return Link(
@@ -601,3 +753,71 @@ class DuplicateIndex:
                 "similar",
             )
         return None
+
+
+class _Numbering(dict[str, int]):
+    """Token ids in order of first use: an unknown token gets the next."""
+
+    def __missing__(self, token: str) -> int:
+        tid = self[token] = len(self)
+        return tid
+
+
+def group_postings(
+    block_of: npt.NDArray[np.int64],
+    parts: list[tuple[npt.NDArray[np.intc], npt.NDArray[np.intc]]],
+    vocab_size: int,
+) -> dict[int, dict[int, array[int]]]:
+    """Postings by block, then token id, each in slot order and without
+    repeats, from ``(token ids, slots)`` pairs of arrays (emptied as they are
+    read: they are ten times the cases); ``block_of`` gives each slot's
+    block."""
+    blocks, block_index = np.unique(block_of, return_inverse=True)
+    n = len(block_of)
+    # one sortable key: block, token, slot (fits in 63 bits for any index
+    # that fits in memory: blocks * tokens * cases < 2**63)
+    keys = []
+    while parts:
+        tids, slots = parts.pop()
+        key = block_index[slots].astype(np.int64, copy=False)
+        key *= vocab_size
+        key += tids
+        key *= n
+        key += slots
+        keys.append(key)
+        del tids, slots, key
+    key = np.concatenate(keys)
+    del keys
+    key.sort()
+    fresh = np.ones(len(key), dtype=bool)
+    np.not_equal(key[1:], key[:-1], out=fresh[1:])
+    key = key[fresh]
+    del fresh
+    group = key // n
+    starts = np.flatnonzero(np.concatenate([[True], group[1:] != group[:-1]]))
+    ends = np.append(starts[1:], len(key))
+    heads = group[starts]
+    del group
+    block_codes = blocks[heads // vocab_size]
+    head_tids = heads % vocab_size
+    data = (key % n).astype(np.intc).data.cast("B")
+    del key
+    out: dict[int, dict[int, array[int]]] = {}
+    # Python ints for a chunk of postings lists at a time: for all at once
+    # they would take more memory than the index
+    chunk = 1 << 16
+    for at in range(0, len(starts), chunk):
+        for code, tid, lo, hi in zip(
+            block_codes[at : at + chunk].tolist(),
+            head_tids[at : at + chunk].tolist(),
+            starts[at : at + chunk].tolist(),
+            ends[at : at + chunk].tolist(),
+            strict=True,
+        ):
+            postings = array("i")
+            postings.frombytes(data[lo * 4 : hi * 4])
+            block = out.get(code)
+            if block is None:
+                block = out[code] = {}
+            block[tid] = postings
+    return out

@@ -130,11 +130,15 @@ def rebuild_index(
         .order_by(t.received_at, t.id)
         .execution_options(yield_per=5000)
     )  # fmt: skip
-    for r in session.execute(query):
-        text = _stored_text(r)
-        keys = None if text is None else text.split()
-        index.add(_case_of(r, text), r.duplicate_of_id, keys)
+    index.add_many(_indexed(r) for r in session.execute(query))
     return index
+
+
+def _indexed(row: Any) -> tuple[DedupeCase, int | None, list[str] | None]:
+    # what DuplicateIndex.add_many takes: the case, its link, its stored key
+    text = _stored_text(row)
+    keys = None if text is None else text.split()
+    return _case_of(row, text), row.duplicate_of_id, keys
 
 
 def apply_link(row: ComplaintRow, link: Link) -> None:

@@ -1,0 +1,113 @@
+"""The index built in bulk at start (``add_many``) is the index the live
+pipeline builds case by case: the same candidates, links and typo
+neighbours, so a restart never changes a decision."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from config.places_settings import DedupeSettings
+from normalizer import dedupe
+from normalizer.dedupe import DedupeCase, DuplicateIndex
+from normalizer.dedupe_records import SlipFinder, slips
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+STREETS = ["pinus", "mawar", "melati", "kenanga", "flamboyan", "cempaka"]
+DESA = ["semayap", "berangas", "stagen", "sebelimbingan", "dirgahayu"]
+PROBLEMS = [
+    "jalan {s} desa {d} rusak berlubang motor jatuh",
+    "lampu jalan {s} rt {n} desa {d} mati gelap",
+    "selokan jalan {s} desa {d} tersumbat air meluap rt {n}",
+    "sampah menumpuk jalan {s} desa {d} tidak diangkut",
+]
+
+
+def slip(rng: random.Random, word: str) -> str:
+    i = rng.randrange(1, len(word) - 1)
+    return (
+        word[:i] + word[i + 1 :]
+        if rng.random() < 0.5
+        else word[:i] + word[i] + word[i:]
+    )
+
+
+def corpus(n: int, seed: int = 3) -> list[DedupeCase]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        words = (
+            rng.choice(PROBLEMS)
+            .format(s=rng.choice(STREETS), d=rng.choice(DESA), n=rng.randint(1, 9))
+            .split()
+        )
+        if rng.random() < 0.3:  # a typo, often of a street or a village
+            k = rng.randrange(len(words))
+            if len(words[k]) >= 4:
+                words[k] = slip(rng, words[k])
+        out.append(
+            DedupeCase(
+                id=i + 1,
+                text=" ".join(words),
+                received_at=T0 + timedelta(minutes=i),
+                category=rng.choice(["jalan", "lampu", None]),
+                region=rng.choice(["pulau laut utara", None]),
+            )
+        )
+    return out
+
+
+def test_bulk_build_gives_the_same_candidates_and_links_as_adding_one_by_one():
+    cases = corpus(600)
+    settings = DedupeSettings(rare_min_cases=50)
+    one_by_one = DuplicateIndex(settings)
+    for case in cases[:500]:
+        one_by_one.add(case, primary=1 if case.id in (7, 8) else None)
+    bulk = DuplicateIndex(settings)
+    bulk.add_many((c, 1 if c.id in (7, 8) else None, None) for c in cases[:500])
+
+    assert bulk.snapshot() == one_by_one.snapshot()
+    assert len(bulk) == len(one_by_one) == 500
+    linked = 0
+    for case in cases[500:]:
+        assert bulk.candidates(case) == one_by_one.candidates(case)
+        link = bulk.find(case)
+        assert link == one_by_one.find(case)
+        linked += link is not None
+        bulk.add(case)
+        one_by_one.add(case)
+    assert linked > 20  # the comparison covers real links
+
+
+def test_a_case_indexed_under_a_typo_is_found_after_a_bulk_build():
+    early = [
+        DedupeCase(i, f"lampu jalan flamboyan rt {i} desa stagen mati", T0)
+        for i in range(1, 4)
+    ]
+    typo = DedupeCase(9, "pohon tumbang jalan flamboyn desa sebelimbingan", T0)
+    bulk = DuplicateIndex(DedupeSettings())
+    bulk.add_many((c, None, None) for c in [*early, typo])
+    # only the street's name, which case 9 misspelt, leads to it
+    query = DedupeCase(10, "jembatan flamboyan", T0)
+    assert [case_id for case_id, _ in bulk.candidates(query)] == [9, 3, 2, 1]
+
+
+def test_slip_finder_finds_the_known_words_one_slip_away():
+    words = ["gorong", "goorong", "jalan", "jalaan", "jaln", "ajlan", "pinus", "x1"]
+    finder = SlipFinder(words)
+    for word in [*words, "gorng", "jalam", "pinsu", "pnus"]:
+        assert finder.near(word) == slips(word) & set(words)
+
+
+def test_candidates_are_the_same_whether_counted_with_numpy_or_with_sets(
+    monkeypatch,
+):
+    cases = corpus(800, seed=5)
+    index = DuplicateIndex(DedupeSettings(posting_budget=60, max_candidates=8))
+    index.add_many((c, None, None) for c in cases[:700])
+    queries = cases[700:]
+    monkeypatch.setattr(dedupe, "NUMPY_FROM", 10**9)
+    by_sets = [index.candidates(c) for c in queries]
+    monkeypatch.setattr(dedupe, "NUMPY_FROM", 0)
+    assert [index.candidates(c) for c in queries] == by_sets
+    assert sum(map(len, by_sets)) > 100
