@@ -54,6 +54,7 @@ from normalizer.dedupe_records import (
     LinkKind,
     Scorer,
     SlipFinder,
+    common_slips,
     key_tokens,
     prepared_scorer,
     reporter_keys,
@@ -123,6 +124,9 @@ class DuplicateIndex:
         self._unlinked: set[tuple[int, int]] = set()
         # token → rare or a number, for the index as it is: cleared on add
         self._rare: dict[str, bool] = {}
+        # word → ids of the known words one slip away: cleared of a word's
+        # entries when a word one slip from it comes up (see add)
+        self._slip_ids: dict[str, list[int]] = {}
         for a, b in unlinked:
             self.forbid(a, b)
 
@@ -212,6 +216,11 @@ class DuplicateIndex:
             for near in self._near_words(token):
                 if near not in unique:
                     self._post(block, vocab[near], slot)
+            if self._slip_ids and len(token) >= 4 and token.isalpha():
+                # common_slips is not symmetric (a drop undoes a doubling):
+                # the wider slips cover both sides
+                for word in slips(token):
+                    self._slip_ids.pop(word, None)
         self._people.add(case.reporter, case.id)
         self.set_primary(case.id, primary)
 
@@ -251,6 +260,7 @@ class DuplicateIndex:
             self._people.add(case.reporter, case.id)
             self.set_primary(case.id, primary)
         self._vocab = dict(vocab)  # a plain dict: a lookup never adds a word
+        self._slip_ids.clear()
         if not self._ids:
             return
         tid_of = np.frombuffer(tids, dtype=np.intc)
@@ -330,6 +340,28 @@ class DuplicateIndex:
             if (tid := vocab.get(word)) is not None and df[tid] >= least
         )
         return [word for _, word in near[:2]]
+
+    def _rare_slips(self, token: str, held: int, slip: int) -> list[int]:
+        """Ids of the known words one common slip from ``token`` (a word
+        ``held`` by that many cases) held by at most ``slip`` cases and a
+        tenth of ``held``: its misspellings, as :meth:`_near_words` sees
+        them from the other side. Only the common slips: all ~30 per
+        letter would cost a decision more than it gains."""
+        if len(token) < 4 or not token.isalpha():
+            return []
+        near = self._slip_ids.get(token)
+        if near is None:
+            vocab = self._vocab
+            near = [
+                tid
+                for word in common_slips(token)
+                if (tid := vocab.get(word)) is not None
+            ]
+            if len(self._slip_ids) >= 1 << 16:  # bounded: query words vary
+                self._slip_ids.clear()
+            self._slip_ids[token] = near
+        df, most = self._df, min(slip, held // 10)
+        return [tid for tid in near if df[tid] <= most]
 
     def set_primary(self, case_id: int, primary: int | None) -> None:
         """Record that ``case_id`` is now a duplicate of ``primary`` (or of
@@ -477,6 +509,18 @@ class DuplicateIndex:
             if tid is None:
                 continue
             found = [p for b in blocks if (p := b.get(tid)) is not None]
+            # a common word is also looked up under its rare slips: an
+            # indexed report may hold a misspelling already seen before it
+            # (only a word's first slip is posted under the word, see add)
+            if df[tid] > slip and self._distinct(token):
+                # one list of them: numpy pays per list, not per posting
+                extra = array("i")
+                for other in self._rare_slips(token, df[tid], slip):
+                    for block in blocks:
+                        if (postings := block.get(other)) is not None:
+                            extra += postings
+                if extra:
+                    found.append(extra)
             if found:
                 lists.append((df[tid], token, found))
         lists.sort(key=itemgetter(0, 1))
@@ -657,6 +701,22 @@ class DuplicateIndex:
         """'match', or why ``other_id`` is not a duplicate target."""
         s = self.settings
         slot = self._slot[other_id]
+        where = self._misplaced(case, other_id, slot)
+        if where:
+            return where
+        theirs = frozenset(self._keys[slot].split())
+        if min(len(mine), len(theirs)) < s.min_tokens:
+            return "too short"
+        if score < s.threshold:
+            return "score below threshold"
+        if s.require_shared_rare and not any(map(self._distinct, mine & theirs)):
+            return "nothing specific in common"
+        clash = self.conflict(mine, theirs)
+        return f"different details: {clash}" if clash else "match"
+
+    def _misplaced(self, case: DedupeCase, other_id: int, slot: int) -> str:
+        """'' or why ``other_id`` cannot be a target whatever its text."""
+        s = self.settings
         if not self._open[slot]:
             return "closed"
         if abs(case.received_at.timestamp() - self._ts[slot]) > s.window_days * 86400:
@@ -674,15 +734,7 @@ class DuplicateIndex:
             return "different region"
         if self._target(case.id, other_id) is None:
             return "unlinked by staff"
-        theirs = frozenset(self._keys[slot].split())
-        if min(len(mine), len(theirs)) < s.min_tokens:
-            return "too short"
-        if score < s.threshold:
-            return "score below threshold"
-        if s.require_shared_rare and not any(map(self._distinct, mine & theirs)):
-            return "nothing specific in common"
-        clash = self.conflict(mine, theirs)
-        return f"different details: {clash}" if clash else "match"
+        return ""
 
     def scored(self, case: DedupeCase) -> list[Candidate]:
         """The candidates with their score and verdict, best first: what
@@ -723,19 +775,23 @@ class DuplicateIndex:
         needs_shared = s.require_shared_rare
         # reports of one event often have the same key: judged once
         apart: set[str] = set()
+        agreed: set[str] = set()
         for _, score, position in found:
             slot = pool[position]
             key = self._keys[slot]
             if key in apart:
                 continue
             theirs = frozenset(key.split())
-            if (needs_shared and specific.isdisjoint(theirs)) or self.conflict(
-                mine, theirs
-            ):
-                apart.add(key)
-                continue
+            if key not in agreed:
+                if (needs_shared and specific.isdisjoint(theirs)) or self.conflict(
+                    mine, theirs
+                ):
+                    apart.add(key)
+                    continue
+                agreed.add(key)
             other_id = ids[slot]
-            if self.verdict(case, mine, other_id, score) != "match":
+            # the rest of verdict: the details passed, the score is a hit
+            if len(theirs) < s.min_tokens or self._misplaced(case, other_id, slot):
                 continue
             target = self._target(case.id, other_id)
             assert target is not None  # verdict checked it

@@ -92,6 +92,23 @@ def test_a_case_indexed_under_a_typo_is_found_after_a_bulk_build():
     assert [case_id for case_id, _ in bulk.candidates(query)] == [9, 3, 2, 1]
 
 
+def test_a_misspelling_seen_before_is_found_under_the_right_spelling():
+    index = DuplicateIndex(DedupeSettings())
+    # the street is rare (2 % of the cases) yet far more common than its slip
+    index.add_many(
+        (DedupeCase(i, f"sampah menumpuk di pasar {i}", T0), None, None)
+        for i in range(1, 1001)
+    )
+    for i in range(2001, 2021):
+        index.add(DedupeCase(i, f"lampu jalan flamboyan rt {i} mati", T0))
+    # the first slip is posted under the street's name, the second is not
+    for i in (3001, 3002):
+        index.add(DedupeCase(i, "pohon tumbang jalan flamboyn desa stagen", T0))
+    query = DedupeCase(4000, "jembatan flamboyan", T0)
+    found = {case_id for case_id, _ in index.candidates(query)}
+    assert {3001, 3002} <= found
+
+
 def test_slip_finder_finds_the_known_words_one_slip_away():
     words = ["gorong", "goorong", "jalan", "jalaan", "jaln", "ajlan", "pinus", "x1"]
     finder = SlipFinder(words)

@@ -11,7 +11,7 @@ from rapidfuzz import fuzz
 
 from config.places_settings import DedupeSettings
 from normalizer.dedupe import DedupeCase, DuplicateIndex, prepared_scorer
-from normalizer.dedupe_records import slips
+from normalizer.dedupe_records import common_slips, slips
 from normalizer.matching import matching_text
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
@@ -98,6 +98,17 @@ def test_slips_are_one_dropped_added_doubled_or_swapped_letter():
     assert {"batusiibu", "batsibu", "batuisbu", "batusibuk"} <= near
     assert "batusibu" not in near
     assert "batumiwa" not in near
+
+
+@given(st.text(alphabet="abcdeiklmnoprstu", min_size=1, max_size=10))
+def test_common_slips_are_dropped_doubled_or_swapped_letters(word):
+    common = common_slips(word)
+    assert common <= slips(word)
+    assert word not in common
+    if len(word) >= 3:
+        assert {word[1:], word[0] + word, word[1] + word[0] + word[2:]} - {
+            word
+        } <= common
 
 
 def test_a_slip_in_the_one_detail_two_reports_share_still_finds_the_case():
