@@ -11,7 +11,9 @@ import json
 import logging
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import select
@@ -107,6 +109,28 @@ routing: {{default_agency: DISKOMINFO}}
     return App.open(parse_settings(config, environ={"DENGAR_IMAP_OAUTH2_TOKEN": token}))
 
 
+@dataclass
+class Outcome:
+    """One ``run --once`` of an installation: what it said, stored, showed."""
+
+    summary: Any
+    cases: list[ComplaintRow]
+    report: dict[str, Any]
+    shown: list[str]  # the reprs an operator could see
+
+
+async def run_once(app, channel: str) -> Outcome:
+    try:
+        summary = await Runner(app).run_once()
+        with app.sessions() as session:
+            cases = list(session.exec(select(ComplaintRow)).all())
+            report = status_report(session, app.settings)
+        shown = [repr(app.channels[channel]), repr(app.settings)]
+    finally:
+        await app.close()
+    return Outcome(summary, cases, report, shown)
+
+
 async def test_token_logs_in_with_xoauth2_and_fetches_mail(server, tokens, user, token):
     tokens.issue(token, user)
     append(server, user, mail("Jalan rusak"), mail("Lampu jalan mati"))
@@ -153,14 +177,9 @@ async def test_wrong_token_stops_the_channel_and_is_never_shown(
     tokens.issue(f"{token}-yang-benar", user)
     append(own_server, user, mail("tidak akan terbaca"))
     app = install(tmp_path, own_server, user, token)
-    try:
-        summary = await Runner(app).run_once()
-        with app.sessions() as session:
-            cases = session.exec(select(ComplaintRow)).all()
-            report = status_report(session, app.settings)
-        shown = [repr(app.channels["surel-gmail"]), repr(app.settings)]
-    finally:
-        await app.close()
+    outcome = await run_once(app, "surel-gmail")
+    summary, report, shown = outcome.summary, outcome.report, outcome.shown
+    cases = outcome.cases
     assert cases == []
     error = summary.errors["surel-gmail"]
     assert "login failed" in error
@@ -346,14 +365,9 @@ async def test_refresh_token_logs_in_and_mail_becomes_a_case(
     app = install_refreshing(
         tmp_path, server, provider, user, refresh_token, client_secret
     )
-    try:
-        summary = await Runner(app).run_once()
-        with app.sessions() as session:
-            [case] = session.exec(select(ComplaintRow)).all()
-            report = status_report(session, app.settings)
-        shown = [repr(app.channels["surel-m365"]), repr(app.settings)]
-    finally:
-        await app.close()
+    outcome = await run_once(app, "surel-m365")
+    summary, report, shown = outcome.summary, outcome.report, outcome.shown
+    [case] = outcome.cases
     assert summary.errors == {}
     assert "Saluran air" in (case.subject or case.clean_text)
     [channel] = report["channels"]
@@ -460,14 +474,9 @@ async def test_revoked_refresh_token_stops_the_channel_and_says_what_to_do(
     app = install_refreshing(
         tmp_path, server, provider, user, refresh_token, client_secret
     )
-    try:
-        summary = await Runner(app).run_once()
-        with app.sessions() as session:
-            cases = session.exec(select(ComplaintRow)).all()
-            report = status_report(session, app.settings)
-        shown = [repr(app.channels["surel-m365"]), repr(app.settings)]
-    finally:
-        await app.close()
+    outcome = await run_once(app, "surel-m365")
+    summary, report, shown = outcome.summary, outcome.report, outcome.shown
+    cases = outcome.cases
     assert cases == []
     error = summary.errors["surel-m365"]
     assert "invalid_grant" in error
