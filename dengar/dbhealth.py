@@ -77,12 +77,16 @@ class DatabaseHealth:
         log.warning("database available again after %.1f s", lasted)
 
 
-def _one_line(exc: BaseException, limit: int = 300) -> str:
+def _one_line(exc: BaseException) -> str:
     # SQLAlchemy appends SQL and a background link on further lines; the
     # first line of the driver's message is what tells the operator why
-    cause = getattr(exc, "orig", None) or exc
-    first = (str(cause).strip().splitlines() or [""])[0]
-    text = f"{type(cause).__name__}: {first}"
+    return short_error(getattr(exc, "orig", None) or exc)
+
+
+def short_error(exc: BaseException, limit: int = 300) -> str:
+    """One line about an unexpected error, for status and summaries."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    text = f"{type(exc).__name__}: {first}"
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -21,7 +21,7 @@ from channels.base import Channel, FetchResult
 from channels.errors import FatalChannelError, RetriableChannelError
 from dengar import leases, sla
 from dengar.app import App
-from dengar.dbhealth import DatabaseHealth, QuietSkips, is_outage
+from dengar.dbhealth import DatabaseHealth, QuietSkips, is_outage, short_error
 from dengar.fingerprint import settings_fingerprint
 from dengar.pipeline import BatchSummary
 from dengar.sla import SlaPolicy
@@ -473,13 +473,6 @@ def _quiet_scheduler_skips() -> None:
     scheduler_log = logging.getLogger("apscheduler.scheduler")
     if not any(isinstance(f, QuietSkips) for f in scheduler_log.filters):
         scheduler_log.addFilter(QuietSkips())
-
-
-def short_error(exc: BaseException, limit: int = 300) -> str:
-    """One line about an unexpected error, for status and summaries."""
-    first = (str(exc).strip().splitlines() or [""])[0]
-    text = f"{type(exc).__name__}: {first}"
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _backoff(failures: int) -> float:

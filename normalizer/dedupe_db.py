@@ -110,28 +110,33 @@ def rebuild_index(
     ).all()
     index = DuplicateIndex(settings, unlinked=pairs)
     t = ComplaintRow.__table__.c  # type: ignore[attr-defined]
-    # the text only where no key of this version is stored
-    current = t.dedupe_key.startswith(KEY_VERSION + ":")
-    # only the columns dedupe reads: no ORM objects, no original text
     query = (
-        sa_select(
-            t.id, t.dedupe_key, t.reporter_name, t.received_at,
-            case((current, None), else_=t.subject).label("subject"),
-            case((current, None), else_=t.clean_text).label("clean_text"),
-            t.channel, t.reporter_email, t.reporter_phone, t.reporter_chat_id,
-            t.reporter_handle, t.category, t.region, t.tracking_no,
-            t.duplicate_of_id,
-        )
-        .where(
-            t.kind == "case",
-            t.status.in_(settings.open_statuses),
-            t.received_at >= since,
-        )
+        _open_cases(settings, since)
         .order_by(t.received_at, t.id)
         .execution_options(yield_per=5000)
-    )  # fmt: skip
+    )
     index.add_many(_indexed(r) for r in session.execute(query))
     return index
+
+
+def _open_cases(settings: DedupeSettings, since: datetime) -> Any:
+    """The columns dedupe reads of the open cases received since ``since``
+    (no ORM objects, no original text; the text only where no key of this
+    version is stored)."""
+    t = ComplaintRow.__table__.c  # type: ignore[attr-defined]
+    current = t.dedupe_key.startswith(KEY_VERSION + ":")
+    return sa_select(
+        t.id, t.dedupe_key, t.reporter_name, t.received_at,
+        case((current, None), else_=t.subject).label("subject"),
+        case((current, None), else_=t.clean_text).label("clean_text"),
+        t.channel, t.reporter_email, t.reporter_phone, t.reporter_chat_id,
+        t.reporter_handle, t.category, t.region, t.tracking_no,
+        t.duplicate_of_id,
+    ).where(
+        t.kind == "case",
+        t.status.in_(settings.open_statuses),
+        t.received_at >= since,
+    )  # fmt: skip
 
 
 def _indexed(row: Any) -> tuple[DedupeCase, int | None, list[str] | None]:
@@ -377,23 +382,8 @@ class RowDeduper:
             return 0
         settings = self.index.settings
         since = (now or datetime.now(UTC)) - timedelta(days=settings.window_days)
-        rows = session.execute(
-            sa_select(
-                t.id, t.dedupe_key, t.reporter_name, t.received_at, t.subject,
-                t.clean_text, t.channel, t.reporter_email, t.reporter_phone,
-                t.reporter_chat_id, t.reporter_handle, t.category, t.region,
-                t.tracking_no, t.duplicate_of_id,
-            )
-            .where(
-                t.id.in_(unseen),
-                t.status.in_(settings.open_statuses),
-                t.received_at >= since,
-            )
-            .order_by(t.id)
-        ).all()  # fmt: skip
+        query = _open_cases(settings, since).where(t.id.in_(unseen)).order_by(t.id)
+        rows = session.execute(query).all()
         with self._lock:
-            for r in rows:
-                text = _stored_text(r)
-                keys = None if text is None else text.split()
-                self.index.add(_case_of(r, text), r.duplicate_of_id, keys)
+            self.index.add_many(_indexed(r) for r in rows)
         return len(rows)
