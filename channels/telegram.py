@@ -39,10 +39,10 @@ from telegram.error import (
     RetryAfter,
     TelegramError,
 )
-from telegram.request import HTTPXRequest
 
 from channels.base import FetchResult, RecipientUnreachable, ReplyRetriable
 from channels.errors import FatalChannelError, RetriableChannelError
+from channels.telegram_aiohttp import AiohttpRequest
 from channels.telegram_http import (
     Pending,
     RawUpdatesRequest,
@@ -82,7 +82,7 @@ class TelegramChannel:
         self._updates_request = RawUpdatesRequest(
             connection_pool_size=1, read_timeout=10.0, connect_timeout=10.0
         )
-        self._request = HTTPXRequest(
+        self._request = AiohttpRequest(
             connection_pool_size=8, read_timeout=30.0, connect_timeout=10.0
         )
         self._bot = Bot(

@@ -3,7 +3,8 @@
 - ``RawUpdatesRequest``: the request object for ``getUpdates`` that keeps the
   raw update JSON (see ``channels.telegram_updates`` for why).
 - ``install_redactor``/``redact``: Bot API URLs contain the token, and httpx
-  logs every request URL at INFO; both are masked.
+  (PTB's default client, still used by PTB's own helpers) logs every request
+  URL at INFO; both are masked.
 - ``WebhookReceiver``: webhook mode. Telegram counts an update as delivered
   when our endpoint answers 200, so the answer waits until the runner has
   committed what the update produced (``release(stored=True)`` from
@@ -25,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from telegram.request import HTTPXRequest
+from channels.telegram_aiohttp import AiohttpRequest
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -170,7 +171,7 @@ def install_redactor() -> None:
         logger.addFilter(_REDACTOR)
 
 
-class RawUpdatesRequest(HTTPXRequest):
+class RawUpdatesRequest(AiohttpRequest):
     """The request object used for ``getUpdates`` only.
 
     It keeps the raw ``result`` list and gives PTB an empty one, so that one

@@ -263,7 +263,7 @@ async def test_the_token_never_reaches_logs_or_repr(api, channel, caplog):
     await api.push_message(42, "x")
     await channel.fetch(None, 100)
     await channel.send_reply(OutgoingReply(channel="tg", recipient="42", text="x"))
-    assert "HTTP Request" in caplog.text  # httpx did log the calls
+    assert "Calling Bot API endpoint `sendMessage`" in caplog.text  # calls logged
     assert TOKEN not in caplog.text
     assert TOKEN.split(":")[1] not in caplog.text
     assert TOKEN not in repr(channel)
