@@ -94,25 +94,44 @@ def enqueue_reply(
     acknowledgement of a new tracking number), so the lookup is skipped.
     """
     assert complaint.id is not None
-    if not new_key and _exists(session, reply.idempotency_key):
+    # The checks read the database without flushing this transaction's
+    # pending rows first (a flush per reply was a fifth of a worker's CPU
+    # under load); the pending rows they must see are looked at in memory.
+    pending = [o for o in session.new if isinstance(o, OutboxRow)]
+    if any(o.idempotency_key == reply.idempotency_key for o in pending):
         return None
-    unreachable = session.get(UnreachableRecipient, (reply.channel, reply.recipient))
-    if unreachable is not None:
-        return None
-    if limit_per_hour is not None:
-        table = OutboxRow.__table__  # type: ignore[attr-defined]
-        recent = session.execute(
-            select(func.count())
-            .select_from(table)
-            .where(
-                table.c.kind == KIND_REPLY,
-                table.c.target == reply.channel,
-                table.c.recipient == reply.recipient,
-                table.c.created_at > utcnow() - timedelta(hours=1),
-            )
-        ).scalar_one()
-        if recent >= limit_per_hour:
+    with session.no_autoflush:
+        if not new_key and _exists(session, reply.idempotency_key):
             return None
+        unreachable = session.get(
+            UnreachableRecipient, (reply.channel, reply.recipient)
+        )
+        if unreachable is not None or any(
+            isinstance(o, UnreachableRecipient)
+            and (o.channel, o.recipient) == (reply.channel, reply.recipient)
+            for o in session.new
+        ):
+            return None
+        if limit_per_hour is not None:
+            table = OutboxRow.__table__  # type: ignore[attr-defined]
+            recent = session.execute(
+                select(func.count())
+                .select_from(table)
+                .where(
+                    table.c.kind == KIND_REPLY,
+                    table.c.target == reply.channel,
+                    table.c.recipient == reply.recipient,
+                    table.c.created_at > utcnow() - timedelta(hours=1),
+                )
+            ).scalar_one()
+            recent += sum(
+                1
+                for o in pending
+                if o.kind == KIND_REPLY
+                and (o.target, o.recipient) == (reply.channel, reply.recipient)
+            )
+            if recent >= limit_per_hour:
+                return None
     row = OutboxRow(
         kind=KIND_REPLY,
         target=reply.channel,
