@@ -41,7 +41,9 @@ class AiohttpRequest(BaseRequest):
         connection_pool_size: int = 8,
         read_timeout: float | None = 5.0,
         connect_timeout: float | None = 5.0,
-        pool_timeout: float | None = 1.0,
+        # the outbox hands a whole batch of replies over at once: they queue
+        # for the pool's connections, and a reply must not fail for that
+        pool_timeout: float | None = 60.0,
         write_timeout: float | None = 5.0,
     ) -> None:
         self._pool_size = connection_pool_size

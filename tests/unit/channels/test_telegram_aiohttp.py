@@ -120,3 +120,15 @@ async def test_it_can_be_opened_again_after_shutdown(server):
         assert isinstance(result, dict)
         assert result["is_bot"] is True
     assert len(server.forms) == 2
+
+
+async def test_replies_queued_for_a_busy_pool_wait_for_a_connection(server):
+    # the outbox hands a whole batch over at once: more replies than
+    # connections, each answered slowly, must all go out, none time out
+    server.stall = 0.15
+    async with bot(server.url, connection_pool_size=1) as b:
+        sent = await asyncio.gather(
+            *(b.send_message(42, f"ack {n}") for n in range(12))
+        )
+    assert len(sent) == 12
+    assert len(server.forms) == 12 + 1  # and getMe
