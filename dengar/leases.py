@@ -19,14 +19,15 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, delete, insert, select, update
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, delete, insert, select, text, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from storage.tables import ChannelLease, utcnow
 
 WORKER_PREFIX = "worker:"
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout
 
 
 class LeaseLost(Exception):
@@ -54,25 +55,31 @@ def _table() -> Table:
 
 def acquire(
     engine: Engine, name: str, holder: str, ttl: float, now: datetime | None = None
-) -> bool:
+) -> bool | None:
     """Take or renew the lease ``name`` for ``holder`` for ``ttl`` seconds.
 
     True when ``holder`` holds it afterwards: it was free, expired, or already
     ``holder``'s. One conditional UPDATE (or an INSERT racing on the primary
-    key), so two workers can never both succeed.
+    key), so two workers can never both succeed. None, on PostgreSQL, when
+    the row is locked by a batch in flight (:func:`fence`): nothing changed,
+    and waiting would only hold this thread — the batch renews the lease of
+    its own holder when it commits.
     """
     now = now or utcnow()
     table = _table()
     expires = now + timedelta(seconds=ttl)
     with engine.begin() as connection:
-        taken = connection.execute(
-            update(table)
-            .where(
-                table.c.name == name,
-                (table.c.holder == holder) | (table.c.expires_at <= now),
-            )
-            .values(holder=holder, expires_at=expires)
-        ).rowcount
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SET LOCAL lock_timeout = '200ms'"))
+            try:
+                with connection.begin_nested():
+                    taken = _take(connection, table, name, holder, now, expires)
+            except OperationalError as exc:
+                if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+                    return None
+                raise
+        else:  # one writer at a time: nothing to wait behind
+            taken = _take(connection, table, name, holder, now, expires)
         if taken:
             return True
         exists = connection.execute(
@@ -92,6 +99,26 @@ def acquire(
     return True
 
 
+def _take(
+    connection: Connection,
+    table: Table,
+    name: str,
+    holder: str,
+    now: datetime,
+    expires: datetime,
+) -> int:
+    return int(
+        connection.execute(
+            update(table)
+            .where(
+                table.c.name == name,
+                (table.c.holder == holder) | (table.c.expires_at <= now),
+            )
+            .values(holder=holder, expires_at=expires)
+        ).rowcount
+    )
+
+
 def release(engine: Engine, name: str, holder: str) -> None:
     """Give up ``name`` if ``holder`` holds it (a clean shutdown)."""
     table = _table()
@@ -101,11 +128,23 @@ def release(engine: Engine, name: str, holder: str) -> None:
         )
 
 
-def fence(session: Session, name: str, holder: str) -> None:
-    """Inside a batch's transaction: lock the lease row and raise
-    ``LeaseLost`` unless ``holder`` still holds it, so a worker that lost its
-    lease (paused, partitioned) cannot commit over its successor."""
+def fence(session: Session, name: str, holder: str, ttl: float | None = None) -> None:
+    """Inside a batch's transaction: raise ``LeaseLost`` unless ``holder``
+    still holds ``name``, and lock the lease row until the batch commits, so
+    a worker that lost its lease (paused, partitioned) cannot commit over its
+    successor. With ``ttl``, the lease is also renewed for ``ttl`` seconds
+    from now when the batch commits: a worker busy with batches keeps its
+    channel even while its renewal job waits (see :func:`acquire`)."""
     table = _table()
+    if ttl is not None:
+        renewed = session.execute(
+            update(table)
+            .where(table.c.name == name, table.c.holder == holder)
+            .values(expires_at=utcnow() + timedelta(seconds=ttl))
+        )
+        if not renewed.rowcount:  # type: ignore[attr-defined]
+            raise LeaseLost(f"lease {name!r} is held by another worker")
+        return
     statement = select(table.c.holder, table.c.expires_at).where(table.c.name == name)
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
@@ -155,22 +194,36 @@ class LeaseKeeper:
         self.channels = list(channels)
         self.ttl = ttl
         self.held: set[str] = set()
+        # held beyond our share but mid-poll: no new poll starts for them,
+        # and the next beat gives them back
+        self.yielding: set[str] = set()
 
     def beat(self, busy: frozenset[str] = frozenset()) -> set[str]:
         """Renew, take and give back leases; the channels held afterwards.
 
-        ``busy`` channels are mid-poll and are never given back here."""
+        ``busy`` channels are mid-poll: one to give back is marked
+        :attr:`yielding` instead, and given back once its poll ended (a
+        channel under constant load is never idle at the instant of a beat)."""
         acquire(self.engine, WORKER_PREFIX + self.holder, self.holder, self.ttl)
         share = fair_share(len(self.channels), live_workers(self.engine))
         for name in sorted(self.held):
-            if not acquire(self.engine, name, self.holder, self.ttl):
+            # None: our own batch holds the row and renews it at its commit
+            if acquire(self.engine, name, self.holder, self.ttl) is False:
                 self.held.discard(name)
-        for name in sorted(self.held):
-            if len(self.held) <= share:
+        self.yielding &= self.held
+        excess = len(self.held) - share
+        if excess <= 0:
+            self.yielding.clear()
+        for name in sorted(self.held, key=lambda n: (n not in self.yielding, n)):
+            if excess <= 0:
                 break
-            if name not in busy:
+            excess -= 1
+            if name in busy:
+                self.yielding.add(name)
+            else:
                 release(self.engine, name, self.holder)
                 self.held.discard(name)
+                self.yielding.discard(name)
         for name in self.channels:
             if len(self.held) >= share:
                 break
@@ -179,6 +232,10 @@ class LeaseKeeper:
             ):
                 self.held.add(name)
         return set(self.held)
+
+    def may_poll(self, name: str) -> bool:
+        """True while this worker holds ``name`` and is not giving it back."""
+        return name in self.held and name not in self.yielding
 
     def release_all(self) -> None:
         """Give every lease and the heartbeat back (clean shutdown), so the

@@ -77,8 +77,8 @@ class Runner:
     ) -> BatchSummary:
         """Fetch and store batches from one channel until it has nothing more
         (or ``max_batches``). Errors are recorded in its state, not raised."""
-        if self.keeper is not None and name not in self.keeper.held:
-            return BatchSummary()  # another worker polls it
+        if self.keeper is not None and not self.keeper.may_poll(name):
+            return BatchSummary()  # another worker polls it (or will)
         self._busy.add(name)
         try:
             return await self._poll(name, max_batches)
@@ -106,6 +106,8 @@ class Runner:
         for _ in range(max_batches):
             if self._stopping.is_set():
                 break
+            if self.keeper is not None and not self.keeper.may_poll(name):
+                break  # being handed to another worker
             try:
                 result = await self._unless_stopping(channel.fetch(cursor, limit))
                 if result is None:
@@ -165,7 +167,7 @@ class Runner:
             return self.app.store(name, result)
 
         def fence(session: Session) -> None:
-            leases.fence(session, name, keeper.holder)
+            leases.fence(session, name, keeper.holder, keeper.ttl)
             # other workers store cases too: index theirs before linking ours
             if self.app.pipeline.deduper is not None:
                 self.app.pipeline.deduper.catch_up(session)

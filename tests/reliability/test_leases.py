@@ -3,6 +3,7 @@ expiry, fair shares, and a fence that stops a worker that lost its lease."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -65,3 +66,64 @@ def test_workers_split_the_channels_and_a_dead_ones_share_is_taken_over(engine):
             {"t": utcnow() - timedelta(seconds=1)},
         )
     assert two.beat() == set(channels)
+
+
+def test_a_committed_batch_renews_its_workers_lease(engine):
+    # the renewal job may be late (a busy worker); each batch renews too
+    assert acquire(engine, "surat", "a", 1)
+    with Session(engine) as session:
+        fence(session, "surat", "a", ttl=60)
+        session.commit()
+    # a's 1 s lease would have run out by now; the batch made it 60 s
+    later = utcnow() + timedelta(seconds=30)
+    assert not acquire(engine, "surat", "b", 30, later)
+    assert leases(engine)[0].holder == "a"
+
+
+def test_the_fence_with_renewal_still_refuses_a_worker_that_lost_its_lease(engine):
+    assert acquire(engine, "surat", "a", 1, utcnow() - timedelta(seconds=5))
+    assert acquire(engine, "surat", "b", 30)
+    with (
+        Session(engine) as session,
+        pytest.raises(LeaseLost, match="held by another worker"),
+    ):
+        fence(session, "surat", "a", ttl=30)
+    assert leases(engine)[0].holder == "b"
+
+
+@pytest.mark.postgres
+def test_renewal_does_not_wait_behind_a_batch_in_flight(postgres_url):
+    engine = make_engine(postgres_url)
+    upgrade(engine)
+    keeper = LeaseKeeper(engine, "a", ["tg"], ttl=30)
+    assert keeper.beat() == {"tg"}
+    try:
+        with Session(engine) as batch:
+            fence(batch, "tg", "a", ttl=30)  # locks the row until commit
+            began = time.monotonic()
+            assert acquire(engine, "tg", "a", 30) is None  # busy, not lost
+            assert keeper.beat() == {"tg"}  # still ours
+            assert time.monotonic() - began < 5  # it did not wait for the batch
+            batch.commit()
+        assert acquire(engine, "tg", "a", 30) is True
+    finally:
+        engine.dispose()
+
+
+def test_a_busy_channel_beyond_the_share_is_handed_over_after_its_poll(engine):
+    channels = ["a", "b", "c", "d"]
+    one = LeaseKeeper(engine, "one", channels, ttl=30)
+    assert one.beat() == set(channels)
+    two = LeaseKeeper(engine, "two", channels, ttl=30)
+    two.beat()
+    # under steady load every channel of "one" is mid-poll at each beat
+    held = one.beat(busy=frozenset(channels))
+    assert held == set(channels)  # nothing dropped mid-poll
+    giving = {c for c in channels if not one.may_poll(c)}
+    assert len(giving) == 2  # no new poll starts for its extra share
+    assert all(one.may_poll(c) for c in set(channels) - giving)
+    # those polls ended (no new one started): the next beat gives them back
+    busy = frozenset(set(channels) - giving)
+    assert one.beat(busy=busy) == set(channels) - giving
+    assert two.beat() == giving
+    assert all(one.may_poll(c) for c in one.held)
