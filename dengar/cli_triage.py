@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import NoReturn
 
 import click
 from rich.console import Console
@@ -70,9 +71,27 @@ def _default_actor() -> str:
         return "cli"
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     Console(stderr=True).print(f"[red]{message}[/red]", highlight=False)
     sys.exit(1)
+
+
+def _decide(
+    ctx: click.Context,
+    decide: Callable[[Session, TriageBackend], ComplaintRow],
+    done: Callable[[ComplaintRow], str],
+) -> None:
+    """Run one triage decision in its own transaction and print ``done`` of
+    the row, or the refusal (exit status 1)."""
+    with _backend(ctx) as backend, backend.sessions() as session:
+        try:
+            row = decide(session, backend)
+        except TriageError as exc:
+            session.rollback()
+            _fail(str(exc))
+        session.commit()
+        # inside the session: the committed row reloads its attributes
+        click.echo(done(row))
 
 
 def _summary(row: ComplaintRow) -> dict[str, object]:
@@ -88,6 +107,11 @@ def _summary(row: ComplaintRow) -> dict[str, object]:
         "duplicate_of_id": row.duplicate_of_id,
         "duplicate_score": row.duplicate_score,
     }
+
+
+_actor_option = click.option(
+    "--actor", default=None, help="Who decides (default cli:<user>)."
+)
 
 
 @click.group("triage", invoke_without_command=True)
@@ -131,45 +155,37 @@ def triage(ctx: click.Context, channel: str | None, as_json: bool) -> None:
 @triage.command("accept")
 @click.argument("ref")
 @click.option("--agency", default=None, help="Agency code (overrides the routing).")
-@click.option("--actor", default=None, help="Who decides (default cli:<user>).")
+@_actor_option
 @click.pass_context
 def accept_command(
     ctx: click.Context, ref: str, agency: str | None, actor: str | None
 ) -> None:
     """Make post REF (id or tracking number) a case and queue it for its agency."""
-    with _backend(ctx) as backend, backend.sessions() as session:
-        try:
-            row = accept(
-                session,
-                ref,
-                agency,
-                actor or _default_actor(),
-                backend.route_and_enqueue,
-                agencies=backend.agencies,
-            )
-        except TriageError as exc:
-            session.rollback()
-            _fail(str(exc))
-            return
-        session.commit()
-        click.echo(f"accepted {row.tracking_no or row.id} for {row.agency_code}")
+    _decide(
+        ctx,
+        lambda session, backend: accept(
+            session,
+            ref,
+            agency,
+            actor or _default_actor(),
+            backend.route_and_enqueue,
+            agencies=backend.agencies,
+        ),
+        lambda row: f"accepted {row.tracking_no or row.id} for {row.agency_code}",
+    )
 
 
 @triage.command("dismiss")
 @click.argument("ref")
 @click.option("--reason", required=True, help="Why this is not a case.")
-@click.option("--actor", default=None, help="Who decides (default cli:<user>).")
+@_actor_option
 @click.pass_context
 def dismiss_command(
     ctx: click.Context, ref: str, reason: str, actor: str | None
 ) -> None:
     """Decide post REF (id or tracking number) is not a case."""
-    with _backend(ctx) as backend, backend.sessions() as session:
-        try:
-            row = dismiss(session, ref, reason, actor or _default_actor())
-        except TriageError as exc:
-            session.rollback()
-            _fail(str(exc))
-            return
-        session.commit()
-        click.echo(f"dismissed {row.tracking_no or row.id}: {reason.strip()}")
+    _decide(
+        ctx,
+        lambda session, _: dismiss(session, ref, reason, actor or _default_actor()),
+        lambda row: f"dismissed {row.tracking_no or row.id}: {reason.strip()}",
+    )

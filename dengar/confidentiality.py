@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from storage.tables import ComplaintRow, StatusEvent
+from dengar.case_history import record_change
+from storage.tables import ComplaintRow
 
 LEVELS = ("biasa", "anonim", "rahasia")
 
@@ -41,14 +42,7 @@ def change_confidentiality(
     if LEVELS.index(level) < LEVELS.index(previous) and not may_lower:
         raise LoweringRefused(f"{case.tracking_no} is {previous}")
     case.confidentiality = level
-    session.add(case)
-    assert case.id is not None
-    session.add(
-        StatusEvent(
-            complaint_id=case.id,
-            status=case.status,
-            note=f"confidentiality {previous} -> {level} ({via})",
-            actor=actor,
-        )
+    record_change(
+        session, case, actor, f"confidentiality {previous} -> {level} ({via})"
     )
     return previous

@@ -255,59 +255,34 @@ class Runner:
             loop.add_signal_handler(sig, self._stopping.set)
         scheduler = AsyncIOScheduler(timezone="UTC")
         _quiet_scheduler_skips()
+
+        def every(
+            seconds: float, job: Any, job_id: str, *args: str, now: bool = False
+        ) -> None:
+            # one run of a job at a time; missed runs fold into one
+            scheduler.add_job(
+                job,
+                "interval",
+                seconds=seconds,
+                args=list(args),
+                id=job_id,
+                replace_existing=True,
+                max_instances=1,
+                coalesce=True,
+                **({"next_run_time": utcnow()} if now else {}),
+            )
+
         for name in self.app.channels:
             interval = self.app.settings.channel(name).poll_interval
-            scheduler.add_job(
-                self._poll_job,
-                "interval",
-                seconds=interval,
-                args=[name],
-                id=f"poll:{name}",
-                replace_existing=True,
-                max_instances=1,
-                coalesce=True,
-                next_run_time=utcnow(),
-            )
-        scheduler.add_job(
-            self._drain_job,
-            "interval",
-            seconds=self.app.settings.outbox.drain_interval,
-            id="outbox",
-            replace_existing=True,
-            max_instances=1,
-            coalesce=True,
-            next_run_time=utcnow(),
-        )
+            every(interval, self._poll_job, f"poll:{name}", name, now=True)
+        drain_interval = self.app.settings.outbox.drain_interval
+        every(drain_interval, self._drain_job, "outbox", now=True)
         if any(has_status_inbox(agency) for agency in self.app.settings.agencies):
-            scheduler.add_job(
-                self._inbox_job,
-                "interval",
-                seconds=self.app.settings.outbox.drain_interval,
-                id="status-inbox",
-                replace_existing=True,
-                max_instances=1,
-                coalesce=True,
-            )
-        scheduler.add_job(
-            self._sla_job,
-            "interval",
-            seconds=SLA_INTERVAL,
-            id="sla",
-            replace_existing=True,
-            max_instances=1,
-            coalesce=True,
-        )
+            every(drain_interval, self._inbox_job, "status-inbox")
+        every(SLA_INTERVAL, self._sla_job, "sla")
         if self.keeper is not None:
             await self._lease_job()
-            scheduler.add_job(
-                self._lease_job,
-                "interval",
-                seconds=max(0.5, self.keeper.ttl / 3),
-                id="leases",
-                replace_existing=True,
-                max_instances=1,
-                coalesce=True,
-            )
+            every(max(0.5, self.keeper.ttl / 3), self._lease_job, "leases")
         scheduler.start()
         log.info(
             "dengar running: %d channel(s)%s",

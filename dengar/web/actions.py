@@ -15,6 +15,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
+from dengar.case_history import record_change
 from dengar.confidentiality import LEVELS, LoweringRefused, change_confidentiality
 from dengar.triage import TriageError, accept
 from dengar.web.access import can_see
@@ -31,7 +32,7 @@ from dengar.web.deps import (
 from dengar.web.views import find_visible_case
 from dispatcher.status import StatusChangeError, change_status
 from normalizer.records import CaseStatus
-from storage.tables import ComplaintRow, StaffNote, StatusEvent
+from storage.tables import ComplaintRow, StaffNote
 
 router = APIRouter(include_in_schema=False, dependencies=[Csrf])
 
@@ -54,6 +55,34 @@ def flash(request: Request, message: str, kind: str = "ok") -> None:
 
 def _back(case: ComplaintRow) -> Response:
     return RedirectResponse(f"/kasus/{case.tracking_no or case.id}", 303)
+
+
+def _refused(request: Request, case: ComplaintRow, message: str) -> Response:
+    flash(request, message, "error")
+    return _back(case)
+
+
+def _failed(
+    request: Request, session: Session, case: ComplaintRow, exc: Exception
+) -> Response:
+    session.rollback()
+    return _refused(request, case, f"Gagal: {exc}")
+
+
+def _done(
+    request: Request,
+    session: Session,
+    case: ComplaintRow,
+    message: str,
+    user: Principal | None = None,
+) -> Response:
+    """Commit, say ``message``, and go back to the case; home instead when
+    ``user`` may no longer see it (the change moved it out of their reach)."""
+    session.commit()
+    flash(request, message)
+    if user is not None and not can_see(user, case):
+        return RedirectResponse("/", 303)
+    return _back(case)
 
 
 def _case(ctx: WebContext, session: Session, user: Principal, ref: str) -> ComplaintRow:
@@ -84,14 +113,14 @@ def set_status(
     try:
         change_status(session, case, status, note, user.actor, notifier(ctx, session))
     except StatusChangeError as exc:
-        session.rollback()
-        flash(request, f"Gagal: {exc}", "error")
-        return _back(case)
-    session.commit()
-    flash(request, f"Status {case.tracking_no} menjadi {status.value}.")
-    if not can_see(user, case):
-        return RedirectResponse("/", 303)
-    return _back(case)
+        return _failed(request, session, case, exc)
+    return _done(
+        request,
+        session,
+        case,
+        f"Status {case.tracking_no} menjadi {status.value}.",
+        user,
+    )
 
 
 @router.post("/kasus/{ref}/alihkan")
@@ -109,16 +138,15 @@ def reroute(
     code = agency.strip().upper()
     known = {a.code for a in ctx.app.settings.agencies}
     if code not in known:
-        flash(request, f"Instansi tidak dikenal: {code}", "error")
-        return _back(case)
+        return _refused(request, case, f"Instansi tidak dikenal: {code}")
     if case.status == S.TRIAGE:
         return accept_triage(request, ctx, session, user, case, code)
     if code == case.agency_code and case.status != S.REROUTED:
-        flash(request, f"Kasus sudah di {code}.", "error")
-        return _back(case)
+        return _refused(request, case, f"Kasus sudah di {code}.")
     if case.status in (S.DISMISSED, S.REJECTED, S.CLOSED):
-        flash(request, f"Kasus berstatus {case.status}: buka kembali dulu.", "error")
-        return _back(case)
+        return _refused(
+            request, case, f"Kasus berstatus {case.status}: buka kembali dulu."
+        )
     reason = note.strip() or "dialihkan oleh staf"
     try:
         if case.status == S.REROUTED:
@@ -126,26 +154,15 @@ def reroute(
                 session, case, S.VERIFIED, reason, user.actor, notifier(ctx, session)
             )
     except StatusChangeError as exc:
-        session.rollback()
-        flash(request, f"Gagal: {exc}", "error")
-        return _back(case)
+        return _failed(request, session, case, exc)
     previous = case.agency_code or "-"
     case.agency_code = code
     case.routing_reason = f"dialihkan oleh {user.actor} dari {previous}: {reason}"[:512]
-    session.add(case)
-    assert case.id is not None
-    session.add(
-        StatusEvent(
-            complaint_id=case.id,
-            status=case.status,
-            actor=user.actor,
-            note=f"dialihkan dari {previous} ke {code}: {reason}",
-        )
+    record_change(
+        session, case, user.actor, f"dialihkan dari {previous} ke {code}: {reason}"
     )
     ctx.app.pipeline.enqueue_for_agency(session, case)
-    session.commit()
-    flash(request, f"{case.tracking_no} dialihkan ke {code}.")
-    return _back(case)
+    return _done(request, session, case, f"{case.tracking_no} dialihkan ke {code}.")
 
 
 def accept_triage(
@@ -168,14 +185,13 @@ def accept_triage(
             agencies={a.code for a in ctx.app.settings.agencies},
         )
     except TriageError as exc:
-        session.rollback()
-        flash(request, f"Gagal: {exc}", "error")
-        return _back(case)
-    session.commit()
-    flash(
-        request, f"{case.tracking_no} diterima sebagai kasus untuk {case.agency_code}."
+        return _failed(request, session, case, exc)
+    return _done(
+        request,
+        session,
+        case,
+        f"{case.tracking_no} diterima sebagai kasus untuk {case.agency_code}.",
     )
-    return _back(case)
 
 
 def _dedupe() -> Any:
@@ -198,8 +214,7 @@ def link_duplicate(
     case = _case(ctx, session, user, ref)
     other = find_visible_case(session, user, target, ctx.app.settings.tracking_prefix)
     if other is None or other.id is None or case.id is None:
-        flash(request, f"Kasus {target!r} tidak ditemukan.", "error")
-        return _back(case)
+        return _refused(request, case, f"Kasus {target!r} tidak ditemukan.")
     dedupe = _dedupe()
     try:
         if dedupe is not None:
@@ -212,14 +227,13 @@ def link_duplicate(
             case.duplicate_reason = f"linked by hand by {user.actor}"
             session.add(case)
     except ValueError as exc:
-        session.rollback()
-        flash(request, f"Gagal: {exc}", "error")
-        return _back(case)
-    session.commit()
-    flash(
-        request, f"{case.tracking_no} ditautkan sebagai duplikat {other.tracking_no}."
+        return _failed(request, session, case, exc)
+    return _done(
+        request,
+        session,
+        case,
+        f"{case.tracking_no} ditautkan sebagai duplikat {other.tracking_no}.",
     )
-    return _back(case)
 
 
 @router.post("/kasus/{ref}/lepas-duplikat")
@@ -240,8 +254,7 @@ def unlink_duplicate(
             session, user, duplicate, ctx.app.settings.tracking_prefix
         )
         if found is None or found.duplicate_of_id != case.id:
-            flash(request, f"{duplicate!r} bukan duplikat kasus ini.", "error")
-            return _back(case)
+            return _refused(request, case, f"{duplicate!r} bukan duplikat kasus ini.")
         row = found
     dedupe = _dedupe()
     try:
@@ -253,12 +266,8 @@ def unlink_duplicate(
             row.duplicate_of_id = row.duplicate_score = row.duplicate_reason = None
             session.add(row)
     except ValueError as exc:
-        session.rollback()
-        flash(request, f"Gagal: {exc}", "error")
-        return _back(case)
-    session.commit()
-    flash(request, f"Tautan duplikat {row.tracking_no} dilepas.")
-    return _back(case)
+        return _failed(request, session, case, exc)
+    return _done(request, session, case, f"Tautan duplikat {row.tracking_no} dilepas.")
 
 
 @router.post("/kasus/{ref}/kerahasiaan")
@@ -284,11 +293,8 @@ def set_confidentiality(
             may_lower=user.is_admin,
         )
     except LoweringRefused:
-        flash(request, "Hanya admin yang dapat menurunkan kerahasiaan.", "error")
-        return _back(case)
-    session.commit()
-    flash(request, f"{case.tracking_no} sekarang {level}.")
-    return _back(case) if can_see(user, case) else RedirectResponse("/", 303)
+        return _refused(request, case, "Hanya admin yang dapat menurunkan kerahasiaan.")
+    return _done(request, session, case, f"{case.tracking_no} sekarang {level}.", user)
 
 
 @router.post("/kasus/{ref}/catatan")
@@ -303,13 +309,10 @@ def add_note(
     """An internal note on the case (not sent to the citizen)."""
     case = _case(ctx, session, user, ref)
     if not text.strip():
-        flash(request, "Catatan kosong tidak disimpan.", "error")
-        return _back(case)
+        return _refused(request, case, "Catatan kosong tidak disimpan.")
     assert case.id is not None
     session.add(StaffNote(complaint_id=case.id, author=user.actor, text=text.strip()))
-    session.commit()
-    flash(request, "Catatan disimpan.")
-    return _back(case)
+    return _done(request, session, case, "Catatan disimpan.")
 
 
 @router.post("/kasus/{ref}/pesan")
@@ -324,11 +327,9 @@ def message_reporter(
     """Send the reporter a message through the channel they used (outbox)."""
     case = _case(ctx, session, user, ref)
     if not text.strip():
-        flash(request, "Pesan kosong tidak dikirim.", "error")
-        return _back(case)
+        return _refused(request, case, "Pesan kosong tidak dikirim.")
     if not ctx.app.pipeline.notify(session, case, text.strip()):
-        flash(request, "Kanal ini tidak dapat membalas pelapor.", "error")
-        return _back(case)
+        return _refused(request, case, "Kanal ini tidak dapat membalas pelapor.")
     assert case.id is not None
     session.add(
         StaffNote(
@@ -337,6 +338,4 @@ def message_reporter(
             text=f"pesan ke pelapor: {text.strip()}",
         )
     )
-    session.commit()
-    flash(request, "Pesan masuk antrean kirim.")
-    return _back(case)
+    return _done(request, session, case, "Pesan masuk antrean kirim.")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from urllib.parse import urlparse
 
 import aio_pika
@@ -14,7 +13,13 @@ from config.settings import AgencySettings
 from dispatcher.sinks.amqp import AmqpSink
 from dispatcher.sinks.base import RetriableDeliveryError, SinkContext
 from dispatcher.sinks.registry import build_sink
-from tests.services import free_port, need_amqp
+from tests.integration.sink_helpers import (
+    deliver_and_close,
+    next_message,
+    pupr_agency,
+    retriable_error,
+)
+from tests.services import free_port
 from tests.unit.dispatcher.test_message_schema import (
     assert_valid,
     built_delivery,
@@ -24,19 +29,9 @@ from tests.unit.dispatcher.test_message_schema import (
 pytestmark = pytest.mark.rabbitmq
 
 
-def _agency(url: str, exchange: str, routing_key: str | None = None):
-    return AgencySettings.model_validate(
-        {
-            "code": "PUPR",
-            "name": "Dinas PUPR",
-            "sink": {
-                "type": "amqp",
-                "url": url,
-                "exchange": exchange,
-                "routing_key": routing_key,
-            },
-        }
-    )
+def _agency(url: str, exchange: str, routing_key: str | None = None) -> AgencySettings:
+    sink = {"type": "amqp", "url": url, "exchange": exchange}
+    return pupr_agency(sink | {"routing_key": routing_key})
 
 
 @pytest.fixture
@@ -44,54 +39,14 @@ def sessions(tmp_path):
     return sqlite_sessions(tmp_path / "dengar.db")
 
 
-@pytest.fixture
-async def broker():
-    """(url, channel, exchange name); the exchange and queues are removed after."""
-    url = need_amqp()
-    connection = await aio_pika.connect(url)
-    channel = await connection.channel()
-    name = f"dengar-test-{uuid.uuid4().hex[:12]}"
-    exchange = await channel.declare_exchange(
-        name, aio_pika.ExchangeType.TOPIC, durable=True
-    )
-    queues = []
-
-    async def bind(routing_key: str, **arguments):
-        queue = await channel.declare_queue(
-            f"{name}-{len(queues)}", arguments=arguments or None
-        )
-        await queue.bind(exchange, routing_key)
-        queues.append(queue)
-        return queue
-
-    yield url, name, bind
-    for queue in queues:
-        await queue.delete(if_unused=False, if_empty=False)
-    await exchange.delete()
-    await connection.close()
-
-
-async def _get(queue, timeout: float = 5.0):
-    for _ in range(int(timeout / 0.05)):
-        message = await queue.get(fail=False)
-        if message is not None:
-            await message.ack()
-            return message
-        await asyncio.sleep(0.05)
-    raise AssertionError("no message arrived")
-
-
-async def test_delivers_the_schema_persistent_with_the_key(broker, sessions):
-    url, exchange, bind = broker
+async def test_delivers_the_schema_persistent_with_the_key(amqp_exchange, sessions):
+    url, exchange, bind = amqp_exchange
     queue = await bind("pupr")
     sink = build_sink(_agency(url, exchange), SinkContext(sessions=sessions))
     delivery = built_delivery(sessions)
-    try:
-        await sink.deliver(delivery)
-    finally:
-        await sink.close()
+    await deliver_and_close(sink, delivery)
 
-    message = await _get(queue)
+    message = await next_message(queue)
     assert message.message_id == delivery.idempotency_key
     assert message.content_type == "application/json"
     assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
@@ -100,32 +55,26 @@ async def test_delivers_the_schema_persistent_with_the_key(broker, sessions):
     assert body == delivery.message
 
 
-async def test_configured_routing_key(broker, sessions):
-    url, exchange, bind = broker
+async def test_configured_routing_key(amqp_exchange, sessions):
+    url, exchange, bind = amqp_exchange
     queue = await bind("provinsi.pupr.#")
     sink = AmqpSink(
         _agency(url, exchange, routing_key="provinsi.pupr.kotabaru"),
         SinkContext(sessions=sessions),
     )
-    try:
-        await sink.deliver(built_delivery(sessions))
-    finally:
-        await sink.close()
-    assert (await _get(queue)).routing_key == "provinsi.pupr.kotabaru"
+    await deliver_and_close(sink, built_delivery(sessions))
+    assert (await next_message(queue)).routing_key == "provinsi.pupr.kotabaru"
 
 
-async def test_unroutable_case_is_not_marked_delivered(broker, sessions):
-    url, exchange, _bind = broker  # nothing bound: the broker returns it
+async def test_unroutable_case_is_not_marked_delivered(amqp_exchange, sessions):
+    url, exchange, _bind = amqp_exchange  # nothing bound: the broker returns it
     sink = AmqpSink(_agency(url, exchange), SinkContext(sessions=sessions))
-    try:
-        with pytest.raises(RetriableDeliveryError, match="no queue is bound"):
-            await sink.deliver(built_delivery(sessions))
-    finally:
-        await sink.close()
+    error = await retriable_error(sink, built_delivery(sessions))
+    assert "no queue is bound" in str(error)
 
 
-async def test_broker_nack_is_not_marked_delivered(broker, sessions):
-    url, exchange, bind = broker
+async def test_broker_nack_is_not_marked_delivered(amqp_exchange, sessions):
+    url, exchange, bind = amqp_exchange
     # a full queue that rejects publishes makes RabbitMQ answer basic.nack
     queue = await bind("pupr", **{"x-max-length": 1, "x-overflow": "reject-publish"})
     sink = AmqpSink(_agency(url, exchange), SinkContext(sessions=sessions))
@@ -135,34 +84,29 @@ async def test_broker_nack_is_not_marked_delivered(broker, sessions):
         with pytest.raises(RetriableDeliveryError, match="refused the message"):
             await sink.deliver(second)
         # the agency drains its queue; the outbox's retry now goes through
-        assert (await _get(queue)).message_id == first.idempotency_key
+        assert (await next_message(queue)).message_id == first.idempotency_key
         await sink.deliver(second)
     finally:
         await sink.close()
-    assert (await _get(queue)).message_id == second.idempotency_key
+    assert (await next_message(queue)).message_id == second.idempotency_key
 
 
-async def test_broker_unreachable_is_retriable_and_hides_the_password(broker, sessions):
-    url, exchange, bind = broker
+async def test_broker_unreachable_is_retriable_and_hides_the_password(
+    amqp_exchange, sessions
+):
+    url, exchange, bind = amqp_exchange
     queue = await bind("pupr")
     down = f"amqp://guest:topsecret@127.0.0.1:{free_port()}/"
     sink = AmqpSink(_agency(down, exchange), SinkContext(sessions=sessions))
     delivery = built_delivery(sessions)
-    try:
-        with pytest.raises(RetriableDeliveryError) as caught:
-            await sink.deliver(delivery)
-    finally:
-        await sink.close()
-    assert "topsecret" not in str(caught.value)
+    error = await retriable_error(sink, delivery)
+    assert "topsecret" not in str(error)
     assert "topsecret" not in repr(sink)
 
     # broker back (the right address): the retry delivers the same message id
     up = AmqpSink(_agency(url, exchange), SinkContext(sessions=sessions))
-    try:
-        await up.deliver(delivery)
-    finally:
-        await up.close()
-    assert (await _get(queue)).message_id == delivery.idempotency_key
+    await deliver_and_close(up, delivery)
+    assert (await next_message(queue)).message_id == delivery.idempotency_key
 
 
 class FreezingProxy:
@@ -215,13 +159,19 @@ class FreezingProxy:
         await self.server.wait_closed()
 
 
-async def test_missing_confirm_is_not_marked_delivered(broker, sessions):
-    url, exchange, bind = broker
-    queue = await bind("pupr")
+async def _through_proxy(url: str) -> tuple[FreezingProxy, str]:
+    """A started proxy to the broker at ``url``, and the url through it."""
     parsed = urlparse(url)
     proxy = FreezingProxy(parsed.hostname or "127.0.0.1", parsed.port or 5672)
     await proxy.start()
-    via_proxy = parsed._replace(netloc=f"guest:guest@127.0.0.1:{proxy.port}").geturl()
+    via_proxy = parsed._replace(netloc=f"guest:guest@127.0.0.1:{proxy.port}")
+    return proxy, via_proxy.geturl()
+
+
+async def test_missing_confirm_is_not_marked_delivered(amqp_exchange, sessions):
+    url, exchange, bind = amqp_exchange
+    queue = await bind("pupr")
+    proxy, via_proxy = await _through_proxy(url)
     sink = AmqpSink(
         _agency(via_proxy, exchange),
         SinkContext(sessions=sessions),
@@ -230,7 +180,7 @@ async def test_missing_confirm_is_not_marked_delivered(broker, sessions):
     delivery = built_delivery(sessions)
     try:
         await sink.deliver(built_delivery(sessions))  # the path works
-        await _get(queue)
+        await next_message(queue)
         proxy.frozen.set()
         with pytest.raises(RetriableDeliveryError, match=r"no confirm within 0\.5s"):
             await sink.deliver(delivery)
@@ -240,24 +190,18 @@ async def test_missing_confirm_is_not_marked_delivered(broker, sessions):
     # the broker may well have the message: the outbox re-sends it with the
     # same message_id, and the consumer drops the repeat
     again = AmqpSink(_agency(url, exchange), SinkContext(sessions=sessions))
-    try:
-        await again.deliver(delivery)
-    finally:
-        await again.close()
-    ids = {(await _get(queue)).message_id}
+    await deliver_and_close(again, delivery)
+    ids = {(await next_message(queue)).message_id}
     while (extra := await queue.get(fail=False)) is not None:
         await extra.ack()
         ids.add(extra.message_id)
     assert ids == {delivery.idempotency_key}
 
 
-async def test_connection_lost_then_back_delivers_again(broker, sessions):
-    url, exchange, bind = broker
+async def test_connection_lost_then_back_delivers_again(amqp_exchange, sessions):
+    url, exchange, bind = amqp_exchange
     queue = await bind("pupr")
-    parsed = urlparse(url)
-    proxy = FreezingProxy(parsed.hostname or "127.0.0.1", parsed.port or 5672)
-    await proxy.start()
-    via_proxy = parsed._replace(netloc=f"guest:guest@127.0.0.1:{proxy.port}").geturl()
+    proxy, via_proxy = await _through_proxy(url)
     sink = AmqpSink(_agency(via_proxy, exchange), SinkContext(sessions=sessions))
     first, second = built_delivery(sessions), built_delivery(sessions)
     outcomes = []
@@ -277,5 +221,8 @@ async def test_connection_lost_then_back_delivers_again(broker, sessions):
         await sink.close()
         await proxy.stop()
     assert outcomes[-1] == "delivered", outcomes
-    ids = [(await _get(queue)).message_id, (await _get(queue)).message_id]
+    ids = [
+        (await next_message(queue)).message_id,
+        (await next_message(queue)).message_id,
+    ]
     assert ids == [first.idempotency_key, second.idempotency_key]

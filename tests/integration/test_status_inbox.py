@@ -20,6 +20,7 @@ from dispatcher.status_inbox import (
     has_status_inbox,
 )
 from storage.tables import ComplaintRow, OutboxRow, StatusEvent
+from tests.integration.sink_helpers import remove_stream
 from tests.services import free_port, need_amqp, need_redis
 from tests.unit.dispatcher.test_message_schema import add_case
 
@@ -211,22 +212,6 @@ async def test_amqp_max_messages_leaves_the_rest_queued(amqp):
 
 
 @pytest.mark.rabbitmq
-async def test_amqp_broker_down_is_a_clear_error_without_the_password(tmp_path):
-    down = f"amqp://guest:topsecret@127.0.0.1:{free_port()}/"
-    settings = _settings(
-        tmp_path, {"type": "amqp", "url": down, "status_queue": "dengar-status"}
-    )
-    app = App.open(settings)
-    try:
-        with pytest.raises(StatusInboxError) as caught:
-            await consume_once(app, settings.agencies[0], wait_seconds=0.1)
-    finally:
-        await app.close()
-    assert "topsecret" not in str(caught.value)
-    assert "dengar-status" in str(caught.value)
-
-
-@pytest.mark.rabbitmq
 async def test_amqp_queue_declared_without_dead_letters_is_a_clear_error(tmp_path):
     url = need_amqp()
     name = f"dengar-test-status-{uuid.uuid4().hex[:12]}"
@@ -260,10 +245,7 @@ async def redis_inbox(tmp_path):
     app, numbers = _open(settings)
     client = aioredis.Redis.from_url(url, decode_responses=True)
     yield app, numbers, client, stream
-    keys = [k async for k in client.scan_iter(match=f"{stream}*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
+    await remove_stream(client, stream)
     await app.close()
 
 
@@ -366,12 +348,32 @@ async def test_redis_crash_between_commit_and_ack_is_a_no_op_when_reclaimed(
     assert await _pending(client, stream) == 0
 
 
-@pytest.mark.redis
-async def test_redis_down_is_a_clear_error_without_the_password(tmp_path):
-    down = f"redis://:topsecret@127.0.0.1:{free_port()}/15"
-    settings = _settings(
-        tmp_path, {"type": "redis", "url": down, "status_stream": "dengar:status"}
-    )
+# --- either broker --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("down", "inbox", "name"),
+    [
+        pytest.param(
+            "amqp://guest:topsecret@127.0.0.1:{port}/",
+            {"type": "amqp", "status_queue": "dengar-status"},
+            "dengar-status",
+            marks=pytest.mark.rabbitmq,
+            id="amqp",
+        ),
+        pytest.param(
+            "redis://:topsecret@127.0.0.1:{port}/15",
+            {"type": "redis", "status_stream": "dengar:status"},
+            "dengar:status",
+            marks=pytest.mark.redis,
+            id="redis",
+        ),
+    ],
+)
+async def test_broker_down_is_a_clear_error_without_the_password(
+    tmp_path, down, inbox, name
+):
+    settings = _settings(tmp_path, inbox | {"url": down.format(port=free_port())})
     app = App.open(settings)
     try:
         with pytest.raises(StatusInboxError) as caught:
@@ -379,7 +381,7 @@ async def test_redis_down_is_a_clear_error_without_the_password(tmp_path):
     finally:
         await app.close()
     assert "topsecret" not in str(caught.value)
-    assert "dengar:status" in str(caught.value)
+    assert name in str(caught.value)
 
 
 async def test_an_agency_without_an_inbox_is_refused(tmp_path):

@@ -305,3 +305,45 @@ def expected_agency_keys(database_url: str) -> set[str]:
         " AND duplicate_of_id IS NULL AND status != 'triage'",
     )
     return {f"{tracking}/{agency}" for tracking, agency in rows}
+
+
+def all_delivered(database_url: str) -> bool:
+    """True when no outbox row is left to deliver (for ``wait_until``)."""
+    sql = "SELECT id FROM outbox WHERE status != 'delivered'"
+    return not query(database_url, sql)
+
+
+def not_stored_once(database_url: str, message_ids: list[str]) -> list[str]:
+    """The mails of ``message_ids`` lost or stored twice (should be none)."""
+    stored = Counter(
+        r[0] for r in query(database_url, "SELECT message_id FROM complaint")
+    )
+    return [m for m in message_ids if stored[m] != 1]
+
+
+def assert_each_case_queued_once(database_url: str) -> None:
+    """Every case is queued for its agency, none twice."""
+    keys = [
+        k for (k,) in query(database_url, "SELECT idempotency_key FROM agency_queue")
+    ]
+    assert len(keys) == len(set(keys))
+    assert set(keys) == expected_agency_keys(database_url)
+
+
+async def lock_sqlite(path: Path, hold_seconds: float) -> asyncio.subprocess.Process:
+    """Another process holding ``path``'s write lock for ``hold_seconds``;
+    returns once it holds it."""
+    locker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "import sqlite3, sys, time\n"
+        "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True)\n"
+        "time.sleep(float(sys.argv[2])); c.execute('COMMIT')\n",
+        str(path),
+        str(hold_seconds),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert locker.stdout is not None
+    assert (await locker.stdout.readline()).strip() == b"locked"
+    return locker

@@ -9,8 +9,8 @@ import json
 import subprocess
 import sys
 import uuid
-from collections import Counter
-from urllib.parse import urlparse
+from pathlib import Path
+from urllib.parse import ParseResult, urlparse
 
 import pytest
 
@@ -19,9 +19,13 @@ from tests.fakes.webhook_server import WebhookServer
 from tests.reliability.harness import (
     REPO,
     DengarProcess,
+    all_delivered,
+    assert_each_case_queued_once,
     config_text,
     expected_agency_keys,
+    lock_sqlite,
     make_maildir,
+    not_stored_once,
     query,
     stored_count,
     wait_until,
@@ -43,6 +47,12 @@ def _status(config) -> dict:
     )
     report: dict = json.loads(out.stdout)
     return report
+
+
+async def _proxy_to(url: str, default_port: int) -> tuple[ParseResult, CuttableProxy]:
+    parsed = urlparse(url.replace("+psycopg", ""))
+    proxy = CuttableProxy(parsed.hostname or "127.0.0.1", parsed.port or default_port)
+    return parsed, await proxy.start()
 
 
 async def test_a_webhook_answering_500_for_a_while_delays_but_loses_nothing(tmp_path):
@@ -84,10 +94,7 @@ async def test_a_webhook_answering_500_for_a_while_delays_but_loses_nothing(tmp_
 async def test_postgresql_cut_mid_stream_keeps_running_and_catches_up(
     tmp_path, postgres_url
 ):
-    parsed = urlparse(postgres_url.replace("+psycopg", ""))
-    proxy = await CuttableProxy(
-        parsed.hostname or "127.0.0.1", parsed.port or 5432
-    ).start()
+    parsed, proxy = await _proxy_to(postgres_url, 5432)
     via_proxy = postgres_url.replace(
         f"@{parsed.hostname}:{parsed.port}", f"@127.0.0.1:{proxy.port}"
     )
@@ -105,29 +112,15 @@ async def test_postgresql_cut_mid_stream_keeps_running_and_catches_up(
         assert proc.proc.returncode is None, "the database outage stopped Dengar"
         proxy.restore()
         assert await wait_until(lambda: stored_count(postgres_url) >= 20, 90)
-        assert await wait_until(
-            lambda: (
-                not query(
-                    postgres_url, "SELECT id FROM outbox WHERE status != 'delivered'"
-                )
-            ),
-            60,
-        )
+        assert await wait_until(lambda: all_delivered(postgres_url), 60)
         assert await proc.stop(20) == 0
     finally:
         await proc.kill()
         await proxy.stop()
     log = (tmp_path / "dengar.log").read_text()
     assert "OperationalError" in log  # the operator sees the outage in the log
-    stored = Counter(
-        r[0] for r in query(postgres_url, "SELECT message_id FROM complaint")
-    )
-    assert [m for m in ids if stored[m] != 1] == []
-    keys = [
-        k for (k,) in query(postgres_url, "SELECT idempotency_key FROM agency_queue")
-    ]
-    assert len(keys) == len(set(keys))
-    assert set(keys) == expected_agency_keys(postgres_url)
+    assert not_stored_once(postgres_url, ids) == []
+    assert_each_case_queued_once(postgres_url)
 
 
 @pytest.mark.postgres
@@ -161,12 +154,7 @@ async def test_postgresql_crashed_and_restarted_mid_batch_loses_and_doubles_noth
             await asyncio.to_thread(server.start)
             await feeder
             assert await wait_until(lambda: stored_count(url) >= len(ids), 90)
-            assert await wait_until(
-                lambda: (
-                    not query(url, "SELECT id FROM outbox WHERE status != 'delivered'")
-                ),
-                60,
-            )
+            assert await wait_until(lambda: all_delivered(url), 60)
             assert await proc.stop(20) == 0
         finally:
             feeder.cancel()
@@ -176,12 +164,9 @@ async def test_postgresql_crashed_and_restarted_mid_batch_loses_and_doubles_noth
         assert log.count("database unavailable (OperationalError") == 1, log
         assert "database available again after" in log
         assert log.count("Traceback") == 0
-        stored = Counter(r[0] for r in query(url, "SELECT message_id FROM complaint"))
-        assert [m for m in ids if stored[m] != 1] == []
+        assert not_stored_once(url, ids) == []
         assert not list(maildir.joinpath("new").iterdir())  # every mail moved on
-        keys = [k for (k,) in query(url, "SELECT idempotency_key FROM agency_queue")]
-        assert len(keys) == len(set(keys))
-        assert set(keys) == expected_agency_keys(url)
+        assert_each_case_queued_once(url)
 
 
 def _status_failure(config) -> str:
@@ -200,20 +185,12 @@ async def test_redis_unreachable_then_back_delivers_every_case_once(tmp_path):
     import redis
 
     redis_url = need_redis()
-    parsed = urlparse(redis_url)
-    proxy = await CuttableProxy(
-        parsed.hostname or "127.0.0.1", parsed.port or 6379
-    ).start()
+    parsed, proxy = await _proxy_to(redis_url, 6379)
     await proxy.cut()  # down from the start
     stream = f"dengar-test:{uuid.uuid4().hex[:8]}"
     via_proxy = f"redis://127.0.0.1:{proxy.port}{parsed.path or '/15'}"
-    db_url = f"sqlite:///{tmp_path / 'dengar.db'}"
-    maildir = make_maildir(tmp_path / "inbox")
-    for i in range(6):
-        write_mail(maildir, f"r{i}")  # "jalan": PUPR
-    config = tmp_path / "dengar.yaml"
     sink = f"{{type: redis, url: '{via_proxy}', stream: '{stream}', max_attempts: 100}}"
-    config.write_text(config_text(db_url, maildirs=[maildir], pupr_sink=sink))
+    db_url, config = _pupr_mails_through(tmp_path, sink, "r")
     client = redis.Redis.from_url(redis_url)
     proc = await DengarProcess(config).start()
     try:
@@ -239,18 +216,7 @@ async def test_sqlite_locked_by_another_process_waits_then_catches_up(tmp_path):
     proc = await DengarProcess(config).start()
     try:
         assert await wait_until(lambda: stored_count(db_url) >= 5, 60)
-        locker = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            "import sqlite3, sys, time\n"
-            "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-            "c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True)\n"
-            "time.sleep(6); c.execute('COMMIT')\n",
-            str(tmp_path / "dengar.db"),
-            stdout=asyncio.subprocess.PIPE,
-        )
-        assert locker.stdout is not None
-        assert (await locker.stdout.readline()).strip() == b"locked"
+        locker = await lock_sqlite(tmp_path / "dengar.db", 6)
         ids += [write_mail(maildir, f"s-locked{i}") for i in range(5)]
         await asyncio.sleep(2)
         # nothing could be written meanwhile (readers still work in WAL mode)
@@ -261,8 +227,7 @@ async def test_sqlite_locked_by_another_process_waits_then_catches_up(tmp_path):
         assert await proc.stop(20) == 0
     finally:
         await proc.kill()
-    stored = Counter(r[0] for r in query(db_url, "SELECT message_id FROM complaint"))
-    assert [m for m in ids if stored[m] != 1] == []
+    assert not_stored_once(db_url, ids) == []
 
 
 @pytest.mark.dovecot
@@ -307,10 +272,8 @@ async def test_imap_server_down_shows_in_status_and_mail_arrives_once_when_back(
             assert await proc.stop(20) == 0
         finally:
             await proc.kill()
-    stored = Counter(r[0] for r in query(db_url, "SELECT message_id FROM complaint"))
-    assert [
-        m for m in (f"<imap1-{i}@example.org>" for i in range(6)) if stored[m] != 1
-    ] == []
+    sent = [f"<imap1-{i}@example.org>" for i in range(6)]
+    assert not_stored_once(db_url, sent) == []
 
 
 @pytest.mark.rabbitmq
@@ -318,10 +281,7 @@ async def test_rabbitmq_unreachable_then_back_delivers_every_case_once(tmp_path)
     import aio_pika
 
     amqp_url = need_amqp()
-    parsed = urlparse(amqp_url)
-    proxy = await CuttableProxy(
-        parsed.hostname or "127.0.0.1", parsed.port or 5672
-    ).start()
+    parsed, proxy = await _proxy_to(amqp_url, 5672)
     await proxy.cut()  # down from the start
     exchange = f"dengar-test-{uuid.uuid4().hex[:10]}"
     via_proxy = parsed._replace(
@@ -334,15 +294,10 @@ async def test_rabbitmq_unreachable_then_back_delivers_every_case_once(tmp_path)
     )
     queue = await channel.declare_queue(f"{exchange}-pupr")
     await queue.bind(topic, "pupr")
-    db_url = f"sqlite:///{tmp_path / 'dengar.db'}"
-    maildir = make_maildir(tmp_path / "inbox")
-    for i in range(6):
-        write_mail(maildir, f"q{i}")  # "jalan": PUPR
-    config = tmp_path / "dengar.yaml"
     sink = (
         f"{{type: amqp, url: '{via_proxy}', exchange: '{exchange}', max_attempts: 100}}"
     )
-    config.write_text(config_text(db_url, maildirs=[maildir], pupr_sink=sink))
+    db_url, config = _pupr_mails_through(tmp_path, sink, "q")
     proc = await DengarProcess(config).start()
     try:
         expected = await _broker_down_then_back(proc, db_url, config, proxy, mails=6)
@@ -358,6 +313,18 @@ async def test_rabbitmq_unreachable_then_back_delivers_every_case_once(tmp_path)
         await queue.delete(if_unused=False, if_empty=False)
         await topic.delete()
         await connection.close()
+
+
+def _pupr_mails_through(tmp_path: Path, sink: str, tag: str) -> tuple[str, Path]:
+    """Six mails for PUPR waiting in a Maildir, and the database url and
+    configuration that deliver PUPR's cases through ``sink``."""
+    db_url = f"sqlite:///{tmp_path / 'dengar.db'}"
+    maildir = make_maildir(tmp_path / "inbox")
+    for i in range(6):
+        write_mail(maildir, f"{tag}{i}")  # "jalan": PUPR
+    config = tmp_path / "dengar.yaml"
+    config.write_text(config_text(db_url, maildirs=[maildir], pupr_sink=sink))
+    return db_url, config
 
 
 async def _broker_down_then_back(proc, db_url, config, proxy, *, mails: int):

@@ -8,16 +8,17 @@ import asyncio
 import signal
 import socket
 import time
-from collections import Counter
 
 import pytest
 
 from dengar.leases import WORKER_PREFIX
 from tests.reliability.harness import (
     DengarProcess,
+    all_delivered,
+    assert_each_case_queued_once,
     config_text,
-    expected_agency_keys,
     make_maildir,
+    not_stored_once,
     query,
     stored_count,
     wait_until,
@@ -84,29 +85,17 @@ async def test_three_workers_share_channels_and_survive_a_killed_one(
     assert await wait_until(taken_over, LEASE + LEASE / 3 + 5), _holders(postgres_url)
     print(f"surat0 taken over {time.monotonic() - killed_at:.1f} s after the kill")
     assert await wait_until(lambda: stored_count(postgres_url) >= len(ids), 60)
-    assert await wait_until(
-        lambda: (
-            not query(postgres_url, "SELECT id FROM outbox WHERE status != 'delivered'")
-        ),
-        60,
-    )
+    assert await wait_until(lambda: all_delivered(postgres_url), 60)
     survivors = [w for w in workers if w is not victim]
     for w in survivors:
         assert await w.stop(20) == 0
     # a clean stop gives the leases back at once
     assert _holders(postgres_url) == {}
 
-    stored = Counter(
-        r[0] for r in query(postgres_url, "SELECT message_id FROM complaint")
-    )
-    assert [m for m in ids if stored[m] != 1] == []
+    assert not_stored_once(postgres_url, ids) == []
     [(rows,)] = query(postgres_url, "SELECT count(*) FROM complaint")
     assert rows == len(ids) == 2 * CHANNELS * PER_CHANNEL
-    keys = [
-        k for (k,) in query(postgres_url, "SELECT idempotency_key FROM agency_queue")
-    ]
-    assert len(keys) == len(set(keys))
-    assert set(keys) == expected_agency_keys(postgres_url)
+    assert_each_case_queued_once(postgres_url)
     # every worker polled: nobody sat idle while one did all the work
     logs = [(tmp_path / f"worker{n}.log").read_text() for n in range(3)]
     assert all("lease taken" in log for log in logs)

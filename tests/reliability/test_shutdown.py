@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 from collections import Counter
 
 import pytest
@@ -14,9 +13,12 @@ import pytest
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.reliability.harness import (
     DengarProcess,
+    all_delivered,
+    assert_each_case_queued_once,
     config_text,
-    expected_agency_keys,
+    lock_sqlite,
     make_maildir,
+    not_stored_once,
     query,
     stored_count,
     wait_until,
@@ -66,18 +68,12 @@ async def test_sigterm_mid_stream_exits_0_and_a_restart_loses_nothing(tmp_path):
         second = await DengarProcess(config).start()
         everything = MAILS + CHATS
         assert await wait_until(lambda: stored_count(db_url) >= everything, 90)
-        assert await wait_until(
-            lambda: (
-                not query(db_url, "SELECT id FROM outbox WHERE status != 'delivered'")
-            ),
-            60,
-        ), query(db_url, "SELECT kind, status, last_error FROM outbox")
+        assert await wait_until(lambda: all_delivered(db_url), 60), query(
+            db_url, "SELECT kind, status, last_error FROM outbox"
+        )
         assert await second.stop(20) == 0
 
-    message_ids = Counter(
-        r[0] for r in query(db_url, "SELECT message_id FROM complaint")
-    )
-    assert all(message_ids[m] == 1 for m in ids), "a mail lost or doubled"
+    assert not_stored_once(db_url, ids) == [], "a mail lost or doubled"
     sources = query(db_url, "SELECT channel, external_id FROM complaint")
     assert len(sources) == len(set(sources)) == everything
     [(cases,)] = query(db_url, "SELECT count(*) FROM complaint WHERE kind = 'case'")
@@ -87,9 +83,7 @@ async def test_sigterm_mid_stream_exits_0_and_a_restart_loses_nothing(tmp_path):
     assert acks == Counter({chat: 1 for chat in range(1, CHATS + 1)})
     # every case reached its agency exactly once (near-duplicates are linked
     # to their case instead)
-    keys = [k for (k,) in query(db_url, "SELECT idempotency_key FROM agency_queue")]
-    assert len(keys) == len(set(keys))
-    assert set(keys) == expected_agency_keys(db_url)
+    assert_each_case_queued_once(db_url)
 
 
 async def test_a_batch_stuck_past_shutdown_timeout_is_abandoned_and_exit_is_0(
@@ -105,18 +99,7 @@ async def test_a_batch_stuck_past_shutdown_timeout_is_abandoned_and_exit_is_0(
     try:
         assert await wait_until(lambda: stored_count(db_url) >= 5, 60)
         # another process holds the write lock: the next batch cannot commit
-        locker = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            "import sqlite3, sys, time\n"
-            "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-            "c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True)\n"
-            "time.sleep(120)\n",
-            str(tmp_path / "dengar.db"),
-            stdout=asyncio.subprocess.PIPE,
-        )
-        assert locker.stdout is not None
-        assert (await locker.stdout.readline()).strip() == b"locked"
+        locker = await lock_sqlite(tmp_path / "dengar.db", 120)
         ids += [write_mail(maildir, f"t-stuck{i}") for i in range(5)]
         await asyncio.sleep(2)  # the poll is now waiting for the lock
         proc.signal(signal.SIGTERM)
@@ -134,5 +117,4 @@ async def test_a_batch_stuck_past_shutdown_timeout_is_abandoned_and_exit_is_0(
     again = await DengarProcess(config).start()
     assert await wait_until(lambda: stored_count(db_url) >= 10, 60)
     assert await again.stop(20) == 0
-    stored = Counter(r[0] for r in query(db_url, "SELECT message_id FROM complaint"))
-    assert [m for m in ids if stored[m] != 1] == []
+    assert not_stored_once(db_url, ids) == []

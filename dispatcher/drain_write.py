@@ -1,0 +1,103 @@
+"""Writing a drained batch's outcomes: one transaction and few statements,
+each applied only while the worker still holds the row's claim."""
+
+from __future__ import annotations
+
+from sqlalchemy import insert, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from dispatcher import outbox
+from dispatcher.drain_types import Claimed, Outcome
+from storage.tables import ComplaintRow, StatusEvent, UnreachableRecipient, utcnow
+
+
+def record_batch(
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    worker: str,
+    outcomes: list[Outcome],
+) -> None:
+    """Store every outcome; cases delivered to their agency become
+    ``dispatched`` and recipients found unreachable are remembered."""
+    # rows that end the same way (typically all delivered) share one UPDATE
+    now = utcnow()
+    same: dict[tuple[tuple[str, object], ...], list[int]] = {}
+    dispatched: list[Claimed] = []
+    with sessions() as session:
+        for o in outcomes:
+            values: dict[str, object] = {"status": o.status}
+            if o.status == outbox.DELIVERED:
+                values |= {"delivered_at": now, "remote_id": o.remote_id,
+                           "last_error": None}  # fmt: skip
+                if o.row.kind == outbox.KIND_AGENCY:
+                    dispatched.append(o.row)
+            elif o.status == outbox.PENDING:
+                values |= {"last_error": o.error, "next_attempt_at": o.retry_at,
+                           "claimed_by": None, "claimed_at": None}  # fmt: skip
+            else:
+                values["last_error"] = o.error
+            if o.unreachable is not None:
+                _note_unreachable(session, o.row.target, o)
+            same.setdefault(tuple(values.items()), []).append(o.row.id)
+        outbox.finish_many(session, worker, same)
+        _mark_dispatched(engine, session, dispatched)
+        session.commit()
+
+
+def _note_unreachable(session: Session, channel: str, o: Outcome) -> None:
+    assert o.unreachable is not None
+    if session.get(UnreachableRecipient, (channel, o.unreachable)) is None:
+        session.add(
+            UnreachableRecipient(
+                channel=channel,
+                recipient=o.unreachable,
+                reason=o.error or "unreachable",
+            )
+        )
+        session.flush()
+
+
+def _mark_dispatched(engine: Engine, session: Session, rows: list[Claimed]) -> None:
+    # only cases still waiting for an agency move on; one UPDATE tells
+    # which did (another worker may be finishing the same case for a
+    # second agency), and their status events go in one INSERT
+    if not rows:
+        return
+    targets = {row.complaint_id: row.target for row in rows}
+    table = ComplaintRow.__table__  # type: ignore[attr-defined]
+    moved = (
+        session.execute(
+            update(table)
+            .where(
+                outbox.among_locked(
+                    engine.dialect.name,
+                    table,
+                    targets,
+                    table.c.status.in_(("received", "verified")),
+                )
+            )
+            .values(status="dispatched")
+            .returning(table.c.id)
+        )
+        .scalars()
+        .all()
+    )
+    if not moved:
+        return
+    events = StatusEvent.__table__  # type: ignore[attr-defined]
+    now = utcnow()
+    session.execute(
+        insert(events),
+        [
+            {
+                "complaint_id": case_id,
+                "status": "dispatched",
+                "actor": "dengar",
+                "note": f"delivered to {targets[case_id]}",
+                "created_at": now,
+            }
+            for case_id in sorted(moved)
+        ],
+    )
