@@ -1,8 +1,9 @@
-"""Entries in a case's history for changes that keep its status.
+"""An entry in a case's history at the status it has now.
 
-Rerouting a case or changing its confidentiality does not move it to a new
-status, yet staff reading the history must still see who did it and why; a
-``StatusEvent`` at the unchanged status carries that.
+Staff reading the history must see who did what and why: a triage decision
+(the case's new status), and also a change that keeps the status —
+rerouting, confidentiality — recorded as a ``StatusEvent`` at the
+unchanged status.
 """
 
 from __future__ import annotations

@@ -14,9 +14,10 @@ from typing import Protocol
 
 from sqlmodel import Session, col, select
 
+from dengar.case_history import record_change
 from normalizer.records import CaseStatus, RecordKind
 from normalizer.tracking import canonical
-from storage.tables import ComplaintRow, StatusEvent
+from storage.tables import ComplaintRow
 
 
 class TriageError(Exception):
@@ -100,16 +101,7 @@ def accept(
             f"{row.tracking_no or row.id} has no agency: give one with --agency"
         )
     row.status = CaseStatus.RECEIVED.value
-    session.add(row)
-    assert row.id is not None
-    session.add(
-        StatusEvent(
-            complaint_id=row.id,
-            status=row.status,
-            actor=actor,
-            note=f"accepted at triage for {row.agency_code}",
-        )
-    )
+    record_change(session, row, actor, f"accepted at triage for {row.agency_code}")
     route_and_enqueue(session, row)
     session.flush()
     return row
@@ -121,12 +113,6 @@ def dismiss(session: Session, ref: str | int, reason: str, actor: str) -> Compla
         raise TriageError("a reason is required to dismiss a post")
     row = _awaiting(session, ref)
     row.status = CaseStatus.DISMISSED.value
-    session.add(row)
-    assert row.id is not None
-    session.add(
-        StatusEvent(
-            complaint_id=row.id, status=row.status, actor=actor, note=reason.strip()
-        )
-    )
+    record_change(session, row, actor, reason.strip())
     session.flush()
     return row
