@@ -118,17 +118,34 @@ def make_maildir(path: Path) -> Path:
 def write_mail(maildir: Path, tag: str, body: str | None = None) -> str:
     """Deliver one complaint into ``maildir`` the way an MTA does (tmp/ then
     rename to new/); returns its Message-ID."""
-    message = EmailMessage()
-    message["From"] = f"Warga {tag} <warga.{tag}@example.org>"
-    message["To"] = "pengaduan@kotabarukab.go.id"
-    message["Subject"] = f"Jalan berlubang {tag}"
-    message["Date"] = format_datetime(time_now())
+    text = body or distinct_text(tag)
     message_id = f"<{tag}@example.org>"
-    message["Message-ID"] = message_id
-    message.set_content(body or distinct_text(tag))
+    if text.isascii() and all(len(line) <= 998 for line in text.splitlines()):
+        # plain 7-bit text, written out directly: composing it with the
+        # email package cost the load benchmark a third of its CPU
+        data = (
+            f"From: Warga {tag} <warga.{tag}@example.org>\n"
+            "To: pengaduan@kotabarukab.go.id\n"
+            f"Subject: Jalan berlubang {tag}\n"
+            f"Date: {format_datetime(time_now())}\n"
+            f"Message-ID: {message_id}\n"
+            "MIME-Version: 1.0\n"
+            'Content-Type: text/plain; charset="utf-8"\n'
+            "Content-Transfer-Encoding: 7bit\n"
+            f"\n{text}\n"
+        ).encode()
+    else:
+        message = EmailMessage()
+        message["From"] = f"Warga {tag} <warga.{tag}@example.org>"
+        message["To"] = "pengaduan@kotabarukab.go.id"
+        message["Subject"] = f"Jalan berlubang {tag}"
+        message["Date"] = format_datetime(time_now())
+        message["Message-ID"] = message_id
+        message.set_content(text)
+        data = bytes(message)
     name = f"{time.time_ns()}.{tag}.test"
     tmp = maildir / "tmp" / name
-    tmp.write_bytes(bytes(message))
+    tmp.write_bytes(data)
     os.replace(tmp, maildir / "new" / name)
     return message_id
 
