@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict
 from datetime import datetime, timedelta
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import (
     ARRAY,
@@ -26,12 +26,14 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    event,
     or_,
     select,
     union_all,
     update,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session as SASession
 from sqlmodel import Session, func
 
 from normalizer.records import OutgoingReply
@@ -103,14 +105,7 @@ def enqueue_reply(
     with session.no_autoflush:
         if not new_key and _exists(session, reply.idempotency_key):
             return None
-        unreachable = session.get(
-            UnreachableRecipient, (reply.channel, reply.recipient)
-        )
-        if unreachable is not None or any(
-            isinstance(o, UnreachableRecipient)
-            and (o.channel, o.recipient) == (reply.channel, reply.recipient)
-            for o in session.new
-        ):
+        if _unreachable(session, reply.channel, reply.recipient):
             return None
         if limit_per_hour is not None:
             table = OutboxRow.__table__  # type: ignore[attr-defined]
@@ -153,6 +148,72 @@ class _WithPayload(Protocol):
 def reply_of(row: _WithPayload) -> OutgoingReply:
     """The citizen message stored in a reply row."""
     return OutgoingReply(**json.loads(row.payload or "{}"))
+
+
+# Recipients known unreachable are read once per transaction, not once per
+# reply: a batch queues a reply per complaint, and on PostgreSQL a look-up
+# each cost a worker about 2 ms of CPU. A regency has a few hundred such
+# addresses; past this many, each reply asks the database instead.
+UNREACHABLE_SNAPSHOT_MAX = 10_000
+_SNAPSHOT = "dengar.outbox.unreachable"
+_MARKED = "dengar.outbox.marked_unreachable"
+T = TypeVar("T")
+
+
+@event.listens_for(SASession, "before_flush")
+def _remember_marked(session: SASession, _context: object, _objects: object) -> None:
+    # rows marked during the transaction, after its snapshot was read; once
+    # flushed they leave session.new (and the session keeps no reference)
+    marked = [
+        (o.channel, o.recipient)
+        for o in session.new
+        if isinstance(o, UnreachableRecipient)
+    ]
+    if marked:
+        _marked(session).update(marked)
+
+
+def _for_transaction(session: SASession, name: str, make: Callable[[], T]) -> T:
+    """``session.info[name]``, made anew for each transaction."""
+    transaction = session.get_transaction()
+    held = session.info.get(name)
+    if held is None or held[0] is not transaction:
+        held = session.info[name] = (transaction, make())
+    return cast(T, held[1])
+
+
+def _marked(session: SASession) -> set[tuple[str, str]]:
+    return _for_transaction(session, _MARKED, set[tuple[str, str]])
+
+
+def _unreachable(session: Session, channel: str, recipient: str) -> bool:
+    pair = (channel, recipient)
+    if pair in _marked(session) or any(
+        isinstance(o, UnreachableRecipient) and (o.channel, o.recipient) == pair
+        for o in session.new
+    ):
+        return True
+    table = UnreachableRecipient.__table__  # type: ignore[attr-defined]
+
+    def read() -> set[tuple[str, str]] | None:
+        rows = session.execute(
+            select(table.c.channel, table.c.recipient).limit(
+                UNREACHABLE_SNAPSHOT_MAX + 1
+            )
+        ).all()
+        if len(rows) > UNREACHABLE_SNAPSHOT_MAX:
+            return None
+        return {(r.channel, r.recipient) for r in rows}
+
+    known = _for_transaction(session, _SNAPSHOT, read)
+    if known is not None:
+        return pair in known
+    found = session.execute(
+        select(table.c.channel).where(
+            table.c.channel == channel, table.c.recipient == recipient
+        )
+    ).first()
+    return found is not None
 
 
 def _exists(session: Session, key: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
+from dispatcher import outbox
 from dispatcher.outbox import enqueue_reply
 from normalizer.records import OutgoingReply
 from storage.tables import OutboxRow, UnreachableRecipient
@@ -70,3 +71,35 @@ def test_nothing_is_queued_to_a_recipient_known_unreachable(tmp_path):
     with sessions() as session:
         case = add_case(session)
         assert enqueue_reply(session, case, reply("ack:2")) is None
+
+
+def blocked(recipient: str) -> UnreachableRecipient:
+    return UnreachableRecipient(
+        channel="email-pengaduan", recipient=recipient, reason="550 no mailbox"
+    )
+
+
+def test_a_recipient_marked_unreachable_later_in_the_batch_gets_nothing(tmp_path):
+    sessions = sqlite_sessions(tmp_path / "d.db")
+    with sessions() as session:
+        case = add_case(session)
+        # the first reply of the batch reads who is unreachable ...
+        other = reply("ack:1", recipient="budi@warga.example")
+        assert enqueue_reply(session, case, other) is not None
+        # ... then a bounce in the same batch marks siti, written out at once
+        session.add(blocked("siti@warga.example"))
+        session.flush()
+        assert enqueue_reply(session, case, reply("ack:2")) is None
+
+
+def test_many_unreachable_recipients_are_asked_one_by_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(outbox, "UNREACHABLE_SNAPSHOT_MAX", 1)
+    sessions = sqlite_sessions(tmp_path / "d.db")
+    with sessions() as session:
+        session.add_all([blocked("siti@warga.example"), blocked("ani@warga.example")])
+        session.commit()
+    with sessions() as session:
+        case = add_case(session)
+        assert enqueue_reply(session, case, reply("ack:1")) is None
+        budi = reply("ack:2", recipient="budi@warga.example")
+        assert enqueue_reply(session, case, budi) is not None
