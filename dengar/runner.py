@@ -27,6 +27,7 @@ from dengar.pipeline import BatchSummary
 from dengar.sla import SlaPolicy
 from dispatcher.status_inbox import consume_once, has_status_inbox
 from dispatcher.worker import DrainSummary, worker_id
+from normalizer.dedupe_db import Refreshed, RowDeduper
 from storage.tables import ChannelState, ComplaintRow, utcnow
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 BACKOFF_BASE = 5.0
 BACKOFF_MAX = 900.0
 SLA_INTERVAL = 3600.0  # seconds between auto-close sweeps
+# seconds between syncs of the duplicate index with cases closed elsewhere
+DEDUPE_REFRESH = 300.0
 MAX_BATCHES_PER_POLL = 50  # on a schedule, yield to other jobs after this many
 
 
@@ -280,6 +283,8 @@ class Runner:
         if any(has_status_inbox(agency) for agency in self.app.settings.agencies):
             every(drain_interval, self._inbox_job, "status-inbox")
         every(SLA_INTERVAL, self._sla_job, "sla")
+        if self.app.pipeline.deduper is not None:
+            every(DEDUPE_REFRESH, self._dedupe_job, "dedupe")
         if self.keeper is not None:
             await self._lease_job()
             every(max(0.5, self.keeper.ttl / 3), self._lease_job, "leases")
@@ -413,6 +418,32 @@ class Runner:
                     # the broker is down or a write failed: nothing was acked,
                     # the next round takes the same messages again
                     log.exception("reading %s's status messages failed", agency.code)
+
+    async def _dedupe_job(self) -> None:
+        deduper = self.app.pipeline.deduper
+        if deduper is None or self._idle():
+            return
+        with self._tracked():
+            try:
+                with self._watching_database():
+                    done = await asyncio.to_thread(self._refresh_dedupe, deduper)
+            except Exception:
+                log.exception("refreshing the duplicate index failed")
+                return
+        if done.closed or done.reopened or done.expired or done.compacted_from:
+            log.info(
+                "duplicate index: %d closed, %d reopened, %d out of the window%s",
+                done.closed,
+                done.reopened,
+                done.expired,
+                f"; rebuilt from {done.compacted_from} slots to {len(deduper.index)}"
+                if done.compacted_from
+                else "",
+            )
+
+    def _refresh_dedupe(self, deduper: RowDeduper) -> Refreshed:
+        with self.app.sessions() as session:
+            return deduper.refresh(session)
 
     async def _sla_job(self) -> None:
         if self._idle():

@@ -386,6 +386,30 @@ class DuplicateIndex:
         if slot is not None:
             self._open[slot] = 0
 
+    def reopen(self, case_id: int) -> bool:
+        """Take a discarded case back (reopened: resolved → in progress);
+        False when it is not indexed at all."""
+        slot = self._slot.get(case_id)
+        if slot is None:
+            return False
+        self._open[slot] = 1
+        return True
+
+    def expire(self, before: float) -> int:
+        """Discard the cases received before the timestamp ``before`` (out of
+        the window); how many were still open."""
+        received = np.frombuffer(self._ts, dtype=np.float64)
+        is_open = np.frombuffer(self._open, dtype=np.uint8)
+        old = np.flatnonzero((received < before) & (is_open == 1))
+        for slot in old.tolist():
+            self._open[slot] = 0
+        return len(old)
+
+    @property
+    def slots(self) -> int:
+        """Cases held, discarded ones included (what memory is spent on)."""
+        return len(self._ids)
+
     def forbid(self, a: int, b: int) -> None:
         """Never link ``a`` and ``b`` automatically (staff unlinked them)."""
         self._unlinked.update(((a, b), (b, a)))
