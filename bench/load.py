@@ -7,7 +7,8 @@ SQLite with one process, PostgreSQL with 1 and 3 ``--worker`` processes. Prints
 per minute: items stored per second in that minute (a setup that falls behind
 shows extra minutes of catching up), the end-to-end latency (offered -> stored)
 p50/p95/p99 of the items offered in that minute, the RSS of the Dengar
-processes (largest sample of the minute), and the errors they logged.
+processes (largest sample of the minute), and the errors they logged; then
+the RSS added per item stored after the first minute (``growth``).
 
     python -m bench.load --rate 100 --minutes 10            # issue 9's run
     python -m bench.load --rate 20 --minutes 1 --setups sqlite:1
@@ -18,12 +19,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
+import os
 import re
 import statistics
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +35,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
+from bench.cpu import CpuMeter, backends_of
 from tests.fakes.dovecot import PASSWORD, running_dovecot
 from tests.fakes.smtp import running_smtp
 from tests.fakes.telegram_api import FakeTelegramApi
@@ -40,6 +45,7 @@ from tests.reliability.harness import (
     config_text,
     make_maildir,
     query,
+    wait_until,
     write_mail,
 )
 from tests.reliability.storm import GOV, _append, imap_mail
@@ -69,6 +75,7 @@ class Outcome:
     errors: int = 0
     note: str = ""
     by_kind: dict[str, list[float]] = field(default_factory=dict)
+    cpu: CpuMeter = field(default_factory=CpuMeter)
 
 
 def _rss_mb(pid: int) -> float:
@@ -79,6 +86,16 @@ def _rss_mb(pid: int) -> float:
     except OSError:
         pass
     return 0.0
+
+
+async def _sample_cpu(
+    meter: CpuMeter, groups: Callable[[], dict[str, list[int]]]
+) -> None:
+    # until cancelled after the Dengar processes stopped: a PostgreSQL
+    # backend's CPU is read last just before its connection closes
+    while True:
+        meter.sample(groups())
+        await asyncio.sleep(1)
 
 
 async def _sample_rss(procs: list[DengarProcess], out: dict[int, float]) -> None:
@@ -143,7 +160,26 @@ async def run_setup(
                         ).start()
                     )
                     await asyncio.sleep(1.0)
+                # offered load and CPU count from when every process runs
+                # its jobs: start-up (imports, index rebuild) is not per item
+                await wait_until(
+                    lambda: all(
+                        "dengar running" in (workdir / f"w{n}.log").read_text()
+                        for n in range(len(procs))
+                    ),
+                    timeout=120,
+                )
                 sampler = asyncio.ensure_future(_sample_rss(procs, rss_by_minute))
+                database = db_url.rsplit("/", 1)[1] if db != "sqlite" else None
+
+                def groups() -> dict[str, list[int]]:
+                    return {
+                        "dengar": [p.pid for p in procs],
+                        "postgres": backends_of(database) if database else [],
+                        "generator": [os.getpid()],
+                    }
+
+                cpu = asyncio.ensure_future(_sample_cpu(outcome.cpu, groups))
                 outcome.offered = await _offer(
                     rate, minutes, maildir, tg, x, citizen, dovecot, offered_at
                 )
@@ -155,6 +191,7 @@ async def run_setup(
                 sampler.cancel()
                 for p in procs:
                     await p.stop(30)
+                cpu.cancel()
             finally:
                 stack.close()
     rows = _stored(db_url)
@@ -291,6 +328,49 @@ def print_table(outcomes: list[Outcome], rate: float) -> None:
                 f"{o.setup:<11}{kind:>7}{'':>10}{statistics.median(values):>8.2f}"
                 f"{_pct(values, 0.95):>8.2f}{_pct(values, 0.99):>8.2f}"
             )
+        growth = rss_growth(o.minutes)
+        if growth is not None:
+            print(f"{o.setup:<11}{'growth':>7}{'':>42}  {growth}")
+        print(f"{o.setup:<11}{'cpu':>7}{'':>42}  {cpu_per_item(o, rate)}")
+
+
+def cpu_per_item(o: Outcome, rate: float) -> str:
+    """CPU milliseconds per item stored, by part, and the cores the offered
+    rate needs at that cost: what the shared machine's other jobs inflate
+    far less than latency."""
+    used = o.cpu.seconds()
+    if not o.stored:
+        return "nothing stored"
+    parts = [
+        f"{name} {used.get(name, 0.0) / o.stored * 1e3:.2f}"
+        for name in ("dengar", "postgres", "generator")
+    ]
+    dengar = (used.get("dengar", 0.0) + used.get("postgres", 0.0)) / o.stored
+    return (
+        f"ms/item: {', '.join(parts)} (generator = load generator + emulators); "
+        f"Dengar + PostgreSQL at {rate:g}/s need {dengar * rate:.2f} cores"
+    )
+
+
+def rss_growth(minutes: list[Minute]) -> str | None:
+    """RSS added per item stored after the first minute (start-up, imports
+    and first caches are done by then), so that runs of different lengths
+    and throughputs compare: every item of the load is an open case that
+    the duplicate index keeps, see docs/operations.md "Sizing"."""
+    # minutes stored after the processes stopped have no RSS sample
+    sampled = [(i, m) for i, m in enumerate(minutes) if not math.isnan(m.rss_mb)]
+    if len(sampled) < 2:
+        return None
+    (first, start), (last, end) = sampled[0], sampled[-1]
+    items = sum(m.stored for m in minutes[first + 1 : last + 1])
+    if items <= 0:
+        return None
+    added = end.rss_mb - start.rss_mb
+    per_item = added * 2**20 / items
+    return (
+        f"RSS {added:+.0f} MB from minute {first + 1} to {last + 1} "
+        f"over {items} items stored: {per_item:.0f} B/item"
+    )
 
 
 def main() -> None:
