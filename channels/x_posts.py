@@ -141,7 +141,7 @@ def post_to_message(
     received_at = _created_at(tweet_id, tweet.get("created_at"))
     author_id = str(tweet.get("author_id") or "")
     author = includes.users.get(author_id, {})
-    username = author.get("username")
+    username = _text(author.get("username"))
 
     refs = _references(tweet, includes)
     in_reply_to: tuple[str, ...] = ()
@@ -186,7 +186,7 @@ def post_to_message(
         raw=raw,
         raw_format="json",
         text=text,
-        reporter=Reporter(name=author.get("name"), handle=username),
+        reporter=Reporter(name=_text(author.get("name")), handle=username),
         location=_location(tweet, place),
         in_reply_to=in_reply_to,
         message_id=f"x:{tweet_id}",
@@ -241,8 +241,13 @@ def _media(item: Json, key: str) -> Json:
     }
 
 
+def _text(value: Any) -> str | None:
+    # an expansion's field of the wrong type is dropped, not the post
+    return value if isinstance(value, str) and value else None
+
+
 def _location(tweet: Json, place: Json | None) -> Location | None:
-    label = place.get("full_name") if place else None
+    label = _text(place.get("full_name")) if place else None
     point = (tweet.get("geo") or {}).get("coordinates") or {}
     coords = point.get("coordinates") if isinstance(point, dict) else None
     if isinstance(coords, list) and len(coords) == 2:

@@ -137,3 +137,33 @@ def test_coordinates_out_of_range_are_dropped_not_fatal():
     }
     item = post_to_message("x", tweet, Includes(), source="search")
     assert item.location is None
+
+
+def test_an_author_field_of_the_wrong_type_is_dropped_not_the_post():
+    # found by the long fuzz run: a list as the name reached the database
+    tweet = {
+        "id": "7",
+        "text": "jalan rusak",
+        "author_id": "1",
+        "geo": {"place_id": "p"},
+    }
+    body = {
+        "data": [tweet],
+        "includes": {
+            "users": [{"id": "1", "username": 42, "name": []}],
+            "places": [
+                {
+                    "id": "p",
+                    "full_name": ["Kotabaru"],
+                    "geo": {"bbox": [116.1, -3.3, 116.3, -3.2]},
+                }
+            ],
+        },
+    }
+    item = post_to_message("x", tweet, Includes.of(body), source="mentions")
+    assert item.text == "jalan rusak"
+    assert item.reporter.name is None
+    assert item.reporter.handle is None
+    assert item.metadata["url"] == "https://x.com/i/web/status/7"
+    assert item.location is not None
+    assert item.location.label is None
