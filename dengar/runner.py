@@ -6,12 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
-import secrets
 import signal
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -21,19 +18,17 @@ from channels.base import Channel, FetchResult
 from channels.errors import FatalChannelError, RetriableChannelError
 from dengar import leases, sla
 from dengar.app import App
+from dengar.channel_states import ChannelStates
 from dengar.dbhealth import DatabaseHealth, QuietSkips, is_outage, short_error
-from dengar.fingerprint import settings_fingerprint
 from dengar.pipeline import BatchSummary
 from dengar.sla import SlaPolicy
 from dispatcher.status_inbox import consume_once, has_status_inbox
 from dispatcher.worker import DrainSummary, worker_id
 from normalizer.dedupe_db import Refreshed, RowDeduper
-from storage.tables import ChannelState, ComplaintRow, utcnow
+from storage.tables import ComplaintRow, utcnow
 
 log = logging.getLogger(__name__)
 
-BACKOFF_BASE = 5.0
-BACKOFF_MAX = 900.0
 SLA_INTERVAL = 3600.0  # seconds between auto-close sweeps
 # seconds between syncs of the duplicate index with cases closed elsewhere
 DEDUPE_REFRESH = 300.0
@@ -61,6 +56,7 @@ class Runner:
     ) -> None:
         self.app = app
         self._stopping = asyncio.Event()
+        self.states = ChannelStates(app)
         self.keeper: leases.LeaseKeeper | None = None
         if worker:
             self.keeper = leases.LeaseKeeper(
@@ -91,17 +87,17 @@ class Runner:
     async def _poll(self, name: str, max_batches: int) -> BatchSummary:
         channel = self.app.channels[name]
         total = BatchSummary()
-        state = await asyncio.to_thread(self._state, name)
+        state = await asyncio.to_thread(self.states.get, name)
         if state.disabled_reason:
-            if state.disabled_config == self._fingerprint(name, state.disabled_config):
-                return total  # same settings: the same refusal would follow
+            if self.states.stopped_by_same_settings(state):
+                return total
             log.warning(
                 "channel %s was stopped (%s); its settings changed since, "
                 "trying it again",
                 name,
                 state.disabled_reason,
             )
-            await asyncio.to_thread(self._enable, name)
+            await asyncio.to_thread(self.states.enable, name)
         if state.next_poll_at is not None and state.next_poll_at > utcnow():
             return total
         cursor = state.cursor
@@ -124,17 +120,19 @@ class Runner:
                     self.keeper.held.discard(name)
                 break
             except FatalChannelError as exc:
-                await asyncio.to_thread(self._disable, name, str(exc))
+                await asyncio.to_thread(self.states.disable, name, str(exc))
                 raise
             except RetriableChannelError as exc:
-                await asyncio.to_thread(self._failed, name, str(exc), exc.retry_after)
+                await asyncio.to_thread(
+                    self.states.failed, name, str(exc), exc.retry_after
+                )
                 raise
             except Exception as exc:
                 if is_outage(exc):
                     raise  # the job pauses; nothing to record in a dead database
                 log.exception("channel %s failed", name)
                 message = short_error(exc)
-                await asyncio.to_thread(self._failed, name, message, None)
+                await asyncio.to_thread(self.states.failed, name, message, None)
                 raise RetriableChannelError(message) from exc
             total.add(summary)
             await self._after_commit(channel, result)
@@ -142,10 +140,6 @@ class Runner:
             if not result.more:
                 break
         return total
-
-    def _state(self, name: str) -> ChannelState:
-        with self.app.sessions() as session:
-            return session.get(ChannelState, name) or ChannelState(name=name)
 
     async def _unless_stopping(
         self, fetch: Coroutine[Any, Any, FetchResult]
@@ -186,52 +180,6 @@ class Runner:
                 "fetched again and recognised as already stored",
                 channel.name,
             )
-
-    def _disable(self, name: str, reason: str) -> None:
-        log.error("channel %s disabled: %s", name, reason)
-        self._update_state(name, reason, disabled=True, retry_after=None)
-
-    def _enable(self, name: str) -> None:
-        with self.app.sessions() as session:
-            state = session.get(ChannelState, name)
-            if state is not None:
-                state.disabled_reason = state.disabled_config = None
-                session.add(state)
-                session.commit()
-
-    def _failed(self, name: str, reason: str, retry_after: float | None) -> None:
-        self._update_state(name, reason, disabled=False, retry_after=retry_after)
-
-    def _fingerprint(self, name: str, stored: str | None = None) -> str:
-        # salted, because the settings hashed include the channel's secrets
-        salt = (stored or "").partition("$")[0] or secrets.token_hex(8)
-        return settings_fingerprint(self.app.settings.channel(name), salt)
-
-    def _update_state(
-        self, name: str, reason: str, *, disabled: bool, retry_after: float | None
-    ) -> None:
-        with self.app.sessions() as session:
-            state = session.get(ChannelState, name) or ChannelState(name=name)
-            now = utcnow()
-            state.last_poll_at = now
-            state.last_error = reason
-            state.last_error_at = now
-            state.consecutive_failures += 1
-            if disabled:
-                state.disabled_reason = reason
-                state.disabled_config = self._fingerprint(name)
-            else:
-                delay = (
-                    retry_after
-                    if retry_after is not None
-                    else _backoff(state.consecutive_failures)
-                )
-                state.next_poll_at = now + timedelta(seconds=delay)
-                log.warning(
-                    "channel %s failed (%s); next try in %.0f s", name, reason, delay
-                )
-            session.add(state)
-            session.commit()
 
     # -- once --------------------------------------------------------------
 
@@ -481,8 +429,3 @@ def _quiet_scheduler_skips() -> None:
     scheduler_log = logging.getLogger("apscheduler.scheduler")
     if not any(isinstance(f, QuietSkips) for f in scheduler_log.filters):
         scheduler_log.addFilter(QuietSkips())
-
-
-def _backoff(failures: int) -> float:
-    ceiling = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** max(0, failures - 1))
-    return random.uniform(ceiling / 2, ceiling)
