@@ -290,6 +290,9 @@ def background(
     rng: random.Random, n: int
 ) -> tuple[list[DedupeCase], dict[int, int], list[Event]]:
     """``n`` open cases over 30 days, oldest first, with their event ids."""
+    # events are numbered per window: one left from a smaller window would
+    # share its number with another event of this one
+    _SEEN.clear()
     cases: list[DedupeCase] = []
     labels: dict[int, int] = {}
     events: list[Event] = []

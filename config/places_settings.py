@@ -96,7 +96,7 @@ class DedupeSettings(StrictModel):
         description="postings read per decision: rare tokens first, common "
         "ones only while under this budget",
     )
-    max_candidates: int = Field(default=64, ge=1, le=10_000)
+    max_candidates: int = Field(default=40, ge=1, le=10_000)
     min_tokens: int = Field(
         default=3, ge=1, description="shorter texts are never linked across reporters"
     )

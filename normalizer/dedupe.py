@@ -21,23 +21,25 @@ without one). The rarest token always counts, then the numbers and rare
 words (a link needs one in common), at most ``query_tokens`` of them: the
 lists within ``posting_budget`` postings bring in cases, longer ones only
 rank them (numpy counts them over the postings in place). The
-``max_candidates`` cases that share most of those tokens (the newest first
-among equals) are scored with rapidfuzz, and the verdict is checked on the
-hits, best first. ``bench/dedupe.py`` measures this against an exhaustive
+``max_candidates`` cases that share most of those tokens (among equals,
+those that share most of all its tokens, by a 64-bit signature per case,
+then the newest) are scored with rapidfuzz, and the verdict is checked on
+the hits, best first. ``bench/dedupe.py`` measures this against an exhaustive
 scan of the whole window.
 
-Memory: one slot per case in flat arrays (time, category, region, open),
-one prepared key string per case, tokens as integer ids and postings as
-``array('i')`` of slots: about 450 bytes a case at a million cases. The
-rebuild at start fills an empty index in bulk (:meth:`DuplicateIndex.add_many`).
+Memory: one slot per case in flat arrays (time, category, region, open,
+token signature), one prepared key string per case, tokens as integer ids
+and postings as ``array('i')`` of slots: about 460 bytes a case at a
+million cases. The rebuild at start fills an empty index in bulk
+(:meth:`DuplicateIndex.add_many`).
 """
 
 from __future__ import annotations
 
 import math
+import zlib
 from array import array
 from collections.abc import Iterable, Mapping
-from operator import itemgetter
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -45,6 +47,7 @@ import numpy.typing as npt
 from rapidfuzz import process
 
 from config.places_settings import DedupeSettings
+from normalizer.dedupe_candidates import group_postings, ranked_by_numpy, ranked_by_sets
 from normalizer.dedupe_records import (
     Candidate,
     Codes,
@@ -109,12 +112,16 @@ class DuplicateIndex:
         self._category = array("H")
         self._region = array("H")
         self._open = bytearray()
+        # the token bits of each case (see token_bit): rank candidates that
+        # share as many rare tokens by how many of all tokens they share
+        self._sig = array("Q")
         self._tracking: dict[int, str] = {}  # slot → tracking number
         self._categories = Codes()
         self._regions = Codes()
         # tokens as integer ids; postings per category code → token id → slots
         self._vocab: dict[str, int] = {}
         self._df = array("i")  # indexed cases holding each token
+        self._bit = array("B")  # token_bit of each token
         # postings by block (category code << 16 | region code), then token
         self._blocks: dict[int, dict[int, array[int]]] = {}
         self._compatible: dict[tuple[int, int], list[dict[int, array[int]]]] = {}
@@ -198,18 +205,22 @@ class DuplicateIndex:
         vocab, df = self._vocab, self._df
         unique = set(keys)
         new: list[str] = []
+        sig = 0
         for token in unique:
             tid = vocab.get(token)
             if tid is None:
                 tid = vocab[token] = len(df)
                 df.append(0)
+                self._bit.append(token_bit(token))
                 new.append(token)
             df[tid] += 1
+            sig |= 1 << self._bit[tid]
             postings = block.get(tid)
             if postings is None:
                 block[tid] = array("i", (slot,))
             else:
                 postings.append(slot)
+        self._sig.append(sig)
         # a word never seen before is most often a slip: the case is also
         # found under the known words one slip away (not counted in their df)
         for token in new:
@@ -260,11 +271,18 @@ class DuplicateIndex:
             self._people.add(case.reporter, case.id)
             self.set_primary(case.id, primary)
         self._vocab = dict(vocab)  # a plain dict: a lookup never adds a word
+        self._bit = array("B", map(token_bit, vocab))  # in id order
         self._slip_ids.clear()
         if not self._ids:
             return
         tid_of = np.frombuffer(tids, dtype=np.intc)
         slot_of = np.frombuffer(slots, dtype=np.intc)
+        sig = np.zeros(len(self._ids), dtype=np.uint64)
+        bit = np.frombuffer(self._bit, dtype=np.uint8)[tid_of].astype(np.uint64)
+        np.bitwise_or.at(sig, slot_of, np.left_shift(np.uint64(1), bit))
+        del bit
+        self._sig = array("Q", sig.tobytes())
+        del sig
         self._df = array(
             "i", np.bincount(tid_of, minlength=len(vocab)).astype(np.intc).tobytes()
         )
@@ -528,41 +546,49 @@ class DuplicateIndex:
             seen = 0 if tid is None else df[tid]
             if seen <= slip:  # a slip? look for the word too
                 unique.update(self._near_words(token, seen))
-        for token in unique:
-            tid = vocab.get(token)
-            if tid is None:
+        known = sorted(
+            (df[tid], token, tid)
+            for token in unique
+            if (tid := vocab.get(token)) is not None
+        )
+        most = self.settings.query_tokens
+        for held, token, tid in known:
+            # a link needs a number or a rare word in common: the rarest
+            # token always, then only those (only these lists are read)
+            if lists and not self._distinct(token):
                 continue
             found = [p for b in blocks if (p := b.get(tid)) is not None]
             # a common word is also looked up under its rare slips: an
             # indexed report may hold a misspelling already seen before it
             # (only a word's first slip is posted under the word, see add)
-            if df[tid] > slip and self._distinct(token):
+            if held > slip and self._distinct(token):
                 # one list of them: numpy pays per list, not per posting
                 extra = array("i")
-                for other in self._rare_slips(token, df[tid], slip):
+                for other in self._rare_slips(token, held, slip):
                     for block in blocks:
                         if (postings := block.get(other)) is not None:
                             extra += postings
                 if extra:
                     found.append(extra)
             if found:
-                lists.append((df[tid], token, found))
-        lists.sort(key=itemgetter(0, 1))
-        if lists:
-            # a link needs a number or a rare word in common: the rarest
-            # token always, then only those
-            lists[1:] = [x for x in lists[1:] if self._distinct(x[1])]
-        return self._ranked(lists, self._slot.get(case.id, -1))
+                lists.append((held, token, found))
+                if len(lists) == most:
+                    break
+        mark = 0
+        for _, _, tid in known:
+            mark |= 1 << self._bit[tid]
+        return self._ranked(lists, self._slot.get(case.id, -1), mark)
 
     def _ranked(
-        self, lists: list[tuple[int, str, list[array[int]]]], own: int
+        self, lists: list[tuple[int, str, list[array[int]]]], own: int, mark: int
     ) -> list[int]:
-        """The ``max_candidates`` slots found by most of ``lists``, the
-        newest first among equals. The rarest lists, within the budget,
-        bring in the slots; longer ones, within twice the budget, only rank
-        them. A slot is in one block, so in each token's lists at most
-        once: counting occurrences counts the tokens shared."""
-        budget = self._budget
+        """The ``max_candidates`` slots found by most of ``lists``; among
+        equals, those sharing most of the token bits ``mark`` of the new
+        case, then the newest. The rarest lists, within the budget, bring in
+        the slots; longer ones, within twice the budget, only rank them. A
+        slot is in one block, so in each token's lists at most once:
+        counting occurrences counts the tokens shared."""
+        budget, limit = self._budget, self.settings.max_candidates
         chosen: list[tuple[bool, list[array[int]]]] = []  # (anchor, lists)
         read = 0
         for _, _, found in lists[: self.settings.query_tokens]:
@@ -576,65 +602,8 @@ class DuplicateIndex:
             return []
         # numpy's fixed cost per call outweighs its speed on a few postings
         if read < NUMPY_FROM:
-            return self._ranked_by_sets(chosen, own)
-        return self._ranked_by_numpy(chosen, own)
-
-    def _ranked_by_sets(
-        self, chosen: list[tuple[bool, list[array[int]]]], own: int
-    ) -> list[int]:
-        budget, limit = self._budget, self.settings.max_candidates
-        # ``levels[k]``: the slots found by more than k of the lists read
-        levels: list[set[int]] = []
-        for anchor, found in chosen:
-            here: set[int] = set()
-            for postings in found:
-                if not anchor:
-                    here.update(levels[0].intersection(postings))
-                elif len(postings) > budget:  # of a long list, its newest part
-                    here.update(postings[-budget:])
-                else:
-                    here.update(postings)
-            levels.append(set())
-            for k in range(len(levels) - 1, 0, -1):
-                levels[k] |= levels[k - 1] & here
-            levels[0] |= here
-        best: list[int] = []
-        above: set[int] = set()
-        for level in reversed(levels):
-            if len(best) >= limit:
-                break
-            level.discard(own)
-            best.extend(sorted(level - above, reverse=True)[: limit - len(best)])
-            above = level
-        return best
-
-    def _ranked_by_numpy(
-        self, chosen: list[tuple[bool, list[array[int]]]], own: int
-    ) -> list[int]:
-        budget, limit = self._budget, self.settings.max_candidates
-        # numpy reads the postings in place (no copy, no Python ints): the
-        # views die with this call, before any add appends to a posting
-        counted: list[npt.NDArray[np.intc]] = []
-        brought: list[npt.NDArray[np.intc]] = []
-        for anchor, found in chosen:
-            views = [np.frombuffer(p, dtype=np.intc) for p in found]
-            if anchor:
-                # of a long list, its newest part
-                here = np.concatenate([v[-budget:] for v in views])
-                brought.append(here)
-            else:
-                here = np.concatenate(views)
-                here = here[np.isin(here, np.concatenate(brought))]
-            counted.append(here)
-        slots, counts = np.unique(np.concatenate(counted), return_counts=True)
-        keep = slots != own
-        # one sortable key: tokens shared, then the slot (the newest first)
-        order = counts[keep].astype(np.int64) << 32 | slots[keep]
-        if len(order) > limit:
-            order = np.partition(order, len(order) - limit)[len(order) - limit :]
-        order.sort()
-        best: list[int] = (order[::-1] & 0xFFFFFFFF).tolist()
-        return best
+            return ranked_by_sets(chosen, own, mark, self._sig, budget, limit)
+        return ranked_by_numpy(chosen, own, mark, self._sig, budget, limit)
 
     def candidates(
         self, case: DedupeCase, keys: list[str] | None = None, *, wide: bool = False
@@ -701,6 +670,29 @@ class DuplicateIndex:
                 return f"{', '.join(map(repr, extra))} vs nothing"
         return ""
 
+    def _clash(
+        self, a: frozenset[str], specific: frozenset[str], b: frozenset[str]
+    ) -> bool:
+        """``bool(conflict(a, b))`` for ``specific``, the numbers and rare
+        words of ``a``: the test of every hit, without the message."""
+        if not self.settings.distinct_tokens_veto:
+            return False
+        words = len(self._ids) >= self.settings.rare_min_cases
+        distinct = self._distinct
+        only_b = b - a
+        mine = list(specific - b) if words else [t for t in specific - b if t.isdigit()]
+        theirs = [t for t in only_b if (words or t.isdigit()) and distinct(t)]
+        if not mine and not theirs:
+            return False
+        if mine:
+            mine = _untypoed(mine, only_b)
+        if theirs:
+            theirs = _untypoed(theirs, a - b)
+        if mine and theirs:
+            return True
+        extra = mine or theirs
+        return bool(extra) and words and len(extra) >= len(specific & b)
+
     def _unmatched_distinct(
         self, a: frozenset[str], b: frozenset[str], words: bool
     ) -> list[str]:
@@ -712,12 +704,7 @@ class DuplicateIndex:
         if not missing:
             return missing
         missing.sort(key=lambda t: (not t.isdigit(), t))
-        others = [t for t in b - a if not t.isdigit()]
-        return [
-            t
-            for t in missing
-            if t.isdigit() or len(t) < 4 or not any(typo(t, o) for o in others)
-        ]
+        return _untypoed(missing, b - a)
 
     def verdict(
         self, case: DedupeCase, mine: frozenset[str], other_id: int, score: float
@@ -807,8 +794,8 @@ class DuplicateIndex:
                 continue
             theirs = frozenset(key.split())
             if key not in agreed:
-                if (needs_shared and specific.isdisjoint(theirs)) or self.conflict(
-                    mine, theirs
+                if (needs_shared and specific.isdisjoint(theirs)) or self._clash(
+                    mine, specific, theirs
                 ):
                     apart.add(key)
                     continue
@@ -835,69 +822,36 @@ class DuplicateIndex:
         return None
 
 
+def token_bit(token: str) -> int:
+    """A token's bit of the 64 of a case's signature: the same in every
+    process (``hash`` of a string is not), so a rebuilt index ranks as the
+    one it replaces."""
+    return zlib.crc32(token.encode()) & 63
+
+
+def _untypoed(missing: Iterable[str], others: frozenset[str]) -> list[str]:
+    """The tokens of ``missing`` that are not a typo of one of ``others``
+    (words only: a number is never a typo)."""
+    words = [(len(o), o) for o in others if not o.isdigit()]
+    kept = []
+    for t in missing:
+        size = len(t)
+        if size >= 4 and not t.isdigit():
+            # no slip changes a word's length by more than two: most pairs
+            # are told apart without an edit distance
+            for other_size, other in words:
+                if -2 <= other_size - size <= 2 and typo(t, other):
+                    break
+            else:
+                kept.append(t)
+        else:
+            kept.append(t)
+    return kept
+
+
 class _Numbering(dict[str, int]):
     """Token ids in order of first use: an unknown token gets the next."""
 
     def __missing__(self, token: str) -> int:
         tid = self[token] = len(self)
         return tid
-
-
-def group_postings(
-    block_of: npt.NDArray[np.int64],
-    parts: list[tuple[npt.NDArray[np.intc], npt.NDArray[np.intc]]],
-    vocab_size: int,
-) -> dict[int, dict[int, array[int]]]:
-    """Postings by block, then token id, each in slot order and without
-    repeats, from ``(token ids, slots)`` pairs of arrays (emptied as they are
-    read: they are ten times the cases); ``block_of`` gives each slot's
-    block."""
-    blocks, block_index = np.unique(block_of, return_inverse=True)
-    n = len(block_of)
-    # one sortable key: block, token, slot (fits in 63 bits for any index
-    # that fits in memory: blocks * tokens * cases < 2**63)
-    keys = []
-    while parts:
-        tids, slots = parts.pop()
-        key = block_index[slots].astype(np.int64, copy=False)
-        key *= vocab_size
-        key += tids
-        key *= n
-        key += slots
-        keys.append(key)
-        del tids, slots, key
-    key = np.concatenate(keys)
-    del keys
-    key.sort()
-    fresh = np.ones(len(key), dtype=bool)
-    np.not_equal(key[1:], key[:-1], out=fresh[1:])
-    key = key[fresh]
-    del fresh
-    group = key // n
-    starts = np.flatnonzero(np.concatenate([[True], group[1:] != group[:-1]]))
-    ends = np.append(starts[1:], len(key))
-    heads = group[starts]
-    del group
-    block_codes = blocks[heads // vocab_size]
-    head_tids = heads % vocab_size
-    data = (key % n).astype(np.intc).data.cast("B")
-    del key
-    out: dict[int, dict[int, array[int]]] = {}
-    # Python ints for a chunk of postings lists at a time: for all at once
-    # they would take more memory than the index
-    chunk = 1 << 16
-    for at in range(0, len(starts), chunk):
-        for code, tid, lo, hi in zip(
-            block_codes[at : at + chunk].tolist(),
-            head_tids[at : at + chunk].tolist(),
-            starts[at : at + chunk].tolist(),
-            ends[at : at + chunk].tolist(),
-            strict=True,
-        ):
-            postings = array("i")
-            postings.frombytes(data[lo * 4 : hi * 4])
-            block = out.get(code)
-            if block is None:
-                block = out[code] = {}
-            block[tid] = postings
-    return out

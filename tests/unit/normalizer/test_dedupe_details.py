@@ -123,3 +123,47 @@ def test_a_slip_in_the_one_detail_two_reports_share_still_finds_the_case():
     link = index.find(query)
     assert link is not None
     assert link.target_id == 1
+
+
+detail_words = st.lists(
+    st.sampled_from(["jalan", "pinus", "pinsu", "melati", "berangas", "4", "7"]),
+    min_size=3,
+    max_size=7,
+)
+
+
+@given(st.lists(detail_words, min_size=1, max_size=12), detail_words)
+def test_find_links_the_first_candidate_explain_calls_a_match(stored, query):
+    """``dengar dedupe explain`` (the full verdict) and find (its quick
+    detail checks) agree on every case."""
+    index = DuplicateIndex(SETTINGS)
+    for i, words in enumerate(stored, 1):
+        index.add(case(i, " ".join(words)))
+    new = case(99, " ".join(query))
+    link = index.find(new)
+    matches = [c.id for c in index.scored(new) if c.verdict == "match"]
+    assert (link.target_id if link else None) == (matches[0] if matches else None)
+
+
+def test_an_older_report_of_the_problem_is_found_among_newer_ones_of_its_village():
+    # the village is the only rare word: every report from there is found
+    # by it, and more of them than are scored
+    settings = DedupeSettings(rare_share=0.2, max_candidates=4)
+    index = DuplicateIndex(settings)
+    problem = "pembuatan ktp di kantor kecamatan {} tertunda berbulan-bulan"
+    other = "blanko ktp habis di {}, antrean panjang sejak pagi"
+    villages = ["semayap", "stagen", "dirgahayu", "berangas", "serongga"]
+    cases = [problem.format(v) for v in villages for _ in range(12)]
+    cases += [other.format(v) for v in villages for _ in range(12)]
+    cases += [problem.format("gakema")]
+    cases += [other.format("gakema") for _ in range(10)]  # newer
+    for i, text in enumerate(cases, 1):
+        index.add(
+            DedupeCase(i, matching_text(text), T0 + timedelta(minutes=i), category="a")
+        )
+    query = DedupeCase(
+        999, matching_text(problem.format("gakema")), T0 + timedelta(hours=9)
+    )
+    link = index.find(query)
+    assert link is not None
+    assert link.target_id == len(cases) - 10

@@ -1,0 +1,183 @@
+"""Candidate ranking and posting lists of the duplicate index (used by
+:mod:`normalizer.dedupe`): which of the cases found by a new case's rare
+tokens are worth scoring, and the postings of a bulk build."""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable
+
+import numpy as np
+import numpy.typing as npt
+
+
+def ranked_by_sets(
+    chosen: list[tuple[bool, list[array[int]]]],
+    own: int,
+    mark: int,
+    sig: array[int],
+    budget: int,
+    limit: int,
+) -> list[int]:
+    """:func:`ranked_by_numpy` in Python sets, for a few postings."""
+    # ``levels[k]``: the slots found by more than k of the lists read
+    levels: list[set[int]] = []
+    for anchor, found in chosen:
+        here: set[int] = set()
+        for postings in found:
+            if not anchor:
+                here.update(levels[0].intersection(postings))
+            elif len(postings) > budget:  # of a long list, its newest part
+                here.update(postings[-budget:])
+            else:
+                here.update(postings)
+        levels.append(set())
+        for k in range(len(levels) - 1, 0, -1):
+            levels[k] |= levels[k - 1] & here
+        levels[0] |= here
+    best: list[int] = []
+    above: set[int] = set()
+    for level in reversed(levels):
+        if len(best) >= limit:
+            break
+        level.discard(own)
+        fresh: Iterable[int] = level - above
+        room = limit - len(best)
+        if len(level) - len(above) > room:  # the bits only choose, when all fit
+            fresh = _most_alike(level - above, mark, sig, room)
+        best.extend(sorted(fresh, reverse=True))
+        above = level
+    return best
+
+
+def _most_alike(slots: set[int], mark: int, sig: array[int], room: int) -> list[int]:
+    """The ``room`` slots whose token bits share most of ``mark``, then the
+    newest."""
+    if len(slots) <= 2 * room:
+        # one sortable int: token bits shared, then the slot
+        ranked = [(sig[slot] & mark).bit_count() << 32 | slot for slot in slots]
+        ranked.sort(reverse=True)
+        return [key & 0xFFFFFFFF for key in ranked[:room]]
+    # many more than are taken: numpy counts the bits of all at once
+    found = np.fromiter(slots, dtype=np.int64, count=len(slots))
+    bits = np.frombuffer(sig, dtype=np.uint64)[found] & np.uint64(mark)
+    keys = np.bitwise_count(bits).astype(np.int64) << 32 | found
+    keys = np.partition(keys, len(keys) - room)[len(keys) - room :]
+    best: list[int] = (keys & 0xFFFFFFFF).tolist()
+    return best
+
+
+def ranked_by_numpy(
+    chosen: list[tuple[bool, list[array[int]]]],
+    own: int,
+    mark: int,
+    sig: array[int],
+    budget: int,
+    limit: int,
+) -> list[int]:
+    """The ``limit`` slots found by most of the lists ``chosen``, slot
+    ``own`` left out, best first (the newest first among equals): an
+    anchor's lists (of a long one its newest ``budget`` postings) bring
+    the slots in, the others only count. When more than ``limit`` tie,
+    those whose token bits ``sig`` share most of ``mark`` are chosen,
+    then the newest."""
+    # numpy reads the postings in place (no copy, no Python ints): the
+    # views die with this call, before any add appends to a posting
+    brought: list[npt.NDArray[np.intc]] = []
+    ranking: list[npt.NDArray[np.intc]] = []
+    for anchor, found in chosen:
+        for p in found:
+            view = np.frombuffer(p, dtype=np.intc)
+            if anchor:  # of a long list, its newest part
+                brought.append(view[-budget:])
+            else:
+                ranking.append(view)
+    # one sort counts them all: each posting as slot * 2 + 1 when it
+    # brings the slot in, so a slot's last entry is odd if any brought it
+    tagged = np.concatenate(brought + ranking, dtype=np.int64)
+    tagged <<= 1
+    tagged[: sum(map(len, brought))] |= 1
+    tagged.sort()
+    slots = tagged >> 1
+    last = np.empty(len(slots), dtype=bool)  # of each slot's entries
+    np.not_equal(slots[1:], slots[:-1], out=last[:-1])
+    last[-1] = True
+    ends = np.flatnonzero(last)
+    counts = ends.copy()
+    counts[1:] -= ends[:-1]
+    counts[0] += 1
+    slots = slots[ends]
+    keep = (tagged[ends] & 1).astype(bool) & (slots != own)
+    slots = slots[keep]
+    bits = np.frombuffer(sig, dtype=np.uint64)[slots] & np.uint64(mark)
+    # one sortable key: rare tokens shared, token bits shared, then the
+    # slot (the newest first)
+    order = counts[keep] << 39 | np.bitwise_count(bits).astype(np.int64) << 32
+    order |= slots
+    if len(order) > limit:
+        order = np.partition(order, len(order) - limit)[len(order) - limit :]
+    # listed as the sets list them: tokens shared, then the newest
+    order = (order >> 39) << 32 | (order & 0xFFFFFFFF)
+    order.sort()
+    best: list[int] = (order[::-1] & 0xFFFFFFFF).tolist()
+    return best
+
+
+def group_postings(
+    block_of: npt.NDArray[np.int64],
+    parts: list[tuple[npt.NDArray[np.intc], npt.NDArray[np.intc]]],
+    vocab_size: int,
+) -> dict[int, dict[int, array[int]]]:
+    """Postings by block, then token id, each in slot order and without
+    repeats, from ``(token ids, slots)`` pairs of arrays (emptied as they are
+    read: they are ten times the cases); ``block_of`` gives each slot's
+    block."""
+    blocks, block_index = np.unique(block_of, return_inverse=True)
+    n = len(block_of)
+    # one sortable key: block, token, slot (fits in 63 bits for any index
+    # that fits in memory: blocks * tokens * cases < 2**63)
+    keys = []
+    while parts:
+        tids, slots = parts.pop()
+        key = block_index[slots].astype(np.int64, copy=False)
+        key *= vocab_size
+        key += tids
+        key *= n
+        key += slots
+        keys.append(key)
+        del tids, slots, key
+    key = np.concatenate(keys)
+    del keys
+    key.sort()
+    fresh = np.ones(len(key), dtype=bool)
+    np.not_equal(key[1:], key[:-1], out=fresh[1:])
+    key = key[fresh]
+    del fresh
+    group = key // n
+    starts = np.flatnonzero(np.concatenate([[True], group[1:] != group[:-1]]))
+    ends = np.append(starts[1:], len(key))
+    heads = group[starts]
+    del group
+    block_codes = blocks[heads // vocab_size]
+    head_tids = heads % vocab_size
+    data = (key % n).astype(np.intc).data.cast("B")
+    del key
+    out: dict[int, dict[int, array[int]]] = {}
+    # Python ints for a chunk of postings lists at a time: for all at once
+    # they would take more memory than the index
+    chunk = 1 << 16
+    for at in range(0, len(starts), chunk):
+        for code, tid, lo, hi in zip(
+            block_codes[at : at + chunk].tolist(),
+            head_tids[at : at + chunk].tolist(),
+            starts[at : at + chunk].tolist(),
+            ends[at : at + chunk].tolist(),
+            strict=True,
+        ):
+            postings = array("i")
+            postings.frombytes(data[lo * 4 : hi * 4])
+            block = out.get(code)
+            if block is None:
+                block = out[code] = {}
+            block[tid] = postings
+    return out
