@@ -20,7 +20,7 @@ from dispatcher.sinks.base import Sink, SinkContext
 from dispatcher.sinks.registry import build_sink
 from dispatcher.worker import OutboxWorker
 from normalizer.classify import classify
-from normalizer.dedupe_db import RowDeduper
+from normalizer.dedupe_rows import RowDeduper
 from normalizer.places import Gazetteer
 from storage.engine import make_engine, session_factory
 from storage.migrate import upgrade

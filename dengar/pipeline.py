@@ -25,7 +25,8 @@ from dispatcher.message import idempotency_key
 from dispatcher.notify import render
 from dispatcher.routing import Router
 from normalizer.dedupe import Link
-from normalizer.dedupe_db import RowDeduper, apply_link
+from normalizer.dedupe_db import apply_link
+from normalizer.dedupe_rows import RowDeduper
 from normalizer.followups import Thread, find_thread
 from normalizer.normalize import MailPolicy, Normalized, normalize
 from normalizer.records import InboundMessage, RejectedItem

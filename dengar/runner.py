@@ -24,7 +24,7 @@ from dengar.pipeline import BatchSummary
 from dengar.sla import SlaPolicy
 from dispatcher.status_inbox import consume_once, has_status_inbox
 from dispatcher.worker import DrainSummary, worker_id
-from normalizer.dedupe_db import Refreshed, RowDeduper
+from normalizer.dedupe_rows import Refreshed, RowDeduper
 from storage.tables import ComplaintRow, utcnow
 
 log = logging.getLogger(__name__)

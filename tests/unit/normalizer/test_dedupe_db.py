@@ -13,7 +13,6 @@ from config.places_settings import DedupeSettings
 from normalizer.dedupe import DuplicateIndex
 from normalizer.dedupe_db import (
     LinkError,
-    RowDeduper,
     apply_link,
     case_from_row,
     find_case,
@@ -22,6 +21,7 @@ from normalizer.dedupe_db import (
     unlink,
     unlinked_pairs,
 )
+from normalizer.dedupe_rows import RowDeduper
 from normalizer.mime import parse_mail
 from storage.engine import make_engine, session_factory
 from storage.tables import ComplaintRow

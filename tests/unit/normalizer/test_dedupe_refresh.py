@@ -11,8 +11,8 @@ import pytest
 from sqlmodel import SQLModel
 
 from config.places_settings import DedupeSettings
-from normalizer import dedupe_db
-from normalizer.dedupe_db import RowDeduper
+from normalizer import dedupe_rows
+from normalizer.dedupe_rows import RowDeduper
 from storage.engine import make_engine, session_factory
 from storage.tables import StatusEvent
 from tests.unit.normalizer.test_dedupe_workers import (
@@ -70,7 +70,7 @@ def test_cases_older_than_the_window_leave_it(sessions):  # noqa: F811
 
 
 def test_a_mostly_closed_index_is_rebuilt_smaller(sessions, monkeypatch):  # noqa: F811
-    monkeypatch.setattr(dedupe_db, "COMPACT_FROM", 4)
+    monkeypatch.setattr(dedupe_rows, "COMPACT_FROM", 4)
     with sessions() as s:
         deduper = RowDeduper.open(s, DedupeSettings())
         cases = [store(s, deduper, n, f"{LAMP} nomor {n}") for n in range(1, 7)]
@@ -89,7 +89,7 @@ def test_a_case_added_but_not_yet_committed_survives_a_rebuild(
     postgres_url, monkeypatch
 ):
     # only PostgreSQL lets a batch be in flight while the refresh reads
-    monkeypatch.setattr(dedupe_db, "COMPACT_FROM", 2)
+    monkeypatch.setattr(dedupe_rows, "COMPACT_FROM", 2)
     engine = make_engine(postgres_url)
     SQLModel.metadata.create_all(engine)
     pg_sessions = session_factory(engine)

@@ -12,11 +12,11 @@ from sqlmodel import SQLModel
 from config.places_settings import DedupeSettings
 from normalizer.dedupe_db import (
     KEY_VERSION,
-    RowDeduper,
     apply_link,
     case_from_row,
     rebuild_index,
 )
+from normalizer.dedupe_rows import RowDeduper
 from storage.engine import make_engine, session_factory
 from storage.tables import ComplaintRow
 

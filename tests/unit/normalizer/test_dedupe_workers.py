@@ -11,7 +11,8 @@ import pytest
 from sqlmodel import SQLModel
 
 from config.places_settings import DedupeSettings
-from normalizer.dedupe_db import CATCH_UP_MARGIN, RowDeduper, apply_link
+from normalizer.dedupe_db import apply_link
+from normalizer.dedupe_rows import CATCH_UP_MARGIN, RowDeduper
 from storage.engine import make_engine, session_factory
 from storage.tables import ComplaintRow
 
