@@ -128,29 +128,20 @@ def release(engine: Engine, name: str, holder: str) -> None:
         )
 
 
-def fence(session: Session, name: str, holder: str, ttl: float | None = None) -> None:
-    """Inside a batch's transaction: raise ``LeaseLost`` unless ``holder``
-    still holds ``name``, and lock the lease row until the batch commits, so
-    a worker that lost its lease (paused, partitioned) cannot commit over its
-    successor. With ``ttl``, the lease is also renewed for ``ttl`` seconds
-    from now when the batch commits: a worker busy with batches keeps its
-    channel even while its renewal job waits (see :func:`acquire`)."""
+def fence(session: Session, name: str, holder: str, ttl: float) -> None:
+    """Inside a batch's transaction: renew the lease ``name`` for ``ttl``
+    seconds from now, or raise ``LeaseLost`` when ``holder`` no longer holds
+    it. The UPDATE locks the lease row until the batch commits, so a worker
+    that lost its lease (paused, partitioned) cannot commit over its
+    successor, and a worker busy with batches keeps its channel even while
+    its renewal job waits (see :func:`acquire`)."""
     table = _table()
-    if ttl is not None:
-        renewed = session.execute(
-            update(table)
-            .where(table.c.name == name, table.c.holder == holder)
-            .values(expires_at=utcnow() + timedelta(seconds=ttl))
-        )
-        if not renewed.rowcount:  # type: ignore[attr-defined]
-            raise LeaseLost(f"lease {name!r} is held by another worker")
-        return
-    statement = select(table.c.holder, table.c.expires_at).where(table.c.name == name)
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        statement = statement.with_for_update()
-    row = session.execute(statement).first()
-    if row is None or row.holder != holder:
+    renewed = session.execute(
+        update(table)
+        .where(table.c.name == name, table.c.holder == holder)
+        .values(expires_at=utcnow() + timedelta(seconds=ttl))
+    )
+    if not renewed.rowcount:  # type: ignore[attr-defined]
         raise LeaseLost(f"lease {name!r} is held by another worker")
 
 

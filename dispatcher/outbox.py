@@ -160,15 +160,20 @@ _MARKED = "dengar.outbox.marked_unreachable"
 T = TypeVar("T")
 
 
+def _pending_marks(session: SASession) -> set[tuple[str, str]]:
+    """Recipients marked unreachable in this transaction, not yet flushed."""
+    return {
+        (o.channel, o.recipient)
+        for o in session.new
+        if isinstance(o, UnreachableRecipient)
+    }
+
+
 @event.listens_for(SASession, "before_flush")
 def _remember_marked(session: SASession, _context: object, _objects: object) -> None:
     # rows marked during the transaction, after its snapshot was read; once
     # flushed they leave session.new (and the session keeps no reference)
-    marked = [
-        (o.channel, o.recipient)
-        for o in session.new
-        if isinstance(o, UnreachableRecipient)
-    ]
+    marked = _pending_marks(session)
     if marked:
         _marked(session).update(marked)
 
@@ -188,10 +193,7 @@ def _marked(session: SASession) -> set[tuple[str, str]]:
 
 def _unreachable(session: Session, channel: str, recipient: str) -> bool:
     pair = (channel, recipient)
-    if pair in _marked(session) or any(
-        isinstance(o, UnreachableRecipient) and (o.channel, o.recipient) == pair
-        for o in session.new
-    ):
+    if pair in _marked(session) or pair in _pending_marks(session):
         return True
     table = UnreachableRecipient.__table__  # type: ignore[attr-defined]
 
