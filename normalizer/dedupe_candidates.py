@@ -50,18 +50,43 @@ def ranked_by_sets(
     return best
 
 
+# The likeness of two token signatures: their Dice coefficient,
+# 2 * shared / (bits of one + bits of the other), as an integer 0..ALIKE.
+# Counting only the bits shared ranked a long report that holds the new
+# case's few words (and many more) as high as the same short report: a
+# village's viral event crowded out an older identical report of another
+# problem there, which token_sort_ratio then scores far higher.
+ALIKE = 1023
+
+
+def alike(sig: int, mark: int, marked: int) -> int:
+    """Dice likeness of the bits ``sig`` to ``mark`` (``marked`` of them)."""
+    return 2 * ALIKE * (sig & mark).bit_count() // (sig.bit_count() + marked or 1)
+
+
+def _alike_numpy(
+    bits: npt.NDArray[np.uint64], mark: int, marked: int
+) -> npt.NDArray[np.int64]:
+    """:func:`alike` of many signatures at once."""
+    shared = np.bitwise_count(bits & np.uint64(mark)).astype(np.int64)
+    total = np.bitwise_count(bits).astype(np.int64) + marked
+    likeness: npt.NDArray[np.int64] = 2 * ALIKE * shared // np.maximum(total, 1)
+    return likeness
+
+
 def _most_alike(slots: set[int], mark: int, sig: array[int], room: int) -> list[int]:
-    """The ``room`` slots whose token bits share most of ``mark``, then the
+    """The ``room`` slots whose token bits are most like ``mark``, then the
     newest."""
+    marked = mark.bit_count()
     if len(slots) <= 2 * room:
-        # one sortable int: token bits shared, then the slot
-        ranked = [(sig[slot] & mark).bit_count() << 32 | slot for slot in slots]
+        # one sortable int: likeness, then the slot
+        ranked = [alike(sig[slot], mark, marked) << 32 | slot for slot in slots]
         ranked.sort(reverse=True)
         return [key & 0xFFFFFFFF for key in ranked[:room]]
     # many more than are taken: numpy counts the bits of all at once
     found = np.fromiter(slots, dtype=np.int64, count=len(slots))
-    bits = np.frombuffer(sig, dtype=np.uint64)[found] & np.uint64(mark)
-    keys = np.bitwise_count(bits).astype(np.int64) << 32 | found
+    bits = np.frombuffer(sig, dtype=np.uint64)[found]
+    keys = _alike_numpy(bits, mark, marked) << 32 | found
     keys = np.partition(keys, len(keys) - room)[len(keys) - room :]
     best: list[int] = (keys & 0xFFFFFFFF).tolist()
     return best
@@ -79,7 +104,7 @@ def ranked_by_numpy(
     ``own`` left out, best first (the newest first among equals): an
     anchor's lists (of a long one its newest ``budget`` postings) bring
     the slots in, the others only count. When more than ``limit`` tie,
-    those whose token bits ``sig`` share most of ``mark`` are chosen,
+    those whose token bits ``sig`` are most like ``mark`` are chosen,
     then the newest."""
     # numpy reads the postings in place (no copy, no Python ints): the
     # views die with this call, before any add appends to a posting
@@ -109,15 +134,15 @@ def ranked_by_numpy(
     slots = slots[ends]
     keep = (tagged[ends] & 1).astype(bool) & (slots != own)
     slots = slots[keep]
-    bits = np.frombuffer(sig, dtype=np.uint64)[slots] & np.uint64(mark)
-    # one sortable key: rare tokens shared, token bits shared, then the
-    # slot (the newest first)
-    order = counts[keep] << 39 | np.bitwise_count(bits).astype(np.int64) << 32
+    bits = np.frombuffer(sig, dtype=np.uint64)[slots]
+    # one sortable key: rare tokens shared, likeness, then the slot (the
+    # newest first)
+    order = counts[keep] << 42 | _alike_numpy(bits, mark, mark.bit_count()) << 32
     order |= slots
     if len(order) > limit:
         order = np.partition(order, len(order) - limit)[len(order) - limit :]
     # listed as the sets list them: tokens shared, then the newest
-    order = (order >> 39) << 32 | (order & 0xFFFFFFFF)
+    order = (order >> 42) << 32 | (order & 0xFFFFFFFF)
     order.sort()
     best: list[int] = (order[::-1] & 0xFFFFFFFF).tolist()
     return best

@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Literal
 
 from rapidfuzz import fuzz
-from rapidfuzz.distance import OSA
+from rapidfuzz.distance import OSA, Indel
 
 from normalizer.matching import content_tokens
 
@@ -162,12 +162,19 @@ def prepared_scorer(name: str) -> tuple[Callable[[list[str]], str], Scorer]:
 
 @lru_cache(maxsize=1 << 16)
 def typo(a: str, b: str) -> bool:
-    """True when ``a`` and ``b`` are one slip apart (two for long words):
-    ``stagen`` / ``staagen``. Cached: the same village and street names
-    come up in decision after decision."""
-    return OSA.distance(a, b, score_cutoff=2 if len(a) >= 8 else 1) <= (
-        2 if len(a) >= 8 else 1
-    )
+    """True when ``a`` and ``b`` are one slip apart: a letter dropped,
+    added or doubled, or two neighbours swapped (``stagen`` / ``staagen``);
+    in words of 8+ letters any two edits, changed letters included
+    (``sebelimbingan`` / ``sebelimbigan``). In a shorter word a changed letter
+    is no slip: it most often makes another name (``batu`` / ``gatu``,
+    ``kewa`` / ``keba``). Cached: the same village and street names come
+    up in decision after decision."""
+    if len(a) >= 8:
+        return OSA.distance(a, b, score_cutoff=2) <= 2
+    if len(a) != len(b):
+        return Indel.distance(a, b, score_cutoff=1) <= 1
+    # the same letters, one edit apart: two neighbours swapped
+    return sorted(a) == sorted(b) and OSA.distance(a, b, score_cutoff=1) <= 1
 
 
 class Codes:

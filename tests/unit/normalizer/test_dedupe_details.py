@@ -5,18 +5,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from rapidfuzz import fuzz
 
 from config.places_settings import DedupeSettings
+from normalizer import dedupe
 from normalizer.dedupe import DedupeCase, DuplicateIndex, prepared_scorer
-from normalizer.dedupe_records import common_slips, slips
+from normalizer.dedupe_records import common_slips, slips, typo
 from normalizer.matching import matching_text
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 # words count as details from the first case on (not after 1,000 cases)
 SETTINGS = DedupeSettings(rare_min_cases=0)
+VILLAGES = ["semayap", "stagen", "dirgahayu", "berangas", "serongga"]
 CABLE = "Kabel listrik putus menjuntai di jalan {street}, berbahaya"
 
 
@@ -67,6 +70,37 @@ def test_a_typo_excuses_only_a_word_the_other_report_lacks():
     link = index.find(typo)
     assert link is not None
     assert link.target_id == 1
+
+
+def test_a_changed_letter_in_a_short_name_is_another_street():
+    # one letter apart, but a changed letter in a short word most often
+    # makes another name; a dropped, doubled or swapped one is a slip
+    index = index_with(
+        CABLE.format(street="Gatu Semayap"), CABLE.format(street="Keba Semayap")
+    )
+    for i, street in enumerate(["Batu", "Kewa"], 9):
+        assert index.find(case(i, CABLE.format(street=f"{street} Semayap"))) is None
+    for i, (street, target) in enumerate([("Gaatu", 1), ("Kbea", 2)], 11):
+        link = index.find(case(i, CABLE.format(street=f"{street} Semayap")))
+        assert link is not None
+        assert link.target_id == target
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "slip"),
+    [
+        ("stagen", "staagen", True),  # doubled
+        ("mawar", "mawr", True),  # dropped
+        ("mawar", "mwaar", True),  # swapped
+        ("batu", "gatu", False),  # changed: another name
+        ("sebelimbingan", "sebelimbigan", True),  # long: two edits
+        ("sebelimbingan", "sebelimbongen", True),
+        ("sebelimbingan", "sebelambongen", False),  # three
+    ],
+)
+def test_typo_counts_slips_and_two_edits_in_long_words(a, b, slip):
+    assert typo(a, b) is slip
+    assert typo(b, a) is slip
 
 
 def test_a_case_without_region_links_across_regions_but_two_regions_do_not():
@@ -167,3 +201,32 @@ def test_an_older_report_of_the_problem_is_found_among_newer_ones_of_its_village
     link = index.find(query)
     assert link is not None
     assert link.target_id == len(cases) - 10
+
+
+@pytest.mark.parametrize("numpy_from", [0, 10**9], ids=["numpy", "sets"])
+def test_a_short_report_is_found_among_newer_longer_ones_holding_its_words(
+    monkeypatch, numpy_from
+):
+    # the newer reports hold every word of the new one and many more: they
+    # share as many of its tokens as the identical older report, which the
+    # scorer alone would link
+    monkeypatch.setattr(dedupe, "NUMPY_FROM", numpy_from)
+    index = DuplicateIndex(DedupeSettings(rare_share=0.2, max_candidates=4))
+    texts = [
+        f"puskesmas {v} tutup, pasien menunggu" for v in VILLAGES for _ in range(12)
+    ]
+    texts.append("puskesmas gakema tutup")
+    texts += [
+        "apotek puskesmas gakema tutup, obat habis, pasien disuruh beli sendiri"
+        for _ in range(10)
+    ]
+    for i, text in enumerate(texts, 1):
+        at = T0 + timedelta(minutes=i)
+        index.add(DedupeCase(i, matching_text(text), at, category="kesehatan"))
+    query = DedupeCase(
+        999, matching_text("Puskesmas Gakema tutup!"), T0 + timedelta(hours=9)
+    )
+    assert len(texts) - 10 in [i for i, _ in index.candidates(query)]
+    link = index.find(query)
+    assert link is not None
+    assert link.target_id == len(texts) - 10
