@@ -71,6 +71,7 @@ if TYPE_CHECKING:
     from config.settings import Settings
 
 __all__ = [
+    "BulkRow",
     "Candidate",
     "DedupeCase",
     "DuplicateIndex",
@@ -81,6 +82,19 @@ __all__ = [
     "reporter_keys",
 ]
 
+
+# A case as the bulk build takes it: (id, key tokens, received at as a POSIX
+# timestamp, reporter keys, category, region, tracking number, primary id)
+BulkRow = tuple[
+    int,
+    list[str],
+    float,
+    frozenset[str],
+    str | None,
+    str | None,
+    str | None,
+    int | None,
+]
 
 # postings read by a decision from which numpy counts them faster than sets
 NUMPY_FROM = 400
@@ -239,37 +253,63 @@ class DuplicateIndex(DetailRules):
         self, items: Iterable[tuple[DedupeCase, int | None, list[str] | None]]
     ) -> None:
         """:meth:`add` each ``(case, primary, keys)``, oldest first: the same
-        index, built in bulk when this one is empty (the rebuild at start).
-        Postings are grouped with numpy at the end instead of appended one by
-        one, and the typo neighbours of each word are found as :meth:`add`
-        finds them when the word first comes up."""
+        index, built in bulk (:meth:`build`) when this one is empty."""
         if self._ids:
             for case, primary, keys in items:
                 self.add(case, primary, keys)
             return
+        self.build(
+            (
+                case.id,
+                key_tokens(case.text) if keys is None else keys,
+                case.received_at.timestamp(),
+                case.reporter,
+                case.category,
+                case.region,
+                case.tracking_no,
+                primary,
+            )
+            for case, primary, keys in items
+        )
+
+    def build(self, rows: Iterable[BulkRow]) -> None:
+        """Fill this empty index with the cases ``rows``, oldest first: the
+        index :meth:`add` would build case by case (the rebuild at start).
+        Rows are plain tuples, no :class:`DedupeCase`: a frozen dataclass
+        costs more to make than the rest of a row's indexing. Postings are
+        grouped with numpy at the end instead of appended one by one, and
+        the typo neighbours of each word are found as :meth:`add` finds them
+        when the word first comes up."""
+        if self._ids:
+            raise ValueError("build fills an empty index: add to this one")
         self._rare.clear()
         vocab = _Numbering()
         tids, slots = array("i"), array("i")
-        for case, primary, keys in items:
-            if case.id in self._slot:
-                self.set_primary(case.id, primary)
+        slot_by_id, ids, keys_of, ts = self._slot, self._ids, self._keys, self._ts
+        category_of, region_of = self._category, self._region
+        categories, regions = self._categories, self._regions
+        prepare, people, tracking = self._prepare, self._people, self._tracking
+        for row in rows:
+            case_id, keys, received, reporter, category, region, number, primary = row
+            if case_id in slot_by_id:
+                self.set_primary(case_id, primary)
                 continue
-            keys = key_tokens(case.text) if keys is None else keys
-            slot = len(self._ids)
-            self._slot[case.id] = slot
-            self._ids.append(case.id)
-            self._keys.append(self._prepare(keys))
-            self._ts.append(case.received_at.timestamp())
-            self._category.append(self._categories.code(case.category))
-            self._region.append(self._regions.code(case.region))
-            self._open.append(1)
-            if case.tracking_no:
-                self._tracking[slot] = case.tracking_no
+            slot = len(ids)
+            slot_by_id[case_id] = slot
+            ids.append(case_id)
+            keys_of.append(prepare(keys))
+            ts.append(received)
+            category_of.append(categories.code(category))
+            region_of.append(regions.code(region))
+            if number:
+                tracking[slot] = number
             unique = set(keys)
             tids.extend(map(vocab.__getitem__, unique))
             slots.extend([slot] * len(unique))
-            self._people.add(case.reporter, case.id)
-            self.set_primary(case.id, primary)
+            people.add(reporter, case_id)
+            if primary is not None:
+                self.set_primary(case_id, primary)
+        self._open.extend(b"\x01" * len(ids))
         self._vocab = dict(vocab)  # a plain dict: a lookup never adds a word
         self._bit = array("B", map(token_bit, vocab))  # in id order
         self._slip_ids.clear()

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, func, select
 
 from config.places_settings import DedupeSettings
 from normalizer.dedupe import (
+    BulkRow,
     DedupeCase,
     DuplicateIndex,
     Link,
@@ -58,9 +59,8 @@ def stored_key(text: str) -> str:
     return f"{KEY_VERSION}:{' '.join(key_tokens(text))}"
 
 
-def _stored_text(row: Any) -> str | None:
+def _stored_text(key: str | None) -> str | None:
     # the key tokens of a stored key of this version: already a matching text
-    key: str | None = row.dedupe_key
     if key is None or not key.startswith(KEY_VERSION + ":"):
         return None
     return key[len(KEY_VERSION) + 1 :]
@@ -111,7 +111,7 @@ def rebuild_index(
         .order_by(t.received_at, t.id)
         .execution_options(yield_per=5000)
     )
-    index.add_many(_indexed(r) for r in session.execute(query))
+    index.build(map(_bulk_row, session.execute(query)))
     return index
 
 
@@ -135,9 +135,26 @@ def _open_cases(settings: DedupeSettings, since: datetime) -> Any:
     )  # fmt: skip
 
 
+def _bulk_row(row: Any) -> BulkRow:
+    # what DuplicateIndex.build takes, from a row of _open_cases: unpacked by
+    # position (a name lookup per column costs more than the rest of a row)
+    (case_id, stored, name, received, subject, clean_text, channel, email,
+     phone, chat_id, handle, category, region, tracking_no, primary) = row  # fmt: skip
+    text = _stored_text(stored)
+    if text is None:  # no key of this version stored: made from the text
+        text = " ".join(key_tokens(case_text(subject, clean_text, name)))
+    reporter = reporter_keys(
+        channel, email=email, phone=phone, chat_id=chat_id, handle=handle
+    )
+    return (
+        case_id, text.split(), received.timestamp(), reporter, category,
+        region, tracking_no, primary,
+    )  # fmt: skip
+
+
 def _indexed(row: Any) -> tuple[DedupeCase, int | None, list[str] | None]:
     # what DuplicateIndex.add_many takes: the case, its link, its stored key
-    text = _stored_text(row)
+    text = _stored_text(row.dedupe_key)
     keys = None if text is None else text.split()
     return _case_of(row, text), row.duplicate_of_id, keys
 

@@ -4,7 +4,7 @@ compares (re-exported by :mod:`normalizer.dedupe`)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -122,8 +122,14 @@ class Identities:
             parent = grand
         return parent
 
-    def add(self, keys: Iterable[str], case_id: int) -> None:
+    def add(self, keys: Collection[str], case_id: int) -> None:
         """Join ``keys`` into one person and record ``case_id`` as theirs."""
+        if len(keys) == 1:  # most reporters: one chat id, one address
+            for key in keys:
+                if key not in self._parent:  # a new person
+                    self._parent[key] = key
+                    self._cases[key] = [case_id]
+                    return
         roots = sorted({self._root(k) for k in keys})
         if not roots:
             return

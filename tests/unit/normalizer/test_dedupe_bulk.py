@@ -7,6 +7,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from config.places_settings import DedupeSettings
 from normalizer import dedupe
 from normalizer.dedupe import DedupeCase, DuplicateIndex
@@ -32,6 +34,18 @@ def slip(rng: random.Random, word: str) -> str:
     )
 
 
+def reporter(rng: random.Random) -> frozenset[str]:
+    # forty people, some writing from a chat and sharing their phone too,
+    # which joins two identities into one person
+    person = rng.randrange(40)
+    keys = {f"chat:tg:{person}"}
+    if rng.random() < 0.2:
+        keys.add(f"phone:62812{person:04d}")
+    if rng.random() < 0.1:
+        keys = {f"phone:62812{person:04d}"}
+    return frozenset(keys)
+
+
 def corpus(n: int, seed: int = 3) -> list[DedupeCase]:
     rng = random.Random(seed)
     out = []
@@ -52,6 +66,8 @@ def corpus(n: int, seed: int = 3) -> list[DedupeCase]:
                 received_at=T0 + timedelta(minutes=i),
                 category=rng.choice(["jalan", "lampu", None]),
                 region=rng.choice(["pulau laut utara", None]),
+                reporter=reporter(rng),
+                tracking_no=f"ADU-0000-{i:04d}",
             )
         )
     return out
@@ -128,3 +144,13 @@ def test_candidates_are_the_same_whether_counted_with_numpy_or_with_sets(
     monkeypatch.setattr(dedupe, "NUMPY_FROM", 0)
     assert [index.candidates(c) for c in queries] == by_sets
     assert sum(map(len, by_sets)) > 100
+
+
+def test_a_bulk_build_fills_only_an_empty_index():
+    index = DuplicateIndex()
+    case = corpus(1)[0]
+    index.add(case)
+    row = (2, ["jalan", "pinus"], T0.timestamp(), frozenset(), None, None, None, None)
+    with pytest.raises(ValueError, match="empty index"):
+        index.build([row])
+    assert len(index) == 1
