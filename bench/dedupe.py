@@ -39,6 +39,7 @@ from datetime import UTC, datetime, timedelta
 
 from rapidfuzz import process
 
+from bench import dedupe_baseline
 from config.places_settings import DedupeSettings
 from normalizer.dedupe import DedupeCase, DuplicateIndex, key_tokens, reporter_keys
 from normalizer.matching import matching_text
@@ -387,9 +388,16 @@ def quality(
 
 
 def run_size(
-    n: int, q: int, exhaustive_budget: float, seed: int, settings: DedupeSettings
+    n: int,
+    q: int,
+    exhaustive_budget: float,
+    seed: int,
+    settings: DedupeSettings,
+    cache: Path | None = None,
 ) -> dict[str, object]:
-    """Fill a window of ``n`` cases, decide ``q`` new ones both ways."""
+    """Fill a window of ``n`` cases, decide ``q`` new ones both ways; with
+    ``cache``, the exhaustive scan's decisions of earlier runs are read from
+    there and extended (see :mod:`bench.dedupe_baseline`)."""
     rng = random.Random(seed)
     cases, labels, events = background(rng, n)
     qcases, qlabels = queries(rng, q, events, n + 1)
@@ -412,16 +420,20 @@ def run_size(
     find_s = (cpu() - t) / q
     p, r, links = quality(decisions, labels, qlabels, window_events)
 
-    base: dict[int, int | None] = {}
+    key = dedupe_baseline.baseline_key(settings, cases, qcases) if cache else ""
+    base, spent = dedupe_baseline.load(cache, key) if cache else ({}, 0.0)
     ids = [c.id for c in cases]
     keys = [index.prepared(key_tokens(c.text)) for c in cases]
     del cases
     t = cpu()
-    for c in qcases:
+    for c in qcases[len(base) :]:
         base[c.id] = exhaustive(index, ids, keys, c)
         if cpu() - t > exhaustive_budget and len(base) >= 3:
             break
-    base_s = (cpu() - t) / len(base)
+    spent += cpu() - t
+    if cache:
+        dedupe_baseline.save(cache, key, base, spent)
+    base_s = spent / len(base)
     bp, br, _ = quality(base, labels, qlabels, window_events)
     base_links = [(k, v) for k, v in base.items() if v is not None]
     # of the exhaustive scan's links, those the index makes too (to a case
@@ -534,6 +546,12 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--exhaustive-seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--baseline-cache",
+        type=Path,
+        help="keep the exhaustive scan's decisions here and extend them run "
+        "after run (keyed by settings, rules and corpus)",
+    )
     parser.add_argument("--rebuild", type=int, nargs="*", default=[])
     parser.add_argument("--rebuild-child", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=6)
@@ -569,7 +587,9 @@ def main() -> None:
     print(header)
     print("|" + "---|" * 7)
     for n in args.sizes:
-        r = run_size(n, args.queries, args.exhaustive_seconds, args.seed, s)
+        r = run_size(
+            n, args.queries, args.exhaustive_seconds, args.seed, s, args.baseline_cache
+        )
         print(
             f"| {n:,} | inverted index (all {r['q']}) | {r['decide_per_s']:,.0f} "
             f"| {r['precision']:.3f} | {r['recall']:.3f} | — | {r['index_mb']:,.0f} |"
