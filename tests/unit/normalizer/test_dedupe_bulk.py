@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from config.places_settings import DedupeSettings
-from normalizer import dedupe
+from normalizer import dedupe_search
 from normalizer.dedupe import DedupeCase, DuplicateIndex
 from normalizer.dedupe_records import SlipFinder, slips
 
@@ -139,9 +139,9 @@ def test_candidates_are_the_same_whether_counted_with_numpy_or_with_sets(
     index = DuplicateIndex(DedupeSettings(posting_budget=60, max_candidates=8))
     index.add_many((c, None, None) for c in cases[:700])
     queries = cases[700:]
-    monkeypatch.setattr(dedupe, "NUMPY_FROM", 10**9)
+    monkeypatch.setattr(dedupe_search, "NUMPY_FROM", 10**9)
     by_sets = [index.candidates(c) for c in queries]
-    monkeypatch.setattr(dedupe, "NUMPY_FROM", 0)
+    monkeypatch.setattr(dedupe_search, "NUMPY_FROM", 0)
     assert [index.candidates(c) for c in queries] == by_sets
     assert sum(map(len, by_sets)) > 100
 

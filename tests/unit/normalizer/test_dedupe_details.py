@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from rapidfuzz import fuzz
 
 from config.places_settings import DedupeSettings
-from normalizer import dedupe
+from normalizer import dedupe_search
 from normalizer.dedupe import DedupeCase, DuplicateIndex, prepared_scorer
 from normalizer.dedupe_records import common_slips, slips, typo
 from normalizer.matching import matching_text
@@ -210,7 +210,7 @@ def test_a_short_report_is_found_among_newer_longer_ones_holding_its_words(
     # the newer reports hold every word of the new one and many more: they
     # share as many of its tokens as the identical older report, which the
     # scorer alone would link
-    monkeypatch.setattr(dedupe, "NUMPY_FROM", numpy_from)
+    monkeypatch.setattr(dedupe_search, "NUMPY_FROM", numpy_from)
     index = DuplicateIndex(DedupeSettings(rare_share=0.2, max_candidates=4))
     texts = [
         f"puskesmas {v} tutup, pasien menunggu" for v in VILLAGES for _ in range(12)
