@@ -70,16 +70,9 @@ def case_from_row(row: ComplaintRow) -> DedupeCase:
     """What dedupe needs from a stored (flushed: ``row.id`` set) case row."""
     if row.id is None:
         raise ValueError("flush the complaint row before building its DedupeCase")
-    return _case_of(row)
-
-
-def _case_of(row: Any, text: str | None = None) -> DedupeCase:
-    # a ComplaintRow, or a result row of the same columns (index rebuild)
     return DedupeCase(
         id=row.id,
-        text=case_text(row.subject, row.clean_text, row.reporter_name)
-        if text is None
-        else text,
+        text=case_text(row.subject, row.clean_text, row.reporter_name),
         received_at=row.received_at,
         reporter=reporter_keys(
             row.channel,
@@ -153,10 +146,14 @@ def _bulk_row(row: Any) -> BulkRow:
 
 
 def _indexed(row: Any) -> tuple[DedupeCase, int | None, list[str] | None]:
-    # what DuplicateIndex.add_many takes: the case, its link, its stored key
-    text = _stored_text(row.dedupe_key)
-    keys = None if text is None else text.split()
-    return _case_of(row, text), row.duplicate_of_id, keys
+    # what DuplicateIndex.add_many takes (the case, its link, its key
+    # tokens), read as the bulk build reads it: the case's text is its key
+    case_id, keys, _, reporter, category, region, tracking_no, primary = _bulk_row(row)
+    case = DedupeCase(
+        case_id, " ".join(keys), row.received_at, reporter, category, region,
+        tracking_no,
+    )  # fmt: skip
+    return case, primary, keys
 
 
 def apply_link(row: ComplaintRow, link: Link) -> None:
