@@ -121,8 +121,8 @@ class DuplicateIndex(CandidateSearch):
         self._category = array("H")
         self._region = array("H")
         self._open = bytearray()
-        # the token bits of each case (see token_bit): rank candidates that
-        # share as many rare tokens by how many of all tokens they share
+        # the token bits of each case (see token_bit): candidates that share
+        # as many rare tokens are ranked by how alike their bits are
         self._sig = array("Q")
         self._tracking: dict[int, str] = {}  # slot → tracking number
         self._categories = Codes()

@@ -134,13 +134,17 @@ def _bulk_row(row: Any) -> BulkRow:
     (case_id, stored, name, received, subject, clean_text, channel, email,
      phone, chat_id, handle, category, region, tracking_no, primary) = row  # fmt: skip
     text = _stored_text(stored)
-    if text is None:  # no key of this version stored: made from the text
-        text = " ".join(key_tokens(case_text(subject, clean_text, name)))
+    keys = (
+        text.split()
+        if text is not None
+        # no key of this version stored: made from the text
+        else key_tokens(case_text(subject, clean_text, name))
+    )
     reporter = reporter_keys(
         channel, email=email, phone=phone, chat_id=chat_id, handle=handle
     )
     return (
-        case_id, text.split(), received.timestamp(), reporter, category,
+        case_id, keys, received.timestamp(), reporter, category,
         region, tracking_no, primary,
     )  # fmt: skip
 

@@ -125,11 +125,11 @@ class Identities:
     def add(self, keys: Collection[str], case_id: int) -> None:
         """Join ``keys`` into one person and record ``case_id`` as theirs."""
         if len(keys) == 1:  # most reporters: one chat id, one address
-            for key in keys:
-                if key not in self._parent:  # a new person
-                    self._parent[key] = key
-                    self._cases[key] = [case_id]
-                    return
+            (key,) = keys
+            if key not in self._parent:  # a new person
+                self._parent[key] = key
+                self._cases[key] = [case_id]
+                return
         roots = sorted({self._root(k) for k in keys})
         if not roots:
             return

@@ -8,6 +8,7 @@ import time
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 import storage.tables  # noqa: F401
@@ -47,9 +48,9 @@ def test_workers_starting_together_migrate_one_after_another(postgres_url: str) 
     engines = [make_engine(postgres_url) for _ in range(3)]
     errors: list[BaseException] = []
 
-    def start(engine: object) -> None:
+    def start(engine: Engine) -> None:
         try:
-            upgrade(engine)  # type: ignore[arg-type]
+            upgrade(engine)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
