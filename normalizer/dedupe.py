@@ -138,8 +138,9 @@ class DuplicateIndex(CandidateSearch):
         self._children: dict[int, set[int]] = {}
         self._people = Identities()
         self._unlinked: set[tuple[int, int]] = set()
-        # token → rare or a number, for the index as it is: cleared on add
+        # token → rare or a number, for the index as it is (see _refresh_rare)
         self._rare: dict[str, bool] = {}
+        self._rare_at = self._rare_limit()
         # word → ids of the known words one slip away: cleared of a word's
         # entries when a word one slip from it comes up (see add)
         self._slip_ids: dict[str, list[int]] = {}
@@ -194,7 +195,6 @@ class DuplicateIndex(CandidateSearch):
             self.set_primary(case.id, primary)
             return
         keys = key_tokens(case.text) if keys is None else keys
-        self._rare.clear()
         slot = len(self._ids)
         self._slot[case.id] = slot
         self._ids.append(case.id)
@@ -230,6 +230,7 @@ class DuplicateIndex(CandidateSearch):
             else:
                 postings.append(slot)
         self._sig.append(sig)
+        self._refresh_rare(unique)
         # a word never seen before is most often a slip: the case is also
         # found under the known words one slip away (not counted in their df)
         for token in new:
@@ -277,7 +278,6 @@ class DuplicateIndex(CandidateSearch):
         when the word first comes up."""
         if self._ids:
             raise ValueError("build fills an empty index: add to this one")
-        self._rare.clear()
         vocab = _Numbering()
         tids, slots = array("i"), array("i")
         slot_by_id, ids, keys_of, ts = self._slot, self._ids, self._keys, self._ts
@@ -330,6 +330,8 @@ class DuplicateIndex(CandidateSearch):
         del tids, slots, tid_of, slot_of, near
         self._blocks = group_postings(block_of, parts, len(vocab))
         self._compatible.clear()
+        self._rare.clear()
+        self._rare_at = self._rare_limit()
 
     def _bulk_near_words(
         self, tid_of: npt.NDArray[np.intc], slot_of: npt.NDArray[np.intc]
@@ -565,7 +567,7 @@ class DuplicateIndex(CandidateSearch):
         # the scorer runs in C over the candidates; Python judges the few hits
         found = process.extract(
             self._prepare(keys),
-            [self._keys[slot] for slot in pool],
+            list(map(self._keys.__getitem__, pool)),
             scorer=self._score,
             score_cutoff=s.threshold,
             limit=None,

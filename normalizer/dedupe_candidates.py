@@ -68,9 +68,11 @@ def _alike_numpy(
     bits: npt.NDArray[np.uint64], mark: int, marked: int
 ) -> npt.NDArray[np.int64]:
     """:func:`alike` of many signatures at once."""
-    shared = np.bitwise_count(bits & np.uint64(mark)).astype(np.int64)
-    total = np.bitwise_count(bits).astype(np.int64) + marked
-    likeness: npt.NDArray[np.int64] = 2 * ALIKE * shared // np.maximum(total, 1)
+    likeness: npt.NDArray[np.int64]
+    likeness = np.bitwise_count(bits & np.uint64(mark)).astype(np.int64)
+    likeness *= 2 * ALIKE
+    total = np.bitwise_count(bits) + marked  # at most 128: fits its uint8
+    likeness //= total if marked else np.maximum(total, 1)
     return likeness
 
 
@@ -92,6 +94,11 @@ def _most_alike(slots: set[int], mark: int, sig: array[int], room: int) -> list[
     return best
 
 
+# Around a decision's postings: sorted, they come first and last, so every
+# slot's run of entries has a neighbour on each side that differs from it
+_BEFORE, _AFTER = -1, 2**31 - 1
+
+
 def ranked_by_numpy(
     chosen: list[tuple[bool, list[array[int]]]],
     own: int,
@@ -106,43 +113,53 @@ def ranked_by_numpy(
     the slots in, the others only count. When more than ``limit`` tie,
     those whose token bits ``sig`` are most like ``mark`` are chosen,
     then the newest."""
-    # numpy reads the postings in place (no copy, no Python ints): the
-    # views die with this call, before any add appends to a posting
-    brought: list[npt.NDArray[np.intc]] = []
-    ranking: list[npt.NDArray[np.intc]] = []
+    # numpy pays per call, not per posting: the postings are gathered in
+    # two arrays first, and each step below is one call over all of them
+    brought = array("i", (_BEFORE, _AFTER))
+    ranking = array("i")
     for anchor, found in chosen:
-        for p in found:
-            view = np.frombuffer(p, dtype=np.intc)
-            if anchor:  # of a long list, its newest part
-                brought.append(view[-budget:])
+        for postings in found:
+            if not anchor:
+                ranking += postings
+            elif len(postings) > budget:  # of a long list, its newest part
+                brought += postings[-budget:]
             else:
-                ranking.append(view)
-    # one sort counts them all: each posting as slot * 2 + 1 when it
-    # brings the slot in, so a slot's last entry is odd if any brought it
-    tagged = np.concatenate(brought + ranking, dtype=np.int64)
-    tagged <<= 1
-    tagged[: sum(map(len, brought))] |= 1
-    tagged.sort()
-    slots = tagged >> 1
-    last = np.empty(len(slots), dtype=bool)  # of each slot's entries
-    np.not_equal(slots[1:], slots[:-1], out=last[:-1])
-    last[-1] = True
-    ends = np.flatnonzero(last)
-    counts = ends.copy()
-    counts[1:] -= ends[:-1]
-    counts[0] += 1
-    slots = slots[ends]
-    keep = (tagged[ends] & 1).astype(bool) & (slots != own)
-    slots = slots[keep]
-    bits = np.frombuffer(sig, dtype=np.uint64)[slots]
-    # one sortable key: rare tokens shared, likeness, then the slot (the
-    # newest first)
-    order = counts[keep] << 42 | _alike_numpy(bits, mark, mark.bit_count()) << 32
-    order |= slots
-    if len(order) > limit:
+                brought += postings
+    entries: npt.NDArray[np.int64] | npt.NDArray[np.intc]
+    if ranking:
+        # each posting as slot * 2 + 1 when it brings the slot in: sorted,
+        # a slot's last entry is odd if any of its postings brought it
+        tagged = np.concatenate(
+            (np.frombuffer(brought, np.intc), np.frombuffer(ranking, np.intc)),
+            dtype=np.int64,
+        )
+        tagged <<= 1
+        tagged[: len(brought)] |= 1
+        tagged.sort()
+        entries = tagged >> 1
+    else:
+        entries = np.sort(np.frombuffer(brought, dtype=np.intc))
+    # the last entry of each run: the first is _BEFORE's, none is _AFTER's
+    ends = np.flatnonzero(entries[1:] != entries[:-1])
+    counts = ends[1:] - ends[:-1]
+    slots = entries[ends[1:]]
+    if ranking:
+        keep = (tagged[ends[1:]] & 1).astype(bool)
+        counts, slots = counts[keep], slots[keep]
+    if own >= 0:
+        keep = slots != own
+        counts, slots = counts[keep], slots[keep]
+    counts <<= 32
+    if len(slots) > limit:
+        # one sortable key: rare tokens shared, likeness, then the slot
+        bits = np.frombuffer(sig, dtype=np.uint64)[slots]
+        order = counts << 10 | _alike_numpy(bits, mark, mark.bit_count()) << 32
+        order |= slots
         order = np.partition(order, len(order) - limit)[len(order) - limit :]
-    # listed as the sets list them: tokens shared, then the newest
-    order = (order >> 42) << 32 | (order & 0xFFFFFFFF)
+        # listed as the sets list them: tokens shared, then the newest
+        order = (order >> 42) << 32 | (order & 0xFFFFFFFF)
+    else:  # all are taken: the likeness would not change the list
+        order = counts | slots
     order.sort()
     best: list[int] = (order[::-1] & 0xFFFFFFFF).tolist()
     return best

@@ -4,8 +4,9 @@ reports share or contradict, a typo excused."""
 
 from __future__ import annotations
 
+import math
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from config.places_settings import DedupeSettings
 from normalizer.dedupe_records import typo
@@ -19,7 +20,8 @@ class DetailRules:
     _ids: array[int]
     _vocab: dict[str, int]
     _df: array[int]
-    _rare: dict[str, bool]
+    _rare: dict[str, bool]  # token → rare or a number, for _rare_at
+    _rare_at: int  # the _rare_limit the answers of _rare hold for
 
     def _df_of(self, token: str) -> int:
         tid = self._vocab.get(token)
@@ -30,11 +32,26 @@ class DetailRules:
         # village names, unusual details), judged by the live index
         known = self._rare.get(token)
         if known is None:
-            limit = max(
-                self.settings.rare_share * len(self._ids), self.settings.rare_min_df
-            )
-            known = self._rare[token] = token.isdigit() or self._df_of(token) <= limit
+            known = token.isdigit() or self._df_of(token) <= self._rare_at
+            self._rare[token] = known
         return known
+
+    def _rare_limit(self) -> int:
+        """The most cases that may hold a rare word, for the index as it is."""
+        s = self.settings
+        return math.floor(max(s.rare_share * len(self._ids), s.rare_min_df))
+
+    def _refresh_rare(self, changed: Iterable[str]) -> None:
+        """Forget what an added case changed: whether its ``changed`` tokens
+        are rare (each is held once more), or all when the limit moved. A
+        decision asks this of some fifty tokens: most stay known."""
+        limit = self._rare_limit()
+        if limit != self._rare_at:
+            self._rare.clear()
+            self._rare_at = limit
+        else:
+            for token in changed:
+                self._rare.pop(token, None)
 
     def shared_distinct(self, a: frozenset[str], b: frozenset[str]) -> list[str]:
         """The numbers and rare words two token sets have in common, rarest
@@ -78,18 +95,25 @@ class DetailRules:
         words = len(self._ids) >= self.settings.rare_min_cases
         distinct = self._distinct
         only_b = b - a
-        mine = list(specific - b) if words else [t for t in specific - b if t.isdigit()]
-        theirs = [t for t in only_b if (words or t.isdigit()) and distinct(t)]
-        if not mine and not theirs:
-            return False
-        if mine:
-            mine = untypoed(mine, only_b)
-        if theirs:
-            theirs = untypoed(theirs, a - b)
-        if mine and theirs:
+        mine = specific - b if words else [t for t in specific - b if t.isdigit()]
+        theirs = (t for t in only_b if (words or t.isdigit()) and distinct(t))
+        # most hits clash on both sides: one kept detail each settles it, so
+        # the details are read (and typos looked for) only as far as needed
+        kept_mine = _untypoed(mine, only_b)
+        kept_theirs = _untypoed(theirs, a - b)
+        first_mine = next(kept_mine, None)
+        first_theirs = next(kept_theirs, None)
+        if first_mine is not None and first_theirs is not None:
             return True
-        extra = mine or theirs
-        return bool(extra) and words and len(extra) >= len(specific & b)
+        if not words:
+            return False
+        if first_mine is not None:
+            extra = 1 + sum(1 for _ in kept_mine)
+        elif first_theirs is not None:
+            extra = 1 + sum(1 for _ in kept_theirs)
+        else:
+            return False
+        return extra >= len(specific & b)
 
     def _unmatched_distinct(
         self, a: frozenset[str], b: frozenset[str], words: bool
@@ -108,18 +132,23 @@ class DetailRules:
 def untypoed(missing: Iterable[str], others: frozenset[str]) -> list[str]:
     """The tokens of ``missing`` that are not a typo of one of ``others``
     (words only: a number is never a typo)."""
-    words = [(len(o), o) for o in others if not o.isdigit()]
-    kept = []
+    return list(_untypoed(missing, others))
+
+
+def _untypoed(missing: Iterable[str], others: frozenset[str]) -> Iterator[str]:
+    """:func:`untypoed`, one token at a time."""
+    words: list[tuple[int, str]] | None = None
     for t in missing:
         size = len(t)
-        if size >= 4 and not t.isdigit():
-            # no slip changes a word's length by more than two: most pairs
-            # are told apart without an edit distance
-            for other_size, other in words:
-                if -2 <= other_size - size <= 2 and typo(t, other):
-                    break
-            else:
-                kept.append(t)
+        if size < 4 or t.isdigit():
+            yield t
+            continue
+        if words is None:
+            words = [(len(o), o) for o in others if not o.isdigit()]
+        # no slip changes a word's length by more than two: most pairs are
+        # told apart without an edit distance
+        for other_size, other in words:
+            if -2 <= other_size - size <= 2 and typo(t, other):
+                break
         else:
-            kept.append(t)
-    return kept
+            yield t

@@ -133,9 +133,10 @@ class CandidateSearch(DetailRules):
             if held > slip and self._distinct(token):
                 # one list of them: numpy pays per list, not per posting
                 extra = array("i")
-                for other in self._rare_slips(token, held, slip):
+                if others := self._rare_slips(token, held, slip):
                     for block in blocks:
-                        if (postings := block.get(other)) is not None:
+                        # map and filter loop in C: most slips are in no block
+                        for postings in filter(None, map(block.get, others)):
                             extra += postings
                 if extra:
                     found.append(extra)

@@ -138,7 +138,8 @@ def test_candidates_are_the_same_whether_counted_with_numpy_or_with_sets(
     cases = corpus(800, seed=5)
     index = DuplicateIndex(DedupeSettings(posting_budget=60, max_candidates=8))
     index.add_many((c, None, None) for c in cases[:700])
-    queries = cases[700:]
+    # new cases, and indexed ones (which must not find themselves)
+    queries = cases[700:] + cases[:60]
     monkeypatch.setattr(dedupe_search, "NUMPY_FROM", 10**9)
     by_sets = [index.candidates(c) for c in queries]
     monkeypatch.setattr(dedupe_search, "NUMPY_FROM", 0)

@@ -230,3 +230,17 @@ def test_a_short_report_is_found_among_newer_longer_ones_holding_its_words(
     link = index.find(query)
     assert link is not None
     assert link.target_id == len(texts) - 10
+
+
+def test_a_word_stops_being_a_detail_once_more_cases_hold_it():
+    # rare means held by at most two cases here, however many are indexed
+    index = DuplicateIndex(
+        DedupeSettings(rare_min_cases=0, rare_min_df=2, rare_share=0.0001)
+    )
+    index.add(case(1, "Lampu jalan mati di gang Mangga"))
+    index.add(case(2, "Pohon tumbang di gang Mangga"))
+    words = frozenset(["lampu", "mangga", "pohon"])
+    assert index.shared_distinct(words, words) == ["lampu", "pohon", "mangga"]
+    index.add(case(3, "Sampah menumpuk di gang Mangga"))
+    # asked before the add, answered for the index after it
+    assert index.shared_distinct(words, words) == ["lampu", "pohon"]
