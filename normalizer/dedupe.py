@@ -457,12 +457,13 @@ class DuplicateIndex(CandidateSearch):
         return {i: self._primary.get(i) for i in self._ids}
 
     # -- rules --------------------------------------------------------------
-    def find(self, case: DedupeCase) -> Link | None:
-        """The link a new case should get, or None. Deterministic: the same
-        index and case always give the same answer."""
+    def find(self, case: DedupeCase, keys: list[str] | None = None) -> Link | None:
+        """The link a new case should get, or None; ``keys`` are its
+        :func:`key_tokens` when known. Deterministic: the same index and
+        case always give the same answer."""
         if not self.settings.enabled:
             return None
-        keys = key_tokens(case.text)
+        keys = key_tokens(case.text) if keys is None else keys
         return self._same_reporter(case, keys) or self._similar(case, keys)
 
     def _target(self, case_id: int, other_id: int) -> int | None:

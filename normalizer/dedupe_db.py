@@ -53,10 +53,10 @@ def case_text(
     return " ".join(tokens)
 
 
-def stored_key(text: str) -> str:
-    """The ``dedupe_key`` column for a case of matching text ``text``: its
-    key tokens, tagged with :data:`KEY_VERSION`."""
-    return f"{KEY_VERSION}:{' '.join(key_tokens(text))}"
+def stored_key(keys: list[str]) -> str:
+    """The ``dedupe_key`` column for a case of :func:`key_tokens` ``keys``,
+    tagged with :data:`KEY_VERSION`."""
+    return f"{KEY_VERSION}:{' '.join(keys)}"
 
 
 def _stored_text(key: str | None) -> str | None:

@@ -14,7 +14,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, func, select
 
 from config.places_settings import DedupeSettings
-from normalizer.dedupe import DedupeCase, DuplicateIndex, Link
+from normalizer.dedupe import DedupeCase, DuplicateIndex, Link, key_tokens
 from normalizer.dedupe_db import (
     _indexed,
     _open_cases,
@@ -47,7 +47,7 @@ class RowDeduper:
 
     def __init__(self, index: DuplicateIndex, high_water: int = 0) -> None:
         self.index = index
-        self._pending: dict[int, DedupeCase] = {}
+        self._pending: dict[int, tuple[DedupeCase, list[str]]] = {}
         self._lock = threading.RLock()
         self._high_water = high_water  # the largest complaint id seen
         self._seen: set[int] = set()  # ids near the high-water mark looked at
@@ -67,18 +67,20 @@ class RowDeduper:
         if row.id is None:
             session.flush()
         case = case_from_row(row)
-        row.dedupe_key = stored_key(case.text)
+        # the key tokens once: stored, then read by find and add
+        keys = key_tokens(case.text)
+        row.dedupe_key = stored_key(keys)
         with self._lock:
-            self._pending[case.id] = case
-            return self.index.find(case)
+            self._pending[case.id] = (case, keys)
+            return self.index.find(case, keys)
 
     def add(self, row: ComplaintRow) -> None:
         """Index the case row with the link it got (``duplicate_of_id``)."""
         if row.id is None:
             raise ValueError("flush the complaint row before adding it")
         with self._lock:
-            case = self._pending.pop(row.id, None) or case_from_row(row)
-            self.index.add(case, row.duplicate_of_id)
+            case, keys = self._pending.pop(row.id, None) or (case_from_row(row), None)
+            self.index.add(case, row.duplicate_of_id, keys)
             self._added.append((case, row.duplicate_of_id))
             self._high_water = max(self._high_water, row.id)
             self._seen.add(row.id)
