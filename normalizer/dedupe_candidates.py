@@ -138,9 +138,10 @@ def ranked_by_numpy(
         tagged.sort()
         entries = tagged >> 1
     else:
-        entries = np.sort(np.frombuffer(brought, dtype=np.intc))
+        entries = np.array(brought, dtype=np.intc)
+        entries.sort()  # the methods, not np.sort: one Python wrapper less
     # the last entry of each run: the first is _BEFORE's, none is _AFTER's
-    ends = np.flatnonzero(entries[1:] != entries[:-1])
+    ends = (entries[1:] != entries[:-1]).nonzero()[0]
     counts = ends[1:] - ends[:-1]
     slots = entries[ends[1:]]
     if ranking:
@@ -155,7 +156,8 @@ def ranked_by_numpy(
         bits = np.frombuffer(sig, dtype=np.uint64)[slots]
         order = counts << 10 | _alike_numpy(bits, mark, mark.bit_count()) << 32
         order |= slots
-        order = np.partition(order, len(order) - limit)[len(order) - limit :]
+        order.partition(len(order) - limit)
+        order = order[len(order) - limit :]
         # listed as the sets list them: tokens shared, then the newest
         order = (order >> 42) << 32 | (order & 0xFFFFFFFF)
     else:  # all are taken: the likeness would not change the list

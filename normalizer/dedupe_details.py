@@ -145,10 +145,23 @@ def _untypoed(missing: Iterable[str], others: frozenset[str]) -> Iterator[str]:
             continue
         if words is None:
             words = [(len(o), o) for o in others if not o.isdigit()]
-        # no slip changes a word's length by more than two: most pairs are
-        # told apart without an edit distance
+        # most pairs are told apart without an edit distance: no slip
+        # changes a word's length by more than two, and the one slip of a
+        # short word keeps its first or its last letter
+        if size >= 8:
+            for other_size, other in words:
+                if -2 <= other_size - size <= 2 and typo(t, other):
+                    break
+            else:
+                yield t
+            continue
+        first, last = t[0], t[-1]
         for other_size, other in words:
-            if -2 <= other_size - size <= 2 and typo(t, other):
+            if (
+                -1 <= other_size - size <= 1
+                and (other[0] == first or other[-1] == last)
+                and typo(t, other)
+            ):
                 break
         else:
             yield t

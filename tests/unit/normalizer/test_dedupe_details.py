@@ -13,6 +13,7 @@ from rapidfuzz import fuzz
 from config.places_settings import DedupeSettings
 from normalizer import dedupe_search
 from normalizer.dedupe import DedupeCase, DuplicateIndex, prepared_scorer
+from normalizer.dedupe_details import untypoed
 from normalizer.dedupe_records import common_slips, slips, typo
 from normalizer.matching import matching_text
 
@@ -244,3 +245,23 @@ def test_a_word_stops_being_a_detail_once_more_cases_hold_it():
     index.add(case(3, "Sampah menumpuk di gang Mangga"))
     # asked before the add, answered for the index after it
     assert index.shared_distinct(words, words) == ["lampu", "pohon"]
+
+
+WORDS = st.text("abcde", min_size=3, max_size=9) | st.sampled_from(["12", "2024"])
+
+
+@given(st.lists(WORDS, min_size=1, max_size=4), st.data())
+def test_untypoed_keeps_exactly_the_tokens_no_other_is_a_typo_of(missing, data):
+    # the others hold slips of some missing words, and unrelated words
+    others = set(data.draw(st.frozensets(WORDS, max_size=3)))
+    for t in missing:
+        if t.isalpha() and data.draw(st.booleans()):
+            others.add(data.draw(st.sampled_from(sorted(slips(t)))))
+    others = frozenset(others - set(missing))
+
+    def typo_of_another(t):
+        if len(t) < 4 or t.isdigit():
+            return False
+        return any(typo(t, o) for o in others if not o.isdigit())
+
+    assert untypoed(missing, others) == [t for t in missing if not typo_of_another(t)]
