@@ -10,7 +10,8 @@ p50/p95/p99 of the items offered in that minute, the RSS of the Dengar
 processes (largest sample of the minute), and the errors they logged; then
 the RSS added per item stored after the first minute (``growth``).
 
-    python -m bench.load --rate 100 --minutes 10            # issue 9's run
+    python -m bench.load --rate 100 --minutes 10 \
+        --setups sqlite:1,postgres:1,postgres:3@300           # issue 9's run
     python -m bench.load --rate 20 --minutes 1 --setups sqlite:1
 """
 
@@ -69,6 +70,7 @@ class Outcome:
     """One configuration's run."""
 
     setup: str
+    rate: float  # items/s offered
     offered: int = 0
     stored: int = 0
     minutes: list[Minute] = field(default_factory=list)
@@ -120,7 +122,7 @@ async def run_setup(
 ) -> Outcome:
     """Offer the load to one setup (``sqlite:1``, ``postgres:3`` …)."""
     db, workers = setup.split(":")
-    outcome = Outcome(setup)
+    outcome = Outcome(setup, rate)
     db_url, drop = _database(db, workdir)
     maildir = make_maildir(workdir / "inbox")
     offered_at: dict[int, float] = {}
@@ -295,13 +297,12 @@ def _database(db: str, workdir: Path):  # type: ignore[no-untyped-def]
     return f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}", drop
 
 
-def print_table(outcomes: list[Outcome], rate: float) -> None:
+def print_table(outcomes: list[Outcome]) -> None:
     """One row per setup and minute."""
     head = (
-        f"{'setup':<11}{'minute':>7}{'stored/s':>10}{'p50 s':>8}{'p95 s':>8}"
-        f"{'p99 s':>8}{'RSS MB':>8}  note"
+        f"{'setup':<11}{'offered':>8}{'minute':>7}{'stored/s':>10}{'p50 s':>8}"
+        f"{'p95 s':>8}{'p99 s':>8}{'RSS MB':>8}  note"
     )
-    print(f"offered: {rate:g} items/s")
     print(head)
     print("-" * len(head))
     for o in outcomes:
@@ -309,8 +310,9 @@ def print_table(outcomes: list[Outcome], rate: float) -> None:
             lat = m.latencies
             per_second = m.stored / m.seconds
             print(
-                f"{o.setup:<11}{i + 1:>7}{per_second:>10.1f}{_pct(lat, 0.5):>8.2f}"
-                f"{_pct(lat, 0.95):>8.2f}{_pct(lat, 0.99):>8.2f}{m.rss_mb:>8.0f}  "
+                f"{o.setup:<11}{o.rate:>8g}{i + 1:>7}{per_second:>10.1f}"
+                f"{_pct(lat, 0.5):>8.2f}{_pct(lat, 0.95):>8.2f}"
+                f"{_pct(lat, 0.99):>8.2f}{m.rss_mb:>8.0f}  "
                 + (
                     f"errors {o.errors}, stored {o.stored}/{o.offered}"
                     if i == 0
@@ -320,21 +322,21 @@ def print_table(outcomes: list[Outcome], rate: float) -> None:
         everything = [v for m in o.minutes for v in m.latencies]
         if everything:
             print(
-                f"{o.setup:<11}{'all':>7}{'':>10}{statistics.median(everything):>8.2f}"
+                f"{o.setup:<11}{'':>8}{'all':>7}{'':>10}{statistics.median(everything):>8.2f}"
                 f"{_pct(everything, 0.95):>8.2f}{_pct(everything, 0.99):>8.2f}"
             )
         for kind, values in sorted(o.by_kind.items()):
             print(
-                f"{o.setup:<11}{kind:>7}{'':>10}{statistics.median(values):>8.2f}"
+                f"{o.setup:<11}{'':>8}{kind:>7}{'':>10}{statistics.median(values):>8.2f}"
                 f"{_pct(values, 0.95):>8.2f}{_pct(values, 0.99):>8.2f}"
             )
         growth = rss_growth(o.minutes)
         if growth is not None:
-            print(f"{o.setup:<11}{'growth':>7}{'':>42}  {growth}")
-        print(f"{o.setup:<11}{'cpu':>7}{'':>42}  {cpu_per_item(o, rate)}")
+            print(f"{o.setup:<11}{'':>8}{'growth':>7}{'':>42}  {growth}")
+        print(f"{o.setup:<11}{'':>8}{'cpu':>7}{'':>42}  {cpu_per_item(o)}")
 
 
-def cpu_per_item(o: Outcome, rate: float) -> str:
+def cpu_per_item(o: Outcome) -> str:
     """CPU milliseconds per item stored, by part, and the cores the offered
     rate needs at that cost: what the shared machine's other jobs inflate
     far less than latency."""
@@ -348,7 +350,7 @@ def cpu_per_item(o: Outcome, rate: float) -> str:
     dengar = (used.get("dengar", 0.0) + used.get("postgres", 0.0)) / o.stored
     return (
         f"ms/item: {', '.join(parts)} (generator = load generator + emulators); "
-        f"Dengar + PostgreSQL at {rate:g}/s need {dengar * rate:.2f} cores"
+        f"Dengar + PostgreSQL at {o.rate:g}/s need {dengar * o.rate:.2f} cores"
     )
 
 
@@ -378,19 +380,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rate", type=float, default=100.0, help="items/s offered")
     parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--setups", default="sqlite:1,postgres:1,postgres:3")
+    parser.add_argument(
+        "--setups",
+        default="sqlite:1,postgres:1,postgres:3",
+        help="database:workers, each optionally @rate (postgres:3@300)",
+    )
     parser.add_argument("--imap", action="store_true", help="also mail over IMAP")
     args = parser.parse_args()
     outcomes = []
-    for setup in args.setups.split(","):
+    for item in args.setups.split(","):
+        setup, _, rate = item.partition("@")
         with tempfile.TemporaryDirectory(prefix="dengar-load-") as tmp:
             outcomes.append(
                 asyncio.run(
-                    run_setup(setup, args.rate, args.minutes, args.imap, Path(tmp))
+                    run_setup(
+                        setup,
+                        float(rate) if rate else args.rate,
+                        args.minutes,
+                        args.imap,
+                        Path(tmp),
+                    )
                 )
             )
-        print(f"  done: {setup}", file=sys.stderr, flush=True)
-    print_table(outcomes, args.rate)
+        print(f"  done: {item}", file=sys.stderr, flush=True)
+    print_table(outcomes)
 
 
 if __name__ == "__main__":
