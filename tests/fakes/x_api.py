@@ -18,12 +18,13 @@ Endpoints: ``GET /2/users/by/username/:username``, ``GET /2/users/:id/mentions``
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import json
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -83,6 +84,10 @@ class XApiEmulator:
     page_cap: int | None = None
     _next_id: int = 1_600_000_000_000_000_000
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # post ids in ascending order: a timeline request reads only its page
+    # (the real API is indexed too; a scan of every post made a long load
+    # run's X channel fall behind on the emulator, not on Dengar)
+    _ids: list[int] = field(default_factory=list)
 
     # -- building the world ---------------------------------------------------
 
@@ -197,6 +202,7 @@ class XApiEmulator:
         tweet.update(extra)
         with self._lock:
             self.tweets[new_id] = tweet
+            bisect.insort(self._ids, int(new_id))
         return new_id
 
     def delete(self, tweet_id: str) -> None:
@@ -260,13 +266,16 @@ class XApiEmulator:
         if m := re.fullmatch(r"/2/users/(\d+)/mentions", path):
             user = self.users.get(m.group(1))
             name = user["username"].lower() if user else "\0"
-            posts = [t for t in self._live() if name in _mentioned(t)]
-            return self._timeline(posts, query, "pagination_token", (5, 100))
+            return self._timeline(
+                lambda t: name in _mentioned(t), query, "pagination_token", (5, 100)
+            )
         if path == "/2/tweets/search/recent":
             if "query" not in query:
                 return 400, headers, _problem(400, "Invalid Request", "query missing")
-            posts = [t for t in self._live() if _matches(t, query["query"])]
-            return self._timeline(posts, query, "next_token", (10, 100))
+            words = query["query"]
+            return self._timeline(
+                lambda t: _matches(t, words), query, "next_token", (10, 100)
+            )
         if m := re.fullmatch(r"/2/tweets/(\d+)", path):
             return 200, headers, self._lookup(m.group(1), query)
         return 404, headers, _problem(404, "Not Found Error", f"no route {path}")
@@ -297,16 +306,6 @@ class XApiEmulator:
             )
         return fault.status, headers, body
 
-    def _live(self) -> list[dict[str, Any]]:
-        # post() adds from the test's thread while the server reads here
-        with self._lock:
-            tweets = list(self.tweets.items())
-        return sorted(
-            (t for i, t in tweets if i not in self.deleted),
-            key=lambda t: int(t["id"]),
-            reverse=True,
-        )
-
     def _user_by_username(self, username: str, query: dict[str, str]) -> Any:
         for user in self.users.values():
             if user["username"].lower() == username.lower():
@@ -315,11 +314,13 @@ class XApiEmulator:
 
     def _timeline(
         self,
-        posts: list[dict[str, Any]],
+        wanted: Callable[[dict[str, Any]], bool],
         query: dict[str, str],
         token_name: str,
         bounds: tuple[int, int],
     ) -> tuple[int, dict[str, str], Any]:
+        """A page of the live posts ``wanted`` (newest first) between
+        ``since_id`` and ``until_id``, after the page ``token_name`` ends."""
         headers = {"x-rate-limit-reset": str(int(time.time()) + 900)}
         size = int(query.get("max_results", 10))
         if not bounds[0] <= size <= bounds[1]:
@@ -327,15 +328,23 @@ class XApiEmulator:
             return 400, headers, _problem(400, "Invalid Request", detail)
         since = int(query.get("since_id", 0))
         until = int(query.get("until_id", 1 << 64))
-        posts = [t for t in posts if since < int(t["id"]) < until]
         if token := query.get(token_name):
             # the token is the id of the last post served: pages stay stable
             # while new posts arrive, as on the real API
-            before = int(token.removeprefix("tok"))
-            posts = [t for t in posts if int(t["id"]) < before]
+            until = min(until, int(token.removeprefix("tok")))
         if self.page_cap is not None:
             size = min(size, self.page_cap)
-        page, rest = posts[:size], posts[size:]
+        found: list[dict[str, Any]] = []  # one more than the page: is there more?
+        with self._lock:  # post() adds from the test's thread
+            at = bisect.bisect_left(self._ids, until)
+            first = bisect.bisect_right(self._ids, since)
+            while at > first and len(found) <= size:
+                at -= 1
+                tweet_id = str(self._ids[at])
+                tweet = self.tweets[tweet_id]
+                if tweet_id not in self.deleted and wanted(tweet):
+                    found.append(tweet)
+        page, rest = found[:size], found[size:]
         if not page:
             return 200, headers, {"meta": {"result_count": 0}}
         meta: dict[str, Any] = {
