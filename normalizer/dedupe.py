@@ -136,7 +136,7 @@ class DuplicateIndex(CandidateSearch):
         self._compatible: dict[tuple[int, int], list[dict[int, array[int]]]] = {}
         self._primary: dict[int, int] = {}  # case id → primary, linked ones only
         self._children: dict[int, set[int]] = {}
-        self._people = Identities()
+        self._people = Identities(lambda case_id: self._ts[self._slot[case_id]])
         self._unlinked: set[tuple[int, int]] = set()
         # token → rare or a number, for the index as it is (see _refresh_rare)
         self._rare: dict[str, bool] = {}
@@ -475,18 +475,17 @@ class DuplicateIndex(CandidateSearch):
         return primary
 
     def _same_reporter(self, case: DedupeCase, keys: list[str]) -> Link | None:
-        ids = self._people.cases_of(case.reporter)
-        if not ids:
-            return None
         s = self.settings
         ts = case.received_at.timestamp()
-        mine = self._prepare(keys)
-        slots = sorted((self._ts[self._slot[i]], i, self._slot[i]) for i in ids)
-        for other_ts, other_id, slot in slots:
+        span = s.same_reporter_hours * 3600
+        mine = None
+        # the earliest first: the first similar case wins
+        for other_id in self._people.cases_between(case.reporter, ts - span, ts + span):
+            slot = self._slot[other_id]
             if not self._open[slot] or other_id == case.id:
                 continue
-            if abs(ts - other_ts) > s.same_reporter_hours * 3600:
-                continue
+            if mine is None:
+                mine = self._prepare(keys)
             score = self._score(mine, self._keys[slot])
             target = self._target(case.id, other_id)
             if score < s.same_reporter_threshold or target is None:

@@ -3,8 +3,10 @@ compares (re-exported by :mod:`normalizer.dedupe`)."""
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import re
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -108,11 +110,14 @@ class Candidate:
 class Identities:
     """Who is who: reporter keys joined into people (union-find), so that a
     case carrying a chat id and a phone makes both one person, and the
-    cases of each person."""
+    cases of each person in order of ``time_of`` (then id): the
+    same-reporter rule reads only those of a few hours, however many cases
+    one person has (a community account may file thousands)."""
 
-    def __init__(self) -> None:
+    def __init__(self, time_of: Callable[[int], float]) -> None:
         self._parent: dict[str, str] = {}
         self._cases: dict[str, list[int]] = {}
+        self._time_of = time_of
 
     def _root(self, key: str) -> str:
         parent = self._parent.setdefault(key, key)
@@ -121,6 +126,9 @@ class Identities:
             self._parent[parent] = grand
             parent = grand
         return parent
+
+    def _order(self, case_id: int) -> tuple[float, int]:
+        return self._time_of(case_id), case_id
 
     def add(self, keys: Collection[str], case_id: int) -> None:
         """Join ``keys`` into one person and record ``case_id`` as theirs."""
@@ -134,15 +142,35 @@ class Identities:
         if not roots:
             return
         head = roots[0]  # the smallest key: the same root whatever the order
+        cases = self._cases.setdefault(head, [])
         for other in roots[1:]:
             self._parent[other] = head
-            self._cases.setdefault(head, []).extend(self._cases.pop(other, []))
-        self._cases.setdefault(head, []).append(case_id)
+            cases.extend(self._cases.pop(other, []))
+            cases.sort(key=self._order)
+        # most cases come in time order: appended
+        if not cases or self._order(cases[-1]) < self._order(case_id):
+            cases.append(case_id)
+        else:
+            bisect.insort(cases, case_id, key=self._order)
 
-    def cases_of(self, keys: Iterable[str]) -> set[int]:
-        """The cases of whoever ``keys`` belong to (read only)."""
+    def cases_between(
+        self, keys: Iterable[str], start: float, end: float
+    ) -> Iterator[int]:
+        """The cases of whoever ``keys`` belong to with ``start <= time <=
+        end``, in order of time, then id (read only)."""
         roots = {self._root(k) for k in keys if k in self._parent}
-        return {i for r in roots for i in self._cases.get(r, ())}
+        runs = [self._between(self._cases.get(r, []), start, end) for r in roots]
+        if len(runs) == 1:
+            return runs[0]
+        return heapq.merge(*runs, key=self._order)
+
+    def _between(self, cases: list[int], start: float, end: float) -> Iterator[int]:
+        time_of = self._time_of
+        for at in range(bisect.bisect_left(cases, start, key=time_of), len(cases)):
+            case_id = cases[at]
+            if time_of(case_id) > end:
+                return
+            yield case_id
 
     def same(self, a: Iterable[str], b: Iterable[str]) -> bool:
         """True when two sets of keys belong to one known person."""

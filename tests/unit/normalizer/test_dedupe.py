@@ -212,3 +212,28 @@ def test_texts_sharing_nothing_specific_are_not_linked():
     for i in range(1, 6):  # "ktp belum jadi" is common: five unrelated offices
         index.add(case(i, f"KTP belum jadi sudah lama di kantor desa nomor {i}"))
     assert index.find(case(9, "ktp saya belum jadi sudah lama kantor desa")) is None
+
+
+def test_same_reporter_links_to_their_earliest_similar_case_in_the_window():
+    who = reporter_keys("x", handle="wargakotabaru")
+    index = DuplicateIndex()
+    # indexed out of time order (as another worker's cases are caught up)
+    for i, hours in [(1, -100.0), (2, -5.0), (3, -30.0), (4, -2.0), (5, -50.0)]:
+        index.add(case(i, BRIDGE, hours=hours, who=who))
+    index.add(case(6, POTHOLE_B, hours=-60.0, who=who))  # not similar
+    link = index.find(case(7, BRIDGE_2, who=who))
+    # case 1 is over 72 h old; of the others case 5 is the earliest
+    assert link is not None and link.kind == "same_reporter"
+    assert link.target_id == 5
+
+
+def test_a_person_joined_from_two_identities_keeps_their_cases_in_time_order():
+    chat = reporter_keys("tg", chat_id="42")
+    phone = reporter_keys("wa", phone="081234567890")
+    index = DuplicateIndex()
+    index.add(case(1, BRIDGE, hours=-10.0, who=chat))
+    index.add(case(2, BRIDGE, hours=-20.0, who=phone))
+    index.add(case(3, POTHOLE_A, hours=-1.0, who=chat | phone))  # joins them
+    link = index.find(case(4, BRIDGE_2, who=chat))
+    assert link is not None and link.kind == "same_reporter"
+    assert link.target_id == 2
