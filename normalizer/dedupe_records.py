@@ -146,6 +146,7 @@ class Identities:
         for other in roots[1:]:
             self._parent[other] = head
             cases.extend(self._cases.pop(other, []))
+        if len(roots) > 1:  # two people found to be one: their cases merged
             cases.sort(key=self._order)
         # most cases come in time order: appended
         if not cases or self._order(cases[-1]) < self._order(case_id):
