@@ -223,7 +223,8 @@ def test_same_reporter_links_to_their_earliest_similar_case_in_the_window():
     index.add(case(6, POTHOLE_B, hours=-60.0, who=who))  # not similar
     link = index.find(case(7, BRIDGE_2, who=who))
     # case 1 is over 72 h old; of the others case 5 is the earliest
-    assert link is not None and link.kind == "same_reporter"
+    assert link is not None
+    assert link.kind == "same_reporter"
     assert link.target_id == 5
 
 
@@ -235,5 +236,6 @@ def test_a_person_joined_from_two_identities_keeps_their_cases_in_time_order():
     index.add(case(2, BRIDGE, hours=-20.0, who=phone))
     index.add(case(3, POTHOLE_A, hours=-1.0, who=chat | phone))  # joins them
     link = index.find(case(4, BRIDGE_2, who=chat))
-    assert link is not None and link.kind == "same_reporter"
+    assert link is not None
+    assert link.kind == "same_reporter"
     assert link.target_id == 2
