@@ -1,11 +1,14 @@
 """``dengar case``: staff commands on one case.
 
     dengar case update ADU-7K3M-9Q2D --status in_progress --note "Tim sudah ke lokasi"
+    dengar case update ADU-7K3M-9Q2D --status dispatched --agency PUPR
 
 The command takes what it needs from the click context object the main
 command sets up: ``.sessions`` (a session factory), ``.notify`` (a callable
-``(row, text) -> None`` that queues a message to the citizen) and, if there,
-``.settings`` (for the tracking prefix).
+``(row, text) -> None`` that queues a message to the citizen), for
+``--agency`` ``.enqueue`` (a callable ``(session, row) -> None`` that queues
+the case for its agency) and, if there, ``.settings`` (for the tracking
+prefix and the known agencies).
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from typing import Any
 import click
 from sqlmodel import select
 
-from dispatcher.status import StatusChangeError, change_status
+from dengar.case_history import record_change
+from dispatcher.status import NoAgencyError, StatusChangeError, change_status
 from normalizer.records import CaseStatus
 from normalizer.tracking import canonical
 from storage.tables import ComplaintRow
@@ -33,10 +37,28 @@ def _from_context(obj: Any, name: str) -> Any:
     return value
 
 
-def _prefix(obj: Any, typed: str) -> str:
-    settings = (
+def _settings(obj: Any) -> Any:
+    return (
         obj.get("settings") if isinstance(obj, dict) else getattr(obj, "settings", None)
     )
+
+
+def _agency_code(obj: Any, typed: str) -> str:
+    """``typed`` as a configured agency code; a usage error names the known ones."""
+    code = typed.strip().upper()
+    agencies = getattr(_settings(obj), "agencies", None)
+    if agencies is not None:
+        known = sorted(a.code for a in agencies)
+        if code not in known:
+            raise click.BadParameter(
+                f"unknown agency {typed!r} (known: {', '.join(known)})",
+                param_hint="--agency",
+            )
+    return code
+
+
+def _prefix(obj: Any, typed: str) -> str:
+    settings = _settings(obj)
     prefix = getattr(settings, "tracking_prefix", None)
     if isinstance(prefix, str):
         return prefix
@@ -65,6 +87,12 @@ def case() -> None:
     help="Why; shown to the reporter. Required for rejected and rerouted.",
 )
 @click.option(
+    "--agency",
+    default=None,
+    help="With --status dispatched: the agency to forward to (its delivery is "
+    "queued). Required when the case has no agency.",
+)
+@click.option(
     "--actor",
     default=None,
     help="Who made the change (default: cli:<login name>).",
@@ -75,17 +103,29 @@ def update(
     tracking_no: str,
     new_status: str,
     note: str | None,
+    agency: str | None,
     actor: str | None,
 ) -> None:
     """Set the status of case TRACKING_NO and notify its reporter(s)."""
+    if agency is not None and new_status != CaseStatus.DISPATCHED.value:
+        raise click.UsageError(
+            "--agency goes with --status dispatched only "
+            "(to move a case between agencies use the dashboard's 'Alihkan')"
+        )
     obj: Any = ctx.obj
     if isinstance(obj, dict) and obj.get("sessions") is None:
         from dengar.cli import open_app  # here: dengar.cli imports this module
 
         app = open_app(ctx)
-        obj = {"sessions": app.sessions, "notify": app.notify, "settings": app.settings}
+        obj = {
+            "sessions": app.sessions,
+            "notify": app.notify,
+            "settings": app.settings,
+            "enqueue": app.pipeline.enqueue_for_agency,
+        }
     sessions = _from_context(obj, "sessions")
     notify = _from_context(obj, "notify")
+    code = _agency_code(obj, agency) if agency is not None else None
     number = canonical(tracking_no, _prefix(obj, tracking_no))
     if number is None:
         click.echo(f"{tracking_no!r} is not a tracking number", err=True)
@@ -102,6 +142,9 @@ def update(
             click.echo(f"no case {number}", err=True)
             sys.exit(1)
         old = row.status
+        who_has = row.agency_code
+        if code is not None and code != row.agency_code:
+            _assign(obj, session, row, code, who)
         try:
             change_status(
                 session,
@@ -111,6 +154,9 @@ def update(
                 who,
                 lambda r, text: told.append((r, text)),
             )
+        except NoAgencyError as exc:
+            click.echo(f"{number}: {exc}; name it with --agency CODE", err=True)
+            sys.exit(1)
         except StatusChangeError as exc:
             click.echo(f"{number}: {exc}", err=True)
             sys.exit(1)
@@ -119,9 +165,22 @@ def update(
     # on SQLite would wait for ours
     for recipient, text in told:
         notify(recipient, text)
+    moved = f" (agency {who_has or '-'} -> {code})" if code != who_has and code else ""
     click.echo(
-        f"{number}: {old} -> {new_status}; {len(told)} reporter(s) will be notified"
+        f"{number}: {old} -> {new_status}{moved}; "
+        f"{len(told)} reporter(s) will be notified"
     )
+
+
+def _assign(obj: Any, session: Any, row: ComplaintRow, code: str, who: str) -> None:
+    """Give ``row`` to agency ``code`` and queue its delivery, in ``session``:
+    "diteruskan" is only true once the agency's queue has the case."""
+    enqueue = _from_context(obj, "enqueue")
+    previous = row.agency_code or "-"
+    row.agency_code = code
+    row.routing_reason = f"diteruskan oleh {who} ke {code}"[:512]
+    record_change(session, row, who, f"diberikan ke {code} (sebelumnya {previous})")
+    enqueue(session, row)
 
 
 def _login() -> str:

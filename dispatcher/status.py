@@ -76,6 +76,10 @@ def check_transition(current: str, new: CaseStatus, note: str | None) -> None:
         raise StatusChangeError(f"{new.value} needs a note saying why")
 
 
+class NoAgencyError(StatusChangeError):
+    """``dispatched`` asked of a case that no agency holds: nobody to forward to."""
+
+
 def change_status(
     session: Session,
     complaint: ComplaintRow,
@@ -100,6 +104,10 @@ def change_status(
     status = CaseStatus(status)
     note = _clean(note)
     check_transition(complaint.status, status, note)
+    if status == S.DISPATCHED and not complaint.agency_code:
+        # the citizen would hear "diteruskan ke instansi" with no agency to
+        # have it: assign one first (and queue the delivery)
+        raise NoAgencyError("the case has no agency: dispatched needs one")
 
     event = StatusEvent(
         complaint_id=complaint.id,

@@ -333,3 +333,106 @@ def test_an_agency_cannot_update_another_agencys_case(sessions):
                 session, {"tracking_no": case.tracking_no, "status": "resolved"}, Told()
             )
         assert case.status == "dispatched"
+
+
+# --- dispatched needs an agency -------------------------------------------------
+
+
+def test_dispatched_is_refused_for_a_case_with_no_agency(sessions):
+    told = Told()
+    with sessions() as session:
+        case = add_case(session, status="triage", agency_code=None)
+        with pytest.raises(StatusChangeError, match="no agency"):
+            change_status(session, case, S.DISPATCHED, None, "cli:budi", told)
+        assert case.status == "triage"
+        assert session.exec(select(StatusEvent)).all() == []
+    assert told.calls == []
+
+
+def test_cli_dispatched_without_agency_is_refused_and_nobody_told(sessions):
+    told = Told()
+    with sessions() as session:
+        case = add_case(session, status="rerouted", agency_code=None)
+        session.commit()
+    result = _run(sessions, told, case.tracking_no, "--status", "dispatched")
+    assert result.exit_code == 1
+    assert "no agency" in result.output
+    assert "--agency" in result.output
+    with sessions() as session:
+        assert session.get(ComplaintRow, case.id).status == "rerouted"
+        assert session.exec(select(StatusEvent)).all() == []
+    assert told.calls == []
+
+
+def _run_with_agencies(sessions, told, queued, *args):
+    obj = SimpleNamespace(
+        sessions=sessions,
+        notify=told,
+        enqueue=lambda session, row: queued.append((row.id, row.agency_code)),
+        settings=SimpleNamespace(
+            tracking_prefix="ADU",
+            agencies=[SimpleNamespace(code="PUPR"), SimpleNamespace(code="DINKES")],
+        ),
+    )
+    return CliRunner().invoke(case_command, ["update", *args], obj=obj)
+
+
+def test_cli_dispatched_with_agency_assigns_queues_and_tells(sessions):
+    told, queued = Told(), []
+    with sessions() as session:
+        case = add_case(session, status="triage", agency_code=None)
+        session.commit()
+    result = _run_with_agencies(
+        sessions,
+        told,
+        queued,
+        case.tracking_no,
+        "--status",
+        "dispatched",
+        "--agency",
+        "pupr",
+    )
+    assert result.exit_code == 0, result.output
+    assert "triage -> dispatched (agency - -> PUPR)" in result.output
+    assert queued == [(case.id, "PUPR")]
+    with sessions() as session:
+        row = session.get(ComplaintRow, case.id)
+        assert (row.status, row.agency_code) == ("dispatched", "PUPR")
+        notes = [e.note for e in session.exec(select(StatusEvent)).all()]
+    assert any("PUPR" in (n or "") for n in notes)
+    [(_, _, text)] = told.calls
+    assert "diteruskan" in text
+
+
+def test_cli_agency_must_be_known_and_goes_with_dispatched_only(sessions):
+    told, queued = Told(), []
+    with sessions() as session:
+        case = add_case(session, status="triage", agency_code=None)
+        session.commit()
+    result = _run_with_agencies(
+        sessions,
+        told,
+        queued,
+        case.tracking_no,
+        "--status",
+        "dispatched",
+        "--agency",
+        "DINSOS",
+    )
+    assert result.exit_code == 2
+    assert "unknown agency 'DINSOS' (known: DINKES, PUPR)" in result.output
+    result = _run_with_agencies(
+        sessions,
+        told,
+        queued,
+        case.tracking_no,
+        "--status",
+        "received",
+        "--agency",
+        "PUPR",
+    )
+    assert result.exit_code == 2
+    assert "--agency goes with --status dispatched only" in result.output
+    with sessions() as session:
+        assert session.get(ComplaintRow, case.id).status == "triage"
+    assert (told.calls, queued) == ([], [])
