@@ -77,7 +77,7 @@ class TelegramChannel:
     def __init__(self, settings: TelegramChannelSettings) -> None:
         self.name = settings.name
         self.settings = settings
-        install_redactor()
+        install_redactor(settings)
         base = settings.api_base_url.rstrip("/")
         self._updates_request = RawUpdatesRequest(
             connection_pool_size=1, read_timeout=10.0, connect_timeout=10.0

@@ -14,14 +14,13 @@ No message raised from here holds a URL: Bot API URLs carry the token.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
-_TOKEN_IN_URL = re.compile(r"/(file/)?bot\d+:[A-Za-z0-9_-]+")
+from config.redaction import redact_urls
 
 
 class AiohttpRequest(BaseRequest):
@@ -114,7 +113,7 @@ class AiohttpRequest(BaseRequest):
             raise TimedOut("the Bot API did not answer in time") from None
         except aiohttp.ClientError as exc:
             # aiohttp's messages can quote the URL, and the URL holds the token
-            text = _TOKEN_IN_URL.sub("/bot<token>", str(exc))
+            text = redact_urls(str(exc))
             raise NetworkError(f"aiohttp.{type(exc).__name__}: {text}") from None
 
 

@@ -22,18 +22,18 @@ import contextlib
 import hmac
 import json
 import logging
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from channels.telegram_aiohttp import AiohttpRequest
+from config.redaction import install as install_log_masking
+from config.redaction import redact_urls, remember_settings
 
 if TYPE_CHECKING:
     from aiohttp import web
 
 log = logging.getLogger(__name__)
 
-_TOKEN_IN_URL = re.compile(r"/(file/)?bot\d+:[A-Za-z0-9_-]+")
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # Telegram gives up on a webhook request after about a minute; answer 503
@@ -137,38 +137,18 @@ class WebhookReceiver:
         return web.Response(status=503, text="not stored yet; send again")
 
 
-class _RedactTokens(logging.Filter):
-    """httpx logs every request URL at INFO, and Bot API URLs hold the token."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Mask the token in the message and its string-like arguments."""
-        if isinstance(record.args, tuple):
-            record.args = tuple(_redact_arg(a) for a in record.args)
-        if isinstance(record.msg, str):
-            record.msg = redact(record.msg)
-        return True
-
-
 def redact(text: str) -> str:
     """``text`` with any Bot API URL's token masked."""
-    return _TOKEN_IN_URL.sub(r"/\1bot<token>", text)
+    return redact_urls(text)
 
 
-def _redact_arg(arg: object) -> object:
-    if isinstance(arg, int | float):
-        return arg  # keep %d and %f working
-    text = str(arg)
-    return redact(text) if _TOKEN_IN_URL.search(text) else arg
-
-
-_REDACTOR = _RedactTokens()
-
-
-def install_redactor() -> None:
-    """Mask bot tokens in httpx's request log lines."""
-    logger = logging.getLogger("httpx")
-    if _REDACTOR not in logger.filters:
-        logger.addFilter(_REDACTOR)
+def install_redactor(settings: object = None) -> None:
+    """Mask bot tokens and the secrets of ``settings`` in all log records:
+    httpx logs every request URL at INFO, Bot API URLs hold the token and PTB
+    logs ``setWebhook``'s secret token at DEBUG."""
+    install_log_masking()
+    if settings is not None:
+        remember_settings(settings)
 
 
 class RawUpdatesRequest(AiohttpRequest):

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from config.redaction import remember_settings
 from config.settings import Settings, cross_check
 
 DEFAULT_PATH = Path("dengar.yaml")
@@ -120,6 +121,8 @@ def parse_settings(
     ]
     if problems or settings is None:
         raise ConfigError(source, sorted(problems, key=_order))
+    # from here on no log line may show them (see config.redaction)
+    remember_settings(settings)
     return settings
 
 

@@ -13,6 +13,8 @@ from sqlmodel import Session
 
 from channels.base import Channel, FetchResult, Replier
 from channels.registry import build_channel
+from config.redaction import install as install_log_masking
+from config.redaction import remember_settings
 from config.settings import Settings
 from dengar.chat_commands import handle_command
 from dengar.pipeline import BatchSummary, Pipeline
@@ -44,6 +46,9 @@ class App:
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True) -> App:
         """Connect to the database (migrating it) and build every enabled part."""
+        # also when opened without the CLI (an ASGI factory, tests)
+        install_log_masking()
+        remember_settings(settings)
         engine = make_engine(settings.database_url)
         if migrate:
             upgrade(engine)

@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from config.loader import ConfigError, load_settings
+from config.redaction import install as install_log_masking
 from config.settings import Settings
 from dengar.app import App
 from dengar.runner import Runner, RunSummary
@@ -46,6 +47,8 @@ err = Console(stderr=True)
 def main(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
     """Dengar: complaint intake for local governments."""
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    # before the first record: libraries log tokens and secrets at DEBUG
+    install_log_masking()
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from config.loader import parse_settings
+from config.redaction import MASKER
 from config.settings import Settings
 from tests.services import need_postgres
 
@@ -101,3 +102,11 @@ def make_settings(example_maildir: Path, sqlite_url: str) -> Callable[..., Setti
         return parse_settings(text_ + extra)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _forget_logged_secrets() -> Iterator[None]:
+    """Each test masks only its own configuration's secrets in log lines
+    (loading settings remembers them process-wide, see config.redaction)."""
+    yield
+    MASKER.clear()

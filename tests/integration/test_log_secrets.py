@@ -1,0 +1,197 @@
+"""``dengar -vv``: no secret in any log line, whichever library writes it.
+
+The whole installation runs at DEBUG against the emulators (Telegram bot
+with a photo and the acknowledgement, X search, a signed webhook sink with
+user:password in its URL, the Telegram webhook with its secret token), every
+log record of every logger is captured as a handler formats it, and the
+capture is searched for each configured secret value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections.abc import Iterator
+
+import aiohttp
+import pytest
+
+from channels.telegram import TelegramChannel
+from config.channel_settings import TelegramChannelSettings
+from config.redaction import MASKER, mask_record
+from config.settings import Settings
+from dengar.app import App
+from dengar.runner import Runner
+from tests.fakes.telegram_api import TOKEN, FakeTelegramApi
+from tests.fakes.webhook_server import WebhookServer
+from tests.fakes.x_api import x_api_fixture  # noqa: F401
+from tests.services import free_port
+
+BEARER = "test-bearer-token"
+SINK_SECRET = "sink-hmac-Secret-42"
+SINK_PASSWORD = "pa55-in-the-url"
+WEBHOOK_SECRET = "s3cret-Token-for-the-webhook"
+
+
+@pytest.fixture
+def debug_log() -> Iterator[io.StringIO]:
+    """Every record of every logger at DEBUG, formatted as ``dengar -vv``
+    prints it (with tracebacks)."""
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield out
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+
+
+@pytest.fixture
+async def api():
+    async with FakeTelegramApi().running() as fake:
+        yield fake
+
+
+def _assert_no_secret(text: str, *secrets: str) -> None:
+    for secret in secrets:
+        assert secret not in text, f"{secret!r} is in the log"
+
+
+async def test_a_debug_run_of_every_channel_logs_no_secret(
+    api, x_api, debug_log, tmp_path
+):
+    citizen = x_api.add_user("warga_kotabaru", "Siti Warga", id="900001")
+    x_api.post(citizen, "#KotabaruMendengar lampu jalan mati")
+    photo = api.add_file(b"\xff\xd8 foto jalan")
+    await api.push_message(42, "Jalan Pramuka berlubang besar, bahaya untuk motor")
+    await api.push_message(42, photo=[{**photo, "width": 800, "height": 600}])
+    async with WebhookServer(secret=SINK_SECRET) as sink:
+        url = sink.url.replace("://", f"://dengar:{SINK_PASSWORD}@", 1)
+        settings = Settings.model_validate(
+            {
+                "database_url": f"sqlite:///{tmp_path / 'dengar.db'}",
+                "agencies": [
+                    {
+                        "code": "PUPR",
+                        "name": "Dinas PUPR",
+                        "sink": {"type": "webhook", "url": url, "secret": SINK_SECRET},
+                    }
+                ],
+                "routing": {"default_agency": "PUPR"},
+                "channels": [
+                    {
+                        "type": "telegram",
+                        "name": "bot",
+                        "token": TOKEN,
+                        "api_base_url": api.base_url,
+                        "long_poll_timeout": 0,
+                    },
+                    {
+                        "type": "x",
+                        "name": "x",
+                        "bearer_token": BEARER,
+                        "search": ["#KotabaruMendengar"],
+                        "api_base_url": x_api.url,
+                    },
+                ],
+            }
+        )
+        app = App.open(settings)
+        try:
+            runner = Runner(app)
+            await runner.run_once()
+            await runner.run_once()  # deliveries and acknowledgements
+        finally:
+            await app.close()
+    text = debug_log.getvalue()
+    # the libraries did log at DEBUG (else the test proves nothing)
+    assert "Calling Bot API endpoint" in text
+    assert "Making API request" in text  # tweepy prints its headers
+    assert sink.requests, "the sink was called"
+    _assert_no_secret(
+        text, TOKEN, TOKEN.split(":")[1], BEARER, SINK_SECRET, SINK_PASSWORD
+    )
+
+
+async def test_the_telegram_webhook_secret_is_not_logged(api, debug_log):
+    port = free_port()
+    channel = TelegramChannel(
+        TelegramChannelSettings.model_validate(
+            {
+                "type": "telegram",
+                "name": "tg",
+                "token": TOKEN,
+                "api_base_url": api.base_url,
+                "mode": "webhook",
+                "webhook_url": "https://pengaduan.example.go.id/tg/hook",
+                "webhook_listen": f"127.0.0.1:{port}",
+                "secret_token": WEBHOOK_SECRET,
+                "long_poll_timeout": 5,
+            }
+        )
+    )
+    try:
+        await channel.check()  # setWebhook with the secret
+        update = {"update_id": 5, "message": api.make_message(42, "jalan rusak")}
+        headers = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
+        async with aiohttp.ClientSession() as http:
+            post = http.post(
+                f"http://127.0.0.1:{port}/tg/hook", json=update, headers=headers
+            )
+            answer = asyncio.ensure_future(post.__aenter__())
+            result = await channel.fetch(None, 100)
+            await channel.after_commit(result)
+            response = await answer
+            assert response.status == 200
+            response.release()
+    finally:
+        await channel.close()
+    text = debug_log.getvalue()
+    assert "setWebhook" in text
+    _assert_no_secret(text, TOKEN, WEBHOOK_SECRET)
+
+
+def _record(msg: object, *args: object, exc: BaseException | None = None):
+    exc_info = (type(exc), exc, exc.__traceback__) if exc is not None else None
+    return logging.LogRecord("x", logging.DEBUG, __file__, 1, msg, args, exc_info)
+
+
+@pytest.mark.parametrize(
+    ("msg", "args", "hidden"),
+    [
+        ("GET %s", ("https://api.telegram.org/bot123456:AAH-x_y/getMe",), "AAH-x_y"),
+        ("GET https://h/file/bot123456:AAH-x_y/photos/1.jpg", (), "AAH-x_y"),
+        ("token %s", ("7777777:" + "k" * 35,), "k" * 35),
+        ("connect %s", ("amqp://guest:hunter22@localhost/",), "hunter22"),
+        ("headers %r", ({"Authorization": "Bearer abc.def-123"},), "abc.def-123"),
+        ("> b'0001 LOGIN user %s'", ("configured-Pa55word",), "configured-Pa55word"),
+    ],
+)
+def test_secret_shapes_and_values_are_masked_in_message_and_arguments(
+    msg, args, hidden
+):
+    MASKER.add(["configured-Pa55word"])
+    record = _record(msg, *args)
+    mask_record(record)
+    assert hidden not in logging.Formatter().format(record)
+
+
+def test_tracebacks_are_masked_and_numbers_still_format():
+    MASKER.add(["configured-Pa55word"])
+    try:
+        raise ValueError("login failed for configured-Pa55word")
+    except ValueError as exc:
+        record = _record("failed after %d tries (%.1f s)", 3, 1.5, exc=exc)
+    mask_record(record)
+    text = logging.Formatter().format(record)
+    assert "failed after 3 tries (1.5 s)" in text
+    assert "ValueError" in text
+    assert "configured-Pa55word" not in text
