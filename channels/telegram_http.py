@@ -122,9 +122,14 @@ class WebhookReceiver:
             return web.Response(status=401, text="wrong secret token")
         try:
             update = json.loads(await request.read())
-        except ValueError:
-            # not JSON: nothing to store or replay; Telegram never sends this
-            return web.Response(status=400, text="body is not JSON")
+        except (ValueError, RecursionError):
+            # not JSON (or nested deeper than the parser goes): nothing to
+            # store or replay; Telegram never sends this
+            return web.Response(
+                status=400, text="body is not JSON (or nested too deep)"
+            )
+        if not isinstance(update, dict):
+            return web.Response(status=400, text="an update is a JSON object")
         pending = Pending(update)
         await self._queue.put(pending)
         try:
@@ -170,7 +175,7 @@ class RawUpdatesRequest(AiohttpRequest):
         if 200 <= code <= 299:
             try:
                 data = json.loads(payload)
-            except ValueError:
+            except (ValueError, RecursionError):
                 return code, payload  # PTB reports the invalid answer
             if isinstance(data, dict) and isinstance(data.get("result"), list):
                 self.raw_updates = data["result"]

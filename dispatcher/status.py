@@ -257,6 +257,10 @@ def _parse(body: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise StatusMessageError(f"the status message is not JSON: {exc}") from None
+    except RecursionError:
+        raise StatusMessageError(
+            "the status message is not JSON: nested too deep"
+        ) from None
     if not isinstance(data, dict):
         raise StatusMessageError("the status message must be a JSON object")
     return data

@@ -6,13 +6,14 @@ of another agency answers 404 exactly like one that does not exist.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
 from dengar.web.access import case_summary, reporter_of, text_of
+from dengar.web.bad_request import MAX_OFFSET
 from dengar.web.deps import ApiAgency, Ctx, Db, notifier
 from dengar.web.files import attachment_response
 from dengar.web.views import (
@@ -28,6 +29,7 @@ from storage.tables import ComplaintRow
 router = APIRouter(prefix="/api/v1", tags=["agency"])
 
 OPEN_STATUSES = ("received", "verified", "dispatched", "in_progress")
+MAX_LIMIT = 500  # cases in one answer
 
 
 class StatusChange(BaseModel):
@@ -97,8 +99,8 @@ def list_queue(
     agency: ApiAgency,
     ctx: Ctx,
     status: str = "open",
-    limit: int = 100,
-    offset: int = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[dict[str, Any]]:
     """The agency's cases, oldest first; ``status=open`` (default) for those
     still to work, ``all`` or one status name otherwise."""
@@ -115,8 +117,8 @@ def list_queue(
         query = query.where(ComplaintRow.status == status)
     rows = session.exec(
         query.order_by(col(ComplaintRow.received_at), col(ComplaintRow.id))
-        .offset(max(offset, 0))
-        .limit(min(max(limit, 1), 500))
+        .offset(offset)
+        .limit(limit)
     ).all()
     since = last_change(session, [r.id for r in rows if r.id is not None])
     return [_out(ctx, r, agency, since.get(r.id or 0, r.received_at)) for r in rows]

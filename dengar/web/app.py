@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 import jinja2
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -22,7 +23,7 @@ import storage.tables  # noqa: F401 - registers the tables in the metadata
 from config.settings import Settings
 from dengar.app import App
 from dengar.sla import SlaPolicy
-from dengar.web import api, metrics, pages
+from dengar.web import api, bad_request, metrics, pages
 from dengar.web.deps import LoginRequired, WebContext
 from dengar.web.labels import install_filters
 from storage.tables import utcnow
@@ -101,6 +102,8 @@ def create_app(
     async def to_login(request: Request, exc: LoginRequired) -> Response:
         query = urlencode({"next": exc.next_path}) if exc.next_path != "/" else ""
         return RedirectResponse("/login" + ("?" + query if query else ""), 303)
+
+    web.add_exception_handler(RequestValidationError, bad_request.handler(templates))
 
     @web.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

@@ -18,6 +18,7 @@ from dengar.web.auth import (
     new_csrf_token,
     record_login,
 )
+from dengar.web.bad_request import MAX_PAGE
 from dengar.web.charts import summary_charts
 from dengar.web.deps import Csrf, Ctx, Db, StaffUser, User, WebContext, safe_next
 from dengar.web.files import attachment_response, is_image
@@ -138,7 +139,7 @@ def intake(
     date_from: str = "",
     date_to: str = "",
     q: str = "",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
 ) -> Response:
     """The intake list with filters and paging; overdue cases highlighted."""
     filters = Filters(

@@ -338,3 +338,34 @@ async def test_webhook_update_not_stored_is_answered_503_to_be_resent(api, webho
     assert [i.external_id for i in second.items] == [i.external_id for i in first.items]
     await channel.after_commit(second)
     assert await resent == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "answer"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deep"),
+        ('{"update_id": ' * 50_000 + "1" + "}" * 50_000, "nested too deep"),
+        ("[1, 2, 3]", "an update is a JSON object"),
+        ("not json", "body is not JSON"),
+    ],
+)
+async def test_webhook_answers_400_to_a_body_it_cannot_take(api, webhook, body, answer):
+    channel, post = webhook
+    port = channel.settings.webhook_listen.rpartition(":")[2]
+    headers = {
+        "X-Telegram-Bot-Api-Secret-Token": "s3cret-Token",
+        "Content-Type": "application/json",
+    }
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"http://127.0.0.1:{port}/tg/hook", data=body, headers=headers) as r,
+    ):
+        assert r.status == 400
+        assert answer in await r.text()
+    # the receiver still works
+    update = {"update_id": 9, "message": api.make_message(42, "lampu mati")}
+    sent = asyncio.create_task(post(update))
+    result = await channel.fetch(None, 100)
+    assert [i.text for i in result.items] == ["lampu mati"]
+    await channel.after_commit(result)
+    assert await sent == 200

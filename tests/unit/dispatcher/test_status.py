@@ -436,3 +436,10 @@ def test_cli_agency_must_be_known_and_goes_with_dispatched_only(sessions):
     with sessions() as session:
         assert session.get(ComplaintRow, case.id).status == "triage"
     assert (told.calls, queued) == ([], [])
+
+
+def test_a_deeply_nested_status_message_is_refused_with_the_reason(sessions):
+    from dispatcher.status import StatusMessageError
+
+    with sessions() as session, pytest.raises(StatusMessageError, match="too deep"):
+        _apply(session, "[" * 100_000 + "]" * 100_000, Told())
