@@ -11,6 +11,7 @@ auto-responder answering it, or another Dengar, is recognised by
 from __future__ import annotations
 
 import asyncio
+import re
 import smtplib
 import ssl
 from datetime import UTC, datetime
@@ -22,8 +23,11 @@ from config.channel_settings import ImapChannelSettings
 from config.common import SmtpSettings
 from normalizer.loops import loop_id_for
 from normalizer.records import OutgoingReply
+from normalizer.single_line import single_line
 
 SUBJECT_MAX = 150
+# a Message-ID as it may be written back into a header: printable ASCII only
+_MESSAGE_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]{1,995}>")
 # a 5xx after DATA is about this mail, not the address: retry much later
 _DATA_REJECTED_RETRY = 3600.0
 
@@ -42,7 +46,8 @@ def ack_text(tracking_no: str) -> str:
 
 def reply_subject(reply: OutgoingReply) -> str:
     """``[ADU-XXXX-XXXX] <subject>``: the tracking number first, once."""
-    subject = " ".join((reply.subject or "").split())
+    # the citizen's subject, decoded: no CR/LF, controls or bidi overrides
+    subject = single_line(reply.subject)
     if not subject:
         subject = "Pengaduan Anda telah diterima"
     no = reply.tracking_no
@@ -89,7 +94,7 @@ class SmtpReplier:
         msg["Subject"] = reply_subject(reply)
         msg["Date"] = format_datetime(datetime.now(UTC))
         msg["Message-ID"] = make_msgid(domain=self.domain)
-        if reply.in_reply_to:
+        if reply.in_reply_to and _MESSAGE_ID.fullmatch(reply.in_reply_to):
             msg["In-Reply-To"] = reply.in_reply_to
             msg["References"] = reply.in_reply_to
         msg["Auto-Submitted"] = "auto-replied"

@@ -39,6 +39,7 @@ from normalizer.mimeparts import (
 )
 from normalizer.mimetree import parse_tree
 from normalizer.records import InboundAttachment
+from normalizer.single_line import single_line
 from normalizer.text import clean_text, html_to_text
 
 _MSGID = re.compile(r"<[^<>\s]+>")
@@ -49,6 +50,8 @@ _ADDRESS = r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-
 _SIMPLE_FROM = re.compile(
     rf"(?:([A-Za-z0-9]+(?: [A-Za-z0-9]+)*) ?)?<({_ADDRESS})>|({_ADDRESS})"
 )
+# an RFC 2047 encoded word, as written in a raw header
+_ENCODED_WORD = re.compile(r"=\?[^?\s]{1,75}\?[bBqQ]\?[^?\s]*\?=")
 _MAX_DEPTH = 20  # nested multiparts/forwards deeper than this are attachments
 
 
@@ -93,10 +96,10 @@ def parse_mail(raw: bytes) -> ParsedMail:
     name, address = _from(headers)
     defects = [*_message_defects(tree), *body.defects]
     return ParsedMail(
-        subject=clean_text(header_text(headers, "Subject")),
+        subject=single_line(clean_text(header_text(headers, "Subject"))),
         from_name=name,
         from_address=address,
-        reply_to=_address_of(header_text(headers, "Reply-To")),
+        reply_to=_address_of(raw_header(headers, "Reply-To")),
         message_id=_first_msgid(header_text(headers, "Message-ID")),
         references=_references(headers),
         text=body.text(),
@@ -314,21 +317,42 @@ def _from(msg: Message) -> tuple[str | None, str | None]:
         if addresses:
             first = addresses[0]
             address = first.addr_spec.lower() if "@" in first.addr_spec else None
-            name = clean_text(fix_surrogates(first.display_name)) or None
+            name = _name(fix_surrogates(first.display_name))
             if address:
                 return name, address
     except Exception:  # noqa: BLE001 -- fall back to the lenient parser below
         pass
-    raw = header_text(msg, "From")
-    name, address = parseaddr(raw)
+    return _from_raw(raw_header(msg, "From"))
+
+
+def _from_raw(raw: str) -> tuple[str | None, str | None]:
+    """(name, address) of a From value the header registry refused.
+
+    The address is read from the value as written, with its encoded words
+    blanked out: whatever an encoded word decodes to (``=0D=0A``, a second
+    ``<address>``) is part of the name, never the address.
+    """
+    raw = " ".join(fix_surrogates(raw).split())
+    blanked = _ENCODED_WORD.sub(lambda m: "_" * len(m.group(0)), raw)
+    _, address = parseaddr(blanked)
     if "@" not in address:
         # "From: Whomever": no address, but the words still say who wrote
-        return (clean_text(name or address or raw) or None), None
-    return (clean_text(name) or None), address.lower()
+        return _name(decode_raw_header(raw)), None
+    at = blanked.find(address)
+    before = raw[:at] if at >= 0 else ""
+    name = _name(decode_raw_header(before.rstrip(" <").strip()).strip('"'))
+    return name, address.lower()
+
+
+def _name(text: str) -> str | None:
+    return single_line(clean_text(text)) or None
 
 
 def _address_of(value: str) -> str | None:
-    for _name, address in getaddresses([value]) if value else []:
+    # encoded words blanked, as in _from_raw: a decoded CR/LF or "<…>" in a
+    # display name cannot choose the address
+    blanked = _ENCODED_WORD.sub(lambda m: "_" * len(m.group(0)), value or "")
+    for _display, address in getaddresses([" ".join(blanked.split())]):
         if "@" in address:
             return address.lower()
     return None

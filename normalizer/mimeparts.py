@@ -12,6 +12,7 @@ from normalizer.charsets import (
     decode_raw_header,
     fix_surrogates,
 )
+from normalizer.single_line import single_line
 from normalizer.text import clean_text
 
 
@@ -66,7 +67,10 @@ def filename(part: Message, ctype: str, index: int) -> str:
         name = filename_from_raw(part) or name
     if isinstance(name, str) and name.strip():
         # no directories: a name is shown and saved, never used as a path
-        cleaned = clean_text(fix_surrogates(name)).replace("\\", "/").split("/")[-1]
+        # and one line without bidi controls: "foto\u202efdp.exe" must not
+        # show as "fotoexe.pdf", nor a CR/LF break the agency mail's header
+        cleaned = single_line(clean_text(fix_surrogates(name)))
+        cleaned = cleaned.replace("\\", "/").split("/")[-1].strip()
         if cleaned:
             return cleaned
     if ctype == "message/rfc822":

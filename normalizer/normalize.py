@@ -6,12 +6,13 @@ database (threading, tracking numbers, duplicates, routing).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from normalizer.loops import bounced_addresses, ignore_reason
 from normalizer.mime import parse_mail
 from normalizer.quotes import strip_quotes
 from normalizer.records import InboundAttachment, InboundMessage, Location, Reporter
+from normalizer.single_line import single_line
 from normalizer.text import clean_text
 from normalizer.tracking import find_tracking_numbers
 
@@ -54,19 +55,34 @@ def normalize(
     if item.raw_format == "rfc822":
         return _from_mail(item, tracking_prefix, mail)
     original = item.text or ""
-    subject = clean_text(item.subject) if item.subject else None
+    subject = single_line(clean_text(item.subject or "")) or None
     refs = find_tracking_numbers(f"{subject or ''}", tracking_prefix)
     return Normalized(
         subject=subject,
         original_text=original,
         clean_text=clean_text(original),
-        reporter=item.reporter,
-        attachments=item.attachments,
+        reporter=_one_line_name(item.reporter),
+        attachments=tuple(_one_line_filename(a) for a in item.attachments),
         location=item.location,
         message_id=item.message_id,
         references=item.in_reply_to,
         tracking_refs=tuple(refs),
     )
+
+
+def _one_line_name(reporter: Reporter) -> Reporter:
+    # a chat name or file name ends up in mail headers and one-line labels:
+    # no line breaks, controls or bidi overrides (see normalizer.single_line)
+    if reporter.name is None or single_line(reporter.name) == reporter.name:
+        return reporter
+    return replace(reporter, name=single_line(reporter.name) or None)
+
+
+def _one_line_filename(attachment: InboundAttachment) -> InboundAttachment:
+    name = single_line(attachment.filename)
+    if name == attachment.filename:
+        return attachment
+    return replace(attachment, filename=name or "lampiran")
 
 
 def _from_mail(

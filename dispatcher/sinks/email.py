@@ -36,6 +36,7 @@ from dispatcher.sinks.base import (
     RetriableDeliveryError,
     SinkContext,
 )
+from normalizer.single_line import single_line
 
 _NOT_ATEXT = re.compile(r"[^A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]")
 
@@ -68,7 +69,7 @@ def compose(
     )
     # our own loop protection and the agency's filters both key on these
     mail["Auto-Submitted"] = "auto-generated"
-    mail["X-Dengar-Tracking-No"] = str(m.get("tracking_no", ""))
+    mail["X-Dengar-Tracking-No"] = single_line(str(m.get("tracking_no", "")))
     mail["X-Dengar-Idempotency-Key"] = delivery.idempotency_key
     mail.set_content(_body(m, agency_name))
     for attachment in m.get("attachments", []):
@@ -82,7 +83,7 @@ def compose(
             data,
             maintype=maintype,
             subtype=subtype,
-            filename=attachment["filename"] or attachment["sha256"][:12],
+            filename=_filename(attachment),
         )
     mail.add_attachment(
         json.dumps(m, ensure_ascii=False, indent=2).encode(),
@@ -94,9 +95,24 @@ def compose(
 
 
 def _subject(m: dict[str, Any]) -> str:
-    topic = m.get("subject") or m.get("category") or "pengaduan masyarakat"
+    # a subject decoded from "=?utf-8?q?…=0D=0A…?=" must not end the header
+    # (the mail library refuses it, and the delivery would retry until dead)
+    topic = _line(m.get("subject")) or _line(m.get("category"))
     prefix = "[RAHASIA] " if m.get("confidentiality") == "rahasia" else ""
-    return f"{prefix}[{m.get('tracking_no')}] Pengaduan baru: {topic}"
+    return single_line(
+        f"{prefix}[{m.get('tracking_no')}] Pengaduan baru: "
+        f"{topic or 'pengaduan masyarakat'}"
+    )
+
+
+def _line(value: object) -> str:
+    return single_line(str(value)) if value else ""
+
+
+def _filename(attachment: dict[str, Any]) -> str:
+    """The name the agency sees: one line, no bidi controls (whatever channel
+    it came from), else the start of the content hash."""
+    return _line(attachment.get("filename")) or str(attachment["sha256"])[:12]
 
 
 def _body(m: dict[str, Any], agency_name: str) -> str:
@@ -112,8 +128,8 @@ def _body(m: dict[str, Any], agency_name: str) -> str:
         f"Wilayah         : {m.get('region') or '-'}",
         f"Kerahasiaan     : {_LABELS.get(str(m.get('confidentiality')), '-')}",
     ]
-    if m.get("subject"):
-        lines.append(f"Perihal         : {m['subject']}")
+    if _line(m.get("subject")):
+        lines.append(f"Perihal         : {_line(m['subject'])}")
     location = m.get("location")
     if location:
         where = f"{location['latitude']}, {location['longitude']}"
@@ -126,8 +142,12 @@ def _body(m: dict[str, Any], agency_name: str) -> str:
         )
     reporter = m.get("reporter")
     if reporter:
-        who = [v for v in (reporter.get("name"), reporter.get("handle")) if v]
-        contact = [v for v in (reporter.get("email"), reporter.get("phone")) if v]
+        who = [
+            _line(reporter.get(k)) for k in ("name", "handle") if _line(reporter.get(k))
+        ]
+        contact = [
+            _line(reporter.get(k)) for k in ("email", "phone") if _line(reporter.get(k))
+        ]
         lines.append(f"Pelapor         : {', '.join(who) or '-'}")
         if contact:
             lines.append(f"Kontak pelapor  : {', '.join(contact)}")
@@ -146,7 +166,7 @@ def _body(m: dict[str, Any], agency_name: str) -> str:
         lines.append("Lampiran:")
         for f in files:
             note = "" if f.get("stored", True) else " (terlalu besar, tidak disimpan)"
-            lines.append(f"  - {f['filename']} ({f['size']} bita){note}")
+            lines.append(f"  - {_filename(f)} ({f['size']} bita){note}")
         lines.append("")
     lines += [
         "Mohon tindak lanjuti dan laporkan perkembangannya dengan menyebut "

@@ -184,3 +184,33 @@ async def test_server_down_is_retriable(sessions):
     sink = EmailSink(_agency(free_port()), SinkContext(sessions=sessions))
     with pytest.raises(RetriableDeliveryError, match=r"smtp 127\.0\.0\.1"):
         await sink.deliver(built_delivery(sessions))
+
+
+async def test_crlf_and_bidi_in_subject_names_and_files_never_reach_headers(
+    smtp, sessions
+):
+    # stored before the normalizer cleaned headers, or from another channel
+    inbox, port = smtp
+    delivery = built_delivery(
+        sessions,
+        subject="Jalan rusak\r\nBcc: x@jahat.example",
+        reporter_name="Siti\r\nKontak pelapor  : palsu@jahat.example",
+    )
+    [photo] = delivery.message["attachments"]
+    photo["filename"] = "foto\u202egpj.exe\r\nBcc: y@jahat.example"
+    sink = build_sink(_agency(port), SinkContext(sessions=sessions))
+    await sink.deliver(delivery)  # not an error retried until dead
+    await sink.close()
+
+    [(rcpts, mail)] = inbox.messages
+    assert rcpts == ["pengaduan@pupr.example.go.id"]
+    assert mail["Bcc"] is None
+    assert mail["Subject"].endswith("Jalan rusak Bcc: x@jahat.example")
+    names = [p.get_filename() for p in mail.iter_attachments()]
+    assert "fotogpj.exe Bcc: y@jahat.example" in names
+    assert not any("\u202e" in n for n in names)
+    body = mail.get_body(preferencelist=("plain",)).get_content()
+    body = body.replace("\r\n", "\n")
+    assert "Perihal         : Jalan rusak Bcc: x@jahat.example\n" in body
+    assert "Pelapor         : Siti Kontak pelapor : palsu@jahat.example" in body
+    assert "\n  - fotogpj.exe Bcc: y@jahat.example (" in body

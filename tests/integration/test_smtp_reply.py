@@ -175,3 +175,18 @@ async def test_imap_channel_sends_through_its_smtp_block(smtp):
     message_id = await channel.send_reply(ack())
     await channel.close()
     assert smtp.sink.received[0].message["Message-ID"] == message_id
+
+
+async def test_a_hostile_subject_and_message_id_stay_out_of_the_headers(smtp):
+    await replier(smtp).send_reply(
+        ack(
+            subject="Jalan rusak\r\nBcc: x@jahat.example \u202efdp.exe",
+            in_reply_to="<abc@mail.example>\r\nBcc: y@jahat.example",
+        )
+    )
+    [got] = smtp.sink.received
+    assert got.rcpt_tos == ["budi@example.id"]
+    msg = got.message
+    assert msg["Subject"] == "[ADU-7K3M-9Q2D] Jalan rusak Bcc: x@jahat.example fdp.exe"
+    assert msg["Bcc"] is None
+    assert msg["In-Reply-To"] is None  # not a Message-ID: not written back
