@@ -17,7 +17,8 @@ from dispatcher import outbox
 from dispatcher.drain_types import CASE_FIELDS, ROW_FIELDS, Claimed, Job
 from dispatcher.message import CaseExtras, CaseRecord, compose_message, load_extras
 from dispatcher.sinks.base import Delivery, Sink
-from storage.tables import ComplaintRow, OutboxRow
+from storage.attachments import read_attachment
+from storage.tables import AttachmentRow, ComplaintRow, OutboxRow
 
 # the worker's logger: log filters set up for it keep catching these
 log = logging.getLogger("dispatcher.worker")
@@ -110,5 +111,28 @@ def _delivery_for(
         idempotency_key=row.idempotency_key,
         agency_code=agency.code,
         message=message,
-        attachments={a.sha256: a.data for a in found.attachments if a.data is not None},
+        attachments=_file_bytes(found.attachments),
     )
+
+
+def _file_bytes(rows: list[AttachmentRow]) -> dict[str, bytes]:
+    """The bytes of a case's kept files by sha256, from the database or, with
+    ``attachments.storage: disk``, from their files."""
+    files: dict[str, bytes] = {}
+    for row in rows:
+        if row.sha256 in files:
+            continue
+        try:
+            data = read_attachment(row)
+        except OSError as exc:
+            # the file went missing on disk: the mail still goes, listing it
+            log.warning(
+                "attachment %s of case %s cannot be read (%s); sent without it",
+                row.id,
+                row.complaint_id,
+                exc.strerror or type(exc).__name__,
+            )
+            continue
+        if data is not None:
+            files[row.sha256] = data
+    return files
