@@ -220,7 +220,9 @@ class TelegramChannel:
 
     async def _with_files(self, converted: Converted) -> InboundMessage:
         """Download the files of an item; those not fetched are listed in
-        ``metadata["files_not_downloaded"]`` with the reason."""
+        ``metadata["files_not_downloaded"]`` with the reason and their
+        ``file_id`` (kept, as the raw update is, so they can be fetched
+        again), for the case's history and the citizen's reply."""
         item = converted.item
         if not converted.files:
             return item
@@ -235,6 +237,7 @@ class TelegramChannel:
                         "filename": ref.filename,
                         "size": ref.size,
                         "reason": reason,
+                        "file_id": ref.file_id,
                     }
                 )
                 continue
@@ -246,24 +249,27 @@ class TelegramChannel:
         metadata = dict(item.metadata)
         if missing:
             metadata["files_not_downloaded"] = tuple(missing)
+            metadata["max_file_bytes"] = self.settings.max_file_bytes
+            # a scalar, so that it survives into the stored record's extras
+            metadata["files_not_downloaded_ids"] = " ".join(
+                m["file_id"] for m in missing
+            )
             too_large = [m for m in missing if m["reason"] == "too_large"]
             if too_large:
-                # scalars, so that they survive into the stored record's extras
                 metadata["file_too_large"] = True
                 metadata["file_too_large_name"] = too_large[0]["filename"]
                 metadata["file_too_large_bytes"] = too_large[0]["size"]
-                metadata["max_file_bytes"] = self.settings.max_file_bytes
         return replace(item, attachments=tuple(attachments), metadata=metadata)
 
     async def _download(self, ref: FileRef) -> tuple[bytes | None, str]:
+        """The file's bytes, or None and why not: ``too_large``, or
+        ``unavailable: …`` (Telegram refuses the file_id, or the file URL
+        answers 404/400/401 after getFile worked)."""
         limit = self.settings.max_file_bytes
         if ref.size is not None and ref.size > limit:
             return None, "too_large"
         try:
             file = await self._bot.get_file(ref.file_id)
-            if file.file_size is not None and file.file_size > limit:
-                return None, "too_large"
-            data = bytes(await file.download_as_bytearray())
         except BadRequest as exc:
             # the public Bot API refuses getFile above 20 MB
             if "too big" in exc.message.lower():
@@ -272,6 +278,17 @@ class TelegramChannel:
         except TelegramError as exc:
             # leave the whole batch for the next fetch rather than lose a file
             raise _channel_error(exc, "getFile") from None
+        if file.file_size is not None and file.file_size > limit:
+            return None, "too_large"
+        try:
+            data = bytes(await file.download_as_bytearray())
+        except (BadRequest, InvalidToken) as exc:
+            # getFile just accepted the token: a 404/401 here (which PTB
+            # reports as InvalidToken) or a 400 is about this file (its path
+            # expired or it is gone), not the bot; never stop the channel
+            return None, f"unavailable: {_safe(exc)}"
+        except TelegramError as exc:
+            raise _channel_error(exc, "file download") from None
         if len(data) > limit:
             return None, "too_large"
         return data, ""

@@ -19,6 +19,7 @@ from sqlmodel import Session, SQLModel
 from channels.base import FetchResult
 from config.settings import Settings
 from dengar.batch import BatchState
+from dengar.missing_files import note_missing_files
 from dengar.replies import CitizenReplies
 from dispatcher import outbox
 from dispatcher.message import idempotency_key
@@ -191,8 +192,17 @@ class Pipeline:
             row = self._store_follow_up(session, item, fields, thread, batch, summary)
         else:
             row = self._store_case(session, item, fields, batch, summary)
+        missing = item.metadata.get("files_not_downloaded")
+        if missing:
+            note_missing_files(
+                session, row, missing, item.metadata.get("max_file_bytes")
+            )
         if item.metadata.get("file_too_large"):
             summary.replies += self.replies.file_too_large(session, row, item, fields)
+        elif missing:
+            summary.replies += self.replies.file_not_downloaded(
+                session, row, item, fields
+            )
 
     def _mail_policy(self, item: InboundMessage) -> MailPolicy:
         settings = self._channel_settings(item.channel)

@@ -75,6 +75,24 @@ class CitizenReplies:
         key = f"too-large:{item.external_id}"
         return self.to_sender(session, row, item, fields, text, None, key)
 
+    def file_not_downloaded(
+        self,
+        session: Session,
+        row: ComplaintRow,
+        item: InboundMessage,
+        fields: Normalized,
+    ) -> bool:
+        """Ask the citizen to send again a file we could not fetch."""
+        missing = item.metadata.get("files_not_downloaded") or ()
+        names = ", ".join(
+            f"\u201c{m.get('filename') or 'berkas'}\u201d" for m in missing
+        )
+        text = render(
+            "file_not_downloaded", self.messages(item.channel), filenames=names
+        )
+        key = f"not-downloaded:{item.external_id}"
+        return self.to_sender(session, row, item, fields, text, None, key)
+
     def to_sender(
         self,
         session: Session,

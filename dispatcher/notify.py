@@ -27,6 +27,11 @@ DEFAULT_MESSAGES: dict[str, str] = {
         "Maaf, berkas \u201c{filename}\u201d terlalu besar ({size_mb} MB; batas "
         "{limit_mb} MB) dan tidak tersimpan. Silakan kirim versi yang lebih kecil."
     ),
+    "file_not_downloaded": (
+        "Mohon maaf, berkas {filenames} yang Anda kirim tidak dapat kami terima "
+        "karena gangguan di server Telegram. Pesan Anda tetap kami catat; mohon "
+        "kirim ulang berkas tersebut di percakapan ini."
+    ),
 }
 
 STATUS_LABELS: dict[str, str] = {

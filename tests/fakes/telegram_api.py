@@ -90,6 +90,8 @@ class FakeTelegramApi:
         self.webhook_url = ""
         self.blocked: set[int] = set()
         self.files: dict[str, _File] = {}
+        # file ids whose download answers 404 (the file path expired or is gone)
+        self.gone: set[str] = set()
         self._failures: dict[str, list[_Failure]] = {}
         self._update_ids = itertools.count(100_000)
         self._message_ids: dict[int, itertools.count[int]] = {}
@@ -263,7 +265,7 @@ class FakeTelegramApi:
             return web.Response(status=401)
         path = request.match_info["path"]
         for file in self.files.values():
-            if file.file_path == path:
+            if file.file_path == path and file.file_id not in self.gone:
                 return web.Response(body=file.data)
         return web.Response(status=404, text="Not Found")
 

@@ -1,0 +1,81 @@
+"""Files a citizen sent that could not be fetched, written into the case's
+history so staff know a photo is missing (and why) instead of finding a case
+without it.
+
+A channel lists such files in ``item.metadata["files_not_downloaded"]``
+(``kind``, ``filename``, ``size``, ``reason`` and, on Telegram, ``file_id``);
+the file ids are kept in the record's extras and the raw update, so the
+files can be fetched again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlmodel import Session
+
+from storage.tables import ComplaintRow, StatusEvent
+
+ACTOR = "dengar"
+
+_KINDS = {
+    "photo": "foto",
+    "document": "dokumen",
+    "video": "video",
+    "voice": "pesan suara",
+    "audio": "audio",
+    "video_note": "pesan video",
+    "animation": "animasi",
+}
+
+
+def _size(size: object) -> str:
+    """``20 KB``, ``25,3 MB``: as staff read sizes (decimal comma)."""
+    if not isinstance(size, int | float) or size < 0:
+        return "?"
+    if size < 1_000_000:
+        return f"{max(round(size / 1000), 1)} KB"
+    return f"{size / 1e6:.1f}".replace(".", ",") + " MB"
+
+
+def describe(file: Mapping[str, Any], max_bytes: int | None) -> str:
+    """One missing file, in Indonesian for staff."""
+    kind = _KINDS.get(str(file.get("kind")), str(file.get("kind") or "berkas"))
+    name = str(file.get("filename") or "tanpa nama")
+    size = file.get("size")
+    what = f"{kind} \u201c{name}\u201d" + (f" ({_size(size)})" if size else "")
+    reason = str(file.get("reason") or "")
+    if reason == "too_large":
+        limit = f" {_size(max_bytes)}" if max_bytes else ""
+        why = f"melebihi batas ukuran{limit}"
+    else:
+        detail = reason.partition(":")[2].strip()
+        why = "tidak tersedia di server Telegram" + (f" ({detail})" if detail else "")
+    return f"{what}: {why}"
+
+
+def note_missing_files(
+    session: Session,
+    row: ComplaintRow,
+    files: Iterable[Mapping[str, Any]],
+    max_bytes: int | None,
+) -> None:
+    """Add a history entry to the case of ``row`` (the row itself, or the
+    case it follows up) listing ``files``; the caller commits."""
+    listed = [describe(f, max_bytes) for f in files]
+    if not listed:
+        return
+    case = row
+    if row.kind != "case" and row.follow_up_of_id is not None:
+        case = session.get(ComplaintRow, row.follow_up_of_id) or row
+    assert case.id is not None
+    where = "tambahan informasi" if case is not row else "pesan pelapor"
+    note = (
+        f"Lampiran dari {where} tidak dapat diunduh: "
+        + "; ".join(listed)
+        + ". file_id-nya disimpan pada data pesan sehingga dapat diunduh ulang."
+    )
+    session.add(
+        StatusEvent(complaint_id=case.id, status=case.status, actor=ACTOR, note=note)
+    )
