@@ -105,18 +105,18 @@ def secret_values(node: Any) -> Iterator[str]:
     values and the password part of any URL among them or in plain fields
     named ``*url``."""
     if isinstance(node, SecretStr):
-        value = node.get_secret_value()
-        yield value
-        yield from _url_password(value)
+        secret = node.get_secret_value()
+        yield secret
+        yield from _url_password(secret)
     elif isinstance(node, SecretBytes):
         yield node.get_secret_value().decode("utf-8", "replace")
     elif isinstance(node, BaseModel):
         for name in type(node).model_fields:
-            value = getattr(node, name, None)
-            if isinstance(value, str) and name.endswith("url"):
-                yield from _url_password(value)
+            field = getattr(node, name, None)
+            if isinstance(field, str) and name.endswith("url"):
+                yield from _url_password(field)
             else:
-                yield from secret_values(value)
+                yield from secret_values(field)
     elif isinstance(node, dict):
         for value in node.values():
             yield from secret_values(value)

@@ -96,9 +96,14 @@ class Dovecot:
     """One Dovecot instance; ``host``/``port`` to connect, ``PASSWORD`` for all."""
 
     def __init__(
-        self, binary: str, tls: bool = False, oauth2_url: str | None = None
+        self,
+        binary: str,
+        tls: bool = False,
+        oauth2_url: str | None = None,
+        password: str = PASSWORD,
     ) -> None:
         self.binary = binary
+        self.password = password
         self.host = "127.0.0.1"
         self.port = free_port()
         self.tls_port = free_port() if tls else 0
@@ -148,7 +153,7 @@ class Dovecot:
                 login=login,
                 uid=self.uid,
                 gid=self.gid,
-                password=PASSWORD,
+                password=password,
                 port=self.port,
                 tls_port=self.tls_port,
                 ssl=ssl_conf,
@@ -213,22 +218,23 @@ class Dovecot:
         from imapclient import IMAPClient
 
         client = IMAPClient(self.host, port=self.port, ssl=False, timeout=10)
-        client.login(user, PASSWORD)
+        client.login(user, self.password)
         return client
 
 
 @contextmanager
 def running_dovecot(
-    tls: bool = False, oauth2_url: str | None = None
+    tls: bool = False, oauth2_url: str | None = None, password: str = PASSWORD
 ) -> Iterator[Dovecot]:
     """A started Dovecot, removed afterwards; skips (or fails in CI) without
     the binary. Tests wrap it in a fixture of the scope they need. ``tls``
     adds IMAPS on ``tls_port`` and STARTTLS on ``port``; ``oauth2_url`` adds
-    XOAUTH2/OAUTHBEARER checked at that introspection endpoint."""
+    XOAUTH2/OAUTHBEARER checked at that introspection endpoint; ``password``
+    replaces ``PASSWORD`` for every user."""
     binary = need_binary("dovecot", "apt-get install dovecot-imapd")
     if tls:
         need_binary("openssl", "apt-get install openssl")
-    server = Dovecot(binary, tls=tls, oauth2_url=oauth2_url)
+    server = Dovecot(binary, tls=tls, oauth2_url=oauth2_url, password=password)
     server.start()
     try:
         yield server

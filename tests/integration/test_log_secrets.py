@@ -13,6 +13,7 @@ import asyncio
 import io
 import logging
 from collections.abc import Iterator
+from email.message import EmailMessage
 
 import aiohttp
 import pytest
@@ -23,6 +24,8 @@ from config.redaction import MASKER, mask_record
 from config.settings import Settings
 from dengar.app import App
 from dengar.runner import Runner
+from tests.fakes.dovecot import running_dovecot
+from tests.fakes.smtp import running_smtp
 from tests.fakes.telegram_api import TOKEN, FakeTelegramApi
 from tests.fakes.webhook_server import WebhookServer
 from tests.fakes.x_api import x_api_fixture  # noqa: F401
@@ -157,6 +160,68 @@ async def test_the_telegram_webhook_secret_is_not_logged(api, debug_log):
     text = debug_log.getvalue()
     assert "setWebhook" in text
     _assert_no_secret(text, TOKEN, WEBHOOK_SECRET)
+
+
+IMAP_PASSWORD = "imap-Pa55word-of-the-mailbox"
+SMTP_PASSWORD = "smtp-Pa55word-for-replies"
+
+
+@pytest.mark.dovecot
+async def test_a_debug_run_of_imap_with_smtp_replies_logs_no_password(
+    debug_log, tmp_path
+):
+    with (
+        running_dovecot(password=IMAP_PASSWORD) as dovecot,
+        running_smtp(user="dengar", password=SMTP_PASSWORD) as smtp,
+    ):
+        client = dovecot.client("pengaduan")
+        mail = EmailMessage()
+        mail["From"] = "Budi <budi@warga.example>"
+        mail["To"] = "pengaduan@kab.example.go.id"
+        mail["Subject"] = "Lampu jalan mati"
+        mail["Message-ID"] = "<lampu-1@warga.example>"
+        mail.set_content("Lampu jalan di Jl. Veteran mati sejak seminggu.")
+        client.append("INBOX", mail.as_bytes())
+        client.logout()
+        settings = Settings.model_validate(
+            {
+                "database_url": f"sqlite:///{tmp_path / 'dengar.db'}",
+                "agencies": [{"code": "PUPR", "name": "Dinas PUPR"}],
+                "routing": {"default_agency": "PUPR"},
+                "channels": [
+                    {
+                        "name": "surel",
+                        "type": "imap",
+                        "host": dovecot.host,
+                        "port": dovecot.port,
+                        "security": "none",
+                        "username": "pengaduan",
+                        "password": IMAP_PASSWORD,
+                        "idle": False,
+                        "message_id_domain": "dengar.kab.example.go.id",
+                        "smtp": {
+                            "host": smtp.host,
+                            "port": smtp.port,
+                            "security": "none",
+                            "username": "dengar",
+                            "password": SMTP_PASSWORD,
+                            "from_address": "pengaduan@kab.example.go.id",
+                        },
+                    }
+                ],
+            }
+        )
+        app = App.open(settings)
+        try:
+            runner = Runner(app)
+            await runner.run_once()
+            await runner.run_once()
+        finally:
+            await app.close()
+        assert smtp.sink.received, "the acknowledgement was sent"
+    text = debug_log.getvalue()
+    assert "imapclient" in text  # imapclient's protocol log was on
+    _assert_no_secret(text, IMAP_PASSWORD, SMTP_PASSWORD)
 
 
 def _record(msg: object, *args: object, exc: BaseException | None = None):
