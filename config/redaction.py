@@ -39,7 +39,7 @@ _URL_PASSWORD = re.compile(r"(?<=://)([^/\s:@]*):([^/\s@]+)@")
 # headers, call parameters (PTB prints setWebhook's secret_token), form fields
 _SENSITIVE = (
     r"authorization|x-telegram-bot-api-secret-token|secret_token|secret|password"
-    r"|passwd|client_secret|refresh_token|access_token|bearer_token|api_key"
+    r"|passwd|client_secret|refresh_token|access_token|bearer_token|api_key|token"
 )
 _SENSITIVE_KEY = re.compile(rf"(?i)^(?:{_SENSITIVE})$")
 _AUTH_HEADER = re.compile(
@@ -169,27 +169,51 @@ def uninstall() -> None:
 def mask_record(record: logging.LogRecord) -> None:
     """Mask secrets in ``record``'s message, arguments and traceback.
 
-    Arguments are masked one by one rather than merged into the message, as
-    some formatters read them (uvicorn's access log unpacks the tuple); an
-    argument whose text holds a secret becomes that text, masked. The
+    A record with nothing to mask is left as it is. Otherwise the template
+    and the arguments are masked one by one, which keeps the arguments'
+    shape for formatters that read them (uvicorn's access log unpacks the
+    tuple); when that does not give a clean, formattable message (a secret
+    split across them, or a template such as ``"token=%s"`` whose ``%s``
+    the masking took), the rendered, masked message replaces both. The
     formatted traceback goes into ``exc_text``, which formatters use as is.
     """
-    if isinstance(record.msg, str):
-        record.msg = MASKER.mask(record.msg)
-    elif record.msg is not None:
-        record.msg = _masked_arg(record.msg)
-    if isinstance(record.args, tuple):
-        record.args = tuple(_masked_arg(a) for a in record.args)
-    elif isinstance(record.args, Mapping):
-        record.args = {
-            k: MASK if _SENSITIVE_KEY.match(str(k)) else _masked_arg(v)
-            for k, v in record.args.items()
-        }
+    try:
+        message = record.getMessage()
+    except Exception:  # noqa: BLE001 - a broken record is logging's to report
+        message = None
+    if message is not None and MASKER.mask(message) != message:
+        _mask_parts(record, MASKER.mask(message))
     if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
         text = logging.Formatter().formatException(record.exc_info)
         record.exc_text = MASKER.mask(text)
     if record.stack_info:
         record.stack_info = MASKER.mask(record.stack_info)
+
+
+def _mask_parts(record: logging.LogRecord, masked: str) -> None:
+    template, args = record.msg, record.args
+    if isinstance(template, str) and MASKER.mask(template) != template:
+        template = MASKER.mask(template)
+        if template.count("%") != record.msg.count("%"):
+            template = None  # the masking ate a placeholder
+    elif not isinstance(template, str):
+        template = None
+    if template is not None and isinstance(args, tuple):
+        args = tuple(_masked_arg(a) for a in args)
+    elif template is not None and isinstance(args, Mapping):
+        args = {
+            k: MASK if _SENSITIVE_KEY.match(str(k)) else _masked_arg(v)
+            for k, v in args.items()
+        }
+    if template is not None:
+        record.msg, record.args = template, args
+        try:
+            clean = MASKER.mask(record.getMessage()) == record.getMessage()
+        except Exception:  # noqa: BLE001 - the parts no longer format together
+            clean = False
+        if clean:
+            return
+    record.msg, record.args = masked, None
 
 
 def _masked_arg(arg: object) -> object:

@@ -260,3 +260,23 @@ def test_tracebacks_are_masked_and_numbers_still_format():
     assert "failed after 3 tries (1.5 s)" in text
     assert "ValueError" in text
     assert "configured-Pa55word" not in text
+
+
+def test_a_template_naming_a_credential_still_formats_masked():
+    record = _record("login as %s password=%s token: %s", "budi", "hunter22x", "abc")
+    mask_record(record)
+    text = logging.Formatter().format(record)
+    assert text == "login as budi password=*** token: ***"
+
+
+def test_clean_records_keep_their_arguments_for_formatters_that_read_them():
+    # uvicorn's access formatter unpacks record.args as a 5-tuple
+    args = ("127.0.0.1:5000", "GET", "/?page=2", "1.1", 200)
+    record = _record('%s - "%s %s HTTP/%s" %d', *args)
+    mask_record(record)
+    assert record.args == args
+    MASKER.add(["hook-Secret-in-a-path"])
+    args = ("127.0.0.1:5000", "POST", "/tg/hook-Secret-in-a-path", "1.1", 200)
+    record = _record('%s - "%s %s HTTP/%s" %d', *args)
+    mask_record(record)
+    assert record.args == ("127.0.0.1:5000", "POST", "/tg/***", "1.1", 200)
