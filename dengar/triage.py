@@ -18,6 +18,7 @@ from dengar.case_history import record_change
 from normalizer.records import CaseStatus, RecordKind
 from normalizer.tracking import canonical
 from storage.tables import ComplaintRow
+from storage.types import row_id
 
 
 class TriageError(Exception):
@@ -50,7 +51,8 @@ def find_case(session: Session, ref: str | int) -> ComplaintRow:
     text = str(ref).strip()
     row: ComplaintRow | None = None
     if text.isdigit():
-        row = session.get(ComplaintRow, int(text))
+        number_id = row_id(text)
+        row = session.get(ComplaintRow, number_id) if number_id else None
     else:
         prefix = re.match(r"[A-Za-z]{2,8}", text)
         number = canonical(text, prefix.group(0).upper()) if prefix else None

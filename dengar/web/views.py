@@ -22,6 +22,7 @@ from storage.tables import (
     StatusEvent,
     utcnow,
 )
+from storage.types import row_id
 
 
 def find_visible_case(
@@ -33,7 +34,8 @@ def find_visible_case(
     row: ComplaintRow | None = None
     text = ref.strip()
     if text.isdigit() and principal.is_staff:
-        row = session.get(ComplaintRow, int(text))
+        number_id = row_id(text)
+        row = session.get(ComplaintRow, number_id) if number_id else None
     else:
         number = canonical(text, prefix)
         if number is not None:
@@ -261,6 +263,8 @@ def visible_attachment(
     session: Session, principal: Principal, attachment_id: int
 ) -> AttachmentRow | None:
     """The attachment if ``principal`` may see the case it belongs to."""
+    if row_id(attachment_id) is None:
+        return None  # no row has it (and the database could not compare it)
     att = session.get(AttachmentRow, attachment_id)
     if att is None:
         return None

@@ -7,7 +7,7 @@ import html
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.unit.web.conftest import login
+from tests.unit.web.conftest import csrf_of, login
 from tests.unit.web.test_api import h
 
 HUGE = "9223372036854775807"
@@ -91,3 +91,20 @@ def test_a_deeply_nested_json_body_is_a_400_not_a_500(strict_client, cases, keys
         json={"status": "closed"},
     )
     assert wrong.status_code == 422
+
+
+def test_an_id_beyond_64_bits_is_not_found_not_a_500(strict_client, cases, keys, users):
+    big = "99999999999999999999"
+    api = strict_client.get(
+        f"/api/v1/cases/{cases['pupr']}/attachments/{big}", headers=h(keys["PUPR"])
+    )
+    assert api.status_code == 404
+    login(strict_client, "admin")
+    for path in (f"/kasus/{big}", f"/lampiran/{big}", "/kasus/\u00b2"):
+        assert strict_client.get(path).status_code == 404, path
+    token = csrf_of(strict_client, "/")
+    for path in (f"/triase/{big}/terima", f"/kasus/{big}/status/verifikasi"):
+        answer = strict_client.post(
+            path, data={"csrf_token": token}, follow_redirects=False
+        )
+        assert answer.status_code in (303, 404), path
