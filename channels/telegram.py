@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 # constructor, which under ``-W error`` replaces the RetryAfter we must see.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
-from telegram import Bot, ReplyParameters
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.error import (
     BadRequest,
     Conflict,
@@ -294,14 +294,29 @@ class TelegramChannel:
         return data, ""
 
     async def after_commit(self, result: FetchResult) -> None:
-        """Webhook: answer Telegram 200 for the stored updates. Polling:
-        nothing, the next ``fetch`` confirms them."""
-        if self._webhook is None:
-            return
-        for receipt in result.receipts:
-            if isinstance(receipt, Pending):
-                self._webhook.release(receipt, stored=True)
-        self._in_flight = []
+        """Webhook: answer Telegram 200 for the stored updates (polling: the
+        next ``fetch`` confirms them). Then answer the stored button presses,
+        which stops the spinner on the citizen's button; the reply itself
+        goes through the outbox."""
+        if self._webhook is not None:
+            for receipt in result.receipts:
+                if isinstance(receipt, Pending):
+                    self._webhook.release(receipt, stored=True)
+            self._in_flight = []
+        for item in result.items:
+            query_id = item.metadata.get("callback_query_id")
+            if query_id:
+                await self._answer_button(str(query_id))
+
+    async def _answer_button(self, query_id: str) -> None:
+        try:
+            await self._bot.answer_callback_query(
+                query_id, text="Pilihan Anda kami terima."
+            )
+        except TelegramError as exc:
+            # a press answered too late (Telegram forgets it after a while)
+            # only leaves the spinner on a bit longer: the choice is stored
+            log.info("%s: button press not answered: %s", self.name, _safe(exc))
 
     async def close(self) -> None:
         """Stop the webhook server and close the HTTP connection pools."""
@@ -330,11 +345,15 @@ class TelegramChannel:
             await self._ensure_ready()
         except (FatalChannelError, RetriableChannelError) as exc:
             raise ReplyRetriable(str(exc), getattr(exc, "retry_after", None)) from None
-        for chunk in split_text(reply.text):
+        chunks = split_text(reply.text)
+        for number, chunk in enumerate(chunks, 1):
             try:
                 sent = await self._bot.send_message(
                     chat_id=chat_id,
                     text=chunk,
+                    # the buttons under the last part, where the citizen
+                    # finishes reading
+                    reply_markup=_keyboard(reply) if number == len(chunks) else None,
                     reply_parameters=(
                         ReplyParameters(
                             message_id=reply_to, allow_sending_without_reply=True
@@ -361,6 +380,20 @@ class TelegramChannel:
                 first_id = f"tg:{chat_id}:{sent.message_id}"
         assert first_id is not None
         return first_id
+
+
+def _keyboard(reply: OutgoingReply) -> InlineKeyboardMarkup | None:
+    """The reply's choices as one row of inline buttons, or None."""
+    if not reply.choices:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(label, callback_data=command)
+                for label, command in reply.choices
+            ]
+        ]
+    )
 
 
 def _parse_cursor(cursor: str | None) -> int | None:

@@ -25,7 +25,10 @@ from typing import Any
 from normalizer.records import InboundMessage, Location, Reporter
 
 MAX_MESSAGE_CHARS = 4096  # Bot API limit of sendMessage text
-COMMANDS = frozenset({"start", "status", "baru", "anonim", "rahasia"})
+COMMANDS = frozenset({"start", "status", "baru", "biasa", "anonim", "rahasia"})
+# the commands an inline button may carry as its callback_data ("<command>
+# <tracking no>"): the acknowledgement's choice of confidentiality
+BUTTON_COMMANDS = frozenset({"biasa", "anonim", "rahasia"})
 # message kinds we cannot turn into a report: answered with a polite hint
 HINT_KINDS = ("sticker", "dice", "poll", "game", "invoice", "story")
 # service messages (someone joined, a payment went through): not from a citizen
@@ -130,6 +133,17 @@ def convert_update(
                 channel=channel,
                 private_chats_only=private_chats_only,
             )
+    if "callback_query" in update:
+        query = update["callback_query"]
+        if not isinstance(query, Mapping):
+            raise MalformedUpdate("callback_query is not an object")
+        return _convert_button(
+            query,
+            update_id=int(update["update_id"]),
+            raw=raw,
+            channel=channel,
+            private_chats_only=private_chats_only,
+        )
     kinds = [k for k in update if k != "update_id"]
     if any(k in ("channel_post", "edited_channel_post") for k in kinds):
         return Skipped("channel post")
@@ -244,6 +258,56 @@ def _convert_message(
         metadata=metadata,
     )
     return Converted(item=item, files=files)
+
+
+def _convert_button(
+    query: Mapping[str, Any],
+    *,
+    update_id: int,
+    raw: bytes,
+    channel: str,
+    private_chats_only: bool,
+) -> Converted | Skipped:
+    """A press of one of our inline buttons, as the command it carries
+    (``metadata["callback_query_id"]``: the channel answers it once stored)."""
+    data = _str(query.get("data")) or ""
+    name, _, args = data.partition(" ")
+    if name not in BUTTON_COMMANDS:
+        # not a button of ours (an inline-mode message, a forged press)
+        return Skipped("button not ours")
+    query_id = _str(query.get("id"))
+    sender = query.get("from")
+    if not query_id or not isinstance(sender, Mapping) or not _is_int(sender.get("id")):
+        raise MalformedUpdate("callback_query has no id or no sender")
+    message = query.get("message")
+    message = message if isinstance(message, Mapping) else {}
+    chat = message.get("chat")
+    # a message too old to be sent along: the button was in the sender's
+    # private chat with the bot, whose id is the sender's
+    chat = chat if isinstance(chat, Mapping) and _is_int(chat.get("id")) else None
+    chat = chat or {"id": sender["id"], "type": "private"}
+    chat_type = _chat_type(chat)
+    if private_chats_only and chat_type != "private":
+        return Skipped(f"button in a {chat_type} chat (private_chats_only)")
+    metadata: dict[str, Any] = {
+        "update_id": update_id,
+        "chat_type": chat_type,
+        "callback_query_id": query_id,
+        "command": name,
+        "command_args": args.strip(),
+    }
+    item = InboundMessage(
+        channel=channel,
+        external_id=f"button:{query_id}",
+        # a press carries no time of its own
+        received_at=datetime.now(UTC),
+        raw=raw,
+        raw_format="json",
+        text=f"/{data}" if data else None,
+        reporter=_reporter(chat, sender, message),
+        metadata=metadata,
+    )
+    return Converted(item=item)
 
 
 def reply_target(in_reply_to: str | None, chat_id: int) -> int | None:

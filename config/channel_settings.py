@@ -136,7 +136,24 @@ class ImapChannelSettings(ChannelBase):
         return 993 if self.security == "tls" else 143
 
 
-class TelegramChannelSettings(ChannelBase):
+class ChatChannelBase(ChannelBase):
+    """What every chat channel (Telegram today, WhatsApp later) has: a
+    conversation with the citizen, who may shape a new case before an agency
+    sees it."""
+
+    session_minutes: float = Field(default=10, ge=0)
+    confirmation_window: float = Field(
+        default=120.0,
+        ge=0,
+        description=(
+            "seconds a new case waits before its agency receives it, so that "
+            "the citizen can still choose biasa/anonim/rahasia or add to it; "
+            "a choice ends the wait, 0 sends at once"
+        ),
+    )
+
+
+class TelegramChannelSettings(ChatChannelBase):
     """A Telegram bot (python-telegram-bot)."""
 
     type: Literal["telegram"]
@@ -151,7 +168,6 @@ class TelegramChannelSettings(ChannelBase):
         description="host:port of the webhook server behind the proxy of webhook_url",
     )
     private_chats_only: bool = True
-    session_minutes: float = Field(default=10, ge=0)
     max_file_bytes: int = Field(default=20 * MB, ge=1)
     long_poll_timeout: int = Field(default=25, ge=0, le=50)
     # smaller batches than mail: a citizen waits for the acknowledgement of

@@ -91,12 +91,25 @@ class OutboxSettings(StrictModel):
     )
 
 
+# the event namespace of an installation that did not name its regency
+DEFAULT_REGENCY = "pemda"
+
+
 class Settings(StrictModel):
     """The root of ``dengar.yaml``."""
 
     database_url: str = "sqlite:///./dengar.db"
     tracking_prefix: str = Field(default="ADU", pattern=r"^[A-Z]{2,8}$")
     timezone: str = "Asia/Makassar"
+    regency: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
+        description=(
+            "the regency or city (e.g. kotabaru) in the names of the events "
+            "agencies receive: id.go.<regency>.dengar.complaint.dispatched; "
+            f"unset, '{DEFAULT_REGENCY}'"
+        ),
+    )
     channels: list[ChannelSettings] = Field(default_factory=list)
     agencies: list[AgencySettings] = Field(min_length=1)
     categories: list[CategorySettings] = Field(default_factory=list)
@@ -115,6 +128,11 @@ class Settings(StrictModel):
         """The folder of the file these settings came from (else the current
         one): files the config refers to, like the gazetteer, live beside it."""
         return self._source_dir or Path.cwd()
+
+    @property
+    def event_namespace(self) -> str:
+        """The ``<regency>`` of event types: ``regency`` or the default."""
+        return self.regency or DEFAULT_REGENCY
 
     def agency(self, code: str) -> AgencySettings:
         """The agency with ``code``; KeyError when there is none."""

@@ -17,8 +17,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlmodel import Session, col, select
 
 from config.settings import Settings
-from dengar.confidentiality import LoweringRefused, change_confidentiality
+from dengar.confidentiality import (
+    LoweringRefused,
+    change_confidentiality,
+    forwarded_to,
+)
 from dispatcher.notify import STATUS_LABELS
+from dispatcher.outbox import release_held
 from normalizer.records import Confidentiality, InboundMessage, RecordKind
 from normalizer.tracking import canonical
 from storage.tables import ComplaintRow
@@ -26,6 +31,9 @@ from storage.tables import ComplaintRow
 # statuses after which a case no longer takes /anonim or /rahasia
 FINAL_STATUSES = frozenset({"resolved", "closed", "rejected", "dismissed"})
 STATUS_LIST_LIMIT = 10
+# the commands that choose a case's confidentiality (the acknowledgement's
+# buttons send them with the case's tracking number)
+CHOICES = ("biasa", "anonim", "rahasia")
 
 MESSAGES: dict[str, str] = {
     "start": (
@@ -73,6 +81,31 @@ MESSAGES: dict[str, str] = {
     "rahasia": (
         "Pengaduan {tracking_no} kini bersifat rahasia: isinya tidak akan "
         "ditampilkan kepada publik dan identitas Anda dilindungi."
+    ),
+    "anonim_after_delivery": (
+        "Pengaduan {tracking_no} kini bersifat anonim. Pengaduan ini sudah "
+        "diteruskan ke instansi sebelum permintaan Anda, bersama identitas "
+        "Anda; kami telah meminta instansi tersebut untuk menghapus identitas "
+        "Anda, dan identitas Anda tidak lagi ditampilkan kepada instansi "
+        "maupun publik."
+    ),
+    "rahasia_after_delivery": (
+        "Pengaduan {tracking_no} kini bersifat rahasia. Pengaduan ini sudah "
+        "diteruskan ke instansi sebelum permintaan Anda; kami telah meminta "
+        "instansi tersebut untuk menghapus identitas Anda, dan isinya tidak "
+        "akan ditampilkan kepada publik."
+    ),
+    "biasa": (
+        "Baik. Pengaduan {tracking_no} diteruskan ke instansi sebagai pengaduan "
+        "biasa, bersama identitas Anda agar instansi dapat menghubungi Anda."
+    ),
+    "already_protected": (
+        "Pengaduan {tracking_no} sudah bersifat {level}; sifat ini tidak dapat "
+        "diturunkan melalui obrolan. Bila perlu, hubungi petugas pengaduan."
+    ),
+    "choice_not_found": (
+        "Pengaduan {tracking_no} tidak ditemukan di antara pengaduan aktif "
+        "Anda, sehingga pilihan ini tidak dapat diterapkan."
     ),
     "already_rahasia": (
         "Pengaduan {tracking_no} sudah bersifat rahasia, yang juga melindungi "
@@ -123,8 +156,9 @@ def handle_command(
         return _status(session, item.channel, chat_id, args, prefix, overrides, tz)
     if command == "baru":
         return message("baru", overrides)
-    if command in ("anonim", "rahasia"):
-        return _protect(session, item.channel, chat_id, command, overrides)
+    if command in CHOICES:
+        number = canonical(args.split()[0], prefix) if args else None
+        return _protect(session, item, chat_id, command, number, overrides)
     return message("unknown_command", overrides)
 
 
@@ -180,33 +214,61 @@ def _status(
 
 def _protect(
     session: Session,
-    channel: str,
+    item: InboundMessage,
     chat_id: str,
     command: str,
+    number: str | None,
     overrides: Mapping[str, str],
 ) -> str:
-    current = next(
-        (
-            c
-            for c in _cases(session, channel, chat_id, 20)
-            if c.status not in FINAL_STATUSES
-        ),
-        None,
-    )
+    """Set the confidentiality the citizen chose; a choice also ends the
+    case's confirmation window, so its agency gets it now."""
+    channel = item.channel
+    current = _chosen_case(session, channel, chat_id, number)
     if current is None:
+        if number:
+            return message("choice_not_found", overrides, tracking_no=number)
         return message("no_open_case", overrides, command=command)
+    assert current.id is not None
+    tracking_no = current.tracking_no
     try:
         change_confidentiality(
             session,
             current,
             Confidentiality(command).value,
             actor=f"reporter:{channel}:{chat_id}",
-            via=f"/{command}",
+            via="tombol" if item.metadata.get("callback_query_id") else f"/{command}",
         )
     except LoweringRefused:
-        # rahasia already covers anonim; never lowered from the chat
-        return message("already_rahasia", overrides, tracking_no=current.tracking_no)
-    return message(command, overrides, tracking_no=current.tracking_no)
+        # a higher level already covers what was asked; never lowered from
+        # the chat
+        release_held(session, current.id)
+        if current.confidentiality == "rahasia" and command == "anonim":
+            return message("already_rahasia", overrides, tracking_no=tracking_no)
+        return message(
+            "already_protected",
+            overrides,
+            tracking_no=tracking_no,
+            level=current.confidentiality,
+        )
+    release_held(session, current.id)
+    if command != "biasa" and forwarded_to(session, current):
+        return message(f"{command}_after_delivery", overrides, tracking_no=tracking_no)
+    return message(command, overrides, tracking_no=tracking_no)
+
+
+def _chosen_case(
+    session: Session, channel: str, chat_id: str, number: str | None
+) -> ComplaintRow | None:
+    """The chat's open case ``number`` (a button names its case), else its
+    newest open case."""
+    cases = [
+        c
+        for c in _cases(session, channel, chat_id, 20)
+        if c.status not in FINAL_STATUSES
+    ]
+    if number:
+        return next((c for c in cases if c.tracking_no == number), None)
+    return cases[0] if cases else None
 
 
 def _cases(

@@ -10,6 +10,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert
@@ -419,12 +420,21 @@ class Pipeline:
         batch.status_event(row.id, row.status, "dengar")
         summary.new_cases += 1
         link = self._link_duplicate(session, row)
+        window = confirmation_window(self._channel_settings(item.channel))
         if link is not None:
             summary.linked += 1
         elif not triage:
-            self.enqueue_for_agency(session, row, summary, new_case=True)
+            self.enqueue_for_agency(
+                session,
+                row,
+                summary,
+                new_case=True,
+                not_before=held_until(window),
+            )
         if not triage:
-            summary.replies += self.replies.ack(session, row, item, fields)
+            summary.replies += self.replies.ack(
+                session, row, item, fields, choice_window=window
+            )
         session.add(row)
         return row
 
@@ -435,9 +445,12 @@ class Pipeline:
         summary: BatchSummary | None = None,
         *,
         new_case: bool = False,
+        not_before: datetime | None = None,
     ) -> None:
         """Queue a case for its agency (also used when triage accepts one);
-        ``new_case``: the case was created in this transaction."""
+        ``new_case``: the case was created in this transaction;
+        ``not_before``: held until then (a chat channel's confirmation
+        window)."""
         assert row.agency_code is not None
         agency = self.settings.agency(row.agency_code)
         queued = outbox.enqueue_agency(
@@ -447,6 +460,7 @@ class Pipeline:
             agency.sink.max_attempts,
             idempotency_key(row, agency.code),
             new_case=new_case,
+            not_before=not_before,
         )
         if queued is not None and summary is not None:
             summary.queued[agency.code] += 1
@@ -508,6 +522,17 @@ def _insert(session: Session, model: type[SQLModel], **values: Any) -> int:
 @functools.cache
 def _insert_of(table: Any) -> Any:
     return insert(table)
+
+
+def confirmation_window(channel_settings: Any) -> float:
+    """Seconds a new case of a chat channel waits for the citizen's choice
+    before its agency gets it; 0 for the other channels and when off."""
+    return float(getattr(channel_settings, "confirmation_window", 0) or 0)
+
+
+def held_until(window: float) -> datetime | None:
+    """When a case held for ``window`` seconds from now may go out."""
+    return utcnow() + timedelta(seconds=window) if window > 0 else None
 
 
 def _needs_triage(channel_settings: Any, found: tuple[str, float] | None) -> bool:

@@ -16,6 +16,19 @@ from normalizer.normalize import Normalized
 from normalizer.records import InboundMessage, OutgoingReply
 from storage.tables import ComplaintRow
 
+# the confidentiality a citizen can choose for a new case, as offered
+CHOICE_LABELS = {"biasa": "Biasa", "anonim": "Anonim", "rahasia": "Rahasia"}
+
+
+def _duration(seconds: float) -> str:
+    """``seconds`` as an Indonesian reader says it: "2 menit", "45 detik"."""
+    whole = round(seconds)
+    if whole >= 60 and whole % 60 == 0:
+        return f"{whole // 60} menit"
+    if whole >= 60:
+        return f"{whole // 60} menit {whole % 60} detik"
+    return f"{max(whole, 1)} detik"
+
 
 @dataclass(frozen=True)
 class CitizenReplies:
@@ -45,15 +58,35 @@ class CitizenReplies:
         row: ComplaintRow,
         item: InboundMessage,
         fields: Normalized,
+        *,
+        choice_window: float = 0,
     ) -> bool:
-        """The acknowledgement with the tracking number of a new case."""
+        """The acknowledgement with the tracking number of a new case.
+
+        ``choice_window``: the case waits that many seconds for the citizen
+        to choose biasa, anonim or rahasia before its agency gets it; the
+        acknowledgement says so and offers the choice (buttons where the
+        channel has them)."""
         messages = self.messages(item.channel)
-        text = render("ack", messages, tracking_no=row.tracking_no)
+        choices: tuple[tuple[str, str], ...] = ()
+        if choice_window > 0:
+            text = render(
+                "ack_choice",
+                messages,
+                tracking_no=row.tracking_no,
+                window=_duration(choice_window),
+            )
+            choices = tuple(
+                (label, f"{level} {row.tracking_no}")
+                for level, label in CHOICE_LABELS.items()
+            )
+        else:
+            text = render("ack", messages, tracking_no=row.tracking_no)
         subject = render("ack_subject", messages, tracking_no=row.tracking_no)
         # the tracking number was drawn in this transaction: the key is new
         return self.to_sender(
             session, row, item, fields, text, subject, f"ack:{row.tracking_no}",
-            new_key=True,
+            new_key=True, choices=choices,
         )  # fmt: skip
 
     def file_too_large(
@@ -104,6 +137,7 @@ class CitizenReplies:
         key: str,
         *,
         new_key: bool = False,
+        choices: tuple[tuple[str, str], ...] = (),
     ) -> bool:
         """Queue ``text`` to whoever sent ``item``; False if nothing was queued
         (channel cannot reply, no address, unreachable, rate limit, or sent)."""
@@ -127,6 +161,7 @@ class CitizenReplies:
                 in_reply_to=fields.message_id or item.metadata.get("message_ref"),
                 tracking_no=row.tracking_no,
                 idempotency_key=f"{item.channel}:{key}",
+                choices=choices,
             ),
             limit_per_hour=limit,
             new_key=new_key,

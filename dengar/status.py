@@ -14,6 +14,7 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from config.settings import Settings
+from dispatcher.message import apply_confidentiality
 from storage.tables import (
     AgencyQueueRow,
     ChannelLease,
@@ -141,16 +142,21 @@ def case_summary(session: Session, row: ComplaintRow) -> dict[str, Any]:
 
 
 def agency_queue(session: Session, code: str) -> list[dict[str, Any]]:
-    """The messages in an agency's database queue not yet acknowledged."""
+    """The messages in an agency's database queue not yet acknowledged,
+    under each case's confidentiality of now (a case made anonim after it
+    was queued shows no identity, even before its queued copy is rewritten)."""
     rows = session.exec(
-        select(AgencyQueueRow)
+        select(AgencyQueueRow, ComplaintRow.confidentiality)
+        .join(ComplaintRow, col(ComplaintRow.id) == AgencyQueueRow.complaint_id)
         .where(
             AgencyQueueRow.agency_code == code,
             col(AgencyQueueRow.acknowledged_at).is_(None),
         )
         .order_by(col(AgencyQueueRow.id))
     ).all()
-    return [json.loads(row.message) for row in rows]
+    return [
+        apply_confidentiality(json.loads(row.message), level) for row, level in rows
+    ]
 
 
 def _counts(session: Session, column: Any, *where: Any) -> dict[str, int]:

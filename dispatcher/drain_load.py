@@ -3,9 +3,11 @@ fixed number of queries whatever the batch's size."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -15,7 +17,14 @@ from sqlmodel import Session
 from config.settings import Settings
 from dispatcher import outbox
 from dispatcher.drain_types import CASE_FIELDS, ROW_FIELDS, Claimed, Job
-from dispatcher.message import CaseExtras, CaseRecord, compose_message, load_extras
+from dispatcher.message import (
+    DISPATCHED,
+    CaseExtras,
+    CaseRecord,
+    compose_message,
+    load_extras,
+    redaction_of,
+)
 from dispatcher.sinks.base import Delivery, Sink
 from storage.attachments import read_attachment
 from storage.tables import AttachmentRow, ComplaintRow, OutboxRow
@@ -105,13 +114,24 @@ def _delivery_for(
         raise LookupError(f"case {row.complaint_id} not found")
     agency = settings.agency(row.target)
     found = extras[row.complaint_id]
+    # built now, not when queued: what the citizen chose or added while the
+    # row waited (the confirmation window, a retry) is what the agency gets
     message = compose_message(complaint, found, agency.code, agency.name)
+    request = json.loads(row.payload) if row.payload else {}
+    event = str(request.get("event") or DISPATCHED)
+    if event != DISPATCHED:
+        message = redaction_of(
+            message,
+            str(request.get("previous") or "biasa"),
+            datetime.fromisoformat(str(request["requested_at"])),
+        )
     message["idempotency_key"] = row.idempotency_key
     return Delivery(
         idempotency_key=row.idempotency_key,
         agency_code=agency.code,
         message=message,
         attachments=_file_bytes(found.attachments),
+        event=event,
     )
 
 

@@ -2,8 +2,15 @@
 
 Documented in ``docs/schema/agency-message.v1.json``. Confidentiality is
 applied here, where data leaves Dengar: an ``anonim`` case never carries the
-reporter's identity; a ``rahasia`` case carries only what the agency needs to
-act (no identity, no source handles, no subject line).
+reporter's identity, and its texts are the cleaned ones (no signature, no
+quoted reply) with personal data (NIK, phone numbers, e-mail addresses)
+masked; a ``rahasia`` case carries only what the agency needs to act (no
+identity, no source handles, no subject line).
+
+A message is an ``event``: ``dispatched`` (a case for the agency) or
+``redacted`` (the case became confidential after the agency received it: the
+same case again, confidentiality applied, with ``redaction`` asking the
+agency to remove the identity it holds).
 """
 
 from __future__ import annotations
@@ -16,10 +23,19 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from dispatcher.outbox import among
+from dispatcher.privacy import mask_pii
 from storage.tables import AttachmentRow, ComplaintRow
 
 SCHEMA_ID = "https://dengar.id/schema/agency-message.v1.json"
 SCHEMA_VERSION = 1
+DISPATCHED, REDACTED = "dispatched", "redacted"
+HIDDEN_LEVELS = frozenset({"anonim", "rahasia"})
+REDACTION_NOTE = (
+    "Pelapor meminta agar identitasnya dirahasiakan setelah pengaduan ini "
+    "diteruskan kepada instansi Anda. Mohon hapus nama, alamat surel, nomor "
+    "telepon, akun, dan data pribadi lain pelapor dari salinan pengaduan ini "
+    "di sistem instansi Anda, dan gunakan isi pesan ini sebagai penggantinya."
+)
 
 
 def idempotency_key(complaint: ComplaintRow | CaseRecord, agency_code: str) -> str:
@@ -111,7 +127,7 @@ def compose_message(
     """The agency message from already loaded rows (no database access), so a
     batch of cases costs the queries of :func:`load_extras` only."""
     secret = complaint.confidentiality == "rahasia"
-    hidden = complaint.confidentiality in ("anonim", "rahasia")
+    hidden = complaint.confidentiality in HIDDEN_LEVELS
     location = None
     if complaint.location_lat is not None and complaint.location_lon is not None:
         location = {
@@ -122,6 +138,7 @@ def compose_message(
     return {
         "$schema": SCHEMA_ID,
         "schema_version": SCHEMA_VERSION,
+        "event": DISPATCHED,
         "idempotency_key": idempotency_key(complaint, agency_code),
         "dengar_id": complaint.id,
         "tracking_no": complaint.tracking_no,
@@ -132,8 +149,8 @@ def compose_message(
         "received_at": complaint.received_at.isoformat(),
         "category": complaint.category,
         "region": complaint.region,
-        "subject": None if secret else complaint.subject,
-        "text": complaint.clean_text,
+        "subject": None if secret else _shown(complaint.subject, hidden),
+        "text": _shown(complaint.clean_text, hidden) or "",
         "location": location,
         "reporter": None if hidden else _reporter(complaint),
         "attachments": [
@@ -147,12 +164,61 @@ def compose_message(
             for a in extras.attachments
         ],
         "follow_ups": [
-            {"received_at": f.received_at.isoformat(), "text": f.clean_text}
+            {
+                "received_at": f.received_at.isoformat(),
+                "text": _shown(f.clean_text, hidden) or "",
+            }
             for f in extras.follow_ups
         ],
         "supporters": extras.supporters,
         "routing_reason": complaint.routing_reason,
     }
+
+
+def redaction_of(
+    message: dict[str, Any], previous: str, requested_at: datetime
+) -> dict[str, Any]:
+    """``message`` (the case as it now is) turned into the ``redacted`` event
+    asking the agency to remove the identity it received earlier."""
+    tracking_no = message.get("tracking_no")
+    agency = message.get("agency") or {}
+    return {
+        **message,
+        "event": REDACTED,
+        "redaction": {
+            "previous_confidentiality": previous,
+            "requested_at": requested_at.isoformat(),
+            "replaces": f"{tracking_no}/{agency.get('code')}",
+            "note": REDACTION_NOTE,
+        },
+    }
+
+
+def apply_confidentiality(message: dict[str, Any], level: str) -> dict[str, Any]:
+    """A stored message (e.g. an agency's database queue) under the case's
+    current ``level``: what :func:`compose_message` would leave out now is
+    left out, whatever level the message was built under."""
+    if level not in HIDDEN_LEVELS:
+        return message
+    shown = dict(message)
+    shown["confidentiality"] = level
+    shown["reporter"] = None
+    shown["text"] = mask_pii(str(message.get("text") or ""))
+    subject = message.get("subject")
+    shown["subject"] = (
+        None if level == "rahasia" or subject is None else (mask_pii(str(subject)))
+    )
+    shown["follow_ups"] = [
+        {**f, "text": mask_pii(str(f.get("text") or ""))}
+        for f in message.get("follow_ups") or []
+    ]
+    return shown
+
+
+def _shown(text: str | None, hidden: bool) -> str | None:
+    if text is None or not hidden:
+        return text
+    return mask_pii(text)
 
 
 def _reporter(complaint: CaseRecord) -> dict[str, str | None]:

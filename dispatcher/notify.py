@@ -14,6 +14,23 @@ DEFAULT_MESSAGES: dict[str, str] = {
         "akan diverifikasi dan diteruskan ke instansi yang berwenang; kami akan "
         "mengabari Anda di sini."
     ),
+    "ack_choice": (
+        "Terima kasih. Pengaduan Anda telah kami terima dengan nomor pelacakan "
+        "{tracking_no}.\n\n"
+        "Sebelum pengaduan diteruskan ke instansi yang berwenang, Anda dapat "
+        "memilih sifatnya:\n"
+        "\u2022 Biasa \u2013 identitas Anda ikut diteruskan agar instansi dapat "
+        "menghubungi Anda.\n"
+        "\u2022 Anonim \u2013 identitas Anda tidak diteruskan ke instansi.\n"
+        "\u2022 Rahasia \u2013 isi pengaduan tidak ditampilkan kepada publik dan "
+        "identitas Anda dilindungi.\n\n"
+        "Pilih dengan tombol di bawah ini atau ketik /anonim atau /rahasia. "
+        "Pesan tambahan yang Anda kirim dalam {window} ke depan ikut "
+        "diteruskan; tanpa pilihan, pengaduan diteruskan sebagai pengaduan "
+        "biasa setelah {window}.\n\n"
+        "Simpan nomor pelacakan ini untuk menanyakan perkembangan pengaduan "
+        "Anda; kami akan mengabari Anda di sini."
+    ),
     "follow_up_ack": (
         "Tambahan informasi Anda telah kami catat pada pengaduan {tracking_no}."
     ),

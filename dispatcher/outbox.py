@@ -57,12 +57,19 @@ def enqueue_agency(
     key: str,
     *,
     new_case: bool = False,
+    not_before: datetime | None = None,
+    payload: str | None = None,
 ) -> OutboxRow | None:
     """Queue ``complaint`` for its agency; None if that key is already queued.
 
     ``new_case``: the complaint was created in this transaction with a new
     tracking number, which the key contains, so nothing can hold the key yet
     and the lookup (with the flush of every pending row it forces) is skipped.
+    ``not_before``: the row is held until then (a chat channel's confirmation
+    window); it is its first ``next_attempt_at``, so the claim query and its
+    index need nothing else, and the hold survives a restart.
+    ``payload``: what makes the row other than the case's dispatch (a
+    redaction request).
     """
     assert complaint.id is not None
     if not new_case and _exists(session, key):
@@ -73,9 +80,43 @@ def enqueue_agency(
         complaint_id=complaint.id,
         idempotency_key=key,
         max_attempts=max_attempts,
+        payload=payload,
     )
+    if not_before is not None:
+        row.next_attempt_at = not_before
     session.add(row)
     return row
+
+
+def release_held(session: Session, complaint_id: int) -> int:
+    """End the hold of ``complaint_id``'s agency rows that were never tried
+    (the citizen chose); how many rows are now due. Committing is the
+    caller's."""
+    table = OutboxRow.__table__  # type: ignore[attr-defined]
+    now = utcnow()
+    result = session.execute(
+        update(table)
+        .where(
+            table.c.complaint_id == complaint_id,
+            table.c.kind == KIND_AGENCY,
+            table.c.status == PENDING,
+            table.c.attempts == 0,
+            table.c.next_attempt_at > now,
+        )
+        .values(next_attempt_at=now)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def agency_rows(session: Session, complaint_id: int) -> list[OutboxRow]:
+    """The agency rows of a case, oldest first (flushing pending ones)."""
+    table = OutboxRow.__table__  # type: ignore[attr-defined]
+    found = session.execute(
+        select(OutboxRow)
+        .where(table.c.complaint_id == complaint_id, table.c.kind == KIND_AGENCY)
+        .order_by(table.c.id)
+    )
+    return list(found.scalars())
 
 
 def enqueue_reply(
@@ -147,7 +188,12 @@ class _WithPayload(Protocol):
 
 def reply_of(row: _WithPayload) -> OutgoingReply:
     """The citizen message stored in a reply row."""
-    return OutgoingReply(**json.loads(row.payload or "{}"))
+    fields = json.loads(row.payload or "{}")
+    # JSON has no tuples; the record's choices are pairs
+    fields["choices"] = tuple(
+        (str(label), str(command)) for label, command in fields.get("choices") or ()
+    )
+    return OutgoingReply(**fields)
 
 
 # Recipients known unreachable are read once per transaction, not once per

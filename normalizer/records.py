@@ -142,6 +142,11 @@ class OutgoingReply:
     in_reply_to: str | None = None  # the source message id this answers
     tracking_no: str | None = None
     idempotency_key: str = ""
+    # answers the citizen can pick with one tap, as (label, command) pairs,
+    # e.g. ("Anonim", "anonim ADU-7K3M-9Q2D"); a channel that has buttons
+    # shows them (Telegram inline keyboard), the others rely on the text,
+    # which names the same commands
+    choices: tuple[tuple[str, str], ...] = ()
 
 
 # ---------------------------------------------------------------------------

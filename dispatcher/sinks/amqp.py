@@ -2,7 +2,10 @@
 
 The message goes to ``settings.exchange`` (declared durable, type topic) with
 routing key ``settings.routing_key`` or the agency code in lower case. It is
-persistent, JSON, and its AMQP ``message_id`` is the idempotency key: a
+persistent, JSON, its AMQP ``type`` is the event type the webhook uses
+(``id.go.<regency>.dengar.complaint.dispatched``, or ``….redacted`` for a
+request to remove the reporter's identity from a case sent earlier; see
+docs/dispatch.md), and its AMQP ``message_id`` is the idempotency key: a
 consumer that sees an id again (we re-send after a crash between the broker's
 confirm and our record of it) must treat it as a duplicate.
 
@@ -32,7 +35,12 @@ from aio_pika.exceptions import AMQPError, DeliveryError, PublishError
 
 from config.settings import AgencySettings
 from config.sink_settings import AmqpSinkSettings
-from dispatcher.sinks.base import Delivery, RetriableDeliveryError, SinkContext
+from dispatcher.sinks.base import (
+    Delivery,
+    RetriableDeliveryError,
+    SinkContext,
+    event_type,
+)
 
 # aiormq says "<Connection …> closed" with a RuntimeError while the robust
 # connection is reconnecting; the next attempt finds it up
@@ -72,6 +80,7 @@ class AmqpSink:
             raise TypeError(f"agency {agency.code}: not an amqp sink")
         self.agency = agency
         self.settings = settings
+        self.regency = context.regency
         self.routing_key = routing_key_of(agency, settings)
         self.confirm_timeout = confirm_timeout
         self._where = safe_amqp_url(settings.url.get_secret_value())
@@ -152,7 +161,7 @@ class AmqpSink:
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             message_id=delivery.idempotency_key,
             timestamp=datetime.now(UTC),
-            type="id.go.dengar.complaint.dispatched",
+            type=event_type(self.regency, delivery.event),
             app_id="dengar",
             headers={
                 "agency": delivery.agency_code,

@@ -26,6 +26,8 @@ from typing import Any, Protocol, runtime_checkable
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
+from config.settings import DEFAULT_REGENCY
+
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
@@ -34,13 +36,16 @@ class Delivery:
     ``message`` follows ``docs/schema/agency-message.v1.json``, with the
     case's confidentiality already applied. ``attachments`` carries the
     bytes of files the agency may see, keyed by sha256, for sinks that send
-    files (email); the others reference them by hash.
+    files (email); the others reference them by hash. ``event`` is
+    ``dispatched`` (a case) or ``redacted`` (remove the reporter's identity
+    from a case received earlier), as in ``message["event"]``.
     """
 
     idempotency_key: str
     agency_code: str
     message: dict[str, Any]
     attachments: dict[str, bytes] = field(default_factory=dict)
+    event: str = "dispatched"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +53,8 @@ class SinkContext:
     """What a sink may need from Dengar besides its own settings."""
 
     sessions: sessionmaker[Session]
-    regency: str = "kotabaru"  # for CloudEvents types: id.go.<regency>.dengar…
+    # the configured ``regency``, for event types: id.go.<regency>.dengar…
+    regency: str = DEFAULT_REGENCY
 
 
 class DeliveryError(Exception):
@@ -116,6 +122,13 @@ async def deliver_batch(
             raise result  # cancellation and the like are not delivery outcomes
         outcomes.append(result)
     return outcomes
+
+
+def event_type(regency: str, event: str = "dispatched") -> str:
+    """The type of an event for ``regency``, the same on every sink that
+    names it (CloudEvents ``type``, AMQP ``type``, Redis ``type`` field):
+    ``id.go.<regency>.dengar.complaint.<event>``."""
+    return f"id.go.{regency}.dengar.complaint.{event}"
 
 
 def sink_settings_of(agency: Any) -> Any:

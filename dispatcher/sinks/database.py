@@ -1,5 +1,9 @@
 """The ``database`` sink: the agency's queue is a table in Dengar itself
-(``agency_queue``), read with ``dengar queue CODE`` or the agency API."""
+(``agency_queue``), read with ``dengar queue CODE`` or the agency API.
+
+A ``redacted`` event (the case became confidential after it was queued) is
+not queued beside the case: it rewrites the case's queued messages for that
+agency, so that no copy with the identity stays in the queue."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from config.settings import AgencySettings
+from dispatcher.message import DISPATCHED, REDACTED
 from dispatcher.sinks.base import Delivery, RetriableDeliveryError, SinkContext
 from storage.tables import AgencyQueueRow
 
@@ -26,13 +31,28 @@ class DatabaseSink:
         return f"DatabaseSink(agency={self.agency.code!r})"
 
     async def deliver(self, delivery: Delivery) -> None:
-        """Insert the message unless that idempotency key is already queued."""
+        """Insert the message unless that idempotency key is already queued
+        (a redaction rewrites the queued messages of its case instead)."""
+        if delivery.event == REDACTED:
+            await asyncio.to_thread(self._rewrite, delivery)
+            return
         await asyncio.to_thread(self._insert, delivery)
 
     async def deliver_many(
         self, deliveries: Sequence[Delivery]
     ) -> list[Exception | None]:
         """Queue the whole batch in one transaction; all or none is taken."""
+        if any(d.event == REDACTED for d in deliveries):
+            # rare: one by one, each its own outcome
+            outcomes: list[Exception | None] = []
+            for delivery in deliveries:
+                try:
+                    await self.deliver(delivery)
+                except RetriableDeliveryError as exc:
+                    outcomes.append(exc)
+                else:
+                    outcomes.append(None)
+            return outcomes
         try:
             await asyncio.to_thread(self._insert_many, deliveries)
         except RetriableDeliveryError as exc:
@@ -82,6 +102,28 @@ class DatabaseSink:
             except IntegrityError:
                 # a concurrent worker queued the same key first: that is success
                 session.rollback()
+            except Exception as exc:
+                raise RetriableDeliveryError(f"database write failed: {exc}") from exc
+
+    def _rewrite(self, delivery: Delivery) -> None:
+        # the queued copies take the case as it now is; the redaction itself
+        # is kept in the message so the agency can see why it changed
+        message = dict(delivery.message)
+        message["event"] = DISPATCHED
+        message["redaction"] = delivery.message.get("redaction")
+        with self.sessions() as session:
+            queued = session.exec(
+                select(AgencyQueueRow).where(
+                    AgencyQueueRow.complaint_id == int(message["dengar_id"]),
+                    AgencyQueueRow.agency_code == delivery.agency_code,
+                )
+            ).all()
+            for row in queued:
+                message["idempotency_key"] = row.idempotency_key
+                row.message = json.dumps(message, ensure_ascii=False)
+                session.add(row)
+            try:
+                session.commit()
             except Exception as exc:
                 raise RetriableDeliveryError(f"database write failed: {exc}") from exc
 

@@ -1,7 +1,9 @@
 """The ``email`` sink: a readable Indonesian email to the agency's address.
 
 For agencies that only read mail. The subject carries the tracking number,
-the body the case as a person reads it, the files the case came with are
+the body the case as a person reads it (a ``redacted`` event: a request, in
+the thread of the first mail, to remove the reporter's identity, with the
+case again under its new confidentiality), the files the case came with are
 attached, and the message itself rides along as ``pengaduan-<no>.json`` for
 anyone who later wants to import it. ``Message-ID`` is derived from the
 idempotency key, so a re-send after a crash has the same Message-ID and mail
@@ -30,6 +32,7 @@ from typing import Any
 from config.common import SmtpSettings
 from config.settings import AgencySettings
 from config.sink_settings import EmailSinkSettings
+from dispatcher.message import REDACTED
 from dispatcher.sinks.base import (
     Delivery,
     PermanentDeliveryError,
@@ -59,10 +62,11 @@ def compose(
 ) -> EmailMessage:
     """The email for ``delivery`` (confidentiality was applied in the message)."""
     m = delivery.message
+    redaction = delivery.event == REDACTED
     mail = EmailMessage()
     mail["From"] = settings.smtp.from_address
     mail["To"] = ", ".join(settings.to)
-    mail["Subject"] = _subject(m)
+    mail["Subject"] = _redaction_subject(m) if redaction else _subject(m)
     mail["Date"] = formatdate(localtime=False, usegmt=True)
     mail["Message-ID"] = message_id_for(
         delivery.idempotency_key, settings.smtp.from_address
@@ -71,8 +75,19 @@ def compose(
     mail["Auto-Submitted"] = "auto-generated"
     mail["X-Dengar-Tracking-No"] = single_line(str(m.get("tracking_no", "")))
     mail["X-Dengar-Idempotency-Key"] = delivery.idempotency_key
-    mail.set_content(_body(m, agency_name))
-    for attachment in m.get("attachments", []):
+    if redaction:
+        # a reply in the thread of the case's first mail, for the clients
+        # that fold a conversation
+        original = message_id_for(
+            str((m.get("redaction") or {}).get("replaces") or ""),
+            settings.smtp.from_address,
+        )
+        mail["In-Reply-To"] = original
+        mail["References"] = original
+        mail.set_content(_redaction_body(m, agency_name))
+    else:
+        mail.set_content(_body(m, agency_name))
+    for attachment in [] if redaction else m.get("attachments", []):
         data = delivery.attachments.get(attachment.get("sha256", ""))
         if data is None:
             continue
@@ -174,6 +189,60 @@ def _body(m: dict[str, Any], agency_name: str) -> str:
         "",
         "Surel ini dikirim otomatis oleh Dengar. Jika surel yang sama datang dua "
         "kali, abaikan yang kedua (Message-ID-nya sama).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _redaction_subject(m: dict[str, Any]) -> str:
+    return (
+        f"[{m.get('tracking_no')}] Permintaan penghapusan identitas pelapor "
+        "(pengaduan kini bersifat "
+        f"{str(m.get('confidentiality') or 'anonim').upper()})"
+    )
+
+
+def _redaction_body(m: dict[str, Any], agency_name: str) -> str:
+    redaction = m.get("redaction") or {}
+    lines = [
+        f"Yth. {agency_name},",
+        "",
+        f"Pengaduan nomor {m.get('tracking_no')} telah kami teruskan kepada "
+        "instansi Anda. Setelah itu pelapor meminta agar identitasnya "
+        "dirahasiakan; pengaduan ini kini bersifat "
+        f"{_LABELS.get(str(m.get('confidentiality')), '-')}.",
+        "",
+        "Mohon:",
+        "  1. hapus nama, alamat surel, nomor telepon, akun media sosial, dan "
+        "data pribadi lain pelapor dari surel sebelumnya dan dari sistem "
+        "instansi Anda;",
+        "  2. jangan menghubungi pelapor secara langsung; sampaikan tindak "
+        "lanjut melalui nomor pelacakan di atas;",
+        "  3. gunakan isi pengaduan di bawah ini (data pribadi sudah "
+        "disamarkan) sebagai penggantinya.",
+        "",
+        f"Nomor pelacakan : {m.get('tracking_no')}",
+        f"Diterima        : {m.get('received_at')}",
+        f"Kategori        : {m.get('category') or '-'}",
+        f"Wilayah         : {m.get('region') or '-'}",
+        "",
+        "Isi pengaduan:",
+        "",
+        _indent(str(m.get("text", ""))),
+        "",
+    ]
+    for follow_up in m.get("follow_ups", []):
+        lines += [
+            f"Tambahan dari pelapor ({follow_up['received_at']}):",
+            "",
+            _indent(follow_up["text"]),
+            "",
+        ]
+    lines += [
+        "Permintaan ini dicatat pada "
+        f"{redaction.get('requested_at', '-')}. Terima kasih atas kerja sama "
+        "Anda menjaga kerahasiaan pelapor.",
+        "",
+        "Surel ini dikirim otomatis oleh Dengar.",
     ]
     return "\n".join(lines) + "\n"
 

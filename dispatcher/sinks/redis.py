@@ -1,8 +1,11 @@
 """The ``redis`` sink: each case is an entry of the agency's Redis stream.
 
-``XADD <stream> MAXLEN ~ <maxlen> * idempotency_key <key> message <json>``,
-with ``<stream>`` = ``settings.stream`` or ``dengar:<CODE>``. The agency reads
-it with a consumer group (``XREADGROUP``/``XACK``).
+``XADD <stream> MAXLEN ~ <maxlen> * idempotency_key <key> message <json> type
+<event type>``, with ``<stream>`` = ``settings.stream`` or ``dengar:<CODE>``
+and the type the webhook's CloudEvents carry
+(``id.go.<regency>.dengar.complaint.dispatched``, or ``….redacted``: remove
+the reporter's identity from a case sent earlier; docs/dispatch.md). The
+agency reads it with a consumer group (``XREADGROUP``/``XACK``).
 
 A re-send after a crash would add a second entry; to avoid it the add runs in
 a Lua script that first looks for ``<stream>:sent:<key>`` (kept for
@@ -25,7 +28,12 @@ from redis.exceptions import RedisError
 
 from config.settings import AgencySettings
 from config.sink_settings import RedisSinkSettings
-from dispatcher.sinks.base import Delivery, RetriableDeliveryError, SinkContext
+from dispatcher.sinks.base import (
+    Delivery,
+    RetriableDeliveryError,
+    SinkContext,
+    event_type,
+)
 
 SENT_TTL = 7 * 24 * 3600
 CONNECT_TIMEOUT = 5.0
@@ -33,17 +41,17 @@ COMMAND_TIMEOUT = 10.0
 MAX_CONNECTIONS = 16
 
 # KEYS[1] stream, KEYS[2] sent marker; ARGV[1] key, ARGV[2] message,
-# ARGV[3] maxlen ("" for none), ARGV[4] marker ttl
+# ARGV[3] maxlen ("" for none), ARGV[4] marker ttl, ARGV[5] event type
 _ADD_ONCE = """
 local earlier = redis.call('GET', KEYS[2])
 if earlier then return earlier end
 local id
 if ARGV[3] == '' then
   id = redis.call('XADD', KEYS[1], '*',
-                  'idempotency_key', ARGV[1], 'message', ARGV[2])
+                  'idempotency_key', ARGV[1], 'message', ARGV[2], 'type', ARGV[5])
 else
   id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*',
-                  'idempotency_key', ARGV[1], 'message', ARGV[2])
+                  'idempotency_key', ARGV[1], 'message', ARGV[2], 'type', ARGV[5])
 end
 redis.call('SET', KEYS[2], id, 'EX', ARGV[4])
 return id
@@ -64,6 +72,7 @@ class RedisSink:
             raise TypeError(f"agency {agency.code}: not a redis sink")
         self.agency = agency
         self.settings = settings
+        self.regency = context.regency
         self.stream = stream_name(agency, settings)
         # The outbox delivers a whole batch at once: a blocking pool makes
         # the surplus wait for a connection instead of failing with
@@ -120,7 +129,13 @@ class RedisSink:
         maxlen = "" if self.settings.maxlen is None else str(self.settings.maxlen)
         return (
             [self.stream, f"{self.stream}:sent:{delivery.idempotency_key}"],
-            [delivery.idempotency_key, message, maxlen, SENT_TTL],
+            [
+                delivery.idempotency_key,
+                message,
+                maxlen,
+                SENT_TTL,
+                event_type(self.regency, delivery.event),
+            ],
         )
 
     def _error(self, exc: Exception) -> RetriableDeliveryError:

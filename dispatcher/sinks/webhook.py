@@ -1,6 +1,9 @@
 """The ``webhook`` sink: an HTTPS POST of each case to the agency's own system.
 
-The body is a CloudEvents 1.0 event in structured JSON mode; its ``id`` is the
+The body is a CloudEvents 1.0 event in structured JSON mode, of type
+``id.go.<regency>.dengar.complaint.dispatched`` for a case and
+``….complaint.redacted`` when a case became confidential after it was sent
+(remove the reporter's identity; docs/dispatch.md); its ``id`` is the
 idempotency key, so a receiver that sees the same ``id`` twice (we re-send
 after a crash between its 2xx and our record of it) must treat the second as
 a duplicate. The body is signed: ``X-Dengar-Signature: sha256=<hex>``, the
@@ -34,17 +37,13 @@ from dispatcher.sinks.base import (
     PermanentDeliveryError,
     RetriableDeliveryError,
     SinkContext,
+    event_type,
 )
 
 SIGNATURE_HEADER = "X-Dengar-Signature"
 CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 DETAIL_LIMIT = 2048
 _RETRIABLE_4XX = frozenset({408, 429})
-
-
-def event_type(regency: str) -> str:
-    """The CloudEvents ``type`` of a dispatched case for ``regency``."""
-    return f"id.go.{regency}.dengar.complaint.dispatched"
 
 
 def sign(secret: str | bytes, body: bytes) -> str:
@@ -71,7 +70,7 @@ def cloud_event(
     message = delivery.message
     event: dict[str, Any] = {
         "specversion": "1.0",
-        "type": event_type(regency),
+        "type": event_type(regency, delivery.event),
         "source": f"/dengar/{regency}/agencies/{delivery.agency_code}",
         "id": delivery.idempotency_key,
         "time": (now or datetime.now(UTC)).isoformat().replace("+00:00", "Z"),

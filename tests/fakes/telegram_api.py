@@ -9,13 +9,18 @@ a JSON body.
 
 Served: ``getMe``, ``deleteWebhook``, ``setWebhook``, ``getWebhookInfo``,
 ``getUpdates`` (drops updates below ``offset`` for good, long-polls up to
-``timeout``), ``sendMessage``, ``getFile`` and ``GET /file/bot<token>/<path>``.
+``timeout``), ``sendMessage`` (with an ``inline_keyboard`` ``reply_markup``,
+checked as the Bot API does: callback_data of 1-64 bytes), ``answerCallbackQuery``
+(each query answered at most once, unknown or answered ids refused like
+Telegram refuses them), ``getFile`` and ``GET /file/bot<token>/<path>``.
 
 Test helpers: ``push_update`` / ``push_message`` feed updates in,
 ``add_file`` registers a downloadable file, ``fail(method, …)`` makes the next
 calls fail (429 with ``retry_after``, 5xx, …), ``block(chat_id)`` makes
 ``sendMessage`` answer 403 "bot was blocked by the user", ``sent`` and
-``wait_sent`` show what the bot sent.
+``wait_sent`` show what the bot sent, ``press_button`` is a citizen tapping
+an inline button of a sent message (a ``callback_query`` update) and
+``answered`` the bot's answers to those presses.
 """
 
 from __future__ import annotations
@@ -76,6 +81,12 @@ class SentMessage:
     text: str
     reply_to_message_id: int | None
     at: float = field(default_factory=time.monotonic)
+    reply_markup: dict[str, Any] | None = None
+
+    def buttons(self) -> list[tuple[str, str]]:
+        """``(text, callback_data)`` of the message's inline buttons."""
+        rows = (self.reply_markup or {}).get("inline_keyboard") or []
+        return [(b["text"], b["callback_data"]) for row in rows for b in row]
 
 
 class FakeTelegramApi:
@@ -92,6 +103,9 @@ class FakeTelegramApi:
         self.files: dict[str, _File] = {}
         # file ids whose download answers 404 (the file path expired or is gone)
         self.gone: set[str] = set()
+        # callback query id -> answer (None until the bot answers)
+        self.callback_queries: dict[str, dict[str, Any] | None] = {}
+        self._query_ids = itertools.count(7_000_000)
         self._failures: dict[str, list[_Failure]] = {}
         self._update_ids = itertools.count(100_000)
         self._message_ids: dict[int, itertools.count[int]] = {}
@@ -127,6 +141,43 @@ class FakeTelegramApi:
             message["edit_date"] = message["date"] + 5
         key = "edited_message" if edited else "message"
         return await self.push_update({key: message})
+
+    async def press_button(self, sent: SentMessage, data: str) -> dict[str, Any]:
+        """The citizen of ``sent``'s chat taps its button with callback_data
+        ``data`` (which the message must have): a ``callback_query`` update,
+        shaped as Telegram sends it."""
+        if data not in [d for _t, d in sent.buttons()]:
+            raise AssertionError(f"message {sent.message_id} has no button {data!r}")
+        query_id = str(next(self._query_ids))
+        self.callback_queries[query_id] = None
+        user = {
+            "id": sent.chat_id,
+            "is_bot": False,
+            "first_name": f"Warga {sent.chat_id}",
+        }
+        chat = {"id": sent.chat_id, "type": "private", "first_name": user["first_name"]}
+        query = {
+            "id": query_id,
+            "from": user,
+            "message": {
+                "message_id": sent.message_id,
+                "from": {
+                    k: BOT_USER[k] for k in ("id", "is_bot", "first_name", "username")
+                },
+                "chat": chat,
+                "date": int(time.time()),
+                "text": sent.text,
+                "reply_markup": sent.reply_markup,
+            },
+            "chat_instance": str(-sent.chat_id * 7919),
+            "data": data,
+        }
+        return await self.push_update({"callback_query": query})
+
+    @property
+    def answered(self) -> dict[str, dict[str, Any]]:
+        """The callback queries the bot answered, with its answer."""
+        return {k: v for k, v in self.callback_queries.items() if v is not None}
 
     def make_message(
         self, chat_id: int, text: str | None = None, **fields: Any
@@ -335,6 +386,7 @@ class FakeTelegramApi:
             reply_to = reply_parameters.get("message_id")
         elif "reply_to_message_id" in params:
             reply_to = _int(params, "reply_to_message_id", 0)
+        markup = _inline_keyboard(params.get("reply_markup"))
         message_id = self._next_message_id(chat_id)
         result: dict[str, Any] = {
             "message_id": message_id,
@@ -349,6 +401,8 @@ class FakeTelegramApi:
             "date": int(time.time()),
             "text": text,
         }
+        if markup is not None:
+            result["reply_markup"] = markup
         if reply_to:
             result["reply_to_message"] = {
                 "message_id": reply_to,
@@ -356,9 +410,32 @@ class FakeTelegramApi:
                 "date": result["date"],
             }
         async with self._changed:
-            self.sent.append(SentMessage(chat_id, message_id, text, reply_to))
+            self.sent.append(
+                SentMessage(chat_id, message_id, text, reply_to, reply_markup=markup)
+            )
             self._changed.notify_all()
         return result
+
+    async def _m_answercallbackquery(self, params: dict[str, Any]) -> Any:
+        query_id = str(params.get("callback_query_id") or "")
+        if not query_id:
+            raise _ApiError(
+                400, 'Bad Request: parameter "callback_query_id" is required'
+            )
+        if query_id not in self.callback_queries or self.callback_queries[query_id]:
+            raise _ApiError(
+                400,
+                "Bad Request: query is too old and response timeout expired or "
+                "query ID is invalid",
+            )
+        text = params.get("text")
+        if text is not None and len(str(text)) > 200:
+            raise _ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
+        self.callback_queries[query_id] = {
+            "text": text,
+            "show_alert": bool(params.get("show_alert", False)),
+        }
+        return True
 
     async def _m_getfile(self, params: dict[str, Any]) -> Any:
         file = self.files.get(str(params.get("file_id", "")))
@@ -438,6 +515,33 @@ async def _params(request: web.Request) -> dict[str, Any]:
             with contextlib.suppress(ValueError):
                 params[key] = json.loads(value)
     return params
+
+
+def _inline_keyboard(markup: Any) -> dict[str, Any] | None:
+    """A sendMessage ``reply_markup`` checked as Telegram checks an inline
+    keyboard; other markups are kept as they came."""
+    if markup in (None, ""):
+        return None
+    if not isinstance(markup, dict):
+        raise _ApiError(
+            400, "Bad Request: can't parse reply keyboard markup JSON object"
+        )
+    rows = markup.get("inline_keyboard")
+    if rows is None:
+        return markup
+    if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
+        raise _ApiError(400, 'Bad Request: field "inline_keyboard" must be an Array')
+    for row in rows:
+        for button in row:
+            if not isinstance(button, dict) or not str(button.get("text") or ""):
+                raise _ApiError(
+                    400,
+                    "Bad Request: text buttons are unallowed in the inline keyboard",
+                )
+            data = button.get("callback_data")
+            if data is not None and not 1 <= len(str(data).encode()) <= 64:
+                raise _ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+    return markup
 
 
 def _int(params: dict[str, Any], name: str, default: int) -> int:
