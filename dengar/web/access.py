@@ -3,7 +3,9 @@ the pages and the API.
 
 - ``biasa``: staff and the assigned agency see everything.
 - ``anonim``: the content may be shown, the reporter's identity only to
-  admins; personal data in the text is masked for everyone else.
+  admins; everyone else reads the cleaned text (no signature, no quoted
+  "… menulis:" reply) with personal data masked, and history entries made
+  by the reporter without the reporter's account.
 - ``rahasia``: only admins and the assigned agency see the case at all (and
   the identity, as for ``anonim``, only admins).
 
@@ -84,6 +86,28 @@ def text_of(principal: Principal, case: ComplaintRow, text: str | None) -> str:
     return mask_pii(text) if masks_text(principal, case) else text
 
 
+def body_of(principal: Principal, case: ComplaintRow, row: ComplaintRow) -> str:
+    """The text of ``row`` (``case`` or one of its records) as ``principal``
+    may read it: the original, or for a confidential case (not to admins)
+    the cleaned text, whose signature and quoted reply may name the
+    reporter, with personal data masked."""
+    if masks_text(principal, case):
+        return mask_pii(row.clean_text or "")
+    return row.original_text or ""
+
+
+REPORTER_ACTOR = "pelapor"
+
+
+def actor_of(principal: Principal, actor: str) -> str:
+    """Who made a history entry, as ``principal`` may see it: an entry of
+    the reporter names the reporter's account (``reporter:<channel>:<id>``),
+    which only admins see."""
+    if actor.startswith("reporter:") and not principal.is_admin:
+        return REPORTER_ACTOR
+    return actor
+
+
 def case_summary(principal: Principal, case: ComplaintRow) -> dict[str, Any]:
     """The fields of a case for lists and the API, with the rules applied."""
     return {
@@ -96,7 +120,7 @@ def case_summary(principal: Principal, case: ComplaintRow) -> dict[str, Any]:
         "region": case.region,
         "confidentiality": case.confidentiality,
         "subject": text_of(principal, case, case.subject) or None,
-        "text": text_of(principal, case, case.original_text),
+        "text": body_of(principal, case, case),
         "reporter": reporter_of(principal, case, case),
         "location": (
             {

@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
-from dengar.web.access import case_summary, reporter_of, text_of
+from dengar.web.access import body_of, case_summary, reporter_of, text_of
 from dengar.web.bad_request import MAX_OFFSET
 from dengar.web.deps import ApiAgency, Ctx, Db, notifier
 from dengar.web.files import attachment_response
@@ -136,7 +136,7 @@ def get_case(
     data["follow_ups"] = [
         {
             "received_at": f.received_at.isoformat(),
-            "text": text_of(agency, case, f.original_text),
+            "text": body_of(agency, case, f),
             "reporter": reporter_of(agency, case, f),
         }
         for f in detail.follow_ups
@@ -153,7 +153,11 @@ def get_case(
         for a in rows
     ]
     data["history"] = [
-        {"status": e.status, "note": e.note, "at": e.created_at.isoformat()}
+        {
+            "status": e.status,
+            "note": text_of(agency, case, e.note) or None,
+            "at": e.created_at.isoformat(),
+        }
         for e in detail.events
     ]
     return data

@@ -11,7 +11,15 @@ from sqlmodel import col, select
 from dengar.status import status_report
 from dengar.triage import list_triage
 from dengar.web import actions, ops
-from dengar.web.access import can_see, masks_text, reporter_of, shows_reporter, text_of
+from dengar.web.access import (
+    actor_of,
+    body_of,
+    can_see,
+    masks_text,
+    reporter_of,
+    shows_reporter,
+    text_of,
+)
 from dengar.web.auth import (
     authenticate,
     login_blocked,
@@ -152,7 +160,7 @@ def intake(
         {
             "row": r,
             "clock": running.get(r.id or 0),
-            "text": text_of(user, r, r.subject or r.original_text)[:140],
+            "text": (text_of(user, r, r.subject) or body_of(user, r, r))[:140],
             "reporter": reporter_of(user, r, r)["name"] or r.reporter_handle or "-",
         }
         for r in rows
@@ -201,6 +209,8 @@ def case_page(
         d=detail,
         clock=running.get(case.id or 0),
         text=lambda t: text_of(user, case, t),
+        body=lambda r: body_of(user, case, r),
+        actor=lambda a: actor_of(user, a),
         reporter=lambda r: reporter_of(user, case, r),
         identity_shown=shows_reporter(user, case),
         masked=masks_text(user, case),
@@ -241,7 +251,7 @@ def triage_page(request: Request, ctx: Ctx, session: Db, user: StaffUser) -> Res
         user,
         posts=posts,
         returned=returned,
-        text=lambda r: text_of(user, r, r.original_text),
+        text=lambda r: body_of(user, r, r),
         agencies=ctx.app.settings.agencies,
     )
 

@@ -19,7 +19,11 @@ import redis.asyncio as aioredis
 from aiosmtpd.controller import Controller
 from sqlmodel import select
 
-from config.settings import AgencySettings
+from config.settings import AgencySettings, Settings
+from dengar.confidentiality import change_confidentiality
+from dispatcher import outbox
+from dispatcher.message import idempotency_key
+from dispatcher.worker import OutboxWorker
 from dispatcher.sinks.base import SinkContext
 from dispatcher.sinks.email import message_id_for
 from dispatcher.sinks.registry import build_sink
@@ -28,6 +32,8 @@ from tests.fakes.webhook_server import WebhookServer
 from tests.services import free_port, need_amqp, need_redis
 from tests.unit.dispatcher.test_message_schema import (
     assert_valid,
+    add_case,
+    add_photo,
     built_delivery,
     sqlite_sessions,
 )
@@ -36,6 +42,16 @@ from tests.unit.dispatcher.test_message_schema import (
 def _agency(sink: dict) -> AgencySettings:
     return AgencySettings.model_validate(
         {"code": "PUPR", "name": "Dinas PUPR", "sink": sink}
+    )
+
+
+def _redaction_settings(agency: AgencySettings) -> Settings:
+    return Settings.model_validate(
+        {
+            "regency": "tanah-bumbu",
+            "agencies": [agency],
+            "routing": {"default_agency": agency.code},
+        }
     )
 
 
@@ -72,7 +88,9 @@ async def backend(request, sessions):
         async def read():
             with sessions() as s:
                 rows = s.exec(select(AgencyQueueRow)).all()
-            return [(r.idempotency_key, json.loads(r.message)) for r in rows]
+            found = [(r.idempotency_key, json.loads(r.message)) for r in rows]
+            read.meta = [m.get("event", "dispatched") for _k, m in found]
+            return found
 
         yield _agency({"type": "database"}), read
 
@@ -80,6 +98,7 @@ async def backend(request, sessions):
         async with WebhookServer(secret="kunci") as server:
 
             async def read():
+                read.meta = [r.json()["type"] for r in server.requests]
                 return [(r.json()["id"], r.json()["data"]) for r in server.requests]
 
             yield (
@@ -94,6 +113,7 @@ async def backend(request, sessions):
 
         async def read():
             found = []
+            read.meta = [str(mail["Subject"]) for mail in inbox.mails]
             for mail in inbox.mails:
                 [doc] = [
                     p
@@ -134,9 +154,11 @@ async def backend(request, sessions):
         async def read():
             await asyncio.sleep(0.2)  # let the broker route what it confirmed
             found = []
+            read.meta = []
             while (message := await queue.get(fail=False)) is not None:
                 await message.ack()
                 found.append((message.message_id, json.loads(message.body)))
+                read.meta.append(message.type)
             return found
 
         yield _agency({"type": "amqp", "url": url, "exchange": name}), read
@@ -151,6 +173,7 @@ async def backend(request, sessions):
 
         async def read():
             entries = await client.xrange(stream)
+            read.meta = [f["type"] for _, f in entries]
             return [
                 (f["idempotency_key"], json.loads(f["message"])) for _, f in entries
             ]
@@ -202,3 +225,63 @@ async def test_confidential_cases_arrive_without_the_reporter(backend, sessions,
     [(_, message)] = await read()
     assert message["reporter"] is None
     assert "siti@warga.example" not in json.dumps(message)
+
+
+async def test_a_case_made_anonim_after_delivery_is_redacted_at_the_agency(
+    backend, sessions
+):
+    """The reporter asks for anonymity after the agency got the case: the
+    agency gets the documented ``redacted`` event through its own sink (the
+    database queue is rewritten in place), with the configured regency in
+    its type, and no copy in the queue names the reporter any more."""
+    agency, read = backend
+    settings = _redaction_settings(agency)
+    sink = build_sink(agency, SinkContext(sessions=sessions, regency="tanah-bumbu"))
+    engine = sessions.kw["bind"]
+    worker = OutboxWorker(engine, sessions, settings, {"PUPR": sink}, {})
+    with sessions() as session:
+        case = add_case(session)
+        add_photo(session, case)
+        key = idempotency_key(case, "PUPR")
+        outbox.enqueue_agency(session, case, "PUPR", 5, key)
+        session.commit()
+        case_id = case.id
+    try:
+        first = await worker.drain_once()
+        assert first.outcomes == {"delivered": 1}
+        with sessions() as session:
+            case = session.get(type(case), case_id)
+            change_confidentiality(
+                session, case, "anonim", actor="reporter:tg:42", via="/anonim"
+            )
+            session.commit()
+        second = await worker.drain_once()
+        assert second.outcomes == {"delivered": 1}
+    finally:
+        await sink.close()
+
+    arrived = await read()
+    for _key, message in arrived:
+        assert_valid(message)
+    *_, (redaction_key, redacted) = arrived
+    assert redacted["confidentiality"] == "anonim"
+    assert redacted["reporter"] is None
+    assert "siti@warga.example" not in json.dumps(redacted)
+    assert redacted["redaction"]["replaces"] == key
+    assert redacted["redaction"]["previous_confidentiality"] == "biasa"
+    assert "hapus" in redacted["redaction"]["note"]
+    if agency.sink.type == "database":
+        # the queue holds the case once, rewritten without the identity
+        assert [k for k, _m in arrived] == [key]
+        assert read.meta == ["dispatched"]
+        return
+    assert [k for k, _m in arrived] == [key, f"{key}/redacted/1"]
+    assert arrived[0][1]["reporter"]["email"] == "siti@warga.example"
+    assert redacted["event"] == "redacted"
+    if agency.sink.type == "email":
+        assert "Permintaan penghapusan identitas pelapor" in read.meta[-1]
+    else:
+        assert read.meta == [
+            "id.go.tanah-bumbu.dengar.complaint.dispatched",
+            "id.go.tanah-bumbu.dengar.complaint.redacted",
+        ]

@@ -71,6 +71,7 @@ def cases(dengar, web):
                 "PUPR",
                 confidentiality="anonim",
                 original_text="NIK saya 6302011203900004, HP 081234567890",
+                clean_text="NIK saya 6302011203900004, HP 081234567890",
             ),
             "pupr_rahasia": make_case(
                 session, "ADU-AAAA-0003", "PUPR", confidentiality="rahasia"
