@@ -14,7 +14,7 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from config.settings import Settings
-from dispatcher.message import apply_confidentiality
+from dispatcher.message import apply_confidentiality, identity_of
 from storage.tables import (
     AgencyQueueRow,
     ChannelLease,
@@ -146,7 +146,7 @@ def agency_queue(session: Session, code: str) -> list[dict[str, Any]]:
     under each case's confidentiality of now (a case made anonim after it
     was queued shows no identity, even before its queued copy is rewritten)."""
     rows = session.exec(
-        select(AgencyQueueRow, ComplaintRow.confidentiality)
+        select(AgencyQueueRow, ComplaintRow)
         .join(ComplaintRow, col(ComplaintRow.id) == AgencyQueueRow.complaint_id)
         .where(
             AgencyQueueRow.agency_code == code,
@@ -155,7 +155,10 @@ def agency_queue(session: Session, code: str) -> list[dict[str, Any]]:
         .order_by(col(AgencyQueueRow.id))
     ).all()
     return [
-        apply_confidentiality(json.loads(row.message), level) for row, level in rows
+        apply_confidentiality(
+            json.loads(row.message), case.confidentiality, identity_of(case)
+        )
+        for row, case in rows
     ]
 
 

@@ -15,7 +15,7 @@ agency to remove the identity it holds).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -128,6 +128,7 @@ def compose_message(
     batch of cases costs the queries of :func:`load_extras` only."""
     secret = complaint.confidentiality == "rahasia"
     hidden = complaint.confidentiality in HIDDEN_LEVELS
+    who = identity_of(complaint) if hidden else ()
     location = None
     if complaint.location_lat is not None and complaint.location_lon is not None:
         location = {
@@ -149,8 +150,8 @@ def compose_message(
         "received_at": complaint.received_at.isoformat(),
         "category": complaint.category,
         "region": complaint.region,
-        "subject": None if secret else _shown(complaint.subject, hidden),
-        "text": _shown(complaint.clean_text, hidden) or "",
+        "subject": None if secret else _shown(complaint.subject, who, hidden),
+        "text": _shown(complaint.clean_text, who, hidden) or "",
         "location": location,
         "reporter": None if hidden else _reporter(complaint),
         "attachments": [
@@ -166,7 +167,7 @@ def compose_message(
         "follow_ups": [
             {
                 "received_at": f.received_at.isoformat(),
-                "text": _shown(f.clean_text, hidden) or "",
+                "text": _shown(f.clean_text, who, hidden) or "",
             }
             for f in extras.follow_ups
         ],
@@ -194,31 +195,47 @@ def redaction_of(
     }
 
 
-def apply_confidentiality(message: dict[str, Any], level: str) -> dict[str, Any]:
+def apply_confidentiality(
+    message: dict[str, Any], level: str, identity: Sequence[str | None] = ()
+) -> dict[str, Any]:
     """A stored message (e.g. an agency's database queue) under the case's
     current ``level``: what :func:`compose_message` would leave out now is
-    left out, whatever level the message was built under."""
+    left out, whatever level the message was built under; ``identity``: the
+    reporter's name, handle and contacts, masked in the texts."""
     if level not in HIDDEN_LEVELS:
         return message
+    reporter = message.get("reporter") or {}
+    who = [*identity, *(reporter.get(k) for k in ("name", "handle", "email"))]
     shown = dict(message)
     shown["confidentiality"] = level
     shown["reporter"] = None
-    shown["text"] = mask_pii(str(message.get("text") or ""))
+    shown["text"] = mask_pii(str(message.get("text") or ""), who)
     subject = message.get("subject")
-    shown["subject"] = (
-        None if level == "rahasia" or subject is None else (mask_pii(str(subject)))
-    )
+    hide_subject = level == "rahasia" or subject is None
+    shown["subject"] = None if hide_subject else mask_pii(str(subject), who)
     shown["follow_ups"] = [
-        {**f, "text": mask_pii(str(f.get("text") or ""))}
+        {**f, "text": mask_pii(str(f.get("text") or ""), who)}
         for f in message.get("follow_ups") or []
     ]
     return shown
 
 
-def _shown(text: str | None, hidden: bool) -> str | None:
+def identity_of(case: Any) -> tuple[str | None, ...]:
+    """What names the reporter of ``case`` (a row or record) in a text."""
+    return (
+        case.reporter_name,
+        case.reporter_handle,
+        case.reporter_email,
+        case.reporter_phone,
+    )
+
+
+def _shown(
+    text: str | None, identity: Sequence[str | None], hidden: bool
+) -> str | None:
     if text is None or not hidden:
         return text
-    return mask_pii(text)
+    return mask_pii(text, identity)
 
 
 def _reporter(complaint: CaseRecord) -> dict[str, str | None]:

@@ -22,6 +22,7 @@ from sqlmodel import Session, col, true
 
 from dengar.web.auth import Principal
 from dengar.web.pii import mask_pii
+from dispatcher.message import identity_of
 from storage.tables import ComplaintRow
 
 HIDDEN = "(disembunyikan)"
@@ -83,7 +84,9 @@ def text_of(principal: Principal, case: ComplaintRow, text: str | None) -> str:
     """``text`` (of ``case`` or one of its records) as ``principal`` may see it."""
     if text is None:
         return ""
-    return mask_pii(text) if masks_text(principal, case) else text
+    if not masks_text(principal, case):
+        return text
+    return mask_pii(text, identity_of(case))
 
 
 def body_of(principal: Principal, case: ComplaintRow, row: ComplaintRow) -> str:
@@ -92,7 +95,7 @@ def body_of(principal: Principal, case: ComplaintRow, row: ComplaintRow) -> str:
     the cleaned text, whose signature and quoted reply may name the
     reporter, with personal data masked."""
     if masks_text(principal, case):
-        return mask_pii(row.clean_text or "")
+        return mask_pii(row.clean_text or "", identity_of(case))
     return row.original_text or ""
 
 

@@ -23,17 +23,17 @@ from config.settings import AgencySettings, Settings
 from dengar.confidentiality import change_confidentiality
 from dispatcher import outbox
 from dispatcher.message import idempotency_key
-from dispatcher.worker import OutboxWorker
 from dispatcher.sinks.base import SinkContext
 from dispatcher.sinks.email import message_id_for
 from dispatcher.sinks.registry import build_sink
+from dispatcher.worker import OutboxWorker
 from storage.tables import AgencyQueueRow
 from tests.fakes.webhook_server import WebhookServer
 from tests.services import free_port, need_amqp, need_redis
 from tests.unit.dispatcher.test_message_schema import (
-    assert_valid,
     add_case,
     add_photo,
+    assert_valid,
     built_delivery,
     sqlite_sessions,
 )
@@ -217,7 +217,12 @@ async def test_a_resend_carries_the_same_key(backend, sessions):
 async def test_confidential_cases_arrive_without_the_reporter(backend, sessions, level):
     agency, read = backend
     sink = build_sink(agency, SinkContext(sessions=sessions))
-    delivery = built_delivery(sessions, confidentiality=level)
+    delivery = built_delivery(
+        sessions,
+        confidentiality=level,
+        clean_text="Saya Siti Rahmawati, HP 0812-3456-7890, NIK 6302011203900004: "
+        "jalan berlubang, sudah 3 bulan.",
+    )
     try:
         await sink.deliver(delivery)
     finally:
@@ -225,6 +230,12 @@ async def test_confidential_cases_arrive_without_the_reporter(backend, sessions,
     [(_, message)] = await read()
     assert message["reporter"] is None
     assert "siti@warga.example" not in json.dumps(message)
+    # the text the agency reads names nobody: the reporter's own name and
+    # every phone number and NIK in it are masked
+    assert message["text"] == (
+        "Saya [identitas disembunyikan], HP [telepon ***890], NIK [NIK ****0004]: "
+        "jalan berlubang, sudah 3 bulan."
+    )
 
 
 async def test_a_case_made_anonim_after_delivery_is_redacted_at_the_agency(
@@ -263,7 +274,7 @@ async def test_a_case_made_anonim_after_delivery_is_redacted_at_the_agency(
     arrived = await read()
     for _key, message in arrived:
         assert_valid(message)
-    *_, (redaction_key, redacted) = arrived
+    *_, (_redaction_key, redacted) = arrived
     assert redacted["confidentiality"] == "anonim"
     assert redacted["reporter"] is None
     assert "siti@warga.example" not in json.dumps(redacted)

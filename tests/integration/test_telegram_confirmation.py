@@ -199,7 +199,7 @@ async def test_the_emulator_answers_each_press_once_and_checks_buttons(api, tmp_
         base_url=f"{api.base_url}/bot",
         base_file_url=f"{api.base_url}/file/bot",
     ) as bot:
-        with pytest.raises(BadRequest, match="(?i)query is too old"):
+        with pytest.raises(BadRequest, match=r"(?i)query is too old"):
             await bot.answer_callback_query(query_id)
     assert the_case(app).confidentiality == "rahasia"
     assert outbox.PENDING not in {r.status for r in agency_rows(app)}

@@ -75,7 +75,10 @@ def config_text(
         lines += [
             f"  - {{name: tg, type: telegram, token: '{TOKEN}',",
             f"     api_base_url: '{telegram_url}', poll_interval: {poll_interval},",
+            # no confirmation window: these runs count every agency delivery
+            # and the window would hold each chat's case for two minutes
             f"     long_poll_timeout: {long_poll_timeout}, session_minutes: 0,",
+            "     confirmation_window: 0,",
             f"     batch_size: {batch_size}}}",
         ]
     if x_url:
