@@ -12,7 +12,7 @@ from config.settings import Settings
 from dengar.chat_commands import handle_command
 from normalizer.records import InboundMessage, Reporter
 from storage.engine import make_engine, session_factory
-from storage.tables import ComplaintRow, StatusEvent
+from storage.tables import ComplaintRow, OutboxRow, StatusEvent, utcnow
 
 T0 = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
 
@@ -175,3 +175,73 @@ def test_baru_uses_the_channels_override(session, settings):
     assert (
         handle_command(session, _command("baru"), settings) == "Siap, pengaduan baru."
     )
+
+
+def _agency_row(session, case, **fields) -> OutboxRow:
+    row = OutboxRow(
+        kind="agency",
+        target="PUPR",
+        complaint_id=case.id,
+        idempotency_key=f"{case.tracking_no}/PUPR",
+        **fields,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def test_a_choice_ends_the_confirmation_window(session, settings):
+    case = _case(session, "ADU-AAAA-1111", "42")
+    held = _agency_row(session, case, next_attempt_at=utcnow() + timedelta(minutes=2))
+    text = handle_command(session, _command("anonim"), settings)
+    assert "kini bersifat anonim" in text
+    assert "sudah diteruskan" not in text
+    session.refresh(held)
+    assert held.next_attempt_at <= utcnow()
+    assert held.payload is None  # nothing was sent yet: no redaction needed
+    assert len(session.exec(select(OutboxRow)).all()) == 1
+
+
+def test_anonim_after_delivery_says_so_and_asks_the_agency(session, settings):
+    case = _case(session, "ADU-AAAA-1111", "42")
+    _agency_row(session, case, status="delivered", attempts=1)
+    text = handle_command(session, _command("anonim"), settings)
+    assert "sudah diteruskan ke instansi sebelum permintaan Anda" in text
+    assert "kami telah meminta instansi tersebut untuk menghapus identitas" in text
+    session.flush()
+    redaction = session.exec(
+        select(OutboxRow).where(OutboxRow.idempotency_key.endswith("/redacted/1"))
+    ).one()
+    assert (redaction.target, redaction.status) == ("PUPR", "pending")
+    assert '"previous": "biasa"' in redaction.payload
+    notes = [
+        e.note
+        for e in session.exec(
+            select(StatusEvent).where(StatusEvent.complaint_id == case.id)
+        )
+    ]
+    assert "redaction requested from PUPR" in notes
+
+
+def test_a_button_acts_on_the_case_it_was_under(session, settings):
+    older = _case(session, "ADU-AAAA-1111", "42")
+    _case(session, "ADU-BBBB-2222", "42", received_at=T0 + timedelta(hours=1))
+    text = handle_command(session, _command("rahasia", "ADU-AAAA-1111"), settings)
+    assert "ADU-AAAA-1111" in text
+    assert older.confidentiality == "rahasia"
+
+
+def test_a_button_of_another_chats_case_changes_nothing(session, settings):
+    theirs = _case(session, "ADU-AAAA-1111", "77")
+    _case(session, "ADU-BBBB-2222", "42")
+    text = handle_command(session, _command("anonim", "ADU-AAAA-1111"), settings)
+    assert "tidak ditemukan" in text
+    assert theirs.confidentiality == "biasa"
+
+
+def test_biasa_never_lowers_from_the_chat(session, settings):
+    case = _case(session, "ADU-AAAA-1111", "42", confidentiality="anonim")
+    text = handle_command(session, _command("biasa", "ADU-AAAA-1111"), settings)
+    assert "sudah bersifat anonim" in text
+    assert "tidak dapat diturunkan" in text
+    assert case.confidentiality == "anonim"

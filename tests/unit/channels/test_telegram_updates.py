@@ -309,3 +309,36 @@ def test_long_text_is_split_at_line_breaks_within_the_limit():
 )
 def test_reply_target_only_threads_within_the_same_chat(ref, chat, expected):
     assert reply_target(ref, chat) == expected
+
+
+def _press(data: str, chat_type: str = "private") -> dict:
+    user = {"id": 42, "is_bot": False, "first_name": "Siti", "username": "siti_r"}
+    chat = {"id": 42 if chat_type == "private" else -100, "type": chat_type}
+    return {
+        "update_id": 501,
+        "callback_query": {
+            "id": "7000001",
+            "from": user,
+            "message": {"message_id": 3, "chat": chat, "date": 1, "text": "Terima…"},
+            "chat_instance": "-1",
+            "data": data,
+        },
+    }
+
+
+def test_a_press_of_our_button_is_the_command_it_carries():
+    item = _one(_press("anonim ADU-7K3M-9Q2D")).item
+    assert item.external_id == "button:7000001"
+    assert item.metadata["command"] == "anonim"
+    assert item.metadata["command_args"] == "ADU-7K3M-9Q2D"
+    assert item.metadata["callback_query_id"] == "7000001"
+    assert item.reporter.chat_id == "42"
+    assert item.reporter.name == "Siti"
+
+
+def test_a_press_in_a_group_or_with_foreign_data_is_skipped():
+    group = convert_update(_press("anonim ADU-7K3M-9Q2D", "group"), channel="tg")
+    assert isinstance(group, Skipped)
+    foreign = convert_update(_press("hapus semua"), channel="tg")
+    assert isinstance(foreign, Skipped)
+    assert foreign.reason == "button not ours"
