@@ -123,3 +123,44 @@ def test_backoff_grows_and_is_capped() -> None:
     assert 5 <= outbox.backoff_seconds(1, 10, 3600) <= 10
     assert 20 <= outbox.backoff_seconds(3, 10, 3600) <= 40
     assert 1800 <= outbox.backoff_seconds(30, 10, 3600) <= 3600
+
+
+def test_a_held_row_waits_for_its_window_or_the_release(database_url: str) -> None:
+    """A chat case's agency row is held by its first ``next_attempt_at``: the
+    claim query leaves it alone until then, on SQLite and PostgreSQL, and a
+    citizen's choice releases it at once."""
+    engine, sessions = seed(database_url, 0)
+    now = datetime.now(UTC)
+    with sessions() as session:
+        case = session.exec(select(ComplaintRow)).one()
+        held = outbox.enqueue_agency(
+            session, case, "PUPR", 5, "held", not_before=now + timedelta(seconds=120)
+        )
+        outbox.enqueue_agency(
+            session, case, "PUPR", 5, "other", not_before=now + timedelta(seconds=120)
+        )
+        session.commit()
+        assert held is not None
+        held_id = held.id
+    assert outbox.claim(engine, "w", 10, claim_timeout=60, now=now) == []
+    with sessions() as session:
+        assert outbox.release_held(session, case.id) == 2
+        session.commit()
+    claimed = outbox.claim(engine, "w", 10, claim_timeout=60)
+    assert held_id in claimed
+    assert len(claimed) == 2
+    engine.dispose()
+
+
+def test_a_held_row_goes_when_its_window_ends(database_url: str) -> None:
+    engine, sessions = seed(database_url, 0)
+    now = datetime.now(UTC)
+    with sessions() as session:
+        case = session.exec(select(ComplaintRow)).one()
+        outbox.enqueue_agency(
+            session, case, "PUPR", 5, "held", not_before=now + timedelta(seconds=120)
+        )
+        session.commit()
+    assert outbox.claim(engine, "w", 10, 60, now=now + timedelta(seconds=119)) == []
+    assert len(outbox.claim(engine, "w", 10, 60, now=now + timedelta(seconds=121))) == 1
+    engine.dispose()
