@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from config.settings import AgencySettings
+from config.settings import AgencySettings, Settings
+from dengar.app import App
 from dispatcher.sinks.base import (
     Delivery,
     PermanentDeliveryError,
@@ -17,6 +18,7 @@ from dispatcher.sinks.registry import build_sink
 from dispatcher.sinks.webhook import (
     SIGNATURE_HEADER,
     WebhookSink,
+    cloud_event,
     retry_after_seconds,
     sign,
     verify_signature,
@@ -277,3 +279,27 @@ async def test_a_refusal_in_a_batch_stays_that_rows_own(server):
         await sink.close()
     assert isinstance(outcomes[0], PermanentDeliveryError)
     assert outcomes[1:] == [None] * 4
+
+
+@pytest.mark.parametrize(
+    ("configured", "expected"), [("tanah-bumbu", "tanah-bumbu"), (None, "pemda")]
+)
+def test_the_event_namespace_comes_from_the_regency_setting(
+    tmp_path, configured, expected
+):
+    settings = Settings.model_validate(
+        {
+            "database_url": f"sqlite:///{tmp_path / 'd.db'}",
+            "regency": configured,
+            "agencies": [_agency("https://pupr.example.go.id/hook")],
+            "routing": {"default_agency": "PUPR"},
+        }
+    )
+    app = App.open(settings)
+    try:
+        sink = app.sinks["PUPR"]
+        assert isinstance(sink, WebhookSink)
+        event = cloud_event(_delivery(), sink.regency)
+        assert event["type"] == f"id.go.{expected}.dengar.complaint.dispatched"
+    finally:
+        app.engine.dispose()
