@@ -191,12 +191,18 @@ def print_summary(summary: RunSummary) -> None:
         )
     console.print(table)
     queued: dict[str, int] = {}
+    held: dict[str, int] = {}
     for s in summary.channels.values():
         for code, n in s.queued.items():
             queued[code] = queued.get(code, 0) + n
+        for code, n in s.held.items():
+            held[code] = held.get(code, 0) + n
     agencies = Table(title="Agencies")
     agencies.add_column("agency")
     agencies.add_column("queued")
+    # chat cases wait for the citizen's choice (confirmation_window) and go
+    # out on a later drain
+    agencies.add_column("held for choice")
     agencies.add_column("delivered")
     agencies.add_column("retrying / dead")
     targets = summary.outbox.by_target
@@ -204,6 +210,7 @@ def print_summary(summary: RunSummary) -> None:
         agencies.add_row(
             code,
             str(queued.get(code, 0)),
+            str(held.get(code, 0)),
             str(targets.get(f"{code}:delivered", 0)),
             f"{targets.get(f'{code}:retry', 0)} / {targets.get(f'{code}:dead', 0)}",
         )

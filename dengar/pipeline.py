@@ -62,6 +62,8 @@ class BatchSummary:
     skipped: int = 0
     replies: int = 0
     queued: Counter[str] = field(default_factory=Counter)
+    # of ``queued``: held by a chat channel's confirmation window
+    held: Counter[str] = field(default_factory=Counter)
 
     def add(self, other: BatchSummary) -> None:
         """Fold another batch's counts into this one."""
@@ -77,6 +79,7 @@ class BatchSummary:
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.queued.update(other.queued)
+        self.held.update(other.held)
 
 
 @dataclass
@@ -464,6 +467,8 @@ class Pipeline:
         )
         if queued is not None and summary is not None:
             summary.queued[agency.code] += 1
+            if not_before is not None:
+                summary.held[agency.code] += 1
 
     def _link_duplicate(self, session: Session, row: ComplaintRow) -> Link | None:
         if self.deduper is None:

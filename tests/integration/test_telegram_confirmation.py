@@ -18,6 +18,7 @@ from telegram.error import BadRequest
 
 from config.settings import Settings
 from dengar.app import App
+from dengar.cli import print_summary
 from dengar.runner import Runner
 from dengar.status import agency_queue
 from dispatcher import outbox
@@ -203,3 +204,24 @@ async def test_the_emulator_answers_each_press_once_and_checks_buttons(api, tmp_
             await bot.answer_callback_query(query_id)
     assert the_case(app).confidentiality == "rahasia"
     assert outbox.PENDING not in {r.status for r in agency_rows(app)}
+
+
+async def test_run_once_says_how_many_cases_wait_for_the_choice(api, tmp_path, capsys):
+    settings = settings_for(api, tmp_path)
+    await api.push_message(42, "Lampu jalan di Jl. Berangas mati")
+    app = App.open(settings)
+    try:
+        summary = await Runner(app).run_once()
+    finally:
+        await app.close()
+    assert summary.channels["bot"].queued["PUPR"] == 1
+    assert summary.channels["bot"].held["PUPR"] == 1
+    print_summary(summary)
+    table = capsys.readouterr().out
+    assert "held for choice" in table
+    [row] = [line for line in table.splitlines() if "PUPR" in line]
+    assert [cell.strip() for cell in row.strip("│┃ ").split("│")][:3] == [
+        "PUPR",
+        "1",
+        "1",
+    ]
