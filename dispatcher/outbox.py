@@ -109,14 +109,21 @@ def release_held(session: Session, complaint_id: int) -> int:
 
 
 def agency_rows(session: Session, complaint_id: int) -> list[OutboxRow]:
-    """The agency rows of a case, oldest first (flushing pending ones)."""
+    """The agency rows of a case, oldest first (flushing pending ones).
+
+    On PostgreSQL they stay locked until the caller commits: a worker's
+    claim (``SKIP LOCKED``) passes them by meanwhile, and one that claimed a
+    row first is seen to have tried it. So a confidentiality change either
+    reaches the message a worker builds or finds the delivery it missed."""
     table = OutboxRow.__table__  # type: ignore[attr-defined]
-    found = session.execute(
+    query = (
         select(OutboxRow)
         .where(table.c.complaint_id == complaint_id, table.c.kind == KIND_AGENCY)
         .order_by(table.c.id)
     )
-    return list(found.scalars())
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return list(session.execute(query).scalars())
 
 
 def enqueue_reply(

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
+from dengar.confidentiality import change_confidentiality
 from dispatcher import outbox
 from storage.engine import make_engine, session_factory
 from storage.migrate import upgrade
@@ -163,4 +164,43 @@ def test_a_held_row_goes_when_its_window_ends(database_url: str) -> None:
         session.commit()
     assert outbox.claim(engine, "w", 10, 60, now=now + timedelta(seconds=119)) == []
     assert len(outbox.claim(engine, "w", 10, 60, now=now + timedelta(seconds=121))) == 1
+    engine.dispose()
+
+
+def test_a_choice_after_a_claim_asks_for_a_redaction(database_url: str) -> None:
+    """Made anonim while a worker holds the delivery (it may already have
+    built the message with the identity): the agency is asked to redact. Made
+    anonim while the row still waits: no redaction, the message will be
+    built anonim."""
+    engine, sessions = seed(database_url, 0)
+    with sessions() as session:
+        case = session.exec(select(ComplaintRow)).one()
+        outbox.enqueue_agency(session, case, "PUPR", 5, "ADU-0000-0001/PUPR")
+        session.commit()
+    assert len(outbox.claim(engine, "w", 10, claim_timeout=60)) == 1
+    with sessions() as session:
+        case = session.exec(select(ComplaintRow)).one()
+        change_confidentiality(session, case, "anonim", actor="t", via="test")
+        session.commit()
+        keys = sorted(r.idempotency_key for r in session.exec(select(OutboxRow)))
+    assert keys == ["ADU-0000-0001/PUPR", "ADU-0000-0001/PUPR/redacted/1"]
+    engine.dispose()
+
+
+def test_a_choice_before_any_try_asks_for_nothing(database_url: str) -> None:
+    engine, sessions = seed(database_url, 0)
+    with sessions() as session:
+        case = session.exec(select(ComplaintRow)).one()
+        outbox.enqueue_agency(
+            session,
+            case,
+            "PUPR",
+            5,
+            "ADU-0000-0001/PUPR",
+            not_before=datetime.now(UTC) + timedelta(minutes=2),
+        )
+        session.flush()
+        change_confidentiality(session, case, "rahasia", actor="t", via="test")
+        session.commit()
+        assert len(session.exec(select(OutboxRow)).all()) == 1
     engine.dispose()
