@@ -16,7 +16,12 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
 from dengar.case_history import record_change
-from dengar.confidentiality import LEVELS, LoweringRefused, change_confidentiality
+from dengar.confidentiality import (
+    LEVELS,
+    LoweringRefused,
+    change_confidentiality,
+    forwarded_to,
+)
 from dengar.triage import TriageError, accept
 from dengar.web.access import can_see
 from dengar.web.auth import Principal
@@ -294,7 +299,14 @@ def set_confidentiality(
         )
     except LoweringRefused:
         return _refused(request, case, "Hanya admin yang dapat menurunkan kerahasiaan.")
-    return _done(request, session, case, f"{case.tracking_no} sekarang {level}.", user)
+    said = f"{case.tracking_no} sekarang {level}."
+    asked = forwarded_to(session, case) if level != "biasa" else []
+    if asked:
+        said += (
+            " Pengaduan ini sudah diteruskan sebelumnya; "
+            f"{', '.join(asked)} telah diminta menghapus identitas pelapor."
+        )
+    return _done(request, session, case, said, user)
 
 
 @router.post("/kasus/{ref}/catatan")

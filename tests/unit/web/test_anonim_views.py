@@ -5,6 +5,7 @@ reporter's account (issue 16, item 2)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -15,8 +16,8 @@ from dengar.confidentiality import change_confidentiality
 from dengar.status import agency_queue
 from dispatcher.message import build_message
 from normalizer.records import InboundMessage
-from storage.tables import AgencyQueueRow, ComplaintRow
-from tests.unit.web.conftest import login
+from storage.tables import AgencyQueueRow, ComplaintRow, OutboxRow
+from tests.unit.web.conftest import csrf_of, login
 
 MAIL = """\
 From: Siti Rahmawati <siti.r@warga.example>
@@ -67,9 +68,7 @@ def anonim_mail(dengar, web):
                 agency_code="PUPR",
                 complaint_id=case.id,
                 idempotency_key=f"{case.tracking_no}/PUPR",
-                message=__import__("json").dumps(
-                    build_message(session, case, "PUPR", "Dinas PUPR")
-                ),
+                message=json.dumps(build_message(session, case, "PUPR", "Dinas PUPR")),
             )
         )
         change_confidentiality(
@@ -138,3 +137,33 @@ def test_dengar_queue_applies_the_confidentiality_of_now(dengar, anonim_mail):
     assert message["reporter"] is None
     assert "siti.r@warga.example" not in str(message)
     _assert_clean(message["text"])
+
+
+def test_staff_marking_a_delivered_case_anonim_asks_the_agency_and_says_so(
+    client, dengar, users, cases
+):
+    with dengar.sessions() as session:
+        case = session.exec(
+            select(ComplaintRow).where(ComplaintRow.tracking_no == cases["pupr"])
+        ).one()
+        session.add(
+            OutboxRow(
+                kind="agency",
+                target="PUPR",
+                complaint_id=case.id,
+                idempotency_key=f"{case.tracking_no}/PUPR",
+                status="delivered",
+                attempts=1,
+            )
+        )
+        session.commit()
+    login(client, "budi")
+    token = csrf_of(client, "/")
+    page = client.post(
+        f"/kasus/{cases['pupr']}/kerahasiaan",
+        data={"csrf_token": token, "level": "anonim"},
+    ).text
+    assert "PUPR telah diminta menghapus identitas pelapor" in page
+    with dengar.sessions() as session:
+        keys = [r.idempotency_key for r in session.exec(select(OutboxRow))]
+    assert f"{cases['pupr']}/PUPR/redacted/1" in keys
