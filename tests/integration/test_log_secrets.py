@@ -96,6 +96,8 @@ async def test_a_debug_run_of_every_channel_logs_no_secret(
                         "token": TOKEN,
                         "api_base_url": api.base_url,
                         "long_poll_timeout": 0,
+                        # the case must reach the webhook sink in this run
+                        "confirmation_window": 0,
                     },
                     {
                         "type": "x",
