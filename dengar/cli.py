@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from config.loader import ConfigError, load_settings
+from config.localtime import local_time
 from config.redaction import install as install_log_masking
 from config.settings import Settings
 from dengar.app import App
@@ -225,10 +226,23 @@ def status(ctx: click.Context, as_json: bool, with_cases: bool) -> None:
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
-    _print_status(report)
+    _print_status(report, app.settings.timezone)
 
 
-def _print_status(report: dict[str, Any]) -> None:
+def _when(value: str | None, zone_name: str) -> str:
+    """A stored UTC time as the operator reads it: local, with its zone."""
+    return local_time(value, zone_name, "%Y-%m-%d %H:%M")
+
+
+def _duplicate(case: dict[str, Any]) -> str:
+    """ "KTB-… (78)"; a case linked by hand has no score."""
+    if not case["duplicate_of"]:
+        return ""
+    score = case["duplicate_score"]
+    return case["duplicate_of"] + (f" ({score:.0f})" if score is not None else "")
+
+
+def _print_status(report: dict[str, Any], zone_name: str) -> None:
     c = report["complaints"]
     console.print(
         f"cases {c['cases']}, follow-ups {c['follow_ups']}, ignored {c['ignored']}, "
@@ -254,7 +268,7 @@ def _print_status(report: dict[str, Any]) -> None:
             "yes" if ch["enabled"] else "no",
             "yes" if ch["healthy"] else "[red]NO[/red]",
             str(ch["cases"]),
-            ch["last_poll_at"] or "-",
+            _when(ch["last_poll_at"], zone_name),
             ch["disabled_reason"] or ch["last_error"] or "",
         )
     console.print(table)
@@ -278,13 +292,11 @@ def _print_status(report: dict[str, Any]) -> None:
         for case in report["cases"]:
             table.add_row(
                 case["tracking_no"],
-                case["received_at"][:16],
+                _when(case["received_at"], zone_name),
                 case["category"] or "-",
                 case["agency"] or "-",
                 case["status"],
-                f"{case['duplicate_of']} ({case['duplicate_score']:.0f})"
-                if case["duplicate_of"]
-                else "",
+                _duplicate(case),
             )
         console.print(table)
 
@@ -292,9 +304,12 @@ def _print_status(report: dict[str, Any]) -> None:
 @main.command()
 @click.argument("agency")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--all", "everything", is_flag=True, help="Also closed and re-routed cases."
+)
 @click.pass_context
-def queue(ctx: click.Context, agency: str, as_json: bool) -> None:
-    """The pending cases in AGENCY's queue (database sink)."""
+def queue(ctx: click.Context, agency: str, as_json: bool, everything: bool) -> None:
+    """The cases waiting for AGENCY in its queue (database sink)."""
     app = open_app(ctx)
     code = agency.upper()
     try:
@@ -304,20 +319,21 @@ def queue(ctx: click.Context, agency: str, as_json: bool) -> None:
         err.print(f"unknown agency {agency!r} (known: {known})")
         sys.exit(2)
     with app.sessions() as session:
-        items = agency_queue(session, code)
+        items = agency_queue(session, code, everything)
     asyncio.run(app.close())
     if as_json:
         click.echo(json.dumps(items, indent=2, ensure_ascii=False))
         return
     table = Table(title=f"Queue of {code} ({len(items)})")
-    for column in ("tracking no", "received", "category", "text"):
+    for column in ("tracking no", "received", "category", "status", "text"):
         table.add_column(column)
     for item in items:
         text = (item.get("text") or "").replace("\n", " ")
         table.add_row(
             item["tracking_no"],
-            item["received_at"][:16],
+            _when(item["received_at"], app.settings.timezone),
             item.get("category") or "-",
+            item["status"],
             text[:80] + ("…" if len(text) > 80 else ""),
         )
     console.print(table)

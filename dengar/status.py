@@ -140,17 +140,36 @@ def case_summary(session: Session, row: ComplaintRow) -> dict[str, Any]:
     }
 
 
-def agency_queue(session: Session, code: str) -> list[dict[str, Any]]:
-    """The messages in an agency's database queue not yet acknowledged."""
-    rows = session.exec(
-        select(AgencyQueueRow)
-        .where(
-            AgencyQueueRow.agency_code == code,
-            col(AgencyQueueRow.acknowledged_at).is_(None),
-        )
+# a case in one of these still waits for its agency's work
+WAITING_STATUSES = ("received", "verified", "dispatched", "in_progress")
+
+
+def agency_queue(
+    session: Session, code: str, everything: bool = False
+) -> list[dict[str, Any]]:
+    """The messages in an agency's database queue that still wait for it:
+    not acknowledged, and their case still the agency's and open (not
+    resolved, rejected, returned as "bukan wewenang" or sent elsewhere).
+    ``everything`` lists every message ever queued for the agency, each with
+    the case's current ``status``."""
+    statement = (
+        select(AgencyQueueRow, ComplaintRow)
+        .join(ComplaintRow, col(ComplaintRow.id) == AgencyQueueRow.complaint_id)
+        .where(AgencyQueueRow.agency_code == code)
         .order_by(col(AgencyQueueRow.id))
-    ).all()
-    return [json.loads(row.message) for row in rows]
+    )
+    if not everything:
+        statement = statement.where(
+            col(AgencyQueueRow.acknowledged_at).is_(None),
+            ComplaintRow.agency_code == code,
+            col(ComplaintRow.status).in_(WAITING_STATUSES),
+        )
+    items = []
+    for queued, case in session.exec(statement).all():
+        item = json.loads(queued.message)
+        item["status"] = case.status
+        items.append(item)
+    return items
 
 
 def _counts(session: Session, column: Any, *where: Any) -> dict[str, int]:
