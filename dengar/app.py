@@ -114,11 +114,13 @@ class App:
                 raise
         return summary
 
-    def notify(self, row: ComplaintRow, text: str) -> None:
-        """Queue ``text`` to the reporter of ``row`` through its channel."""
+    def notify(self, row: ComplaintRow, text: str) -> bool:
+        """Queue ``text`` to the reporter of ``row`` through its channel;
+        False when nothing could be queued (see ``unreachable_reason``)."""
         with self.sessions() as session:
-            self.pipeline.notify(session, row, text)
+            queued = self.pipeline.notify(session, row, text)
             session.commit()
+        return queued
 
     async def close(self) -> None:
         """Close channels and sinks, then the engine."""

@@ -133,6 +133,21 @@ class CitizenReplies:
         )
         return queued is not None
 
+    def unreachable_reason(self, row: ComplaintRow) -> str | None:
+        """Why the reporter of ``row`` cannot be sent anything; None if they
+        can (a message may still be held back by a rate limit)."""
+        if row.channel not in self.repliers:
+            settings = self.channel_settings(row.channel)
+            if settings is None:
+                return f"channel {row.channel!r} is not configured (imported item)"
+            kind = getattr(settings, "type", "?")
+            if kind == "imap":
+                return f"channel {row.channel!r} (imap) has no smtp: block"
+            return f"channel {row.channel!r} ({kind}) cannot send replies"
+        if not (row.reporter_chat_id or row.reporter_email or row.reporter_handle):
+            return "the reporter left no address to answer"
+        return None
+
     def notify(self, session: Session, row: ComplaintRow, text: str) -> bool:
         """Queue a status message to the reporter of ``row`` (a case or a
         duplicate); False when the channel cannot reply or nobody to tell."""

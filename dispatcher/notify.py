@@ -18,7 +18,15 @@ DEFAULT_MESSAGES: dict[str, str] = {
         "Tambahan informasi Anda telah kami catat pada pengaduan {tracking_no}."
     ),
     "status_subject": "[{tracking_no}] Perkembangan pengaduan Anda",
-    "status": ("Status pengaduan {tracking_no} kini: {status_label}.{note_block}"),
+    "status": ("Status pengaduan {tracking_no} kini: {status_label}.{message_block}"),
+    "rejected": (
+        "Dengan berat hati kami sampaikan bahwa pengaduan {tracking_no} tidak "
+        "dapat kami tindak lanjuti.\n\nAlasan: {message}\n\n"
+        "Mohon maaf atas ketidaknyamanan ini. Bila Anda memiliki keterangan atau "
+        "bukti tambahan, silakan balas pesan ini dengan menyebutkan nomor "
+        "{tracking_no}, atau sampaikan pengaduan baru; kami akan menelaahnya "
+        "kembali."
+    ),
     "hint_unsupported": (
         "Maaf, jenis pesan ini belum dapat kami proses. Silakan kirim pengaduan "
         "berupa teks, foto, dokumen, atau lokasi."
@@ -57,7 +65,9 @@ def render(
         values["status_label"] = STATUS_LABELS.get(
             str(values["status"]), values["status"]
         )
-    if "note" in values and "note_block" not in values:
-        note = values["note"]
-        values["note_block"] = f"\n\nCatatan: {note}" if note else ""
+    if "message" in values and "message_block" not in values:
+        message = values["message"]
+        values["message_block"] = f"\n\n{message}" if message else ""
+        # overrides written before the message/note split still render
+        values.setdefault("note_block", values["message_block"])
     return template.format(**values)
