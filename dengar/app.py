@@ -56,7 +56,7 @@ class App:
         for channel_settings in settings.channels:
             if channel_settings.enabled:
                 app.channels[channel_settings.name] = build_channel(channel_settings)
-        context = SinkContext(sessions=app.sessions)
+        context = SinkContext(sessions=app.sessions, timezone=settings.timezone)
         for agency in settings.agencies:
             app.sinks[agency.code] = build_sink(agency, context)
         app.pipeline = Pipeline(

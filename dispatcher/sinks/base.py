@@ -49,6 +49,7 @@ class SinkContext:
 
     sessions: sessionmaker[Session]
     regency: str = "kotabaru"  # for CloudEvents types: id.go.<regency>.dengar…
+    timezone: str = "Asia/Makassar"  # times in messages people read
 
 
 class DeliveryError(Exception):
