@@ -16,7 +16,7 @@ import smtplib
 import ssl
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, formataddr, make_msgid
 
 from channels.base import RecipientUnreachable, ReplyRetriable
 from config.channel_settings import ImapChannelSettings
@@ -90,7 +90,7 @@ class SmtpReplier:
             raise RecipientUnreachable(f"not an email address: {exc}") from None
         if "@" not in reply.recipient or any(c in reply.recipient for c in "\r\n"):
             raise RecipientUnreachable(f"not an email address: {reply.recipient!r}")
-        msg["From"] = self.smtp.from_address
+        msg["From"] = formataddr((self.smtp.from_name, self.smtp.from_address))
         msg["Subject"] = reply_subject(reply)
         msg["Date"] = format_datetime(datetime.now(UTC))
         msg["Message-ID"] = make_msgid(domain=self.domain)

@@ -24,6 +24,11 @@ class ChannelBase(StrictModel):
     enabled: bool = True
     poll_interval: Seconds = 60.0
     batch_size: int = Field(default=100, ge=1, le=10_000)
+    messages: dict[str, str] = Field(
+        default_factory=dict,
+        description="overrides of the reply templates for this channel "
+        "(docs/messages.md lists them with examples)",
+    )
 
 
 class MaildirChannelSettings(ChannelBase):
@@ -158,9 +163,6 @@ class TelegramChannelSettings(ChannelBase):
     # each message (bench/telegram.py: p95 0.35 s at 40, 0.78 s at 100)
     batch_size: int = Field(default=40, ge=1, le=100)
     poll_interval: Seconds = 1.0
-    messages: dict[str, str] = Field(
-        default_factory=dict, description="overrides of the bot's reply templates"
-    )
 
     @model_validator(mode="after")
     def _webhook_needs_url(self) -> TelegramChannelSettings:

@@ -91,12 +91,28 @@ class OutboxSettings(StrictModel):
     )
 
 
+class SignatureSettings(StrictModel):
+    """The signature block under mail to citizens: who writes, where, how to
+    reach them."""
+
+    instansi: str = Field(
+        default="Layanan Pengaduan Masyarakat",
+        min_length=1,
+        description="e.g. Dinas Komunikasi dan Informatika Kabupaten Kotabaru",
+    )
+    address: str | None = Field(default=None, description="postal address")
+    contact: str | None = Field(
+        default=None, description="telephone, WhatsApp, web page, office hours"
+    )
+
+
 class Settings(StrictModel):
     """The root of ``dengar.yaml``."""
 
     database_url: str = "sqlite:///./dengar.db"
     tracking_prefix: str = Field(default="ADU", pattern=r"^[A-Z]{2,8}$")
     timezone: str = "Asia/Makassar"
+    signature: SignatureSettings = Field(default_factory=SignatureSettings)
     channels: list[ChannelSettings] = Field(default_factory=list)
     agencies: list[AgencySettings] = Field(min_length=1)
     categories: list[CategorySettings] = Field(default_factory=list)

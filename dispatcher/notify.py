@@ -14,6 +14,20 @@ DEFAULT_MESSAGES: dict[str, str] = {
         "akan diverifikasi dan diteruskan ke instansi yang berwenang; kami akan "
         "mengabari Anda di sini."
     ),
+    # e-mail has the form of an official letter: salutation, what we
+    # received, the number, how to follow it up, and who signs
+    "ack_email": (
+        "Yth. {salutation},\n\n"
+        "Terima kasih atas pengaduan yang Anda sampaikan kepada kami. Pengaduan "
+        "Anda telah kami terima dan dicatat dengan nomor pelacakan "
+        "{tracking_no}:\n\n{excerpt}\n\n"
+        "Pengaduan ini akan kami verifikasi dan teruskan kepada perangkat daerah "
+        "yang berwenang. Untuk menanyakan perkembangannya, balas email ini tanpa "
+        "mengubah subjeknya atau hubungi kami dengan menyebutkan nomor "
+        "{tracking_no}. Keterangan atau foto tambahan dapat Anda kirim dengan "
+        "membalas email ini.\n\n{signature}"
+    ),
+    "status_email": "Yth. {salutation},\n\n{text}\n\n{signature}",
     "follow_up_ack": (
         "Tambahan informasi Anda telah kami catat pada pengaduan {tracking_no}."
     ),
@@ -54,6 +68,38 @@ STATUS_LABELS: dict[str, str] = {
     "rejected": "ditolak",
     "rerouted": "dialihkan ke instansi lain",
 }
+
+
+# the lines of a complaint quoted back in the acknowledgement
+EXCERPT_LINES = 3
+EXCERPT_CHARS = 300
+
+
+def salutation(name: str | None) -> str:
+    """``Bapak/Ibu Siti`` — or ``Bapak/Ibu`` when we do not know the name."""
+    name = " ".join((name or "").split())
+    return f"Bapak/Ibu {name}" if name else "Bapak/Ibu"
+
+
+def excerpt(text: str | None) -> str:
+    """The complaint's first lines, quoted (``> …``), cut at a word."""
+    lines = [" ".join(line.split()) for line in (text or "").splitlines()]
+    kept = [line for line in lines if line and not line.startswith(">")]
+    quoted = kept[:EXCERPT_LINES]
+    body = "\n".join(quoted)
+    if len(body) > EXCERPT_CHARS:
+        body = body[:EXCERPT_CHARS].rsplit(" ", 1)[0] + " …"
+    elif len(kept) > EXCERPT_LINES:
+        body += " …"
+    return "\n".join(f"> {line}" for line in body.splitlines()) or "> -"
+
+
+def signature(instansi: str, address: str | None, contact: str | None) -> str:
+    """The block under a letter to a citizen."""
+    lines = ["Hormat kami,", instansi]
+    lines += [part for part in (address, contact) if part]
+    lines += ["", "Email ini dikirim otomatis oleh layanan pengaduan."]
+    return "\n".join(lines)
 
 
 def render(
