@@ -33,6 +33,7 @@ EXAMPLE_CONFIG = (
 # wide enough for the summary tables when output is not a terminal (CI logs)
 console = Console(width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True)
+activity = logging.getLogger("dengar.activity")
 
 
 @click.group()
@@ -144,6 +145,8 @@ def run(
         sys.exit(2)
     app = open_app(ctx)
     app.enable_dedupe()
+    if not once:
+        _announce_start(app.settings, web, worker)
 
     async def go() -> RunSummary | None:
         runner = Runner(app, worker=worker, lease_seconds=lease_seconds)
@@ -166,10 +169,28 @@ def run(
             await app.close()
 
     summary = asyncio.run(go())
+    if not once:
+        activity.info("dengar stopped")
     if summary is not None:
         print_summary(summary)
         if summary.errors:
             sys.exit(1)
+
+
+def _announce_start(settings: Settings, web: bool, worker: bool) -> None:
+    """The start line of ``dengar run``, shown without -v."""
+    from storage.engine import safe_url
+
+    activity.setLevel(logging.INFO)
+    channels = ", ".join(f"{c.name} ({c.type})" for c in settings.channels if c.enabled)
+    address = f"http://{settings.web.host}:{settings.web.port}" if web else "off"
+    activity.info(
+        "dengar started%s: channels %s; database %s; web %s",
+        " as a worker" if worker else "",
+        channels or "none enabled",
+        safe_url(settings.database_url),
+        address,
+    )
 
 
 def print_summary(summary: RunSummary) -> None:

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import re
 import shutil
+import signal
+import sqlite3
+import subprocess
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO
-from tests.integration.test_cli import dengar
+from tests.integration.test_cli import DENGAR, dengar
 
 CONFIG = str(REPO / "config" / "dengar.example.yaml")
 
@@ -87,3 +93,61 @@ def test_queue_shows_only_what_waits_for_the_agency(ran: Path) -> None:
     table = dengar("--config", CONFIG, "queue", "DISDUKCAPIL", cwd=ran)
     assert str(waiting[0]["tracking_no"]) not in table.stdout
     assert "WITA" in table.stdout
+
+
+def test_run_says_what_it_does_without_verbose(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "examples", tmp_path / "examples")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DENGAR_")}
+    proc = subprocess.Popen(
+        [*DENGAR, "--config", CONFIG, "run"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if (tmp_path / "dengar.db").exists() and _delivered(tmp_path) == 11:
+                break
+            time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, log = proc.communicate(timeout=60)
+    assert proc.returncode == 0, log
+    lines = log.splitlines()
+    assert any(
+        "dengar started: channels contoh-maildir (maildir); "
+        "database sqlite:///./dengar.db; web off" in line
+        for line in lines
+    ), log
+    assert any("contoh-maildir: 12 new, 1 duplicate(s), 1 ignored" in x for x in lines)
+    assert any("outbox: delivered 11" in line for line in lines), log
+    assert lines[-1].endswith("dengar stopped")
+
+
+def _delivered(cwd: Path) -> int:
+    with sqlite3.connect(cwd / "dengar.db") as db:
+        try:
+            (n,) = db.execute(
+                "SELECT count(*) FROM outbox WHERE status = 'delivered'"
+            ).fetchone()
+        except sqlite3.OperationalError:
+            return 0
+    return int(n)
+
+
+def test_the_start_line_masks_the_database_password(caplog) -> None:
+    from config.loader import load_settings
+    from dengar.cli import _announce_start
+
+    settings = load_settings(REPO / "config" / "dengar.example.yaml")
+    settings = settings.model_copy(
+        update={"database_url": "postgresql+psycopg://dengar:s3cret@db/dengar"}
+    )
+    with caplog.at_level(logging.INFO, logger="dengar.activity"):
+        _announce_start(settings, web=True, worker=False)
+    assert "s3cret" not in caplog.text
+    assert "postgresql+psycopg://dengar:***@db/dengar" in caplog.text
+    assert "web http://127.0.0.1:8080" in caplog.text
