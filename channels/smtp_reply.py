@@ -145,6 +145,34 @@ class SmtpReplier:
                 f"{type(exc).__name__}: {str(exc)[:200]}"
             ) from None
 
+    async def check(self) -> None:
+        """Connect and log in as a send would, then leave; raises
+        ``ReplyRetriable`` saying what failed (never the password)."""
+        await asyncio.to_thread(self._check)
+
+    def _check(self) -> None:
+        s = self.smtp
+        try:
+            with self._connect() as client:
+                if s.username and s.password is not None:
+                    client.login(s.username, s.password.get_secret_value())
+                client.noop()
+        except smtplib.SMTPAuthenticationError as exc:
+            detail = _detail(exc.smtp_code, exc.smtp_error)
+            raise ReplyRetriable(
+                f"login to {s.host}:{s.effective_port} as {s.username!r} refused: "
+                f"{detail}"
+            ) from None
+        except smtplib.SMTPNotSupportedError:
+            raise ReplyRetriable(
+                f"{s.host}:{s.effective_port} offers no AUTH (security: {s.security})"
+            ) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise ReplyRetriable(
+                f"connection to {s.host}:{s.effective_port} failed: "
+                f"{type(exc).__name__}: {str(exc)[:200]}"
+            ) from None
+
     def _connect(self) -> smtplib.SMTP:
         s = self.smtp
         context = ssl.create_default_context()

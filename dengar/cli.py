@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from config.channel_settings import ImapChannelSettings
 from config.loader import ConfigError, load_settings
 from config.localtime import local_time
 from config.redaction import install as install_log_masking
@@ -371,6 +372,8 @@ def check(ctx: click.Context) -> None:
 
     async def go() -> None:
         nonlocal failures
+        from dengar.checks import cannot_reply, check_reply_side, check_sink
+
         for name, channel in app.channels.items():
             try:
                 await channel.check()
@@ -378,6 +381,23 @@ def check(ctx: click.Context) -> None:
             except Exception as exc:  # noqa: BLE001 - report every channel
                 failures += 1
                 console.print(f"channel {name}: [red]{type(exc).__name__}: {exc}[/red]")
+            channel_settings = app.settings.channel(name)
+            if isinstance(channel_settings, ImapChannelSettings):
+                problem = await check_reply_side(channel_settings)
+                if problem:
+                    failures += 1
+                    console.print(f"channel {name}: [red]{escape(problem)}[/red]")
+        for name, why in cannot_reply(app.settings, set(app.repliers())).items():
+            console.print(f"channel {name}: [yellow]warning[/yellow]: {why}")
+        for agency_settings in app.settings.agencies:
+            problem = await check_sink(agency_settings)
+            if problem:
+                failures += 1
+                console.print(
+                    f"agency {agency_settings.code} "
+                    f"({agency_settings.sink.type} sink): "
+                    f"[red]{escape(problem)}[/red]"
+                )
         await app.close()
 
     asyncio.run(go())
