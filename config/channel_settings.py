@@ -165,6 +165,17 @@ class TelegramChannelSettings(ChannelBase):
     poll_interval: Seconds = 1.0
 
     @model_validator(mode="after")
+    def _enabled_needs_token(self) -> TelegramChannelSettings:
+        # an unset ${VAR:-} leaves it empty: say so here, not as a database
+        # error when the bot library refuses it
+        if self.enabled and not self.token.get_secret_value().strip():
+            raise ValueError(
+                f"channel {self.name!r}: token is empty (is its environment "
+                "variable set?); set it or disable the channel"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _webhook_needs_url(self) -> TelegramChannelSettings:
         if self.mode == "webhook" and not self.webhook_url:
             raise ValueError("mode webhook needs webhook_url")
@@ -202,6 +213,15 @@ class XChannelSettings(ChannelBase):
         "privately (bot link or email address)",
     )
     api_base_url: str = "https://api.twitter.com"
+
+    @model_validator(mode="after")
+    def _enabled_needs_token(self) -> XChannelSettings:
+        if self.enabled and not self.bearer_token.get_secret_value().strip():
+            raise ValueError(
+                f"channel {self.name!r}: bearer_token is empty (is its environment "
+                "variable set?); set it or disable the channel"
+            )
+        return self
 
     @model_validator(mode="after")
     def _has_a_source(self) -> XChannelSettings:

@@ -21,7 +21,7 @@ from config.loader import ConfigError, load_settings
 from config.localtime import local_time
 from config.redaction import install as install_log_masking
 from config.settings import Settings
-from dengar.app import App
+from dengar.app import App, ChannelSetupError
 from dengar.runner import Runner, RunSummary
 from dengar.status import agency_queue, cases, status_report
 
@@ -77,6 +77,9 @@ def open_app(ctx: click.Context, *, migrate: bool = True) -> App:
     settings = settings_from(ctx)
     try:
         return App.open(settings, migrate=migrate)
+    except ChannelSetupError as exc:
+        err.print(f"[red]Cannot start[/red] {escape(str(exc))}", highlight=False)
+        sys.exit(2)
     except Exception as exc:  # noqa: BLE001 - report, do not trace back
         from storage.engine import safe_url
 

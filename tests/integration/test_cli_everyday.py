@@ -151,3 +151,39 @@ def test_the_start_line_masks_the_database_password(caplog) -> None:
     assert "s3cret" not in caplog.text
     assert "postgresql+psycopg://dengar:***@db/dengar" in caplog.text
     assert "web http://127.0.0.1:8080" in caplog.text
+
+
+@pytest.mark.parametrize("token", ['""', '"${DENGAR_NOT_SET_TOKEN:-}"', '"   "'])
+def test_an_empty_token_names_the_channel_and_the_setting(
+    tmp_path: Path, token: str
+) -> None:
+    config = tmp_path / "dengar.yaml"
+    config.write_text(
+        "channels:\n"
+        "  - name: telegram-bot\n"
+        "    type: telegram\n"
+        f"    token: {token}\n"
+        "agencies:\n"
+        "  - {code: DISKOMINFO, name: Diskominfo}\n"
+        "routing: {default_agency: DISKOMINFO}\n"
+    )
+    out = dengar("--config", str(config), "status", cwd=tmp_path)
+    assert out.returncode == 2
+    message = " ".join(out.stderr.split())
+    assert "channels[0] (line 2): channel 'telegram-bot': token is empty" in message
+    assert "sqlite" not in message
+    assert not (tmp_path / "dengar.db").exists()
+
+
+def test_a_token_the_library_refuses_names_the_channel() -> None:
+    from pydantic import SecretStr
+
+    from config.channel_settings import TelegramChannelSettings
+    from dengar.app import ChannelSetupError, _build
+
+    # built without validation, as if the config check had missed it
+    settings = TelegramChannelSettings.model_construct(
+        name="bot", type="telegram", token=SecretStr("")
+    )
+    with pytest.raises(ChannelSetupError, match=r"channel 'bot' \(telegram\)"):
+        _build(settings)
