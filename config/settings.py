@@ -69,6 +69,11 @@ class RoutingSettings(StrictModel):
 
     default_agency: AgencyCode
     rules: list[RoutingRule] = Field(default_factory=list)
+    unmatched: Literal["triage", "default_agency"] = Field(
+        default="default_agency",
+        description="a case no rule matches: waits in triage (staff pick the "
+        "agency; default_agency is suggested) or goes to default_agency",
+    )
 
 
 class AttachmentSettings(StrictModel):

@@ -400,7 +400,10 @@ class Pipeline:
         if self.region_finder is not None:
             region = self.region_finder(text, fields.location)
         decision = self.router.route(text, category, region)
-        triage = _needs_triage(self._channel_settings(item.channel), found)
+        social = _needs_triage(self._channel_settings(item.channel), found)
+        # an unrouted complaint waits for staff too, but its citizen is
+        # acknowledged like any other
+        triage = social or decision.to_triage
         row = self._new_row(
             session,
             item,
@@ -423,7 +426,7 @@ class Pipeline:
             summary.linked += 1
         elif not triage:
             self.enqueue_for_agency(session, row, summary, new_case=True)
-        if not triage:
+        if not social:
             summary.replies += self.replies.ack(session, row, item, fields)
         session.add(row)
         return row
