@@ -187,3 +187,24 @@ def test_a_token_the_library_refuses_names_the_channel() -> None:
     )
     with pytest.raises(ChannelSetupError, match=r"channel 'bot' \(telegram\)"):
         _build(settings)
+
+
+def test_import_counts_duplicates_and_suggests_a_run_only_when_something_waits(
+    tmp_path: Path,
+) -> None:
+    inbox = REPO / "examples" / "inbox" / "new"
+    eml_dir = tmp_path / "backfill"
+    eml_dir.mkdir()
+    for i, path in enumerate(sorted(inbox.iterdir())):
+        (eml_dir / f"{i:02}.eml").write_bytes(path.read_bytes())
+    first = dengar("--config", CONFIG, "import", str(eml_dir), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    out = " ".join(first.stdout.split())
+    assert "new cases 12 (of which duplicates 1)" in out
+    assert "ignored 1" in out
+    assert "11 deliveries wait in the outbox: run `dengar run --once`" in out
+    again = dengar("--config", CONFIG, "import", str(eml_dir), cwd=tmp_path)
+    out = " ".join(again.stdout.split())
+    assert "already stored 13" in out
+    assert "Nothing waits to be delivered." in out
+    assert "run --once" not in out
