@@ -20,6 +20,7 @@ from tests.conftest import REPO
 from tests.integration.test_cli import DENGAR, dengar
 
 CONFIG = str(REPO / "config" / "dengar.example.yaml")
+CONFIG_TEXT = (REPO / "config" / "dengar.example.yaml").read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -208,3 +209,39 @@ def test_import_counts_duplicates_and_suggests_a_run_only_when_something_waits(
     assert "already stored 13" in out
     assert "Nothing waits to be delivered." in out
     assert "run --once" not in out
+
+
+def test_readme_tells_what_the_quick_start_really_does(ran: Path) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    out = dengar("--config", CONFIG, "status", "--json", cwd=ran)
+    real = json.loads(out.stdout)
+    # the fixture's later tests link and resolve cases: compare the run's own
+    # counts, which those do not change
+    shown = re.search(r'"complaints": (\{.*?\}\}),', readme, re.S)
+    assert shown is not None
+    complaints = json.loads(shown.group(1))
+    for key in ("cases", "follow_ups", "ignored", "quarantined"):
+        assert complaints[key] == real["complaints"][key], key
+    delivered = re.search(r'"deliveries": (\{.*?\}),', readme)
+    assert delivered is not None
+    assert json.loads(delivered.group(1)) == real["deliveries"]
+    prose = " ".join(readme.split())
+    cases = real["complaints"]["cases"]
+    sent = real["deliveries"]["delivered"]
+    assert f"{cases} cases, of which {sent} are delivered" in prose
+
+
+def test_docs_use_the_examples_prefix_and_no_ones_own_paths() -> None:
+    prefix = "KTB"
+    assert f"tracking_prefix: {prefix}" in CONFIG_TEXT
+    docs = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    for path in docs:
+        text = path.read_text(encoding="utf-8")
+        others = {
+            m for m in re.findall(r"\b([A-Z]{2,8})-(?:XXXX|[0-9A-Z]{4}-)", text)
+        } - {prefix}
+        assert not others, f"{path.name} shows tracking numbers {others}"
+    # commands a newcomer copies must work in their clone, not one machine
+    for path in [*docs, *sorted((REPO / "bench").glob("*.py"))]:
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"/(tmp|home|work)/\S*venv", text), path.name
