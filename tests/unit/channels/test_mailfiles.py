@@ -10,8 +10,9 @@ from pathlib import Path
 from channels.mailfiles import read_mail_files
 from normalizer.mime import mail_external_id, parse_mail
 from normalizer.records import InboundMessage, RejectedItem
+from tests.conftest import FIXTURES
 
-SAMPLES = Path("/work/shared/data/email/mime-samples")
+SAMPLES = FIXTURES / "email" / "mime-samples"
 
 
 def message(subject: str, body: str) -> EmailMessage:
