@@ -9,21 +9,54 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from config.channel_settings import ImapChannelSettings
-from config.loader import ConfigError, load_settings
 from config.localtime import local_time
-from config.redaction import install as install_log_masking
-from config.settings import Settings
-from dengar.app import App, ChannelSetupError
-from dengar.runner import Runner, RunSummary
-from dengar.status import agency_queue, cases, status_report
+from dengar.cli_lazy import LazyGroup
+
+if TYPE_CHECKING:
+    from config.settings import Settings
+    from dengar.app import App
+    from dengar.runner import RunSummary
+    from dengar.store import Store
+
+# Commands of their own modules, imported only when run, so that `--help`
+# and the light commands start fast (bench/cli.py); a test keeps the help
+# texts equal to the commands' own.
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "agency": ("dengar.cli_web:agency", "Agency API access."),
+    "case": (
+        "dengar.cli_case:case",
+        "Look after one case: change its status (the reporters are told).",
+    ),
+    "dedupe": ("dengar.cli_dedupe:dedupe", "Duplicate links between cases."),
+    "import": (
+        "dengar.cli_import:import_",
+        "Import SOURCES: .eml files, mbox archives, folders of them, or X post URLs.",
+    ),
+    "outbox": (
+        "dengar.cli_outbox:outbox",
+        "Deliveries to agencies and replies to citizens.",
+    ),
+    "quarantine": (
+        "dengar.cli_quarantine:quarantine",
+        "Items that could not become records: list, show, replay.",
+    ),
+    "serve": (
+        "dengar.cli_web:serve",
+        "Serve the staff dashboard and the agency API (until SIGINT/SIGTERM).",
+    ),
+    "triage": (
+        "dengar.cli_triage:triage",
+        "What awaits a decision: social posts and unrouted cases (accept or dismiss...",
+    ),
+    "user": ("dengar.cli_web:user", "Dashboard accounts."),
+}
 
 EXAMPLE_GAZETTEER = (
     Path(__file__).resolve().parent.parent / "config" / "gazetteer.kotabaru.yaml"
@@ -37,7 +70,7 @@ err = Console(stderr=True)
 activity = logging.getLogger("dengar.activity")
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy=LAZY_COMMANDS)
 @click.option(
     "--config",
     "config_path",
@@ -51,6 +84,9 @@ def main(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
     """Dengar: complaint intake for local governments."""
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     # before the first record: libraries log tokens and secrets at DEBUG
+    # (imported here: pydantic is too slow to import for --help)
+    from config.redaction import install as install_log_masking
+
     install_log_masking()
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -61,6 +97,8 @@ def main(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
 
 def settings_from(ctx: click.Context) -> Settings:
     """Load the configuration or exit 2 listing every problem."""
+    from config.loader import ConfigError, load_settings
+
     try:
         return load_settings(ctx.obj.get("config_path"))
     except ConfigError as exc:
@@ -74,6 +112,8 @@ def settings_from(ctx: click.Context) -> Settings:
 
 def open_app(ctx: click.Context, *, migrate: bool = True) -> App:
     """Open the installation described by the configuration."""
+    from dengar.app import App, ChannelSetupError
+
     settings = settings_from(ctx)
     try:
         return App.open(settings, migrate=migrate)
@@ -85,6 +125,24 @@ def open_app(ctx: click.Context, *, migrate: bool = True) -> App:
 
         err.print(
             f"[red]Cannot open Dengar[/red] ({safe_url(settings.database_url)}): "
+            f"{type(exc).__name__}: {exc}",
+            highlight=False,
+        )
+        sys.exit(1)
+
+
+def open_store(ctx: click.Context) -> Store:
+    """The database alone (no channels or sinks), for commands that read it."""
+    from dengar.store import Store
+
+    settings = settings_from(ctx)
+    try:
+        return Store.open(settings)
+    except Exception as exc:  # noqa: BLE001 - report, do not trace back
+        from storage.engine import safe_url
+
+        err.print(
+            f"[red]Cannot open the database[/red] ({safe_url(settings.database_url)}): "
             f"{type(exc).__name__}: {exc}",
             highlight=False,
         )
@@ -151,6 +209,8 @@ def run(
     app.enable_dedupe()
     if not once:
         _announce_start(app.settings, web, worker)
+
+    from dengar.runner import Runner
 
     async def go() -> RunSummary | None:
         runner = Runner(app, worker=worker, lease_seconds=lease_seconds)
@@ -242,12 +302,14 @@ def print_summary(summary: RunSummary) -> None:
 @click.pass_context
 def status(ctx: click.Context, as_json: bool, with_cases: bool) -> None:
     """Counts of complaints and deliveries, and each channel's health."""
-    app = open_app(ctx)
+    from dengar.status import cases, status_report
+
+    app = open_store(ctx)
     with app.sessions() as session:
         report = status_report(session, app.settings)
         if with_cases:
             report["cases"] = cases(session)
-    asyncio.run(app.close())
+    app.close()
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
@@ -335,7 +397,9 @@ def _print_status(report: dict[str, Any], zone_name: str) -> None:
 @click.pass_context
 def queue(ctx: click.Context, agency: str, as_json: bool, everything: bool) -> None:
     """The cases waiting for AGENCY in its queue (database sink)."""
-    app = open_app(ctx)
+    from dengar.status import agency_queue
+
+    app = open_store(ctx)
     code = agency.upper()
     try:
         app.settings.agency(code)
@@ -345,7 +409,7 @@ def queue(ctx: click.Context, agency: str, as_json: bool, everything: bool) -> N
         sys.exit(2)
     with app.sessions() as session:
         items = agency_queue(session, code, everything)
-    asyncio.run(app.close())
+    app.close()
     if as_json:
         click.echo(json.dumps(items, indent=2, ensure_ascii=False))
         return
@@ -375,6 +439,7 @@ def check(ctx: click.Context) -> None:
 
     async def go() -> None:
         nonlocal failures
+        from config.channel_settings import ImapChannelSettings
         from dengar.checks import cannot_reply, check_reply_side, check_sink
 
         for name, channel in app.channels.items():
@@ -409,27 +474,3 @@ def check(ctx: click.Context) -> None:
         console.print(f"disabled (not checked): {', '.join(disabled)}")
     if failures:
         sys.exit(1)
-
-
-# Each feature's commands live beside it and call open_app() from this
-# module, so they are imported here, after it is defined.
-from dengar.cli_case import case  # noqa: E402
-from dengar.cli_dedupe import dedupe  # noqa: E402
-from dengar.cli_import import import_  # noqa: E402
-from dengar.cli_outbox import outbox  # noqa: E402
-from dengar.cli_quarantine import quarantine  # noqa: E402
-from dengar.cli_triage import triage  # noqa: E402
-from dengar.cli_web import agency, serve, user  # noqa: E402
-
-for _command in (
-    triage,
-    case,
-    dedupe,
-    outbox,
-    import_,
-    quarantine,
-    serve,
-    user,
-    agency,
-):
-    main.add_command(_command)
