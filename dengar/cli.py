@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -170,6 +169,8 @@ def init(ctx: click.Context, directory: Path) -> None:
     if ctx.obj.get("config_path") is None:
         ctx.obj["config_path"] = target
     app = open_app(ctx)
+    import asyncio  # here: its import is slow for --help
+
     asyncio.run(app.close())
     from storage.engine import safe_url
 
@@ -231,6 +232,8 @@ def run(
             return None
         finally:
             await app.close()
+
+    import asyncio  # here: its import is slow for --help
 
     summary = asyncio.run(go())
     if not once:
@@ -467,6 +470,8 @@ def check(ctx: click.Context) -> None:
                     f"[red]{escape(problem)}[/red]"
                 )
         await app.close()
+
+    import asyncio  # here: its import is slow for --help
 
     asyncio.run(go())
     disabled = [c.name for c in settings.channels if not c.enabled]
