@@ -56,7 +56,7 @@ def local_time(
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
-            return value
+            return str(value)  # not a time: shown as it is
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     text = value.astimezone(zone(zone_name)).strftime(fmt)

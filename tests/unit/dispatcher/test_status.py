@@ -531,7 +531,7 @@ def test_cli_counts_only_queued_messages_and_names_who_cannot_be_told(sessions):
     )
     result = CliRunner().invoke(
         case_command,
-        ["update", case.tracking_no, "--status", "in_progress"],
+        ["update", str(case.tracking_no), "--status", "in_progress"],
         obj=obj,
     )
     assert result.exit_code == 0, result.output
