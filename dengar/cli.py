@@ -329,9 +329,7 @@ def _duplicate(case: dict[str, Any]) -> str:
     if not case["duplicate_of"]:
         return ""
     score = case["duplicate_score"]
-    return str(case["duplicate_of"]) + (
-        f" ({score:.0f})" if score is not None else ""
-    )
+    return str(case["duplicate_of"]) + (f" ({score:.0f})" if score is not None else "")
 
 
 def _print_status(report: dict[str, Any], zone_name: str) -> None:
