@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from config.settings import Settings
 from dispatcher import outbox
-from dispatcher.notify import excerpt, render, salutation, signature
+from dispatcher.notify import Rendered, excerpt, render, salutation, signature
 from normalizer.normalize import Normalized
 from normalizer.records import InboundMessage, OutgoingReply
 from storage.tables import ComplaintRow
@@ -181,6 +181,8 @@ class CitizenReplies:
         messages = self.messages(row.channel)
         subject = render("status_subject", messages, tracking_no=row.tracking_no)
         key = hashlib.sha256(f"{row.id}:{row.status}:{text}".encode()).hexdigest()[:24]
+        if isinstance(text, Rendered):
+            text = text.again(messages)  # the channel's own wording
         if self.is_email(row.channel):
             text = render(
                 "status_email",

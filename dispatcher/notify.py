@@ -102,9 +102,34 @@ def signature(instansi: str, address: str | None, contact: str | None) -> str:
     return "\n".join(lines)
 
 
+class Rendered(str):
+    """A rendered message that remembers its template and values, so the
+    channel it is sent through can render it again with its own override
+    (``change_status`` renders before it knows each reporter's channel)."""
+
+    template_name: str
+    values: dict[str, object]
+
+    def __new__(
+        cls, text: str, name: str = "", values: dict[str, object] | None = None
+    ) -> Rendered:
+        """``text``, rendered from template ``name`` with ``values`` (copies
+        made by other code pass the text alone)."""
+        made = super().__new__(cls, text)
+        made.template_name = name
+        made.values = dict(values or {})
+        return made
+
+    def again(self, overrides: Mapping[str, str] | None) -> str:
+        """The same message from the channel's override, if it has one."""
+        if not overrides or self.template_name not in overrides:
+            return str(self)
+        return str(render(self.template_name, overrides, **self.values))
+
+
 def render(
     name: str, overrides: Mapping[str, str] | None = None, **values: object
-) -> str:
+) -> Rendered:
     """The template ``name`` (a channel's override first) filled with ``values``."""
     template = (overrides or {}).get(name) or DEFAULT_MESSAGES[name]
     if "status" in values and "status_label" not in values:
@@ -116,4 +141,4 @@ def render(
         values["message_block"] = f"\n\n{message}" if message else ""
         # overrides written before the message/note split still render
         values.setdefault("note_block", values["message_block"])
-    return template.format(**values)
+    return Rendered(template.format(**values), name, values)

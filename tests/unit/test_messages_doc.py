@@ -30,3 +30,15 @@ def test_salutation_and_excerpt():
     assert long.startswith("> kata kata")
     assert len(long) < 320
     assert long.endswith("…")
+
+
+def test_a_status_message_takes_the_channels_own_wording():
+    """change_status renders before it knows the channel; the replier
+    renders again from the channel's override of the same template."""
+    from dispatcher.notify import render
+
+    text = render("status", None, tracking_no="KTB-1", status="resolved", message="Ok")
+    assert "selesai ditindaklanjuti" in text
+    override = {"status": "[{tracking_no}] {status_label}. {message}"}
+    assert text.again(override) == "[KTB-1] selesai ditindaklanjuti. Ok"
+    assert text.again({"ack": "x"}) == str(text)
