@@ -36,6 +36,7 @@ SAMPLE: dict[str, object] = {
     "message": "Tim sudah meninjau lokasi dan penambalan dijadwalkan pekan ini.",
     "text": "Status pengaduan KTB-7K3M-9Q2D kini: sedang ditindaklanjuti.",
     "filename": "video-jalan.mp4",
+    "filenames": "\u201cfoto-jalan.jpg\u201d",
     "size_mb": 48.2,
     "limit_mb": 20.0,
     "bot_label": "masyarakat",
@@ -58,6 +59,7 @@ WHEN: dict[str, str] = {
     "rejected": "the case is rejected (``message``: why)",
     "hint_unsupported": "a message type Dengar cannot take (sticker, poll, …)",
     "file_too_large": "an attachment over the size limit",
+    "file_not_downloaded": "a Telegram file that could not be fetched",
 }
 
 
@@ -100,8 +102,8 @@ def document() -> str:
         "## Acknowledgements and status updates (every channel)\n",
     ]
     for key, template in DEFAULT_MESSAGES.items():
-        rendered = render(key, None, **SAMPLE)
-        parts.append(_section(key, template, rendered, WHEN.get(key, key)))
+        text = str(render(key, None, **SAMPLE))
+        parts.append(_section(key, template, text, WHEN.get(key, key)))
     parts.append(
         "## Chat commands (Telegram)\n\n"
         "Answers to `/start`, `/status`, `/baru`, `/anonim`, `/rahasia`. "

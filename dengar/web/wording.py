@@ -142,6 +142,10 @@ _RULES: list[Rule] = [
         lambda m: f"status {status_label(m[1])} memerlukan alasan",
     ),
     (
+        re.compile(r"the case has no agency: dispatched needs one"),
+        lambda m: "kasus belum memiliki instansi: pilih instansi sebelum diteruskan",
+    ),
+    (
         re.compile(r"(\w+) needs a message to the reporter"),
         lambda m: f"status {status_label(m[1])} memerlukan pesan untuk pelapor",
     ),

@@ -51,6 +51,10 @@ from normalizer.records import CaseStatus
             "confidentiality biasa -> rahasia (dasbor)",
             "kerahasiaan diubah dari biasa menjadi rahasia (melalui dasbor)",
         ),
+        (
+            "the case has no agency: dispatched needs one",
+            "kasus belum memiliki instansi: pilih instansi sebelum diteruskan",
+        ),
         ("Lubang sudah ditambal", "Lubang sudah ditambal"),  # typed by a person
     ],
 )
