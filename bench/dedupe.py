@@ -1,9 +1,9 @@
 """Benchmark of duplicate linking: quality against labels and an exhaustive
 rapidfuzz scan, decisions per second, peak memory, index rebuild time.
 
-    /tmp/venv/bin/python bench/dedupe.py                     # 10k and 100k
-    /tmp/venv/bin/python bench/dedupe.py --sizes 10000 100000 1000000
-    /tmp/venv/bin/python bench/dedupe.py --rebuild 100000    # + SQLite rebuild
+    python bench/dedupe.py                     # 10k and 100k
+    python bench/dedupe.py --sizes 10000 100000 1000000
+    python bench/dedupe.py --rebuild 100000    # + SQLite rebuild
 
 A corpus of Indonesian complaints is generated from templates: an *event*
 (problem template, desa, street, number) is reported by one to a few

@@ -1,7 +1,7 @@
 """Dispatch throughput: cases through the outbox to each agency sink.
 
-    /tmp/venv/bin/python -m bench.dispatch                      # the issue's run
-    /tmp/venv/bin/python -m bench.dispatch --cases 1000 --sinks redis,amqp --db sqlite
+    python -m bench.dispatch                      # the issue's run
+    python -m bench.dispatch --cases 1000 --sinks redis,amqp --db sqlite
 
 For each database (SQLite, PostgreSQL), sink (database, redis, amqp, a local
 webhook) and worker count, it queues ``--cases`` cases at once into a fresh

@@ -2,8 +2,8 @@
 ``email.message_from_bytes``, ingest from a Maildir and from a real Dovecot
 into SQLite, and IDLE latency (APPEND -> case stored).
 
-    /tmp/venv/bin/python bench/email.py                 # 2,000 messages, 3 runs
-    /tmp/venv/bin/python bench/email.py --count 500 --runs 5 --no-dovecot
+    python bench/email.py                 # 2,000 messages, 3 runs
+    python bench/email.py --count 500 --runs 5 --no-dovecot
 
 Messages are generated: Indonesian complaints of 10-200 KB, HTML
 alternatives, replies quoting an earlier mail, a third with photo/PDF

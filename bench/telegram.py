@@ -11,7 +11,7 @@ same run:
 
 Targets (issue 4): >= 300 updates/s, p95 <= 1 s on SQLite.
 
-    /tmp/venv/bin/python -m bench.telegram [--updates 10000] [--chats 1000]
+    python -m bench.telegram [--updates 10000] [--chats 1000]
         [--session-minutes 10] [--drain interleaved|concurrent]
 
 ``--drain concurrent`` runs the outbox in its own loop beside polling, as the

@@ -48,7 +48,11 @@ def read_mail_files(
                 first = handle.read(5)
                 handle.seek(0)
                 if first == b"From ":
-                    yield from _mbox(handle, path, channel_name, max_message_bytes)
+                    for item in _mbox(handle, path, channel_name, max_message_bytes):
+                        yield item
+                        # an archive is one file: report inside it as well
+                        if progress is not None:
+                            progress(done + handle.tell(), total)
                 else:
                     raw = handle.read(max_message_bytes + 1)
                     yield _one(raw, path, None, channel_name, max_message_bytes)

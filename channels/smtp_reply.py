@@ -16,7 +16,7 @@ import smtplib
 import ssl
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, formataddr, make_msgid
 
 from channels.base import RecipientUnreachable, ReplyRetriable
 from config.channel_settings import ImapChannelSettings
@@ -90,7 +90,7 @@ class SmtpReplier:
             raise RecipientUnreachable(f"not an email address: {exc}") from None
         if "@" not in reply.recipient or any(c in reply.recipient for c in "\r\n"):
             raise RecipientUnreachable(f"not an email address: {reply.recipient!r}")
-        msg["From"] = self.smtp.from_address
+        msg["From"] = formataddr((self.smtp.from_name, self.smtp.from_address))
         msg["Subject"] = reply_subject(reply)
         msg["Date"] = format_datetime(datetime.now(UTC))
         msg["Message-ID"] = make_msgid(domain=self.domain)
@@ -142,6 +142,34 @@ class SmtpReplier:
         except (smtplib.SMTPException, OSError) as exc:
             raise ReplyRetriable(
                 f"SMTP connection to {s.host}:{s.effective_port} failed: "
+                f"{type(exc).__name__}: {str(exc)[:200]}"
+            ) from None
+
+    async def check(self) -> None:
+        """Connect and log in as a send would, then leave; raises
+        ``ReplyRetriable`` saying what failed (never the password)."""
+        await asyncio.to_thread(self._check)
+
+    def _check(self) -> None:
+        s = self.smtp
+        try:
+            with self._connect() as client:
+                if s.username and s.password is not None:
+                    client.login(s.username, s.password.get_secret_value())
+                client.noop()
+        except smtplib.SMTPAuthenticationError as exc:
+            detail = _detail(exc.smtp_code, exc.smtp_error)
+            raise ReplyRetriable(
+                f"login to {s.host}:{s.effective_port} as {s.username!r} refused: "
+                f"{detail}"
+            ) from None
+        except smtplib.SMTPNotSupportedError:
+            raise ReplyRetriable(
+                f"{s.host}:{s.effective_port} offers no AUTH (security: {s.security})"
+            ) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise ReplyRetriable(
+                f"connection to {s.host}:{s.effective_port} failed: "
                 f"{type(exc).__name__}: {str(exc)[:200]}"
             ) from None
 

@@ -24,6 +24,11 @@ class ChannelBase(StrictModel):
     enabled: bool = True
     poll_interval: Seconds = 60.0
     batch_size: int = Field(default=100, ge=1, le=10_000)
+    messages: dict[str, str] = Field(
+        default_factory=dict,
+        description="overrides of the reply templates for this channel "
+        "(docs/messages.md lists them with examples)",
+    )
 
 
 class MaildirChannelSettings(ChannelBase):
@@ -174,9 +179,17 @@ class TelegramChannelSettings(ChatChannelBase):
     # each message (bench/telegram.py: p95 0.35 s at 40, 0.78 s at 100)
     batch_size: int = Field(default=40, ge=1, le=100)
     poll_interval: Seconds = 1.0
-    messages: dict[str, str] = Field(
-        default_factory=dict, description="overrides of the bot's reply templates"
-    )
+
+    @model_validator(mode="after")
+    def _enabled_needs_token(self) -> TelegramChannelSettings:
+        # an unset ${VAR:-} leaves it empty: say so here, not as a database
+        # error when the bot library refuses it
+        if self.enabled and not self.token.get_secret_value().strip():
+            raise ValueError(
+                f"channel {self.name!r}: token is empty (is its environment "
+                "variable set?); set it or disable the channel"
+            )
+        return self
 
     @model_validator(mode="after")
     def _webhook_needs_url(self) -> TelegramChannelSettings:
@@ -216,6 +229,15 @@ class XChannelSettings(ChannelBase):
         "privately (bot link or email address)",
     )
     api_base_url: str = "https://api.twitter.com"
+
+    @model_validator(mode="after")
+    def _enabled_needs_token(self) -> XChannelSettings:
+        if self.enabled and not self.bearer_token.get_secret_value().strip():
+            raise ValueError(
+                f"channel {self.name!r}: bearer_token is empty (is its environment "
+                "variable set?); set it or disable the channel"
+            )
+        return self
 
     @model_validator(mode="after")
     def _has_a_source(self) -> XChannelSettings:

@@ -27,6 +27,12 @@ class SmtpSettings(StrictModel):
     username: str | None = None
     password: SecretStr | None = None
     from_address: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    from_name: str = Field(
+        default="Layanan Pengaduan Masyarakat",
+        min_length=1,
+        max_length=100,
+        description="display name on the From line",
+    )
     timeout: Seconds = 30.0
 
     @property

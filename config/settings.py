@@ -69,6 +69,11 @@ class RoutingSettings(StrictModel):
 
     default_agency: AgencyCode
     rules: list[RoutingRule] = Field(default_factory=list)
+    unmatched: Literal["triage", "default_agency"] = Field(
+        default="default_agency",
+        description="a case no rule matches: waits in triage (staff pick the "
+        "agency; default_agency is suggested) or goes to default_agency",
+    )
 
 
 class AttachmentSettings(StrictModel):
@@ -95,6 +100,21 @@ class OutboxSettings(StrictModel):
 DEFAULT_REGENCY = "pemda"
 
 
+class SignatureSettings(StrictModel):
+    """The signature block under mail to citizens: who writes, where, how to
+    reach them."""
+
+    instansi: str = Field(
+        default="Layanan Pengaduan Masyarakat",
+        min_length=1,
+        description="e.g. Dinas Komunikasi dan Informatika Kabupaten Kotabaru",
+    )
+    address: str | None = Field(default=None, description="postal address")
+    contact: str | None = Field(
+        default=None, description="telephone, WhatsApp, web page, office hours"
+    )
+
+
 class Settings(StrictModel):
     """The root of ``dengar.yaml``."""
 
@@ -110,6 +130,7 @@ class Settings(StrictModel):
             f"unset, '{DEFAULT_REGENCY}'"
         ),
     )
+    signature: SignatureSettings = Field(default_factory=SignatureSettings)
     channels: list[ChannelSettings] = Field(default_factory=list)
     agencies: list[AgencySettings] = Field(min_length=1)
     categories: list[CategorySettings] = Field(default_factory=list)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
@@ -29,6 +30,10 @@ from storage.migrate import upgrade
 from storage.tables import ComplaintRow
 
 log = logging.getLogger(__name__)
+
+
+class ChannelSetupError(Exception):
+    """A channel refused its settings (a malformed token, say); names it."""
 
 
 @dataclass
@@ -55,8 +60,12 @@ class App:
         app = cls(settings=settings, engine=engine, sessions=session_factory(engine))
         for channel_settings in settings.channels:
             if channel_settings.enabled:
-                app.channels[channel_settings.name] = build_channel(channel_settings)
-        context = SinkContext(sessions=app.sessions, regency=settings.event_namespace)
+                app.channels[channel_settings.name] = _build(channel_settings)
+        context = SinkContext(
+            sessions=app.sessions,
+            regency=settings.event_namespace,
+            timezone=settings.timezone,
+        )
         for agency in settings.agencies:
             app.sinks[agency.code] = build_sink(agency, context)
         app.pipeline = Pipeline(
@@ -114,11 +123,13 @@ class App:
                 raise
         return summary
 
-    def notify(self, row: ComplaintRow, text: str) -> None:
-        """Queue ``text`` to the reporter of ``row`` through its channel."""
+    def notify(self, row: ComplaintRow, text: str) -> bool:
+        """Queue ``text`` to the reporter of ``row`` through its channel;
+        False when nothing could be queued (see ``unreachable_reason``)."""
         with self.sessions() as session:
-            self.pipeline.notify(session, row, text)
+            queued = self.pipeline.notify(session, row, text)
             session.commit()
+        return queued
 
     async def close(self) -> None:
         """Close channels and sinks, then the engine."""
@@ -149,3 +160,19 @@ def _region_finder(settings: Settings) -> Callable[[str, Any], str | None] | Non
         settings.gazetteer, base_dir=settings.source_dir
     )
     return gazetteer.region_of
+
+
+def _build(settings: Any) -> Channel:
+    """The channel, or :class:`ChannelSetupError` naming it and why (the
+    library's message, with any secret of the settings masked)."""
+    try:
+        return build_channel(settings)
+    except Exception as exc:  # noqa: BLE001 - any library error, named
+        detail = str(exc)
+        for value in vars(settings).values():
+            if isinstance(value, SecretStr) and value.get_secret_value():
+                detail = detail.replace(value.get_secret_value(), "***")
+        raise ChannelSetupError(
+            f"channel {settings.name!r} ({settings.type}) refused its settings "
+            f"(check its token or credentials): {type(exc).__name__}: {detail}"
+        ) from None

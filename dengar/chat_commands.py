@@ -145,7 +145,8 @@ def handle_command(
         return message(
             "start",
             overrides,
-            bot_label=overrides.get("bot_label", "pengaduan masyarakat"),
+            # "layanan pengaduan {bot_label}": the label names whose service
+            bot_label=overrides.get("bot_label", "masyarakat"),
             prefix=prefix,
             session_minutes=_session_minutes(settings, item.channel),
         )

@@ -2,26 +2,60 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from config.loader import ConfigError, load_settings
-from config.redaction import install as install_log_masking
-from config.settings import Settings
-from dengar.app import App
-from dengar.runner import Runner, RunSummary
-from dengar.status import agency_queue, cases, status_report
+from config.localtime import local_time
+from dengar.cli_lazy import LazyGroup
+
+if TYPE_CHECKING:
+    from config.settings import Settings
+    from dengar.app import App
+    from dengar.runner import RunSummary
+    from dengar.store import Store
+
+# Commands of their own modules, imported only when run, so that `--help`
+# and the light commands start fast (bench/cli.py); a test keeps the help
+# texts equal to the commands' own.
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "agency": ("dengar.cli_web:agency", "Agency API access."),
+    "case": (
+        "dengar.cli_case:case",
+        "Look after one case: change its status (the reporters are told).",
+    ),
+    "dedupe": ("dengar.cli_dedupe:dedupe", "Duplicate links between cases."),
+    "import": (
+        "dengar.cli_import:import_",
+        "Import SOURCES: .eml files, mbox archives, folders of them, or X post URLs.",
+    ),
+    "outbox": (
+        "dengar.cli_outbox:outbox",
+        "Deliveries to agencies and replies to citizens.",
+    ),
+    "quarantine": (
+        "dengar.cli_quarantine:quarantine",
+        "Items that could not become records: list, show, replay.",
+    ),
+    "serve": (
+        "dengar.cli_web:serve",
+        "Serve the staff dashboard and the agency API (until SIGINT/SIGTERM).",
+    ),
+    "triage": (
+        "dengar.cli_triage:triage",
+        "What awaits a decision: social posts and unrouted cases (accept or dismiss...",
+    ),
+    "user": ("dengar.cli_web:user", "Dashboard accounts."),
+}
 
 EXAMPLE_GAZETTEER = (
     Path(__file__).resolve().parent.parent / "config" / "gazetteer.kotabaru.yaml"
@@ -32,9 +66,10 @@ EXAMPLE_CONFIG = (
 # wide enough for the summary tables when output is not a terminal (CI logs)
 console = Console(width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True)
+activity = logging.getLogger("dengar.activity")
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy=LAZY_COMMANDS)
 @click.option(
     "--config",
     "config_path",
@@ -48,6 +83,9 @@ def main(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
     """Dengar: complaint intake for local governments."""
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     # before the first record: libraries log tokens and secrets at DEBUG
+    # (imported here: pydantic is too slow to import for --help)
+    from config.redaction import install as install_log_masking
+
     install_log_masking()
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -58,6 +96,8 @@ def main(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
 
 def settings_from(ctx: click.Context) -> Settings:
     """Load the configuration or exit 2 listing every problem."""
+    from config.loader import ConfigError, load_settings
+
     try:
         return load_settings(ctx.obj.get("config_path"))
     except ConfigError as exc:
@@ -71,14 +111,37 @@ def settings_from(ctx: click.Context) -> Settings:
 
 def open_app(ctx: click.Context, *, migrate: bool = True) -> App:
     """Open the installation described by the configuration."""
+    from dengar.app import App, ChannelSetupError
+
     settings = settings_from(ctx)
     try:
         return App.open(settings, migrate=migrate)
+    except ChannelSetupError as exc:
+        err.print(f"[red]Cannot start[/red] {escape(str(exc))}", highlight=False)
+        sys.exit(2)
     except Exception as exc:  # noqa: BLE001 - report, do not trace back
         from storage.engine import safe_url
 
         err.print(
             f"[red]Cannot open Dengar[/red] ({safe_url(settings.database_url)}): "
+            f"{type(exc).__name__}: {exc}",
+            highlight=False,
+        )
+        sys.exit(1)
+
+
+def open_store(ctx: click.Context) -> Store:
+    """The database alone (no channels or sinks), for commands that read it."""
+    from dengar.store import Store
+
+    settings = settings_from(ctx)
+    try:
+        return Store.open(settings)
+    except Exception as exc:  # noqa: BLE001 - report, do not trace back
+        from storage.engine import safe_url
+
+        err.print(
+            f"[red]Cannot open the database[/red] ({safe_url(settings.database_url)}): "
             f"{type(exc).__name__}: {exc}",
             highlight=False,
         )
@@ -106,6 +169,8 @@ def init(ctx: click.Context, directory: Path) -> None:
     if ctx.obj.get("config_path") is None:
         ctx.obj["config_path"] = target
     app = open_app(ctx)
+    import asyncio  # here: its import is slow for --help
+
     asyncio.run(app.close())
     from storage.engine import safe_url
 
@@ -143,6 +208,10 @@ def run(
         sys.exit(2)
     app = open_app(ctx)
     app.enable_dedupe()
+    if not once:
+        _announce_start(app.settings, web, worker)
+
+    from dengar.runner import Runner
 
     async def go() -> RunSummary | None:
         runner = Runner(app, worker=worker, lease_seconds=lease_seconds)
@@ -164,11 +233,31 @@ def run(
         finally:
             await app.close()
 
+    import asyncio  # here: its import is slow for --help
+
     summary = asyncio.run(go())
+    if not once:
+        activity.info("dengar stopped")
     if summary is not None:
         print_summary(summary)
         if summary.errors:
             sys.exit(1)
+
+
+def _announce_start(settings: Settings, web: bool, worker: bool) -> None:
+    """The start line of ``dengar run``, shown without -v."""
+    from storage.engine import safe_url
+
+    activity.setLevel(logging.INFO)
+    channels = ", ".join(f"{c.name} ({c.type})" for c in settings.channels if c.enabled)
+    address = f"http://{settings.web.host}:{settings.web.port}" if web else "off"
+    activity.info(
+        "dengar started%s: channels %s; database %s; web %s",
+        " as a worker" if worker else "",
+        channels or "none enabled",
+        safe_url(settings.database_url),
+        address,
+    )
 
 
 def print_summary(summary: RunSummary) -> None:
@@ -223,19 +312,34 @@ def print_summary(summary: RunSummary) -> None:
 @click.pass_context
 def status(ctx: click.Context, as_json: bool, with_cases: bool) -> None:
     """Counts of complaints and deliveries, and each channel's health."""
-    app = open_app(ctx)
+    from dengar.status import cases, status_report
+
+    app = open_store(ctx)
     with app.sessions() as session:
         report = status_report(session, app.settings)
         if with_cases:
             report["cases"] = cases(session)
-    asyncio.run(app.close())
+    app.close()
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
-    _print_status(report)
+    _print_status(report, app.settings.timezone)
 
 
-def _print_status(report: dict[str, Any]) -> None:
+def _when(value: str | None, zone_name: str) -> str:
+    """A stored UTC time as the operator reads it: local, with its zone."""
+    return local_time(value, zone_name, "%Y-%m-%d %H:%M")
+
+
+def _duplicate(case: dict[str, Any]) -> str:
+    """ "KTB-… (78)"; a case linked by hand has no score."""
+    if not case["duplicate_of"]:
+        return ""
+    score = case["duplicate_score"]
+    return str(case["duplicate_of"]) + (f" ({score:.0f})" if score is not None else "")
+
+
+def _print_status(report: dict[str, Any], zone_name: str) -> None:
     c = report["complaints"]
     console.print(
         f"cases {c['cases']}, follow-ups {c['follow_ups']}, ignored {c['ignored']}, "
@@ -261,7 +365,7 @@ def _print_status(report: dict[str, Any]) -> None:
             "yes" if ch["enabled"] else "no",
             "yes" if ch["healthy"] else "[red]NO[/red]",
             str(ch["cases"]),
-            ch["last_poll_at"] or "-",
+            _when(ch["last_poll_at"], zone_name),
             ch["disabled_reason"] or ch["last_error"] or "",
         )
     console.print(table)
@@ -285,13 +389,11 @@ def _print_status(report: dict[str, Any]) -> None:
         for case in report["cases"]:
             table.add_row(
                 case["tracking_no"],
-                case["received_at"][:16],
+                _when(case["received_at"], zone_name),
                 case["category"] or "-",
                 case["agency"] or "-",
                 case["status"],
-                f"{case['duplicate_of']} ({case['duplicate_score']:.0f})"
-                if case["duplicate_of"]
-                else "",
+                _duplicate(case),
             )
         console.print(table)
 
@@ -299,10 +401,15 @@ def _print_status(report: dict[str, Any]) -> None:
 @main.command()
 @click.argument("agency")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--all", "everything", is_flag=True, help="Also closed and re-routed cases."
+)
 @click.pass_context
-def queue(ctx: click.Context, agency: str, as_json: bool) -> None:
-    """The pending cases in AGENCY's queue (database sink)."""
-    app = open_app(ctx)
+def queue(ctx: click.Context, agency: str, as_json: bool, everything: bool) -> None:
+    """The cases waiting for AGENCY in its queue (database sink)."""
+    from dengar.status import agency_queue
+
+    app = open_store(ctx)
     code = agency.upper()
     try:
         app.settings.agency(code)
@@ -311,20 +418,21 @@ def queue(ctx: click.Context, agency: str, as_json: bool) -> None:
         err.print(f"unknown agency {agency!r} (known: {known})")
         sys.exit(2)
     with app.sessions() as session:
-        items = agency_queue(session, code)
-    asyncio.run(app.close())
+        items = agency_queue(session, code, everything)
+    app.close()
     if as_json:
         click.echo(json.dumps(items, indent=2, ensure_ascii=False))
         return
     table = Table(title=f"Queue of {code} ({len(items)})")
-    for column in ("tracking no", "received", "category", "text"):
+    for column in ("tracking no", "received", "category", "status", "text"):
         table.add_column(column)
     for item in items:
         text = (item.get("text") or "").replace("\n", " ")
         table.add_row(
             item["tracking_no"],
-            item["received_at"][:16],
+            _when(item["received_at"], app.settings.timezone),
             item.get("category") or "-",
+            item["status"],
             text[:80] + ("…" if len(text) > 80 else ""),
         )
     console.print(table)
@@ -341,6 +449,9 @@ def check(ctx: click.Context) -> None:
 
     async def go() -> None:
         nonlocal failures
+        from config.channel_settings import ImapChannelSettings
+        from dengar.checks import cannot_reply, check_reply_side, check_sink
+
         for name, channel in app.channels.items():
             try:
                 await channel.check()
@@ -348,7 +459,26 @@ def check(ctx: click.Context) -> None:
             except Exception as exc:  # noqa: BLE001 - report every channel
                 failures += 1
                 console.print(f"channel {name}: [red]{type(exc).__name__}: {exc}[/red]")
+            channel_settings = app.settings.channel(name)
+            if isinstance(channel_settings, ImapChannelSettings):
+                problem = await check_reply_side(channel_settings)
+                if problem:
+                    failures += 1
+                    console.print(f"channel {name}: [red]{escape(problem)}[/red]")
+        for name, why in cannot_reply(app.settings, set(app.repliers())).items():
+            console.print(f"channel {name}: [yellow]warning[/yellow]: {why}")
+        for agency_settings in app.settings.agencies:
+            problem = await check_sink(agency_settings)
+            if problem:
+                failures += 1
+                console.print(
+                    f"agency {agency_settings.code} "
+                    f"({agency_settings.sink.type} sink): "
+                    f"[red]{escape(problem)}[/red]"
+                )
         await app.close()
+
+    import asyncio  # here: its import is slow for --help
 
     asyncio.run(go())
     disabled = [c.name for c in settings.channels if not c.enabled]
@@ -356,27 +486,3 @@ def check(ctx: click.Context) -> None:
         console.print(f"disabled (not checked): {', '.join(disabled)}")
     if failures:
         sys.exit(1)
-
-
-# Each feature's commands live beside it and call open_app() from this
-# module, so they are imported here, after it is defined.
-from dengar.cli_case import case  # noqa: E402
-from dengar.cli_dedupe import dedupe  # noqa: E402
-from dengar.cli_import import import_  # noqa: E402
-from dengar.cli_outbox import outbox  # noqa: E402
-from dengar.cli_quarantine import quarantine  # noqa: E402
-from dengar.cli_triage import triage  # noqa: E402
-from dengar.cli_web import agency, serve, user  # noqa: E402
-
-for _command in (
-    triage,
-    case,
-    dedupe,
-    outbox,
-    import_,
-    quarantine,
-    serve,
-    user,
-    agency,
-):
-    main.add_command(_command)

@@ -1,14 +1,17 @@
 """``dengar case``: staff commands on one case.
 
-    dengar case update ADU-7K3M-9Q2D --status in_progress --note "Tim sudah ke lokasi"
-    dengar case update ADU-7K3M-9Q2D --status dispatched --agency PUPR
+    dengar case update KTB-7K3M-9Q2D --status in_progress \
+        --message "Tim sudah ke lokasi" --note "regu 2, alat berat besok"
+    dengar case update KTB-7K3M-9Q2D --status dispatched --agency PUPR
 
-The command takes what it needs from the click context object the main
-command sets up: ``.sessions`` (a session factory), ``.notify`` (a callable
-``(row, text) -> None`` that queues a message to the citizen), for
-``--agency`` ``.enqueue`` (a callable ``(session, row) -> None`` that queues
-the case for its agency) and, if there, ``.settings`` (for the tracking
-prefix and the known agencies).
+``--message`` goes to the reporters; ``--note`` stays in the case's history
+and never reaches a citizen. The command takes what it needs from the click
+context object the main command sets up: ``.sessions`` (a session factory),
+``.notify`` (a callable ``(row, text) -> bool`` that queues a message to the
+citizen and says whether it could), for ``--agency`` ``.enqueue`` (a callable
+``(session, row) -> None`` that queues the case for its agency) and, if
+there, ``.settings`` (for the tracking prefix and the known agencies) and
+``.unreachable`` (``row -> reason | None``: why a reporter cannot be told).
 """
 
 from __future__ import annotations
@@ -82,9 +85,15 @@ def case() -> None:
     help="The new status.",
 )
 @click.option(
+    "--message",
+    default=None,
+    help="Sent to the reporter(s) with the new status. Required for rejected.",
+)
+@click.option(
     "--note",
     default=None,
-    help="Why; shown to the reporter. Required for rejected and rerouted.",
+    help="Internal note for staff and agencies; never sent to the reporter. "
+    "Required for rerouted.",
 )
 @click.option(
     "--agency",
@@ -102,6 +111,7 @@ def update(
     ctx: click.Context,
     tracking_no: str,
     new_status: str,
+    message: str | None,
     note: str | None,
     agency: str | None,
     actor: str | None,
@@ -122,6 +132,7 @@ def update(
             "notify": app.notify,
             "settings": app.settings,
             "enqueue": app.pipeline.enqueue_for_agency,
+            "unreachable": app.pipeline.replies.unreachable_reason,
         }
     sessions = _from_context(obj, "sessions")
     notify = _from_context(obj, "notify")
@@ -153,6 +164,7 @@ def update(
                 note,
                 who,
                 lambda r, text: told.append((r, text)),
+                message,
             )
         except NoAgencyError as exc:
             click.echo(f"{number}: {exc}; name it with --agency CODE", err=True)
@@ -163,13 +175,26 @@ def update(
         session.commit()
     # after the commit: the notify callable opens its own transaction, which
     # on SQLite would wait for ours
-    for recipient, text in told:
-        notify(recipient, text)
     moved = f" (agency {who_has or '-'} -> {code})" if code != who_has and code else ""
+    why_not = (
+        obj.get("unreachable")
+        if isinstance(obj, dict)
+        else getattr(obj, "unreachable", None)
+    )
+    missed: list[str] = []
+    queued = 0
+    for recipient, text in told:
+        if notify(recipient, text) is not False:
+            queued += 1
+            continue
+        reason = (why_not(recipient) if why_not else None) or "nothing was queued"
+        missed.append(f"{recipient.tracking_no or recipient.id}: {reason}")
     click.echo(
         f"{number}: {old} -> {new_status}{moved}; "
-        f"{len(told)} reporter(s) will be notified"
+        f"{queued} message(s) queued to the reporter(s)"
     )
+    for line in missed:
+        click.echo(f"  not told: {line}", err=True)
 
 
 def _assign(obj: Any, session: Any, row: ComplaintRow, code: str, who: str) -> None:

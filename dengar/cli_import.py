@@ -9,7 +9,7 @@ from itertools import islice
 from pathlib import Path
 
 import click
-from rich.progress import Progress
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
 from channels.base import FetchResult
 from channels.mailfiles import read_mail_files
@@ -53,12 +53,24 @@ def import_(
             total.add(asyncio.run(_import_posts(app, urls)))
     finally:
         asyncio.run(app.close())
-    console.print(
-        f"new cases {total.new_cases}, follow-ups {total.follow_ups}, "
-        f"ignored {total.ignored}, already stored {total.already_stored}, "
-        f"quarantined {total.quarantined}"
+    console.print(summary_line(total))
+    waiting = sum(total.queued.values()) + total.replies
+    if waiting:
+        console.print(
+            f"{waiting} deliveries wait in the outbox: run `dengar run --once` "
+            "(or keep `dengar run` going) to send them."
+        )
+    else:
+        console.print("Nothing waits to be delivered.")
+
+
+def summary_line(total: BatchSummary) -> str:
+    """What an import did, every outcome counted."""
+    return (
+        f"new cases {total.new_cases} (of which duplicates {total.linked}), "
+        f"follow-ups {total.follow_ups}, ignored {total.ignored}, "
+        f"already stored {total.already_stored}, quarantined {total.quarantined}"
     )
-    console.print("Run `dengar run --once` to deliver the new cases.")
 
 
 def _mail_channel(app: App) -> str:
@@ -70,14 +82,30 @@ def _mail_channel(app: App) -> str:
 
 def _import_files(app: App, files: list[str], channel: str) -> BatchSummary:
     total = BatchSummary()
-    with Progress(transient=True) as progress:
-        task = progress.add_task("importing", total=None)
+    columns = (
+        TextColumn("importing"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[messages]} message(s) read"),
+    )
+    with Progress(*columns, transient=True) as progress:
+        task = progress.add_task("importing", total=None, messages=0)
+        read = 0
 
         def advance(done: int, count: int) -> None:
             progress.update(task, completed=done, total=count)
 
+        def counted(
+            items: Iterable[InboundMessage | RejectedItem],
+        ) -> Iterator[InboundMessage | RejectedItem]:
+            nonlocal read
+            for item in items:
+                read += 1
+                progress.update(task, messages=read)
+                yield item
+
         items = read_mail_files([Path(f) for f in files], channel, progress=advance)
-        for batch in _batches(items, BATCH):
+        for batch in _batches(counted(items), BATCH):
             result = FetchResult(
                 items=[i for i in batch if isinstance(i, InboundMessage)],
                 cursor=None,

@@ -1,4 +1,5 @@
-"""``dengar triage``: list social posts awaiting a decision, accept or dismiss.
+"""``dengar triage``: list what awaits Diskominfo's decision (social posts,
+unrouted cases, cases an agency returned), accept or dismiss.
 
 ``dengar.cli`` adds the ``triage`` group. The group opens the installation
 from the configuration; tests (or another shell) can hand it a ready
@@ -21,12 +22,14 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import Session
 
+from config.localtime import local_time
 from dengar.triage import (
     RouteAndEnqueue,
     TriageError,
     accept,
     dismiss,
-    list_triage,
+    triage_queue,
+    why_waiting,
 )
 from storage.tables import ComplaintRow
 
@@ -40,6 +43,7 @@ class TriageBackend:
     route_and_enqueue: RouteAndEnqueue
     agencies: Collection[str] | None = None
     close: Callable[[], None] = lambda: None
+    timezone: str = "UTC"
 
 
 @contextmanager
@@ -57,6 +61,7 @@ def _backend(ctx: click.Context) -> Iterator[TriageBackend]:
         route_and_enqueue=app.pipeline.enqueue_for_agency,
         agencies={a.code for a in app.settings.agencies},
         close=lambda: asyncio.run(app.close()),
+        timezone=app.settings.timezone,
     )
     try:
         yield backend
@@ -104,6 +109,8 @@ def _summary(row: ComplaintRow) -> dict[str, object]:
         "text": row.clean_text or row.original_text,
         "agency_code": row.agency_code,
         "routing_reason": row.routing_reason,
+        "status": row.status,
+        "why": why_waiting(row),
         "duplicate_of_id": row.duplicate_of_id,
         "duplicate_score": row.duplicate_score,
     }
@@ -115,15 +122,18 @@ _actor_option = click.option(
 
 
 @click.group("triage", invoke_without_command=True)
-@click.option("--channel", default=None, help="Only posts of this channel.")
+@click.option("--channel", default=None, help="Only items of this channel.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
 @click.pass_context
 def triage(ctx: click.Context, channel: str | None, as_json: bool) -> None:
-    """Social posts awaiting a decision (accept or dismiss them)."""
+    """What awaits a decision: social posts and unrouted cases (accept or
+    dismiss them) and cases an agency returned (accept --agency); the same
+    list as the dashboard's /triase."""
     if ctx.invoked_subcommand is not None:
         return
     with _backend(ctx) as backend, backend.sessions() as session:
-        rows = list_triage(session, channel)
+        rows = triage_queue(session, channel)
+        zone_name = backend.timezone
     console = Console(width=None if sys.stdout.isatty() else 160)
     if as_json:
         for row in rows:
@@ -132,7 +142,9 @@ def triage(ctx: click.Context, channel: str | None, as_json: bool) -> None:
     if not rows:
         console.print("Nothing awaits triage.")
         return
-    table = Table("id", "tracking", "channel", "received", "from", "text", "agency")
+    table = Table(
+        "id", "tracking", "channel", "received", "from", "text", "agency", "why"
+    )
     for row in rows:
         text = " ".join((row.clean_text or row.original_text).split())
         if len(text) > 80:
@@ -143,10 +155,12 @@ def triage(ctx: click.Context, channel: str | None, as_json: bool) -> None:
             str(row.id),
             row.tracking_no or "",
             row.channel,
-            row.received_at.strftime("%Y-%m-%d %H:%M"),
+            local_time(row.received_at, zone_name, "%Y-%m-%d %H:%M"),
             row.reporter_handle or row.reporter_name or "",
             text,
             row.agency_code or "",
+            why_waiting(row)
+            + (f": {row.routing_reason}" if row.status == "rerouted" else ""),
         )
     console.print(table)
     console.print(f"{len(rows)} awaiting triage")
@@ -160,7 +174,8 @@ def triage(ctx: click.Context, channel: str | None, as_json: bool) -> None:
 def accept_command(
     ctx: click.Context, ref: str, agency: str | None, actor: str | None
 ) -> None:
-    """Make post REF (id or tracking number) a case and queue it for its agency."""
+    """Make post REF (id or tracking number) a case and queue it for its
+    agency; a returned case goes to the agency given with --agency."""
     _decide(
         ctx,
         lambda session, backend: accept(

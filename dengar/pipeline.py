@@ -404,7 +404,10 @@ class Pipeline:
         if self.region_finder is not None:
             region = self.region_finder(text, fields.location)
         decision = self.router.route(text, category, region)
-        triage = _needs_triage(self._channel_settings(item.channel), found)
+        social = _needs_triage(self._channel_settings(item.channel), found)
+        # an unrouted complaint waits for staff too, but its citizen is
+        # acknowledged like any other
+        triage = social or decision.to_triage
         row = self._new_row(
             session,
             item,
@@ -434,7 +437,7 @@ class Pipeline:
                 new_case=True,
                 not_before=held_until(window),
             )
-        if not triage:
+        if not social:
             summary.replies += self.replies.ack(
                 session, row, item, fields, choice_window=window
             )

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from config.settings import Settings
 from dispatcher import outbox
-from dispatcher.notify import render
+from dispatcher.notify import Rendered, excerpt, render, salutation, signature
 from normalizer.normalize import Normalized
 from normalizer.records import InboundMessage, OutgoingReply
 from storage.tables import ComplaintRow
@@ -52,6 +52,15 @@ class CitizenReplies:
         messages: dict[str, str] = getattr(settings, "messages", None) or {}
         return messages
 
+    def is_email(self, channel: str) -> bool:
+        """True for a channel whose replies are letters (IMAP with SMTP)."""
+        return getattr(self.channel_settings(channel), "type", None) == "imap"
+
+    def signature(self) -> str:
+        """The configured signature block."""
+        sig = self.settings.signature
+        return signature(sig.instansi, sig.address, sig.contact)
+
     def ack(
         self,
         session: Session,
@@ -61,7 +70,9 @@ class CitizenReplies:
         *,
         choice_window: float = 0,
     ) -> bool:
-        """The acknowledgement with the tracking number of a new case.
+        """The acknowledgement with the tracking number of a new case; by
+        e-mail in the form of a letter (salutation, the complaint's first
+        lines, how to follow it up, the signature).
 
         ``choice_window``: the case waits that many seconds for the citizen
         to choose biasa, anonim or rahasia before its agency gets it; the
@@ -81,7 +92,20 @@ class CitizenReplies:
                 for level, label in CHOICE_LABELS.items()
             )
         else:
-            text = render("ack", messages, tracking_no=row.tracking_no)
+            name = "ack"
+            # a channel that overrides only "ack" keeps its own text by e-mail
+            if self.is_email(item.channel) and (
+                "ack" not in messages or "ack_email" in messages
+            ):
+                name = "ack_email"
+            text = render(
+                name,
+                messages,
+                tracking_no=row.tracking_no,
+                salutation=salutation(row.reporter_name),
+                excerpt=excerpt(row.clean_text or row.original_text),
+                signature=self.signature(),
+            )
         subject = render("ack_subject", messages, tracking_no=row.tracking_no)
         # the tracking number was drawn in this transaction: the key is new
         return self.to_sender(
@@ -168,16 +192,40 @@ class CitizenReplies:
         )
         return queued is not None
 
+    def unreachable_reason(self, row: ComplaintRow) -> str | None:
+        """Why the reporter of ``row`` cannot be sent anything; None if they
+        can (a message may still be held back by a rate limit)."""
+        if row.channel not in self.repliers:
+            settings = self.channel_settings(row.channel)
+            if settings is None:
+                return f"channel {row.channel!r} is not configured (imported item)"
+            kind = getattr(settings, "type", "?")
+            if kind == "imap":
+                return f"channel {row.channel!r} (imap) has no smtp: block"
+            return f"channel {row.channel!r} ({kind}) cannot send replies"
+        if not (row.reporter_chat_id or row.reporter_email or row.reporter_handle):
+            return "the reporter left no address to answer"
+        return None
+
     def notify(self, session: Session, row: ComplaintRow, text: str) -> bool:
         """Queue a status message to the reporter of ``row`` (a case or a
         duplicate); False when the channel cannot reply or nobody to tell."""
         recipient = row.reporter_chat_id or row.reporter_email or row.reporter_handle
         if row.channel not in self.repliers or not recipient:
             return False
-        subject = render(
-            "status_subject", self.messages(row.channel), tracking_no=row.tracking_no
-        )
+        messages = self.messages(row.channel)
+        subject = render("status_subject", messages, tracking_no=row.tracking_no)
         key = hashlib.sha256(f"{row.id}:{row.status}:{text}".encode()).hexdigest()[:24]
+        if isinstance(text, Rendered):
+            text = text.again(messages)  # the channel's own wording
+        if self.is_email(row.channel):
+            text = render(
+                "status_email",
+                messages,
+                text=text,
+                salutation=salutation(row.reporter_name),
+                signature=self.signature(),
+            )
         queued = outbox.enqueue_reply(
             session,
             row,

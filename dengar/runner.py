@@ -28,6 +28,8 @@ from normalizer.dedupe_rows import Refreshed, RowDeduper
 from storage.tables import ComplaintRow, utcnow
 
 log = logging.getLogger(__name__)
+# what the operator sees without -v: start, each batch with items, stop
+activity = logging.getLogger("dengar.activity")
 
 SLA_INTERVAL = 3600.0  # seconds between auto-close sweeps
 # seconds between syncs of the duplicate index with cases closed elsewhere
@@ -135,6 +137,8 @@ class Runner:
                 await asyncio.to_thread(self.states.failed, name, message, None)
                 raise RetriableChannelError(message) from exc
             total.add(summary)
+            if result.items or result.rejected:
+                activity.info("%s: %s", name, describe_batch(summary))
             await self._after_commit(channel, result)
             cursor = result.cursor
             if not result.more:
@@ -347,7 +351,9 @@ class Runner:
         with self._tracked():
             try:
                 with self._watching_database():
-                    await self.app.worker.drain_once()
+                    drained = await self.app.worker.drain_once()
+                if drained.outcomes:
+                    activity.info("outbox: %s", describe_drain(drained))
             except Exception:
                 log.exception("draining the outbox failed")
 
@@ -423,6 +429,27 @@ class Runner:
             closed = sla.auto_close(session, policy, utcnow(), notify)
             session.commit()
         return closed
+
+
+def describe_batch(summary: BatchSummary) -> str:
+    """One batch's counts in a line: "3 new, 1 follow-up, 1 duplicate, …"."""
+    counts = [
+        (summary.new_cases, "new"),
+        (summary.follow_ups, "follow-up(s)"),
+        (summary.linked, "duplicate(s)"),
+        (summary.ignored, "ignored"),
+        (summary.already_stored, "seen before"),
+        (summary.quarantined, "quarantined"),
+        (summary.replies, "repl(ies) queued"),
+    ]
+    text = ", ".join(f"{n} {what}" for n, what in counts if n) or "nothing new"
+    queued = ", ".join(f"{code} {n}" for code, n in sorted(summary.queued.items()))
+    return text + (f"; to agencies: {queued}" if queued else "")
+
+
+def describe_drain(drained: DrainSummary) -> str:
+    """One drain's outcomes in a line: "delivered 3, retry 1"."""
+    return ", ".join(f"{k} {n}" for k, n in sorted(drained.outcomes.items()))
 
 
 def _quiet_scheduler_skips() -> None:

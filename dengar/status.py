@@ -141,25 +141,40 @@ def case_summary(session: Session, row: ComplaintRow) -> dict[str, Any]:
     }
 
 
-def agency_queue(session: Session, code: str) -> list[dict[str, Any]]:
-    """The messages in an agency's database queue not yet acknowledged,
+# a case in one of these still waits for its agency's work
+WAITING_STATUSES = ("received", "verified", "dispatched", "in_progress")
+
+
+def agency_queue(
+    session: Session, code: str, everything: bool = False
+) -> list[dict[str, Any]]:
+    """The messages in an agency's database queue that still wait for it:
+    not acknowledged, and their case still the agency's and open (not
+    resolved, rejected, returned as "bukan wewenang" or sent elsewhere),
     under each case's confidentiality of now (a case made anonim after it
-    was queued shows no identity, even before its queued copy is rewritten)."""
-    rows = session.exec(
+    was queued shows no identity, even before its queued copy is rewritten).
+    ``everything`` lists every message ever queued for the agency, each with
+    the case's current ``status``."""
+    statement = (
         select(AgencyQueueRow, ComplaintRow)
         .join(ComplaintRow, col(ComplaintRow.id) == AgencyQueueRow.complaint_id)
-        .where(
-            AgencyQueueRow.agency_code == code,
-            col(AgencyQueueRow.acknowledged_at).is_(None),
-        )
+        .where(AgencyQueueRow.agency_code == code)
         .order_by(col(AgencyQueueRow.id))
-    ).all()
-    return [
-        apply_confidentiality(
-            json.loads(row.message), case.confidentiality, identity_of(case)
+    )
+    if not everything:
+        statement = statement.where(
+            col(AgencyQueueRow.acknowledged_at).is_(None),
+            ComplaintRow.agency_code == code,
+            col(ComplaintRow.status).in_(WAITING_STATUSES),
         )
-        for row, case in rows
-    ]
+    items = []
+    for queued, case in session.exec(statement).all():
+        item = apply_confidentiality(
+            json.loads(queued.message), case.confidentiality, identity_of(case)
+        )
+        item["status"] = case.status
+        items.append(item)
+    return items
 
 
 def _counts(session: Session, column: Any, *where: Any) -> dict[str, int]:

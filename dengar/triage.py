@@ -1,5 +1,9 @@
-"""Triage: social posts (channels with ``auto_dispatch: false``) wait with
-status ``triage`` until staff accept them as cases or dismiss them.
+"""Triage: what waits for Diskominfo's decision. Social posts (channels with
+``auto_dispatch: false``) and cases no routing rule matched (``routing.
+unmatched: triage``) wait with status ``triage`` until staff accept or
+dismiss them; cases an agency returned as "bukan wewenang" wait with status
+``rerouted`` until staff send them to the right agency. ``dengar triage``
+and the dashboard's ``/triase`` show the same list (:func:`triage_queue`).
 
 The functions change rows in the given session and leave the commit to the
 caller, so accepting, routing and queueing land in one transaction.
@@ -33,11 +37,22 @@ class RouteAndEnqueue(Protocol):
         """Queue ``row`` (its ``agency_code`` is set) for delivery."""
 
 
+WAITING = (CaseStatus.TRIAGE.value, CaseStatus.REROUTED.value)
+
+
 def list_triage(session: Session, channel: str | None = None) -> list[ComplaintRow]:
-    """Posts awaiting a decision, oldest first, optionally of one channel."""
+    """Posts and unrouted cases awaiting accept or dismiss (status
+    ``triage``), oldest first, optionally of one channel."""
+    return [r for r in triage_queue(session, channel) if r.status == "triage"]
+
+
+def triage_queue(session: Session, channel: str | None = None) -> list[ComplaintRow]:
+    """Everything awaiting Diskominfo's decision, oldest first: status
+    ``triage`` (posts, unrouted cases) and ``rerouted`` (returned by an
+    agency), optionally of one channel."""
     query = select(ComplaintRow).where(
         ComplaintRow.kind == RecordKind.CASE.value,
-        ComplaintRow.status == CaseStatus.TRIAGE.value,
+        col(ComplaintRow.status).in_(WAITING),
     )
     if channel is not None:
         query = query.where(ComplaintRow.channel == channel)
@@ -64,9 +79,20 @@ def find_case(session: Session, ref: str | int) -> ComplaintRow:
     return row
 
 
-def _awaiting(session: Session, ref: str | int) -> ComplaintRow:
+def why_waiting(row: ComplaintRow) -> str:
+    """Why ``row`` is in triage, briefly: "post", "unrouted" or "returned"."""
+    if row.status == CaseStatus.REROUTED.value:
+        return "returned"
+    if (row.routing_reason or "").startswith("no rule matched"):
+        return "unrouted"
+    return "post"
+
+
+def _awaiting(
+    session: Session, ref: str | int, statuses: Collection[str] = WAITING
+) -> ComplaintRow:
     row = find_case(session, ref)
-    if row.kind != RecordKind.CASE.value or row.status != CaseStatus.TRIAGE.value:
+    if row.kind != RecordKind.CASE.value or row.status not in statuses:
         label = row.tracking_no or f"#{row.id}"
         raise TriageError(
             f"{label} is not awaiting triage (kind {row.kind}, status {row.status})"
@@ -85,7 +111,8 @@ def accept(
 ) -> ComplaintRow:
     """Make a triage post a case: status ``received``, the routed agency (or
     ``agency_code`` to override it), a status event, and the agency delivery
-    queued through ``route_and_enqueue``. ``agencies`` (known codes), when
+    queued through ``route_and_enqueue``. A case an agency returned needs
+    ``agency_code`` and becomes ``verified``. ``agencies`` (known codes), when
     given, catches a mistyped override before anything changes."""
     row = _awaiting(session, ref)
     if agency_code is not None:
@@ -102,7 +129,8 @@ def accept(
         raise TriageError(
             f"{row.tracking_no or row.id} has no agency: give one with --agency"
         )
-    row.status = CaseStatus.RECEIVED.value
+    returned = row.status == CaseStatus.REROUTED.value
+    row.status = (CaseStatus.VERIFIED if returned else CaseStatus.RECEIVED).value
     record_change(session, row, actor, f"accepted at triage for {row.agency_code}")
     route_and_enqueue(session, row)
     session.flush()
@@ -113,7 +141,14 @@ def dismiss(session: Session, ref: str | int, reason: str, actor: str) -> Compla
     """Decide a triage post is not a case; the reason is kept with the event."""
     if not reason.strip():
         raise TriageError("a reason is required to dismiss a post")
-    row = _awaiting(session, ref)
+    row = find_case(session, ref)
+    if row.status == CaseStatus.REROUTED.value:
+        raise TriageError(
+            f"{row.tracking_no} was returned by an agency: send it to the right "
+            "one (accept --agency) or reject it with a message to the reporter "
+            "(dengar case update --status rejected --message …)"
+        )
+    row = _awaiting(session, ref, (CaseStatus.TRIAGE.value,))
     row.status = CaseStatus.DISMISSED.value
     record_change(session, row, actor, reason.strip())
     session.flush()

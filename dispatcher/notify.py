@@ -31,11 +31,33 @@ DEFAULT_MESSAGES: dict[str, str] = {
         "Simpan nomor pelacakan ini untuk menanyakan perkembangan pengaduan "
         "Anda; kami akan mengabari Anda di sini."
     ),
+    # e-mail has the form of an official letter: salutation, what we
+    # received, the number, how to follow it up, and who signs
+    "ack_email": (
+        "Yth. {salutation},\n\n"
+        "Terima kasih atas pengaduan yang Anda sampaikan kepada kami. Pengaduan "
+        "Anda telah kami terima dan dicatat dengan nomor pelacakan "
+        "{tracking_no}:\n\n{excerpt}\n\n"
+        "Pengaduan ini akan kami verifikasi dan teruskan kepada perangkat daerah "
+        "yang berwenang. Untuk menanyakan perkembangannya, balas email ini tanpa "
+        "mengubah subjeknya atau hubungi kami dengan menyebutkan nomor "
+        "{tracking_no}. Keterangan atau foto tambahan dapat Anda kirim dengan "
+        "membalas email ini.\n\n{signature}"
+    ),
+    "status_email": "Yth. {salutation},\n\n{text}\n\n{signature}",
     "follow_up_ack": (
         "Tambahan informasi Anda telah kami catat pada pengaduan {tracking_no}."
     ),
     "status_subject": "[{tracking_no}] Perkembangan pengaduan Anda",
-    "status": ("Status pengaduan {tracking_no} kini: {status_label}.{note_block}"),
+    "status": ("Status pengaduan {tracking_no} kini: {status_label}.{message_block}"),
+    "rejected": (
+        "Dengan berat hati kami sampaikan bahwa pengaduan {tracking_no} tidak "
+        "dapat kami tindak lanjuti.\n\nAlasan: {message}\n\n"
+        "Mohon maaf atas ketidaknyamanan ini. Bila Anda memiliki keterangan atau "
+        "bukti tambahan, silakan balas pesan ini dengan menyebutkan nomor "
+        "{tracking_no}, atau sampaikan pengaduan baru; kami akan menelaahnya "
+        "kembali."
+    ),
     "hint_unsupported": (
         "Maaf, jenis pesan ini belum dapat kami proses. Silakan kirim pengaduan "
         "berupa teks, foto, dokumen, atau lokasi."
@@ -65,16 +87,75 @@ STATUS_LABELS: dict[str, str] = {
 }
 
 
+# the lines of a complaint quoted back in the acknowledgement
+EXCERPT_LINES = 3
+EXCERPT_CHARS = 300
+
+
+def salutation(name: str | None) -> str:
+    """``Bapak/Ibu Siti`` — or ``Bapak/Ibu`` when we do not know the name."""
+    name = " ".join((name or "").split())
+    return f"Bapak/Ibu {name}" if name else "Bapak/Ibu"
+
+
+def excerpt(text: str | None) -> str:
+    """The complaint's first lines, quoted (``> …``), cut at a word."""
+    lines = [" ".join(line.split()) for line in (text or "").splitlines()]
+    kept = [line for line in lines if line and not line.startswith(">")]
+    quoted = kept[:EXCERPT_LINES]
+    body = "\n".join(quoted)
+    if len(body) > EXCERPT_CHARS:
+        body = body[:EXCERPT_CHARS].rsplit(" ", 1)[0] + " …"
+    elif len(kept) > EXCERPT_LINES:
+        body += " …"
+    return "\n".join(f"> {line}" for line in body.splitlines()) or "> -"
+
+
+def signature(instansi: str, address: str | None, contact: str | None) -> str:
+    """The block under a letter to a citizen."""
+    lines = ["Hormat kami,", instansi]
+    lines += [part for part in (address, contact) if part]
+    lines += ["", "Email ini dikirim otomatis oleh layanan pengaduan."]
+    return "\n".join(lines)
+
+
+class Rendered(str):
+    """A rendered message that remembers its template and values, so the
+    channel it is sent through can render it again with its own override
+    (``change_status`` renders before it knows each reporter's channel)."""
+
+    template_name: str
+    values: dict[str, object]
+
+    def __new__(
+        cls, text: str, name: str = "", values: dict[str, object] | None = None
+    ) -> Rendered:
+        """``text``, rendered from template ``name`` with ``values`` (copies
+        made by other code pass the text alone)."""
+        made = super().__new__(cls, text)
+        made.template_name = name
+        made.values = dict(values or {})
+        return made
+
+    def again(self, overrides: Mapping[str, str] | None) -> str:
+        """The same message from the channel's override, if it has one."""
+        if not overrides or self.template_name not in overrides:
+            return str(self)
+        return str(render(self.template_name, overrides, **self.values))
+
+
 def render(
     name: str, overrides: Mapping[str, str] | None = None, **values: object
-) -> str:
+) -> Rendered:
     """The template ``name`` (a channel's override first) filled with ``values``."""
     template = (overrides or {}).get(name) or DEFAULT_MESSAGES[name]
     if "status" in values and "status_label" not in values:
         values["status_label"] = STATUS_LABELS.get(
             str(values["status"]), values["status"]
         )
-    if "note" in values and "note_block" not in values:
-        note = values["note"]
-        values["note_block"] = f"\n\nCatatan: {note}" if note else ""
-    return template.format(**values)
+    if "message" in values and "message_block" not in values:
+        message = values["message"]
+        values["message_block"] = f"\n\n{message}" if message else ""
+        # overrides written before the message/note split still render
+        values.setdefault("note_block", values["message_block"])
+    return Rendered(template.format(**values), name, values)

@@ -16,6 +16,8 @@ class RouteDecision:
     agency_code: str
     reason: str
     rule_index: int | None = None
+    # no rule matched and routing.unmatched is "triage": staff decide
+    to_triage: bool = False
 
 
 class Router:
@@ -49,6 +51,12 @@ class Router:
             if best is None or score > best[0]:
                 best = (score, index, hits)
         if best is None:
+            if self.settings.unmatched == "triage":
+                return RouteDecision(
+                    self.settings.default_agency,
+                    "no rule matched: triage",
+                    to_triage=True,
+                )
             return RouteDecision(
                 self.settings.default_agency, "no rule matched: default agency"
             )

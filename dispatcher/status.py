@@ -47,8 +47,10 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     S.CLOSED: frozenset(),
 }
 
-# the citizen (and the next agency) must be told why
-NEEDS_NOTE: frozenset[CaseStatus] = frozenset({S.REJECTED, S.REROUTED})
+# the next agency (an internal note) must be told why
+NEEDS_NOTE: frozenset[CaseStatus] = frozenset({S.REROUTED})
+# the citizen (a message to the reporter) must be told why
+NEEDS_MESSAGE: frozenset[CaseStatus] = frozenset({S.REJECTED})
 
 Notify = Callable[[ComplaintRow, str], None]
 
@@ -57,8 +59,11 @@ class StatusChangeError(ValueError):
     """A change that is not allowed; the message says why, in plain words."""
 
 
-def check_transition(current: str, new: CaseStatus, note: str | None) -> None:
-    """Raise :class:`StatusChangeError` unless ``current`` -> ``new`` is allowed."""
+def check_transition(
+    current: str, new: CaseStatus, note: str | None, message: str | None = None
+) -> None:
+    """Raise :class:`StatusChangeError` unless ``current`` -> ``new`` is allowed
+    with this internal ``note`` and this ``message`` to the reporter."""
     try:
         old = CaseStatus(current)
     except ValueError:
@@ -74,6 +79,8 @@ def check_transition(current: str, new: CaseStatus, note: str | None) -> None:
         )
     if new in NEEDS_NOTE and not (note and note.strip()):
         raise StatusChangeError(f"{new.value} needs a note saying why")
+    if new in NEEDS_MESSAGE and not (message and message.strip()):
+        raise StatusChangeError(f"{new.value} needs a message to the reporter")
 
 
 class NoAgencyError(StatusChangeError):
@@ -87,8 +94,14 @@ def change_status(
     note: str | None,
     actor: str,
     notify: Notify,
+    message: str | None = None,
 ) -> StatusEvent:
     """Move ``complaint`` to ``status`` and tell everyone concerned.
+
+    ``note`` is internal (staff and agencies read it in the history) and
+    never reaches a citizen; ``message`` is what the reporters are told,
+    besides the new status. ``rejected`` needs a message (the citizen is
+    told why), ``rerouted`` a note (the next agency is).
 
     ``actor`` is who decided ("cli:budi", "agency:PUPR", "api:<token name>").
     ``notify(row, text)`` is called once per person to tell, with the row
@@ -103,7 +116,8 @@ def change_status(
         raise StatusChangeError("only a stored case has a status (not a follow-up)")
     status = CaseStatus(status)
     note = _clean(note)
-    check_transition(complaint.status, status, note)
+    message = _clean(message)
+    check_transition(complaint.status, status, note, message)
     if status == S.DISPATCHED and not complaint.agency_code:
         # the citizen would hear "diteruskan ke instansi" with no agency to
         # have it: assign one first (and queue the delivery)
@@ -128,7 +142,12 @@ def change_status(
     for row, tracking_no in recipients(session, complaint):
         notify(
             row,
-            render("status", tracking_no=tracking_no, status=status.value, note=note),
+            render(
+                "rejected" if status == S.REJECTED else "status",
+                tracking_no=tracking_no,
+                status=status.value,
+                message=message,
+            ),
         )
     return event
 
@@ -200,7 +219,9 @@ def apply_status_message(
     """Apply one status message an agency sent (AMQP queue, Redis stream, API).
 
     The message is JSON: ``{"tracking_no": "ADU-…", "status": "in_progress",
-    "note": "…"}`` (``note`` required for ``rejected`` and ``rerouted``). An
+    "note": "…", "message": "…"}``: ``note`` is internal (required for
+    ``rerouted``), ``message`` goes to the reporter (required for
+    ``rejected``). An
     agency may only update its own cases, and only to the statuses in
     ``AGENCY_STATUSES``. A repeat of the change already recorded (a broker
     re-delivery) is a no-op and returns None. Anything else that is wrong
@@ -210,12 +231,15 @@ def apply_status_message(
     number_text = data.get("tracking_no")
     status_text = data.get("status")
     note = data.get("note")
+    message = data.get("message")
     if not isinstance(number_text, str) or not number_text.strip():
         raise StatusMessageError("the status message has no 'tracking_no'")
     if not isinstance(status_text, str):
         raise StatusMessageError("the status message has no 'status'")
     if note is not None and not isinstance(note, str):
         raise StatusMessageError("'note' must be text")
+    if message is not None and not isinstance(message, str):
+        raise StatusMessageError("'message' must be text")
     try:
         status = CaseStatus(status_text.strip().lower())
     except ValueError:
@@ -243,7 +267,7 @@ def apply_status_message(
     if case.agency_code != agency_code:
         raise StatusMessageError(f"case {number} is not assigned to {agency_code}")
     try:
-        return change_status(session, case, status, note, actor, notify)
+        return change_status(session, case, status, note, actor, notify, message)
     except StatusMessageError:
         raise
     except StatusChangeError as exc:

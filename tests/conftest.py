@@ -16,6 +16,8 @@ from config.settings import Settings
 from tests.services import need_postgres
 
 REPO = Path(__file__).resolve().parent.parent
+# third-party samples copied with their licences (tests/fixtures/*/README.md)
+FIXTURES = REPO / "tests" / "fixtures"
 EXAMPLE_INBOX = REPO / "examples" / "inbox"
 
 BASE_CONFIG = """

@@ -35,6 +35,7 @@ from dengar.web.deps import (
     notifier,
 )
 from dengar.web.views import find_visible_case
+from dengar.web.wording import in_indonesian, status_label
 from dispatcher.status import StatusChangeError, change_status
 from normalizer.records import CaseStatus
 from storage.tables import ComplaintRow, StaffNote
@@ -71,7 +72,7 @@ def _failed(
     request: Request, session: Session, case: ComplaintRow, exc: Exception
 ) -> Response:
     session.rollback()
-    return _refused(request, case, f"Gagal: {exc}")
+    return _refused(request, case, f"Gagal: {in_indonesian(str(exc)).rstrip('.')}.")
 
 
 def _done(
@@ -106,9 +107,11 @@ def set_status(
     ref: str,
     action: str,
     note: Annotated[str, Form()] = "",
+    message: Annotated[str, Form()] = "",
 ) -> Response:
     """Verify, reject (with a reason), report progress, resolve, close, or
-    (agency) say "bukan wewenang"; the citizen is told."""
+    (agency) say "bukan wewenang"; the citizen is told the new status and
+    ``message``, never the internal ``note``."""
     case = _case(ctx, session, user, ref)
     if action not in STATUS_ACTIONS:
         raise HTTPException(404, "Aksi tidak dikenal.")
@@ -116,14 +119,22 @@ def set_status(
     if user.role not in roles:
         raise HTTPException(403, "Anda tidak berwenang untuk aksi ini.")
     try:
-        change_status(session, case, status, note, user.actor, notifier(ctx, session))
+        change_status(
+            session,
+            case,
+            status,
+            note,
+            user.actor,
+            notifier(ctx, session),
+            message,
+        )
     except StatusChangeError as exc:
         return _failed(request, session, case, exc)
     return _done(
         request,
         session,
         case,
-        f"Status {case.tracking_no} menjadi {status.value}.",
+        f"Status {case.tracking_no} menjadi {status_label(status.value)}.",
         user,
     )
 
@@ -150,7 +161,9 @@ def reroute(
         return _refused(request, case, f"Kasus sudah di {code}.")
     if case.status in (S.DISMISSED, S.REJECTED, S.CLOSED):
         return _refused(
-            request, case, f"Kasus berstatus {case.status}: buka kembali dulu."
+            request,
+            case,
+            f"Kasus berstatus {status_label(case.status)}: buka kembali dulu.",
         )
     reason = note.strip() or "dialihkan oleh staf"
     try:

@@ -22,6 +22,7 @@ from dengar.web.views import (
     last_change,
     visible_attachment,
 )
+from dengar.web.wording import in_indonesian
 from dispatcher.status import StatusChangeError, change_status
 from normalizer.records import CaseStatus
 from storage.tables import ComplaintRow
@@ -33,14 +34,24 @@ MAX_LIMIT = 500  # cases in one answer
 
 
 class StatusChange(BaseModel):
-    """A progress report on a case; the note is sent to the citizen."""
+    """Laporan perkembangan: ``message`` dikirim ke pelapor, ``note`` hanya
+    catatan internal (tidak pernah dikirim ke pelapor)."""
 
     status: Literal["in_progress", "resolved"]
+    message: str | None = Field(default=None, max_length=4000)
+    note: str | None = Field(default=None, max_length=4000)
+
+
+class Rejection(BaseModel):
+    """Penolakan: ``message`` (wajib) menjelaskan alasannya kepada pelapor;
+    ``note`` catatan internal."""
+
+    message: str = Field(min_length=1, max_length=4000)
     note: str | None = Field(default=None, max_length=4000)
 
 
 class Reason(BaseModel):
-    """Why the agency rejects a case or says it is not theirs."""
+    """Alasan "bukan wewenang", untuk Diskominfo (tidak dikirim ke pelapor)."""
 
     note: str = Field(min_length=1, max_length=4000)
 
@@ -80,7 +91,7 @@ def _case_or_404(
     )
     if case is None:
         raise HTTPException(
-            404, f"no case {tracking_no} in the queue of {agency.agency_code}"
+            404, f"tidak ada kasus {tracking_no} dalam antrean {agency.agency_code}"
         )
     return case
 
@@ -93,7 +104,14 @@ def _out(ctx: Ctx, case: ComplaintRow, agency: ApiAgency, since: Any) -> dict[st
     return data
 
 
-@router.get("/cases", response_model=list[CaseOut], summary="List my queue")
+@router.get(
+    "/cases",
+    response_model=list[CaseOut],
+    summary="Daftar antrean saya",
+    description="Kasus instansi Anda, yang terlama lebih dulu. `status=open` "
+    "(bawaan) untuk kasus yang masih harus dikerjakan, `all` untuk semua, atau "
+    "satu nama status.",
+)
 def list_queue(
     session: Db,
     agency: ApiAgency,
@@ -107,7 +125,9 @@ def list_queue(
     known = {s.value for s in CaseStatus}
     if status not in known | {"open", "all"}:
         choices = ", ".join(["open", "all", *sorted(known)])
-        raise HTTPException(400, f"unknown status {status!r} (one of: {choices})")
+        raise HTTPException(
+            400, f"status {status!r} tidak dikenal (pilihan: {choices})"
+        )
     query = select(ComplaintRow).where(
         ComplaintRow.kind == "case", ComplaintRow.agency_code == agency.agency_code
     )
@@ -124,7 +144,13 @@ def list_queue(
     return [_out(ctx, r, agency, since.get(r.id or 0, r.received_at)) for r in rows]
 
 
-@router.get("/cases/{tracking_no}", response_model=CaseDetailOut, summary="Get a case")
+@router.get(
+    "/cases/{tracking_no}",
+    response_model=CaseDetailOut,
+    summary="Lihat satu kasus",
+    description="Satu kasus instansi Anda beserta informasi tambahan, lampiran "
+    "dan riwayatnya.",
+)
 def get_case(
     tracking_no: str, session: Db, agency: ApiAgency, ctx: Ctx
 ) -> dict[str, Any]:
@@ -156,6 +182,7 @@ def get_case(
         {
             "status": e.status,
             "note": text_of(agency, case, e.note) or None,
+            "keterangan": in_indonesian(text_of(agency, case, e.note)) or None,
             "at": e.created_at.isoformat(),
         }
         for e in detail.events
@@ -164,7 +191,9 @@ def get_case(
 
 
 @router.get(
-    "/cases/{tracking_no}/attachments/{attachment_id}", summary="Download a file"
+    "/cases/{tracking_no}/attachments/{attachment_id}",
+    summary="Unduh lampiran",
+    description="Lampiran salah satu kasus instansi Anda, selalu sebagai unduhan.",
 )
 def get_attachment(
     tracking_no: str, attachment_id: int, session: Db, agency: ApiAgency, ctx: Ctx
@@ -173,7 +202,7 @@ def get_attachment(
     case = _case_or_404(session, agency, ctx, tracking_no)
     att = visible_attachment(session, agency, attachment_id)
     if att is None or not _belongs(session, att.complaint_id, case):
-        raise HTTPException(404, "no such attachment in this case")
+        raise HTTPException(404, "lampiran ini tidak ada pada kasus tersebut")
     return attachment_response(att, download=True)
 
 
@@ -191,6 +220,7 @@ def _change(
     tracking_no: str,
     status: CaseStatus,
     note: str | None,
+    message: str | None = None,
 ) -> dict[str, Any]:
     case = _case_or_404(session, agency, ctx, tracking_no)
     try:
@@ -201,9 +231,12 @@ def _change(
             note,
             agency.actor,
             notifier(ctx, session),
+            message,
         )
     except StatusChangeError as exc:
-        raise HTTPException(409, f"case {case.tracking_no}: {exc}") from None
+        raise HTTPException(
+            409, f"kasus {case.tracking_no}: {in_indonesian(str(exc))}"
+        ) from None
     session.commit()
     return {
         "tracking_no": case.tracking_no,
@@ -213,26 +246,57 @@ def _change(
     }
 
 
-@router.post("/cases/{tracking_no}/status", summary="Report progress")
+@router.post(
+    "/cases/{tracking_no}/status",
+    summary="Laporkan perkembangan",
+    description="Tandai kasus `in_progress` (sedang diproses) atau `resolved` "
+    "(selesai). Pelapor diberi tahu status baru beserta `message`; `note` "
+    "hanya tersimpan di riwayat kasus.",
+)
 def set_status(
     tracking_no: str, body: StatusChange, session: Db, agency: ApiAgency, ctx: Ctx
 ) -> dict[str, Any]:
     """Mark the case ``in_progress`` or ``resolved``; the citizen is told,
-    with the note."""
+    with the message (never the note)."""
     return _change(
-        ctx, session, agency, tracking_no, CaseStatus(body.status), body.note
+        ctx,
+        session,
+        agency,
+        tracking_no,
+        CaseStatus(body.status),
+        body.note,
+        body.message,
     )
 
 
-@router.post("/cases/{tracking_no}/reject", summary="Reject a case")
+@router.post(
+    "/cases/{tracking_no}/reject",
+    summary="Tolak kasus",
+    description="Tolak kasus. `message` (wajib) adalah alasan yang dikirim ke "
+    "pelapor; `note` hanya tersimpan di riwayat kasus.",
+)
 def reject(
-    tracking_no: str, body: Reason, session: Db, agency: ApiAgency, ctx: Ctx
+    tracking_no: str, body: Rejection, session: Db, agency: ApiAgency, ctx: Ctx
 ) -> dict[str, Any]:
     """Reject the case with a reason the citizen is told."""
-    return _change(ctx, session, agency, tracking_no, CaseStatus.REJECTED, body.note)
+    return _change(
+        ctx,
+        session,
+        agency,
+        tracking_no,
+        CaseStatus.REJECTED,
+        body.note,
+        body.message,
+    )
 
 
-@router.post("/cases/{tracking_no}/bukan-wewenang", summary="Not our case")
+@router.post(
+    "/cases/{tracking_no}/bukan-wewenang",
+    summary="Bukan wewenang",
+    description="Kasus bukan wewenang instansi Anda: kasus kembali ke pemilahan "
+    "Diskominfo untuk diteruskan ulang. `note` (wajib) menjelaskan alasannya "
+    "kepada Diskominfo dan tidak dikirim ke pelapor.",
+)
 def not_ours(
     tracking_no: str, body: Reason, session: Db, agency: ApiAgency, ctx: Ctx
 ) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from dengar.sla import SlaPolicy
 from dengar.web import api, bad_request, metrics, pages
 from dengar.web.deps import LoginRequired, WebContext
 from dengar.web.labels import install_filters
+from dengar.web.wording import install_wording
 from storage.tables import utcnow
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ def create_app(
         undefined=jinja2.StrictUndefined,
     )
     install_filters(env, dengar.settings)
+    install_wording(env)
     templates = Jinja2Templates(env=env)
     ctx = WebContext(
         app=dengar,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import jinja2
 
+from config.localtime import local_time
 from config.settings import Settings
 
 STATUS_LABELS: dict[str, str] = {
@@ -40,12 +40,9 @@ OUTBOX_LABELS: dict[str, str] = {
 
 def install_filters(env: jinja2.Environment, settings: Settings) -> None:
     """Add the filters and globals the templates use."""
-    zone = ZoneInfo(settings.timezone)
 
-    def local(value: datetime | None, fmt: str = "%d-%m-%Y %H:%M") -> str:
-        if value is None:
-            return "-"
-        return value.astimezone(zone).strftime(fmt)
+    def local(value: datetime | str | None, fmt: str = "%d-%m-%Y %H:%M") -> str:
+        return local_time(value, settings.timezone, fmt)
 
     def label(value: Any, table: str = "status") -> str:
         tables = {

@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import col, select
 
 from dengar.status import status_report
-from dengar.triage import list_triage
+from dengar.triage import triage_queue
 from dengar.web import actions, ops
 from dengar.web.access import (
     actor_of,
@@ -234,16 +234,9 @@ def attachment(
 @router.get("/triase")
 def triage_page(request: Request, ctx: Ctx, session: Db, user: StaffUser) -> Response:
     """Social posts awaiting accept/dismiss, and cases an agency sent back."""
-    posts = [p for p in list_triage(session) if can_see(user, p)]
-    returned = [
-        r
-        for r in session.exec(
-            select(ComplaintRow)
-            .where(ComplaintRow.kind == "case", ComplaintRow.status == "rerouted")
-            .order_by(col(ComplaintRow.received_at))
-        ).all()
-        if can_see(user, r)
-    ]
+    waiting = [r for r in triage_queue(session) if can_see(user, r)]
+    posts = [r for r in waiting if r.status == "triage"]
+    returned = [r for r in waiting if r.status == "rerouted"]
     return render(
         request,
         ctx,

@@ -55,6 +55,7 @@ class SinkContext:
     sessions: sessionmaker[Session]
     # the configured ``regency``, for event types: id.go.<regency>.dengar…
     regency: str = DEFAULT_REGENCY
+    timezone: str = "Asia/Makassar"  # times in messages people read
 
 
 class DeliveryError(Exception):

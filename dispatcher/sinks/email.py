@@ -30,6 +30,7 @@ from email.utils import formatdate
 from typing import Any
 
 from config.common import SmtpSettings
+from config.localtime import local_time
 from config.settings import AgencySettings
 from config.sink_settings import EmailSinkSettings
 from dispatcher.message import REDACTED
@@ -58,7 +59,10 @@ def message_id_for(idempotency_key: str, from_address: str) -> str:
 
 
 def compose(
-    delivery: Delivery, settings: EmailSinkSettings, agency_name: str
+    delivery: Delivery,
+    settings: EmailSinkSettings,
+    agency_name: str,
+    timezone: str = "Asia/Makassar",
 ) -> EmailMessage:
     """The email for ``delivery`` (confidentiality was applied in the message)."""
     m = delivery.message
@@ -86,7 +90,7 @@ def compose(
         mail["References"] = original
         mail.set_content(_redaction_body(m, agency_name))
     else:
-        mail.set_content(_body(m, agency_name))
+        mail.set_content(_body(m, agency_name, timezone))
     for attachment in [] if redaction else m.get("attachments", []):
         data = delivery.attachments.get(attachment.get("sha256", ""))
         if data is None:
@@ -130,14 +134,14 @@ def _filename(attachment: dict[str, Any]) -> str:
     return _line(attachment.get("filename")) or str(attachment["sha256"])[:12]
 
 
-def _body(m: dict[str, Any], agency_name: str) -> str:
+def _body(m: dict[str, Any], agency_name: str, timezone: str) -> str:
     lines = [
         f"Yth. {agency_name},",
         "",
         "Berikut pengaduan masyarakat yang diteruskan kepada instansi Anda.",
         "",
         f"Nomor pelacakan : {m.get('tracking_no')}",
-        f"Diterima        : {m.get('received_at')}",
+        f"Diterima        : {local_time(m.get('received_at'), timezone)}",
         f"Kanal           : {m.get('channel')}",
         f"Kategori        : {m.get('category') or '-'}",
         f"Wilayah         : {m.get('region') or '-'}",
@@ -171,7 +175,8 @@ def _body(m: dict[str, Any], agency_name: str) -> str:
     lines += ["", "Isi pengaduan:", "", _indent(str(m.get("text", ""))), ""]
     for follow_up in m.get("follow_ups", []):
         lines += [
-            f"Tambahan dari pelapor ({follow_up['received_at']}):",
+            "Tambahan dari pelapor "
+            f"({local_time(follow_up['received_at'], timezone)}):",
             "",
             _indent(follow_up["text"]),
             "",
@@ -260,6 +265,7 @@ class EmailSink:
             raise TypeError(f"agency {agency.code}: not an email sink")
         self.agency = agency
         self.settings = settings
+        self.timezone = context.timezone
 
     def __repr__(self) -> str:
         smtp = self.settings.smtp
@@ -270,7 +276,7 @@ class EmailSink:
 
     async def deliver(self, delivery: Delivery) -> None:
         """Send the email; return once the SMTP server accepted it."""
-        mail = compose(delivery, self.settings, self.agency.name)
+        mail = compose(delivery, self.settings, self.agency.name, self.timezone)
         await asyncio.to_thread(self._send, mail)
 
     def _send(self, mail: EmailMessage) -> None:

@@ -2,7 +2,7 @@
 
 Real HTTP on 127.0.0.1 (stdlib ``ThreadingHTTPServer`` in a thread), so the
 real tweepy client is exercised end to end. Responses follow the official
-shapes (see ``../shared/data/x/``): ``data``, ``includes.users/places/media/
+shapes (see ``tests/fixtures/x/``): ``data``, ``includes.users/places/media/
 tweets``, ``meta.newest_id/oldest_id/result_count/next_token``, an empty page
 without ``data``, partial ``errors`` in a 200, ``x-rate-limit-*`` headers on
 every response (always on a 429, as the real API does).

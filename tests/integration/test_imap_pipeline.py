@@ -60,6 +60,11 @@ def install(tmp_path, dovecot, smtp, user) -> App:
             ],
             "agencies": [{"code": "DISKOMINFO", "name": "Diskominfo"}],
             "routing": {"default_agency": "DISKOMINFO"},
+            "signature": {
+                "instansi": "Diskominfo Kabupaten Contoh",
+                "address": "Jl. Merdeka No. 1, Contoh",
+                "contact": "Telepon (0518) 21000",
+            },
         }
     )
     return App.open(settings)
@@ -99,6 +104,20 @@ async def test_case_ack_reply_thread_and_no_loop(tmp_path, dovecot, smtp):
         assert case.tracking_no.startswith("ADU-")
         assert f"[{case.tracking_no}]" in ack.message["Subject"]
         assert ack.message["In-Reply-To"] == "<keluhan-1@example.id>"
+        # the form of an official letter
+        assert ack.message["From"] == (
+            "Layanan Pengaduan Masyarakat <pengaduan@kab.example.go.id>"
+        )
+        letter = ack.message.get_payload(decode=True).decode().replace("\r\n", "\n")
+        assert letter.startswith("Yth. Bapak/Ibu Budi Santoso,")
+        assert "> Jalan di depan SD Negeri 1 berlubang besar." in letter
+        assert f"nomor pelacakan {case.tracking_no}" in letter
+        assert "Untuk menanyakan perkembangannya" in letter
+        assert letter.rstrip().endswith(
+            "Hormat kami,\nDiskominfo Kabupaten Contoh\nJl. Merdeka No. 1, Contoh\n"
+            "Telepon (0518) 21000\n\n"
+            "Email ini dikirim otomatis oleh layanan pengaduan."
+        )
         ack_id = ack.message["Message-ID"]
 
         # the citizen answers the acknowledgement, quoting it

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+from datetime import datetime, timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -103,7 +104,8 @@ def _agency(port: int, password: str = PASSWORD, to=("pengaduan@pupr.example.go.
 async def test_readable_indonesian_mail_with_files_and_tracking_no(smtp, sessions):
     inbox, port = smtp
     delivery = built_delivery(sessions)
-    sink = build_sink(_agency(port), SinkContext(sessions=sessions))
+    context = SinkContext(sessions=sessions, timezone="Asia/Jayapura")
+    sink = build_sink(_agency(port), context)
     await sink.deliver(delivery)
     await sink.close()
 
@@ -119,6 +121,10 @@ async def test_readable_indonesian_mail_with_files_and_tracking_no(smtp, session
     body = mail.get_body(preferencelist=("plain",)).get_content()
     assert body.startswith("Yth. Dinas PUPR,")
     assert f"Nomor pelacakan : {tracking_no}" in body
+    # the time in the agency's zone, as people there read it (UTC+9, WIT)
+    received = datetime.fromisoformat(delivery.message["received_at"])
+    local = (received + timedelta(hours=9)).strftime("%d-%m-%Y %H:%M")
+    assert f"Diterima        : {local} WIT\r\n" in body
     assert "Siti Rahmawati" in body
     assert "Mohon segera diperbaiki." in body
     files = {p.get_filename(): p.get_content() for p in mail.iter_attachments()}

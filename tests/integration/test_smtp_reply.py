@@ -190,3 +190,96 @@ async def test_a_hostile_subject_and_message_id_stay_out_of_the_headers(smtp):
     assert msg["Subject"] == "[ADU-7K3M-9Q2D] Jalan rusak Bcc: x@jahat.example fdp.exe"
     assert msg["Bcc"] is None
     assert msg["In-Reply-To"] is None  # not a Message-ID: not written back
+
+
+async def test_check_logs_in_and_reports_a_refused_auth_without_the_password():
+    from dengar.checks import check_reply_side
+
+    with running_smtp(user="dengar", password="benar") as server:
+
+        def channel(password: str) -> ImapChannelSettings:
+            return ImapChannelSettings(
+                name="surel",
+                type="imap",
+                host="127.0.0.1",
+                username="u",
+                password="p",
+                smtp={
+                    "host": server.host,
+                    "port": server.port,
+                    "security": "none",
+                    "username": "dengar",
+                    "password": password,
+                    "from_address": "pengaduan@kab.example.go.id",
+                },
+            )
+
+        assert await check_reply_side(channel("benar")) is None
+        problem = await check_reply_side(channel("keliru-x"))
+        assert problem is not None
+        assert problem.startswith("smtp: login to 127.0.0.1:")
+        assert "'dengar' refused" in problem
+        assert "keliru-x" not in problem
+        assert server.sink.received == []  # checking sends nothing
+
+
+async def test_check_reaches_each_sink_endpoint():
+    from config.settings import AgencySettings
+    from dengar.checks import check_sink
+
+    port = free_port()  # nobody listens there
+    hook = AgencySettings.model_validate(
+        {
+            "code": "PUPR",
+            "name": "Dinas PUPR",
+            "sink": {
+                "type": "webhook",
+                "url": f"http://127.0.0.1:{port}/in",
+                "secret": "s" * 32,
+            },
+        }
+    )
+    problem = await check_sink(hook)
+    assert problem is not None
+    assert problem.startswith(f"sink.url: cannot connect to 127.0.0.1:{port}")
+    secret = AgencySettings.model_validate(
+        {
+            "code": "DLH",
+            "name": "DLH",
+            "sink": {"type": "redis", "url": f"redis://:sandi-redis@127.0.0.1:{port}"},
+        }
+    )
+    problem = await check_sink(secret)
+    assert problem is not None
+    assert "sandi-redis" not in problem
+    with running_smtp(user="dengar", password="benar") as server:
+        mail = AgencySettings.model_validate(
+            {
+                "code": "DINKES",
+                "name": "Dinkes",
+                "sink": {
+                    "type": "email",
+                    "to": ["dinkes@kab.example.go.id"],
+                    "smtp": {
+                        "host": server.host,
+                        "port": server.port,
+                        "security": "none",
+                        "username": "dengar",
+                        "password": "benar",
+                        "from_address": "dengar@kab.example.go.id",
+                    },
+                },
+            }
+        )
+        assert await check_sink(mail) is None
+
+
+def test_check_warns_about_channels_that_cannot_reply():
+    from config.loader import load_settings
+    from dengar.checks import cannot_reply
+    from tests.conftest import REPO
+
+    settings = load_settings(REPO / "config" / "dengar.example.yaml")
+    warnings = cannot_reply(settings, repliers=set())
+    assert "a maildir channel cannot reply" in warnings["contoh-maildir"]
+    assert "email-pengaduan" not in warnings  # disabled in the example

@@ -1,5 +1,5 @@
-"""The emulator against real recorded X API responses (tweepy's cassettes in
-../shared/data/x): same shapes, and real posts flow through XChannel."""
+"""The emulator against real recorded X API responses (tweepy's cassettes,
+in tests/fixtures/x): same shapes, and real posts flow through XChannel."""
 
 from __future__ import annotations
 
@@ -7,22 +7,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 
 from channels.x import XChannel
 from config.channel_settings import XChannelSettings
 from tests.fakes.x_api import x_api_fixture  # noqa: F401
 
-CASSETTES = (
-    Path(__file__).resolve().parents[3] / "shared" / "data" / "x" / "tweepy-cassettes"
-)
+CASSETTES = Path(__file__).resolve().parents[1] / "fixtures" / "x" / "tweepy-cassettes"
 
 
 def recorded(name: str) -> Any:
-    path = CASSETTES / "decoded" / f"{name}.json"
-    if not path.exists():
-        pytest.skip(f"shared test data missing: {path}")
+    path = CASSETTES / f"{name}.json"
     return json.loads(path.read_text())[0]["body"]
 
 

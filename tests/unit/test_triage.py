@@ -212,3 +212,95 @@ def test_cli_errors_are_clear_and_change_nothing(sessions):
     with sessions() as s:
         assert len(list_triage(s)) == 1
         assert outbox(s) == []
+
+
+def test_cli_triage_also_lists_cases_an_agency_returned_like_the_dashboard(sessions):
+    """One triage: `dengar triage` shows what /triase shows."""
+    with sessions() as s:
+        add(s, 1)
+        add(s, 2, channel="email", status="rerouted", agency=None)
+        returned = s.exec(
+            select(ComplaintRow).where(ComplaintRow.tracking_no == "ADU-0000-0002")
+        ).one()
+        returned.routing_reason = "dialihkan oleh DISDUKCAPIL: wewenang Inspektorat"
+        s.add(returned)
+        s.commit()
+    listed = invoke(sessions, "--json")
+    items = {
+        json.loads(line)["tracking_no"]: json.loads(line)
+        for line in listed.output.splitlines()
+    }
+    assert items["ADU-0000-0001"]["why"] == "post"
+    assert items["ADU-0000-0002"]["why"] == "returned"
+    table = invoke(sessions)
+    assert "2 awaiting triage" in table.output
+    # the returned case must be given its right agency; then it is verified
+    assert invoke(sessions, "accept", "ADU-0000-0002").exit_code == 1
+    refused = invoke(sessions, "dismiss", "ADU-0000-0002", "--reason", "x")
+    assert refused.exit_code == 1
+    done = invoke(sessions, "accept", "ADU-0000-0002", "--agency", "DINKES")
+    assert done.exit_code == 0, done.output
+    with sessions() as s:
+        row = find_case(s, "ADU-0000-0002")
+        assert (row.status, row.agency_code) == ("verified", "DINKES")
+        assert [o.target for o in outbox(s)] == ["DINKES"]
+
+
+def test_an_unrouted_case_waits_in_triage_and_its_reporter_is_acknowledged(tmp_path):
+    """With routing.unmatched: triage nothing is "diteruskan" to the
+    default agency: staff choose."""
+    from channels.base import FetchResult
+    from config.settings import Settings
+    from dengar.app import App
+    from dengar.triage import triage_queue
+    from normalizer.records import InboundMessage, Reporter
+
+    settings = Settings.model_validate(
+        {
+            "database_url": f"sqlite:///{tmp_path / 'dengar.db'}",
+            "agencies": [
+                {"code": "DISKOMINFO", "name": "Diskominfo"},
+                {"code": "PUPR", "name": "PUPR"},
+            ],
+            "routing": {
+                "default_agency": "DISKOMINFO",
+                "unmatched": "triage",
+                "rules": [{"agency": "PUPR", "keywords": ["jalan"]}],
+            },
+        }
+    )
+    app = App.open(settings)
+    app.pipeline.repliers = frozenset({"bot"})
+    app.pipeline.replies = type(app.pipeline.replies)(settings, frozenset({"bot"}))
+
+    def item(n: int, text: str) -> InboundMessage:
+        return InboundMessage(
+            channel="bot",
+            external_id=str(n),
+            received_at=T0,
+            reporter=Reporter(chat_id=str(100 + n), name="Warga"),
+            text=text,
+            raw=b"{}",
+            raw_format="json",
+        )
+
+    app.store(
+        "bot",
+        FetchResult(
+            items=[item(1, "jalan berlubang"), item(2, "lampu taman mati")],
+            cursor="2",
+        ),
+    )
+    with app.sessions() as s:
+        rows = {r.external_id: r for r in s.exec(select(ComplaintRow)).all()}
+        assert rows["1"].status == "received"
+        assert rows["2"].status == "triage"
+        assert rows["2"].agency_code == "DISKOMINFO"  # suggested
+        waiting = triage_queue(s)
+        assert [r.external_id for r in waiting] == ["2"]
+        sent = s.exec(select(OutboxRow)).all()
+        assert sorted((o.kind, o.target) for o in sent if o.kind == "agency") == [
+            ("agency", "PUPR")
+        ]
+        acked = {o.complaint_id for o in sent if o.kind == "reply"}
+        assert rows["2"].id in acked  # the citizen still hears from us

@@ -10,8 +10,9 @@ from pathlib import Path
 from channels.mailfiles import read_mail_files
 from normalizer.mime import mail_external_id, parse_mail
 from normalizer.records import InboundMessage, RejectedItem
+from tests.conftest import FIXTURES
 
-SAMPLES = Path("/work/shared/data/email/mime-samples")
+SAMPLES = FIXTURES / "email" / "mime-samples"
 
 
 def message(subject: str, body: str) -> EmailMessage:
@@ -100,3 +101,25 @@ def test_progress_reports_bytes(tmp_path):
     total = sum(p.stat().st_size for p in paths)
     assert seen[-1] == (total, total)
     assert len(seen) == 3
+
+
+def test_progress_moves_inside_one_mbox_archive(tmp_path):
+    """One archive is one file: the bar must still move message by message."""
+    box = mailbox.mbox(tmp_path / "arsip.mbox")
+    for n in range(5):
+        box.add(message(f"pesan {n}", "isi " * 50))
+    box.flush()
+    box.close()
+    seen = []
+    items = read_mail_files(
+        [tmp_path / "arsip.mbox"],
+        "impor",
+        progress=lambda done, total: seen.append(done),
+    )
+    for _ in items:
+        pass
+    size = (tmp_path / "arsip.mbox").stat().st_size
+    assert len(seen) >= 5
+    assert seen == sorted(seen)
+    assert 0 < seen[0] < size
+    assert seen[-1] == size

@@ -81,6 +81,8 @@ def test_start_explains_how_to_report(session, settings):
     assert "ADU-XXXX-XXXX" in text
     assert "/status" in text
     assert "10 menit" in text
+    assert text.startswith("Selamat datang di layanan pengaduan masyarakat.")
+    assert "pengaduan pengaduan" not in text
 
 
 def test_status_without_cases_says_so(session, settings):

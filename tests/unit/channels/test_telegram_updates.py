@@ -1,4 +1,4 @@
-"""Bot API updates → items: every real sample in ../shared/data/telegram
+"""Bot API updates → items: every real sample in tests/fixtures/telegram
 becomes one item or is skipped for a stated reason, and each kind of message
 carries what the pipeline needs."""
 
@@ -17,10 +17,9 @@ from channels.telegram_updates import (
     reply_target,
     split_text,
 )
+from tests.conftest import FIXTURES
 
-DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "telegram"
-if not DATA.is_dir():
-    DATA = Path("/work/shared/data/telegram")
+DATA = FIXTURES / "telegram"
 SAMPLES = sorted(DATA.rglob("*.json"))
 
 # what each sample must become with private_chats_only (the default):

@@ -1,5 +1,5 @@
 """X API v2 response bodies to InboundMessage, on the official example
-responses in ../shared/data/x (used unchanged)."""
+responses in tests/fixtures/x (copied unchanged, with their licences)."""
 
 from __future__ import annotations
 
@@ -17,15 +17,12 @@ from channels.x_posts import (
     skip_reason,
 )
 
-DATA = Path(__file__).resolve().parents[4] / "shared" / "data" / "x"
+DATA = Path(__file__).resolve().parents[2] / "fixtures" / "x"
 EXAMPLES = DATA / "twitterdev-examples"
 
 
 def example(name: str) -> Any:
-    path = EXAMPLES / f"{name}.json"
-    if not path.exists():
-        pytest.skip(f"shared test data missing: {path}")
-    return json.loads(path.read_text())["body"]
+    return json.loads((EXAMPLES / f"{name}.json").read_text())["body"]
 
 
 def test_place_expansion_gives_label_and_centre_of_its_box():

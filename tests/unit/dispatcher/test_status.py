@@ -53,7 +53,13 @@ def test_status_change_is_recorded_and_the_reporter_told(sessions):
     with sessions() as session:
         case = add_case(session)
         event = change_status(
-            session, case, S.IN_PROGRESS, "Tim sudah ke lokasi", "cli:budi", told
+            session,
+            case,
+            S.IN_PROGRESS,
+            "regu 2; alat berat dari gudang Stagen",
+            "cli:budi",
+            told,
+            message="Tim sudah ke lokasi",
         )
         session.commit()
         case_id = case.id
@@ -65,7 +71,7 @@ def test_status_change_is_recorded_and_the_reporter_told(sessions):
     assert stored.id == event.id
     assert (stored.status, stored.note, stored.actor) == (
         "in_progress",
-        "Tim sudah ke lokasi",
+        "regu 2; alat berat dari gudang Stagen",
         "cli:budi",
     )
     assert stored.created_at.tzinfo is not None
@@ -73,7 +79,42 @@ def test_status_change_is_recorded_and_the_reporter_told(sessions):
     assert (channel, address) == ("email-pengaduan", "siti@warga.example")
     assert number in text
     assert "sedang ditindaklanjuti" in text
-    assert "Catatan: Tim sudah ke lokasi" in text
+    assert "Tim sudah ke lokasi" in text
+    # the internal note never reaches the citizen
+    assert "regu 2" not in text
+    assert "Stagen" not in text
+
+
+def test_an_agency_note_on_bukan_wewenang_never_reaches_the_citizen(sessions):
+    told = Told()
+    note = "wewenang Inspektorat / Tim Saber Pungli, bukan Disdukcapil"
+    with sessions() as session:
+        case = add_case(session, agency_code="DISDUKCAPIL")
+        change_status(session, case, S.REROUTED, note, "agency:DISDUKCAPIL", told)
+    [(_, _, text)] = told.calls
+    assert "dialihkan ke instansi lain" in text
+    assert "Inspektorat" not in text
+
+
+def test_a_rejection_tells_why_with_regret_and_the_next_step(sessions):
+    told = Told()
+    with sessions() as session:
+        case = add_case(session)
+        change_status(
+            session,
+            case,
+            S.REJECTED,
+            "pelapor sama dengan kasus lama",
+            "cli:budi",
+            told,
+            message="Lokasi yang disebutkan berada di luar wilayah kabupaten.",
+        )
+        number = case.tracking_no
+    [(_, _, text)] = told.calls
+    assert "Alasan: Lokasi yang disebutkan berada di luar wilayah" in text
+    assert "Mohon maaf" in text
+    assert f"menyebutkan nomor {number}" in text  # the next step
+    assert "kasus lama" not in text
 
 
 def test_duplicates_and_other_follow_up_reporters_are_told_once_each(sessions):
@@ -138,8 +179,8 @@ def test_rerouted_goes_back_to_triage_with_the_reason(sessions):
     ("current", "new", "note", "message"),
     [
         ("closed", S.IN_PROGRESS, None, "final"),
-        ("dispatched", S.REJECTED, None, "needs a note"),
-        ("dispatched", S.REJECTED, "   ", "needs a note"),
+        ("dispatched", S.REJECTED, None, "needs a message to the reporter"),
+        ("dispatched", S.REJECTED, "internal only", "needs a message"),
         ("dispatched", S.REROUTED, None, "needs a note"),
         ("dispatched", S.DISPATCHED, None, "already dispatched"),
         ("received", S.CLOSED, None, "cannot become closed"),
@@ -159,13 +200,16 @@ def test_forbidden_transitions_say_why(current, new, note, message):
         ("in_progress", S.RESOLVED, None),
         ("resolved", S.CLOSED, None),
         ("resolved", S.IN_PROGRESS, "Warga melapor masih rusak"),
-        ("dispatched", S.REJECTED, "Laporan tidak lengkap"),
         ("triage", S.DISMISSED, None),
         ("rejected", S.VERIFIED, "Banding diterima"),
     ],
 )
 def test_allowed_transitions(current, new, note):
     check_transition(current, new, note)
+
+
+def test_a_rejection_with_a_message_is_allowed():
+    check_transition("dispatched", S.REJECTED, None, "Laporan tidak lengkap")
 
 
 def test_refused_change_records_nothing_and_tells_nobody(sessions):
@@ -206,7 +250,17 @@ def test_cli_update_changes_status_and_notifies_after_commit(sessions):
         session.commit()
     # typed in lower case without hyphens, O for 0: still found
     typed = case.tracking_no.lower().replace("-", "").replace("0", "o")
-    result = _run(sessions, told, typed, "--status", "in_progress", "--note", "Dicek")
+    result = _run(
+        sessions,
+        told,
+        typed,
+        "--status",
+        "in_progress",
+        "--note",
+        "regu 2",
+        "--message",
+        "Dicek",
+    )
 
     assert result.exit_code == 0, result.output
     assert f"{case.tracking_no}: dispatched -> in_progress" in result.output
@@ -214,7 +268,10 @@ def test_cli_update_changes_status_and_notifies_after_commit(sessions):
         assert session.get(ComplaintRow, case.id).status == "in_progress"
         [event] = session.exec(select(StatusEvent)).all()
     assert event.actor.startswith("cli:")
-    assert len(told.calls) == 1
+    assert event.note == "regu 2"
+    [(_, _, text)] = told.calls
+    assert "Dicek" in text
+    assert "regu 2" not in text
 
 
 def test_cli_rejects_without_note_and_changes_nothing(sessions):
@@ -224,7 +281,7 @@ def test_cli_rejects_without_note_and_changes_nothing(sessions):
         session.commit()
     result = _run(sessions, told, case.tracking_no, "--status", "rejected")
     assert result.exit_code == 1
-    assert "rejected needs a note" in result.output
+    assert "rejected needs a message to the reporter" in result.output
     with sessions() as session:
         assert session.get(ComplaintRow, case.id).status == "dispatched"
     assert told.calls == []
@@ -259,7 +316,8 @@ def test_agency_status_message_is_applied_and_told(sessions):
             {
                 "tracking_no": case.tracking_no.lower(),
                 "status": "resolved",
-                "note": "Lubang sudah ditambal",
+                "note": "tambalan sementara, aspal ulang Januari",
+                "message": "Lubang sudah ditambal",
             }
         ).encode()
         event = _apply(session, body, told)
@@ -268,6 +326,7 @@ def test_agency_status_message_is_applied_and_told(sessions):
         assert case.status == "resolved"
     [(_, _, text)] = told.calls
     assert "Lubang sudah ditambal" in text
+    assert "Januari" not in text
 
 
 def test_a_redelivered_status_message_is_a_no_op(sessions):
@@ -299,7 +358,12 @@ def test_a_redelivered_status_message_is_a_no_op(sessions):
             {"tracking_no": "ADU-0000-0000", "status": "resolved"},
             "no case ADU-0000-0000",
         ),
-        ({"tracking_no": "{no}", "status": "rejected"}, "needs a note"),
+        ({"tracking_no": "{no}", "status": "rejected"}, "needs a message"),
+        ({"tracking_no": "{no}", "status": "rerouted"}, "needs a note"),
+        (
+            {"tracking_no": "{no}", "status": "resolved", "message": 5},
+            "'message' must be text",
+        ),
         (
             {"tracking_no": "{no}", "status": "resolved", "note": 5},
             "'note' must be text",
@@ -443,3 +507,34 @@ def test_a_deeply_nested_status_message_is_refused_with_the_reason(sessions):
 
     with sessions() as session, pytest.raises(StatusMessageError, match="too deep"):
         _apply(session, "[" * 100_000 + "]" * 100_000, Told())
+
+
+def test_cli_counts_only_queued_messages_and_names_who_cannot_be_told(sessions):
+    """A Maildir reporter cannot be answered: counted out, named with why."""
+    with sessions() as session:
+        case = add_case(session)
+        dup = add_case(session, duplicate_of_id=case.id, channel="contoh-maildir")
+        session.commit()
+    sent = []
+
+    def notify(row, text):
+        if row.channel == "contoh-maildir":
+            return False
+        sent.append(row.id)
+        return True
+
+    obj = SimpleNamespace(
+        sessions=sessions,
+        notify=notify,
+        settings=SimpleNamespace(tracking_prefix="ADU"),
+        unreachable=lambda row: f"channel {row.channel!r} (maildir) cannot send",
+    )
+    result = CliRunner().invoke(
+        case_command,
+        ["update", str(case.tracking_no), "--status", "in_progress"],
+        obj=obj,
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 message(s) queued" in result.output
+    assert f"not told: {dup.tracking_no}: channel 'contoh-maildir'" in result.output
+    assert sent == [case.id]

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from normalizer.loops import bounced_addresses, ignore_reason
 from normalizer.mime import mail_external_id, parse_mail
 from normalizer.quotes import strip_quotes
+from tests.conftest import FIXTURES
 
-DATA = Path("/work/shared/data/email")
+DATA = FIXTURES / "email"
 SEEDS = [p.read_bytes() for p in sorted(DATA.rglob("*.eml"))[:40]] or [
     b"From: a@b.id\r\nSubject: x\r\n\r\nhalo\r\n"
 ]

@@ -1,5 +1,5 @@
 """parse_mail against real third-party mail with expected parses
-(../shared/data/email, stalwartlabs/mail-parser's expectations).
+(tests/fixtures/email, stalwartlabs/mail-parser's expectations).
 
 Mapping between stalwart's expectations and our record:
 - text: stalwart lists the text parts of the top message (``text_body``);
@@ -30,10 +30,9 @@ import pytest
 
 from normalizer.mime import parse_mail
 from normalizer.text import clean_text, html_to_text
+from tests.conftest import FIXTURES
 
-DATA = Path(__file__).resolve().parents[4] / "shared" / "data" / "email"
-if not DATA.is_dir():
-    DATA = Path("/work/shared/data/email")
+DATA = FIXTURES / "email"
 
 ALL_MAIL = sorted(DATA.rglob("*.eml"))
 WITH_EXPECTED = [p for p in ALL_MAIL if p.with_suffix(".json").exists()]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import email
 import email.policy
 from email.message import EmailMessage, Message
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +14,9 @@ from hypothesis import strategies as st
 
 from normalizer import mimetree
 from normalizer.mimetree import parse_tree
+from tests.conftest import FIXTURES
 
-DATA = Path("/work/shared/data/email")
+DATA = FIXTURES / "email"
 SAMPLES = sorted(DATA.rglob("*.eml"))
 
 

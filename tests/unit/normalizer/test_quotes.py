@@ -9,12 +9,9 @@ import pytest
 from normalizer.mime import parse_mail
 from normalizer.quotes import strip_quotes
 from normalizer.text import html_to_text
+from tests.conftest import FIXTURES
 
-REPLIES = Path("/work/shared/data/email/replies")
-if not REPLIES.is_dir():
-    REPLIES = (
-        Path(__file__).resolve().parents[4] / "shared" / "data" / "email" / "replies"
-    )
+REPLIES = FIXTURES / "email" / "replies"
 
 TALON_MAIL = sorted(REPLIES.rglob("*.eml"))
 TALON_HTML = sorted(REPLIES.rglob("*.html"))

@@ -49,14 +49,14 @@ def test_queue_marks_overdue_cases(client, cases, keys):
 def test_unknown_status_filter_is_explained(client, cases, keys):
     response = client.get("/api/v1/cases?status=done", headers=h(keys["PUPR"]))
     assert response.status_code == 400
-    assert "unknown status 'done'" in response.json()["detail"]
+    assert "status 'done' tidak dikenal" in response.json()["detail"]
 
 
 OTHER_AGENCY_CALLS = [
     ("get", "/api/v1/cases/{no}", None),
     ("get", "/api/v1/cases/{no}/attachments/1", None),
     ("post", "/api/v1/cases/{no}/status", {"status": "in_progress", "note": "x"}),
-    ("post", "/api/v1/cases/{no}/reject", {"note": "bukan masalah"}),
+    ("post", "/api/v1/cases/{no}/reject", {"message": "bukan masalah"}),
     ("post", "/api/v1/cases/{no}/bukan-wewenang", {"note": "bukan kami"}),
 ]
 
@@ -70,7 +70,7 @@ def test_an_agency_cannot_read_or_change_another_agencys_case(
     url = path.format(no=number)
     response = client.request(method, url, headers=h(keys["PUPR"]), json=body)
     assert response.status_code == 404
-    assert number not in response.text or "no case" in response.text
+    assert number not in response.text or "tidak ada kasus" in response.text
     assert "Keluhan" not in response.text
     with dengar.sessions() as session:
         row = session.exec(
@@ -134,7 +134,11 @@ def test_status_change_is_recorded_and_the_citizen_told_in_one_commit(
     response = client.post(
         f"/api/v1/cases/{number}/status",
         headers=h(keys["PUPR"]),
-        json={"status": "in_progress", "note": "tim sudah ke lokasi"},
+        json={
+            "status": "in_progress",
+            "message": "tim sudah ke lokasi",
+            "note": "alat berat dipinjam dari kecamatan",
+        },
     )
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "in_progress"
@@ -150,7 +154,7 @@ def test_status_change_is_recorded_and_the_citizen_told_in_one_commit(
         ).first()
         assert (event.status, event.note, event.actor) == (
             "in_progress",
-            "tim sudah ke lokasi",
+            "alat berat dipinjam dari kecamatan",
             "api:PUPR",
         )
         [reply] = session.exec(
@@ -159,6 +163,7 @@ def test_status_change_is_recorded_and_the_citizen_told_in_one_commit(
             )
         ).all()
         assert "tim sudah ke lokasi" in reply.payload
+        assert "alat berat" not in reply.payload  # the note stays internal
         assert reply.recipient == "adu-aaaa-0001@warga.example"
 
 
@@ -181,16 +186,23 @@ def test_an_impossible_transition_is_a_conflict_with_the_reason(client, cases, k
     )
     again = client.post(url, headers=h(keys["PUPR"]), json={"status": "resolved"})
     assert again.status_code == 409
-    assert "already resolved" in again.json()["detail"]
+    assert "sudah berstatus selesai" in again.json()["detail"]
 
 
 def test_reject_needs_a_reason(client, cases, keys):
     url = f"/api/v1/cases/{cases['pupr']}/reject"
     assert (
-        client.post(url, headers=h(keys["PUPR"]), json={"note": ""}).status_code == 422
+        client.post(url, headers=h(keys["PUPR"]), json={"message": ""}).status_code
+        == 422
+    )
+    # an internal note alone is no reason the citizen can read
+    assert (
+        client.post(url, headers=h(keys["PUPR"]), json={"note": "x"}).status_code == 422
     )
     done = client.post(
-        url, headers=h(keys["PUPR"]), json={"note": "laporan tidak lengkap"}
+        url,
+        headers=h(keys["PUPR"]),
+        json={"message": "laporan tidak lengkap", "note": "pelapor iseng"},
     )
     assert done.json()["status"] == "rejected"
 

@@ -184,7 +184,7 @@ def test_verify_reroute_and_note(client, dengar, users, cases):
     number = cases["late"]
     r = client.post(f"/kasus/{number}/status/verifikasi", data={"csrf_token": token})
     assert r.status_code == 200
-    assert "menjadi verified" in r.text
+    assert "menjadi terverifikasi" in r.text
     r = client.post(
         f"/kasus/{number}/alihkan",
         data={"csrf_token": token, "agency": "DISDUKCAPIL", "note": "soal KTP"},
@@ -218,7 +218,7 @@ def test_reject_without_reason_is_refused_with_the_reason(client, dengar, users,
     r = client.post(
         f"/kasus/{cases['pupr']}/status/tolak", data={"csrf_token": token, "note": ""}
     )
-    assert "needs a note" in r.text
+    assert "memerlukan pesan untuk pelapor" in r.text
     with dengar.sessions() as session:
         assert (
             session.exec(
@@ -246,7 +246,7 @@ def test_agency_account_cannot_use_staff_actions(client, users, cases):
         f"/kasus/{cases['pupr']}/status/proses",
         data={"csrf_token": token, "note": "dikerjakan"},
     )
-    assert "menjadi in_progress" in r.text
+    assert "menjadi diproses" in r.text
 
 
 def test_link_and_unlink_duplicate(client, dengar, users, cases):
@@ -405,6 +405,8 @@ def test_outbox_retry_of_a_dead_delivery(client, dengar, users, cases):
     login(client, "budi")
     page = client.get("/kanal").text
     assert "HTTP 500 from webhook" in page
+    assert "ke instansi" in page  # the outbox kind, not "agency"
+    assert "<td>agency</td>" not in page
     token = csrf_of(client, "/kanal")
     r = client.post("/kanal/outbox/ulang", data={"csrf_token": token})
     assert "1 kiriman dijadwalkan ulang" in r.text
