@@ -18,6 +18,8 @@ from config.redaction import install as install_log_masking
 from config.redaction import remember_settings
 from config.settings import Settings
 from dengar.chat_commands import handle_command
+from dengar.dbhealth import is_outage, short_error
+from dengar.isolate import isolate
 from dengar.pipeline import BatchSummary, Pipeline
 from dispatcher.sinks.base import Sink, SinkContext
 from dispatcher.sinks.registry import build_sink
@@ -108,12 +110,57 @@ class App:
 
         ``guard`` runs first in that transaction and may raise to refuse it
         (a worker that lost its lease). If anything fails the transaction
-        rolls back and the duplicate index forgets the batch's cases.
+        rolls back and the duplicate index forgets the batch's cases. When
+        the batch fails for any other reason than an unreachable database
+        or the guard, it is stored again item by item (``isolate``), so that
+        one item the database refuses cannot hold back its channel.
         """
+        refused: list[BaseException] = []
+
+        def checked(session: Session) -> None:
+            if guard is not None:
+                try:
+                    guard(session)
+                except BaseException as exc:
+                    refused.append(exc)
+                    raise
+
+        def fatal(exc: BaseException) -> bool:
+            # not the items' fault: the database is gone or the lease lost
+            return is_outage(exc) or any(exc is r for r in refused)
+
+        try:
+            return self._store_batch(channel, result, advance_cursor, checked)
+        except Exception as exc:
+            if fatal(exc) or not (result.items or result.rejected):
+                raise
+            log.warning(
+                "channel %s: a batch of %d item(s) failed (%s); storing its "
+                "items one by one",
+                channel,
+                len(result.items) + len(result.rejected),
+                short_error(getattr(exc, "orig", None) or exc),
+            )
+            return isolate(
+                channel,
+                result,
+                lambda part, advance: self._store_batch(
+                    channel, part, advance, checked
+                ),
+                advance_cursor=advance_cursor,
+                fatal=fatal,
+            )
+
+    def _store_batch(
+        self,
+        channel: str,
+        result: FetchResult,
+        advance_cursor: bool,
+        guard: Callable[[Session], None],
+    ) -> BatchSummary:
         with self.sessions() as session:
             try:
-                if guard is not None:
-                    guard(session)
+                guard(session)
                 summary = self.pipeline.ingest(
                     session, channel, result, advance_cursor=advance_cursor
                 )

@@ -32,6 +32,7 @@ from normalizer.dedupe_rows import RowDeduper
 from normalizer.followups import Thread, find_thread
 from normalizer.normalize import MailPolicy, Normalized, normalize
 from normalizer.records import InboundMessage, RejectedItem
+from normalizer.text import storable
 from storage.attachments import attachment_row
 from storage.tables import (
     ChannelState,
@@ -268,7 +269,7 @@ class Pipeline:
             location_label=fields.location.label if fields.location else None,
             raw_id=raw_id,
             raw_format=item.raw_format,
-            extra=json.dumps(extra, ensure_ascii=False, sort_keys=True)
+            extra=storable(json.dumps(extra, ensure_ascii=False, sort_keys=True))
             if extra
             else None,
             **values,
@@ -506,7 +507,7 @@ class Pipeline:
             QuarantineRow(
                 channel=item.channel,
                 external_id=item.external_id,
-                reason=item.reason,
+                reason=storable(item.reason),
                 data=item.raw,
             )
         )

@@ -14,6 +14,21 @@ _LINE_EDGES = re.compile(r" \n ?|\n ")
 _BLANK_LINES = re.compile(r"\n{3,}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CONTROL_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+# what no store can hold: NUL (PostgreSQL text refuses it) and lone
+# surrogates (no UTF-8 form, so neither PostgreSQL nor SQLite takes them)
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """``text`` as every database can hold it: NUL removed, a lone surrogate
+    (left by a wrongly labelled charset) replaced by U+FFFD."""
+    if text.isascii():
+        return text.replace("\x00", "") if "\x00" in text else text
+    return _UNSTORABLE.sub(_replace_unstorable, text)
+
+
+def _replace_unstorable(match: re.Match[str]) -> str:
+    return "" if match.group() == "\x00" else "\ufffd"
 
 
 def clean_text(text: str) -> str:
