@@ -25,7 +25,10 @@ SLANG_FILE = DATA_DIR / "slang_id.tsv"
 STOPWORDS_FILE = DATA_DIR / "stopwords_id.txt"
 
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# Linear: a match may only start where a run of local-part characters
+# starts, and that run is taken whole (possessive; "@" is not in it). Without
+# both, a long word was scanned again from each of its letters: quadratic.
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]++@[\w-]+(?:\.[\w-]+)+")
 _MENTION = re.compile(r"(?<![\w@])@\w+")
 _APOSTROPHE = re.compile(r"(?<=\w)['\u2019`](?=\w)")
 # a word: letters/digits, possibly joined by hyphens (``anak-anak``, ``e-ktp``)
