@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from normalizer.header_limits import check_header_limits
 from normalizer.loops import bounced_addresses, ignore_reason
 from normalizer.mime import parse_mail
 from normalizer.quotes import strip_quotes
@@ -93,6 +94,8 @@ def _one_line_filename(attachment: InboundAttachment) -> InboundAttachment:
 def _from_mail(
     item: InboundMessage, tracking_prefix: str, mail: MailPolicy
 ) -> Normalized:
+    # refused before the parser sees it: see normalizer/header_limits.py
+    check_header_limits(item.raw)
     parsed = parse_mail(item.raw)
     sender = parsed.from_address
     reporter_address = sender
