@@ -53,6 +53,7 @@ def check_header_limits(raw: bytes) -> None:
     names: list[str] = []  # each field in order, with its unfolded size
     sizes: list[int] = []
     for line in head.split(b"\n"):
+        line = line.removesuffix(b"\r")
         if line[:1] in (b" ", b"\t"):
             if sizes:
                 sizes[-1] += len(line)
