@@ -29,7 +29,7 @@ from normalizer.dedupe_rows import RowDeduper
 from normalizer.places import Gazetteer
 from storage.engine import make_engine, session_factory
 from storage.migrate import upgrade
-from storage.tables import ComplaintRow
+from storage.tables import ChannelState, ComplaintRow, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +129,15 @@ class App:
             # not the items' fault: the database is gone or the lease lost
             return is_outage(exc) or any(exc is r for r in refused)
 
+        if advance_cursor and self._previous_batch_unfinished(channel):
+            # the process stopped during the last batch: one of its items
+            # may stop it again, so each item is stored under a marker
+            log.warning(
+                "channel %s: the previous batch did not finish; storing this "
+                "one item by item",
+                channel,
+            )
+            return self._isolate(channel, result, advance_cursor, checked, fatal)
         try:
             return self._store_batch(channel, result, advance_cursor, checked)
         except Exception as exc:
@@ -141,15 +150,52 @@ class App:
                 len(result.items) + len(result.rejected),
                 short_error(getattr(exc, "orig", None) or exc),
             )
-            return isolate(
-                channel,
-                result,
-                lambda part, advance: self._store_batch(
-                    channel, part, advance, checked
-                ),
-                advance_cursor=advance_cursor,
-                fatal=fatal,
+            return self._isolate(channel, result, advance_cursor, checked, fatal)
+
+    def _isolate(
+        self,
+        channel: str,
+        result: FetchResult,
+        advance_cursor: bool,
+        guard: Callable[[Session], None],
+        fatal: Callable[[BaseException], bool],
+    ) -> BatchSummary:
+        def store(
+            part: FetchResult, advance: bool, first: Callable[[Session], None] | None
+        ) -> BatchSummary:
+            def before(session: Session) -> None:
+                guard(session)
+                if first is not None:
+                    first(session)
+
+            return self._store_batch(channel, part, advance, before)
+
+        return isolate(
+            channel,
+            result,
+            store,
+            self.sessions,
+            advance_cursor=advance_cursor,
+            fatal=fatal,
+        )
+
+    def _previous_batch_unfinished(self, channel: str) -> bool:
+        """Whether the last batch of ``channel`` began and neither committed
+        nor failed cleanly (the process stopped); notes that this one begins.
+        A stored batch sets ``last_success_at``, a recorded failure
+        ``last_error_at``, to its ``last_poll_at``."""
+        with self.sessions() as session:
+            state = session.get(ChannelState, channel) or ChannelState(name=channel)
+            began = state.last_poll_at
+            ended = max(
+                (t for t in (state.last_success_at, state.last_error_at) if t),
+                default=None,
             )
+            unfinished = began is not None and (ended is None or began > ended)
+            state.last_poll_at = utcnow()
+            session.add(state)
+            session.commit()
+        return unfinished
 
     def _store_batch(
         self,

@@ -173,3 +173,76 @@ async def test_an_item_that_fails_its_batch_is_quarantined_and_the_rest_stored(
             assert len(session.exec(select(QuarantineRow)).all()) == 1
     finally:
         await app.close()
+
+
+class ProcessStopped(BaseException):
+    """Stands for the process dying while it stores an item (out of memory,
+    killed by a watchdog): nothing after it runs, its transaction is lost."""
+
+
+def _mails(bodies: list[str]) -> list[InboundMessage]:
+    items = []
+    for number, body in enumerate(bodies):
+        mail = EmailMessage()
+        mail["From"] = f"warga{number}@warga.example"
+        mail["Subject"] = f"Pengaduan {number}"
+        mail["Message-ID"] = f"<stop-{number}@warga.example>"
+        mail.set_content(body)
+        items.append(
+            InboundMessage(
+                channel="surat",
+                external_id=f"stop-{number}",
+                received_at=datetime.now(UTC),
+                raw=bytes(mail),
+                raw_format="rfc822",
+            )
+        )
+    return items
+
+
+async def test_an_item_that_stops_the_process_is_held_on_the_next_try(
+    make_settings: Callable[..., Settings], database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(database_url=database_url, maildir=_maildir(tmp_path, []))
+    app = App.open(settings)
+
+    def deadly(text: str) -> None:
+        if "beracun" in text:
+            raise ProcessStopped
+        return None
+
+    app.pipeline.classifier = deadly
+    batch = FetchResult(
+        items=_mails(["Jalan rusak.", "Kalimat beracun.", "Got mampet."]),
+        cursor="after-3",
+    )
+    try:
+        # 1: the whole batch dies with the process; nothing is stored
+        with pytest.raises(ProcessStopped):
+            app.store("surat", batch)
+        # 2: the batch did not finish, so it is stored item by item, each
+        # under a marker; the process dies again, on the same item
+        with pytest.raises(ProcessStopped):
+            app.store("surat", batch)
+        # 3: that item is held with the reason; the rest and the cursor go on
+        summary = app.store("surat", batch)
+        assert summary.quarantined == 1
+        with app.sessions() as session:
+            cases = session.exec(select(ComplaintRow)).all()
+            assert sorted(c.subject or "" for c in cases) == [
+                "Pengaduan 0",
+                "Pengaduan 2",
+            ]
+            held = session.exec(select(QuarantineRow)).one()
+            assert held.status == "held"
+            assert held.external_id == "stop-1"
+            assert held.reason.startswith("processing did not finish in 1 attempt")
+            state = session.get(ChannelState, "surat")
+            assert state is not None
+            assert state.cursor == "after-3"
+        # 4: the next batch is stored as one transaction again, and the
+        # held item is not tried again
+        again = app.store("surat", batch)
+        assert again.already_stored == 3
+    finally:
+        await app.close()
