@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +45,11 @@ from storage.tables import (
 )
 
 log = logging.getLogger(__name__)
+
+# CPU seconds one item may take to normalise: every text step is linear and
+# capped, so only a pathological item comes near; it is quarantined rather
+# than read further (categories, places, duplicates)
+ITEM_CPU_BUDGET = 10.0
 
 Classifier = Callable[[str], tuple[str, float] | None]
 RegionFinder = Callable[[str, Any], str | None]
@@ -93,6 +99,8 @@ class Pipeline:
     region_finder: RegionFinder | None = None
     deduper: RowDeduper | None = None  # set by App.enable_dedupe()
     command_handler: CommandHandler | None = None
+    cpu_budget: float = ITEM_CPU_BUDGET
+    cpu_clock: Callable[[], float] = time.thread_time
     router: Router = field(init=False)
     replies: CitizenReplies = field(init=False)
     _indexed: list[int] = field(init=False, default_factory=list)
@@ -152,12 +160,20 @@ class Pipeline:
 
     def _normalize(self, item: InboundMessage) -> Normalized | str:
         """The record fields of ``item``, or why it cannot be read."""
+        started = self.cpu_clock()
         try:
-            return normalize(
+            fields = normalize(
                 item, self.settings.tracking_prefix, self._mail_policy(item)
             )
         except Exception as exc:  # noqa: BLE001 - one bad item must not stop the batch
             return f"cannot normalise: {type(exc).__name__}: {exc}"
+        spent = self.cpu_clock() - started
+        if spent > self.cpu_budget:
+            return (
+                f"over the processing budget: normalising took {spent:.1f} s of "
+                f"CPU (budget {self.cpu_budget:g} s per item)"
+            )
+        return fields
 
     def _ingest_item(
         self,

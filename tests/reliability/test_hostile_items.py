@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Callable
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -14,10 +15,12 @@ import httpx
 import pytest
 from sqlmodel import select
 
+from channels.base import FetchResult
 from config.settings import Settings
 from dengar.app import App
 from dengar.cli_web import serve_beside
 from dengar.runner import Runner
+from normalizer.records import InboundMessage
 from storage.tables import ComplaintRow, QuarantineRow
 
 pytestmark = pytest.mark.reliability
@@ -135,3 +138,30 @@ async def test_healthz_answers_while_big_items_are_processed(
     # long (each is linear), so the event loop answered while it ran
     assert len(answered_during) >= 3
     assert set(answered_during) == {200}
+
+
+def test_an_item_over_the_processing_budget_is_quarantined(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    app = App.open(make_settings(maildir=_maildir(tmp_path / "slow", {})))
+    ticks = iter(range(0, 1000, 11))  # each reading of the clock: 11 s later
+    app.pipeline.cpu_clock = lambda: float(next(ticks))
+    item = InboundMessage(
+        channel="surat",
+        external_id="slow",
+        received_at=datetime.now(UTC),
+        raw=_mail(9),
+        raw_format="rfc822",
+    )
+    try:
+        summary = app.store("surat", FetchResult(items=[item], cursor="c"))
+        assert summary.quarantined == 1
+        with app.sessions() as session:
+            held = session.exec(select(QuarantineRow)).one()
+            assert held.reason == (
+                "over the processing budget: normalising took 11.0 s of CPU "
+                "(budget 10 s per item)"
+            )
+            assert held.data == _mail(9)
+    finally:
+        app.engine.dispose()
