@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from normalizer.header_limits import HeaderLimitError, check_header_limits
+from normalizer.loops import ignore_reason
 from normalizer.matching import matching_tokens, strip_noise
 from normalizer.mime import parse_mail
 from normalizer.quotes import strip_quotes
@@ -55,6 +56,9 @@ STEPS: dict[str, Callable[[str], object]] = {
     "matching_tokens": matching_tokens,
     "find_tracking_numbers": lambda text: find_tracking_numbers(text, "ADU"),
     "check_header_limits": lambda text: _limits(text),
+    "ignore_reason (subject, sender)": lambda text: ignore_reason(
+        EmailMessage(), text.replace(" ", "") + "@example.org", text
+    ),
     "parse_mail (body)": lambda text: parse_mail(
         _mail_body(text.replace("\x00", "").encode("utf-8", "replace").decode())
     ),
@@ -81,6 +85,9 @@ HOSTILE = {
     "mentions": "@a",
     "urls": "http://",
     "apostrophes": "a'",
+    "reply prefixes": "re: ",
+    "forward prefixes": "Fw: : ",
+    "robot-like local part": "-no-reply",
 }
 
 
