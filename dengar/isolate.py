@@ -15,11 +15,11 @@ watchdog, a crash in a C library). So before an item is stored alone, a
 marker for it is committed: a quarantine row with status ``attempt-N`` and
 its bytes. Storing the item deletes the marker in the same transaction; a
 marker left behind says the process stopped while it worked on that item.
-The next pass holds such an item (status ``held``) with that reason instead
-of trying it again (:data:`MAX_ATTEMPTS`). A batch during which the process
-stopped is stored this way on the next poll (``App.store``), so an item
-that stops the service does so twice at most — once unknown within its
-batch, once alone — and never holds back its channel for good.
+The next pass tries it again, alone, up to :data:`MAX_ATTEMPTS` times, then
+holds it (status ``held``) with that reason. A batch during which the
+process stopped is stored this way on the next poll (``App.store``), so an
+item that stops the service does so a bounded number of times — once
+unknown within its batch, then alone — and never holds back its channel.
 """
 
 from __future__ import annotations
@@ -42,9 +42,10 @@ from storage.tables import ComplaintRow, QuarantineRow
 
 log = logging.getLogger(__name__)
 
-# an item that stopped the process this many times is held: one, since the
-# pass that marks items already follows a batch that stopped the process
-MAX_ATTEMPTS = 1
+# an item that stopped the process this many times, alone, is held. More
+# than one: an operator's restart or a kill storm may stop the process while
+# an innocent item is in flight, and it must not be held for that.
+MAX_ATTEMPTS = 3
 _ATTEMPT = "attempt-"
 UNFINISHED = (
     "processing did not finish in {n} attempt(s): the process stopped (crash, "
