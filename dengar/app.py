@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import SecretStr
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
@@ -184,18 +185,29 @@ class App:
         nor failed cleanly (the process stopped); notes that this one begins.
         A stored batch sets ``last_success_at``, a recorded failure
         ``last_error_at``, to its ``last_poll_at``."""
-        with self.sessions() as session:
-            state = session.get(ChannelState, channel) or ChannelState(name=channel)
-            began = state.last_poll_at
-            ended = max(
-                (t for t in (state.last_success_at, state.last_error_at) if t),
-                default=None,
+        # Core, not the ORM: this runs before every batch and must stay cheap
+        table = ChannelState.__table__  # type: ignore[attr-defined]
+        with self.engine.begin() as connection:
+            found = connection.execute(
+                select(
+                    table.c.last_poll_at, table.c.last_success_at, table.c.last_error_at
+                ).where(table.c.name == channel)
+            ).first()
+            if found is None:
+                connection.execute(
+                    insert(table).values(
+                        name=channel, last_poll_at=utcnow(), consecutive_failures=0
+                    )
+                )
+                return False
+            connection.execute(
+                update(table)
+                .where(table.c.name == channel)
+                .values(last_poll_at=utcnow())
             )
-            unfinished = began is not None and (ended is None or began > ended)
-            state.last_poll_at = utcnow()
-            session.add(state)
-            session.commit()
-        return unfinished
+        began, succeeded, failed = found
+        ended = max((t for t in (succeeded, failed) if t), default=None)
+        return began is not None and (ended is None or began > ended)
 
     def _store_batch(
         self,
