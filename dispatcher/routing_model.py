@@ -113,35 +113,14 @@ class RoutingModel:
         Every agency needs at least ``MIN_PER_AGENCY`` examples and there
         must be two agencies at least; ``TrainingError`` says otherwise.
         """
-        from scipy.sparse import hstack
-        from sklearn.calibration import CalibratedClassifierCV
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.svm import LinearSVC
+        vectorisers, calibrated = fit(texts, agencies)
+        return cls.from_fitted(vectorisers, calibrated, examples=len(texts))
 
-        if len(texts) != len(agencies):
-            raise TrainingError("texts and agencies differ in length")
-        counts = Counter(agencies)
-        if len(counts) < 2:
-            raise TrainingError(
-                f"need examples of two agencies at least (have {len(counts)})"
-            )
-        scarce = sorted(a for a, n in counts.items() if n < MIN_PER_AGENCY)
-        if scarce:
-            raise TrainingError(
-                f"each agency needs {MIN_PER_AGENCY} examples at least; too few "
-                "for " + ", ".join(f"{a} ({counts[a]})" for a in scarce)
-            )
-        vectorisers = [
-            TfidfVectorizer(sublinear_tf=True, dtype=np.float64, **WORD_PARAMS),
-            TfidfVectorizer(
-                sublinear_tf=True, min_df=2, dtype=np.float64, **CHAR_PARAMS
-            ),
-        ]
-        matrix = hstack([v.fit_transform(texts) for v in vectorisers]).tocsr()
-        labels = np.asarray(agencies)
-        calibrated = CalibratedClassifierCV(
-            LinearSVC(C=SVM_C), cv=CALIBRATION_FOLDS, ensemble=False
-        ).fit(matrix, labels)
+    @classmethod
+    def from_fitted(
+        cls, vectorisers: Sequence[Any], calibrated: Any, *, examples: int
+    ) -> RoutingModel:
+        """The numbers of scikit-learn objects made by :func:`fit`."""
         fitted = calibrated.calibrated_classifiers_[0]
         svm = fitted.estimator
         blocks, offset = [], 0
@@ -160,7 +139,7 @@ class RoutingModel:
             np.asarray(svm.coef_, dtype=np.float64),
             np.asarray(svm.intercept_, dtype=np.float64),
             calibration,
-            examples=len(texts),
+            examples=examples,
         )
 
     # -- predicting ----------------------------------------------------------
@@ -285,6 +264,39 @@ class RoutingModel:
                 np.asarray(stored["calibration"], dtype=np.float64),
                 examples=int(header["examples"]),
             )
+
+
+def fit(texts: Sequence[str], agencies: Sequence[str]) -> tuple[list[Any], Any]:
+    """The fitted word and character vectorisers and the calibrated SVM
+    (``TrainingError`` when the examples cannot make a model)."""
+    from scipy.sparse import hstack
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.svm import LinearSVC
+
+    if len(texts) != len(agencies):
+        raise TrainingError("texts and agencies differ in length")
+    counts = Counter(agencies)
+    if len(counts) < 2:
+        raise TrainingError(
+            f"need examples of two agencies at least (have {len(counts)})"
+        )
+    scarce = sorted(a for a, n in counts.items() if n < MIN_PER_AGENCY)
+    if scarce:
+        raise TrainingError(
+            f"each agency needs {MIN_PER_AGENCY} examples at least; too few "
+            "for " + ", ".join(f"{a} ({counts[a]})" for a in scarce)
+        )
+    vectorisers = [
+        TfidfVectorizer(sublinear_tf=True, dtype=np.float64, **WORD_PARAMS),
+        TfidfVectorizer(sublinear_tf=True, min_df=2, dtype=np.float64, **CHAR_PARAMS),
+    ]
+    matrix = hstack([v.fit_transform(texts) for v in vectorisers]).tocsr()
+    # random_state: the same examples give the same model
+    calibrated = CalibratedClassifierCV(
+        LinearSVC(C=SVM_C, random_state=0), cv=CALIBRATION_FOLDS, ensemble=False
+    ).fit(matrix, np.asarray(agencies))
+    return vectorisers, calibrated
 
 
 def _analyzer(params: dict[str, Any]) -> Callable[[str], list[str]]:
