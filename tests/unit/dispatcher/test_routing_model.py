@@ -15,7 +15,16 @@ from dispatcher.routing_examples import ExamplesError, read_examples
 from dispatcher.routing_model import RoutingModel, TrainingError, fit
 
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "routing" / "lapor-2017.csv"
-AGENCIES = {"DINKES", "PUPR", "DISHUB", "DISDUKCAPIL", "DINSOS", "DISDIK", "DLH", "PDAM"}
+AGENCIES = {
+    "DINKES",
+    "PUPR",
+    "DISHUB",
+    "DISDUKCAPIL",
+    "DINSOS",
+    "DISDIK",
+    "DLH",
+    "PDAM",
+}
 
 
 def examples() -> tuple[list[str], list[str]]:
@@ -120,7 +129,9 @@ def test_csv_unknown_agencies_are_listed_with_their_rows(tmp_path: Path) -> None
         {"text": "  ", "agency": "PUPR"},
     ]
     with pytest.raises(ExamplesError) as caught:
-        read_examples(write(tmp_path, rows, ["text", "agency"]), {"PUPR", "DISDUKCAPIL"})
+        read_examples(
+            write(tmp_path, rows, ["text", "agency"]), {"PUPR", "DISDUKCAPIL"}
+        )
     message = str(caught.value)
     assert "3 problem(s)" in message
     assert "unknown agency 'BPBD' in rows 3, 5" in message
