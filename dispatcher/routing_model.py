@@ -104,6 +104,11 @@ class RoutingModel:
         words = self._blocks[0]
         self._word_terms = _terms(words.vocabulary)
 
+    @property
+    def feature_count(self) -> int:
+        """How many terms (words, phrases, character n-grams) the model knows."""
+        return sum(len(block.vocabulary) for block in self._blocks)
+
     # -- training ----------------------------------------------------------
 
     @classmethod
