@@ -74,7 +74,7 @@ def test_prediction_equals_scikit_learns() -> None:
     texts, agencies = examples()
     vectorisers, calibrated = fit(texts[:200], agencies[:200])
     model = RoutingModel.from_fitted(vectorisers, calibrated, examples=200)
-    unseen = texts[200:260] + ["", "zzzz qqqq"]  # also text with no known term
+    unseen = [*texts[200:260], "", "zzzz qqqq"]  # also text with no known term
     matrix = hstack([v.transform(unseen) for v in vectorisers]).tocsr()
     expected = calibrated.predict_proba(matrix)
     ours = np.array([model.probabilities(t) for t in unseen])
@@ -153,5 +153,5 @@ def test_csv_title_is_optional_and_read_before_the_text(tmp_path: Path) -> None:
 
 def test_csv_without_an_agency_column_says_so(tmp_path: Path) -> None:
     path = write(tmp_path, [{"text": "x", "label": "PUPR"}], ["text", "label"])
-    with pytest.raises(ExamplesError, match="missing column.*agency"):
+    with pytest.raises(ExamplesError, match=r"missing column.*agency"):
         read_examples(path, {"PUPR"})
