@@ -267,7 +267,7 @@ def test_cli_learns_from_the_lapor_file_and_explains_a_case(config, tmp_path) ->
     finally:
         app.engine.dispose()
     result = runner.invoke(
-        main, ["--config", str(config), "routing", "explain", health.tracking_no]
+        main, ["--config", str(config), "routing", "explain", str(health.tracking_no)]
     )
     assert result.exit_code == 0, result.output
     assert "no rule matched; model v1 routed to DINKES at confidence" in result.output
@@ -281,7 +281,7 @@ def test_cli_learns_from_the_lapor_file_and_explains_a_case(config, tmp_path) ->
     result = runner.invoke(main, ["--config", str(config), "triage"])
     assert "model" in result.output  # the suggestions column
     result = runner.invoke(
-        main, ["--config", str(config), "routing", "explain", vague.tracking_no]
+        main, ["--config", str(config), "routing", "explain", str(vague.tracking_no)]
     )
     assert "below 0.50: sent to triage" in result.output
     result = runner.invoke(
@@ -298,7 +298,7 @@ def test_explain_says_an_explicit_rule_won(config) -> None:
     finally:
         app.engine.dispose()
     result = CliRunner().invoke(
-        main, ["--config", str(config), "routing", "explain", road.tracking_no]
+        main, ["--config", str(config), "routing", "explain", str(road.tracking_no)]
     )
     assert result.exit_code == 0, result.output
     assert "an explicit rule matched (routing.rules[0]); rules win over the model" in (
