@@ -103,7 +103,8 @@ class Pipeline:
 
     def use_routing_model(self, model: RoutingModel, version: int) -> None:
         """Route with this trained model from now on (rules still win)."""
-        self.router = Router(self.settings.routing, model, version)
+        agencies = [agency.code for agency in self.settings.agencies]
+        self.router = Router(self.settings.routing, model, version, agencies)
 
     def notify(self, session: Session, row: ComplaintRow, text: str) -> bool:
         """Queue a status message to the reporter of ``row``."""

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from config.settings import RoutingRule, RoutingSettings
 from dispatcher.routing_model import RoutingModel, Suggestion
 from normalizer.text import fold_for_matching
+
+SUGGESTIONS = 3  # the model's agencies kept with a case and shown to staff
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +56,20 @@ class Router:
         settings: RoutingSettings,
         model: RoutingModel | None = None,
         model_version: int | None = None,
+        agencies: Collection[str] | None = None,
     ) -> None:
         self.settings = settings
         self._patterns = [_keyword_patterns(rule) for rule in settings.rules]
         # a model decides only when the configuration turns it on
         self.model = model if settings.model.enabled else None
         self.model_version = model_version
+        # a model trained before an agency left the configuration must not
+        # route to it: its suggestions are left out
+        self._unknown = (
+            set()
+            if model is None or agencies is None
+            else set(model.agencies) - set(agencies)
+        )
 
     def route(
         self, text: str, category: str | None = None, region: str | None = None
@@ -80,8 +91,11 @@ class Router:
             score = 2 * len(hits) + bool(rule.categories) + bool(rule.regions)
             if best is None or score > best[0]:
                 best = (score, index, hits)
+        decided = None
         if best is None and self.model is not None:
-            return self._by_model(text, self.model)
+            decided = self._by_model(text, self.model)
+        if decided is not None:
+            return decided
         if best is None:
             if self.settings.unmatched == "triage":
                 return RouteDecision(
@@ -101,11 +115,16 @@ class Router:
             rule.agency, _explain(index, rule, hits, category, region), index
         )
 
-    def _by_model(self, text: str, model: RoutingModel) -> RouteDecision:
+    def _by_model(self, text: str, model: RoutingModel) -> RouteDecision | None:
         """Below ``auto_threshold`` the case waits in triage; its agency is
-        then the model's first suggestion, which staff accept or change."""
+        then the model's first suggestion, which staff accept or change.
+        None when the model knows no configured agency."""
         threshold = self.settings.model.auto_threshold
-        suggestions = tuple(model.suggest(text))
+        found = model.suggest(text, n=SUGGESTIONS + len(self._unknown))
+        suggestions = tuple(s for s in found if s.agency not in self._unknown)
+        suggestions = suggestions[:SUGGESTIONS]
+        if not suggestions:
+            return None
         top = suggestions[0]
         name = f"model v{self.model_version}" if self.model_version else "model"
         triage = top.confidence < threshold

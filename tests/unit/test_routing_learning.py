@@ -304,3 +304,14 @@ def test_explain_says_an_explicit_rule_won(config) -> None:
     assert "an explicit rule matched (routing.rules[0]); rules win over the model" in (
         result.output
     )
+
+
+def test_an_agency_no_longer_configured_is_never_chosen(model) -> None:
+    # the model was trained when DINKES existed; the configuration dropped it
+    text = CONFIG.format(db="x.db", maildir="/tmp", enabled="true", threshold=0.5)
+    routing = parse_settings(text, environ={}).routing
+    decision = Router(routing, model, 7, ["DISKOMINFO", "PUPR", "DISDUKCAPIL"]).route(
+        "pasien bpjs ditolak puskesmas"
+    )
+    assert {s.agency for s in decision.suggestions} == {"PUPR", "DISDUKCAPIL"}
+    assert decision.agency_code in {"PUPR", "DISDUKCAPIL"}
