@@ -15,10 +15,10 @@ from dispatcher.routing_model import RoutingModel
 from storage.tables import ComplaintRow, RoutingModelRow, StatusEvent
 
 # The history notes of a staff decision on a case's agency: accepting it at
-# triage (dengar.triage.accept) and re-routing it (the dashboard's
-# "alihkan"). A test drives both and learns from them, so a change of
-# wording there fails here.
-DECISION_NOTES = ("accepted at triage for %", "dialihkan dari %")
+# triage (dengar.triage.accept), re-routing it (the dashboard's "alihkan")
+# and giving it one (`dengar case update --status dispatched --agency`).
+# Tests drive each and learn from it, so a change of wording there fails.
+DECISION_NOTES = ("accepted at triage for %", "dialihkan dari %", "diberikan ke %")
 SYSTEM_ACTOR = "dengar"
 # cases whose agency a staff decision left standing
 _SETTLED = ("rerouted", "dismissed")

@@ -23,6 +23,7 @@ from dengar.runner import Runner
 from dengar.triage import accept
 from dispatcher.routing import Router
 from dispatcher.routing_model import RoutingModel
+from dispatcher.routing_store import history_examples
 from normalizer.records import InboundMessage, Reporter
 from storage.tables import ComplaintRow, OutboxRow
 
@@ -315,3 +316,29 @@ def test_an_agency_no_longer_configured_is_never_chosen(model) -> None:
     )
     assert {s.agency for s in decision.suggestions} == {"PUPR", "DISDUKCAPIL"}
     assert decision.agency_code in {"PUPR", "DISDUKCAPIL"}
+
+
+def test_an_agency_given_from_the_command_line_is_learnt_from(config) -> None:
+    app = App.open(load_settings(config))
+    try:
+        (row,) = ingest(app, "bau sampah menumpuk di pasar")  # default agency
+    finally:
+        app.engine.dispose()
+    assert row.agency_code == "DISKOMINFO"
+    result = CliRunner().invoke(
+        main,
+        [
+            *("--config", str(config), "case", "update", str(row.tracking_no)),
+            *("--status", "dispatched", "--agency", "PUPR", "--actor", "cli:rina"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    app = App.open(load_settings(config))
+    try:
+        with app.sessions() as session:
+            assert history_examples(session) == (
+                ["bau sampah menumpuk di pasar"],
+                ["PUPR"],
+            )
+    finally:
+        app.engine.dispose()
