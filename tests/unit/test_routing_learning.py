@@ -342,3 +342,10 @@ def test_an_agency_given_from_the_command_line_is_learnt_from(config) -> None:
             )
     finally:
         app.engine.dispose()
+    # and `routing explain` tells the staff decision after the routing's
+    result = CliRunner().invoke(
+        main, ["--config", str(config), "routing", "explain", str(row.tracking_no)]
+    )
+    assert "decided by: no rule matched and no model was in use" in result.output
+    assert "then cli:rina at " in result.output
+    assert "diberikan ke PUPR (sebelumnya DISKOMINFO)" in result.output
