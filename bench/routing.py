@@ -73,7 +73,7 @@ def rules_router(settings: Settings, model: RoutingModel | None = None) -> Decid
     def decide(text: str) -> str | None:
         found = classify(text, settings.categories)
         decision = router.route(text, found[0] if found else None)
-        if decision.triage or decision.method == "default":
+        if decision.to_triage or decision.method == "default":
             return None
         return decision.agency_code
 

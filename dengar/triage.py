@@ -3,8 +3,9 @@
 unmatched: triage``) wait with status ``triage`` until staff accept or
 dismiss them; cases an agency returned as "bukan wewenang" wait with status
 ``rerouted`` until staff send them to the right agency. ``dengar triage``
-and the dashboard's ``/triase`` show the same list (:func:`triage_queue`). A case the routing model was not sure of
-waits in triage too, with its suggestions (:func:`model_suggestions`).
+and the dashboard's ``/triase`` show the same list (:func:`triage_queue`).
+A case the routing model was not sure of waits in triage too, with its
+suggestions (:func:`model_suggestions`).
 
 The functions change rows in the given session and leave the commit to the
 caller, so accepting, routing and queueing land in one transaction.

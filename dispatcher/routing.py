@@ -132,9 +132,11 @@ class Router:
             ranked = ", ".join(f"{s.agency} {s.confidence:.2f}" for s in suggestions)
             reason = f"{name} below {threshold:.2f}: triage; suggestions {ranked}"
         else:
+            # the words stay in routing_detail: they come from the citizen's
+            # text, which some readers see masked (the reason is not)
             reason = (
                 f"{name}: {top.agency} at confidence {top.confidence:.2f}"
-                f" (>= {threshold:.2f}); words: {', '.join(top.words) or '-'}"
+                f" (>= {threshold:.2f})"
             )
         return RouteDecision(
             top.agency,

@@ -21,6 +21,7 @@ from dengar.cli import main
 from dengar.routing_learning import learn, learn_from_history
 from dengar.runner import Runner
 from dengar.triage import accept
+from dengar.web.wording import in_indonesian
 from dispatcher.routing import Router
 from dispatcher.routing_model import RoutingModel
 from dispatcher.routing_store import history_examples
@@ -142,21 +143,21 @@ def test_a_matching_rule_wins_over_the_model(model) -> None:
     decision = router(model).route("jalan rusak dekat puskesmas, bpjs ditolak")
     assert decision.agency_code == "PUPR"
     assert decision.method == "rule"
-    assert not decision.triage
+    assert not decision.to_triage
 
 
 def test_the_model_routes_what_no_rule_matches(model) -> None:
     decision = router(model, threshold=0.4).route("pasien bpjs ditolak puskesmas")
     assert decision.agency_code == "DINKES"
     assert decision.method == "model"
-    assert not decision.triage
+    assert not decision.to_triage
     assert decision.reason.startswith("model v7: DINKES at confidence")
     assert "bpjs" in decision.suggestions[0].words
 
 
 def test_below_the_threshold_the_case_waits_with_three_suggestions(model) -> None:
     decision = router(model, threshold=0.99).route("mohon ditindaklanjuti")
-    assert decision.triage
+    assert decision.to_triage
     assert len(decision.suggestions) == 3
     detail = json.loads(decision.detail())
     assert detail["method"] == "model"
@@ -349,3 +350,17 @@ def test_an_agency_given_from_the_command_line_is_learnt_from(config) -> None:
     assert "decided by: no rule matched and no model was in use" in result.output
     assert "then cli:rina at " in result.output
     assert "diberikan ke PUPR (sebelumnya DISKOMINFO)" in result.output
+
+
+def test_the_models_reasons_read_in_indonesian_without_the_words(model) -> None:
+    sure = router(model, threshold=0.4).route("pasien bpjs ditolak puskesmas")
+    unsure = router(model, threshold=0.99).route("mohon ditindaklanjuti")
+    # the words come from the citizen's text: kept in the detail only
+    assert "bpjs" not in sure.reason
+    assert in_indonesian(sure.reason).startswith(
+        "model rute v7: DINKES dengan keyakinan"
+    )
+    shown = in_indonesian(unsure.reason)
+    assert shown.startswith("model rute v7 kurang yakin (di bawah 99%): menunggu")
+    for english in ("confidence", "below", "triage", "suggestions"):
+        assert english not in shown
