@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from config.settings import (
         AgencySettings,
         CategorySettings,
+        RoutingModelSettings,
         RoutingRule,
         RoutingSettings,
         Settings,
@@ -42,6 +43,7 @@ _WHERE = {
     "parse_settings": "config.loader",
     "AgencySettings": "config.settings",
     "CategorySettings": "config.settings",
+    "RoutingModelSettings": "config.settings",
     "RoutingRule": "config.settings",
     "RoutingSettings": "config.settings",
     "Settings": "config.settings",
@@ -56,6 +58,7 @@ __all__ = [
     "ConfigProblem",
     "ImapChannelSettings",
     "MaildirChannelSettings",
+    "RoutingModelSettings",
     "RoutingRule",
     "RoutingSettings",
     "Settings",

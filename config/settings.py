@@ -64,6 +64,31 @@ class RoutingRule(StrictModel):
         return self
 
 
+class RoutingModelSettings(StrictModel):
+    """The routing model learnt from past dispositions (``dengar routing
+    learn``). It decides only cases no rule matches: at ``auto_threshold``
+    confidence or above the case goes to the model's agency, below it waits
+    in triage with the model's suggestions."""
+
+    enabled: bool = False
+    auto_threshold: float = Field(
+        default=0.6,
+        gt=0,
+        le=1,
+        description="confidence (0-1] from which a case is routed automatically",
+    )
+    retrain_hours: float | None = Field(
+        default=None,
+        gt=0,
+        description="hours between retraining from staff decisions (none: never)",
+    )
+    min_examples: int = Field(
+        default=50,
+        ge=2,
+        description="retraining from history needs at least this many decisions",
+    )
+
+
 class RoutingSettings(StrictModel):
     """Which agency gets a case."""
 
@@ -74,6 +99,7 @@ class RoutingSettings(StrictModel):
         description="a case no rule matches: waits in triage (staff pick the "
         "agency; default_agency is suggested) or goes to default_agency",
     )
+    model: RoutingModelSettings = Field(default_factory=RoutingModelSettings)
 
 
 class AttachmentSettings(StrictModel):

@@ -22,6 +22,7 @@ from dengar.chat_commands import handle_command
 from dengar.dbhealth import is_outage, short_error
 from dengar.isolate import isolate
 from dengar.pipeline import BatchSummary, Pipeline
+from dispatcher.routing_store import latest_version, load_latest
 from dispatcher.sinks.base import Sink, SinkContext
 from dispatcher.sinks.registry import build_sink
 from dispatcher.worker import OutboxWorker
@@ -78,6 +79,7 @@ class App:
             region_finder=_region_finder(settings),
             command_handler=handle_command,
         )
+        app.load_routing_model()
         app.worker = OutboxWorker(
             engine, app.sessions, settings, app.sinks, app.repliers()
         )
@@ -98,6 +100,27 @@ class App:
         if self.pipeline.deduper is None:
             with self.sessions() as session:
                 self.pipeline.deduper = RowDeduper.open(session, self.settings.dedupe)
+
+    def load_routing_model(self) -> int | None:
+        """Route with the newest trained model when ``routing.model`` is on
+        (a no-op when it is already in use); its version, None if none."""
+        if not self.settings.routing.model.enabled:
+            return None
+        with self.sessions() as session:
+            current = self.pipeline.router.model_version
+            if current is not None and current == latest_version(session):
+                return current
+            stored = load_latest(session)
+        if stored is None:
+            log.warning(
+                "routing.model is on but no model was trained yet "
+                "(dengar routing learn): cases no rule matches go to %s",
+                self.settings.routing.default_agency,
+            )
+            return None
+        self.pipeline.use_routing_model(stored.model, stored.version)
+        log.info("routing model v%d in use (%s)", stored.version, stored.source)
+        return stored.version
 
     def store(
         self,

@@ -46,6 +46,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "dengar.cli_quarantine:quarantine",
         "Items that could not become records: list, show, replay.",
     ),
+    "routing": (
+        "dengar.cli_routing:routing",
+        "The routing model: learn it, list its versions, explain a case.",
+    ),
     "serve": (
         "dengar.cli_web:serve",
         "Serve the staff dashboard and the agency API (until SIGINT/SIGTERM).",

@@ -1,5 +1,6 @@
 """``dengar triage``: list what awaits Diskominfo's decision (social posts,
-unrouted cases, cases an agency returned), accept or dismiss.
+unrouted cases with the routing model's suggestions, cases an agency
+returned), accept or dismiss.
 
 ``dengar.cli`` adds the ``triage`` group. The group opens the installation
 from the configuration; tests (or another shell) can hand it a ready
@@ -28,6 +29,7 @@ from dengar.triage import (
     TriageError,
     accept,
     dismiss,
+    model_suggestions,
     triage_queue,
     why_waiting,
 )
@@ -113,7 +115,16 @@ def _summary(row: ComplaintRow) -> dict[str, object]:
         "why": why_waiting(row),
         "duplicate_of_id": row.duplicate_of_id,
         "duplicate_score": row.duplicate_score,
+        "suggestions": model_suggestions(row),
     }
+
+
+def _suggestion_cell(row: ComplaintRow) -> str:
+    return "\n".join(
+        f"{s.get('agency')} {float(s.get('confidence') or 0):.2f}: "
+        + ", ".join(s.get("words") or [])
+        for s in model_suggestions(row)
+    )
 
 
 _actor_option = click.option(
@@ -143,7 +154,15 @@ def triage(ctx: click.Context, channel: str | None, as_json: bool) -> None:
         console.print("Nothing awaits triage.")
         return
     table = Table(
-        "id", "tracking", "channel", "received", "from", "text", "agency", "why"
+        "id",
+        "tracking",
+        "channel",
+        "received",
+        "from",
+        "text",
+        "agency",
+        "why",
+        "model",
     )
     for row in rows:
         text = " ".join((row.clean_text or row.original_text).split())
@@ -161,6 +180,7 @@ def triage(ctx: click.Context, channel: str | None, as_json: bool) -> None:
             row.agency_code or "",
             why_waiting(row)
             + (f": {row.routing_reason}" if row.status == "rerouted" else ""),
+            _suggestion_cell(row),
         )
     console.print(table)
     console.print(f"{len(rows)} awaiting triage")

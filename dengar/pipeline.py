@@ -27,6 +27,7 @@ from dispatcher import outbox
 from dispatcher.message import idempotency_key
 from dispatcher.notify import render
 from dispatcher.routing import Router
+from dispatcher.routing_model import RoutingModel
 from normalizer.dedupe import Link
 from normalizer.dedupe_db import apply_link
 from normalizer.dedupe_rows import RowDeduper
@@ -108,6 +109,11 @@ class Pipeline:
     def __post_init__(self) -> None:
         self.router = Router(self.settings.routing)
         self.replies = CitizenReplies(self.settings, self.repliers)
+
+    def use_routing_model(self, model: RoutingModel, version: int) -> None:
+        """Route with this trained model from now on (rules still win)."""
+        agencies = [agency.code for agency in self.settings.agencies]
+        self.router = Router(self.settings.routing, model, version, agencies)
 
     def notify(self, session: Session, row: ComplaintRow, text: str) -> bool:
         """Queue a status message to the reporter of ``row``."""
@@ -436,6 +442,7 @@ class Pipeline:
             region=region,
             agency_code=decision.agency_code,
             routing_reason=decision.reason,
+            routing_detail=decision.detail(),
             status="triage" if triage else "received",
         )
         assert row.id is not None

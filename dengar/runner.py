@@ -21,7 +21,9 @@ from dengar.app import App
 from dengar.channel_states import ChannelStates
 from dengar.dbhealth import DatabaseHealth, QuietSkips, is_outage, short_error
 from dengar.pipeline import BatchSummary
+from dengar.routing_learning import Learnt, retrain_if_enough
 from dengar.sla import SlaPolicy
+from dispatcher.routing_model import TrainingError
 from dispatcher.status_inbox import consume_once, has_status_inbox
 from dispatcher.worker import DrainSummary, worker_id
 from normalizer.dedupe_rows import Refreshed, RowDeduper
@@ -34,6 +36,7 @@ activity = logging.getLogger("dengar.activity")
 SLA_INTERVAL = 3600.0  # seconds between auto-close sweeps
 # seconds between syncs of the duplicate index with cases closed elsewhere
 DEDUPE_REFRESH = 300.0
+ROUTING_RELOAD = 300.0  # seconds between checks for a newer routing model
 MAX_BATCHES_PER_POLL = 50  # on a schedule, yield to other jobs after this many
 
 
@@ -237,6 +240,12 @@ class Runner:
         every(SLA_INTERVAL, self._sla_job, "sla")
         if self.app.pipeline.deduper is not None:
             every(DEDUPE_REFRESH, self._dedupe_job, "dedupe")
+        model = self.app.settings.routing.model
+        if model.enabled:
+            # another worker (or `dengar routing learn`) may store a newer one
+            every(ROUTING_RELOAD, self._routing_reload_job, "routing-reload")
+            if model.retrain_hours is not None:
+                every(model.retrain_hours * 3600, self._retrain_job, "routing-retrain")
         if self.keeper is not None:
             await self._lease_job()
             every(max(0.5, self.keeper.ttl / 3), self._lease_job, "leases")
@@ -429,6 +438,48 @@ class Runner:
             closed = sla.auto_close(session, policy, utcnow(), notify)
             session.commit()
         return closed
+
+    async def _routing_reload_job(self) -> None:
+        if self._idle():
+            return
+        with self._tracked():
+            try:
+                with self._watching_database():
+                    await asyncio.to_thread(self.app.load_routing_model)
+            except Exception:
+                log.exception("loading the newest routing model failed")
+
+    async def _retrain_job(self) -> None:
+        if self._idle():
+            return
+        with self._tracked():
+            try:
+                with self._watching_database():
+                    learnt = await asyncio.to_thread(self.retrain_routing)
+            except Exception:
+                log.exception("retraining the routing model failed")
+                return
+        if learnt is not None:
+            log.info(
+                "routing model v%d learnt from %d staff decision(s) in %.1f s",
+                learnt.version,
+                sum(learnt.per_agency.values()),
+                learnt.seconds,
+            )
+
+    def retrain_routing(self) -> Learnt | None:
+        """Retrain the routing model from staff decisions (one worker at a
+        time); None when another worker does it or history is too short."""
+        hours = self.app.settings.routing.model.retrain_hours or 1.0
+        if self.keeper is not None and not leases.acquire(
+            self.app.engine, "job:routing-retrain", self.keeper.holder, hours * 3600
+        ):
+            return None
+        try:
+            return retrain_if_enough(self.app)
+        except TrainingError as exc:
+            log.warning("routing model not retrained: %s", exc)
+            return None
 
 
 def describe_batch(summary: BatchSummary) -> str:

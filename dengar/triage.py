@@ -4,6 +4,8 @@ unmatched: triage``) wait with status ``triage`` until staff accept or
 dismiss them; cases an agency returned as "bukan wewenang" wait with status
 ``rerouted`` until staff send them to the right agency. ``dengar triage``
 and the dashboard's ``/triase`` show the same list (:func:`triage_queue`).
+A case the routing model was not sure of waits in triage too, with its
+suggestions (:func:`model_suggestions`).
 
 The functions change rows in the given session and leave the commit to the
 caller, so accepting, routing and queueing land in one transaction.
@@ -12,9 +14,10 @@ caller, so accepting, routing and queueing land in one transaction.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Collection
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlmodel import Session, col, select
 
@@ -60,6 +63,19 @@ def triage_queue(session: Session, channel: str | None = None) -> list[Complaint
     return list(session.exec(query.order_by(*order)).all())
 
 
+def model_suggestions(row: ComplaintRow) -> list[dict[str, Any]]:
+    """The routing model's suggestions kept with the case (``agency``,
+    ``confidence`` 0-1, ``words``), best first; empty when no model decided."""
+    try:
+        detail = json.loads(row.routing_detail or "{}")
+    except ValueError:
+        return []
+    found = detail.get("suggestions") if isinstance(detail, dict) else None
+    if not isinstance(found, list):
+        return []
+    return [s for s in found if isinstance(s, dict)]
+
+
 def find_case(session: Session, ref: str | int) -> ComplaintRow:
     """The case with this numeric id or tracking number (typos such as
     ``o`` for ``0`` are forgiven); ``TriageError`` if there is none."""
@@ -80,9 +96,12 @@ def find_case(session: Session, ref: str | int) -> ComplaintRow:
 
 
 def why_waiting(row: ComplaintRow) -> str:
-    """Why ``row`` is in triage, briefly: "post", "unrouted" or "returned"."""
+    """Why ``row`` is in triage, briefly: "post", "unrouted", "unsure" (the
+    routing model was not sure enough) or "returned"."""
     if row.status == CaseStatus.REROUTED.value:
         return "returned"
+    if (row.routing_reason or "").startswith("model") and model_suggestions(row):
+        return "unsure"
     if (row.routing_reason or "").startswith("no rule matched"):
         return "unrouted"
     return "post"

@@ -1,23 +1,48 @@
-"""Which agency gets a case: rules from config, a triage agency otherwise."""
+"""Which agency gets a case: rules from config, then the routing model
+(when one is trained and enabled), a triage agency otherwise."""
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from config.settings import RoutingRule, RoutingSettings
+from dispatcher.routing_model import RoutingModel, Suggestion
 from normalizer.text import fold_for_matching
+
+SUGGESTIONS = 3  # the model's agencies kept with a case and shown to staff
 
 
 @dataclass(frozen=True, slots=True)
 class RouteDecision:
-    """The agency chosen for a case and why, in words staff can read."""
+    """The agency chosen for a case and why, in words staff can read.
+
+    ``method`` is ``rule``, ``model`` or ``default``; ``to_triage`` is set
+    when staff must choose: no rule matched and ``routing.unmatched`` is
+    ``triage``, or the model was not sure enough (then ``suggestions`` help)."""
 
     agency_code: str
     reason: str
     rule_index: int | None = None
     # no rule matched and routing.unmatched is "triage": staff decide
     to_triage: bool = False
+    method: str = "rule"
+    suggestions: tuple[Suggestion, ...] = ()
+    model_version: int | None = None
+    threshold: float | None = None
+
+    def detail(self) -> str:
+        """The decision as JSON, kept with the case (``routing_detail``)."""
+        data: dict[str, object] = {"method": self.method, "triage": self.to_triage}
+        if self.rule_index is not None:
+            data["rule"] = self.rule_index
+        if self.model_version is not None:
+            data["model_version"] = self.model_version
+            data["threshold"] = self.threshold
+            data["suggestions"] = [s.as_dict() for s in self.suggestions]
+        return json.dumps(data, ensure_ascii=False)
 
 
 class Router:
@@ -26,9 +51,25 @@ class Router:
     hit, 1 for a category or region condition), a tie goes to the earlier
     rule, and no match goes to ``default_agency``."""
 
-    def __init__(self, settings: RoutingSettings) -> None:
+    def __init__(
+        self,
+        settings: RoutingSettings,
+        model: RoutingModel | None = None,
+        model_version: int | None = None,
+        agencies: Collection[str] | None = None,
+    ) -> None:
         self.settings = settings
         self._patterns = [_keyword_patterns(rule) for rule in settings.rules]
+        # a model decides only when the configuration turns it on
+        self.model = model if settings.model.enabled else None
+        self.model_version = model_version
+        # a model trained before an agency left the configuration must not
+        # route to it: its suggestions are left out
+        self._unknown = (
+            set()
+            if model is None or agencies is None
+            else set(model.agencies) - set(agencies)
+        )
 
     def route(
         self, text: str, category: str | None = None, region: str | None = None
@@ -50,20 +91,61 @@ class Router:
             score = 2 * len(hits) + bool(rule.categories) + bool(rule.regions)
             if best is None or score > best[0]:
                 best = (score, index, hits)
+        decided = None
+        if best is None and self.model is not None:
+            decided = self._by_model(text, self.model)
+        if decided is not None:
+            return decided
         if best is None:
             if self.settings.unmatched == "triage":
                 return RouteDecision(
                     self.settings.default_agency,
                     "no rule matched: triage",
                     to_triage=True,
+                    method="default",
                 )
             return RouteDecision(
-                self.settings.default_agency, "no rule matched: default agency"
+                self.settings.default_agency,
+                "no rule matched: default agency",
+                method="default",
             )
         _, index, hits = best
         rule = self.settings.rules[index]
         return RouteDecision(
             rule.agency, _explain(index, rule, hits, category, region), index
+        )
+
+    def _by_model(self, text: str, model: RoutingModel) -> RouteDecision | None:
+        """Below ``auto_threshold`` the case waits in triage; its agency is
+        then the model's first suggestion, which staff accept or change.
+        None when the model knows no configured agency."""
+        threshold = self.settings.model.auto_threshold
+        found = model.suggest(text, n=SUGGESTIONS + len(self._unknown))
+        suggestions = tuple(s for s in found if s.agency not in self._unknown)
+        suggestions = suggestions[:SUGGESTIONS]
+        if not suggestions:
+            return None
+        top = suggestions[0]
+        name = f"model v{self.model_version}" if self.model_version else "model"
+        triage = top.confidence < threshold
+        if triage:
+            ranked = ", ".join(f"{s.agency} {s.confidence:.2f}" for s in suggestions)
+            reason = f"{name} below {threshold:.2f}: triage; suggestions {ranked}"
+        else:
+            # the words stay in routing_detail: they come from the citizen's
+            # text, which some readers see masked (the reason is not)
+            reason = (
+                f"{name}: {top.agency} at confidence {top.confidence:.2f}"
+                f" (>= {threshold:.2f})"
+            )
+        return RouteDecision(
+            top.agency,
+            reason[:512],
+            method="model",
+            to_triage=triage,
+            suggestions=suggestions,
+            model_version=self.model_version,
+            threshold=threshold,
         )
 
 

@@ -70,6 +70,9 @@ class ComplaintRow(SQLModel, table=True):
     status: str = Field(default="received", max_length=16)
     agency_code: str | None = Field(default=None, max_length=32, index=True)
     routing_reason: str | None = Field(default=None, max_length=512)
+    # how the routing decided, as JSON: rule, model (version, confidence) or
+    # default, and the model's suggestions with the words behind them
+    routing_detail: str | None = Field(default=None, sa_column=Column(Text))
     ignored_reason: str | None = Field(default=None, max_length=512)
     follow_up_of_id: int | None = Field(
         default=None, foreign_key="complaint.id", index=True
@@ -293,4 +296,21 @@ class LoginAttempt(SQLModel, table=True):
     name: str = Field(max_length=64)
     address: str = Field(max_length=64, index=True)
     ok: bool = False
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class RoutingModelRow(SQLModel, table=True):
+    """A version of the routing model (``dengar routing learn``); the highest
+    version is the one in use. ``data`` is an ``.npz`` of plain arrays, read
+    without pickle (``dispatcher.routing_model``)."""
+
+    __tablename__ = "routing_model"
+
+    version: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=512)  # "file:<name>" or "history"
+    examples: int
+    agencies: str = Field(sa_column=Column(Text, nullable=False))  # JSON list
+    # cross-validated quality at training time, JSON (may be empty)
+    metrics: str | None = Field(default=None, sa_column=Column(Text))
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())

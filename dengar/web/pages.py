@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import col, select
 
 from dengar.status import status_report
-from dengar.triage import triage_queue
+from dengar.triage import model_suggestions, triage_queue
 from dengar.web import actions, ops
 from dengar.web.access import (
     actor_of,
@@ -21,6 +21,7 @@ from dengar.web.access import (
     text_of,
 )
 from dengar.web.auth import (
+    Principal,
     authenticate,
     login_blocked,
     new_csrf_token,
@@ -185,6 +186,15 @@ def intake(
     )
 
 
+def _suggestions(user: Principal, row: ComplaintRow) -> list[dict[str, Any]]:
+    """The routing model's suggestions for ``row``, their words masked as
+    its text is for ``user`` (a word may be a name or a number)."""
+    return [
+        {**s, "words": text_of(user, row, ", ".join(s.get("words") or []))}
+        for s in model_suggestions(row)
+    ]
+
+
 @router.get("/kasus/{ref}")
 def case_page(
     request: Request, ctx: Ctx, session: Db, user: User, ref: str
@@ -217,6 +227,7 @@ def case_page(
         pii=[PII_LABELS[k] for k in pii],
         is_image=is_image,
         agencies=ctx.app.settings.agencies,
+        suggestions=lambda r: _suggestions(user, r),
     )
 
 
@@ -246,6 +257,7 @@ def triage_page(request: Request, ctx: Ctx, session: Db, user: StaffUser) -> Res
         returned=returned,
         text=lambda r: body_of(user, r, r),
         agencies=ctx.app.settings.agencies,
+        suggestions=lambda r: _suggestions(user, r),
     )
 
 

@@ -57,6 +57,24 @@ def _statuses(text: str) -> str:
     return ", ".join(status_label(s.strip()) for s in text.split(","))
 
 
+def _model(version: str | None) -> str:
+    return f"model rute {version}" if version else "model rute"
+
+
+def _percent(share: str) -> str:
+    """A confidence 0-1 as a whole percentage ("0.87" → "87%")."""
+    return f"{round(float(share) * 100)}%"
+
+
+def _suggested(text: str) -> str:
+    """The model's "AGENCY 0.47, AGENCY 0.31" with percentages."""
+    out = []
+    for part in text.split(", "):
+        code, _, share = part.rpartition(" ")
+        out.append(f"{code} {_percent(share)}" if code else part)
+    return ", ".join(out)
+
+
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
 
 # Each shape that code writes, anchored; the first that matches wins.
@@ -72,6 +90,20 @@ _RULES: list[Rule] = [
     (
         re.compile(r"no rule matched: triage"),
         lambda m: "tidak ada aturan rute yang cocok: menunggu pemilahan",
+    ),
+    (
+        re.compile(r"model(?: (v\d+))?: (\S+) at confidence ([\d.]+) \(>= ([\d.]+)\)"),
+        lambda m: (
+            f"{_model(m[1])}: {m[2]} dengan keyakinan {_percent(m[3])} "
+            f"(ambang {_percent(m[4])})"
+        ),
+    ),
+    (
+        re.compile(r"model(?: (v\d+))? below ([\d.]+): triage; suggestions (.*)", re.S),
+        lambda m: (
+            f"{_model(m[1])} kurang yakin (di bawah {_percent(m[2])}): "
+            f"menunggu pemilahan; saran {_suggested(m[3])}"
+        ),
     ),
     (
         re.compile(r"set by (\S+) at triage \(was (.*)\)", re.S),
