@@ -8,11 +8,20 @@ from pydantic import Field, SecretStr
 
 from config.common import Seconds, SmtpSettings, StrictModel
 
+_CONCURRENCY = (
+    "deliveries in flight at once; a crash (SIGKILL) re-sends at most this "
+    "many, each with its idempotency key"
+)
+
 
 class SinkBase(StrictModel):
-    """What every sink has: how hard to try before a delivery is dead."""
+    """What every sink has: how hard to try before a delivery is dead, and how
+    many deliveries may be in flight (handed over, outcome not yet recorded)."""
 
     max_attempts: int = Field(default=10, ge=1, le=100)
+    # batch sinks hand a whole outbox batch over at once (one pipeline, one
+    # wait for confirms, one transaction)
+    concurrency: int = Field(default=100, ge=1, le=1000, description=_CONCURRENCY)
 
 
 class DatabaseSinkSettings(SinkBase):
@@ -32,7 +41,8 @@ class WebhookSinkSettings(SinkBase):
         default=8,
         ge=1,
         le=100,
-        description="requests in flight at once (connections kept open)",
+        description="requests in flight at once (connections kept open); a "
+        "crash (SIGKILL) re-sends at most this many, each with its idempotency key",
     )
 
 
@@ -42,6 +52,7 @@ class EmailSinkSettings(SinkBase):
     type: Literal["email"]
     to: list[str] = Field(min_length=1)
     smtp: SmtpSettings
+    concurrency: int = Field(default=4, ge=1, le=100, description=_CONCURRENCY)
 
 
 class AmqpSinkSettings(SinkBase):
