@@ -111,7 +111,7 @@ async def test_a_crash_can_resend_at_most_the_sinks_concurrency(
 
 class WatchingReplier:
     """A chat channel that notes, at each send, whether an earlier message to
-    the same citizen was accepted but not yet recorded."""
+    the same citizen was sent (or is being sent) but not yet recorded."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -123,8 +123,8 @@ class WatchingReplier:
             r.idempotency_key for r in self.sent if r.recipient == reply.recipient
         ]
         self.exposed.append(_unrecorded(self.engine, earlier))
-        await asyncio.sleep(0.005)
         self.sent.append(reply)
+        await asyncio.sleep(0.005)
         return None
 
 
