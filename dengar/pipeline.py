@@ -201,7 +201,7 @@ class Pipeline:
                 summary,
             )
             return
-        if fields.message_id and fields.message_id in batch.message_ids:
+        if self._seen_message(item, fields, batch):
             summary.already_stored += 1
             return
         command = item.metadata.get("command")
@@ -230,6 +230,28 @@ class Pipeline:
             summary.replies += self.replies.file_not_downloaded(
                 session, row, item, fields
             )
+
+    @staticmethod
+    def _seen_message(
+        item: InboundMessage, fields: Normalized, batch: BatchState
+    ) -> bool:
+        """Whether ``item`` is a message stored already under its Message-ID
+        (the same mail fetched again through another path): only with the
+        same sender and content. An edit has its original's id by design."""
+        if item.metadata.get("edit_of"):
+            return False
+        seen = batch.seen_message(
+            fields.message_id, fields.reporter, fields.subject, fields.original_text
+        )
+        if seen is False:
+            log.warning(
+                "%s %s: Message-ID %s is already stored for a different sender "
+                "or content; stored as its own message",
+                item.channel,
+                item.external_id,
+                fields.message_id,
+            )
+        return bool(seen)
 
     def _mail_policy(self, item: InboundMessage) -> MailPolicy:
         settings = self._channel_settings(item.channel)
