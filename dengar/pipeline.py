@@ -21,6 +21,7 @@ from sqlmodel import Session, SQLModel
 from channels.base import FetchResult
 from config.settings import Settings
 from dengar.batch import BatchState
+from dengar.batch_order import parents_first
 from dengar.missing_files import note_missing_files
 from dengar.replies import CitizenReplies
 from dispatcher import outbox
@@ -141,6 +142,8 @@ class Pipeline:
             (item, None if batch.has_source(item) else self._normalize(item))
             for item in result.items
         ]
+        # a reply after the message it answers (X timelines come newest first)
+        read = parents_first(read)
         batch.load_message_ids(
             session, [f.message_id for _i, f in read if isinstance(f, Normalized)]
         )

@@ -161,3 +161,31 @@ async def test_a_stopped_channel_stays_stopped_until_its_settings_change(app, x_
     finally:
         await reopened.close()
         await app.close()
+
+
+async def test_a_thread_read_in_one_poll_becomes_one_case(app, x_api):
+    # timelines come newest first, so the replies are read before the post
+    # they answer; small pages put the thread's parts on different pages
+    x_api.page_cap = 2
+    citizen = x_api.add_user("warga_kotabaru", "Siti Warga", id="900001")
+    other = x_api.add_user("warga_lain", "Budi", id="900002")
+    post = x_api.post(citizen, f"@{GOV} jembatan Desa Semayap retak parah")
+    x_api.post(other, f"@{GOV} lampu jalan Stagen mati")
+    first = x_api.post(citizen, f"@{GOV} retaknya sudah selebar 5 cm", reply_to=post)
+    x_api.post(other, f"@{GOV} sampah menumpuk di pasar")
+    x_api.post(other, f"@{GOV} air PDAM keruh")
+    x_api.post(citizen, f"@{GOV} tolong segera, anak sekolah lewat", reply_to=first)
+    runner = Runner(app)
+    try:
+        await runner.poll("x")
+        rows = await cases(app)
+    finally:
+        await app.close()
+    thread = [r for r in rows if r.reporter_handle == "warga_kotabaru"]
+    assert [(r.external_id, r.kind) for r in thread] == [
+        (post, "case"),
+        (first, "follow_up"),
+        (thread[2].external_id, "follow_up"),
+    ]
+    assert {r.follow_up_of_id for r in thread[1:]} == {thread[0].id}
+    assert sum(1 for r in rows if r.kind == "case") == 4
