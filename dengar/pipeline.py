@@ -22,19 +22,20 @@ from channels.base import FetchResult
 from config.settings import Settings
 from dengar.batch import BatchState
 from dengar.batch_order import parents_first
+from dengar.case_edits import apply_edit
 from dengar.missing_files import note_missing_files
 from dengar.replies import CitizenReplies
 from dispatcher import outbox
 from dispatcher.message import idempotency_key
 from dispatcher.notify import render
-from dispatcher.routing import Router
+from dispatcher.routing import RouteDecision, Router
 from dispatcher.routing_model import RoutingModel
 from normalizer.dedupe import Link
 from normalizer.dedupe_db import apply_link
 from normalizer.dedupe_rows import RowDeduper
 from normalizer.followups import Thread, find_thread
 from normalizer.normalize import MailPolicy, Normalized, normalize
-from normalizer.records import InboundMessage, RejectedItem
+from normalizer.records import InboundMessage, Location, RejectedItem
 from normalizer.text import storable
 from storage.attachments import attachment_row
 from storage.tables import (
@@ -418,17 +419,10 @@ class Pipeline:
         if fields.reporter.phone and not case.reporter_phone:
             case.reporter_phone = fields.reporter.phone
         if thread.edit_of is not None and fields.clean_text:
-            batch.status_event(
-                case.id,
-                case.status,
-                "citizen",
-                f"text edited; previous version: {thread.edit_of.clean_text}",
+            edited = case if thread.edit_of.id == case.id else thread.edit_of
+            apply_edit(
+                session, case, edited, fields, batch, self._classify, self._attempts
             )
-            if thread.edit_of.id == case.id:
-                case.clean_text = fields.clean_text
-            else:
-                thread.edit_of.clean_text = fields.clean_text
-                session.add(thread.edit_of)
         elif not case.clean_text and fields.clean_text:
             # a photo or location opened the case; the first words describe it
             case.clean_text = fields.clean_text
@@ -492,6 +486,24 @@ class Pipeline:
             )
         session.add(row)
         return row
+
+    def _classify(
+        self, row: ComplaintRow
+    ) -> tuple[str | None, str | None, RouteDecision]:
+        """Category, region and agency for a stored case's text."""
+        text = "\n".join(filter(None, (row.subject, row.clean_text)))
+        found = self.classifier(text) if self.classifier is not None else None
+        category = found[0] if found else None
+        region = None
+        if self.region_finder is not None:
+            where = None
+            if row.location_lat is not None and row.location_lon is not None:
+                where = Location(row.location_lat, row.location_lon, row.location_label)
+            region = self.region_finder(text, where)
+        return category, region, self.router.route(text, category, region)
+
+    def _attempts(self, agency_code: str) -> int:
+        return self.settings.agency(agency_code).sink.max_attempts
 
     def enqueue_for_agency(
         self,
