@@ -10,6 +10,7 @@ number of commits follows the number of rounds of sends, not of rows.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
@@ -17,7 +18,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from dispatcher.drain_types import Outcome
-from dispatcher.drain_write import begin_sends, write_outcomes
+from dispatcher.drain_write import begin_sends, renew_claims, write_outcomes
 
 
 @dataclass
@@ -36,11 +37,19 @@ class OutcomeRecorder:
     same error, so nothing more is sent that could not be recorded."""
 
     def __init__(
-        self, engine: Engine, sessions: sessionmaker[Session], worker: str
+        self,
+        engine: Engine,
+        sessions: sessionmaker[Session],
+        worker: str,
+        claimed: Iterable[int] = (),
     ) -> None:
         self.engine = engine
         self.sessions = sessions
         self.worker = worker
+        # the drain's claimed rows without a recorded outcome: every commit
+        # renews their claim, so that a batch sent in many hand-overs is not
+        # taken for a dead worker's and sent again by another drain
+        self._open = set(claimed)
         self._next: _Round | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._failed: BaseException | None = None
@@ -64,6 +73,7 @@ class OutcomeRecorder:
         if self._next is None:
             self._next = _Round(asyncio.get_running_loop().create_future())
         pending = self._next
+        self._open.difference_update(o.row.id for o in outcomes)
         pending.outcomes.extend(outcomes)
         pending.begins.extend(begins)
         if self._flusher is None or self._flusher.done():
@@ -88,5 +98,6 @@ class OutcomeRecorder:
         with self.sessions() as session:
             write_outcomes(self.engine, session, self.worker, current.outcomes)
             begun = begin_sends(self.engine, session, self.worker, current.begins)
+            renew_claims(self.engine, session, self.worker, sorted(self._open))
             session.commit()
         return set(begun)

@@ -90,6 +90,23 @@ def begin_sends(
     )
 
 
+def renew_claims(engine: Engine, session: Session, worker: str, ids: list[int]) -> None:
+    """Renew ``worker``'s claim on the rows of ``ids`` it is still working on
+    (committing is the caller's)."""
+    if not ids:
+        return
+    table = OutboxRow.__table__  # type: ignore[attr-defined]
+    session.execute(
+        update(table)
+        .where(
+            outbox.among(engine.dialect.name, table.c.id, ids),
+            table.c.claimed_by == worker,
+            table.c.status == outbox.IN_FLIGHT,
+        )
+        .values(claimed_at=utcnow())
+    )
+
+
 def _sends_returned(
     engine: Engine, session: Session, worker: str, ids: list[int]
 ) -> None:

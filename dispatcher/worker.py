@@ -94,7 +94,9 @@ class OutboxWorker:
         )
         if not loaded:
             return summary
-        recorder = OutcomeRecorder(self.engine, self.sessions, self.worker)
+        recorder = OutcomeRecorder(
+            self.engine, self.sessions, self.worker, (job.row.id for job in loaded)
+        )
         outcomes = await self._attempt_all(loaded, recorder)
         for outcome in outcomes:
             label = outcome.label

@@ -250,3 +250,49 @@ async def test_a_message_cut_off_once_is_sent_once_more(sqlite_url: str) -> None
         "tg:111:9",
     )
     engine.dispose()
+
+
+class SlowSink:
+    """An agency that takes its time over each hand-over."""
+
+    def __init__(self) -> None:
+        self.accepted: list[str] = []
+
+    async def deliver(self, delivery: Delivery) -> None:
+        await self.deliver_many([delivery])
+
+    async def deliver_many(
+        self, deliveries: Sequence[Delivery]
+    ) -> list[Exception | None]:
+        await asyncio.sleep(0.1)
+        self.accepted.extend(d.idempotency_key for d in deliveries)
+        return [None] * len(deliveries)
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_a_batch_in_many_hand_overs_keeps_its_claim(database_url: str) -> None:
+    # 12 rows in hand-overs of 3, 0.1 s each: the batch takes twice the claim
+    # timeout, and a second worker draining meanwhile must not take its rows
+    engine = make_engine(database_url)
+    upgrade(engine)
+    sessions = session_factory(engine)
+    with sessions() as session:
+        for n in range(12):
+            case = add_case(session, status="received")
+            outbox.enqueue_agency(session, case, "PUPR", 5, f"K{n}/PUPR")
+        session.commit()
+    sink = SlowSink()
+    settings = _settings(database_url)
+    first = OutboxWorker(engine, sessions, settings, {"PUPR": sink}, {}, "first")
+    second = OutboxWorker(engine, sessions, settings, {"PUPR": sink}, {}, "second")
+
+    async def later() -> None:
+        for _ in range(4):
+            await asyncio.sleep(0.12)
+            await second.drain_once()
+
+    await asyncio.gather(first.drain_once(), later())
+    assert sorted(sink.accepted) == sorted(f"K{n}/PUPR" for n in range(12))
+    engine.dispose()
