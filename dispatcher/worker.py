@@ -37,6 +37,11 @@ from storage.tables import utcnow
 
 log = logging.getLogger(__name__)
 
+# citizen messages of one channel sent at once (Telegram takes about 30 a
+# second from a bot, so more would not go faster); also the most a crash can
+# make Dengar send again through that channel
+REPLIES_IN_FLIGHT = 8
+
 
 def worker_id() -> str:
     """A name for this process in claims: host and pid."""
@@ -148,14 +153,22 @@ class OutboxWorker:
             elif job.row.kind == outbox.KIND_AGENCY:
                 by_target.setdefault(job.row.target, []).append(job)
             else:
-                recipient = outbox.reply_of(job.row).recipient
+                try:
+                    recipient = outbox.reply_of(job.row).recipient
+                except (ValueError, TypeError) as exc:
+                    problem = f"unreadable reply: {type(exc).__name__}: {exc}"
+                    settled.append(self._failed(job.row, problem, True))
+                    continue
                 by_recipient.setdefault((job.row.target, recipient), []).append(job.row)
+        gates = {
+            channel: asyncio.Semaphore(REPLIES_IN_FLIGHT) for channel, _ in by_recipient
+        }
         groups = await asyncio.gather(
             self._settled(settled, recorder),
             *(self._to_agency(t, group, recorder) for t, group in by_target.items()),
             *(
-                self._to_citizen_in_turn(rows, recorder)
-                for rows in by_recipient.values()
+                self._to_citizen_in_turn(rows, recorder, gates[channel])
+                for (channel, _), rows in by_recipient.items()
             ),
             return_exceptions=True,
         )
@@ -174,16 +187,19 @@ class OutboxWorker:
         return outcomes
 
     async def _to_citizen_in_turn(
-        self, rows: list[Claimed], recorder: OutcomeRecorder
+        self, rows: list[Claimed], recorder: OutcomeRecorder, gate: asyncio.Semaphore
     ) -> list[Outcome]:
         # one citizen's messages in their order, each recorded before the
-        # next is sent: a crash can repeat at most one message to a citizen
+        # next is sent, and at most REPLIES_IN_FLIGHT of a channel's messages
+        # sent and not yet recorded: a crash repeats at most one message to
+        # a citizen and that many in all
         outcomes: list[Outcome] = []
         for row in rows:
-            outcome = await self._to_citizen(row, recorder)
-            if outcome is not None:
-                await recorder.record([outcome])
-                outcomes.append(outcome)
+            async with gate:
+                outcome = await self._to_citizen(row, recorder)
+                if outcome is not None:
+                    await recorder.record([outcome])
+                    outcomes.append(outcome)
         return outcomes
 
     async def _to_agency(

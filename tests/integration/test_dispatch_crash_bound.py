@@ -17,7 +17,7 @@ from sqlmodel import select
 from config.settings import Settings
 from dispatcher import outbox
 from dispatcher.sinks.base import Delivery
-from dispatcher.worker import OutboxWorker
+from dispatcher.worker import REPLIES_IN_FLIGHT, OutboxWorker
 from normalizer.records import OutgoingReply
 from storage.engine import make_engine, session_factory
 from storage.migrate import upgrade
@@ -161,6 +161,34 @@ async def test_a_crash_can_resend_at_most_one_message_per_citizen(
     for chat in ("111", "222"):
         texts = [r.text for r in replier.sent if r.recipient == chat]
         assert texts == sorted(texts)
+    engine.dispose()
+
+
+class CountingReplier(WatchingReplier):
+    """Notes, at each send, how many of the channel's messages were sent (or
+    are being sent) and not yet recorded, this one included."""
+
+    async def send_reply(self, reply: OutgoingReply) -> str | None:
+        self.sent.append(reply)
+        keys = [r.idempotency_key for r in self.sent]
+        self.exposed.append(_unrecorded(self.engine, keys))
+        await asyncio.sleep(0.005)
+        return None
+
+
+async def test_a_crash_can_resend_at_most_eight_messages_of_a_channel(
+    sqlite_url: str,
+) -> None:
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    sessions = session_factory(engine)
+    _queue_replies(sessions, {str(chat): 1 for chat in range(100, 140)})
+    replier = CountingReplier(engine)
+    worker = OutboxWorker(engine, sessions, _settings(sqlite_url), {}, {"tg": replier})
+    summary = await worker.drain_once()
+    assert summary.outcomes["delivered"] == 40
+    assert REPLIES_IN_FLIGHT == 8  # as README states
+    assert max(replier.exposed) <= 8
     engine.dispose()
 
 
