@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import insert
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
 from channels.base import FetchResult
@@ -60,17 +61,21 @@ class BatchState:
 
     def load_message_ids(self, session: Session, ids: Iterable[str | None]) -> None:
         """Note which of ``ids`` are stored already."""
+        table = ComplaintRow.__table__  # type: ignore[attr-defined]
+        columns = (
+            "message_id",
+            "reporter_email",
+            "reporter_chat_id",
+            "reporter_handle",
+            "subject",
+            "original_text",
+        )
         for chunk in _chunks({i for i in ids if i}):
-            found = session.exec(
-                select(
-                    ComplaintRow.message_id,
-                    ComplaintRow.reporter_email,
-                    ComplaintRow.reporter_chat_id,
-                    ComplaintRow.reporter_handle,
-                    ComplaintRow.subject,
-                    ComplaintRow.original_text,
-                ).where(col(ComplaintRow.message_id).in_(chunk))
-            )
+            found = session.execute(
+                sa_select(*(table.c[name] for name in columns)).where(
+                    table.c.message_id.in_(chunk)
+                )
+            ).all()
             for message_id, email, chat, handle, subject, text in found:
                 if message_id:
                     sender = Reporter(email=email, chat_id=chat, handle=handle)
