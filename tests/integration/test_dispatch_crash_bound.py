@@ -176,19 +176,19 @@ class CountingReplier(WatchingReplier):
         return None
 
 
-async def test_a_crash_can_resend_at_most_eight_messages_of_a_channel(
+async def test_a_crash_can_resend_at_most_32_messages_of_a_channel(
     sqlite_url: str,
 ) -> None:
     engine = make_engine(sqlite_url)
     upgrade(engine)
     sessions = session_factory(engine)
-    _queue_replies(sessions, {str(chat): 1 for chat in range(100, 140)})
+    _queue_replies(sessions, {str(chat): 1 for chat in range(100, 180)})
     replier = CountingReplier(engine)
     worker = OutboxWorker(engine, sessions, _settings(sqlite_url), {}, {"tg": replier})
     summary = await worker.drain_once()
-    assert summary.outcomes["delivered"] == 40
-    assert REPLIES_IN_FLIGHT == 8  # as README states
-    assert max(replier.exposed) <= 8
+    assert summary.outcomes["delivered"] == 80
+    assert REPLIES_IN_FLIGHT == 32  # as README states
+    assert max(replier.exposed) <= 32
     engine.dispose()
 
 
