@@ -54,18 +54,22 @@ class OutcomeRecorder:
         self._flusher: asyncio.Task[None] | None = None
         self._failed: BaseException | None = None
 
-    async def record(self, outcomes: list[Outcome]) -> None:
-        """Return once ``outcomes`` are committed."""
-        if outcomes:
-            await self._submit(outcomes, [])
+    async def record(self, outcomes: list[Outcome]) -> set[int]:
+        """Return once ``outcomes`` are committed: the claimed rows still
+        without an outcome that this drain still holds (a claim another
+        worker took over is not its to send)."""
+        if not outcomes:
+            return set(self._open)
+        held = await self._submit(outcomes, [])
+        return held & self._open
 
     async def begin(self, row_ids: list[int]) -> set[int]:
         """Count a send begun on each row and return once that is committed;
         the rows this worker still holds, which it may now send."""
         if not row_ids:
             return set()
-        begun = await self._submit([], row_ids)
-        return begun & set(row_ids)
+        held = await self._submit([], row_ids)
+        return held & set(row_ids)
 
     async def _submit(self, outcomes: list[Outcome], begins: list[int]) -> set[int]:
         if self._failed is not None:
@@ -95,9 +99,10 @@ class OutcomeRecorder:
             current.done.set_result(begun)
 
     def _write(self, current: _Round) -> set[int]:
+        # the rows begun are counted first: they are no longer held after it
         with self.sessions() as session:
             write_outcomes(self.engine, session, self.worker, current.outcomes)
             begun = begin_sends(self.engine, session, self.worker, current.begins)
-            renew_claims(self.engine, session, self.worker, sorted(self._open))
+            held = renew_claims(self.engine, session, self.worker, sorted(self._open))
             session.commit()
-        return set(begun)
+        return set(begun) | set(held)

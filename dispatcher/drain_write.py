@@ -90,20 +90,27 @@ def begin_sends(
     )
 
 
-def renew_claims(engine: Engine, session: Session, worker: str, ids: list[int]) -> None:
+def renew_claims(
+    engine: Engine, session: Session, worker: str, ids: list[int]
+) -> list[int]:
     """Renew ``worker``'s claim on the rows of ``ids`` it is still working on
-    (committing is the caller's)."""
+    (committing is the caller's); those it still holds."""
     if not ids:
-        return
+        return []
     table = OutboxRow.__table__  # type: ignore[attr-defined]
-    session.execute(
-        update(table)
-        .where(
-            outbox.among(engine.dialect.name, table.c.id, ids),
-            table.c.claimed_by == worker,
-            table.c.status == outbox.IN_FLIGHT,
+    return list(
+        session.execute(
+            update(table)
+            .where(
+                outbox.among(engine.dialect.name, table.c.id, ids),
+                table.c.claimed_by == worker,
+                table.c.status == outbox.IN_FLIGHT,
+            )
+            .values(claimed_at=utcnow())
+            .returning(table.c.id)
         )
-        .values(claimed_at=utcnow())
+        .scalars()
+        .all()
     )
 
 

@@ -83,6 +83,7 @@ class OutboxWorker:
         self.sinks = sinks
         self.repliers = repliers
         self.worker = worker or worker_id()
+        self._drains = 0
 
     async def drain_once(self, limit: int | None = None) -> DrainSummary:
         """Claim and deliver one batch of due rows.
@@ -95,13 +96,18 @@ class OutboxWorker:
         was in flight: per agency its ``concurrency``, per citizen one
         message."""
         summary = DrainSummary()
+        # each drain claims in its own name: two drains of one process (the
+        # scheduler's and the one right after a poll) never take each
+        # other's rows for their own
+        self._drains += 1
+        claimant = f"{self.worker}#{self._drains}"
         loaded = await asyncio.to_thread(
-            self._claim_and_load, limit or self.config.batch_size
+            self._claim_and_load, claimant, limit or self.config.batch_size
         )
         if not loaded:
             return summary
         recorder = OutcomeRecorder(
-            self.engine, self.sessions, self.worker, (job.row.id for job in loaded)
+            self.engine, self.sessions, claimant, (job.row.id for job in loaded)
         )
         outcomes = await self._attempt_all(loaded, recorder)
         for outcome in outcomes:
@@ -130,10 +136,10 @@ class OutboxWorker:
 
     # -- one batch --------------------------------------------------------
 
-    def _claim_and_load(self, limit: int) -> list[Job]:
+    def _claim_and_load(self, claimant: str, limit: int) -> list[Job]:
         # one trip to a thread for both: on a busy machine every hand-over
         # between the event loop and a thread costs more than the work
-        ids = outbox.claim(self.engine, self.worker, limit, self.config.claim_timeout)
+        ids = outbox.claim(self.engine, claimant, limit, self.config.claim_timeout)
         if not ids:
             return []
         return load_batch(self.engine, self.sessions, self.settings, self.sinks, ids)
@@ -208,10 +214,15 @@ class OutboxWorker:
     ) -> list[Outcome]:
         window = self._window(target)
         outcomes: list[Outcome] = []
+        held = {job.row.id for job in jobs}
         for start in range(0, len(jobs), window):
-            chunk = jobs[start : start + window]
+            # a row whose claim another worker took over (this drain was
+            # too slow) is that worker's to send
+            chunk = [job for job in jobs[start : start + window] if job.row.id in held]
+            if not chunk:
+                continue
             got = await self._hand_over(target, chunk)
-            await recorder.record(got)
+            held = await recorder.record(got)
             outcomes.extend(got)
             if all(o.status == outbox.PENDING for o in got):
                 # the whole hand-over failed and may be tried again: the

@@ -324,3 +324,50 @@ async def test_a_batch_in_many_hand_overs_keeps_its_claim(database_url: str) -> 
     await asyncio.gather(first.drain_once(), later())
     assert sorted(sink.accepted) == sorted(f"K{n}/PUPR" for n in range(12))
     engine.dispose()
+
+
+class StallingSink(SlowSink):
+    """While its first hand-over is on its way, the drain's other claims go
+    stale (the database was locked past ``claim_timeout``) and a second
+    drain of the same process takes them over."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__()
+        self.engine = engine
+        self.worker: OutboxWorker | None = None
+
+    async def deliver_many(
+        self, deliveries: Sequence[Delivery]
+    ) -> list[Exception | None]:
+        if self.worker is not None:
+            worker, self.worker = self.worker, None
+            with self.engine.begin() as connection:
+                connection.execute(
+                    text("UPDATE outbox SET claimed_at = '2000-01-01 00:00:00'")
+                )
+            await worker.drain_once()
+        return await super().deliver_many(deliveries)
+
+
+async def test_two_drains_of_one_process_never_send_one_row_twice(
+    database_url: str,
+) -> None:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    sessions = session_factory(engine)
+    with sessions() as session:
+        for n in range(12):
+            case = add_case(session, status="received")
+            outbox.enqueue_agency(session, case, "PUPR", 5, f"K{n}/PUPR")
+        session.commit()
+    sink = StallingSink(engine)
+    worker = OutboxWorker(
+        engine, sessions, _settings(database_url, concurrency=3), {"PUPR": sink}, {}
+    )
+    sink.worker = worker
+    await worker.drain_once()
+    assert set(sink.accepted) == {f"K{n}/PUPR" for n in range(12)}
+    # only the hand-over under way when its claim was lost went twice; the
+    # first drain sent none of the rows the second one had taken over
+    assert len(sink.accepted) - 12 <= 3
+    engine.dispose()
