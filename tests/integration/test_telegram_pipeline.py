@@ -207,8 +207,12 @@ async def test_dengar_run_once_on_the_command_line(api, settings, tmp_path):
     assert len(api.sent) == 1
 
 
-def _edit_settings(api: FakeTelegramApi, tmp_path: Path) -> Settings:
-    settings = bot_settings(api, f"sqlite:///{tmp_path / 'edits.db'}")
+def _edit_settings(
+    api: FakeTelegramApi, tmp_path: Path, window: float = 120
+) -> Settings:
+    settings = bot_settings(
+        api, f"sqlite:///{tmp_path / 'edits.db'}", confirmation_window=window
+    )
     return Settings.model_validate(
         {
             **settings.model_dump(mode="json", exclude={"channels"}),
@@ -238,8 +242,9 @@ async def test_an_edit_before_delivery_changes_the_case_and_its_agency(api, tmp_
     assert case.clean_text == "Sampah menumpuk di Jl. Veteran"
     assert case.original_text == "Sampah menumpuk di Jl. Veteran"
     assert case.agency_code == "DLH"
+    # still held for the citizen's choice, now for the agency of the new text
     [delivery] = rows(app, OutboxRow, OutboxRow.kind == "agency")
-    assert (delivery.target, delivery.status) == ("DLH", "delivered")
+    assert (delivery.target, delivery.status) == ("DLH", "pending")
     assert delivery.idempotency_key == f"{case.tracking_no}/DLH"
     notes = [e.note or "" for e in rows(app, StatusEvent)]
     assert "text edited; previous version: Jalan berlubang di Jl. Veteran" in notes
@@ -250,7 +255,7 @@ async def test_an_edit_before_delivery_changes_the_case_and_its_agency(api, tmp_
 async def test_an_edit_after_delivery_updates_the_text_and_keeps_the_agency(
     api, tmp_path
 ):
-    settings = _edit_settings(api, tmp_path)
+    settings = _edit_settings(api, tmp_path, window=0)  # delivered at once
     original = (await api.push_message(42, "Jalan berlubang di Jl. Veteran"))["message"]
     await run_once(settings)
     update = await api.edit_message(original, "Sampah dan jalan berlubang di Veteran")
@@ -259,7 +264,7 @@ async def test_an_edit_after_delivery_updates_the_text_and_keeps_the_agency(
     assert case.clean_text == "Sampah dan jalan berlubang di Veteran"
     assert case.agency_code == "PUPR"  # delivered already: staff may re-route
     [delivery] = rows(app, OutboxRow, OutboxRow.kind == "agency")
-    assert delivery.target == "PUPR"
+    assert (delivery.target, delivery.status) == ("PUPR", "delivered")
     # the same edit delivered again changes nothing
     await api.push_update({"edited_message": update["edited_message"]})
     app, _ = await run_once(settings)
