@@ -129,13 +129,13 @@ def check_template(
                 + (f"; did you mean {hint[0]!r}?" if hint else "")
                 + f" (known: {', '.join(sorted(known))})"
             )
-    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        name = node.attr if isinstance(node, nodes.Getattr) else None
-        if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
-            name = node.arg.value if isinstance(node.arg.value, str) else None
+    for access in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        name = access.attr if isinstance(access, nodes.Getattr) else None
+        if isinstance(access, nodes.Getitem) and isinstance(access.arg, nodes.Const):
+            name = access.arg.value if isinstance(access.arg.value, str) else None
         if name is not None and name.startswith("_"):
             problems.append(
-                f"{name!r} on line {node.lineno} of the template is not allowed "
+                f"{name!r} on line {access.lineno} of the template is not allowed "
                 "(private attributes are out of a template's reach)"
             )
     return list(dict.fromkeys(problems))
