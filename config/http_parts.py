@@ -108,10 +108,11 @@ AgencyStatus = Literal["in_progress", "resolved", "rejected", "rerouted"]
 class HttpStatusSettings(StrictModel):
     """Ask the agency's system for a case's status, by its remote id.
 
-    ``map`` turns the remote system's words (compared without case or
-    surrounding spaces) into Dengar's statuses; a word not in it changes
-    nothing. Templates see ``remote_id``, ``tracking_no``,
-    ``idempotency_key`` and ``agency``.
+    ``note`` is kept in the case's history for staff, ``message`` is told to
+    the reporters with the new status. ``map`` turns the remote system's
+    words (compared without case or surrounding spaces) into Dengar's
+    statuses; a word not in it changes nothing. Templates see
+    ``remote_id``, ``tracking_no``, ``idempotency_key`` and ``agency``.
     """
 
     url: StatusTemplate = Field(min_length=1)
@@ -122,7 +123,13 @@ class HttpStatusSettings(StrictModel):
     interval: Seconds = Field(default=900.0, description="seconds between asks")
     path: Locator = Field(description="where the status word is in the answer")
     note: Locator | None = Field(
-        default=None, description="where the agency's explanation is, if anywhere"
+        default=None,
+        description="where an internal note is (kept in the case's history)",
+    )
+    message: Locator | None = Field(
+        default=None,
+        description="where the agency's explanation for the reporter is (told "
+        "to the citizen with the new status)",
     )
     map: dict[str, AgencyStatus] = Field(min_length=1)
     batch_size: int = Field(default=50, ge=1, le=1000)

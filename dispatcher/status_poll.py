@@ -33,8 +33,9 @@ from config.settings import AgencySettings
 from config.sink_settings import HttpSinkSettings
 from dispatcher import outbox
 from dispatcher.sinks.base import DeliveryError, Sink
-from dispatcher.sinks.http import HttpSink
+from dispatcher.sinks.http import HttpSink, StatusReport
 from dispatcher.status import (
+    NEEDS_MESSAGE,
     NEEDS_NOTE,
     StatusChangeError,
     change_status,
@@ -160,7 +161,7 @@ async def poll_once(app: PollApp, agency: AgencySettings) -> PollSummary:
         if report.word is None:
             _failed(app, agency, item, "the answer has no status word", summary)
             continue
-        _apply(app, agency, settings, item, report.word, report.note, summary)
+        _apply(app, agency, settings, item, report, summary)
     return summary
 
 
@@ -197,10 +198,11 @@ def _apply(
     agency: AgencySettings,
     settings: HttpStatusSettings,
     item: _Due,
-    word: str,
-    note: str | None,
+    report: StatusReport,
     summary: PollSummary,
 ) -> None:
+    word = report.word or ""
+    note, message = report.note, report.message
     mapping = {k.strip().casefold(): v for k, v in settings.map.items()}
     target = mapping.get(word.strip().casefold())
     problem: str | None = None
@@ -215,18 +217,21 @@ def _apply(
             summary.unchanged += 1
         else:
             status = CaseStatus(target)
+            # a rerouting needs an internal note, a rejection a word to the
+            # citizen: say what the agency's system says when it says no more
             if status in NEEDS_NOTE and not note:
-                note = f"Menurut sistem {agency.name}: {word}"
+                note = f"status di sistem {agency.name}: {word}"
+            if status in NEEDS_MESSAGE and not message:
+                message = f"Status pengaduan di sistem {agency.name}: {word}."
 
             def notify(to: ComplaintRow, text: str) -> None:
                 app.pipeline.notify(session, to, text)  # outbox rows, same commit
 
             try:
                 # checked first: a refused change must leave no event behind
-                check_transition(case.status, status, note)
-                change_status(
-                    session, case, status, note, f"agency:{agency.code}", notify
-                )
+                check_transition(case.status, status, note, message)
+                actor = f"agency:{agency.code}"
+                change_status(session, case, status, note, actor, notify, message)
             except StatusChangeError as exc:
                 problem = f"{word!r} means {target}, but {exc}"
                 row.agency_status_error = problem

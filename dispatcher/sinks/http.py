@@ -96,6 +96,7 @@ class StatusReport:
 
     word: str | None
     note: str | None
+    message: str | None = None
 
 
 def _one_line(value: str) -> str:
@@ -331,7 +332,10 @@ class HttpSink:
         judge(f"http status {safe_url(prepared.url)}", answer)
         word = read_value(status.path, answer.body)
         note = read_value(status.note, answer.body) if status.note else None
-        return StatusReport(word, note[:1000] if note else None)
+        told = read_value(status.message, answer.body) if status.message else None
+        return StatusReport(
+            word, note[:1000] if note else None, told[:1000] if told else None
+        )
 
     def _status(self) -> HttpStatusSettings:
         if self.settings.status is None:

@@ -139,3 +139,22 @@ async def test_a_failed_status_read_never_changes_the_case(api, system, settings
         assert len(api.sent) == acks + 1
     finally:
         await app.close()
+
+
+async def test_a_rejection_without_explanation_still_tells_the_citizen_why(
+    api, system, settings
+):
+    await api.push_message(42, "Saluran air tersumbat di depan pasar")
+    app = App.open(settings)
+    agency = settings.agencies[0]
+    try:
+        await Runner(app).run_once()
+        acks = len(api.sent)
+        system.set_status("TKT-000001", "Ditolak")  # no catatan at all
+        assert (await consume_once(app, agency)).applied == 1
+        await app.worker.drain_all()
+        [told] = api.sent[acks:]
+        assert "Status pengaduan di sistem Dinas PUPR: Ditolak." in told.text
+        assert _case(app).status == "rejected"
+    finally:
+        await app.close()

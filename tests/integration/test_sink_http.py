@@ -133,7 +133,8 @@ async def test_lapor_xml_status_back_is_read_by_its_path(sessions):
             report = await sink.ask_status(remote, "ADU-X", "ADU-X/LAPOR")
         finally:
             await sink.close()
-    assert (report.word, report.note) == ("Proses", "Diteruskan ke Dinas PUPR")
+    assert (report.word, report.message) == ("Proses", "Diteruskan ke Dinas PUPR")
+    assert report.note is None
 
 
 async def test_hmac_signature_is_over_the_exact_body(sessions):
