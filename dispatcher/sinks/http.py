@@ -84,6 +84,13 @@ class Prepared:
     body: bytes | None
     secret_headers: frozenset[str] = field(default_factory=frozenset)
 
+    def __repr__(self) -> str:
+        # never the credentials, and not the body (it carries the case)
+        return (
+            f"Prepared({self.method} {safe_url(self.url)}, "
+            f"headers={self.shown_headers()!r})"
+        )
+
     def shown_headers(self) -> dict[str, str]:
         """The headers with every credential masked."""
         secret = {name.lower() for name in self.secret_headers}
