@@ -29,9 +29,7 @@ def upgrade() -> None:
                 nullable=True,
             )
         )
-        batch_op.add_column(
-            sa.Column("agency_status_error", sa.Text(), nullable=True)
-        )
+        batch_op.add_column(sa.Column("agency_status_error", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
