@@ -18,6 +18,7 @@ transition that is not allowed are logged and kept on the delivery
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from config.sink_settings import HttpSinkSettings
 from dispatcher import outbox
 from dispatcher.sinks.base import DeliveryError, Sink
 from dispatcher.sinks.http import HttpSink, StatusReport
+from dispatcher.sinks.http_client import Unreachable
 from dispatcher.status import (
     NEEDS_MESSAGE,
     NEEDS_NOTE,
@@ -146,23 +148,36 @@ async def poll_once(app: PollApp, agency: AgencySettings) -> PollSummary:
     sink = app.sinks.get(agency.code)
     if not isinstance(sink, HttpSink):
         raise ValueError(f"agency {agency.code} has no http sink")
-    with app.sessions() as session:
-        due = claim_due(session, agency, utcnow())
+    # the database work runs in a thread: the event loop also delivers
+    due = await asyncio.to_thread(_claim, app, agency)
     summary = PollSummary()
-    for item in due:
+    for position, item in enumerate(due):
         summary.asked += 1
         try:
             report = await sink.ask_status(
                 item.ticket, item.tracking_no, item.idempotency_key
             )
+        except Unreachable as exc:
+            # the system is down: the others would each wait the same
+            # timeout; they are not asked this round (each waits its interval)
+            reason = _reason(exc)
+            for left in due[position:]:
+                await asyncio.to_thread(_failed, app, agency, left, reason, summary)
+            break
         except Exception as exc:  # noqa: BLE001 - a failed read changes nothing
-            _failed(app, agency, item, _reason(exc), summary)
+            await asyncio.to_thread(_failed, app, agency, item, _reason(exc), summary)
             continue
         if report.word is None:
-            _failed(app, agency, item, "the answer has no status word", summary)
+            reason = "the answer has no status word"
+            await asyncio.to_thread(_failed, app, agency, item, reason, summary)
             continue
-        _apply(app, agency, settings, item, report, summary)
+        await asyncio.to_thread(_apply, app, agency, settings, item, report, summary)
     return summary
+
+
+def _claim(app: PollApp, agency: AgencySettings) -> list[_Due]:
+    with app.sessions() as session:
+        return claim_due(session, agency, utcnow())
 
 
 def _reason(exc: Exception) -> str:

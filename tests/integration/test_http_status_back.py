@@ -158,3 +158,23 @@ async def test_a_rejection_without_explanation_still_tells_the_citizen_why(
         assert _case(app).status == "rejected"
     finally:
         await app.close()
+
+
+async def test_an_agency_system_that_is_down_changes_nothing(api, system, settings):
+    await api.push_message(42, "Jalan Pramuka berlubang besar, bahaya untuk motor")
+    await api.push_message(43, "Lampu jalan mati di Jl. Veteran sejak seminggu")
+    app = App.open(settings)
+    agency = settings.agencies[0]
+    try:
+        await Runner(app).run_once()
+        await system.__aexit__()  # the agency's server goes down
+        summary = await consume_once(app, agency)
+        assert (summary.applied, summary.failed) == (0, 2)
+        with app.sessions() as session:
+            cases = session.exec(select(ComplaintRow)).all()
+            rows = session.exec(select(OutboxRow).where(OutboxRow.kind == "agency"))
+            errors = [row.agency_status_error or "" for row in rows]
+        assert {case.status for case in cases} == {"dispatched"}
+        assert all("cannot connect" in error for error in errors), errors
+    finally:
+        await app.close()
