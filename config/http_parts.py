@@ -14,7 +14,12 @@ from pydantic import AfterValidator, Field, SecretStr, model_validator
 
 from config.common import Seconds, StrictModel
 from config.response_paths import PathProblem, check_regex, check_xml_path, json_steps
-from config.templating import DELIVERY_VARIABLES, STATUS_VARIABLES, check_template
+from config.templating import (
+    DELIVERY_VARIABLES,
+    REDACTION_VARIABLES,
+    STATUS_VARIABLES,
+    check_template,
+)
 
 ContentType = Literal["json", "form", "xml", "text"]
 # RFC 9110 token characters: what a header name may be made of
@@ -33,6 +38,7 @@ def _checked(allowed: frozenset[str]) -> AfterValidator:
 
 DeliveryTemplate = Annotated[str, _checked(DELIVERY_VARIABLES)]
 StatusTemplate = Annotated[str, _checked(STATUS_VARIABLES)]
+RedactionTemplate = Annotated[str, _checked(REDACTION_VARIABLES)]
 HeaderTemplates = dict[HeaderName, DeliveryTemplate]
 # checked as a whole by check_body (a union of checked types would report
 # each failure twice, once per branch)
@@ -99,6 +105,24 @@ class Locator(StrictModel):
         except PathProblem as exc:
             raise ValueError(str(exc)) from None
         return self
+
+
+class HttpRedactionSettings(StrictModel):
+    """The request that asks the agency's system to remove the reporter's
+    identity from a case it received before the case became confidential.
+
+    Templates see the redacted message (``redaction.replaces`` names the
+    delivery to redact) and ``remote_id``, the id the system gave that
+    delivery (empty when it gave none).
+    """
+
+    method: Literal["POST", "PUT", "PATCH", "DELETE"] = "PATCH"
+    url: RedactionTemplate = Field(min_length=1)
+    headers: dict[HeaderName, RedactionTemplate] = Field(default_factory=dict)
+    content_type: ContentType = "json"
+    body: RedactionTemplate | None = Field(
+        default=None, description="default for json: the redacted message"
+    )
 
 
 # what an agency's system may report (dispatcher.status.AGENCY_STATUSES)

@@ -13,6 +13,7 @@ from config.http_parts import (
     DeliveryTemplate,
     HeaderTemplates,
     HttpAuth,
+    HttpRedactionSettings,
     HttpStatusSettings,
     Locator,
     check_body,
@@ -108,6 +109,12 @@ class HttpSinkSettings(SinkBase):
         default=None, description="where the remote system's id is in its answer"
     )
     status: HttpStatusSettings | None = None
+    redaction: HttpRedactionSettings | None = Field(
+        default=None,
+        description="how to ask the system to remove the reporter's identity "
+        "from a case made confidential after it was sent; without it such a "
+        "redaction is dead, for staff to pass on by other means",
+    )
     timeout: Seconds = 10.0
     concurrency: int = Field(default=4, ge=1, le=100)
 

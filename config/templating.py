@@ -31,6 +31,7 @@ from markupsafe import Markup, escape
 MESSAGE_VARIABLES: frozenset[str] = frozenset(
     {
         "schema_version",
+        "event",
         "idempotency_key",
         "dengar_id",
         "tracking_no",
@@ -51,7 +52,10 @@ MESSAGE_VARIABLES: frozenset[str] = frozenset(
         "routing_reason",
     }
 )
-DELIVERY_VARIABLES: frozenset[str] = MESSAGE_VARIABLES | {"message"}
+# ``redaction`` is in the message of a redaction only (empty otherwise)
+DELIVERY_VARIABLES: frozenset[str] = MESSAGE_VARIABLES | {"message", "redaction"}
+# a redaction request also knows the remote id of the delivery it redacts
+REDACTION_VARIABLES: frozenset[str] = DELIVERY_VARIABLES | {"remote_id"}
 # what a status request knows of the case it asks about
 STATUS_VARIABLES: frozenset[str] = frozenset(
     {"remote_id", "tracking_no", "idempotency_key", "agency"}

@@ -21,6 +21,7 @@ system de-duplicates on.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -33,6 +34,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+from sqlmodel import select
 from yarl import URL
 
 from config.http_parts import (
@@ -48,6 +50,7 @@ from config.response_paths import MAX_ANSWER_BYTES, PathProblem, extract
 from config.settings import AgencySettings
 from config.sink_settings import HttpSinkSettings
 from config.templating import TemplateProblem, render_template
+from dispatcher.message import REDACTED
 from dispatcher.sinks.base import Delivery, PermanentDeliveryError, SinkContext
 from dispatcher.sinks.http_client import (
     Answer,
@@ -57,6 +60,7 @@ from dispatcher.sinks.http_client import (
     request,
     safe_url,
 )
+from storage.tables import OutboxRow
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +230,7 @@ class HttpSink:
             raise TypeError(f"agency {agency.code}: not an http sink")
         self.agency = agency
         self.settings = settings
+        self.sessions = context.sessions
         self._session: aiohttp.ClientSession | None = None
 
     def __repr__(self) -> str:
@@ -268,11 +273,52 @@ class HttpSink:
         )
 
     async def deliver(self, delivery: Delivery) -> str | None:
-        """Send the case; its remote id (``response_id``) once accepted."""
+        """Send the case; its remote id (``response_id``) once accepted. A
+        redaction goes as the ``redaction`` request (see :meth:`redact`)."""
+        if delivery.event == REDACTED:
+            await self.redact(delivery)
+            return None
         prepared = self.prepare(delivery)
         answer = await self.send(prepared)
         judge(f"http {safe_url(prepared.url)}", answer)
         return self.remote_id(delivery, answer)
+
+    async def redact(self, delivery: Delivery) -> None:
+        """Ask the system to remove the reporter's identity from the case it
+        received earlier (``redaction`` settings, with that delivery's remote
+        id). Without those settings the redaction is dead with the reason,
+        so staff see it and pass it on by other means."""
+        replaces = str((delivery.message.get("redaction") or {}).get("replaces"))
+        s = self.settings.redaction
+        if s is None:
+            raise PermanentDeliveryError(
+                f"http sink of {self.agency.code} has no 'redaction' request: "
+                f"ask the agency to remove the reporter's identity from "
+                f"{replaces} by other means"
+            )
+        remote = await asyncio.to_thread(self._ticket_of, replaces)
+        context = {**delivery.message, "message": delivery.message}
+        context["remote_id"] = remote or ""
+        prepared = prepare(
+            s.method,
+            s.url,
+            s.headers,
+            s.body,
+            s.content_type,
+            self.settings.auth,
+            context,
+            default_body=delivery.message if s.content_type == "json" else None,
+        )
+        answer = await self.send(prepared)
+        judge(f"http {safe_url(prepared.url)}", answer)
+
+    def _ticket_of(self, idempotency_key: str) -> str | None:
+        with self.sessions() as session:
+            return session.exec(
+                select(OutboxRow.agency_ticket).where(
+                    OutboxRow.idempotency_key == idempotency_key
+                )
+            ).first()
 
     def remote_id(self, delivery: Delivery, answer: Answer) -> str | None:
         """The remote id in an accepted answer, or None (logged when it was

@@ -8,7 +8,8 @@ ticket numbers:
 - ``/api/v1/tiket`` — a JSON REST ticket system: ``POST`` with
   ``Authorization: Bearer <token>`` and ``Idempotency-Key``, answers
   ``201 {"data": {"id": "TKT-000001", "status": "baru"}}``; ``GET
-  /api/v1/tiket/<id>`` answers ``{"data": {"status": …, "catatan": …}}``.
+  /api/v1/tiket/<id>`` answers ``{"data": {"status": …, "catatan": …}}``;
+  ``PATCH /api/v1/tiket/<id>`` (same auth and key) replaces its fields.
 - ``/surat/masuk`` — a letter registry taking a form post with HTTP Basic
   auth, de-duplicating on the field ``kunci``; answers an HTML page with
   ``Nomor agenda: AG-0001``.
@@ -148,6 +149,20 @@ class AgencySystem:
             {"data": {"id": ticket.id, "status": ticket.status, "catatan": ticket.note}}
         )
 
+    def _json_patch(self, request: web.Request, body: bytes) -> web.Response:
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return web.json_response({"error": "unauthorized"}, status=401)
+        if not request.headers.get("Idempotency-Key"):
+            return web.json_response({"error": "Idempotency-Key wajib"}, status=422)
+        ticket = self.tickets.get(request.match_info["id"])
+        if ticket is None:
+            return web.json_response({"error": "not found"}, status=404)
+        try:
+            ticket.fields = json.loads(body)
+        except ValueError:
+            return web.json_response({"error": "invalid JSON"}, status=400)
+        return web.json_response({"data": {"id": ticket.id}})
+
     def _form_post(self, request: web.Request, body: bytes) -> web.Response:
         expected = base64.b64encode(f"{self.username}:{self.password}".encode())
         if request.headers.get("Authorization") != f"Basic {expected.decode()}":
@@ -213,6 +228,7 @@ class AgencySystem:
 
         route("POST", "/api/v1/tiket", self._json_post)
         route("GET", "/api/v1/tiket/{id}", self._json_get)
+        route("PATCH", "/api/v1/tiket/{id}", self._json_patch)
         route("POST", "/surat/masuk", self._form_post)
         route("POST", "/lapor/api/laporan", self._xml_post)
         route("GET", "/lapor/api/laporan/{id}", self._xml_get)

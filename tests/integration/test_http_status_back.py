@@ -37,7 +37,10 @@ async def system():
 
 @pytest.fixture
 def settings(api, system, tmp_path) -> Settings:
-    base = bot_settings(api, f"sqlite:///{tmp_path / 'dengar.db'}")
+    # confirmation_window 0: the case goes to the agency in the same run
+    base = bot_settings(
+        api, f"sqlite:///{tmp_path / 'dengar.db'}", confirmation_window=0
+    )
     agency = example_agency("json-rest", system)
     return base.model_copy(update={"agencies": [agency]})
 

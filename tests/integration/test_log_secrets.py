@@ -305,6 +305,7 @@ async def test_a_debug_run_of_an_http_sink_logs_no_credential(api, debug_log, tm
                         "token": TOKEN,
                         "api_base_url": api.base_url,
                         "long_poll_timeout": 0,
+                        "confirmation_window": 0,
                     }
                 ],
             }

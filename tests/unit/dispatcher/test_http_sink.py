@@ -86,3 +86,22 @@ def test_without_a_body_template_the_message_is_the_json_body(sessions):
     assert prepared.body is not None
     assert json.loads(prepared.body) == delivery.message
     assert prepared.headers["Content-Type"] == "application/json; charset=utf-8"
+
+
+async def test_a_redaction_without_a_redaction_request_is_dead_with_the_reason(
+    sessions,
+):
+    from dataclasses import replace
+
+    from dispatcher.sinks.base import PermanentDeliveryError
+
+    delivery = built_delivery(sessions, confidentiality="anonim")
+    message = delivery.message | {
+        "event": "redacted",
+        "redaction": {"replaces": "ADU-X/PUPR"},
+    }
+    redaction = replace(delivery, message=message, event="redacted")
+    sink = _sink(sessions)
+    with pytest.raises(PermanentDeliveryError) as dead:
+        await sink.deliver(redaction)
+    assert "ADU-X/PUPR by other means" in str(dead.value)
