@@ -1,7 +1,7 @@
 """outbox: the agency system's ticket number and its status read back
 
 Revision ID: h9_agency_ticket
-Revises: 0001
+Revises: 0002_routing_model
 Create Date: 2026-12-07 18:10:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import storage.types
 
 revision: str = "h9_agency_ticket"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002_routing_model"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
