@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import SecretStr
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
@@ -18,6 +19,8 @@ from config.redaction import install as install_log_masking
 from config.redaction import remember_settings
 from config.settings import Settings
 from dengar.chat_commands import handle_command
+from dengar.dbhealth import is_outage, short_error
+from dengar.isolate import isolate
 from dengar.pipeline import BatchSummary, Pipeline
 from dispatcher.routing_store import latest_version, load_latest
 from dispatcher.sinks.base import Sink, SinkContext
@@ -28,7 +31,7 @@ from normalizer.dedupe_rows import RowDeduper
 from normalizer.places import Gazetteer
 from storage.engine import make_engine, session_factory
 from storage.migrate import upgrade
-from storage.tables import ComplaintRow
+from storage.tables import ChannelState, ComplaintRow, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -131,12 +134,114 @@ class App:
 
         ``guard`` runs first in that transaction and may raise to refuse it
         (a worker that lost its lease). If anything fails the transaction
-        rolls back and the duplicate index forgets the batch's cases.
+        rolls back and the duplicate index forgets the batch's cases. When
+        the batch fails for any other reason than an unreachable database
+        or the guard, it is stored again item by item (``isolate``), so that
+        one item the database refuses cannot hold back its channel.
         """
+        refused: list[BaseException] = []
+
+        def checked(session: Session) -> None:
+            if guard is not None:
+                try:
+                    guard(session)
+                except BaseException as exc:
+                    refused.append(exc)
+                    raise
+
+        def fatal(exc: BaseException) -> bool:
+            # not the items' fault: the database is gone or the lease lost
+            return is_outage(exc) or any(exc is r for r in refused)
+
+        if advance_cursor and self._previous_batch_unfinished(channel):
+            # the process stopped during the last batch: one of its items
+            # may stop it again, so each item is stored under a marker
+            log.warning(
+                "channel %s: the previous batch did not finish; storing this "
+                "one item by item",
+                channel,
+            )
+            return self._isolate(channel, result, advance_cursor, checked, fatal)
+        try:
+            return self._store_batch(channel, result, advance_cursor, checked)
+        except Exception as exc:
+            if fatal(exc) or not (result.items or result.rejected):
+                raise
+            log.warning(
+                "channel %s: a batch of %d item(s) failed (%s); storing its "
+                "items one by one",
+                channel,
+                len(result.items) + len(result.rejected),
+                short_error(getattr(exc, "orig", None) or exc),
+            )
+            return self._isolate(channel, result, advance_cursor, checked, fatal)
+
+    def _isolate(
+        self,
+        channel: str,
+        result: FetchResult,
+        advance_cursor: bool,
+        guard: Callable[[Session], None],
+        fatal: Callable[[BaseException], bool],
+    ) -> BatchSummary:
+        def store(
+            part: FetchResult, advance: bool, first: Callable[[Session], None] | None
+        ) -> BatchSummary:
+            def before(session: Session) -> None:
+                guard(session)
+                if first is not None:
+                    first(session)
+
+            return self._store_batch(channel, part, advance, before)
+
+        return isolate(
+            channel,
+            result,
+            store,
+            self.sessions,
+            advance_cursor=advance_cursor,
+            fatal=fatal,
+        )
+
+    def _previous_batch_unfinished(self, channel: str) -> bool:
+        """Whether the last batch of ``channel`` began and neither committed
+        nor failed cleanly (the process stopped); notes that this one begins.
+        A stored batch sets ``last_success_at``, a recorded failure
+        ``last_error_at``, to its ``last_poll_at``."""
+        # Core, not the ORM: this runs before every batch and must stay cheap
+        table = ChannelState.__table__  # type: ignore[attr-defined]
+        with self.engine.begin() as connection:
+            found = connection.execute(
+                select(
+                    table.c.last_poll_at, table.c.last_success_at, table.c.last_error_at
+                ).where(table.c.name == channel)
+            ).first()
+            if found is None:
+                connection.execute(
+                    insert(table).values(
+                        name=channel, last_poll_at=utcnow(), consecutive_failures=0
+                    )
+                )
+                return False
+            connection.execute(
+                update(table)
+                .where(table.c.name == channel)
+                .values(last_poll_at=utcnow())
+            )
+        began, succeeded, failed = found
+        ended = max((t for t in (succeeded, failed) if t), default=None)
+        return began is not None and (ended is None or began > ended)
+
+    def _store_batch(
+        self,
+        channel: str,
+        result: FetchResult,
+        advance_cursor: bool,
+        guard: Callable[[Session], None],
+    ) -> BatchSummary:
         with self.sessions() as session:
             try:
-                if guard is not None:
-                    guard(session)
+                guard(session)
                 summary = self.pipeline.ingest(
                     session, channel, result, advance_cursor=advance_cursor
                 )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from normalizer.dedupe_rows import RowDeduper
 from normalizer.followups import Thread, find_thread
 from normalizer.normalize import MailPolicy, Normalized, normalize
 from normalizer.records import InboundMessage, RejectedItem
+from normalizer.text import storable
 from storage.attachments import attachment_row
 from storage.tables import (
     ChannelState,
@@ -44,6 +46,11 @@ from storage.tables import (
 )
 
 log = logging.getLogger(__name__)
+
+# CPU seconds one item may take to normalise: every text step is linear and
+# capped, so only a pathological item comes near; it is quarantined rather
+# than read further (categories, places, duplicates)
+ITEM_CPU_BUDGET = 10.0
 
 Classifier = Callable[[str], tuple[str, float] | None]
 RegionFinder = Callable[[str, Any], str | None]
@@ -93,6 +100,8 @@ class Pipeline:
     region_finder: RegionFinder | None = None
     deduper: RowDeduper | None = None  # set by App.enable_dedupe()
     command_handler: CommandHandler | None = None
+    cpu_budget: float = ITEM_CPU_BUDGET
+    cpu_clock: Callable[[], float] = time.thread_time
     router: Router = field(init=False)
     replies: CitizenReplies = field(init=False)
     _indexed: list[int] = field(init=False, default_factory=list)
@@ -157,12 +166,20 @@ class Pipeline:
 
     def _normalize(self, item: InboundMessage) -> Normalized | str:
         """The record fields of ``item``, or why it cannot be read."""
+        started = self.cpu_clock()
         try:
-            return normalize(
+            fields = normalize(
                 item, self.settings.tracking_prefix, self._mail_policy(item)
             )
         except Exception as exc:  # noqa: BLE001 - one bad item must not stop the batch
             return f"cannot normalise: {type(exc).__name__}: {exc}"
+        spent = self.cpu_clock() - started
+        if spent > self.cpu_budget:
+            return (
+                f"over the processing budget: normalising took {spent:.1f} s of "
+                f"CPU (budget {self.cpu_budget:g} s per item)"
+            )
+        return fields
 
     def _ingest_item(
         self,
@@ -274,7 +291,7 @@ class Pipeline:
             location_label=fields.location.label if fields.location else None,
             raw_id=raw_id,
             raw_format=item.raw_format,
-            extra=json.dumps(extra, ensure_ascii=False, sort_keys=True)
+            extra=storable(json.dumps(extra, ensure_ascii=False, sort_keys=True))
             if extra
             else None,
             **values,
@@ -513,7 +530,7 @@ class Pipeline:
             QuarantineRow(
                 channel=item.channel,
                 external_id=item.external_id,
-                reason=item.reason,
+                reason=storable(item.reason),
                 data=item.raw,
             )
         )

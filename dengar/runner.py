@@ -359,10 +359,11 @@ class Runner:
             return
         with self._tracked():
             try:
+                # the watcher swallows a database outage: nothing was drained
                 with self._watching_database():
                     drained = await self.app.worker.drain_once()
-                if drained.outcomes:
-                    activity.info("outbox: %s", describe_drain(drained))
+                    if drained.outcomes:
+                        activity.info("outbox: %s", describe_drain(drained))
             except Exception:
                 log.exception("draining the outbox failed")
 

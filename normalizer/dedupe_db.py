@@ -21,7 +21,7 @@ from normalizer.dedupe import (
     key_tokens,
     reporter_keys,
 )
-from normalizer.matching import matching_text
+from normalizer.matching import MATCHING_CHARS, matching_text
 from storage.tables import ComplaintRow, DuplicateUnlinkRow
 
 _REASON_MAX = 512
@@ -46,7 +46,8 @@ def case_text(
     text = clean_text
     if subject and not subject.lower().startswith(("re:", "fwd:", "fw:")):
         text = f"{subject}\n{clean_text}"
-    tokens = matching_text(_PHONE.sub(" ", text)).split()
+    # matching reads only the start of a text: no need to clean the rest
+    tokens = matching_text(_PHONE.sub(" ", text[:MATCHING_CHARS])).split()
     if reporter_name:
         name = set(matching_text(reporter_name).split())
         tokens = [t for t in tokens if t not in name]

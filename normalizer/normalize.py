@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from normalizer.header_limits import check_header_limits
 from normalizer.loops import bounced_addresses, ignore_reason
 from normalizer.mime import parse_mail
 from normalizer.quotes import strip_quotes
 from normalizer.records import InboundAttachment, InboundMessage, Location, Reporter
 from normalizer.single_line import single_line
-from normalizer.text import clean_text
+from normalizer.text import clean_text, storable
 from normalizer.tracking import find_tracking_numbers
 
 
@@ -50,10 +51,15 @@ def normalize(
     """Turn one inbound item into cleaned record fields.
 
     Raises ``ValueError`` (or a parser error) for an item that cannot be read;
-    the pipeline quarantines it with that message.
+    the pipeline quarantines it with that message. Every text field comes
+    out :func:`~normalizer.text.storable` (the raw bytes stay as they came).
     """
     if item.raw_format == "rfc822":
-        return _from_mail(item, tracking_prefix, mail)
+        return _storable(_from_mail(item, tracking_prefix, mail))
+    return _storable(_from_item(item, tracking_prefix))
+
+
+def _from_item(item: InboundMessage, tracking_prefix: str) -> Normalized:
     original = item.text or ""
     subject = single_line(clean_text(item.subject or "")) or None
     refs = find_tracking_numbers(f"{subject or ''}", tracking_prefix)
@@ -88,6 +94,8 @@ def _one_line_filename(attachment: InboundAttachment) -> InboundAttachment:
 def _from_mail(
     item: InboundMessage, tracking_prefix: str, mail: MailPolicy
 ) -> Normalized:
+    # refused before the parser sees it: see normalizer/header_limits.py
+    check_header_limits(item.raw)
     parsed = parse_mail(item.raw)
     sender = parsed.from_address
     reporter_address = sender
@@ -113,4 +121,41 @@ def _from_mail(
         tracking_refs=tuple(find_tracking_numbers(parsed.subject, tracking_prefix)),
         ignored_reason=reason,
         bounced=bounced_addresses(parsed.message) if parsed.message else (),
+    )
+
+
+def _storable(fields: Normalized) -> Normalized:
+    """``fields`` with every text a database must hold made storable."""
+
+    def text(value: str | None) -> str | None:
+        return None if value is None else storable(value)
+
+    reporter = fields.reporter
+    location = fields.location
+    return replace(
+        fields,
+        subject=text(fields.subject),
+        original_text=storable(fields.original_text),
+        clean_text=storable(fields.clean_text),
+        reporter=Reporter(
+            name=text(reporter.name),
+            email=text(reporter.email),
+            phone=text(reporter.phone),
+            handle=text(reporter.handle),
+            chat_id=text(reporter.chat_id),
+        ),
+        attachments=tuple(
+            replace(
+                a, filename=storable(a.filename), content_type=storable(a.content_type)
+            )
+            for a in fields.attachments
+        ),
+        location=replace(location, label=text(location.label))
+        if location is not None
+        else None,
+        message_id=text(fields.message_id),
+        references=tuple(storable(r) for r in fields.references),
+        tracking_refs=tuple(storable(r) for r in fields.tracking_refs),
+        ignored_reason=text(fields.ignored_reason),
+        bounced=tuple(storable(b) for b in fields.bounced),
     )

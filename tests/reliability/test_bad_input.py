@@ -2,19 +2,25 @@
 normaliser and the mail parser are fed generated garbage (hypothesis; a long
 session is ``bench/fuzz.py``), and whatever comes out goes through the
 pipeline, where every item becomes exactly one record or one quarantined item
-and nothing raises."""
+and nothing raises — on SQLite and on PostgreSQL, which refuses more (NUL in
+text, for one)."""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from channels.base import FetchResult
@@ -30,6 +36,7 @@ from dengar.pipeline import Pipeline
 from normalizer.records import InboundMessage, RejectedItem
 from storage.engine import make_engine
 from storage.migrate import upgrade
+from tests.services import need_postgres
 
 EXAMPLES = int(os.environ.get("DENGAR_FUZZ_EXAMPLES", "120"))
 FUZZ = settings(
@@ -37,6 +44,7 @@ FUZZ = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+pytestmark = pytest.mark.postgres  # the postgres half of `engine`
 
 CONFIG = """
 database_url: sqlite://
@@ -49,21 +57,41 @@ routing: {default_agency: DISKOMINFO}
 """
 _SETTINGS = parse_settings(CONFIG)
 _PIPELINE = Pipeline(settings=_SETTINGS, repliers=frozenset({"tg", "x"}))
-_ENGINE = None
 
 
-def _engine():
-    global _ENGINE
-    if _ENGINE is None:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """One migrated database per store for the module's examples."""
+    if request.param == "sqlite":
         directory = tempfile.mkdtemp(prefix="dengar-fuzz-")
-        _ENGINE = make_engine(f"sqlite:///{directory}/fuzz.db")
-        upgrade(_ENGINE)
-    return _ENGINE
+        url = f"sqlite:///{directory}/fuzz.db"
+        created = None
+    else:
+        admin_url = need_postgres()
+        name = f"dengar_fuzz_{uuid.uuid4().hex[:12]}"
+        created = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with created.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        url = f"{admin_url.rsplit('/', 1)[0]}/{name}"
+    store = make_engine(url)
+    upgrade(store)
+    try:
+        yield store
+    finally:
+        store.dispose()
+        if created is not None:
+            with created.connect() as connection:
+                connection.execute(
+                    text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                )
+            created.dispose()
 
 
-def _through_pipeline(channel: str, items: list[InboundMessage], rejected) -> None:
+def _through_pipeline(
+    engine: Engine, channel: str, items: list[InboundMessage], rejected
+) -> None:
     """Ingest and check the accounting; rolled back so examples stay apart."""
-    with Session(_engine()) as session:
+    with Session(engine) as session:
         summary = _PIPELINE.ingest(
             session,
             channel,
@@ -124,17 +152,20 @@ updates = st.fixed_dictionaries(
 
 @FUZZ
 @given(update=updates | json_values)
-def test_any_telegram_update_is_an_item_a_skip_or_a_clear_rejection(update: Any):
+def test_any_telegram_update_is_an_item_a_skip_or_a_clear_rejection(
+    engine: Engine, update: Any
+):
     try:
         converted = convert_update(update, channel="tg")
     except MalformedUpdate as exc:
         reason = str(exc)  # a specific message for the quarantine's reason
         raw = json.dumps(update, ensure_ascii=False).encode()
-        _through_pipeline("tg", [], [RejectedItem("tg", "update:bad", raw, reason)])
+        rejected = [RejectedItem("tg", "update:bad", raw, reason)]
+        _through_pipeline(engine, "tg", [], rejected)
         return
     assert isinstance(converted, Converted | Skipped)
     if isinstance(converted, Converted):
-        _through_pipeline("tg", [converted.item], [])
+        _through_pipeline(engine, "tg", [converted.item], [])
 
 
 posts = st.fixed_dictionaries(
@@ -177,7 +208,9 @@ bodies = st.fixed_dictionaries(
 
 @FUZZ
 @given(body=bodies)
-def test_any_x_page_is_items_skips_or_clear_rejections(body: dict[str, Any]):
+def test_any_x_page_is_items_skips_or_clear_rejections(
+    engine: Engine, body: dict[str, Any]
+):
     batch = PostBatch("x", own_user_ids=("1",), include_retweets=False)
     data = body["data"]
     batch.take(data, Includes.of(body), "mentions")
@@ -186,7 +219,7 @@ def test_any_x_page_is_items_skips_or_clear_rejections(body: dict[str, Any]):
     assert len(batch.items) + len(batch.rejected) + batch.skipped <= len(data)
     assert len(batch.items) + len(batch.rejected) + batch.skipped >= min(1, distinct)
     assert all(r.reason for r in batch.rejected)
-    _through_pipeline("x", batch.items, batch.rejected)
+    _through_pipeline(engine, "x", batch.items, batch.rejected)
 
 
 def _mail(external_id: str, raw: bytes) -> InboundMessage:
@@ -201,8 +234,10 @@ def _mail(external_id: str, raw: bytes) -> InboundMessage:
 
 @FUZZ
 @given(raw=st.binary(max_size=3000) | st.text(max_size=2000).map(str.encode))
-def test_any_bytes_as_mail_become_a_record_or_a_quarantined_item(raw: bytes):
-    _through_pipeline("surat", [_mail("fuzz", raw)], [])
+def test_any_bytes_as_mail_become_a_record_or_a_quarantined_item(
+    engine: Engine, raw: bytes
+):
+    _through_pipeline(engine, "surat", [_mail("fuzz", raw)], [])
 
 
 def _nested(depth: int) -> bytes:
@@ -216,7 +251,7 @@ def _nested(depth: int) -> bytes:
     return b"From: a@example.org\r\nSubject: dalam\r\nMIME-Version: 1.0\r\n" + parts
 
 
-def test_hostile_mails_are_stored_or_quarantined_never_raised():
+def test_hostile_mails_are_stored_or_quarantined_never_raised(engine: Engine):
     recipients = ", ".join(f"warga{i}@example.org" for i in range(10_000))
     big = EmailMessage()
     big["From"] = "a@example.org"
@@ -240,8 +275,17 @@ def test_hostile_mails_are_stored_or_quarantined_never_raised():
         b"Content-Transfer-Encoding: base64\r\n\r\n!!!not base64!!!\r\n",
         "empty": b"",
         "headers-only": b"From: e@example.org\r\n",
+        "nul": b"From: N\x00ama <f@example.org>\r\nSubject: lampu\x00 mati\r\n\r\n"
+        b"Lampu jalan mati di Jl. Veteran\x00 sudah seminggu.\r\n",
+        "encoded-nul": b"From: =?utf-8?q?Bu=00di?= <g@example.org>\r\n"
+        b"Subject: =?utf-8?b?bGFtcHUAbWF0aQ==?=\r\n\r\nisi\r\n",
+        "lone-surrogate": b"From: h@example.org\r\nSubject: =?utf-16?b?2AA=?=\r\n"
+        b"Content-Type: text/plain; charset=utf-16\r\n\r\n\x00\xd8\x00\xdc\r\n",
+        "huge-subject": b"From: i@example.org\r\nSubject: "
+        + b"X" * 100_000
+        + b"\r\n\r\n",
     }
-    with Session(_engine()) as session:
+    with Session(engine) as session:
         for name, raw in cases.items():
             summary = _PIPELINE.ingest(
                 session,

@@ -147,7 +147,7 @@ async def test_postgresql_crashed_and_restarted_mid_batch_loses_and_doubles_noth
             # the server crashes: it rolls back every open transaction
             await asyncio.to_thread(server.stop, "immediate")
             down = await asyncio.to_thread(_status_failure, config)
-            assert "Cannot open Dengar" in down
+            assert "Cannot open the database" in down
             assert "Connection refused" in down
             await asyncio.sleep(2)
             assert proc.proc.returncode is None, "the database crash stopped Dengar"
