@@ -1,6 +1,6 @@
 """outbox: the agency system's ticket number and its status read back
 
-Revision ID: h9_agency_ticket
+Revision ID: 0003_agency_ticket
 Revises: 0002_routing_model
 Create Date: 2026-12-07 18:10:00
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import storage.types
 
-revision: str = "h9_agency_ticket"
+revision: str = "0003_agency_ticket"
 down_revision: str | None = "0002_routing_model"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
