@@ -47,10 +47,13 @@ def write_outcomes(
     for o in outcomes:
         values: dict[str, object] = {"status": o.status}
         if o.status == outbox.DELIVERED:
-            values |= {"delivered_at": now, "remote_id": o.remote_id,
-                       "last_error": None}  # fmt: skip
+            values |= {"delivered_at": now, "last_error": None}
             if o.row.kind == outbox.KIND_AGENCY:
+                # the agency system's ticket number, shown on the case
+                values["agency_ticket"] = o.remote_id
                 dispatched.append(o.row)
+            else:
+                values["remote_id"] = o.remote_id
         elif o.status == outbox.PENDING:
             values |= {"last_error": o.error, "next_attempt_at": o.retry_at,
                        "claimed_by": None, "claimed_at": None}  # fmt: skip

@@ -256,9 +256,9 @@ class OutboxWorker:
             for job, error in zip(jobs, errors, strict=True)
         ]
 
-    def _agency_outcome(self, row: Claimed, error: Exception | None) -> Outcome:
-        if error is None:
-            return Outcome(row, outbox.DELIVERED)
+    def _agency_outcome(self, row: Claimed, error: Exception | str | None) -> Outcome:
+        if not isinstance(error, Exception):  # accepted, with its remote id
+            return Outcome(row, outbox.DELIVERED, remote_id=error)
         if isinstance(error, PermanentDeliveryError):
             detail = f"{error} ({error.detail})" if error.detail else str(error)
             return self._failed(row, detail, True)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 17:12:40.449881
+Create Date: 2026-11-28 00:06:46.010364
 """
 from collections.abc import Sequence
 
@@ -210,7 +210,6 @@ def upgrade() -> None:
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('max_attempts', sa.Integer(), nullable=False),
-    sa.Column('unconfirmed_sends', sa.Integer(), nullable=False),
     sa.Column('next_attempt_at', storage.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('claimed_by', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True),
     sa.Column('claimed_at', storage.types.UTCDateTime(timezone=True), nullable=True),
