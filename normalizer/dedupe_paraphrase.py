@@ -1,0 +1,659 @@
+"""Duplicates in other words: one problem at one place, told differently.
+
+The near-duplicate rule of :mod:`normalizer.dedupe` compares the words of
+two reports; two citizens rarely use the same ones (``jalan berlubang depan
+Masjid Al-Falah`` / ``aspal hancur dkt mesjid al falah``). This module
+judges such a pair by what it is about instead:
+
+- **places** named in the text, read from the key tokens in their order:
+  a street (``jalan``/``gang``/``lorong`` + name), a landmark (``masjid``,
+  ``sekolah``, ``pasar``, ``puskesmas`` … + name), ``RT``/``RW`` numbers and
+  a desa/kelurahan (``desa``/``kelurahan``/``kampung``/``dusun`` + name, or
+  a name of the gazetteer anywhere in the text);
+- **the problem**: what is at issue (the *object*: water, road, street
+  light …) and what is wrong with it (the *state*: dirty, broken, off …),
+  from the curated table ``normalizer/data/problems_id.tsv``;
+- **the wording**: word overlap and a character-trigram cosine of the
+  remaining words, which survives typos, affixes and reordering.
+
+Each is a component of one logistic score (:data:`WEIGHTS`, fitted by
+``bench/paraphrase.py`` on half of the hand-labelled set
+``tests/fixtures/dedupe/paraphrase_pairs.jsonl``, checked on the rest);
+two components are set by hand, not fitted, because the labelled pairs carry
+no time or coordinates: the time between the reports (a penalty growing to
+:data:`TIME_WEIGHT` at the edge of the window) and, when both reports share
+coordinates, their distance. :func:`breakdown` lists each component and its
+contribution, in Indonesian, for ``dengar dedupe explain``.
+
+The score is computed only on the few candidates the index already found
+(they share a rare word: a street, a name), so it costs a few microseconds a
+candidate; a link needs :data:`THRESHOLD` and at least one place in common.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from normalizer.dedupe_records import typo
+from normalizer.matching import DATA_DIR
+
+PROBLEMS_FILE = DATA_DIR / "problems_id.tsv"
+
+# Fitted by bench/paraphrase.py (logistic regression on the fitting half of
+# the labelled pairs); rerun it after changing the features or the pairs.
+WEIGHTS: dict[str, float] = {
+    "bias": -5.44,
+    "places_agree": 2.12,
+    "places_conflict": -1.89,
+    "problem_agree": 2.07,
+    "object_diff": -0.83,
+    "state_diff": -1.03,
+    "trigrams": 0.73,
+    "object_same": 0.93,
+    "state_same": 1.75,
+    "village_same": 0.61,
+    "street_same": 0.74,
+    "rt_diff": -0.88,
+    "street_diff": -0.71,
+    "village_diff": -0.80,
+}
+# probability from which a pair is linked: chosen on the fitting half for
+# precision >= 0.95 (bench/paraphrase.py prints both halves)
+THRESHOLD = 0.65
+THRESHOLD_LOGIT = math.log(THRESHOLD / (1 - THRESHOLD))  # the same, in logits
+# set by hand (the labelled pairs have no time or coordinates): at the edge
+# of the dedupe window the score loses this much (in logits), linearly
+TIME_WEIGHT = 1.5
+NEAR_KM, FAR_KM = 0.3, 2.0  # coordinates: same place / clearly elsewhere
+NEAR_WEIGHT, FAR_WEIGHT = 1.0, -3.0
+
+_STREET = frozenset({"jalan", "gang", "lorong", "komplek", "kompleks"})
+_STREET_SKIP = frozenset({"lampu", "penerangan", "pju", "rambu", "marka"})
+_LANDMARK = frozenset(
+    {"masjid", "mesjid", "musala", "musholla", "mushola", "langgar", "surau"}
+    | {"sekolah", "sd", "sdn", "smp", "smpn", "sma", "sman", "smk", "smkn", "mts"}
+    | {"mi", "ma", "tk", "paud", "pesantren", "pasar", "puskesmas", "pustu"}
+    | {"posyandu", "polindes", "gereja", "pura", "vihara", "kantor", "terminal"}
+    | {"pelabuhan", "dermaga", "lapangan", "taman", "makam", "pemakaman"}
+    | {"rsud", "klinik", "jembatan", "bundaran", "tugu", "perumahan", "spbu"}
+    | {"toko", "warung", "bank", "hotel", "stadion", "gor", "balai", "alun"}
+)
+_LANDMARK_KIND = {
+    "mesjid": "masjid",
+    "musholla": "musala",
+    "mushola": "musala",
+    "langgar": "musala",
+    "surau": "musala",
+    "sdn": "sd",
+    "smpn": "smp",
+    "sman": "sma",
+    "smkn": "smk",
+    "pemakaman": "makam",
+}
+_VILLAGE = frozenset({"desa", "kelurahan", "kampung", "dusun", "kampong"})
+# numbered places: RT/RW, a kilometre post, a dusun, a house number, a block
+_NUMBERED = frozenset({"rt", "rw", "km", "dusun", "nomor", "blok"})
+# the slang table reads ``km`` as ``kamu``: before a number it is a kilometre
+_NUMBERED_ALIAS = {w: w for w in _NUMBERED} | {"kamu": "km", "kilometer": "km"}
+# words that end a name: they say what or where, not which
+_NOT_NAME = (
+    _STREET | _LANDMARK | _VILLAGE | _NUMBERED | {"kecamatan", "kabupaten"}
+) | {"nomor", "km", "kilometer", "depan", "dekat", "samping", "sebelah", "ujung"}
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    """One part of the score: its code, an Indonesian label staff read,
+    what was found, and its contribution in logits."""
+
+    code: str
+    label: str
+    detail: str
+    contribution: float
+
+
+@lru_cache(maxsize=1)
+def problem_words() -> dict[str, tuple[tuple[str, str], ...]]:
+    """``word → ((kind, concept), …)`` from ``problems_id.tsv`` (kind
+    ``object`` or ``state``; a word may name both: ``lubang``); a malformed
+    line raises naming it."""
+    table: dict[str, tuple[tuple[str, str], ...]] = {}
+    lines = PROBLEMS_FILE.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split("\t")
+        if len(parts) != 3 or parts[1] not in ("object", "state") or not parts[2]:
+            raise ValueError(
+                f"{PROBLEMS_FILE.name}:{number}: expected 'word<TAB>object|state"
+                f"<TAB>concept', got {line!r}"
+            )
+        table[parts[0]] = (*table.get(parts[0], ()), (parts[1], parts[2]))
+    return table
+
+
+def places_of(keys: Sequence[str], known: frozenset[str] = frozenset()) -> tuple[str, ...]:
+    """The places a report names, from its key tokens in text order, as
+    tagged strings: ``j:ahmad yani`` (street), ``m:@masjid al falah``
+    (landmark, with its kind), ``n:rt=3``, ``n:km=5`` (numbered places),
+    ``d:dirgahayu`` (desa/kelurahan; also a name of one or two words in
+    ``known``, the gazetteer's). Interned: many reports name the same
+    places."""
+    out: list[str] = []
+    n = len(keys)
+    for i, token in enumerate(keys):
+        if token in _NUMBERED_ALIAS and i + 1 < n and keys[i + 1].isdigit():
+            out.append(f"n:{_NUMBERED_ALIAS[token]}={keys[i + 1]}")
+            continue
+        if token in _STREET:
+            if i and keys[i - 1] in _STREET_SKIP:
+                continue
+            name = _name_after(keys, i)
+            if name:
+                out.append("j:" + name)
+                # a number right after a street's name: a kilometre post or a
+                # house (``jalan berangas km 5``: the slang table reads
+                # ``km`` as ``kamu``, a stopword, so only the number is left)
+                after = i + 1 + len(name.split())
+                if after < n and keys[after].isdigit():
+                    out.append(f"n:{token}={keys[after]}")
+        elif token in _LANDMARK:
+            name = _name_after(keys, i, digits=True)
+            if name:
+                out.append(f"m:@{_LANDMARK_KIND.get(token, token)} {name}")
+        elif token in _VILLAGE:
+            name = _name_after(keys, i)
+            if name:
+                out.append("d:" + name)
+        elif i + 1 < n and f"{token} {keys[i + 1]}" in known:
+            out.append(f"d:{token} {keys[i + 1]}")
+        elif token in known and (not i or f"{keys[i - 1]} {token}" not in known):
+            out.append("d:" + token)
+    return tuple(sys.intern(p) for p in dict.fromkeys(out))
+
+
+def _name_after(keys: Sequence[str], i: int, digits: bool = False) -> str:
+    """Up to two name words after ``keys[i]`` (a number only for a landmark:
+    ``SD 2``), stopping at a word that is not a name."""
+    words: list[str] = []
+    table = problem_words()
+    for token in keys[i + 1 : i + 3]:
+        if token in _NOT_NAME or token in table:
+            break
+        if token.isdigit() and not digits:
+            break
+        words.append(token)
+    return " ".join(words)
+
+
+# two words that together name another problem than each alone
+_PHRASES = {("mati", "lampu"): (("object", "power"), ("state", "off"))}
+
+
+def problem_of(tokens: Sequence[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """The concepts a report's tokens (in text order) name: ``(objects,
+    states)``."""
+    table = problem_words()
+    objects: set[str] = set()
+    states: set[str] = set()
+    skip = -1
+    for i, token in enumerate(tokens):
+        if i == skip:
+            continue
+        entries = _PHRASES.get((token, tokens[i + 1])) if i + 1 < len(tokens) else None
+        if entries is not None:
+            skip = i + 1
+        else:
+            entries = table.get(token)
+        if entries is None and token.endswith("nya") and len(token) > 5:
+            entries = table.get(token[:-3])  # ``airnya``, ``lampunya``
+        for kind, concept in entries or ():
+            (objects if kind == "object" else states).add(concept)
+    return frozenset(objects), frozenset(states)
+
+
+# words many place names share: they do not tell two places apart
+_GENERIC_NAME = frozenset(
+    {"raya", "pangeran", "jenderal", "jendral", "kapten", "letnan", "brigjen"}
+    | {"haji", "al", "at", "an", "ar", "as", "nurul", "darul", "baitul", "bumi"}
+    | {"griya", "villa", "gunung", "pantai", "sungai", "teluk", "tanjung", "bukit"}
+    | {"lapangan", "bola", "taman", "kota", "besar", "kecil", "utama", "indah"}
+    | {"permai", "tani", "usaha", "desa", "poros", "lingkar", "setapak", "baru"}
+    | {"camat", "dinas", "lama", "induk", "gantung", "kayu", "beton"}
+)
+
+
+# a direction tells two places of one name apart (Baharu Utara / Selatan)
+_DIRECTION = frozenset(
+    {"utara", "selatan", "timur", "barat", "tengah", "hulu", "hilir", "ilir"}
+    | {"atas", "bawah", "dalam", "luar", "darat", "laut"}
+)
+_VERB_PREFIX = ("di", "me", "ter", "ber", "ke")
+_VERB_SUFFIX = ("nya", "kan")
+
+
+def _looks_like_name(word: str) -> bool:
+    """False for a word that reads as part of the sentence rather than a
+    name: an affixed verb or noun (``ditutup``, ``lampunya``,
+    ``dikhawatirkan``) or a word of the problem table."""
+    if word in problem_words():
+        return False
+    if word.endswith(_VERB_SUFFIX) and len(word) > 5:
+        return False
+    return not (word.startswith(_VERB_PREFIX) and len(word) > 6)
+
+
+def _distinct_words(name: str) -> list[str]:
+    return [
+        w
+        for w in name.split()
+        if w not in _GENERIC_NAME and w not in _DIRECTION and not w.isdigit()
+    ]
+
+
+def _word_match(x: str, y: str) -> bool:
+    if x == y:
+        return True
+    return len(x) >= 4 and len(y) >= 4 and typo(x, y)
+
+
+def _same_name(a: str, b: str) -> int:
+    """+1 when two place names agree, -1 when they differ, 0 when it cannot
+    be told. A name's first distinctive word names it (what follows is
+    often another word of the sentence): it must be one of the other's
+    first two, a slip allowed (``flamboyn`` / ``flamboyan``, ``singakarsa``
+    / ``singa karsa``); numbers, when both have one, must agree (``SD 1`` /
+    ``SD 4``); a landmark's kind too (``SD`` / ``SMP``)."""
+    kind_a, _, rest_a = a.partition(" ") if a[:1] == "@" else ("", "", a)
+    kind_b, _, rest_b = b.partition(" ") if b[:1] == "@" else ("", "", b)
+    num_a = [w for w in rest_a.split() if w.isdigit()][:1]
+    num_b = [w for w in rest_b.split() if w.isdigit()][:1]
+    if num_a and num_b and num_a != num_b:
+        return -1
+    if num_a and num_b:  # ``SD 4`` / ``SD 4 Stagen``: the number names it
+        return 1 if kind_a == kind_b else -1
+    wa, wb = _distinct_words(rest_a)[:2], _distinct_words(rest_b)[:2]
+    dir_a = {w for w in rest_a.split() if w in _DIRECTION}
+    dir_b = {w for w in rest_b.split() if w in _DIRECTION}
+    if dir_a and dir_b and not dir_a & dir_b:
+        return -1
+    if wa and wb:
+        same = (
+            any(_word_match(wa[0], y) for y in wb)
+            or any(_word_match(wb[0], x) for x in wa)
+            or "".join(wa) == "".join(wb)
+        )
+    else:
+        return 0 if kind_a == kind_b else -1
+    if not same and kind_a and not (_looks_like_name(wa[0]) and _looks_like_name(wb[0])):
+        return 0  # after a landmark, a word of the sentence: nothing told
+    # another kind, the same name: one place named two ways (``Lapangan`` /
+    # ``Taman Siring Laut``); a number already told SD 2 from SMP 2
+    return 1 if same else -1
+
+
+def _compare_places(
+    mine: Profile, theirs: Profile, tag: str, explain: bool = True
+) -> tuple[int, str]:
+    """(+1 same, -1 different, 0 unknown) for the places tagged ``tag``, and
+    (when ``explain``) what was compared. Numbered places (``n:``: RT, RW,
+    km, dusun, nomor) compare number by number of the same kind: any that
+    differs decides."""
+    a = [p[len(tag) :] for p in mine.places if p.startswith(tag)]
+    b = [p[len(tag) :] for p in theirs.places if p.startswith(tag)]
+    if not a or not b:
+        if tag != "n:":
+            # named by one, its name in the other's words without the
+            # ``jalan``/``desa`` before it: ``perempatan a yani pemuda``
+            names, other = (a, theirs) if a else (b, mine)
+            for name in names:
+                words = _distinct_words(_bare(name))
+                if words and len(words[0]) >= 4 and words[0] in other.tokens:
+                    shown = f"{_shown(name)} (disebut tanpa kata penanda)"
+                    return 1, shown if explain else ""
+        return 0, ", ".join(map(_shown, a or b)) if explain else ""
+    verdict = -1
+    if tag == "n:":
+        numbers = dict(x.split("=") for x in b)
+        verdict = 0
+        for x in a:
+            kind, number = x.split("=")
+            if kind in numbers:
+                if numbers[kind] != number:
+                    verdict = -1
+                    break
+                verdict = 1
+    else:
+        for x in a:
+            for y in b:
+                verdict = max(verdict, _same_name(x, y))
+                if verdict > 0:
+                    if not explain:
+                        return 1, ""
+                    same = _shown(x) if x == y else f"{_shown(x)} ~ {_shown(y)}"
+                    return 1, same
+    if not explain:
+        return verdict, ""
+    shown_a, shown_b = ", ".join(map(_shown, a)), ", ".join(map(_shown, b))
+    if verdict > 0:  # numbers
+        return 1, ", ".join(_shown(x) for x in a if x in b)
+    return verdict, f"{shown_a} / {shown_b}"
+
+
+def _bare(name: str) -> str:
+    """A place's name without its landmark kind (``@masjid``)."""
+    return name.partition(" ")[2] if name[:1] == "@" else name
+
+
+def _shown(name: str) -> str:
+    return name.lstrip("@").replace("=", " ")
+
+
+def _trigrams(words: Iterable[str]) -> set[str]:
+    # one pass over the words joined: each word padded by a space each side
+    text = " " + "  ".join(sorted(words)) + " "
+    return {text[i : i + 3] for i in range(len(text) - 2)} - {"   "}
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What the paraphrase score reads of one report: its places, its
+    problem concepts, its plain words (neither place nor number) and all
+    its key tokens."""
+
+    places: tuple[str, ...]
+    objects: frozenset[str]
+    states: frozenset[str]
+    words: frozenset[str]
+    tokens: frozenset[str]
+
+    @classmethod
+    def of(cls, keys: Sequence[str], known: frozenset[str] = frozenset()) -> Profile:
+        """The profile of a report from its key tokens in text order."""
+        return cls.from_traits(traits_of(keys, known), keys)
+
+    @classmethod
+    def from_traits(cls, traits: tuple[str, ...], keys: Iterable[str]) -> Profile:
+        """The profile of a report from its :func:`traits_of` (what the
+        index keeps per case) and its key tokens in any order."""
+        places = tuple(t for t in traits if t[1] == ":")
+        objects = frozenset(t[3:] for t in traits if t.startswith("#o:"))
+        states = frozenset(t[3:] for t in traits if t.startswith("#s:"))
+        tokens = frozenset(keys)
+        named = {w for p in places for w in p[2:].split()}
+        words = frozenset(
+            t for t in tokens if len(t) > 1 and not t.isdigit() and t not in named
+        )
+        return cls(places, objects, states, words, tokens)
+
+
+def traits_of(keys: Sequence[str], known: frozenset[str] = frozenset()) -> tuple[str, ...]:
+    """What a report names, from its key tokens in text order: its places
+    (:func:`places_of`) and its problem concepts (``#o:water``,
+    ``#s:dirty``), interned. The index keeps this per case: the key it
+    stores is sorted for the scorer, and places need the order."""
+    objects, states = problem_of(keys)
+    concepts = [f"#o:{c}" for c in sorted(objects)] + [f"#s:{c}" for c in sorted(states)]
+    return places_of(keys, known) + tuple(sys.intern(c) for c in concepts)
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdicts:
+    """The comparison of two profiles the score is made of."""
+
+    places: dict[str, tuple[int, str]]  # code → (verdict, detail)
+    objects: int  # +1 a concept in common, -1 none in common, 0 unknown
+    states: int
+    trigrams: float
+
+    @property
+    def places_agree(self) -> bool:
+        verdicts = [v for v, _ in self.places.values()]
+        return 1 in verdicts and -1 not in verdicts
+
+    @property
+    def places_conflict(self) -> bool:
+        return any(v < 0 for v, _ in self.places.values())
+
+    @property
+    def problem_agree(self) -> bool:
+        return 1 in (self.objects, self.states) and -1 not in (self.objects, self.states)
+
+
+_PLACE_TAGS = (("street", "j:"), ("landmark", "m:"), ("village", "d:"), ("rt", "n:"))
+_PLACE_CODES = tuple(code for code, _ in _PLACE_TAGS)
+_LABELS = {
+    "bias": "dasar",
+    "street": "jalan/gang",
+    "landmark": "tempat penanda (masjid, sekolah, pasar …)",
+    "village": "desa/kelurahan",
+    "rt": "RT/RW, km, dusun, nomor",
+    "object": "yang dikeluhkan",
+    "state": "keadaannya",
+    "places_agree": "semua tempat yang disebut keduanya cocok",
+    "places_conflict": "ada tempat yang berbeda",
+    "problem_agree": "masalahnya cocok",
+    "trigrams": "kemiripan ejaan (trigram huruf)",
+    "time": "selang waktu",
+    "coordinates": "jarak titik lokasi",
+}
+
+
+def _concepts(mine: frozenset[str], theirs: frozenset[str]) -> int:
+    if mine & theirs:
+        return 1
+    return -1 if mine and theirs else 0
+
+
+def _verdicts(a: Profile, b: Profile, explain: bool, grams: bool = True) -> _Verdicts:
+    places = {code: _compare_places(a, b, tag, explain) for code, tag in _PLACE_TAGS}
+    cosine = 0.0
+    if grams:
+        ga, gb = _trigrams(a.words), _trigrams(b.words)
+        cosine = len(ga & gb) / math.sqrt(len(ga) * len(gb)) if ga and gb else 0.0
+    return _Verdicts(
+        places, _concepts(a.objects, b.objects), _concepts(a.states, b.states), cosine
+    )
+
+
+def features(a: Profile, b: Profile) -> dict[str, float]:
+    """The fitted features of a pair (what ``bench/paraphrase.py`` fits
+    :data:`WEIGHTS` on): each 0/1 indicator or a similarity in [0, 1]."""
+    return _features(_verdicts(a, b, explain=False))
+
+
+def _features(v: _Verdicts) -> dict[str, float]:
+    out = {
+        "bias": 1.0,
+        "places_agree": float(v.places_agree),
+        "places_conflict": float(v.places_conflict),
+        "problem_agree": float(v.problem_agree),
+        "trigrams": v.trigrams,
+    }
+    verdicts = {code: verdict for code, (verdict, _) in v.places.items()}
+    verdicts.update(object=v.objects, state=v.states)
+    for code, verdict in verdicts.items():
+        out[code + "_same"] = float(verdict > 0)
+        out[code + "_diff"] = float(verdict < 0)
+    return {name: out.get(name, 0.0) for name in WEIGHTS}
+
+
+def _context(
+    days_apart: float, window_days: float, km_apart: float | None
+) -> list[tuple[str, str, float]]:
+    """The parts set by hand: time between the reports, distance of their
+    coordinates (code, detail, logits)."""
+    out = []
+    if days_apart > 0:
+        share = min(days_apart / window_days, 1.0) if window_days > 0 else 1.0
+        out.append(("time", f"{days_apart:.1f} hari", -TIME_WEIGHT * share))
+    if km_apart is not None:
+        value = NEAR_WEIGHT if km_apart <= NEAR_KM else FAR_WEIGHT if km_apart >= FAR_KM else 0.0
+        out.append(("coordinates", f"{km_apart:.2f} km", value))
+    return out
+
+
+def logit(
+    a: Profile,
+    b: Profile,
+    *,
+    days_apart: float = 0.0,
+    window_days: float = 30.0,
+    km_apart: float | None = None,
+) -> tuple[float, bool]:
+    """The score of two reports in logits and whether they share a place:
+    the sum of :func:`components`, without building its words (the index
+    calls this on its candidates). When the pair cannot reach
+    :data:`THRESHOLD` whatever its spelling, the spelling part is left out
+    (the score is then lower than :func:`components`' sum)."""
+    v = _verdicts(a, b, explain=False, grams=False)
+    z = sum(WEIGHTS[name] * value for name, value in _features(v).items())
+    z += sum(value for _, _, value in _context(days_apart, window_days, km_apart))
+    shared = any(verdict > 0 for verdict, _ in v.places.values())
+    # the spelling part is the dearest: only when it can still matter
+    if z + max(WEIGHTS.get("trigrams", 0.0), 0.0) >= THRESHOLD_LOGIT and shared:
+        ga, gb = _trigrams(a.words), _trigrams(b.words)
+        if ga and gb:
+            z += WEIGHTS.get("trigrams", 0.0) * len(ga & gb) / math.sqrt(len(ga) * len(gb))
+    return z, shared
+
+
+def components(
+    a: Profile,
+    b: Profile,
+    *,
+    days_apart: float = 0.0,
+    window_days: float = 30.0,
+    km_apart: float | None = None,
+) -> list[Component]:
+    """Each part of the paraphrase score of two reports, with what was found
+    (in Indonesian, for staff) and its contribution in logits; their sum is
+    :func:`probability`'s input."""
+    w = WEIGHTS
+    v = _verdicts(a, b, explain=True)
+    out = [Component("bias", _LABELS["bias"], "", w["bias"])]
+    for code, (verdict, detail) in v.places.items():
+        out.append(_part(code, verdict, detail))
+    for code, verdict, mine, theirs in (
+        ("object", v.objects, a.objects, b.objects),
+        ("state", v.states, a.states, b.states),
+    ):
+        if verdict > 0:
+            detail = ", ".join(_concept_words(mine & theirs))
+        elif verdict < 0:
+            detail = (
+                f"{', '.join(_concept_words(mine))} / {', '.join(_concept_words(theirs))}"
+            )
+        else:
+            detail = ", ".join(_concept_words(mine or theirs))
+        out.append(_part(code, verdict, detail))
+    if v.places_conflict:
+        codes = [_LABELS[c] for c, (x, _) in v.places.items() if x < 0]
+        out.append(_flag("places_conflict", "; ".join(codes)))
+    elif v.places_agree:
+        codes = [_LABELS[c] for c, (x, _) in v.places.items() if x > 0]
+        out.append(_flag("places_agree", "; ".join(codes)))
+    if v.problem_agree:
+        out.append(_flag("problem_agree", ""))
+    out.append(
+        Component(
+            "trigrams",
+            _LABELS["trigrams"],
+            f"{v.trigrams:.2f}",
+            round(w.get("trigrams", 0.0) * v.trigrams, 3),
+        )
+    )
+    for code, detail, value in _context(days_apart, window_days, km_apart):
+        out.append(Component(code, _LABELS[code], detail, round(value, 3)))
+    return out
+
+
+def _flag(code: str, detail: str) -> Component:
+    return Component(code, _LABELS[code], detail, WEIGHTS.get(code, 0.0))
+
+
+def _part(code: str, verdict: int, detail: str) -> Component:
+    if verdict > 0:
+        return Component(code, _LABELS[code], "sama: " + detail, WEIGHTS.get(code + "_same", 0.0))
+    if verdict < 0:
+        return Component(
+            code, _LABELS[code], "berbeda: " + detail, WEIGHTS.get(code + "_diff", 0.0)
+        )
+    shown = f"hanya satu laporan: {detail}" if detail else "tidak disebut"
+    return Component(code, _LABELS[code], shown, 0.0)
+
+
+# the concepts of problems_id.tsv as staff read them
+_CONCEPT_WORDS = {
+    "road": "jalan", "bridge": "jembatan", "water": "air", "power": "listrik",
+    "streetlight": "lampu jalan", "waste": "sampah", "drain": "saluran/got",
+    "flood": "banjir", "tree": "pohon", "mosquito": "nyamuk/DBD",
+    "animal": "hewan", "noise": "kebisingan", "document": "dokumen",
+    "health": "kesehatan", "school": "sekolah", "parking": "parkir",
+    "vendor": "pedagang", "gas": "gas", "signal": "sinyal", "fire": "asap/api",
+    "transport": "angkutan", "traffic": "lalu lintas", "building": "bangunan",
+    "broken": "rusak", "off": "mati/tidak mengalir", "dirty": "kotor/keruh",
+    "leak": "bocor", "blocked": "tersumbat", "piled": "menumpuk",
+    "flooded": "tergenang", "fallen": "tumbang", "dark": "gelap",
+    "noisy": "bising", "smelly": "bau", "charged": "pungutan/mahal",
+    "scarce": "langka", "slow": "lambat", "loose": "berkeliaran",
+    "breeding": "berkembang biak", "burning": "terbakar", "missing": "hilang",
+    "weak": "lemah",
+}  # fmt: skip
+
+
+def _concept_words(concepts: Iterable[str]) -> list[str]:
+    return sorted(_CONCEPT_WORDS.get(c, c) for c in concepts)
+
+
+def probability(parts: Iterable[Component] | float) -> float:
+    """The calibrated probability that two reports are one event, from
+    their components or a :func:`logit`."""
+    z = parts if isinstance(parts, float) else sum(c.contribution for c in parts)
+    return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+
+def shares_place(parts: Iterable[Component]) -> bool:
+    """True when the two reports name at least one place in common (a link
+    in other words needs one: the problem alone is not an event)."""
+    return any(c.code in _PLACE_CODES and c.detail.startswith("sama") for c in parts)
+
+
+def linked(parts: Sequence[Component]) -> bool:
+    """The verdict: one event when the score reaches :data:`THRESHOLD` and a
+    place is shared."""
+    return probability(parts) >= THRESHOLD and shares_place(parts)
+
+
+def compare_texts(a: str, b: str, known: frozenset[str] = frozenset()) -> list[Component]:
+    """The components of two raw texts (matching form is computed here):
+    what the labelled set and its test score; ``known``: place names of the
+    gazetteer in matching form (:func:`gazetteer_names`)."""
+    from normalizer.dedupe_records import key_tokens
+    from normalizer.matching import matching_text
+
+    pa = Profile.of(key_tokens(matching_text(a)), known=known)
+    pb = Profile.of(key_tokens(matching_text(b)), known=known)
+    return components(pa, pb)
+
+
+def gazetteer_names(names: Iterable[str]) -> frozenset[str]:
+    """Place names (a gazetteer's desa, kelurahan and kecamatan, aliases
+    included) in the matching form :func:`places_of` looks them up in: one
+    or two key tokens."""
+    from normalizer.dedupe_records import key_tokens
+    from normalizer.matching import matching_text
+
+    out = set()
+    for name in names:
+        keys = key_tokens(matching_text(name))
+        if 1 <= len(keys) <= 2:
+            out.add(" ".join(keys))
+    # a word that begins a longer name is ambiguous alone (``kotabaru`` is
+    # the town, ``kotabaru hilir`` a kelurahan of it)
+    firsts = {name.split()[0] for name in out if " " in name}
+    return frozenset(name for name in out if name not in firsts)
