@@ -130,7 +130,9 @@ def main() -> None:
             tk = threshold_for(pk[train], shared[train], y[train])
             linked[~train] = (pk[~train] >= tk) & shared[~train]
         p, r, n, pos = measure(linked, y)
-        print(f"5-fold cross-validation of the fitting: precision {p:.3f} recall {r:.3f}")
+        print(
+            f"5-fold cross-validation of the fitting: precision {p:.3f} recall {r:.3f}"
+        )
         return
     start = time.perf_counter()
     verdicts = np.array([dp.linked(dp.components(a, b)) for a, b in profiled])
@@ -142,11 +144,16 @@ def main() -> None:
     )
     print("| part | pairs | positives | linked | precision | recall | target met |")
     print("|---|---|---|---|---|---|---|")
-    for name, rows in (*PARTS.items(), ("not fitted on (test + held-out)", range(5, 10))):
+    for name, rows in (
+        *PARTS.items(),
+        ("not fitted on (test + held-out)", range(5, 10)),
+    ):
         mask = np.isin(part, list(rows))
         p, r, n, pos = measure(verdicts[mask], y[mask])
         met = "yes" if p >= TARGET_PRECISION and r >= 0.90 else "no"
-        print(f"| {name} | {int(mask.sum())} | {pos} | {n} | {p:.3f} | {r:.3f} | {met} |")
+        print(
+            f"| {name} | {int(mask.sum())} | {pos} | {n} | {p:.3f} | {r:.3f} | {met} |"
+        )
     print()
     print("| kind | pairs | linked |")
     print("|---|---|---|")

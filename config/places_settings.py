@@ -97,6 +97,17 @@ class DedupeSettings(StrictModel):
         "ones only while under this budget",
     )
     max_candidates: int = Field(default=40, ge=1, le=10_000)
+    paraphrase: bool = Field(
+        default=True,
+        description="also link the same problem at the same place told in other "
+        "words (normalizer/dedupe_paraphrase.py), among the candidates",
+    )
+    paraphrase_candidates: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="candidates (sharing a problem concept) scored in other words",
+    )
     min_tokens: int = Field(
         default=3, ge=1, description="shorter texts are never linked across reporters"
     )

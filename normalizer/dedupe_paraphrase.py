@@ -65,6 +65,14 @@ WEIGHTS: dict[str, float] = {
 # precision >= 0.95 (bench/paraphrase.py prints both halves)
 THRESHOLD = 0.65
 THRESHOLD_LOGIT = math.log(THRESHOLD / (1 - THRESHOLD))  # the same, in logits
+_NEED_CONCEPT = ("problem_agree", "object_same", "state_same")
+# True when no pair reaches the threshold without a problem concept in
+# common (so the index skips candidates without one, exactly)
+LINK_NEEDS_CONCEPT = (
+    WEIGHTS["bias"]
+    + sum(max(v, 0.0) for k, v in WEIGHTS.items() if k not in (*_NEED_CONCEPT, "bias"))
+    < THRESHOLD_LOGIT
+)
 # set by hand (the labelled pairs have no time or coordinates): at the edge
 # of the dedupe window the score loses this much (in logits), linearly
 TIME_WEIGHT = 1.5
@@ -136,7 +144,9 @@ def problem_words() -> dict[str, tuple[tuple[str, str], ...]]:
     return table
 
 
-def places_of(keys: Sequence[str], known: frozenset[str] = frozenset()) -> tuple[str, ...]:
+def places_of(
+    keys: Sequence[str], known: frozenset[str] = frozenset()
+) -> tuple[str, ...]:
     """The places a report names, from its key tokens in text order, as
     tagged strings: ``j:ahmad yani`` (street), ``m:@masjid al falah``
     (landmark, with its kind), ``n:rt=3``, ``n:km=5`` (numbered places),
@@ -289,7 +299,11 @@ def _same_name(a: str, b: str) -> int:
         )
     else:
         return 0 if kind_a == kind_b else -1
-    if not same and kind_a and not (_looks_like_name(wa[0]) and _looks_like_name(wb[0])):
+    if (
+        not same
+        and kind_a
+        and not (_looks_like_name(wa[0]) and _looks_like_name(wb[0]))
+    ):
         return 0  # after a landmark, a word of the sentence: nothing told
     # another kind, the same name: one place named two ways (``Lapangan`` /
     # ``Taman Siring Laut``); a number already told SD 2 from SMP 2
@@ -391,13 +405,17 @@ class Profile:
         return cls(places, objects, states, words, tokens)
 
 
-def traits_of(keys: Sequence[str], known: frozenset[str] = frozenset()) -> tuple[str, ...]:
+def traits_of(
+    keys: Sequence[str], known: frozenset[str] = frozenset()
+) -> tuple[str, ...]:
     """What a report names, from its key tokens in text order: its places
     (:func:`places_of`) and its problem concepts (``#o:water``,
     ``#s:dirty``), interned. The index keeps this per case: the key it
     stores is sorted for the scorer, and places need the order."""
     objects, states = problem_of(keys)
-    concepts = [f"#o:{c}" for c in sorted(objects)] + [f"#s:{c}" for c in sorted(states)]
+    concepts = [f"#o:{c}" for c in sorted(objects)] + [
+        f"#s:{c}" for c in sorted(states)
+    ]
     return places_of(keys, known) + tuple(sys.intern(c) for c in concepts)
 
 
@@ -421,7 +439,10 @@ class _Verdicts:
 
     @property
     def problem_agree(self) -> bool:
-        return 1 in (self.objects, self.states) and -1 not in (self.objects, self.states)
+        return 1 in (self.objects, self.states) and -1 not in (
+            self.objects,
+            self.states,
+        )
 
 
 _PLACE_TAGS = (("street", "j:"), ("landmark", "m:"), ("village", "d:"), ("rt", "n:"))
@@ -492,7 +513,13 @@ def _context(
         share = min(days_apart / window_days, 1.0) if window_days > 0 else 1.0
         out.append(("time", f"{days_apart:.1f} hari", -TIME_WEIGHT * share))
     if km_apart is not None:
-        value = NEAR_WEIGHT if km_apart <= NEAR_KM else FAR_WEIGHT if km_apart >= FAR_KM else 0.0
+        value = (
+            NEAR_WEIGHT
+            if km_apart <= NEAR_KM
+            else FAR_WEIGHT
+            if km_apart >= FAR_KM
+            else 0.0
+        )
         out.append(("coordinates", f"{km_apart:.2f} km", value))
     return out
 
@@ -518,7 +545,11 @@ def logit(
     if z + max(WEIGHTS.get("trigrams", 0.0), 0.0) >= THRESHOLD_LOGIT and shared:
         ga, gb = _trigrams(a.words), _trigrams(b.words)
         if ga and gb:
-            z += WEIGHTS.get("trigrams", 0.0) * len(ga & gb) / math.sqrt(len(ga) * len(gb))
+            z += (
+                WEIGHTS.get("trigrams", 0.0)
+                * len(ga & gb)
+                / math.sqrt(len(ga) * len(gb))
+            )
     return z, shared
 
 
@@ -545,9 +576,7 @@ def components(
         if verdict > 0:
             detail = ", ".join(_concept_words(mine & theirs))
         elif verdict < 0:
-            detail = (
-                f"{', '.join(_concept_words(mine))} / {', '.join(_concept_words(theirs))}"
-            )
+            detail = f"{', '.join(_concept_words(mine))} / {', '.join(_concept_words(theirs))}"
         else:
             detail = ", ".join(_concept_words(mine or theirs))
         out.append(_part(code, verdict, detail))
@@ -578,7 +607,9 @@ def _flag(code: str, detail: str) -> Component:
 
 def _part(code: str, verdict: int, detail: str) -> Component:
     if verdict > 0:
-        return Component(code, _LABELS[code], "sama: " + detail, WEIGHTS.get(code + "_same", 0.0))
+        return Component(
+            code, _LABELS[code], "sama: " + detail, WEIGHTS.get(code + "_same", 0.0)
+        )
     if verdict < 0:
         return Component(
             code, _LABELS[code], "berbeda: " + detail, WEIGHTS.get(code + "_diff", 0.0)
@@ -629,7 +660,9 @@ def linked(parts: Sequence[Component]) -> bool:
     return probability(parts) >= THRESHOLD and shares_place(parts)
 
 
-def compare_texts(a: str, b: str, known: frozenset[str] = frozenset()) -> list[Component]:
+def compare_texts(
+    a: str, b: str, known: frozenset[str] = frozenset()
+) -> list[Component]:
     """The components of two raw texts (matching form is computed here):
     what the labelled set and its test score; ``known``: place names of the
     gazetteer in matching form (:func:`gazetteer_names`)."""
