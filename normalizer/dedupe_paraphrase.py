@@ -46,24 +46,24 @@ PROBLEMS_FILE = DATA_DIR / "problems_id.tsv"
 # Fitted by bench/paraphrase.py (logistic regression on the fitting half of
 # the labelled pairs); rerun it after changing the features or the pairs.
 WEIGHTS: dict[str, float] = {
-    "bias": -5.44,
-    "places_agree": 2.12,
-    "places_conflict": -1.89,
-    "problem_agree": 2.07,
-    "object_diff": -0.83,
-    "state_diff": -1.03,
-    "trigrams": 0.73,
-    "object_same": 0.93,
-    "state_same": 1.75,
-    "village_same": 0.61,
-    "street_same": 0.74,
-    "rt_diff": -0.88,
-    "street_diff": -0.71,
-    "village_diff": -0.80,
+    "bias": -5.32,
+    "places_agree": 1.93,
+    "places_conflict": -1.68,
+    "problem_agree": 2.18,
+    "object_diff": -0.87,
+    "state_diff": -1.08,
+    "trigrams": 0.58,
+    "object_same": 0.75,
+    "state_same": 1.78,
+    "village_same": 0.77,
+    "street_same": 0.93,
+    "rt_diff": -1.06,
+    "street_diff": -0.81,
+    "village_diff": -0.89,
 }
 # probability from which a pair is linked: chosen on the fitting half for
 # precision >= 0.95 (bench/paraphrase.py prints both halves)
-THRESHOLD = 0.65
+THRESHOLD = 0.64
 THRESHOLD_LOGIT = math.log(THRESHOLD / (1 - THRESHOLD))  # the same, in logits
 _NEED_CONCEPT = ("problem_agree", "object_same", "state_same")
 # True when no pair reaches the threshold without a problem concept in
@@ -274,10 +274,10 @@ def _word_match(x: str, y: str) -> bool:
 def _same_name(a: str, b: str) -> int:
     """+1 when two place names agree, -1 when they differ, 0 when it cannot
     be told. A name's first distinctive word names it (what follows is
-    often another word of the sentence): it must be one of the other's
-    first two, a slip allowed (``flamboyn`` / ``flamboyan``, ``singakarsa``
-    / ``singa karsa``); numbers, when both have one, must agree (``SD 1`` /
-    ``SD 4``); a landmark's kind too (``SD`` / ``SMP``)."""
+    often another word of the sentence): the two first words must agree
+    (or a one-word name be one of the other's two), a slip allowed
+    (``flamboyn`` / ``flamboyan``, ``singakarsa`` / ``singa karsa``); numbers, when both have one, must agree (``SD 1`` /
+    ``SD 4``)."""
     kind_a, _, rest_a = a.partition(" ") if a[:1] == "@" else ("", "", a)
     kind_b, _, rest_b = b.partition(" ") if b[:1] == "@" else ("", "", b)
     num_a = [w for w in rest_a.split() if w.isdigit()][:1]
@@ -293,8 +293,11 @@ def _same_name(a: str, b: str) -> int:
         return -1
     if wa and wb:
         same = (
-            any(_word_match(wa[0], y) for y in wb)
-            or any(_word_match(wb[0], x) for x in wa)
+            _word_match(wa[0], wb[0])
+            # ``a yani`` keeps only ``yani``: a one-word name may be the
+            # other's second word
+            or (len(wa) == 1 and any(_word_match(wa[0], y) for y in wb))
+            or (len(wb) == 1 and any(_word_match(wb[0], x) for x in wa))
             or "".join(wa) == "".join(wb)
         )
     else:
@@ -427,6 +430,16 @@ class _Verdicts:
     objects: int  # +1 a concept in common, -1 none in common, 0 unknown
     states: int
     trigrams: float
+    one_sided: int  # kinds of place (each numbered kind apart) one side lacks
+
+    @property
+    def too_few_shared(self) -> bool:
+        """The details rule of the word path, for places: when the places
+        only one report names are as many as those both name (or more), one
+        street in common says too little (``jalan Pinus`` is not ``jalan
+        Pinus nomor 4 desa Berangas``)."""
+        shared = sum(v > 0 for v, _ in self.places.values())
+        return self.one_sided >= shared
 
     @property
     def places_agree(self) -> bool:
@@ -461,6 +474,7 @@ _LABELS = {
     "trigrams": "kemiripan ejaan (trigram huruf)",
     "time": "selang waktu",
     "coordinates": "jarak titik lokasi",
+    "details": "aturan rincian",
 }
 
 
@@ -477,8 +491,30 @@ def _verdicts(a: Profile, b: Profile, explain: bool, grams: bool = True) -> _Ver
         ga, gb = _trigrams(a.words), _trigrams(b.words)
         cosine = len(ga & gb) / math.sqrt(len(ga) * len(gb)) if ga and gb else 0.0
     return _Verdicts(
-        places, _concepts(a.objects, b.objects), _concepts(a.states, b.states), cosine
+        places,
+        _concepts(a.objects, b.objects),
+        _concepts(a.states, b.states),
+        cosine,
+        _one_sided(a, b, places),
     )
+
+
+def _one_sided(a: Profile, b: Profile, places: dict[str, tuple[int, str]]) -> int:
+    """How many specific places only one of the two names, among those not
+    matched otherwise: a desa/kelurahan, and each numbered kind named as
+    such (RT, RW, km, dusun, nomor, blok; not a bare number after a street's
+    name, which may be anything). A landmark or a street named by one report
+    only is common in other words (one names the mosque, the other the
+    street) and does not count."""
+    count = 0
+    if places["village"][0] == 0:
+        has_a = any(p.startswith("d:") for p in a.places)
+        count += has_a != any(p.startswith("d:") for p in b.places)
+    if places["rt"][0] == 0:
+        kinds_a = {p[2:].partition("=")[0] for p in a.places if p.startswith("n:")}
+        kinds_b = {p[2:].partition("=")[0] for p in b.places if p.startswith("n:")}
+        count += len((kinds_a ^ kinds_b) & _NUMBERED)
+    return count
 
 
 def features(a: Profile, b: Profile) -> dict[str, float]:
@@ -541,6 +577,7 @@ def logit(
     z = sum(WEIGHTS[name] * value for name, value in _features(v).items())
     z += sum(value for _, _, value in _context(days_apart, window_days, km_apart))
     shared = any(verdict > 0 for verdict, _ in v.places.values())
+    shared = shared and not v.too_few_shared
     # the spelling part is the dearest: only when it can still matter
     if z + max(WEIGHTS.get("trigrams", 0.0), 0.0) >= THRESHOLD_LOGIT and shared:
         ga, gb = _trigrams(a.words), _trigrams(b.words)
@@ -576,7 +613,8 @@ def components(
         if verdict > 0:
             detail = ", ".join(_concept_words(mine & theirs))
         elif verdict < 0:
-            detail = f"{', '.join(_concept_words(mine))} / {', '.join(_concept_words(theirs))}"
+            shown_a, shown_b = _concept_words(mine), _concept_words(theirs)
+            detail = f"{', '.join(shown_a)} / {', '.join(shown_b)}"
         else:
             detail = ", ".join(_concept_words(mine or theirs))
         out.append(_part(code, verdict, detail))
@@ -588,6 +626,16 @@ def components(
         out.append(_flag("places_agree", "; ".join(codes)))
     if v.problem_agree:
         out.append(_flag("problem_agree", ""))
+    if v.too_few_shared and any(x > 0 for x, _ in v.places.values()):
+        out.append(
+            Component(
+                "details",
+                _LABELS["details"],
+                "tempat yang hanya disebut satu laporan sama banyak atau lebih "
+                "dari tempat yang sama: tidak ditautkan",
+                0.0,
+            )
+        )
     out.append(
         Component(
             "trigrams",
@@ -650,7 +698,11 @@ def probability(parts: Iterable[Component] | float) -> float:
 
 def shares_place(parts: Iterable[Component]) -> bool:
     """True when the two reports name at least one place in common (a link
-    in other words needs one: the problem alone is not an event)."""
+    in other words needs one: the problem alone is not an event), and the
+    places only one of them names are fewer (:attr:`_Verdicts.too_few_shared`)."""
+    parts = list(parts)
+    if any(c.code == "details" for c in parts):
+        return False
     return any(c.code in _PLACE_CODES and c.detail.startswith("sama") for c in parts)
 
 
