@@ -276,8 +276,8 @@ def _same_name(a: str, b: str) -> int:
     be told. A name's first distinctive word names it (what follows is
     often another word of the sentence): the two first words must agree
     (or a one-word name be one of the other's two), a slip allowed
-    (``flamboyn`` / ``flamboyan``, ``singakarsa`` / ``singa karsa``); numbers, when both have one, must agree (``SD 1`` /
-    ``SD 4``)."""
+    (``flamboyn`` / ``flamboyan``, ``singakarsa`` / ``singa karsa``);
+    numbers, when both have one, must agree (``SD 1`` / ``SD 4``)."""
     kind_a, _, rest_a = a.partition(" ") if a[:1] == "@" else ("", "", a)
     kind_b, _, rest_b = b.partition(" ") if b[:1] == "@" else ("", "", b)
     num_a = [w for w in rest_a.split() if w.isdigit()][:1]
