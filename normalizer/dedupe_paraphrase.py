@@ -105,8 +105,7 @@ _LANDMARK_KIND = {
 _VILLAGE = frozenset({"desa", "kelurahan", "kampung", "dusun", "kampong"})
 # numbered places: RT/RW, a kilometre post, a dusun, a house number, a block
 _NUMBERED = frozenset({"rt", "rw", "km", "dusun", "nomor", "blok"})
-# the slang table reads ``km`` as ``kamu``: before a number it is a kilometre
-_NUMBERED_ALIAS = {w: w for w in _NUMBERED} | {"kamu": "km", "kilometer": "km"}
+_NUMBERED_ALIAS = {w: w for w in _NUMBERED} | {"kilometer": "km"}
 # words that end a name: they say what or where, not which
 _NOT_NAME = (
     _STREET | _LANDMARK | _VILLAGE | _NUMBERED | {"kecamatan", "kabupaten"}
