@@ -103,10 +103,11 @@ class DedupeSettings(StrictModel):
         "words (normalizer/dedupe_paraphrase.py), among the candidates",
     )
     paraphrase_candidates: int = Field(
-        default=10,
+        default=5,
         ge=1,
         le=1000,
-        description="candidates (sharing a problem concept) scored in other words",
+        description="candidates scored in other words (those sharing a problem "
+        "concept and a place's name, best ranked first)",
     )
     min_tokens: int = Field(
         default=3, ge=1, description="shorter texts are never linked across reporters"

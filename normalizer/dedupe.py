@@ -652,6 +652,11 @@ class DuplicateIndex(CandidateSearch):
         if not any(t[1] == ":" for t in mine) or (LINK_NEEDS_CONCEPT and not concepts):
             return None
         me = Profile.from_traits(mine, keys)
+        # a candidate must share a place exactly or hold a place's name in
+        # its words (dedupe_paraphrase.keyed): checked on the stored traits
+        # before anything is built
+        exact = {t for t in mine if t[0] == "*" or t[:2] == "n:"}
+        names = [t[1:] for t in mine if t[0] == "*"]
         ts = case.received_at.timestamp()
         best: tuple[float, float, int, int] | None = None
         looked = 0
@@ -659,11 +664,16 @@ class DuplicateIndex(CandidateSearch):
             theirs = self._traits[slot]
             if LINK_NEEDS_CONCEPT and concepts.isdisjoint(theirs):
                 continue
+            key = self._keys[slot].split()
+            if exact.isdisjoint(theirs) and not (
+                any(name in key for name in names)
+                or any(t[0] == "*" and t[1:] in me.tokens for t in theirs)
+            ):
+                continue
             looked += 1
             if looked > s.paraphrase_candidates:
                 break
             other_id = self._ids[slot]
-            key = self._keys[slot].split()
             if len(key) < s.min_tokens or self._misplaced(case, other_id, slot):
                 continue
             z, shared = logit(

@@ -158,7 +158,7 @@ def places_of(
         if token in _NUMBERED_ALIAS and i + 1 < n and keys[i + 1].isdigit():
             out.append(f"n:{_NUMBERED_ALIAS[token]}={keys[i + 1]}")
             continue
-        if token in _STREET:
+        if token in _STREET or _street_slip(token):
             if i and keys[i - 1] in _STREET_SKIP:
                 continue
             name = _name_after(keys, i)
@@ -183,6 +183,43 @@ def places_of(
         elif token in known and (not i or f"{keys[i - 1]} {token}" not in known):
             out.append("d:" + token)
     return tuple(sys.intern(p) for p in dict.fromkeys(out))
+
+
+def _street_slip(token: str) -> bool:
+    """``jaaln``, ``jlan``, ``gnag``: one slip from ``jalan`` or ``gang``."""
+    if token[:1] not in ("j", "g") or not 4 <= len(token) <= 6:
+        return False
+    return typo(token, "jalan") or typo(token, "gang")
+
+
+def place_keys(places: Iterable[str]) -> frozenset[str]:
+    """What two reports of one place share exactly, whatever their wording
+    (the index looks at a candidate only when it shares one): the first
+    distinctive word of each named place (``*diponegoro``), and the
+    numbered places as they are (``n:rt=7``)."""
+    out = set()
+    for place in places:
+        if place.startswith("n:"):
+            out.add(place)
+            continue
+        name = place[2:]
+        numbers = [w for w in name.split() if w.isdigit()]
+        if name[:1] == "@" and numbers:  # ``SD 2``: its kind and number
+            out.add(f"*{name[1:].partition(' ')[0]}={numbers[0]}")
+        if words := _distinct_words(_bare(name)):
+            out.add("*" + words[0])
+    return frozenset(out)
+
+
+def keyed(a: Profile, b: Profile) -> bool:
+    """True when two reports share a place exactly (:func:`place_keys`), or
+    one names a place in words the other holds (``jalan Pemuda`` /
+    ``simpang pemuda``): the candidates the index scores in other words."""
+    if not a.keys.isdisjoint(b.keys):
+        return True
+    return any(k[0] == "*" and k[1:] in b.tokens for k in a.keys) or any(
+        k[0] == "*" and k[1:] in a.tokens for k in b.keys
+    )
 
 
 def _name_after(keys: Sequence[str], i: int, digits: bool = False) -> str:
@@ -378,13 +415,13 @@ def _trigrams(words: Iterable[str]) -> set[str]:
 @dataclass(frozen=True, slots=True)
 class Profile:
     """What the paraphrase score reads of one report: its places, its
-    problem concepts, its plain words (neither place nor number) and all
-    its key tokens."""
+    problem concepts, its places' keys (:func:`place_keys`) and all its key
+    tokens."""
 
     places: tuple[str, ...]
     objects: frozenset[str]
     states: frozenset[str]
-    words: frozenset[str]
+    keys: frozenset[str]
     tokens: frozenset[str]
 
     @classmethod
@@ -397,28 +434,37 @@ class Profile:
         """The profile of a report from its :func:`traits_of` (what the
         index keeps per case) and its key tokens in any order."""
         places = tuple(t for t in traits if t[1] == ":")
-        objects = frozenset(t[3:] for t in traits if t.startswith("#o:"))
-        states = frozenset(t[3:] for t in traits if t.startswith("#s:"))
-        tokens = frozenset(keys)
-        named = {w for p in places for w in p[2:].split()}
-        words = frozenset(
-            t for t in tokens if len(t) > 1 and not t.isdigit() and t not in named
+        objects = frozenset(t[3:] for t in traits if t[:3] == "#o:")
+        states = frozenset(t[3:] for t in traits if t[:3] == "#s:")
+        exact = frozenset(t for t in traits if t[0] == "*" or t[:2] == "n:")
+        return cls(places, objects, states, exact, frozenset(keys))
+
+    @property
+    def words(self) -> frozenset[str]:
+        """Its plain words: neither a place's name nor a number (what the
+        spelling part compares)."""
+        named = {w for p in self.places for w in p[2:].split()}
+        return frozenset(
+            t
+            for t in self.tokens
+            if len(t) > 1 and not t.isdigit() and t not in named
         )
-        return cls(places, objects, states, words, tokens)
 
 
 def traits_of(
     keys: Sequence[str], known: frozenset[str] = frozenset()
 ) -> tuple[str, ...]:
     """What a report names, from its key tokens in text order: its places
-    (:func:`places_of`) and its problem concepts (``#o:water``,
-    ``#s:dirty``), interned. The index keeps this per case: the key it
+    (:func:`places_of`), its problem concepts (``#o:water``, ``#s:dirty``)
+    and its places' keys (``*diponegoro``, :func:`place_keys`), interned. The index keeps this per case: the key it
     stores is sorted for the scorer, and places need the order."""
     objects, states = problem_of(keys)
     concepts = [f"#o:{c}" for c in sorted(objects)] + [
         f"#s:{c}" for c in sorted(states)
     ]
-    return places_of(keys, known) + tuple(sys.intern(c) for c in concepts)
+    places = places_of(keys, known)
+    exact = sorted(k for k in place_keys(places) if k[0] == "*")
+    return places + tuple(sys.intern(c) for c in (*concepts, *exact))
 
 
 @dataclass(frozen=True, slots=True)
@@ -569,12 +615,18 @@ def logit(
 ) -> tuple[float, bool]:
     """The score of two reports in logits and whether they share a place:
     the sum of :func:`components`, without building its words (the index
-    calls this on its candidates). When the pair cannot reach
-    :data:`THRESHOLD` whatever its spelling, the spelling part is left out
-    (the score is then lower than :func:`components`' sum)."""
+    calls this on its candidates). A pair that cannot reach
+    :data:`THRESHOLD` is left early: its score is then only a bound below
+    the threshold."""
+    objects, states = _concepts(a.objects, b.objects), _concepts(a.states, b.states)
+    problem = _PROBLEM_PART[objects, states]
+    context = sum(value for _, _, value in _context(days_apart, window_days, km_apart))
+    bound = WEIGHTS["bias"] + problem + context + _BEST_PLACES_AND_SPELLING
+    if bound < THRESHOLD_LOGIT or not keyed(a, b):
+        return min(bound, THRESHOLD_LOGIT - 1.0), False
     v = _verdicts(a, b, explain=False, grams=False)
     z = sum(WEIGHTS[name] * value for name, value in _features(v).items())
-    z += sum(value for _, _, value in _context(days_apart, window_days, km_apart))
+    z += context
     shared = any(verdict > 0 for verdict, _ in v.places.values())
     shared = shared and not v.too_few_shared
     # the spelling part is the dearest: only when it can still matter
@@ -587,6 +639,31 @@ def logit(
                 / math.sqrt(len(ga) * len(gb))
             )
     return z, shared
+
+
+def _problem_part(objects: int, states: int) -> float:
+    w = WEIGHTS.get
+    value = 0.0
+    for code, verdict in (("object", objects), ("state", states)):
+        if verdict > 0:
+            value += w(code + "_same", 0.0)
+        elif verdict < 0:
+            value += w(code + "_diff", 0.0)
+    if 1 in (objects, states) and -1 not in (objects, states):
+        value += w("problem_agree", 0.0)
+    return value
+
+
+# the problem's part of the score for each (objects, states) verdict, and
+# the most the places and the spelling can add: bounds for leaving early
+_PROBLEM_PART = {
+    (o, st): _problem_part(o, st) for o in (-1, 0, 1) for st in (-1, 0, 1)
+}
+_BEST_PLACES_AND_SPELLING = sum(
+    max(v, 0.0)
+    for k, v in WEIGHTS.items()
+    if k.startswith(("places_", "trigrams", *(c + "_" for c in _PLACE_CODES)))
+)
 
 
 def components(
@@ -625,7 +702,16 @@ def components(
         out.append(_flag("places_agree", "; ".join(codes)))
     if v.problem_agree:
         out.append(_flag("problem_agree", ""))
-    if v.too_few_shared and any(x > 0 for x, _ in v.places.values()):
+    if any(x > 0 for x, _ in v.places.values()) and not keyed(a, b):
+        out.append(
+            Component(
+                "details",
+                _LABELS["details"],
+                "tidak ada nama tempat yang persis sama: tidak ditautkan",
+                0.0,
+            )
+        )
+    elif v.too_few_shared and any(x > 0 for x, _ in v.places.values()):
         out.append(
             Component(
                 "details",
