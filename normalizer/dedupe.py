@@ -141,6 +141,7 @@ class DuplicateIndex(CandidateSearch):
         # places and problem concepts of each case (traits_of), for links in
         # other words: the key is sorted for the scorer, places need order
         self._traits: list[tuple[str, ...]] = []
+        self._last_traits: tuple[list[str], tuple[str, ...]] | None = None
         self._categories = Codes()
         self._regions = Codes()
         # tokens as integer ids; postings per category code → token id → slots
@@ -215,7 +216,7 @@ class DuplicateIndex(CandidateSearch):
         self._slot[case.id] = slot
         self._ids.append(case.id)
         self._keys.append(self._prepare(keys))
-        self._traits.append(traits_of(keys, self.known_places))
+        self._traits.append(self._traits_of(keys))
         self._ts.append(case.received_at.timestamp())
         category = self._categories.code(case.category)
         region = self._regions.code(case.region)
@@ -633,7 +634,10 @@ class DuplicateIndex(CandidateSearch):
                 + (f"; region {region}" if region else ""),
                 "similar",
             )
-        return self._in_other_words(case, keys, pool)
+        # the word rule's hits were judged on their words and details: a
+        # case whose near twins it kept apart (another street, another RT)
+        # is not looked at again in other words
+        return None if found else self._in_other_words(case, keys, pool)
 
     def _in_other_words(
         self, case: DedupeCase, keys: list[str], pool: list[int]
@@ -645,7 +649,7 @@ class DuplicateIndex(CandidateSearch):
         s = self.settings
         if not s.paraphrase or not pool:
             return None
-        mine = traits_of(keys, self.known_places)
+        mine = self._traits_of(keys)
         concepts = {t for t in mine if t[0] == "#"}
         # a link needs a place, and (with the fitted weights) a problem
         # concept in common: a case without either is not looked at
@@ -664,12 +668,15 @@ class DuplicateIndex(CandidateSearch):
             theirs = self._traits[slot]
             if LINK_NEEDS_CONCEPT and concepts.isdisjoint(theirs):
                 continue
-            key = self._keys[slot].split()
+            stored = self._keys[slot]
             if exact.isdisjoint(theirs) and not (
-                any(name in key for name in names)
-                or any(t[0] == "*" and t[1:] in me.tokens for t in theirs)
+                any(t[0] == "*" and t[1:] in me.tokens for t in theirs)
+                # a substring search in C, no split: the key's words are
+                # separated by single spaces
+                or any(f" {name} " in f" {stored} " for name in names)
             ):
                 continue
+            key = stored.split()
             looked += 1
             if looked > s.paraphrase_candidates:
                 break
@@ -702,6 +709,16 @@ class DuplicateIndex(CandidateSearch):
             "shows each part)",
             "similar",
         )
+
+    def _traits_of(self, keys: list[str]) -> tuple[str, ...]:
+        # the pipeline hands find and add the same list of key tokens: the
+        # traits of the last one are kept for the next call
+        last = self._last_traits
+        if last is not None and last[0] is keys:
+            return last[1]
+        traits = traits_of(keys, self.known_places)
+        self._last_traits = (keys, traits)
+        return traits
 
     @property
     def paraphrase_threshold(self) -> float:

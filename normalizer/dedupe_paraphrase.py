@@ -445,9 +445,7 @@ class Profile:
         spelling part compares)."""
         named = {w for p in self.places for w in p[2:].split()}
         return frozenset(
-            t
-            for t in self.tokens
-            if len(t) > 1 and not t.isdigit() and t not in named
+            t for t in self.tokens if len(t) > 1 and not t.isdigit() and t not in named
         )
 
 
@@ -505,6 +503,12 @@ class _Verdicts:
 
 _PLACE_TAGS = (("street", "j:"), ("landmark", "m:"), ("village", "d:"), ("rt", "n:"))
 _PLACE_CODES = tuple(code for code, _ in _PLACE_TAGS)
+_CHEAPEST_FIRST = (
+    ("rt", "n:"),
+    ("village", "d:"),
+    ("street", "j:"),
+    ("landmark", "m:"),
+)
 _LABELS = {
     "bias": "dasar",
     "street": "jalan/gang",
@@ -624,7 +628,29 @@ def logit(
     bound = WEIGHTS["bias"] + problem + context + _BEST_PLACES_AND_SPELLING
     if bound < THRESHOLD_LOGIT or not keyed(a, b):
         return min(bound, THRESHOLD_LOGIT - 1.0), False
-    v = _verdicts(a, b, explain=False, grams=False)
+    # places one by one, the cheapest first; each lowers the bound (most
+    # hard negatives differ in one place and leave here)
+    w = WEIGHTS.get
+    conflict = False
+    places: dict[str, tuple[int, str]] = {}
+    for code, tag in _CHEAPEST_FIRST:
+        verdict = places[code] = _compare_places(a, b, tag, explain=False)
+        if verdict[0] <= 0:
+            bound -= max(w(code + "_same", 0.0), 0.0)
+        if verdict[0] < 0:
+            bound += w(code + "_diff", 0.0)
+            if not conflict:
+                conflict = True
+                bound += w("places_conflict", 0.0) - max(w("places_agree", 0.0), 0.0)
+        if bound < THRESHOLD_LOGIT:
+            return THRESHOLD_LOGIT - 1.0, False
+    v = _Verdicts(
+        {code: places[code] for code, _ in _PLACE_TAGS},
+        objects,
+        states,
+        0.0,
+        _one_sided(a, b, places),
+    )
     z = sum(WEIGHTS[name] * value for name, value in _features(v).items())
     z += context
     shared = any(verdict > 0 for verdict, _ in v.places.values())
@@ -656,9 +682,7 @@ def _problem_part(objects: int, states: int) -> float:
 
 # the problem's part of the score for each (objects, states) verdict, and
 # the most the places and the spelling can add: bounds for leaving early
-_PROBLEM_PART = {
-    (o, st): _problem_part(o, st) for o in (-1, 0, 1) for st in (-1, 0, 1)
-}
+_PROBLEM_PART = {(o, st): _problem_part(o, st) for o in (-1, 0, 1) for st in (-1, 0, 1)}
 _BEST_PLACES_AND_SPELLING = sum(
     max(v, 0.0)
     for k, v in WEIGHTS.items()
