@@ -454,8 +454,9 @@ def traits_of(
 ) -> tuple[str, ...]:
     """What a report names, from its key tokens in text order: its places
     (:func:`places_of`), its problem concepts (``#o:water``, ``#s:dirty``)
-    and its places' keys (``*diponegoro``, :func:`place_keys`), interned. The index keeps this per case: the key it
-    stores is sorted for the scorer, and places need the order."""
+    and its places' keys (``*diponegoro``, :func:`place_keys`), interned.
+    The index keeps this per case: the key it stores is sorted for the
+    scorer, and places need the order."""
     objects, states = problem_of(keys)
     concepts = [f"#o:{c}" for c in sorted(objects)] + [
         f"#s:{c}" for c in sorted(states)
