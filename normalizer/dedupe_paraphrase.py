@@ -237,7 +237,9 @@ def _name_after(keys: Sequence[str], i: int, digits: bool = False) -> str:
 
 
 # two words that together name another problem than each alone
-_PHRASES = {("mati", "lampu"): (("object", "power"), ("state", "off"))}
+_PHRASES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
+    ("mati", "lampu"): (("object", "power"), ("state", "off"))
+}
 
 
 def problem_of(tokens: Sequence[str]) -> tuple[frozenset[str], frozenset[str]]:
@@ -250,7 +252,9 @@ def problem_of(tokens: Sequence[str]) -> tuple[frozenset[str], frozenset[str]]:
     for i, token in enumerate(tokens):
         if i == skip:
             continue
-        entries = _PHRASES.get((token, tokens[i + 1])) if i + 1 < len(tokens) else None
+        entries: tuple[tuple[str, str], ...] | None = None
+        if i + 1 < len(tokens):
+            entries = _PHRASES.get((token, tokens[i + 1]))
         if entries is not None:
             skip = i + 1
         else:
