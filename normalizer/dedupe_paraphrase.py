@@ -112,6 +112,15 @@ _NOT_NAME = (
 ) | {"nomor", "km", "kilometer", "depan", "dekat", "samping", "sebelah", "ujung"}
 
 
+# what a word starts: a street, a landmark, a village, a numbered place
+_ROLE = (
+    dict.fromkeys(_VILLAGE, "d")
+    | dict.fromkeys(_LANDMARK, "m")
+    | dict.fromkeys(_STREET, "j")
+    | dict.fromkeys(_NUMBERED_ALIAS, "n")
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Component:
     """One part of the score: its code, an Indonesian label staff read,
@@ -154,11 +163,20 @@ def places_of(
     places."""
     out: list[str] = []
     n = len(keys)
+    heads = _known_heads(known)
+    role = _ROLE.get
     for i, token in enumerate(keys):
-        if token in _NUMBERED_ALIAS and i + 1 < n and keys[i + 1].isdigit():
-            out.append(f"n:{_NUMBERED_ALIAS[token]}={keys[i + 1]}")
-            continue
-        if token in _STREET or _street_slip(token):
+        kind = role(token)
+        if kind is None and token[:1] in ("j", "g") and _street_slip(token):
+            kind = "j"
+        if kind == "n":
+            if i + 1 < n and keys[i + 1].isdigit():
+                out.append(f"n:{_NUMBERED_ALIAS[token]}={keys[i + 1]}")
+                continue
+            if token not in _VILLAGE:  # ``dusun`` also names a village
+                continue
+            kind = "d"
+        if kind == "j":
             if i and keys[i - 1] in _STREET_SKIP:
                 continue
             name = _name_after(keys, i)
@@ -167,22 +185,30 @@ def places_of(
                 # a number right after a street's name: a kilometre post or a
                 # house (``jalan berangas km 5``: the slang table reads
                 # ``km`` as ``kamu``, a stopword, so only the number is left)
-                after = i + 1 + len(name.split())
+                after = i + 1 + name.count(" ") + 1
                 if after < n and keys[after].isdigit():
-                    out.append(f"n:{token}={keys[after]}")
-        elif token in _LANDMARK:
+                    out.append(f"n:jalan={keys[after]}")
+        elif kind == "m":
             name = _name_after(keys, i, digits=True)
             if name:
                 out.append(f"m:@{_LANDMARK_KIND.get(token, token)} {name}")
-        elif token in _VILLAGE:
+        elif kind == "d":
             name = _name_after(keys, i)
             if name:
                 out.append("d:" + name)
-        elif i + 1 < n and f"{token} {keys[i + 1]}" in known:
+        elif token in heads and i + 1 < n and f"{token} {keys[i + 1]}" in known:
             out.append(f"d:{token} {keys[i + 1]}")
-        elif token in known and (not i or f"{keys[i - 1]} {token}" not in known):
+        elif token in known and (
+            not i or keys[i - 1] not in heads or f"{keys[i - 1]} {token}" not in known
+        ):
             out.append("d:" + token)
     return tuple(sys.intern(p) for p in dict.fromkeys(out))
+
+
+@lru_cache(maxsize=8)
+def _known_heads(known: frozenset[str]) -> frozenset[str]:
+    """The first words of the two-word names in ``known``."""
+    return frozenset(name.split()[0] for name in known if " " in name)
 
 
 def _street_slip(token: str) -> bool:
@@ -245,25 +271,51 @@ _PHRASES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
 def problem_of(tokens: Sequence[str]) -> tuple[frozenset[str], frozenset[str]]:
     """The concepts a report's tokens (in text order) name: ``(objects,
     states)``."""
-    table = problem_words()
-    objects: set[str] = set()
-    states: set[str] = set()
+    found = _concept_tags(tokens)
+    return (
+        frozenset(t[3:] for t in found if t[1] == "o"),
+        frozenset(t[3:] for t in found if t[1] == "s"),
+    )
+
+
+def _concept_tags(tokens: Sequence[str]) -> set[str]:
+    """The concepts of the tokens as tags (``#o:water``, ``#s:dirty``): one
+    dictionary lookup a token (:func:`_concept_index`)."""
+    index = _concept_index()
+    found: set[str] = set()
+    last = len(tokens) - 1
     skip = -1
     for i, token in enumerate(tokens):
         if i == skip:
             continue
-        entries: tuple[tuple[str, str], ...] | None = None
-        if i + 1 < len(tokens):
-            entries = _PHRASES.get((token, tokens[i + 1]))
-        if entries is not None:
-            skip = i + 1
-        else:
-            entries = table.get(token)
-        if entries is None and token.endswith("nya") and len(token) > 5:
-            entries = table.get(token[:-3])  # ``airnya``, ``lampunya``
-        for kind, concept in entries or ():
-            (objects if kind == "object" else states).add(concept)
-    return frozenset(objects), frozenset(states)
+        tags = index.get(token)
+        if token in _PHRASE_HEADS and i < last:
+            phrase = _PHRASE_TAGS.get((token, tokens[i + 1]))
+            if phrase is not None:
+                tags, skip = phrase, i + 1
+        if tags:
+            found.update(tags)
+    return found
+
+
+@lru_cache(maxsize=1)
+def _concept_index() -> dict[str, tuple[str, ...]]:
+    """``word → tags`` of the problem table, also under the word with
+    ``-nya`` (``airnya``, ``lampunya``)."""
+    index: dict[str, tuple[str, ...]] = {}
+    for word, entries in problem_words().items():
+        tags = tuple(sys.intern(f"#{kind[0]}:{concept}") for kind, concept in entries)
+        if len(word) > 2:
+            index.setdefault(word + "nya", tags)
+        index[word] = tags
+    return index
+
+
+_PHRASE_HEADS = frozenset(head for head, _ in _PHRASES)
+_PHRASE_TAGS = {
+    pair: tuple(f"#{kind[0]}:{concept}" for kind, concept in entries)
+    for pair, entries in _PHRASES.items()
+}
 
 
 # words many place names share: they do not tell two places apart
@@ -461,13 +513,10 @@ def traits_of(
     and its places' keys (``*diponegoro``, :func:`place_keys`), interned.
     The index keeps this per case: the key it stores is sorted for the
     scorer, and places need the order."""
-    objects, states = problem_of(keys)
-    concepts = [f"#o:{c}" for c in sorted(objects)] + [
-        f"#s:{c}" for c in sorted(states)
-    ]
+    concepts = sorted(_concept_tags(keys))
     places = places_of(keys, known)
     exact = sorted(k for k in place_keys(places) if k[0] == "*")
-    return places + tuple(sys.intern(c) for c in (*concepts, *exact))
+    return (*places, *concepts, *(sys.intern(k) for k in exact))
 
 
 @dataclass(frozen=True, slots=True)
