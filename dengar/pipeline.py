@@ -21,6 +21,7 @@ from sqlmodel import Session, SQLModel
 from channels.base import FetchResult
 from config.settings import Settings
 from dengar.batch import BatchState
+from dengar.content_less import answered_recently
 from dengar.missing_files import note_missing_files
 from dengar.replies import CitizenReplies
 from dispatcher import outbox
@@ -28,6 +29,7 @@ from dispatcher.message import idempotency_key
 from dispatcher.notify import render
 from dispatcher.routing import Router
 from dispatcher.routing_model import RoutingModel
+from normalizer.content import CONTENT_LESS_REASON, says_nothing
 from normalizer.dedupe import Link
 from normalizer.dedupe_db import apply_link
 from normalizer.dedupe_rows import RowDeduper
@@ -217,6 +219,11 @@ class Pipeline:
         )
         if thread is not None:
             row = self._store_follow_up(session, item, fields, thread, batch, summary)
+        elif says_nothing(fields, item):
+            # a greeting, thanks or a test opens no case: the first message
+            # that says something does, and is what is classified and routed
+            self._store_content_less(session, item, fields, batch, summary)
+            return
         else:
             row = self._store_case(session, item, fields, batch, summary)
         missing = item.metadata.get("files_not_downloaded")
@@ -362,6 +369,32 @@ class Pipeline:
             key = f"cmd:{item.external_id}"
             sent = self.replies.to_sender(session, row, item, fields, text, None, key)
             summary.replies += sent
+
+    def _store_content_less(
+        self,
+        session: Session,
+        item: InboundMessage,
+        fields: Normalized,
+        batch: BatchState,
+        summary: BatchSummary,
+    ) -> None:
+        """Keep a message without complaint content as ignored, with the
+        reason, and tell its sender how to write a complaint (once a
+        session: a string of greetings gets one answer)."""
+        minutes = getattr(self._channel_settings(item.channel), "session_minutes", 0)
+        answered = answered_recently(session, item, fields, float(minutes or 60))
+        row = self._new_row(
+            session,
+            item,
+            fields,
+            batch,
+            "ignored",
+            ignored_reason=CONTENT_LESS_REASON,
+            status="closed",
+        )
+        summary.ignored += 1
+        if not answered:
+            summary.replies += self.replies.how_to(session, row, item, fields)
 
     def _store_follow_up(
         self,

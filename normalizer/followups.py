@@ -14,9 +14,10 @@ from datetime import timedelta
 
 from sqlmodel import Session, col, select
 
+from normalizer.content import complaint_words
 from normalizer.normalize import Normalized
 from normalizer.records import InboundMessage
-from storage.tables import ComplaintRow, OutboxRow
+from storage.tables import AttachmentRow, ComplaintRow, OutboxRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,4 +122,22 @@ def _session_case(
             minutes=minutes
         ):
             return None
+    if says_nothing_stored(session, case):
+        # a greeting stored as a case (before such messages were ignored)
+        # is no case to continue: the first real complaint opens its own
+        return None
     return Thread(case, f"same chat within {minutes:g} minutes")
+
+
+def says_nothing_stored(session: Session, case: ComplaintRow) -> bool:
+    """True when a stored case has no complaint content: no location, no
+    shared phone number, no file and no
+    :func:`normalizer.content.complaint_words` in its text."""
+    if case.location_lat is not None or case.reporter_phone:
+        return False
+    if complaint_words(case.subject, case.clean_text, case.reporter_name):
+        return False
+    files = session.exec(
+        select(AttachmentRow.id).where(AttachmentRow.complaint_id == case.id).limit(1)
+    ).first()
+    return files is None
