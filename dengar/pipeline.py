@@ -25,6 +25,7 @@ from dengar.content_less import answered_recently
 from dengar.missing_files import note_missing_files
 from dengar.replies import CitizenReplies
 from dispatcher import outbox
+from dispatcher.duplicates import follow_primary
 from dispatcher.message import idempotency_key
 from dispatcher.notify import render
 from dispatcher.routing import Router
@@ -486,6 +487,7 @@ class Pipeline:
         window = confirmation_window(self._channel_settings(item.channel))
         if link is not None:
             summary.linked += 1
+            self._follow(session, row, link.target_id)
         elif not triage:
             self.enqueue_for_agency(
                 session,
@@ -529,6 +531,15 @@ class Pipeline:
             summary.queued[agency.code] += 1
             if not_before is not None:
                 summary.held[agency.code] += 1
+
+    @staticmethod
+    def _follow(session: Session, row: ComplaintRow, primary_id: int) -> None:
+        """A new duplicate takes its primary's status and agency: it is the
+        same problem, at the stage the primary has reached."""
+        with session.no_autoflush:
+            primary = session.get(ComplaintRow, primary_id)
+        if primary is not None:
+            follow_primary(session, row, primary, "dengar")
 
     def _link_duplicate(self, session: Session, row: ComplaintRow) -> Link | None:
         if self.deduper is None:
