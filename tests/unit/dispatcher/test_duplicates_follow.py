@@ -10,7 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
+from channels.base import FetchResult
 from config.web_settings import SlaSettings
+from dengar.app import App
 from dengar.sla import SlaPolicy, auto_close
 from dengar.status import agency_queue
 from dengar.web.views import clocks
@@ -21,7 +23,7 @@ from dispatcher.status import (
     apply_status_message,
     change_status,
 )
-from normalizer.records import CaseStatus
+from normalizer.records import CaseStatus, InboundMessage
 from storage.tables import AgencyQueueRow, ComplaintRow, StatusEvent
 from tests.unit.dispatcher.test_message_schema import VALIDATOR, sqlite_sessions
 
@@ -217,3 +219,45 @@ def test_the_database_queue_shows_each_problem_once_with_its_supporters_now(
     assert item["tracking_no"] == "ADU-AAAA-0001"
     assert item["supporters"] == 1
     assert [r["channel"] for r in item["supporter_reports"]] == ["bot"]
+
+
+def test_a_new_report_linked_at_intake_takes_its_primarys_stage(make_settings):
+    app = App.open(make_settings())
+    app.enable_dedupe()
+
+    def mail(n: int, sender: str) -> InboundMessage:
+        raw = (
+            f"From: {sender}\nTo: pengaduan@kab.example.go.id\n"
+            f"Subject: Jembatan Desa Semayap ambruk\nMessage-ID: <j{n}@x.id>\n\n"
+            "Jembatan di Desa Semayap ambruk sejak kemarin, warga tidak bisa "
+            "lewat ke pasar. Mohon segera diperbaiki.\n"
+        ).encode()
+        return InboundMessage("surat", f"f{n}", WHEN, raw, "rfc822")
+
+    try:
+        app.store("surat", FetchResult(items=[mail(1, "a@warga.id")], cursor="1"))
+        with app.sessions() as s:
+            primary = s.exec(select(ComplaintRow)).one()
+            change_status(
+                s, primary, S.IN_PROGRESS, None, "agency:PUPR", lambda *_: None
+            )
+            s.commit()
+        summary = app.store(
+            "surat", FetchResult(items=[mail(2, "b@lain.id")], cursor="2")
+        )
+        assert summary.linked == 1
+        with app.sessions() as s:
+            primary, duplicate = s.exec(
+                select(ComplaintRow).order_by(ComplaintRow.id)
+            ).all()
+            assert duplicate.duplicate_of_id == primary.id
+            assert (duplicate.status, duplicate.agency_code) == (
+                "in_progress",
+                primary.agency_code,
+            )
+            notes = s.exec(
+                select(StatusEvent.note).where(StatusEvent.complaint_id == duplicate.id)
+            ).all()
+            assert f"mengikuti pengaduan utama {primary.tracking_no}" in notes
+    finally:
+        app.engine.dispose()
