@@ -44,7 +44,21 @@ def find_thread(
     fields: Normalized,
     session_minutes: float = 0,
 ) -> Thread | None:
-    """The case ``item`` continues, or None for a new case."""
+    """The case ``item`` continues, or None for a new case. A record that is
+    no case (a greeting kept as ignored, a command) is nothing to continue:
+    a reply to our how-to answer, or an edit of a greeting, is a new case."""
+    thread = _thread(session, item, fields, session_minutes)
+    if thread is None or thread.case.kind != "case":
+        return None
+    return thread
+
+
+def _thread(
+    session: Session,
+    item: InboundMessage,
+    fields: Normalized,
+    session_minutes: float,
+) -> Thread | None:
     for ref in fields.references:
         stored = session.exec(
             select(ComplaintRow).where(ComplaintRow.message_id == ref)

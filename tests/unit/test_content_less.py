@@ -307,3 +307,45 @@ def test_a_greeting_stored_as_a_case_earlier_is_no_follow_up_target(
     assert (summary.new_cases, summary.follow_ups) == (1, 0)
     new = stored(sessions, "case")[-1]
     assert (new.category, new.agency_code) == ("jalan", "PUPR")
+
+
+def test_an_edit_of_a_greeting_that_says_something_opens_the_case(pipeline, sessions):
+    greeting = chat("halo")
+    ingest(pipeline, sessions, greeting)
+    edit = chat(
+        "halo, jalan Pramuka berlubang besar",
+        minutes=1,
+        metadata={"edit_of": greeting.external_id},
+    )
+    summary = ingest(pipeline, sessions, edit)
+    assert (summary.new_cases, summary.follow_ups) == (1, 0)
+    [case] = stored(sessions, "case")
+    assert case.category == "jalan"
+
+
+def test_a_reply_to_the_how_to_mail_with_the_complaint_opens_the_case(
+    pipeline, sessions
+):
+    ingest(pipeline, sessions, mail("test", ""))
+    [how_to] = replies(sessions)
+    with sessions() as session:
+        row = session.get(OutboxRow, how_to.id)
+        row.remote_id = "<jawaban-1@kab.go.id>"  # what the SMTP sender records
+        session.add(row)
+        session.commit()
+    n = next(_ids)
+    answer = InboundMessage(
+        channel="surat",
+        external_id=f"f{n}",
+        received_at=T0 + timedelta(minutes=5),
+        raw=(
+            "From: Warga <warga@example.id>\nTo: pengaduan@kab.go.id\n"
+            "Subject: Re: Cara menyampaikan pengaduan\n"
+            f"Message-ID: <m{n}@example.id>\n"
+            "In-Reply-To: <jawaban-1@kab.go.id>\n\n"
+            "Jalan di Desa Stagen berlubang besar sejak sebulan.\n"
+        ).encode(),
+        raw_format="rfc822",
+    )
+    summary = ingest(pipeline, sessions, answer)
+    assert (summary.new_cases, summary.follow_ups) == (1, 0)
