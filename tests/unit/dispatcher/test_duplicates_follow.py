@@ -261,3 +261,14 @@ def test_a_new_report_linked_at_intake_takes_its_primarys_stage(make_settings):
             assert f"mengikuti pengaduan utama {primary.tracking_no}" in notes
     finally:
         app.engine.dispose()
+
+
+def test_the_agency_mail_lists_the_supporters(linked):
+    from dispatcher.sinks.email import _body
+
+    with linked() as s:
+        message = build_message(s, load(linked, "ADU-AAAA-0001"), "PUPR", "PUPR")
+    body = _body(message, "Dinas PUPR")
+    assert "Laporan serupa  : 2 warga lain" in body
+    assert "melalui bot (ADU-AAAA-0002)" in body
+    assert "melalui surat (ADU-AAAA-0003)" in body
