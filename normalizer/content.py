@@ -31,6 +31,7 @@ CONTENT_LESS_REASON = "no complaint content"
 _LAUGH = re.compile(r"(?:wk)+w?|(?:h[aeiou]){2,}h?|(?:[aeiou]h){2,}|(?:xi){2,}")
 _PHONE = re.compile(r"(?<!\d)(?:\+?62|0)[\s.-]?8[\d\s.-]{7,14}\d")
 _REPLY_PREFIX = ("re:", "fwd:", "fw:", "aw:", "balas:")
+_HEAD = 2000  # characters read first (see says_nothing)
 
 
 def load_courtesy(path: Path = COURTESY_FILE) -> frozenset[str]:
@@ -76,4 +77,11 @@ def says_nothing(fields: Normalized, item: InboundMessage) -> bool:
         return False
     if item.metadata.get("contact_shared") or item.metadata.get("file_too_large"):
         return False  # a phone number given, or a file that was too big to keep
-    return not complaint_words(fields.subject, fields.clean_text, fields.reporter.name)
+    name, text = fields.reporter.name, fields.clean_text
+    if len(text) > _HEAD:
+        # a complaint names its problem early: most long texts are decided
+        # by their first lines, without a pass over all of them
+        head = text[: text.rfind(" ", 0, _HEAD) + 1 or _HEAD]
+        if complaint_words(fields.subject, head, name):
+            return False
+    return not complaint_words(fields.subject, text, name)

@@ -349,3 +349,20 @@ def test_a_reply_to_the_how_to_mail_with_the_complaint_opens_the_case(
     )
     summary = ingest(pipeline, sessions, answer)
     assert (summary.new_cases, summary.follow_ups) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "terima kasih " * 400 + "jalan berlubang",  # the problem comes last
+        "jalan berlubang " + "terima kasih " * 400,
+    ],
+)
+def test_a_long_text_with_a_problem_anywhere_is_a_case(pipeline, sessions, text):
+    summary = ingest(pipeline, sessions, chat(text))
+    assert summary.new_cases == 1
+
+
+def test_a_long_text_of_thanks_only_is_no_case(pipeline, sessions):
+    summary = ingest(pipeline, sessions, chat("terima kasih banyak " * 400))
+    assert summary.new_cases == 0
