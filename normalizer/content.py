@@ -9,8 +9,9 @@ nothing when none of its words is left after the stopwords
 the words of the sender's own name, phone numbers and one-letter tokens.
 
 Anything else the citizen sends carries content: a photo, a document, a
-voice note, a shared location or phone number (a photo of a pothole is a
-complaint), and so does a number ("RT 5").
+voice note (also one too large to keep or that could not be downloaded), a
+shared location or phone number (a photo of a pothole is a complaint), and
+so does a number ("RT 5").
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ _LAUGH = re.compile(r"(?:wk)+w?|(?:h[aeiou]){2,}h?|(?:[aeiou]h){2,}|(?:xi){2,}")
 _PHONE = re.compile(r"(?<!\d)(?:\+?62|0)[\s.-]?8[\d\s.-]{7,14}\d")
 _REPLY_PREFIX = ("re:", "fwd:", "fw:", "aw:", "balas:")
 _HEAD = 2000  # characters read first (see says_nothing)
+# a channel's note that a file was sent but could not be downloaded
+_NOT_FETCHED = "files_not_downloaded"
 
 
 def load_courtesy(path: Path = COURTESY_FILE) -> frozenset[str]:
@@ -75,8 +78,9 @@ def says_nothing(fields: Normalized, item: InboundMessage) -> bool:
     shared phone number, and no :func:`complaint_words` in its text."""
     if fields.attachments or fields.location is not None:
         return False
-    if item.metadata.get("contact_shared") or item.metadata.get("file_too_large"):
-        return False  # a phone number given, or a file that was too big to keep
+    meta = item.metadata
+    if any(meta.get(k) for k in ("contact_shared", "file_too_large", _NOT_FETCHED)):
+        return False  # a phone number given, or a file we could not keep
     name, text = fields.reporter.name, fields.clean_text
     if len(text) > _HEAD:
         # a complaint names its problem early: most long texts are decided

@@ -366,3 +366,29 @@ def test_a_long_text_with_a_problem_anywhere_is_a_case(pipeline, sessions, text)
 def test_a_long_text_of_thanks_only_is_no_case(pipeline, sessions):
     summary = ingest(pipeline, sessions, chat("terima kasih banyak " * 400))
     assert summary.new_cases == 0
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {
+            "files_not_downloaded": (
+                {
+                    "kind": "photo",
+                    "filename": "foto.jpg",
+                    "size": 1000,
+                    "reason": "unavailable: file is temporarily unavailable",
+                    "file_id": "AgAD",
+                },
+            )
+        },
+        {"file_too_large": True, "file_too_large_name": "foto.jpg"},
+        {"contact_shared": True},
+    ],
+    ids=["photo-not-downloaded", "photo-too-large", "contact"],
+)
+def test_a_file_we_could_not_keep_or_a_shared_contact_is_no_greeting(
+    pipeline, sessions, metadata
+):
+    summary = ingest(pipeline, sessions, chat(None, metadata=metadata))
+    assert (summary.new_cases, summary.ignored) == (1, 0)
