@@ -174,7 +174,8 @@ def _body(m: dict[str, Any], agency_name: str, timezone: str) -> str:
         lines.append(f"Laporan serupa  : {m['supporters']} warga lain")
         for other in m.get("supporter_reports", []):
             lines.append(
-                f"                  - {other['received_at']} melalui "
+                f"                  - {local_time(other['received_at'], timezone)} "
+                "melalui "
                 f"{other['channel']} ({other['tracking_no'] or '-'})"
             )
     lines += ["", "Isi pengaduan:", "", _indent(str(m.get("text", ""))), ""]

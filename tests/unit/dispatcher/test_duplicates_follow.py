@@ -268,7 +268,8 @@ def test_the_agency_mail_lists_the_supporters(linked):
 
     with linked() as s:
         message = build_message(s, load(linked, "ADU-AAAA-0001"), "PUPR", "PUPR")
-    body = _body(message, "Dinas PUPR")
+    body = _body(message, "Dinas PUPR", "Asia/Makassar")
     assert "Laporan serupa  : 2 warga lain" in body
-    assert "melalui bot (ADU-AAAA-0002)" in body
+    # local time, as the rest of the mail: 01:30 UTC is 09:30 WITA
+    assert "23-11-2026 09:30 WITA melalui bot (ADU-AAAA-0002)" in body
     assert "melalui surat (ADU-AAAA-0003)" in body
