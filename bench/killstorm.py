@@ -35,16 +35,22 @@ def print_report(report: StormReport) -> None:
         ("Telegram acks expected", report.acks_expected),
         ("Telegram acks missing", report.acks_missing),
         ("Telegram acks repeated", report.acks_repeated),
+        ("most acks to one chat", report.acks_most),
         (
             "email acks expected / missing",
             f"{report.mail_acks_expected} / {report.mail_acks_missing}",
         ),
         ("email acks repeated", report.mail_acks_repeated),
+        ("most ack mails to one citizen", report.mail_acks_most),
         (
             "webhook agency: cases / keys",
             f"{report.webhook_cases} / {report.webhook_keys}",
         ),
         ("webhook re-sends (same key)", report.webhook_repeats),
+        (
+            "bound: kills x webhook concurrency",
+            report.kills * report.webhook_concurrency,
+        ),
         (
             "database agency: cases / keys",
             f"{report.db_queue_cases} / {report.db_queue_keys}",
@@ -78,6 +84,12 @@ def main() -> None:
         help="longest life of a process before its SIGKILL (s)",
     )
     parser.add_argument(
+        "--channel-batch",
+        type=int,
+        default=3,
+        help="items per channel batch (100: large outbox batches, as in production)",
+    )
+    parser.add_argument(
         "--postgres",
         default=None,
         help="an empty PostgreSQL database URL (default SQLite)",
@@ -97,6 +109,7 @@ def main() -> None:
                 database_url=args.postgres,
                 max_life=args.max_life,
                 drain_timeout=600,
+                channel_batch=args.channel_batch,
             )
         )
     print_report(report)

@@ -310,6 +310,7 @@ class XChannel:
         since, until, newest = source_state(key, value)
         token: str | None = None
         seen = 0
+        first = len(out.items)  # where this source's items begin
         while True:
             smallest = 5 if kind == "mentions" else 10
             params: Json = {
@@ -352,7 +353,8 @@ class XChannel:
             cut = len(posts) > room or (token and seen >= budget)
             if cut and taken:
                 out.more = True
-                return {"since_id": since, "until_id": taken[-1], "newest_id": newest}
+                until = out.hold_back_orphans(first, since, taken[-1])
+                return {"since_id": since, "until_id": until, "newest_id": newest}
             if cut or not token:
                 break
         return newest or since

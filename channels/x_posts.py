@@ -367,6 +367,49 @@ class PostBatch:
                 self.rejected.append(reject(self.channel, post, reason))
         return ids
 
+    def hold_back_orphans(self, first: int, since: Any, oldest: str) -> str:
+        """Where a poll cut short by its budget stops: after ``oldest``, the
+        last post read, unless a self-reply among this source's items (from
+        ``first`` on, newest first) answers a post the cut leaves for a later
+        poll. That reply and everything older are then left for the next
+        poll, which starts with the reply and so reads it with its parent
+        when both fit in one poll; the id to read on below is returned.
+
+        The newest item is never held back, so every poll makes progress."""
+        mine = self.items[first:]
+        for index, item in enumerate(mine[1:], start=1):
+            parent = _self_reply_parent(item)
+            if (
+                parent is None
+                or not _later(parent, since)
+                or int(parent) >= int(oldest)
+            ):
+                continue
+            for dropped in mine[index:]:
+                self._ids.discard(dropped.external_id)
+            del self.items[first + index :]
+            return mine[index - 1].external_id
+        return oldest
+
+
+def _self_reply_parent(item: InboundMessage) -> str | None:
+    """The id of the post ``item`` answers when its author answers
+    themselves (a thread), else None."""
+    author = item.metadata.get("author_id")
+    if not author or item.metadata.get("in_reply_to_user_id") != author:
+        return None
+    for ref in item.in_reply_to:
+        if ref.startswith("x:") and ref[2:].isdigit():
+            return ref[2:]
+    return None
+
+
+def _later(post_id: str, since: Any) -> bool:
+    """Whether ``post_id`` is newer than the ``since_id`` already read."""
+    if since is None or not str(since).isdigit():
+        return True
+    return int(post_id) > int(str(since))
+
 
 def load_cursor(cursor: str | None) -> dict[str, Any]:
     if not cursor:

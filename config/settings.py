@@ -118,7 +118,9 @@ class OutboxSettings(StrictModel):
     backoff_base: Seconds = 10.0
     backoff_max: Seconds = 3600.0
     claim_timeout: Seconds = Field(
-        default=300.0, description="an in-flight claim older than this is retried"
+        default=300.0,
+        description="an in-flight claim its worker has not renewed for this long "
+        "(the worker died) is retried",
     )
 
 

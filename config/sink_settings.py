@@ -4,15 +4,35 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from config.common import Seconds, SmtpSettings, StrictModel
+from config.http_parts import (
+    BodyTemplate,
+    ContentType,
+    DeliveryTemplate,
+    HeaderTemplates,
+    HttpAuth,
+    HttpRedactionSettings,
+    HttpStatusSettings,
+    Locator,
+    check_body,
+)
+
+_CONCURRENCY = (
+    "deliveries in flight at once; a crash (SIGKILL) re-sends at most this "
+    "many, each with its idempotency key"
+)
 
 
 class SinkBase(StrictModel):
-    """What every sink has: how hard to try before a delivery is dead."""
+    """What every sink has: how hard to try before a delivery is dead, and how
+    many deliveries may be in flight (handed over, outcome not yet recorded)."""
 
     max_attempts: int = Field(default=10, ge=1, le=100)
+    # batch sinks hand a whole outbox batch over at once (one pipeline, one
+    # wait for confirms, one transaction)
+    concurrency: int = Field(default=100, ge=1, le=1000, description=_CONCURRENCY)
 
 
 class DatabaseSinkSettings(SinkBase):
@@ -32,7 +52,8 @@ class WebhookSinkSettings(SinkBase):
         default=8,
         ge=1,
         le=100,
-        description="requests in flight at once (connections kept open)",
+        description="requests in flight at once (connections kept open); a "
+        "crash (SIGKILL) re-sends at most this many, each with its idempotency key",
     )
 
 
@@ -42,6 +63,7 @@ class EmailSinkSettings(SinkBase):
     type: Literal["email"]
     to: list[str] = Field(min_length=1)
     smtp: SmtpSettings
+    concurrency: int = Field(default=4, ge=1, le=100, description=_CONCURRENCY)
 
 
 class AmqpSinkSettings(SinkBase):
@@ -76,11 +98,52 @@ class RedisSinkSettings(SinkBase):
     )
 
 
+class HttpSinkSettings(SinkBase):
+    """Any agency system over HTTP (SP4N-LAPOR!, a ticket system, a letter
+    registry): the request is rendered from templates, the remote id read
+    from the answer, and the case's status optionally read back."""
+
+    type: Literal["http"]
+    method: Literal["POST", "PUT", "PATCH"] = "POST"
+    url: DeliveryTemplate = Field(
+        min_length=1, description="template; must give an http(s) URL"
+    )
+    headers: HeaderTemplates = Field(default_factory=dict)
+    content_type: ContentType = "json"
+    body: BodyTemplate = Field(
+        default=None,
+        description="template of the body, or for content_type form a mapping "
+        "of field name to template",
+    )
+    auth: HttpAuth | None = None
+    response_id: Locator | None = Field(
+        default=None, description="where the remote system's id is in its answer"
+    )
+    status: HttpStatusSettings | None = None
+    redaction: HttpRedactionSettings | None = Field(
+        default=None,
+        description="how to ask the system to remove the reporter's identity "
+        "from a case made confidential after it was sent; without it such a "
+        "redaction is dead, for staff to pass on by other means",
+    )
+    timeout: Seconds = 10.0
+    concurrency: int = Field(default=4, ge=1, le=100)
+
+    @field_validator("body")
+    @classmethod
+    def _body_renders(
+        cls, body: str | dict[str, str] | None, info: ValidationInfo
+    ) -> str | dict[str, str] | None:
+        check_body(body, info.data.get("content_type", "json"))
+        return body
+
+
 SinkSettings = Annotated[
     DatabaseSinkSettings
     | WebhookSinkSettings
     | EmailSinkSettings
     | AmqpSinkSettings
-    | RedisSinkSettings,
+    | RedisSinkSettings
+    | HttpSinkSettings,
     Field(discriminator="type"),
 ]

@@ -4,15 +4,17 @@ wait to be inserted together at the end of the batch."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import insert
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
 from channels.base import FetchResult
-from normalizer.records import InboundMessage, RejectedItem
+from normalizer.records import InboundMessage, RejectedItem, Reporter
 from normalizer.tracking import new_tracking_no
 from storage.tables import ComplaintRow, QuarantineRow, StatusEvent, utcnow
 
@@ -26,7 +28,9 @@ class BatchState:
     stored, so that nothing is stored twice."""
 
     sources: set[tuple[str, str]] = field(default_factory=set)
-    message_ids: set[str] = field(default_factory=set)
+    # Message-ID → the fingerprints (sender and content) stored under it: a
+    # Message-ID names the same mail only with the same fingerprint
+    message_ids: dict[str, set[str]] = field(default_factory=dict)
     # checked in this transaction only: another writer may take one later
     free_tracking_nos: list[str] = field(default_factory=list)
     cases_left: int = 0  # at most: how many tracking numbers to draw
@@ -57,13 +61,38 @@ class BatchState:
 
     def load_message_ids(self, session: Session, ids: Iterable[str | None]) -> None:
         """Note which of ``ids`` are stored already."""
+        table = ComplaintRow.__table__  # type: ignore[attr-defined]
+        columns = (
+            "message_id",
+            "reporter_email",
+            "reporter_chat_id",
+            "reporter_handle",
+            "subject",
+            "original_text",
+        )
         for chunk in _chunks({i for i in ids if i}):
-            found = session.exec(
-                select(ComplaintRow.message_id).where(
-                    col(ComplaintRow.message_id).in_(chunk)
+            found = session.execute(
+                sa_select(*(table.c[name] for name in columns)).where(
+                    table.c.message_id.in_(chunk)
                 )
-            )
-            self.message_ids.update(i for i in found if i)
+            ).all()
+            for message_id, email, chat, handle, subject, text in found:
+                if message_id:
+                    sender = Reporter(email=email, chat_id=chat, handle=handle)
+                    print_ = message_fingerprint(sender, subject, text)
+                    self.message_ids.setdefault(message_id, set()).add(print_)
+
+    def seen_message(
+        self, message_id: str | None, reporter: Reporter, subject: str | None, text: str
+    ) -> bool | None:
+        """Whether this message is stored already: True when its Message-ID
+        is stored with the same sender and content, False when the id is
+        stored for a different message (a collision), None when it is new."""
+        if not message_id or message_id not in self.message_ids:
+            return None
+        return (
+            message_fingerprint(reporter, subject, text) in self.message_ids[message_id]
+        )
 
     def has_source(self, item: InboundMessage | RejectedItem) -> bool:
         """Whether a record or quarantine entry of ``item`` exists."""
@@ -73,7 +102,14 @@ class BatchState:
         """Note a record stored by this batch."""
         self.sources.add((row.channel, row.external_id))
         if row.message_id:
-            self.message_ids.add(row.message_id)
+            sender = Reporter(
+                email=row.reporter_email,
+                chat_id=row.reporter_chat_id,
+                handle=row.reporter_handle,
+            )
+            self.message_ids.setdefault(row.message_id, set()).add(
+                message_fingerprint(sender, row.subject, row.original_text)
+            )
 
     def quarantined(self, item: RejectedItem) -> None:
         """Note an item quarantined by this batch."""
@@ -125,6 +161,16 @@ class BatchState:
         session.add_all(self.later)
         self.events = []
         self.later = []
+
+
+def message_fingerprint(reporter: Reporter, subject: str | None, text: str) -> str:
+    """Who sent a message and a digest of what it says."""
+    sender = reporter.email or reporter.chat_id or reporter.handle or ""
+    digest = hashlib.sha256()
+    for part in (sender.strip().lower(), subject or "", text):
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\0")
+    return digest.hexdigest()
 
 
 def _chunks(values: Iterable[str]) -> list[list[str]]:

@@ -16,6 +16,7 @@ from config.settings import AgencySettings, Settings
 from config.sink_settings import (
     AmqpSinkSettings,
     EmailSinkSettings,
+    HttpSinkSettings,
     RedisSinkSettings,
     WebhookSinkSettings,
 )
@@ -61,6 +62,11 @@ async def check_sink(agency: AgencySettings) -> str | None:
         if isinstance(sink, EmailSinkSettings):
             await SmtpReplier(sink.smtp).check()
         elif isinstance(sink, WebhookSinkSettings):
+            await _connect(sink.url, "sink.url")
+        elif (
+            isinstance(sink, HttpSinkSettings) and "{" not in urlsplit(sink.url).netloc
+        ):
+            # the URL is a template; its host is known unless templated too
             await _connect(sink.url, "sink.url")
         elif isinstance(sink, AmqpSinkSettings | RedisSinkSettings):
             await _connect(sink.url.get_secret_value(), "sink.url")

@@ -50,6 +50,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "dengar.cli_routing:routing",
         "The routing model: learn it, list its versions, explain a case.",
     ),
+    "sink": ("dengar.cli_sink:sink", "Agency sinks: try an http sink's request."),
     "serve": (
         "dengar.cli_web:serve",
         "Serve the staff dashboard and the agency API (until SIGINT/SIGTERM).",

@@ -21,6 +21,8 @@ from sqlmodel import Session, SQLModel
 from channels.base import FetchResult
 from config.settings import Settings
 from dengar.batch import BatchState
+from dengar.batch_order import parents_first
+from dengar.case_edits import apply_edit
 from dengar.content_less import answered_recently
 from dengar.missing_files import note_missing_files
 from dengar.replies import CitizenReplies
@@ -28,7 +30,7 @@ from dispatcher import outbox
 from dispatcher.duplicates import follow_primary
 from dispatcher.message import idempotency_key
 from dispatcher.notify import render
-from dispatcher.routing import Router
+from dispatcher.routing import RouteDecision, Router
 from dispatcher.routing_model import RoutingModel
 from normalizer.content import CONTENT_LESS_REASON, says_nothing
 from normalizer.dedupe import Link
@@ -36,7 +38,7 @@ from normalizer.dedupe_db import apply_link
 from normalizer.dedupe_rows import RowDeduper
 from normalizer.followups import Thread, find_thread
 from normalizer.normalize import MailPolicy, Normalized, normalize
-from normalizer.records import InboundMessage, RejectedItem
+from normalizer.records import InboundMessage, Location, RejectedItem
 from normalizer.text import storable
 from storage.attachments import attachment_row
 from storage.tables import (
@@ -144,6 +146,8 @@ class Pipeline:
             (item, None if batch.has_source(item) else self._normalize(item))
             for item in result.items
         ]
+        # a reply after the message it answers (X timelines come newest first)
+        read = parents_first(read)
         batch.load_message_ids(
             session, [f.message_id for _i, f in read if isinstance(f, Normalized)]
         )
@@ -204,7 +208,7 @@ class Pipeline:
                 summary,
             )
             return
-        if fields.message_id and fields.message_id in batch.message_ids:
+        if self._seen_message(item, fields, batch):
             summary.already_stored += 1
             return
         command = item.metadata.get("command")
@@ -238,6 +242,28 @@ class Pipeline:
             summary.replies += self.replies.file_not_downloaded(
                 session, row, item, fields
             )
+
+    @staticmethod
+    def _seen_message(
+        item: InboundMessage, fields: Normalized, batch: BatchState
+    ) -> bool:
+        """Whether ``item`` is a message stored already under its Message-ID
+        (the same mail fetched again through another path): only with the
+        same sender and content. An edit has its original's id by design."""
+        if item.metadata.get("edit_of"):
+            return False
+        seen = batch.seen_message(
+            fields.message_id, fields.reporter, fields.subject, fields.original_text
+        )
+        if seen is False:
+            log.warning(
+                "%s %s: Message-ID %s is already stored for a different sender "
+                "or content; stored as its own message",
+                item.channel,
+                item.external_id,
+                fields.message_id,
+            )
+        return bool(seen)
 
     def _mail_policy(self, item: InboundMessage) -> MailPolicy:
         settings = self._channel_settings(item.channel)
@@ -427,17 +453,10 @@ class Pipeline:
         if fields.reporter.phone and not case.reporter_phone:
             case.reporter_phone = fields.reporter.phone
         if thread.edit_of is not None and fields.clean_text:
-            batch.status_event(
-                case.id,
-                case.status,
-                "citizen",
-                f"text edited; previous version: {thread.edit_of.clean_text}",
+            edited = case if thread.edit_of.id == case.id else thread.edit_of
+            apply_edit(
+                session, case, edited, fields, batch, self._classify, self._attempts
             )
-            if thread.edit_of.id == case.id:
-                case.clean_text = fields.clean_text
-            else:
-                thread.edit_of.clean_text = fields.clean_text
-                session.add(thread.edit_of)
         elif not case.clean_text and fields.clean_text:
             # a photo or location opened the case; the first words describe it
             case.clean_text = fields.clean_text
@@ -502,6 +521,24 @@ class Pipeline:
             )
         session.add(row)
         return row
+
+    def _classify(
+        self, row: ComplaintRow
+    ) -> tuple[str | None, str | None, RouteDecision]:
+        """Category, region and agency for a stored case's text."""
+        text = "\n".join(filter(None, (row.subject, row.clean_text)))
+        found = self.classifier(text) if self.classifier is not None else None
+        category = found[0] if found else None
+        region = None
+        if self.region_finder is not None:
+            where = None
+            if row.location_lat is not None and row.location_lon is not None:
+                where = Location(row.location_lat, row.location_lon, row.location_label)
+            region = self.region_finder(text, where)
+        return category, region, self.router.route(text, category, region)
+
+    def _attempts(self, agency_code: str) -> int:
+        return self.settings.agency(agency_code).sink.max_attempts
 
     def enqueue_for_agency(
         self,

@@ -89,7 +89,7 @@ def load_batch(
         extras = load_extras(session, case_ids)
         for row in rows:
             if row.kind != outbox.KIND_AGENCY:
-                jobs.append(Job(row))
+                jobs.append(Job(row, skip=_not_again(row)))
                 continue
             if row.target not in sinks:
                 problem = f"no agency {row.target!r} in config"
@@ -102,6 +102,27 @@ def load_batch(
                 log.exception("cannot build the message of outbox row %s", row.id)
                 jobs.append(Job(row, problem=f"{type(exc).__name__}: {exc}"))
     return jobs
+
+
+# A citizen message has no idempotency key: each send whose outcome a dead
+# worker never recorded may have reached the citizen. After two such sends
+# the message is not sent a third time (it most likely arrived twice).
+MAX_UNCONFIRMED_SENDS = 2
+
+
+def _not_again(row: Claimed) -> str | None:
+    if row.unconfirmed_sends < MAX_UNCONFIRMED_SENDS:
+        return None
+    log.warning(
+        "reply outbox row %s not sent again: %d sends were cut off by a crash",
+        row.id,
+        row.unconfirmed_sends,
+    )
+    return (
+        f"not sent again: {row.unconfirmed_sends} earlier sends were cut off "
+        "by a crash before their outcome was recorded (the citizen most "
+        "likely has the message)"
+    )
 
 
 def _delivery_for(

@@ -23,6 +23,7 @@ class Claimed:
     attempts: int
     max_attempts: int
     payload: str | None
+    unconfirmed_sends: int
 
 
 # the columns of the batch's load query, in the order of these records
@@ -38,6 +39,7 @@ class Job:
     delivery: Delivery | None = None
     problem: str | None = None
     permanent: bool = False
+    skip: str | None = None  # why it is not sent at all (recorded as skipped)
 
 
 @dataclass
@@ -50,6 +52,9 @@ class Outcome:
     remote_id: str | None = None
     retry_at: datetime | None = None
     unreachable: str | None = None
+    # a citizen send was begun (counted in ``unconfirmed_sends``) and has
+    # now returned: its count is taken back with the outcome
+    began: bool = False
 
     @property
     def label(self) -> str:

@@ -1,5 +1,6 @@
-"""Writing a drained batch's outcomes: one transaction and few statements,
-each applied only while the worker still holds the row's claim."""
+"""Writing a drain's outcomes in few statements, each applied only while the
+worker still holds the row's claim; and counting the citizen sends begun, so
+that a crash cannot make one message go out a third time."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from sqlmodel import Session
 
 from dispatcher import outbox
 from dispatcher.drain_types import Claimed, Outcome
-from storage.tables import ComplaintRow, StatusEvent, UnreachableRecipient, utcnow
+from storage.tables import (
+    ComplaintRow,
+    OutboxRow,
+    StatusEvent,
+    UnreachableRecipient,
+    utcnow,
+)
 
 
 def record_batch(
@@ -19,31 +26,112 @@ def record_batch(
     worker: str,
     outcomes: list[Outcome],
 ) -> None:
-    """Store every outcome; cases delivered to their agency become
-    ``dispatched`` and recipients found unreachable are remembered."""
+    """Store every outcome in one transaction; cases delivered to their
+    agency become ``dispatched`` and recipients found unreachable are
+    remembered."""
+    with sessions() as session:
+        write_outcomes(engine, session, worker, outcomes)
+        session.commit()
+
+
+def write_outcomes(
+    engine: Engine, session: Session, worker: str, outcomes: list[Outcome]
+) -> None:
+    """Write ``outcomes`` in ``session`` (committing is the caller's)."""
+    if not outcomes:
+        return
     # rows that end the same way (typically all delivered) share one UPDATE
     now = utcnow()
     same: dict[tuple[tuple[str, object], ...], list[int]] = {}
     dispatched: list[Claimed] = []
-    with sessions() as session:
-        for o in outcomes:
-            values: dict[str, object] = {"status": o.status}
-            if o.status == outbox.DELIVERED:
-                values |= {"delivered_at": now, "remote_id": o.remote_id,
-                           "last_error": None}  # fmt: skip
-                if o.row.kind == outbox.KIND_AGENCY:
-                    dispatched.append(o.row)
-            elif o.status == outbox.PENDING:
-                values |= {"last_error": o.error, "next_attempt_at": o.retry_at,
-                           "claimed_by": None, "claimed_at": None}  # fmt: skip
+    for o in outcomes:
+        values: dict[str, object] = {"status": o.status}
+        if o.status == outbox.DELIVERED:
+            values |= {"delivered_at": now, "last_error": None}
+            if o.row.kind == outbox.KIND_AGENCY:
+                # the agency system's ticket number, shown on the case
+                values["agency_ticket"] = o.remote_id
+                dispatched.append(o.row)
             else:
-                values["last_error"] = o.error
-            if o.unreachable is not None:
-                _note_unreachable(session, o.row.target, o)
-            same.setdefault(tuple(values.items()), []).append(o.row.id)
-        outbox.finish_many(session, worker, same)
-        _mark_dispatched(engine, session, dispatched)
-        session.commit()
+                values["remote_id"] = o.remote_id
+        elif o.status == outbox.PENDING:
+            values |= {"last_error": o.error, "next_attempt_at": o.retry_at,
+                       "claimed_by": None, "claimed_at": None}  # fmt: skip
+        else:
+            values["last_error"] = o.error
+        if o.unreachable is not None:
+            _note_unreachable(session, o.row.target, o)
+        same.setdefault(tuple(values.items()), []).append(o.row.id)
+    # before the outcomes: a retry gives its claim up, and only the worker
+    # holding the claim may take its count back
+    _sends_returned(engine, session, worker, [o.row.id for o in outcomes if o.began])
+    outbox.finish_many(session, worker, same)
+    _mark_dispatched(engine, session, dispatched)
+
+
+def begin_sends(
+    engine: Engine, session: Session, worker: str, ids: list[int]
+) -> list[int]:
+    """Count a send begun on each row of ``ids`` that ``worker`` still holds
+    (committing is the caller's); those ids, which may now be sent."""
+    if not ids:
+        return []
+    table = OutboxRow.__table__  # type: ignore[attr-defined]
+    return sorted(
+        session.execute(
+            update(table)
+            .where(
+                outbox.among(engine.dialect.name, table.c.id, ids),
+                table.c.claimed_by == worker,
+                table.c.status == outbox.IN_FLIGHT,
+            )
+            .values(unconfirmed_sends=table.c.unconfirmed_sends + 1)
+            .returning(table.c.id)
+        )
+        .scalars()
+        .all()
+    )
+
+
+def renew_claims(
+    engine: Engine, session: Session, worker: str, ids: list[int]
+) -> list[int]:
+    """Renew ``worker``'s claim on the rows of ``ids`` it is still working on
+    (committing is the caller's); those it still holds."""
+    if not ids:
+        return []
+    table = OutboxRow.__table__  # type: ignore[attr-defined]
+    return list(
+        session.execute(
+            update(table)
+            .where(
+                outbox.among(engine.dialect.name, table.c.id, ids),
+                table.c.claimed_by == worker,
+                table.c.status == outbox.IN_FLIGHT,
+            )
+            .values(claimed_at=utcnow())
+            .returning(table.c.id)
+        )
+        .scalars()
+        .all()
+    )
+
+
+def _sends_returned(
+    engine: Engine, session: Session, worker: str, ids: list[int]
+) -> None:
+    if not ids:
+        return
+    table = OutboxRow.__table__  # type: ignore[attr-defined]
+    session.execute(
+        update(table)
+        .where(
+            outbox.among(engine.dialect.name, table.c.id, ids),
+            table.c.claimed_by == worker,
+            table.c.unconfirmed_sends > 0,
+        )
+        .values(unconfirmed_sends=table.c.unconfirmed_sends - 1)
+    )
 
 
 def _note_unreachable(session: Session, channel: str, o: Outcome) -> None:

@@ -1,4 +1,6 @@
-"""Read the status messages an agency's system sends back (AMQP or Redis).
+"""Read the status messages an agency's system sends back (AMQP or Redis),
+or ask its system for them (``http`` sink with ``status``: see
+``dispatcher.status_poll``).
 
 An agency whose sink has ``status_queue`` (amqp) or ``status_stream`` (redis)
 reports progress there with the JSON of :func:`apply_status_message`. Each
@@ -22,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -36,7 +38,9 @@ from sqlmodel import Session
 from config.settings import AgencySettings, Settings
 from config.sink_settings import AmqpSinkSettings, RedisSinkSettings
 from dispatcher.sinks.amqp import safe_amqp_url, without_secrets
+from dispatcher.sinks.base import Sink
 from dispatcher.status import StatusMessageError, apply_status_message
+from dispatcher.status_poll import poll_once, status_settings
 from storage.tables import ComplaintRow
 
 log = logging.getLogger(__name__)
@@ -70,6 +74,9 @@ class AppLike(Protocol):
     @property
     def pipeline(self) -> _Notifier: ...
 
+    @property
+    def sinks(self) -> Mapping[str, Sink]: ...
+
 
 @dataclass
 class InboxSummary:
@@ -79,6 +86,7 @@ class InboxSummary:
     repeated: int = 0  # a re-delivery of a change already recorded
     dead: int = 0  # set aside with its reason
     reclaimed: int = 0  # redis: taken over from a reader that crashed
+    failed: int = 0  # http: the agency's system could not be read; nothing changed
 
     @property
     def handled(self) -> int:
@@ -87,7 +95,10 @@ class InboxSummary:
 
 
 def has_status_inbox(agency: AgencySettings) -> bool:
-    """True when the agency's sink names a status queue or stream."""
+    """True when the agency's sink names a status queue or stream, or says
+    how to ask its system (``http`` with ``status``)."""
+    if status_settings(agency) is not None:
+        return True
     sink = agency.sink
     if isinstance(sink, AmqpSinkSettings):
         return sink.status_queue is not None
@@ -118,6 +129,12 @@ async def consume_once(
     if isinstance(sink, RedisSinkSettings) and sink.status_stream:
         return await _consume_redis(
             app_like, agency, sink, sink.status_stream, max_messages, wait_seconds
+        )
+    if status_settings(agency) is not None:
+        # asked, not read: only the cases due (per ``status.interval``)
+        polled = await poll_once(app_like, agency)
+        return InboxSummary(
+            applied=polled.applied, repeated=polled.unchanged, failed=polled.failed
         )
     raise ValueError(f"agency {agency.code} has no status queue or stream")
 

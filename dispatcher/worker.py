@@ -1,9 +1,9 @@
 """Drains the outbox: claims due rows, delivers them to agency sinks and
 citizen channels, records each outcome.
 
-Loading a batch is in ``dispatcher.drain_load`` and writing its outcomes in
-``dispatcher.drain_write``; this module decides what each attempt's result
-means (delivered, retry later, dead).
+Loading a batch is in ``dispatcher.drain_load``, committing its outcomes as
+they come in ``dispatcher.drain_recorder``; this module decides what each
+attempt's result means (delivered, retry later, dead).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import os
 import socket
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from sqlalchemy.engine import Engine
@@ -25,8 +25,8 @@ from channels.base import RecipientUnreachable, Replier, ReplyRetriable
 from config.settings import OutboxSettings, Settings
 from dispatcher import outbox
 from dispatcher.drain_load import load_batch
+from dispatcher.drain_recorder import OutcomeRecorder
 from dispatcher.drain_types import Claimed, Job, Outcome
-from dispatcher.drain_write import record_batch
 from dispatcher.sinks.base import (
     PermanentDeliveryError,
     RetriableDeliveryError,
@@ -36,6 +36,12 @@ from dispatcher.sinks.base import (
 from storage.tables import utcnow
 
 log = logging.getLogger(__name__)
+
+# citizen messages of one channel in flight at once: also the most a crash
+# can make Dengar send again through that channel (one per citizen). 8 cost
+# the Telegram benchmark a third of its rate (each message waits for its
+# record); at 32 it is as fast as sending a whole batch at once
+REPLIES_IN_FLIGHT = 32
 
 
 def worker_id() -> str:
@@ -77,24 +83,33 @@ class OutboxWorker:
         self.sinks = sinks
         self.repliers = repliers
         self.worker = worker or worker_id()
+        self._drains = 0
 
     async def drain_once(self, limit: int | None = None) -> DrainSummary:
         """Claim and deliver one batch of due rows.
 
-        The batch costs a fixed number of database statements whatever its
-        size: the claim, the load of every row with what it needs, and the
-        write of every outcome; in between each agency gets its part of the
-        batch in one hand-over, all agencies concurrently."""
+        Each agency gets its part of the batch in hand-overs of at most its
+        sink's ``concurrency`` rows, all agencies concurrently; a hand-over's
+        outcomes are committed before the next begins. Citizen messages go
+        one at a time per citizen, each counted as begun before it is sent
+        and recorded as soon as it returns. So a crash re-sends at most what
+        was in flight: per agency its ``concurrency``, per citizen one
+        message."""
         summary = DrainSummary()
+        # each drain claims in its own name: two drains of one process (the
+        # scheduler's and the one right after a poll) never take each
+        # other's rows for their own
+        self._drains += 1
+        claimant = f"{self.worker}#{self._drains}"
         loaded = await asyncio.to_thread(
-            self._claim_and_load, limit or self.config.batch_size
+            self._claim_and_load, claimant, limit or self.config.batch_size
         )
         if not loaded:
             return summary
-        outcomes = await self._attempt_all(loaded)
-        await asyncio.to_thread(
-            record_batch, self.engine, self.sessions, self.worker, outcomes
+        recorder = OutcomeRecorder(
+            self.engine, self.sessions, claimant, (job.row.id for job in loaded)
         )
+        outcomes = await self._attempt_all(loaded, recorder)
         for outcome in outcomes:
             label = outcome.label
             if outcome.status in (outbox.PENDING, outbox.DEAD):
@@ -121,40 +136,113 @@ class OutboxWorker:
 
     # -- one batch --------------------------------------------------------
 
-    def _claim_and_load(self, limit: int) -> list[Job]:
+    def _claim_and_load(self, claimant: str, limit: int) -> list[Job]:
         # one trip to a thread for both: on a busy machine every hand-over
         # between the event loop and a thread costs more than the work
-        ids = outbox.claim(self.engine, self.worker, limit, self.config.claim_timeout)
+        ids = outbox.claim(self.engine, claimant, limit, self.config.claim_timeout)
         if not ids:
             return []
         return load_batch(self.engine, self.sessions, self.settings, self.sinks, ids)
 
-    async def _attempt_all(self, jobs: list[Job]) -> list[Outcome]:
-        # each agency's share of the batch goes as one hand-over, and every
-        # agency and citizen reply runs concurrently: a slow or broken target
-        # holds up only its own rows, each bounded by its sink's timeout
-        outcomes: list[Outcome] = []
+    async def _attempt_all(
+        self, jobs: list[Job], recorder: OutcomeRecorder
+    ) -> list[Outcome]:
+        # every agency and every citizen runs concurrently: a slow or broken
+        # target holds up only its own rows, each bounded by its timeout
+        settled: list[Outcome] = []
         by_target: dict[str, list[Job]] = {}
-        citizen: list[Job] = []
+        by_recipient: dict[tuple[str, str], list[Claimed]] = {}
         for job in jobs:
-            if job.problem is not None:
-                outcomes.append(self._failed(job.row, job.problem, job.permanent))
+            if job.skip is not None:
+                settled.append(Outcome(job.row, outbox.SKIPPED, error=job.skip))
+            elif job.problem is not None:
+                settled.append(self._failed(job.row, job.problem, job.permanent))
             elif job.row.kind == outbox.KIND_AGENCY:
                 by_target.setdefault(job.row.target, []).append(job)
             else:
-                citizen.append(job)
+                try:
+                    recipient = outbox.reply_of(job.row).recipient
+                except (ValueError, TypeError) as exc:
+                    problem = f"unreadable reply: {type(exc).__name__}: {exc}"
+                    settled.append(self._failed(job.row, problem, True))
+                    continue
+                by_recipient.setdefault((job.row.target, recipient), []).append(job.row)
+        gates = {
+            channel: asyncio.Semaphore(REPLIES_IN_FLIGHT) for channel, _ in by_recipient
+        }
         groups = await asyncio.gather(
-            *(self._to_agency(target, group) for target, group in by_target.items()),
-            *(self._to_citizens([job.row]) for job in citizen),
+            self._settled(settled, recorder),
+            *(self._to_agency(t, group, recorder) for t, group in by_target.items()),
+            *(
+                self._to_citizen_in_turn(rows, recorder, gates[channel])
+                for (channel, _), rows in by_recipient.items()
+            ),
+            return_exceptions=True,
         )
+        outcomes: list[Outcome] = []
         for group in groups:
+            if isinstance(group, BaseException):
+                raise group  # the recorder failed: the others stopped too
             outcomes.extend(group)
         return outcomes
 
-    async def _to_citizens(self, rows: list[Claimed]) -> list[Outcome]:
-        return [await self._to_citizen(row) for row in rows]
+    @staticmethod
+    async def _settled(
+        outcomes: list[Outcome], recorder: OutcomeRecorder
+    ) -> list[Outcome]:
+        await recorder.record(outcomes)
+        return outcomes
 
-    async def _to_agency(self, target: str, jobs: list[Job]) -> list[Outcome]:
+    async def _to_citizen_in_turn(
+        self, rows: list[Claimed], recorder: OutcomeRecorder, gate: asyncio.Semaphore
+    ) -> list[Outcome]:
+        # one citizen's messages in their order, each recorded before the
+        # next is sent, and at most REPLIES_IN_FLIGHT of a channel's messages
+        # sent and not yet recorded: a crash repeats at most one message to
+        # a citizen and that many in all
+        outcomes: list[Outcome] = []
+        for row in rows:
+            async with gate:
+                outcome = await self._to_citizen(row, recorder)
+                if outcome is not None:
+                    await recorder.record([outcome])
+                    outcomes.append(outcome)
+        return outcomes
+
+    async def _to_agency(
+        self, target: str, jobs: list[Job], recorder: OutcomeRecorder
+    ) -> list[Outcome]:
+        window = self._window(target)
+        outcomes: list[Outcome] = []
+        held = {job.row.id for job in jobs}
+        for start in range(0, len(jobs), window):
+            # a row whose claim another worker took over (this drain was
+            # too slow) is that worker's to send
+            chunk = [job for job in jobs[start : start + window] if job.row.id in held]
+            if not chunk:
+                continue
+            got = await self._hand_over(target, chunk)
+            held = await recorder.record(got)
+            outcomes.extend(got)
+            if all(o.status == outbox.PENDING for o in got):
+                # the whole hand-over failed and may be tried again: the
+                # agency takes nothing now, and each further hand-over would
+                # only wait for the same timeout
+                rest = [
+                    self._failed(job.row, f"not sent: {got[0].error}", False)
+                    for job in jobs[start + window :]
+                ]
+                await recorder.record(rest)
+                outcomes.extend(rest)
+                break
+        return outcomes
+
+    def _window(self, target: str) -> int:
+        """How many of ``target``'s rows may be in flight at once."""
+        agency = next((a for a in self.settings.agencies if a.code == target), None)
+        return max(1, getattr(getattr(agency, "sink", None), "concurrency", 1))
+
+    async def _hand_over(self, target: str, jobs: list[Job]) -> list[Outcome]:
         deliveries = [job.delivery for job in jobs if job.delivery is not None]
         assert len(deliveries) == len(jobs)
         try:
@@ -168,9 +256,9 @@ class OutboxWorker:
             for job, error in zip(jobs, errors, strict=True)
         ]
 
-    def _agency_outcome(self, row: Claimed, error: Exception | None) -> Outcome:
-        if error is None:
-            return Outcome(row, outbox.DELIVERED)
+    def _agency_outcome(self, row: Claimed, error: Exception | str | None) -> Outcome:
+        if not isinstance(error, Exception):  # accepted, with its remote id
+            return Outcome(row, outbox.DELIVERED, remote_id=error)
         if isinstance(error, PermanentDeliveryError):
             detail = f"{error} ({error.detail})" if error.detail else str(error)
             return self._failed(row, detail, True)
@@ -184,27 +272,40 @@ class OutboxWorker:
         )
         return self._failed(row, f"{type(error).__name__}: {error}", False)
 
-    async def _to_citizen(self, row: Claimed) -> Outcome:
+    async def _to_citizen(
+        self, row: Claimed, recorder: OutcomeRecorder
+    ) -> Outcome | None:
+        """Send one citizen message; None when the row's claim was taken over
+        by another worker meanwhile (that worker sends it)."""
         replier = self.repliers.get(row.target)
         if replier is None:
             return self._failed(
                 row, f"channel {row.target!r} cannot send replies", True
             )
         reply = outbox.reply_of(row)
+        if row.id not in await recorder.begin([row.id]):
+            return None
         try:
             remote_id = await replier.send_reply(reply)
         except RecipientUnreachable as exc:
             return Outcome(
-                row, outbox.SKIPPED, error=str(exc), unreachable=reply.recipient
+                row,
+                outbox.SKIPPED,
+                error=str(exc),
+                unreachable=reply.recipient,
+                began=True,
             )
         except ReplyRetriable as exc:
-            return self._failed(row, str(exc), False, exc.retry_after)
+            return replace(
+                self._failed(row, str(exc), False, exc.retry_after), began=True
+            )
         except Exception as exc:
             log.exception(
                 "reply through %s failed on outbox row %s", row.target, row.id
             )
-            return self._failed(row, f"{type(exc).__name__}: {exc}", False)
-        return Outcome(row, outbox.DELIVERED, remote_id=remote_id)
+            failed = self._failed(row, f"{type(exc).__name__}: {exc}", False)
+            return replace(failed, began=True)
+        return Outcome(row, outbox.DELIVERED, remote_id=remote_id, began=True)
 
     def _failed(
         self,

@@ -1,8 +1,8 @@
 """Which case a new message continues, if any (DESIGN.md, dedupe: thread).
 
-Checked in order: a reply to a stored message or to something we sent; a
-tracking number of ours in the subject; the same Telegram album; an edit of
-an earlier message; a chat message within the session window of the chat's
+Checked in order: an edit of an earlier message; a reply to a stored message
+or to something we sent; a tracking number of ours in the subject; the same
+Telegram album; a chat message within the session window of the chat's
 newest case (unless the citizen asked for a new case with /baru).
 """
 
@@ -59,6 +59,18 @@ def _thread(
     fields: Normalized,
     session_minutes: float,
 ) -> Thread | None:
+    # an edit first: it repeats its original's fields (the message it
+    # answered, its album), which would make it a plain follow-up
+    edit_of = item.metadata.get("edit_of")
+    if edit_of:
+        original = session.exec(
+            select(ComplaintRow).where(
+                ComplaintRow.channel == item.channel,
+                ComplaintRow.external_id == str(edit_of),
+            )
+        ).first()
+        if original is not None:
+            return Thread(case_of(session, original), "edit", edit_of=original)
     for ref in fields.references:
         stored = session.exec(
             select(ComplaintRow).where(ComplaintRow.message_id == ref)
@@ -87,16 +99,6 @@ def _thread(
         ).first()
         if stored is not None:
             return Thread(case_of(session, stored), f"same album {group}")
-    edit_of = item.metadata.get("edit_of")
-    if edit_of:
-        original = session.exec(
-            select(ComplaintRow).where(
-                ComplaintRow.channel == item.channel,
-                ComplaintRow.external_id == str(edit_of),
-            )
-        ).first()
-        if original is not None:
-            return Thread(case_of(session, original), "edit", edit_of=original)
     chat = fields.reporter.chat_id
     if session_minutes > 0 and chat:
         return _session_case(session, item, chat, session_minutes)

@@ -132,11 +132,12 @@ def _headers_of(raw: bytes) -> EmailMessage:
 
 
 def mail_external_id(raw: bytes) -> str:
-    """A stable id for one mail: ``<Message-ID>#<digest of From/Date/Subject>``,
-    or ``sha256:<hex>`` of the bytes when there is no Message-ID.
+    """A stable id for one mail: ``<Message-ID>#<digest of From/Date/Subject
+    and body>``, or ``sha256:<hex>`` of the bytes when there is no Message-ID.
 
-    Stable across IMAP UIDVALIDITY resets, folder moves and re-imports; the
-    header digest keeps two different mails that reuse one Message-ID apart.
+    Stable across IMAP UIDVALIDITY resets, folder moves, re-imports and
+    relays that add headers; the digest keeps two different mails that reuse
+    one Message-ID apart, even with the same sender, date and subject.
     """
     try:
         head = BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
@@ -152,7 +153,19 @@ def mail_external_id(raw: bytes) -> str:
         value = head.get(name, "")
         digest.update(" ".join(str(value).split()).encode("utf-8", "surrogateescape"))
         digest.update(b"\0")
+    digest.update(_body_of(raw))
     return f"{message_id[:900]}#{digest.hexdigest()[:16]}"
+
+
+def _body_of(raw: bytes) -> bytes:
+    """The bytes after the header block, with line ends made alike (a mail
+    read over IMAP has CRLF, the same mail in a Maildir file often LF)."""
+    ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
+    if not ends:
+        return b""
+    start = min(ends)
+    body = raw[start:].lstrip(b"\r\n")
+    return body.replace(b"\r\n", b"\n").rstrip()
 
 
 def header_text(msg: Message, name: str) -> str:

@@ -141,6 +141,10 @@ class OutboxRow(SQLModel, table=True):
     status: str = Field(default="pending", max_length=16)
     attempts: int = 0
     max_attempts: int = 10
+    # citizen replies: sends begun whose outcome was never recorded (the
+    # worker died meanwhile), so the citizen may have the message already;
+    # a reply is not sent again once two such sends are counted
+    unconfirmed_sends: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     claimed_by: str | None = Field(default=None, max_length=128)
     claimed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
@@ -150,6 +154,15 @@ class OutboxRow(SQLModel, table=True):
     remote_id: str | None = Field(default=None, max_length=998, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     delivered_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    # an agency delivery through the http sink: the id the agency's system
+    # gave the case (its ticket number), then what asking it for the case's
+    # status last found (the remote word, when, and why asking failed)
+    agency_ticket: str | None = Field(default=None, max_length=256)
+    agency_status: str | None = Field(default=None, max_length=256)
+    agency_checked_at: datetime | None = Field(
+        default=None, sa_column=_ts(nullable=True)
+    )
+    agency_status_error: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class AgencyQueueRow(SQLModel, table=True):

@@ -22,6 +22,7 @@ from dengar.dbhealth import is_outage
 from dengar.web.deps import Ctx, WebContext
 from dengar.web.views import clocks
 from dispatcher.outbox import IN_FLIGHT, PENDING
+from dispatcher.status_poll import failing_counts
 from storage.tables import ChannelState, ComplaintRow, OutboxRow
 
 router = APIRouter(tags=["operations"])
@@ -192,6 +193,15 @@ class DengarCollector(Collector):
         for (agency, kind), n in sorted(counts.items()):
             overdue.add_metric([agency, kind], n)
         yield overdue
+        status_failures = GaugeMetricFamily(
+            "dengar_agency_status_failures",
+            "Open cases whose status could not be read from their agency's "
+            "system at the last try (http sink with status), per agency.",
+            labels=["agency"],
+        )
+        for agency, n in sorted(failing_counts(session).items()):
+            status_failures.add_metric([agency], n)
+        yield status_failures
 
 
 @router.get("/healthz", summary="Liveness and database check")

@@ -82,8 +82,10 @@ class PermanentDeliveryError(DeliveryError):
 class Sink(Protocol):
     """An agency's queue."""
 
-    async def deliver(self, delivery: Delivery) -> None:
-        """Hand ``delivery`` over; return only once the target has accepted it."""
+    async def deliver(self, delivery: Delivery) -> str | None:
+        """Hand ``delivery`` over; return only once the target has accepted
+        it, with the id the target gave it (its ticket number) if it gives
+        one, else None."""
 
     async def close(self) -> None:
         """Release connections."""
@@ -95,20 +97,21 @@ class BatchSink(Sink, Protocol):
 
     async def deliver_many(
         self, deliveries: Sequence[Delivery]
-    ) -> list[Exception | None]:
-        """Hand every delivery over; per delivery, in order, None once the
-        target accepted it or the error :meth:`Sink.deliver` would raise."""
+    ) -> Sequence[Exception | str | None]:
+        """Hand every delivery over; per delivery, in order, what
+        :meth:`Sink.deliver` would return (accepted) or raise."""
 
 
 async def deliver_batch(
     sink: Sink, deliveries: Sequence[Delivery]
-) -> list[Exception | None]:
+) -> list[Exception | str | None]:
     """Deliver all of ``deliveries`` through ``sink``, concurrently or in one
-    batch; the outcome of each, in order (None for accepted)."""
+    batch; the outcome of each, in order (an exception for a failure, else
+    accepted, with the target's id for it or None)."""
     if not deliveries:
         return []
     if isinstance(sink, BatchSink):
-        answers = await sink.deliver_many(deliveries)
+        answers = list(await sink.deliver_many(deliveries))
         if len(answers) != len(deliveries):
             raise RuntimeError(
                 f"{sink!r} answered {len(answers)} of {len(deliveries)} deliveries"
@@ -117,7 +120,7 @@ async def deliver_batch(
     results = await asyncio.gather(
         *(sink.deliver(d) for d in deliveries), return_exceptions=True
     )
-    outcomes: list[Exception | None] = []
+    outcomes: list[Exception | str | None] = []
     for result in results:
         if isinstance(result, BaseException) and not isinstance(result, Exception):
             raise result  # cancellation and the like are not delivery outcomes

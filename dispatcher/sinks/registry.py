@@ -15,6 +15,7 @@ SINK_TYPES: dict[str, str] = {
     "email": "dispatcher.sinks.email:EmailSink",
     "amqp": "dispatcher.sinks.amqp:AmqpSink",
     "redis": "dispatcher.sinks.redis:RedisSink",
+    "http": "dispatcher.sinks.http:HttpSink",
 }
 
 

@@ -11,39 +11,45 @@ HMAC-SHA256 of the exact bytes sent, keyed with the agency's secret; a
 receiver checks it with :func:`verify_signature` (or the same few lines in
 its own language).
 
-Answers: 2xx delivered; 408, 429 and 5xx, timeouts and connection errors are
-retried (``Retry-After`` honoured); any other status is permanent, with the
-status and the first 2 KB of the body kept for the dead-letter view.
+Answers are classified as every HTTP sink's are (``dispatcher.sinks.
+http_client``): 2xx delivered; 408, 429, 5xx, timeouts and connection errors
+retried; anything else permanent, with the start of the answer kept.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
-from yarl import URL
 
 from config.settings import AgencySettings
 from config.sink_settings import WebhookSinkSettings
-from dispatcher.sinks.base import (
-    Delivery,
-    PermanentDeliveryError,
-    RetriableDeliveryError,
-    SinkContext,
-    event_type,
+from dispatcher.sinks.base import Delivery, SinkContext, event_type
+from dispatcher.sinks.http_client import (
+    deliver_concurrently,
+    judge,
+    new_session,
+    request,
+    retry_after_seconds,
+    safe_url,
 )
 
 SIGNATURE_HEADER = "X-Dengar-Signature"
 CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
-DETAIL_LIMIT = 2048
-_RETRIABLE_4XX = frozenset({408, 429})
+__all__ = [
+    "SIGNATURE_HEADER",
+    "WebhookSink",
+    "cloud_event",
+    "retry_after_seconds",
+    "safe_url",
+    "sign",
+    "verify_signature",
+]
 
 
 def sign(secret: str | bytes, body: bytes) -> str:
@@ -84,48 +90,6 @@ def cloud_event(
     return event
 
 
-def safe_url(url: str) -> str:
-    """``url`` without user info or query string, which may hold tokens."""
-    parsed = URL(url)
-    port = f":{parsed.explicit_port}" if parsed.explicit_port else ""
-    return f"{parsed.scheme}://{parsed.host}{port}{parsed.path}"
-
-
-def retry_after_seconds(
-    value: str | None, *, now: datetime | None = None
-) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta or HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-async def _first_bytes(response: aiohttp.ClientResponse, limit: int) -> bytes:
-    # the start of an error answer, without reading a huge one to the end
-    chunks: list[bytes] = []
-    size = 0
-    while size < limit:
-        chunk = await response.content.read(limit - size)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
-
-
-class _Unreachable(RetriableDeliveryError):
-    """The agency's endpoint did not answer at all (refused, timed out)."""
-
-
 class WebhookSink:
     """POSTs a signed CloudEvent per delivery to the agency's URL.
 
@@ -150,12 +114,8 @@ class WebhookSink:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                # as many connections as requests in flight: none waits
-                connector=aiohttp.TCPConnector(limit=self.settings.concurrency),
-                timeout=aiohttp.ClientTimeout(total=self.settings.timeout),
-                headers={"User-Agent": "Dengar"},
-                raise_for_status=False,
+            self._session = new_session(
+                self.settings.concurrency, self.settings.timeout
             )
         return self._session
 
@@ -169,75 +129,25 @@ class WebhookSink:
             SIGNATURE_HEADER: sign(self.settings.secret.get_secret_value(), body),
             "Idempotency-Key": delivery.idempotency_key,
         }
-        try:
-            async with self._client().post(
-                self.settings.url, data=body, headers=headers, allow_redirects=False
-            ) as response:
-                status = response.status
-                retry_after = response.headers.get("Retry-After")
-                detail = b""
-                if not 200 <= status < 300:
-                    detail = await _first_bytes(response, DETAIL_LIMIT)
-        except TimeoutError:
-            raise _Unreachable(
-                f"webhook {self._target}: no answer within "
-                f"{self.settings.timeout:g}s (timeout)"
-            ) from None
-        except aiohttp.ClientConnectorError as exc:
-            # built from its parts: str(exc) of other client errors may
-            # carry the whole URL, query tokens included
-            reason = exc.os_error.strerror or type(exc.os_error).__name__
-            raise _Unreachable(
-                f"webhook {self._target}: cannot connect to "
-                f"{exc.host}:{exc.port}: {reason}"
-            ) from None
-        except aiohttp.ClientError as exc:
-            raise _Unreachable(
-                f"webhook {self._target}: {type(exc).__name__}"
-            ) from None
-        self._judge(status, retry_after, detail.decode("utf-8", "replace"))
+        label = f"webhook {self._target}"
+        answer = await request(
+            self._client(),
+            "POST",
+            self.settings.url,
+            label=label,
+            timeout=self.settings.timeout,
+            data=body,
+            headers=headers,
+        )
+        judge(label, answer)
 
     async def deliver_many(
         self, deliveries: Sequence[Delivery]
     ) -> list[Exception | None]:
-        """POST them ``concurrency`` at a time. Once one cannot reach the
-        agency (refused, timed out) the rest are not tried this round: each
-        would wait the same timeout, and the batch would hold the worker for
-        ``len / concurrency`` timeouts."""
-        gate = asyncio.Semaphore(self.settings.concurrency)
-        unreachable: list[RetriableDeliveryError] = []
-
-        async def one(delivery: Delivery) -> Exception | None:
-            async with gate:
-                if unreachable:
-                    return RetriableDeliveryError(
-                        f"not sent: {unreachable[0]}",
-                        retry_after=unreachable[0].retry_after,
-                    )
-                try:
-                    await self.deliver(delivery)
-                except _Unreachable as exc:
-                    unreachable.append(exc)
-                    return exc
-                except Exception as exc:  # noqa: BLE001 - each row's own outcome
-                    return exc
-                return None
-
-        return list(await asyncio.gather(*(one(d) for d in deliveries)))
-
-    def _judge(self, status: int, retry_after: str | None, text: str) -> None:
-        if 200 <= status < 300:
-            return
-        if status >= 500 or status in _RETRIABLE_4XX:
-            raise RetriableDeliveryError(
-                f"webhook {self._target} answered {status}",
-                retry_after=retry_after_seconds(retry_after),
-            )
-        # 3xx too: a webhook that redirects a POST is misconfigured, and
-        # following it would send the signed case somewhere nobody configured
-        raise PermanentDeliveryError(
-            f"webhook {self._target} refused the case with {status}",
-            detail=f"HTTP {status}: {text}",
+        """POST them ``concurrency`` at a time (see
+        :func:`~dispatcher.sinks.http_client.deliver_concurrently`)."""
+        return await deliver_concurrently(
+            self.deliver, deliveries, self.settings.concurrency
         )
 
     async def close(self) -> None:

@@ -179,6 +179,20 @@ class FakeTelegramApi:
         """The callback queries the bot answered, with its answer."""
         return {k: v for k, v in self.callback_queries.items() if v is not None}
 
+    async def edit_message(
+        self, message: dict[str, Any], text: str | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        """Queue the ``edited_message`` update Telegram sends when the user
+        edits ``message`` (as returned in a pushed update): the same
+        ``message_id``, ``chat`` and ``date``, the new text or fields, and an
+        ``edit_date`` later than the date and any earlier edit's."""
+        edited = {**message, **fields}
+        if text is not None:
+            edited["text"] = text
+        previous = int(message.get("edit_date", message["date"]))
+        edited["edit_date"] = max(int(time.time()), previous + 1)
+        return await self.push_update({"edited_message": edited})
+
     def make_message(
         self, chat_id: int, text: str | None = None, **fields: Any
     ) -> dict[str, Any]:

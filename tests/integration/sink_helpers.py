@@ -48,11 +48,11 @@ async def retriable_error(sink: Sink, delivery: Delivery) -> RetriableDeliveryEr
 
 async def deliver_many_and_close(
     sink: BatchSink, batch: list[Delivery]
-) -> list[Exception | None]:
+) -> list[Exception | str | None]:
     """Each delivery's outcome of handing ``sink`` the whole ``batch`` at
     once; the sink is closed after."""
     try:
-        return await sink.deliver_many(batch)
+        return list(await sink.deliver_many(batch))
     finally:
         await sink.close()
 

@@ -163,3 +163,56 @@ async def test_case_ack_reply_thread_and_no_loop(tmp_path, dovecot, smtp):
         assert all(r.rcpt_tos != ["budi@kantor.example.id"] for r in smtp.sink.received)
     finally:
         await app.close()
+
+
+def _collision(sender: str, text: str, date: str = "Mon, 07 Dec 2026 08:00:00 +0700"):
+    return (
+        f"From: {sender}\r\n"
+        "To: pengaduan@kab.example.go.id\r\n"
+        "Subject: Pengaduan\r\n"
+        "Message-ID: <collide-1@mail.example>\r\n"
+        f"Date: {date}\r\n\r\n"
+        f"{text}\r\n"
+    ).encode()
+
+
+async def test_a_reused_message_id_from_another_sender_is_its_own_case(
+    tmp_path, dovecot, smtp, caplog
+):
+    user = f"pengaduan-{uuid.uuid4().hex[:8]}"
+    app = install(tmp_path, dovecot, smtp, user)
+    runner = Runner(app)
+    try:
+        append(dovecot, user, _collision("a@warga.example", "Jalan berlubang di RT 3."))
+        await runner.run_once()
+        append(dovecot, user, _collision("b@lain.example", "Sampah menumpuk di pasar."))
+        # the same sender, date and subject as A, with other text
+        append(dovecot, user, _collision("a@warga.example", "Lampu taman mati."))
+        with caplog.at_level("WARNING", logger="dengar.pipeline"):
+            await runner.run_once()
+        cases = rows(app)
+        assert [c.kind for c in cases] == ["case", "case", "case"]
+        assert len({c.external_id for c in cases}) == 3
+        assert [c.reporter_email for c in cases] == [
+            "a@warga.example",
+            "b@lain.example",
+            "a@warga.example",
+        ]
+        assert "Sampah menumpuk" in cases[1].clean_text
+        assert "Lampu taman mati" in cases[2].clean_text
+        acked = sorted(r.rcpt_tos[0] for r in smtp.sink.received)
+        assert acked == ["a@warga.example", "a@warga.example", "b@lain.example"]
+        collisions = [
+            r for r in caplog.records if "collide-1@mail.example" in r.message
+        ]
+        assert len(collisions) == 2
+        client = dovecot.client(user)
+        client.select_folder("INBOX", readonly=True)
+        flags = client.fetch(client.search("ALL"), ["FLAGS"])
+        client.logout()
+        assert all(b"\\Seen" in v[b"FLAGS"] for v in flags.values())
+        # fetched again (a new UIDVALIDITY, a second mailbox): nothing new
+        await runner.run_once()
+        assert len(rows(app)) == 3
+    finally:
+        await app.close()

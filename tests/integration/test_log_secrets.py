@@ -17,6 +17,7 @@ from email.message import EmailMessage
 
 import aiohttp
 import pytest
+from sqlalchemy import update
 
 from channels.telegram import TelegramChannel
 from config.channel_settings import TelegramChannelSettings
@@ -24,11 +25,15 @@ from config.redaction import MASKER, mask_record
 from config.settings import Settings
 from dengar.app import App
 from dengar.runner import Runner
+from dispatcher.status_inbox import consume_once
+from storage.tables import OutboxRow, utcnow
+from tests.fakes.agency_http import AgencySystem
 from tests.fakes.dovecot import running_dovecot
 from tests.fakes.smtp import running_smtp
 from tests.fakes.telegram_api import TOKEN, FakeTelegramApi
 from tests.fakes.webhook_server import WebhookServer
 from tests.fakes.x_api import x_api_fixture  # noqa: F401
+from tests.integration.test_sink_http import example_agency
 from tests.services import free_port
 
 BEARER = "test-bearer-token"
@@ -282,3 +287,43 @@ def test_clean_records_keep_their_arguments_for_formatters_that_read_them():
     record = _record('%s - "%s %s HTTP/%s" %d', *args)
     mask_record(record)
     assert record.args == ("127.0.0.1:5000", "POST", "/tg/***", "1.1", 200)
+
+
+async def test_a_debug_run_of_an_http_sink_logs_no_credential(api, debug_log, tmp_path):
+    await api.push_message(42, "Jalan Pramuka berlubang besar, bahaya untuk motor")
+    async with AgencySystem() as system:
+        agency = example_agency("json-rest", system)
+        settings = Settings.model_validate(
+            {
+                "database_url": f"sqlite:///{tmp_path / 'dengar.db'}",
+                "agencies": [agency],
+                "routing": {"default_agency": "PUPR"},
+                "channels": [
+                    {
+                        "type": "telegram",
+                        "name": "bot",
+                        "token": TOKEN,
+                        "api_base_url": api.base_url,
+                        "long_poll_timeout": 0,
+                        "confirmation_window": 0,
+                    }
+                ],
+            }
+        )
+        app = App.open(settings)
+        try:
+            system.fail_next(503)  # the first delivery fails and is logged
+            runner = Runner(app)
+            await runner.run_once()
+            with app.sessions() as session:  # its retry is due now
+                session.execute(update(OutboxRow).values(next_attempt_at=utcnow()))
+                session.commit()
+            await runner.run_once()
+            system.fail_next(500)  # the status read fails and is logged
+            await consume_once(app, agency)
+        finally:
+            await app.close()
+    assert system.tickets, "the case reached the agency's system"
+    text = debug_log.getvalue()
+    assert "could not be read" in text
+    _assert_no_secret(text, TOKEN, system.token)

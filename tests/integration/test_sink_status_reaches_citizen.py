@@ -79,9 +79,10 @@ async def test_status_change_reaches_reporter_and_duplicate_reporter(api, settin
             session,
             case,
             CaseStatus.IN_PROGRESS,
-            "Tim PUPR sudah ke lokasi",
+            "regu 2, alat berat besok",
             "agency:PUPR",
             lambda row, text: told.append((row, text)),
+            message="Tim PUPR sudah ke lokasi",
         )
         session.commit()
     for n, (row, text) in enumerate(told):
@@ -95,3 +96,4 @@ async def test_status_change_reaches_reporter_and_duplicate_reporter(api, settin
     for text in sent.values():
         assert "sedang ditindaklanjuti" in text
         assert "Tim PUPR sudah ke lokasi" in text
+        assert "regu 2" not in text  # the internal note stays inside

@@ -252,6 +252,19 @@ async def test_check_reaches_each_sink_endpoint():
     problem = await check_sink(secret)
     assert problem is not None
     assert "sandi-redis" not in problem
+    lapor = AgencySettings.model_validate(
+        {
+            "code": "LAPOR",
+            "name": "SP4N-LAPOR!",
+            "sink": {
+                "type": "http",
+                "url": f"http://127.0.0.1:{port}/laporan/{{{{ tracking_no }}}}",
+            },
+        }
+    )
+    problem = await check_sink(lapor)
+    assert problem is not None
+    assert problem.startswith(f"sink.url: cannot connect to 127.0.0.1:{port}")
     with running_smtp(user="dengar", password="benar") as server:
         mail = AgencySettings.model_validate(
             {

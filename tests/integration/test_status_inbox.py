@@ -24,7 +24,8 @@ from tests.integration.sink_helpers import remove_stream
 from tests.services import free_port, need_amqp, need_redis
 from tests.unit.dispatcher.test_message_schema import add_case
 
-NOTE = "Tim sudah ke lokasi"
+MESSAGE = "Tim sudah ke lokasi"  # for the reporter
+NOTE = "regu 2, alat berat besok"  # internal: never reaches the reporter
 
 
 def _settings(tmp_path, sink: dict) -> Settings:
@@ -66,7 +67,9 @@ def _open(settings: Settings) -> tuple[App, list[str]]:
 
 
 def _message(number: str, status: str = "in_progress", note: str | None = NOTE):
-    return json.dumps({"tracking_no": number, "status": status, "note": note})
+    return json.dumps(
+        {"tracking_no": number, "status": status, "message": MESSAGE, "note": note}
+    )
 
 
 def _state(app: App, number: str) -> tuple[str, int, int]:
@@ -89,7 +92,8 @@ def _state(app: App, number: str) -> tuple[str, int, int]:
         for reply in replies:
             assert reply.target == "bot"
             assert reply.recipient == case.reporter_chat_id
-            assert NOTE in (reply.payload or "")
+            assert MESSAGE in (reply.payload or "")
+            assert NOTE not in (reply.payload or "")
         return case.status, len(events), len(replies)
 
 

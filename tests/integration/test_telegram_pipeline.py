@@ -18,7 +18,13 @@ from config.settings import Settings
 from dengar.app import App
 from dengar.pipeline import Pipeline
 from dengar.runner import Runner
-from storage.tables import AttachmentRow, ChannelState, ComplaintRow, OutboxRow
+from storage.tables import (
+    AttachmentRow,
+    ChannelState,
+    ComplaintRow,
+    OutboxRow,
+    StatusEvent,
+)
 from tests.fakes.telegram_api import TOKEN, FakeTelegramApi, bot_settings
 
 TRACKING = re.compile(r"ADU-[0-9A-Z]{4}-[0-9A-Z]{4}")
@@ -241,3 +247,106 @@ async def test_a_photo_without_words_stored_first_does_not_stop_the_next_start(
     app = App.open(settings)
     await app.close()
     assert len(rows(app, ComplaintRow, ComplaintRow.kind == "case")) == 2
+
+
+def _edit_settings(
+    api: FakeTelegramApi, tmp_path: Path, window: float = 120
+) -> Settings:
+    settings = bot_settings(
+        api, f"sqlite:///{tmp_path / 'edits.db'}", confirmation_window=window
+    )
+    return Settings.model_validate(
+        {
+            **settings.model_dump(mode="json", exclude={"channels"}),
+            "channels": [
+                {**c.model_dump(mode="json"), "token": TOKEN} for c in settings.channels
+            ],
+            "agencies": [
+                {"code": "PUPR", "name": "Dinas PUPR"},
+                {"code": "DLH", "name": "Dinas Lingkungan Hidup"},
+            ],
+            "routing": {
+                "default_agency": "PUPR",
+                "rules": [{"agency": "DLH", "keywords": ["sampah"]}],
+            },
+        }
+    )
+
+
+async def test_an_edit_before_delivery_changes_the_case_and_its_agency(api, tmp_path):
+    settings = _edit_settings(api, tmp_path)
+    original = (await api.push_message(42, "Jalan berlubang di Jl. Veteran"))["message"]
+    # corrected a few seconds later, before any agency saw the case
+    await api.edit_message(original, "Sampah menumpuk di Jl. Veteran")
+    app, summary = await run_once(settings)
+    assert not summary.errors
+    [case] = rows(app, ComplaintRow, ComplaintRow.kind == "case")
+    assert case.clean_text == "Sampah menumpuk di Jl. Veteran"
+    assert case.original_text == "Sampah menumpuk di Jl. Veteran"
+    assert case.agency_code == "DLH"
+    # still held for the citizen's choice, now for the agency of the new text
+    [delivery] = rows(app, OutboxRow, OutboxRow.kind == "agency")
+    assert (delivery.target, delivery.status) == ("DLH", "pending")
+    assert delivery.idempotency_key == f"{case.tracking_no}/DLH"
+    notes = [e.note or "" for e in rows(app, StatusEvent)]
+    assert "text edited; previous version: Jalan berlubang di Jl. Veteran" in notes
+    assert any("PUPR -> DLH" in n for n in notes)
+    assert len([m for m in api.sent if case.tracking_no in m.text]) == 1
+
+
+async def test_an_edit_after_delivery_updates_the_text_and_keeps_the_agency(
+    api, tmp_path
+):
+    settings = _edit_settings(api, tmp_path, window=0)  # delivered at once
+    original = (await api.push_message(42, "Jalan berlubang di Jl. Veteran"))["message"]
+    await run_once(settings)
+    update = await api.edit_message(original, "Sampah dan jalan berlubang di Veteran")
+    app, _ = await run_once(settings)
+    [case] = rows(app, ComplaintRow, ComplaintRow.kind == "case")
+    assert case.clean_text == "Sampah dan jalan berlubang di Veteran"
+    assert case.agency_code == "PUPR"  # delivered already: staff may re-route
+    [delivery] = rows(app, OutboxRow, OutboxRow.kind == "agency")
+    assert (delivery.target, delivery.status) == ("PUPR", "delivered")
+    # the same edit delivered again changes nothing
+    await api.push_update({"edited_message": update["edited_message"]})
+    app, _ = await run_once(settings)
+    events = rows(app, StatusEvent, StatusEvent.actor == "citizen")
+    assert [e.note for e in events] == [
+        "text edited; previous version: Jalan berlubang di Jl. Veteran"
+    ]
+    # a second edit is applied too, with the first edit's text kept
+    await api.edit_message(update["edited_message"], "Sampah menumpuk di Veteran")
+    app, _ = await run_once(settings)
+    [case] = rows(app, ComplaintRow, ComplaintRow.kind == "case")
+    assert case.clean_text == "Sampah menumpuk di Veteran"
+    events = rows(app, StatusEvent, StatusEvent.actor == "citizen")
+    assert events[-1].note == (
+        "text edited; previous version: Sampah dan jalan berlubang di Veteran"
+    )
+
+
+async def test_an_edit_of_a_follow_up_changes_that_follow_up(api, tmp_path):
+    settings = _edit_settings(api, tmp_path)
+    await api.push_message(42, "Jalan berlubang di Jl. Veteran")
+    app, _ = await run_once(settings)
+    [ack] = api.sent
+    reply_to = {
+        "message_id": ack.message_id,
+        "chat": {"id": 42, "type": "private"},
+        "date": 0,
+        "text": ack.text,
+    }
+    added = await api.push_message(42, "Sudah dua minggu", reply_to_message=reply_to)
+    app, _ = await run_once(settings)
+    await api.edit_message(added["message"], "Sudah tiga minggu")
+    app, _ = await run_once(settings)
+    [case] = rows(app, ComplaintRow, ComplaintRow.kind == "case")
+    assert case.clean_text == "Jalan berlubang di Jl. Veteran"
+    follow_ups = rows(app, ComplaintRow, ComplaintRow.kind == "follow_up")
+    edited = [
+        f
+        for f in follow_ups
+        if f.external_id == f"msg:42:{added['message']['message_id']}"
+    ]
+    assert [f.clean_text for f in edited] == ["Sudah tiga minggu"]
+    assert all(f.follow_up_of_id == case.id for f in follow_ups)

@@ -161,3 +161,74 @@ async def test_a_stopped_channel_stays_stopped_until_its_settings_change(app, x_
     finally:
         await reopened.close()
         await app.close()
+
+
+async def test_a_thread_read_in_one_poll_becomes_one_case(app, x_api):
+    # timelines come newest first, so the replies are read before the post
+    # they answer; small pages put the thread's parts on different pages
+    x_api.page_cap = 2
+    citizen = x_api.add_user("warga_kotabaru", "Siti Warga", id="900001")
+    other = x_api.add_user("warga_lain", "Budi", id="900002")
+    post = x_api.post(citizen, f"@{GOV} jembatan Desa Semayap retak parah")
+    x_api.post(other, f"@{GOV} lampu jalan Stagen mati")
+    first = x_api.post(citizen, f"@{GOV} retaknya sudah selebar 5 cm", reply_to=post)
+    x_api.post(other, f"@{GOV} sampah menumpuk di pasar")
+    x_api.post(other, f"@{GOV} air PDAM keruh")
+    x_api.post(citizen, f"@{GOV} tolong segera, anak sekolah lewat", reply_to=first)
+    runner = Runner(app)
+    try:
+        await runner.poll("x")
+        rows = await cases(app)
+    finally:
+        await app.close()
+    thread = [r for r in rows if r.reporter_handle == "warga_kotabaru"]
+    assert [(r.external_id, r.kind) for r in thread] == [
+        (post, "case"),
+        (first, "follow_up"),
+        (thread[2].external_id, "follow_up"),
+    ]
+    assert {r.follow_up_of_id for r in thread[1:]} == {thread[0].id}
+    assert sum(1 for r in rows if r.kind == "case") == 4
+
+
+async def test_a_thread_split_by_the_poll_budget_still_becomes_one_case(
+    x_api, tmp_path
+):
+    # ten posts per poll: the reply is read in the first poll, the post it
+    # answers only in the next one; the reply waits for it
+    settings = Settings.model_validate(
+        {
+            "database_url": f"sqlite:///{tmp_path / 'dengar.db'}",
+            "channels": [
+                {
+                    "type": "x",
+                    "name": "x",
+                    "bearer_token": "test-bearer-token",
+                    "mentions_of": [GOV],
+                    "api_base_url": x_api.url,
+                    "max_posts_per_poll": 10,
+                }
+            ],
+            "agencies": [{"code": "PUPR", "name": "Dinas PUPR"}],
+            "routing": {"default_agency": "PUPR"},
+        }
+    )
+    app = App.open(settings)
+    citizen = x_api.add_user("warga_kotabaru", "Siti Warga", id="900001")
+    other = x_api.add_user("warga_lain", "Budi", id="900002")
+    post = x_api.post(citizen, f"@{GOV} jembatan Desa Semayap retak parah")
+    for n in range(8):
+        x_api.post(other, f"@{GOV} lampu jalan mati di gang {n}")
+    reply = x_api.post(citizen, f"@{GOV} retaknya makin lebar", reply_to=post)
+    for n in range(3):
+        x_api.post(other, f"@{GOV} sampah menumpuk di pasar {n}")
+    try:
+        await Runner(app).run_once()
+        rows = await cases(app)
+    finally:
+        await app.close()
+    assert len(rows) == 13
+    thread = {r.external_id: r for r in rows if r.reporter_handle == "warga_kotabaru"}
+    assert thread[post].kind == "case"
+    assert thread[reply].kind == "follow_up"
+    assert thread[reply].follow_up_of_id == thread[post].id

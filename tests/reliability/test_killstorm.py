@@ -3,13 +3,13 @@ SIGKILL at seeded random instants while mail (Maildir and IMAP on a real
 Dovecot), Telegram and X items arrive,
 then proof that nothing was lost or doubled.
 
-Bound on acknowledgements: a reply Telegram (or the SMTP server) accepted
-whose outbox row was not yet marked delivered when the process died is sent
-again after the restart (neither sendMessage nor SMTP has an idempotency key).
-So "at most once" holds except for those: at most
-``kills * outbox.batch_size`` repeats, counted and reported. Agencies receive
-every case at least once with one idempotency key, so exactly once in effect;
-the receiver's count of re-sent keys is reported.
+Bound on re-sends: a delivery or reply the remote accepted whose outbox row
+was not yet marked when the process died is sent again after the restart
+(neither sendMessage nor SMTP has an idempotency key). Outcomes are recorded
+as each send returns, so a kill repeats at most what was in flight: per
+agency its sink's ``concurrency`` (each with its idempotency key, so exactly
+once in effect), per citizen one message, and no citizen gets one message
+three times. The counts are reported and the bound is asserted.
 """
 
 from __future__ import annotations

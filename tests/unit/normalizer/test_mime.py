@@ -230,6 +230,17 @@ def test_external_id_is_stable_and_separates_reused_message_ids():
     assert mail_external_id(no_id) == mail_external_id(no_id)
 
 
+def test_one_message_id_with_the_same_headers_but_other_text_is_another_mail():
+    headers = (
+        "From: a@b.id\nSubject: satu\nDate: Mon, 7 Dec 2026\nMessage-ID: <s@b.id>\n"
+    )
+    a = mail(headers, "Jalan berlubang.\n")
+    b = mail(headers, "Lampu mati.\n")
+    assert mail_external_id(a) != mail_external_id(b)
+    # the same mail with LF line ends (a Maildir file) keeps its id
+    assert mail_external_id(a.replace(b"\r\n", b"\n")) == mail_external_id(a)
+
+
 def test_truncated_multipart_keeps_what_arrived():
     raw = mail(
         "From: a@b.id\nSubject: x\nMIME-Version: 1.0\n"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
+from sqlmodel import select
 
-from storage.tables import ChannelState, OutboxRow, utcnow
+from storage.tables import ChannelState, ComplaintRow, OutboxRow, utcnow
 
 
 def samples(text):
@@ -58,3 +59,28 @@ def test_metrics_are_prometheus_text_with_the_numbers(client, dengar, cases):
     assert got[("dengar_queue_oldest_age_seconds", (("agency", "PUPR"),))] == 10 * 86400
     # no personal data in metrics
     assert "warga.example" not in response.text
+
+
+def test_failed_status_reads_of_open_cases_are_counted(client, dengar, cases):
+    with dengar.sessions() as session:
+        for n, (case, error) in enumerate(
+            [("pupr", "http https://tiket/x answered 500"), ("pupr_anonim", None)]
+        ):
+            session.add(
+                OutboxRow(
+                    kind="agency",
+                    target="PUPR",
+                    complaint_id=session.exec(
+                        select(ComplaintRow.id).where(
+                            ComplaintRow.tracking_no == cases[case]
+                        )
+                    ).one(),
+                    idempotency_key=f"s{n}",
+                    status="delivered",
+                    agency_ticket=f"TKT-{n}",
+                    agency_status_error=error,
+                )
+            )
+        session.commit()
+    got = samples(client.get("/metrics").text)
+    assert got[("dengar_agency_status_failures", (("agency", "PUPR"),))] == 1

@@ -422,3 +422,31 @@ def test_api_reference_page_needs_no_cdn(client):
     assert page.status_code == 200
     assert "/api/v1/cases/{tracking_no}/bukan-wewenang" in page.text
     assert "cdn" not in page.text.lower()
+
+
+def test_the_agency_systems_ticket_number_is_shown_on_the_case(
+    client, dengar, cases, users
+):
+    with dengar.sessions() as session:
+        case = session.exec(
+            select(ComplaintRow).where(ComplaintRow.tracking_no == cases["pupr"])
+        ).one()
+        session.add(
+            OutboxRow(
+                kind="agency",
+                target="PUPR",
+                complaint_id=case.id,
+                idempotency_key=f"{case.tracking_no}/PUPR",
+                status="delivered",
+                agency_ticket="TKT-004217",
+                agency_status="Diproses",
+            )
+        )
+        session.commit()
+    login(client, "budi")
+    page = client.get(f"/kasus/{cases['pupr']}").text
+    assert "Nomor tiket instansi" in page
+    assert "TKT-004217 (PUPR)" in page
+    assert "status di sistem instansi: Diproses" in page
+    other = client.get(f"/kasus/{cases['dukcapil']}").text
+    assert "Nomor tiket instansi" not in other
