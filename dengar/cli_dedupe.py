@@ -13,6 +13,7 @@ from rich.table import Table
 from sqlmodel import Session
 
 from dengar.app import known_places
+from dispatcher.duplicates import sync_duplicates
 from normalizer.dedupe import DuplicateIndex
 from normalizer.dedupe_db import (
     LinkError,
@@ -226,6 +227,10 @@ def link(ctx: click.Context, tracking_no: str, target: str, actor: str | None) -
         except LinkError as exc:
             err.print(f"[red]Cannot link[/red]: {exc}", highlight=False, soft_wrap=True)
             sys.exit(1)
+        # the case and its duplicates now follow the primary's status
+        primary_row = session.get(ComplaintRow, change.primary_id)
+        if primary_row is not None:
+            sync_duplicates(session, primary_row, actor or _default_actor())
         session.commit()
         primary = _tracking(session, change.primary_id)
         moved = [_tracking(session, i) for i in change.moved]

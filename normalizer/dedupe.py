@@ -484,6 +484,10 @@ class DuplicateIndex(CandidateSearch):
         if not self.settings.enabled:
             return None
         keys = key_tokens(case.text) if keys is None else keys
+        if not keys:
+            # a greeting, thanks or emoji says nothing about a problem: two
+            # such texts would score 100 and link one reporter's "halo"s
+            return None
         return self._same_reporter(case, keys) or self._similar(case, keys)
 
     def _target(self, case_id: int, other_id: int) -> int | None:
@@ -502,8 +506,8 @@ class DuplicateIndex(CandidateSearch):
         # the earliest first: the first similar case wins
         for other_id in self._people.cases_between(case.reporter, ts - span, ts + span):
             slot = self._slot[other_id]
-            if not self._open[slot] or other_id == case.id:
-                continue
+            if not self._open[slot] or other_id == case.id or not self._keys[slot]:
+                continue  # closed, itself, or nothing to compare with
             if mine is None:
                 mine = self._prepare(keys)
             score = self._score(mine, self._keys[slot])

@@ -36,7 +36,13 @@ from dengar.web.deps import (
 )
 from dengar.web.views import find_visible_case
 from dengar.web.wording import in_indonesian, status_label
-from dispatcher.status import StatusChangeError, change_status
+from dispatcher.duplicates import sync_duplicates
+from dispatcher.status import (
+    DuplicateCaseError,
+    StatusChangeError,
+    change_status,
+    refuse_if_duplicate,
+)
 from normalizer.records import CaseStatus
 from storage.tables import ComplaintRow, StaffNote
 
@@ -128,6 +134,8 @@ def set_status(
             notifier(ctx, session),
             message,
         )
+    except DuplicateCaseError as exc:
+        return _refused(request, case, str(exc))
     except StatusChangeError as exc:
         return _failed(request, session, case, exc)
     return _done(
@@ -151,6 +159,10 @@ def reroute(
 ) -> Response:
     """Send the case to another agency (a new delivery is queued)."""
     case = _case(ctx, session, user, ref)
+    try:
+        refuse_if_duplicate(session, case)
+    except DuplicateCaseError as exc:
+        return _refused(request, case, str(exc))
     code = agency.strip().upper()
     known = {a.code for a in ctx.app.settings.agencies}
     if code not in known:
@@ -179,6 +191,7 @@ def reroute(
     record_change(
         session, case, user.actor, f"dialihkan dari {previous} ke {code}: {reason}"
     )
+    sync_duplicates(session, case, user.actor, reason)
     ctx.app.pipeline.enqueue_for_agency(session, case)
     return _done(request, session, case, f"{case.tracking_no} dialihkan ke {code}.")
 
@@ -236,7 +249,11 @@ def link_duplicate(
     dedupe = _dedupe()
     try:
         if dedupe is not None:
-            dedupe.link_manually(session, case.id, other.id, user.actor)
+            change = dedupe.link_manually(session, case.id, other.id, user.actor)
+            # the case (and its duplicates, moved along) now follow the primary
+            primary = session.get(ComplaintRow, change.primary_id)
+            if primary is not None:
+                sync_duplicates(session, primary, user.actor)
         elif other.id == case.id:
             raise ValueError("kasus tidak dapat menjadi duplikat dirinya sendiri")
         else:
