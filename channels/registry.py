@@ -14,6 +14,7 @@ CHANNEL_TYPES: dict[str, str] = {
     "imap": "channels.imap:ImapChannel",
     "telegram": "channels.telegram:TelegramChannel",
     "x": "channels.x:XChannel",
+    "whatsapp": "channels.whatsapp:WhatsAppChannel",
 }
 
 

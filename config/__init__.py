@@ -16,6 +16,7 @@ if TYPE_CHECKING:
         ImapChannelSettings,
         MaildirChannelSettings,
         TelegramChannelSettings,
+        WhatsAppChannelSettings,
         XChannelSettings,
     )
     from config.common import SmtpSettings
@@ -35,6 +36,7 @@ _WHERE = {
     "ImapChannelSettings": "config.channel_settings",
     "MaildirChannelSettings": "config.channel_settings",
     "TelegramChannelSettings": "config.channel_settings",
+    "WhatsAppChannelSettings": "config.channel_settings",
     "XChannelSettings": "config.channel_settings",
     "SmtpSettings": "config.common",
     "ConfigError": "config.loader",
@@ -65,6 +67,7 @@ __all__ = [
     "SinkSettings",
     "SmtpSettings",
     "TelegramChannelSettings",
+    "WhatsAppChannelSettings",
     "XChannelSettings",
     "load_settings",
     "parse_settings",

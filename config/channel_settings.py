@@ -200,6 +200,63 @@ class TelegramChannelSettings(ChatChannelBase):
         return self
 
 
+class WhatsAppTemplate(StrictModel):
+    """A message template approved in WhatsApp Manager, sent when the
+    citizen's last message is more than 24 hours old."""
+
+    name: str = Field(pattern=r"^[a-z0-9_]{1,512}$")
+    language: str = Field(
+        default="id", pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$", description="e.g. id"
+    )
+
+
+class WhatsAppTemplates(StrictModel):
+    """One template per kind of message; its one body parameter is the
+    case's tracking number."""
+
+    acknowledgement: WhatsAppTemplate | None = None
+    status_update: WhatsAppTemplate | None = None
+
+
+class WhatsAppChannelSettings(ChatChannelBase):
+    """A WhatsApp Business number on the Cloud API (Meta's Graph API).
+
+    Meta pushes messages to ``/webhooks/whatsapp/<name>`` on the web app;
+    the signed body is kept in ``spool_directory`` before Meta gets its 200,
+    and the channel hands it to the pipeline from there.
+    """
+
+    type: Literal["whatsapp"]
+    phone_number_id: str = Field(pattern=r"^[0-9]{1,32}$")
+    access_token: SecretStr
+    app_secret: SecretStr
+    verify_token: SecretStr
+    api_base_url: str = "https://graph.facebook.com"
+    api_version: str = Field(default="v23.0", pattern=r"^v[0-9]{1,3}\.[0-9]$")
+    templates: WhatsAppTemplates = Field(default_factory=WhatsAppTemplates)
+    spool_directory: Path = Field(
+        default=Path("./spool/whatsapp"),
+        description="where received webhook bodies wait for the pipeline "
+        "(relative to the working directory); one subdirectory per channel",
+    )
+    max_webhook_bytes: int = Field(default=3 * MB, ge=1024)
+    poll_interval: Seconds = 1.0
+    batch_size: int = Field(default=40, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _enabled_needs_secrets(self) -> WhatsAppChannelSettings:
+        if not self.enabled:
+            return self
+        for key in ("access_token", "app_secret", "verify_token"):
+            secret: SecretStr = getattr(self, key)
+            if not secret.get_secret_value().strip():
+                raise ValueError(
+                    f"channel {self.name!r}: {key} is empty (is its environment "
+                    "variable set?); set it or disable the channel"
+                )
+        return self
+
+
 class XChannelSettings(ChannelBase):
     """X (Twitter) mentions and recent search (tweepy)."""
 
@@ -261,6 +318,7 @@ ChannelSettings = Annotated[
     MaildirChannelSettings
     | ImapChannelSettings
     | TelegramChannelSettings
+    | WhatsAppChannelSettings
     | XChannelSettings,
     Field(discriminator="type"),
 ]

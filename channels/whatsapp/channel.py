@@ -1,0 +1,270 @@
+"""A WhatsApp Business number (Cloud API) as a complaint channel.
+
+Meta pushes; the web app's receiver (``channels.whatsapp.webhook``) stores
+each signed body in this channel's spool before answering. ``fetch`` reads
+the spool, converts each message and downloads its media at once; the
+runner stores the items, then ``after_commit`` removes the bodies. A crash
+in between reads them again, recognised by ``(channel, "wamid:…")``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from channels.base import FetchResult, RecipientUnreachable, ReplyRetriable
+from channels.errors import FatalChannelError, RetriableChannelError
+from channels.push_spool import SpooledBody
+from channels.whatsapp.graph import WINDOW_CLOSED, GraphClient, GraphError
+from channels.whatsapp.payload import (
+    MEDIA_LIMITS,
+    Converted,
+    MalformedPayload,
+    changes,
+    load,
+    parse_change,
+)
+from channels.whatsapp.replies import free_form, template
+from channels.whatsapp.webhook import spool_of
+from config.channel_settings import WhatsAppChannelSettings
+from normalizer.records import (
+    InboundAttachment,
+    InboundMessage,
+    OutgoingReply,
+    RejectedItem,
+)
+
+log = logging.getLogger(__name__)
+WINDOW_SECONDS = 24 * 3600
+# the least gap between two messages to one citizen (Meta's pair limit)
+PACE_SECONDS = 1.0
+
+
+class WhatsAppChannel:
+    """Complaints sent to a WhatsApp Business number; also replies."""
+
+    def __init__(
+        self, settings: WhatsAppChannelSettings, base_dir: Path | None = None
+    ) -> None:
+        self.name = settings.name
+        self.settings = settings
+        self.spool = spool_of(settings, base_dir or Path.cwd())
+        self._graph = GraphClient(
+            settings.api_base_url,
+            settings.api_version,
+            settings.phone_number_id,
+            settings.access_token.get_secret_value(),
+        )
+        # when each citizen last wrote (the 24-hour window), and when we
+        # last sent to them (pacing); a restart forgets: templates then
+        self._last_inbound: dict[str, float] = {}
+        self._last_sent: dict[str, float] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"WhatsAppChannel(name={self.name!r}, "
+            f"phone_number_id={self.settings.phone_number_id!r})"
+        )
+
+    async def check(self) -> None:
+        """The access token must be accepted for the number."""
+        try:
+            await self._graph.phone_number()
+        except GraphError as exc:
+            raise _channel_error(exc) from None
+
+    async def fetch(self, cursor: str | None, limit: int) -> FetchResult:
+        """Items of the bodies waiting in the spool (oldest first)."""
+        bodies = await asyncio.to_thread(self.spool.pending, limit)
+        items: list[InboundMessage] = []
+        rejected: list[RejectedItem] = []
+        skipped = 0
+        for body in bodies:
+            got, bad, ignored = await self._convert(body)
+            items.extend(got)
+            rejected.extend(bad)
+            skipped += ignored
+        for item in items:
+            if item.reporter.chat_id:
+                seen = item.received_at.timestamp()
+                key = item.reporter.chat_id
+                self._last_inbound[key] = max(seen, self._last_inbound.get(key, 0.0))
+        return FetchResult(
+            items=items,
+            cursor=cursor,
+            rejected=rejected,
+            skipped=skipped,
+            more=len(bodies) >= limit,
+            receipts=tuple(bodies),
+        )
+
+    async def _convert(
+        self, body: SpooledBody
+    ) -> tuple[list[InboundMessage], list[RejectedItem], int]:
+        try:
+            data = load(body.data)
+        except MalformedPayload as exc:
+            return [], [self._rejected(body.data, f"unreadable webhook: {exc}")], 0
+        items: list[InboundMessage] = []
+        rejected: list[RejectedItem] = []
+        skipped = 0
+        own = self.settings.phone_number_id
+        values = list(changes(data))
+        # a body naming several numbers sits in each of their spools: the
+        # others' changes are theirs; in a body naming none of ours (the
+        # receiver's fallback) they belong to nobody and are quarantined
+        routed_here = any(
+            parse_change(v, channel=self.name).phone_number_id == own for v in values
+        )
+        for value in values:
+            parsed = parse_change(value, channel=self.name)
+            if parsed.phone_number_id != own:
+                if not routed_here:
+                    rejected.append(
+                        self._rejected(
+                            body.data,
+                            "webhook for phone_number_id "
+                            f"{parsed.phone_number_id!r}, which no channel has",
+                        )
+                    )
+                continue
+            for wamid, why in parsed.problems:
+                rejected.append(self._rejected(body.data, f"message {wamid}: {why}"))
+            for converted in parsed.items:
+                items.append(await self._with_media(converted))
+            # delivery statuses: read by the outbox in a later step
+            skipped += len(parsed.statuses)
+        return items, rejected, skipped
+
+    async def _with_media(self, converted: Converted) -> InboundMessage:
+        """Download the item's media; a file that cannot be had is listed
+        in ``metadata["files_not_downloaded"]`` with its media id."""
+        item = converted.item
+        if not converted.media:
+            return item
+        attachments: list[InboundAttachment] = []
+        missing: list[dict[str, Any]] = []
+        for ref in converted.media:
+            limit = MEDIA_LIMITS.get(ref.kind, MEDIA_LIMITS["document"])
+            if ref.kind in ("photo", "voice"):
+                limit = MEDIA_LIMITS["image" if ref.kind == "photo" else "audio"]
+            try:
+                got = await self._graph.download(ref.media_id, limit, ref.sha256)
+            except GraphError as exc:
+                # leave the body in the spool: the whole batch comes again
+                raise _channel_error(exc) from None
+            if got.data is None:
+                missing.append(
+                    {
+                        "kind": ref.kind,
+                        "filename": ref.filename,
+                        "size": None,
+                        "reason": got.reason,
+                        "file_id": ref.media_id,
+                    }
+                )
+                continue
+            attachments.append(
+                InboundAttachment(
+                    filename=ref.filename, content_type=ref.content_type, data=got.data
+                )
+            )
+        metadata = dict(item.metadata)
+        if missing:
+            metadata["files_not_downloaded"] = tuple(missing)
+            metadata["files_not_downloaded_ids"] = " ".join(
+                m["file_id"] for m in missing
+            )
+            too_large = [m for m in missing if m["reason"] == "too_large"]
+            if too_large:
+                metadata["file_too_large"] = True
+                metadata["file_too_large_name"] = too_large[0]["filename"]
+        return replace(item, attachments=tuple(attachments), metadata=metadata)
+
+    def _rejected(self, raw: bytes, reason: str) -> RejectedItem:
+        digest = hashlib.sha256(raw).hexdigest()[:16]
+        return RejectedItem(
+            channel=self.name,
+            external_id=f"webhook:{digest}:{hashlib.sha256(reason.encode()).hexdigest()[:8]}",
+            raw=raw,
+            reason=reason,
+        )
+
+    async def after_commit(self, result: FetchResult) -> None:
+        """Remove the stored bodies from the spool."""
+        for receipt in result.receipts:
+            if isinstance(receipt, SpooledBody):
+                await asyncio.to_thread(self.spool.done, receipt)
+
+    async def close(self) -> None:
+        """Close the HTTP connection pool."""
+        await self._graph.close()
+
+    async def send_reply(self, reply: OutgoingReply) -> str:
+        """Free-form within 24 hours of the citizen's last message, else the
+        configured template with the tracking number; returns ``wa:<wamid>``."""
+        recipient = reply.recipient
+        if not recipient:
+            raise RecipientUnreachable("no WhatsApp recipient")
+        await self._pace(recipient)
+        last = self._last_inbound.get(recipient)
+        in_window = last is not None and time.time() - last < WINDOW_SECONDS
+        try:
+            if in_window:
+                try:
+                    sent = [
+                        await self._graph.send(payload)
+                        for payload in free_form(recipient, reply)
+                    ]
+                    # the first part is the one a citizen's answer quotes
+                    return f"wa:{sent[0]}"
+                except GraphError as exc:
+                    if exc.code != WINDOW_CLOSED:
+                        raise
+            return f"wa:{await self._graph.send(self._template(recipient, reply))}"
+        except GraphError as exc:
+            raise _reply_error(exc) from None
+        finally:
+            self._last_sent[recipient] = time.monotonic()
+
+    def _template(self, recipient: str, reply: OutgoingReply) -> dict[str, Any]:
+        kind = (
+            "status_update"
+            if ":status:" in reply.idempotency_key
+            else "acknowledgement"
+        )
+        chosen = getattr(self.settings.templates, kind)
+        if chosen is None or not reply.tracking_no:
+            raise RecipientUnreachable(
+                "the citizen's last WhatsApp message is over 24 hours old and "
+                f"no {kind} template is configured"
+            )
+        return template(recipient, chosen.name, chosen.language, reply.tracking_no)
+
+    async def _pace(self, recipient: str) -> None:
+        last = self._last_sent.get(recipient)
+        if last is not None:
+            wait = PACE_SECONDS - (time.monotonic() - last)
+            if wait > 0:
+                await asyncio.sleep(wait)
+
+
+def _channel_error(exc: GraphError) -> Exception:
+    if exc.token_rejected:
+        return FatalChannelError(f"WhatsApp rejected the access token ({exc})")
+    return RetriableChannelError(f"WhatsApp: {exc}", exc.retry_after)
+
+
+def _reply_error(exc: GraphError) -> Exception:
+    if exc.code in (131026, 131030, 131049, 131050):
+        return RecipientUnreachable(f"WhatsApp: {exc}")
+    if exc.rate_limited:
+        return ReplyRetriable(f"WhatsApp rate limit: {exc}", exc.retry_after or 60.0)
+    if exc.token_rejected:
+        return ReplyRetriable("WhatsApp rejected the access token", 300)
+    return ReplyRetriable(f"WhatsApp: {exc}", exc.retry_after)

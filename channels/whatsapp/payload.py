@@ -1,0 +1,289 @@
+"""Meta's webhook JSON → ``InboundMessage`` (one per ``messages[]`` entry).
+
+The shapes follow the Cloud API webhook reference (``object:
+whatsapp_business_account``, ``entry[].changes[].value``). Identity: the
+business-scoped user id (``contacts[].user_id`` / ``messages[].from_user_id``)
+is the reporter key; the phone number (``wa_id`` / ``from``) may be absent
+and is kept only as the reporter's phone (PII, masked like any phone).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from normalizer.records import InboundMessage, Location, Reporter
+
+# documented limits of the Cloud API per media type (bytes)
+MEDIA_LIMITS = {
+    "image": 5 * 1024 * 1024,
+    "audio": 16 * 1024 * 1024,
+    "video": 16 * 1024 * 1024,
+    "document": 100 * 1024 * 1024,
+    "sticker": 500 * 1024,
+}
+MEDIA_TYPES = frozenset(MEDIA_LIMITS)
+COMMANDS = frozenset({"start", "status", "baru", "biasa", "anonim", "rahasia"})
+# how Telegram's file kinds are named, so dengar.missing_files describes them
+_FILE_KIND = {"image": "photo", "audio": "audio", "video": "video"}
+
+
+class MalformedPayload(ValueError):
+    """The body is signed but not the JSON Meta documents."""
+
+
+@dataclass(frozen=True, slots=True)
+class MediaRef:
+    """A file to download: ``GET /<version>/<media_id>`` gives its URL."""
+
+    media_id: str
+    kind: str  # image, audio, video, document, sticker
+    content_type: str
+    filename: str
+    sha256: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Converted:
+    """An item and the media it still needs."""
+
+    item: InboundMessage
+    media: tuple[MediaRef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryStatus:
+    """One ``statuses[]`` entry: what became of a message we sent."""
+
+    message_id: str
+    status: str  # sent, delivered, read, failed
+    timestamp: datetime
+    error_codes: tuple[int, ...] = ()
+
+
+@dataclass(slots=True)
+class ParsedChange:
+    """What one ``changes[]`` entry of the body holds."""
+
+    phone_number_id: str | None
+    items: list[Converted] = field(default_factory=list)
+    statuses: list[DeliveryStatus] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (id, why)
+    ignored: int = 0
+
+
+def load(body: bytes) -> Mapping[str, Any]:
+    """The body as JSON, checked to be a WhatsApp Business Account event."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MalformedPayload(f"not JSON: {exc}") from None
+    if not isinstance(data, Mapping):
+        raise MalformedPayload("not a JSON object")
+    if data.get("object") != "whatsapp_business_account":
+        raise MalformedPayload(f"object is {data.get('object')!r}")
+    if not isinstance(data.get("entry"), list):
+        raise MalformedPayload("no entry list")
+    return data
+
+
+def changes(data: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """The ``value`` of every ``messages`` change in the body."""
+    for entry in data.get("entry") or ():
+        if not isinstance(entry, Mapping):
+            continue
+        for change in entry.get("changes") or ():
+            if isinstance(change, Mapping) and isinstance(change.get("value"), Mapping):
+                yield change["value"]
+
+
+def phone_number_ids(data: Mapping[str, Any]) -> set[str]:
+    """Every business number the body speaks for."""
+    return {pid for value in changes(data) if (pid := _phone_number_id(value))}
+
+
+def _phone_number_id(value: Mapping[str, Any]) -> str | None:
+    meta = value.get("metadata")
+    return _str(meta.get("phone_number_id")) if isinstance(meta, Mapping) else None
+
+
+def parse_change(value: Mapping[str, Any], *, channel: str) -> ParsedChange:
+    """Convert one change's messages and statuses; a bad message is listed
+    in ``problems`` and the others go on."""
+    parsed = ParsedChange(phone_number_id=_phone_number_id(value))
+    contacts = _contacts(value.get("contacts"))
+    for message in value.get("messages") or ():
+        raw = json.dumps(message, ensure_ascii=False, sort_keys=True).encode()
+        try:
+            parsed.items.append(_message(message, contacts, raw, channel))
+        except MalformedPayload as exc:
+            wamid = message.get("id") if isinstance(message, Mapping) else None
+            parsed.problems.append((str(wamid or "unknown"), str(exc)))
+    for status in value.get("statuses") or ():
+        converted = _status(status)
+        if converted is None:
+            parsed.problems.append(("status", "status without id or state"))
+        else:
+            parsed.statuses.append(converted)
+    return parsed
+
+
+def _contacts(raw: object) -> dict[str, Mapping[str, Any]]:
+    """Contacts by both their ids, so a message finds its sender's."""
+    found: dict[str, Mapping[str, Any]] = {}
+    for contact in raw if isinstance(raw, list) else ():
+        if not isinstance(contact, Mapping):
+            continue
+        for key in ("user_id", "wa_id"):
+            if value := _str(contact.get(key)):
+                found[value] = contact
+    return found
+
+
+def _message(
+    message: object,
+    contacts: Mapping[str, Mapping[str, Any]],
+    raw: bytes,
+    channel: str,
+) -> Converted:
+    if not isinstance(message, Mapping):
+        raise MalformedPayload("message is not an object")
+    wamid = _str(message.get("id"))
+    kind = _str(message.get("type"))
+    if not wamid or not kind:
+        raise MalformedPayload("message without id or type")
+    phone = _str(message.get("from"))
+    contact = contacts.get(_str(message.get("from_user_id")) or "") or contacts.get(
+        phone or "", {}
+    )
+    user_id = _str(message.get("from_user_id")) or _str(contact.get("user_id"))
+    phone = phone or _str(contact.get("wa_id"))
+    key = user_id or phone
+    if not key:
+        raise MalformedPayload("message without sender (no user_id and no wa_id)")
+    profile = contact.get("profile")
+    name = _str(profile.get("name")) if isinstance(profile, Mapping) else None
+    reporter = Reporter(name=name, phone=f"+{phone}" if phone else None, chat_id=key)
+
+    metadata: dict[str, Any] = {"wa_type": kind}
+    text: str | None = None
+    location: Location | None = None
+    media: tuple[MediaRef, ...] = ()
+    body = message.get(kind)
+    body = body if isinstance(body, Mapping) else {}
+    if kind == "text":
+        text = _str(body.get("body"))
+    elif kind in MEDIA_TYPES:
+        media_id = _str(body.get("id"))
+        if not media_id:
+            raise MalformedPayload(f"{kind} without media id")
+        content_type = _str(body.get("mime_type")) or "application/octet-stream"
+        filename = _str(body.get("filename")) or f"{kind}-{media_id}"
+        file_kind = "voice" if kind == "audio" and body.get("voice") else kind
+        media = (
+            MediaRef(
+                media_id=media_id,
+                kind=_FILE_KIND.get(file_kind, file_kind),
+                content_type=content_type,
+                filename=filename,
+                sha256=_str(body.get("sha256")),
+            ),
+        )
+        text = _str(body.get("caption"))
+    elif kind == "location":
+        location = _location(body)
+        text = _str(body.get("address")) or _str(body.get("name"))
+    elif kind == "contacts":
+        metadata["hint"] = "foreign_contact"
+    elif kind == "interactive":
+        reply = body.get(_str(body.get("type")) or "")
+        chosen = _str(reply.get("id")) if isinstance(reply, Mapping) else None
+        text = chosen
+    elif kind == "button":
+        # a quick-reply button of a template: its payload is our command
+        text = _str(body.get("payload")) or _str(body.get("text"))
+    elif kind == "reaction":
+        metadata["hint"] = "reaction"
+        metadata["reaction_to"] = _str(body.get("message_id"))
+    else:
+        # "unsupported" and kinds newer than this adapter: kept, answered
+        metadata["hint"] = "unsupported"
+
+    if text:
+        _command(text, metadata)
+    context = message.get("context")
+    in_reply_to: tuple[str, ...] = ()
+    if isinstance(context, Mapping) and (quoted := _str(context.get("id"))):
+        in_reply_to = (f"wa:{quoted}",)
+    item = InboundMessage(
+        channel=channel,
+        external_id=f"wamid:{wamid}",
+        received_at=_time(message.get("timestamp")),
+        raw=raw,
+        raw_format="json",
+        text=text,
+        reporter=reporter,
+        location=location,
+        in_reply_to=in_reply_to,
+        message_id=f"wa:{wamid}",
+        metadata=metadata,
+    )
+    return Converted(item=item, media=media)
+
+
+def _command(text: str, metadata: dict[str, Any]) -> None:
+    """``/status ADU-…``, ``anonim ADU-…`` (a button's id) as a command."""
+    word, _, args = text.strip().partition(" ")
+    name = word.lstrip("/").lower()
+    if name in COMMANDS and (
+        word.startswith("/") or name in {"biasa", "anonim", "rahasia"}
+    ):
+        metadata["command"] = name
+        metadata["command_args"] = args.strip()
+
+
+def _location(body: Mapping[str, Any]) -> Location:
+    try:
+        latitude = float(body["latitude"])
+        longitude = float(body["longitude"])
+    except (KeyError, TypeError, ValueError):
+        raise MalformedPayload("location without latitude/longitude") from None
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        raise MalformedPayload("location out of range")
+    return Location(
+        latitude=latitude, longitude=longitude, label=_str(body.get("name"))
+    )
+
+
+def _status(status: object) -> DeliveryStatus | None:
+    if not isinstance(status, Mapping):
+        return None
+    message_id = _str(status.get("id"))
+    state = _str(status.get("status"))
+    if not message_id or not state:
+        return None
+    codes = tuple(
+        int(e["code"])
+        for e in status.get("errors") or ()
+        if isinstance(e, Mapping) and isinstance(e.get("code"), int)
+    )
+    return DeliveryStatus(
+        message_id=message_id,
+        status=state,
+        timestamp=_time(status.get("timestamp")),
+        error_codes=codes,
+    )
+
+
+def _time(value: object) -> datetime:
+    try:
+        return datetime.fromtimestamp(int(str(value)), UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return datetime.now(UTC)
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None

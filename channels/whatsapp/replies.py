@@ -1,0 +1,102 @@
+"""Outgoing message bodies for the Cloud API ``/messages`` call.
+
+Limits from Meta's reference: text up to 4,096 characters; an interactive
+message's body up to 1,024, at most 3 reply buttons with titles up to 20
+characters and ids up to 256.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from normalizer.records import OutgoingReply
+
+MAX_TEXT = 4096
+MAX_INTERACTIVE_BODY = 1024
+MAX_BUTTONS = 3
+MAX_BUTTON_TITLE = 20
+_PHONE = re.compile(r"^[0-9]{6,20}$")
+
+
+def addressee(recipient: str) -> dict[str, str]:
+    """``to`` for a phone number, ``recipient`` for a business-scoped id."""
+    if _PHONE.match(recipient):
+        return {"recipient_type": "individual", "to": recipient}
+    return {"recipient_type": "individual", "recipient": recipient}
+
+
+def free_form(recipient: str, reply: OutgoingReply) -> list[dict[str, Any]]:
+    """The messages for ``reply`` inside the 24-hour window: the text in
+    parts of at most 4,096 characters, the choices as reply buttons under
+    the last part (a separate short prompt when that part is too long)."""
+    parts = split(reply.text, MAX_TEXT)
+    messages: list[dict[str, Any]] = [
+        {**addressee(recipient), "type": "text", "text": {"body": part}}
+        for part in parts
+    ]
+    choices = reply.choices[:MAX_BUTTONS]
+    if not choices:
+        return messages
+    last = parts[-1]
+    if len(last) <= MAX_INTERACTIVE_BODY:
+        messages.pop()
+    else:
+        last = "Silakan pilih:"
+    messages.append(
+        {
+            **addressee(recipient),
+            "type": "interactive",
+            "interactive": {
+                "type": "button",
+                "body": {"text": last},
+                "action": {
+                    "buttons": [
+                        {
+                            "type": "reply",
+                            "reply": {
+                                "id": command[:256],
+                                "title": label[:MAX_BUTTON_TITLE],
+                            },
+                        }
+                        for label, command in choices
+                    ]
+                },
+            },
+        }
+    )
+    return messages
+
+
+def template(
+    recipient: str, name: str, language: str, tracking_no: str
+) -> dict[str, Any]:
+    """An approved template whose one body parameter is the tracking number."""
+    return {
+        **addressee(recipient),
+        "type": "template",
+        "template": {
+            "name": name,
+            "language": {"code": language},
+            "components": [
+                {
+                    "type": "body",
+                    "parameters": [{"type": "text", "text": tracking_no}],
+                }
+            ],
+        },
+    }
+
+
+def split(text: str, size: int) -> list[str]:
+    """``text`` in parts of at most ``size`` characters, cut at line breaks
+    where possible."""
+    parts: list[str] = []
+    rest = text or " "
+    while len(rest) > size:
+        cut = rest.rfind("\n", 0, size)
+        cut = cut if cut > 0 else size
+        parts.append(rest[:cut])
+        rest = rest[cut:].lstrip("\n")
+    parts.append(rest)
+    return parts
