@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +27,15 @@ from tests.fakes.whatsapp_api import (
     message_webhook,
     signed,
     status_webhook,
-    whatsapp_api,  # noqa: F401 - fixture
 )
 
 USER = "ID.1234567890123456789"
+
+
+@pytest.fixture
+async def whatsapp_api() -> AsyncIterator[FakeWhatsAppApi]:
+    async with FakeWhatsAppApi().running() as api:
+        yield api
 
 
 def settings(
@@ -359,7 +365,8 @@ async def test_every_message_type_is_kept(
         items = {i.external_id.removeprefix("wamid:"): i for i in result.items}
         assert set(items) == {m["id"] for m in messages}
         loc = items["wamid.L"].location
-        assert loc is not None and (loc.latitude, loc.longitude) == (-3.2417, 116.2297)
+        assert loc is not None
+        assert (loc.latitude, loc.longitude) == (-3.2417, 116.2297)
         assert items["wamid.B"].metadata["command"] == "anonim"
         assert items["wamid.B"].metadata["command_args"] == "ADU-7K3M-9Q2D"
         assert items["wamid.Li"].metadata["command"] == "status"
@@ -417,7 +424,8 @@ async def test_statuses_are_not_items(
     channel = WhatsAppChannel(ws)
     try:
         result = await channel.fetch(None, 10)
-        assert result.items == [] and result.rejected == []
+        assert result.items == []
+        assert result.rejected == []
         assert result.skipped == 1
     finally:
         await channel.close()
@@ -526,11 +534,13 @@ async def test_rate_limit_is_retriable_with_a_delay_and_token_never_shown(
         whatsapp_api.fail("messages", 130429, "Rate limit hit")
         with pytest.raises(ReplyRetriable) as caught:
             await channel.send_reply(reply())
-        assert caught.value.retry_after and caught.value.retry_after > 0
+        assert caught.value.retry_after
+        assert caught.value.retry_after > 0
         whatsapp_api.fail("messages", 131026, "Message undeliverable")
         with pytest.raises(RecipientUnreachable):
             await channel.send_reply(reply())
-        assert TOKEN not in repr(channel) and APP_SECRET not in repr(channel)
+        assert TOKEN not in repr(channel)
+        assert APP_SECRET not in repr(channel)
     finally:
         await channel.close()
 

@@ -1,0 +1,178 @@
+"""A WhatsApp complaint through the whole of Dengar: Meta's signed POST to
+the web app, the spool, ``Runner.run_once``, the case, the acknowledgement
+with reply buttons on the Graph API emulator, a button press that makes the
+case anonim, and Meta's retries that change nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from config.settings import Settings
+from dengar.app import App
+from dengar.runner import Runner
+from dengar.web.app import create_app
+from storage.tables import ComplaintRow
+from tests.fakes.whatsapp_api import (
+    VERIFY_TOKEN,
+    FakeWhatsAppApi,
+    channel_settings,
+    message_webhook,
+    signed,
+)
+
+USER = "ID.1234567890123456789"
+
+
+@pytest.fixture
+async def api():
+    async with FakeWhatsAppApi().running() as fake:
+        yield fake
+
+
+def settings_for(api: FakeWhatsAppApi, tmp_path: Path, **channel: Any) -> Settings:
+    return Settings.model_validate(
+        {
+            "database_url": f"sqlite:///{tmp_path / 'dengar.db'}",
+            "agencies": [{"code": "PUPR", "name": "Dinas PUPR"}],
+            "routing": {"default_agency": "PUPR"},
+            "web": {"secret_key": "test-secret", "cookie_secure": False},
+            "channels": [
+                channel_settings(api.base_url, str(tmp_path / "spool"), **channel)
+            ],
+        }
+    )
+
+
+def post(client: TestClient, payload: dict[str, Any]) -> tuple[int, str]:
+    body, signature = signed(payload)
+    response = client.post(
+        "/webhooks/whatsapp/wa",
+        content=body,
+        headers={"X-Hub-Signature-256": signature, "Content-Type": "application/json"},
+    )
+    return response.status_code, response.text
+
+
+async def run_once(settings: Settings) -> App:
+    app = App.open(settings)
+    try:
+        summary = await Runner(app).run_once()
+    finally:
+        await app.close()
+    assert not summary.errors
+    return app
+
+
+def cases(app: App) -> list[ComplaintRow]:
+    with app.sessions() as session:
+        return list(
+            session.exec(select(ComplaintRow).where(ComplaintRow.kind == "case")).all()
+        )
+
+
+async def test_signed_message_becomes_a_case_with_buttons_and_retries_change_nothing(
+    api: FakeWhatsAppApi, tmp_path: Path
+) -> None:
+    settings = settings_for(api, tmp_path)
+    api.citizen_wrote(USER)
+    web_app = App.open(settings)
+    client = TestClient(create_app(web_app))
+    try:
+        answer = client.get(
+            "/webhooks/whatsapp/wa",
+            params={
+                "hub.mode": "subscribe",
+                "hub.verify_token": VERIFY_TOKEN,
+                "hub.challenge": "8432",
+            },
+        )
+        assert (answer.status_code, answer.text) == (200, "8432")
+        assert answer.headers["content-type"].startswith("text/plain")
+        bad = client.get(
+            "/webhooks/whatsapp/wa",
+            params={
+                "hub.mode": "subscribe",
+                "hub.verify_token": "x",
+                "hub.challenge": "1",
+            },
+        )
+        assert bad.status_code == 403
+        assert client.post("/webhooks/whatsapp/wa", content=b"{}").status_code == 401
+        assert client.get("/webhooks/whatsapp/nope").status_code == 404
+
+        complaint = message_webhook(
+            {
+                "id": "wamid.HBgLNjI4MTIzNDU2Nzg5MBUCABIYFjNFQjA",
+                "type": "text",
+                "text": {"body": "Jalan di Desa Sigam berlubang besar, bahaya"},
+            }
+        )
+        assert post(client, complaint) == (200, "received")
+
+        app = await run_once(settings)
+        [case] = cases(app)
+        assert case.channel == "wa"
+        assert case.reporter_chat_id == USER
+        [ack] = api.sent
+        assert ack["recipient"] == USER
+        assert ack["type"] == "interactive"
+        assert case.tracking_no in ack["interactive"]["body"]["text"]
+        buttons = [b["reply"] for b in ack["interactive"]["action"]["buttons"]]
+        assert [b["id"] for b in buttons] == [
+            f"{word} {case.tracking_no}" for word in ("biasa", "anonim", "rahasia")
+        ]
+
+        # Meta retries the same delivery after we stored it: kept again,
+        # recognised by its wamid, no second case and no second ack
+        assert post(client, complaint)[0] == 200
+        app = await run_once(settings)
+        assert len(cases(app)) == 1
+        assert len(api.sent) == 1
+
+        press = message_webhook(
+            {
+                "id": "wamid.press1",
+                "type": "interactive",
+                "interactive": {
+                    "type": "button_reply",
+                    "button_reply": {"id": buttons[1]["id"], "title": "Anonim"},
+                },
+                "context": {"from": "15550783881", "id": ack["id"]},
+            }
+        )
+        assert post(client, press)[0] == 200
+        app = await run_once(settings)
+        [case] = cases(app)
+        assert case.confidentiality == "anonim"
+        assert any(
+            "anonim" in (s.get("text") or {}).get("body", "") for s in api.sent[1:]
+        )
+    finally:
+        client.close()
+        web_app.engine.dispose()
+
+
+async def test_oversized_post_is_refused_before_it_is_read(
+    api: FakeWhatsAppApi, tmp_path: Path
+) -> None:
+    settings = settings_for(api, tmp_path, max_webhook_bytes=2048)
+    web_app = App.open(settings)
+    client = TestClient(create_app(web_app))
+    try:
+        big = message_webhook(
+            {"id": "wamid.big", "type": "text", "text": {"body": "x" * 4000}}
+        )
+        status, text = post(client, big)
+        assert status == 413
+        assert "2048" in text
+        assert not (tmp_path / "spool" / "wa" / "new").exists() or not any(
+            (tmp_path / "spool" / "wa" / "new").iterdir()
+        )
+    finally:
+        client.close()
+        web_app.engine.dispose()
