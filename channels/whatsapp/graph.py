@@ -148,7 +148,8 @@ class GraphClient:
 def _error(response: httpx.Response, body: object) -> GraphError:
     error = body.get("error") if isinstance(body, dict) else None
     error = error if isinstance(error, dict) else {}
-    code = error.get("code") if isinstance(error.get("code"), int) else 0
+    raw_code = error.get("code")
+    code = raw_code if isinstance(raw_code, int) else 0
     message = str(error.get("message") or f"HTTP {response.status_code}")[:300]
     retry = response.headers.get("Retry-After")
     retry_after = float(retry) if retry and retry.isdigit() else None
