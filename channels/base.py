@@ -13,7 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from normalizer.records import InboundMessage, OutgoingReply, RejectedItem
+from normalizer.records import (
+    DeliveryReport,
+    InboundMessage,
+    OutgoingReply,
+    RejectedItem,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +39,8 @@ class FetchResult:
     skipped: int = 0
     # Channel-specific state for after_commit (e.g. which files to move).
     receipts: Sequence[object] = field(default=())
+    # What became of replies sent earlier (stored on their outbox rows).
+    deliveries: Sequence[DeliveryReport] = ()
 
 
 @runtime_checkable

@@ -27,6 +27,7 @@ from dengar.content_less import answered_recently
 from dengar.missing_files import note_missing_files
 from dengar.replies import CitizenReplies
 from dispatcher import outbox
+from dispatcher.delivery_reports import apply_delivery_reports
 from dispatcher.duplicates import follow_primary
 from dispatcher.message import idempotency_key
 from dispatcher.notify import render
@@ -155,6 +156,7 @@ class Pipeline:
             self._ingest_item(session, item, fields, batch, summary)
         for rejected in result.rejected:
             self._quarantine(session, rejected, batch, summary)
+        apply_delivery_reports(session, channel, result.deliveries)
         batch.add_deferred(session)
         if not advance_cursor:
             return summary

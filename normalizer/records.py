@@ -149,6 +149,21 @@ class OutgoingReply:
     choices: tuple[tuple[str, str], ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    """What became of a reply we sent, as the remote reports it later
+    (WhatsApp ``statuses[]``): ``remote_id`` is what ``send_reply``
+    returned; ``state`` is sent, delivered, read or failed."""
+
+    remote_id: str
+    state: str
+    at: datetime
+    # the recipient's window closed before it arrived: send it again in a
+    # form the remote accepts outside the window (a WhatsApp template)
+    resend: bool = False
+    detail: str = ""
+
+
 # ---------------------------------------------------------------------------
 # The documented record. Pydantic so that its JSON Schema can be generated.
 

@@ -152,6 +152,9 @@ class OutboxRow(SQLModel, table=True):
     # the id the remote gave what we sent (email Message-ID, "tg:<chat>:<id>"),
     # so that a citizen's reply to it threads into the case
     remote_id: str | None = Field(default=None, max_length=998, index=True)
+    # what the remote later reported of it (WhatsApp: sent, delivered,
+    # read, failed)
+    remote_status: str | None = Field(default=None, max_length=16)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     delivered_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     # an agency delivery through the http sink: the id the agency's system

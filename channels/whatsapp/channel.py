@@ -24,6 +24,7 @@ from channels.whatsapp.graph import WINDOW_CLOSED, GraphClient, GraphError
 from channels.whatsapp.payload import (
     MEDIA_LIMITS,
     Converted,
+    DeliveryStatus,
     MalformedPayload,
     changes,
     load,
@@ -33,6 +34,7 @@ from channels.whatsapp.replies import free_form, template
 from channels.whatsapp.webhook import spool_of
 from config.channel_settings import WhatsAppChannelSettings
 from normalizer.records import (
+    DeliveryReport,
     InboundAttachment,
     InboundMessage,
     OutgoingReply,
@@ -64,6 +66,7 @@ class WhatsAppChannel:
         # last sent to them (pacing); a restart forgets: templates then
         self._last_inbound: dict[str, float] = {}
         self._last_sent: dict[str, float] = {}
+        self._sent_to: dict[str, str] = {}  # wamid -> recipient
 
     def __repr__(self) -> str:
         return (
@@ -83,12 +86,12 @@ class WhatsAppChannel:
         bodies = await asyncio.to_thread(self.spool.pending, limit)
         items: list[InboundMessage] = []
         rejected: list[RejectedItem] = []
-        skipped = 0
+        deliveries: list[DeliveryReport] = []
         for body in bodies:
-            got, bad, ignored = await self._convert(body)
+            got, bad, reports = await self._convert(body)
             items.extend(got)
             rejected.extend(bad)
-            skipped += ignored
+            deliveries.extend(reports)
         for item in items:
             if item.reporter.chat_id:
                 seen = item.received_at.timestamp()
@@ -98,21 +101,21 @@ class WhatsAppChannel:
             items=items,
             cursor=cursor,
             rejected=rejected,
-            skipped=skipped,
             more=len(bodies) >= limit,
             receipts=tuple(bodies),
+            deliveries=deliveries,
         )
 
     async def _convert(
         self, body: SpooledBody
-    ) -> tuple[list[InboundMessage], list[RejectedItem], int]:
+    ) -> tuple[list[InboundMessage], list[RejectedItem], list[DeliveryReport]]:
         try:
             data = load(body.data)
         except MalformedPayload as exc:
-            return [], [self._rejected(body.data, f"unreadable webhook: {exc}")], 0
+            return [], [self._rejected(body.data, f"unreadable webhook: {exc}")], []
         items: list[InboundMessage] = []
         rejected: list[RejectedItem] = []
-        skipped = 0
+        reports: list[DeliveryReport] = []
         own = self.settings.phone_number_id
         values = list(changes(data))
         # a body naming several numbers sits in each of their spools: the
@@ -137,9 +140,30 @@ class WhatsAppChannel:
                 rejected.append(self._rejected(body.data, f"message {wamid}: {why}"))
             for converted in parsed.items:
                 items.append(await self._with_media(converted))
-            # delivery statuses: read by the outbox in a later step
-            skipped += len(parsed.statuses)
-        return items, rejected, skipped
+            reports.extend(self._report(status) for status in parsed.statuses)
+        return items, rejected, reports
+
+    def _report(self, status: DeliveryStatus) -> DeliveryReport:
+        """A status as the outbox reads it; 131047 (the 24-hour window had
+        closed) asks for the reply again, which now goes as a template."""
+        resend = status.status == "failed" and WINDOW_CLOSED in status.error_codes
+        if resend:
+            recipient = self._sent_to.get(status.message_id) or status.recipient
+            if recipient:
+                self._last_inbound.pop(recipient, None)
+        detail = ""
+        if status.status == "failed":
+            codes = ", ".join(map(str, status.error_codes)) or "tanpa kode"
+            detail = f"WhatsApp menolak pesan (kode {codes})"
+            if resend:
+                detail += "; jendela 24 jam tertutup, dikirim ulang dengan templat"
+        return DeliveryReport(
+            remote_id=f"wa:{status.message_id}",
+            state=status.status,
+            at=status.timestamp,
+            resend=resend,
+            detail=detail,
+        )
 
     async def _with_media(self, converted: Converted) -> InboundMessage:
         """Download the item's media; a file that cannot be had is listed
@@ -221,16 +245,25 @@ class WhatsAppChannel:
                         await self._graph.send(payload)
                         for payload in free_form(recipient, reply)
                     ]
+                    self._remember(sent[0], recipient)
                     # the first part is the one a citizen's answer quotes
                     return f"wa:{sent[0]}"
                 except GraphError as exc:
                     if exc.code != WINDOW_CLOSED:
                         raise
-            return f"wa:{await self._graph.send(self._template(recipient, reply))}"
+            wamid = await self._graph.send(self._template(recipient, reply))
+            self._remember(wamid, recipient)
+            return f"wa:{wamid}"
         except GraphError as exc:
             raise _reply_error(exc) from None
         finally:
             self._last_sent[recipient] = time.monotonic()
+
+    def _remember(self, wamid: str, recipient: str) -> None:
+        # bounded: only the statuses of recent sends matter
+        if len(self._sent_to) >= 10_000:
+            self._sent_to.pop(next(iter(self._sent_to)))
+        self._sent_to[wamid] = recipient
 
     def _template(self, recipient: str, reply: OutgoingReply) -> dict[str, Any]:
         kind = (

@@ -62,6 +62,7 @@ class DeliveryStatus:
     status: str  # sent, delivered, read, failed
     timestamp: datetime
     error_codes: tuple[int, ...] = ()
+    recipient: str | None = None  # the business-scoped id, else the phone
 
 
 @dataclass(slots=True)
@@ -275,6 +276,8 @@ def _status(status: object) -> DeliveryStatus | None:
         status=state,
         timestamp=_time(status.get("timestamp")),
         error_codes=codes,
+        recipient=_str(status.get("recipient_user_id"))
+        or _str(status.get("recipient_id")),
     )
 
 

@@ -37,6 +37,14 @@ OUTBOX_LABELS: dict[str, str] = {
     "skipped": "dilewati",
 }
 
+# what a chat service reported of a sent reply (WhatsApp statuses)
+REMOTE_LABELS: dict[str, str] = {
+    "sent": "dikirim ke WhatsApp",
+    "delivered": "sampai di ponsel warga",
+    "read": "dibaca warga",
+    "failed": "gagal terkirim",
+}
+
 
 def install_filters(env: jinja2.Environment, settings: Settings) -> None:
     """Add the filters and globals the templates use."""
@@ -49,6 +57,7 @@ def install_filters(env: jinja2.Environment, settings: Settings) -> None:
             "status": STATUS_LABELS,
             "confidentiality": CONFIDENTIALITY_LABELS,
             "outbox": OUTBOX_LABELS,
+            "remote": REMOTE_LABELS,
         }
         text = "" if value is None else str(value)
         return tables[table].get(text, text)

@@ -5,6 +5,7 @@ case anonim, and Meta's retries that change nothing."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +17,15 @@ from config.settings import Settings
 from dengar.app import App
 from dengar.runner import Runner
 from dengar.web.app import create_app
-from storage.tables import ComplaintRow
+from dengar.web.auth import add_user
+from storage.tables import ComplaintRow, OutboxRow
 from tests.fakes.whatsapp_api import (
     VERIFY_TOKEN,
     FakeWhatsAppApi,
     channel_settings,
     message_webhook,
     signed,
+    status_webhook,
 )
 
 USER = "ID.1234567890123456789"
@@ -173,6 +176,109 @@ async def test_oversized_post_is_refused_before_it_is_read(
         assert not (tmp_path / "spool" / "wa" / "new").exists() or not any(
             (tmp_path / "spool" / "wa" / "new").iterdir()
         )
+    finally:
+        client.close()
+        web_app.engine.dispose()
+
+
+def outbox_replies(app: App) -> list[OutboxRow]:
+    with app.sessions() as session:
+        return list(
+            session.exec(
+                select(OutboxRow).where(OutboxRow.kind == "reply").order_by("id")
+            ).all()
+        )
+
+
+async def test_statuses_update_the_reply_row_and_the_case_page_shows_them(
+    api: FakeWhatsAppApi, tmp_path: Path
+) -> None:
+    settings = settings_for(api, tmp_path)
+    api.citizen_wrote(USER)
+    web_app = App.open(settings)
+    client = TestClient(create_app(web_app), base_url="https://testserver")
+    try:
+        post(
+            client,
+            message_webhook(
+                {
+                    "id": "wamid.S1",
+                    "type": "text",
+                    "text": {"body": "Got mampet di Jl. Batu Selira"},
+                }
+            ),
+        )
+        app = await run_once(settings)
+        [ack] = api.sent
+        [row] = outbox_replies(app)
+        assert row.remote_id == f"wa:{ack['id']}"
+        assert row.remote_status is None
+        # read may arrive before delivered: states only move forward
+        post(client, status_webhook(ack["id"], "read"))
+        post(client, status_webhook(ack["id"], "delivered"))
+        app = await run_once(settings)
+        [row] = outbox_replies(app)
+        assert row.remote_status == "read"
+
+        with web_app.sessions() as session:
+            add_user(session, "budi", "rahasia-sekali-123", "staff")
+            session.commit()
+        [case] = cases(app)
+        page_of_login = client.get("/login").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page_of_login)
+        assert token is not None
+        client.post(
+            "/login",
+            data={
+                "name": "budi",
+                "password": "rahasia-sekali-123",
+                "csrf_token": token.group(1),
+                "next": "/",
+            },
+        )
+        page = client.get(f"/kasus/{case.tracking_no}")
+        assert page.status_code == 200
+        assert "dibaca warga" in page.text
+    finally:
+        client.close()
+        web_app.engine.dispose()
+
+
+async def test_window_closed_failure_sends_the_template_again(
+    api: FakeWhatsAppApi, tmp_path: Path
+) -> None:
+    api.approve_template("pengaduan_diterima", "id")
+    settings = settings_for(
+        api, tmp_path, templates={"acknowledgement": {"name": "pengaduan_diterima"}}
+    )
+    api.citizen_wrote(USER)
+    web_app = App.open(settings)
+    client = TestClient(create_app(web_app))
+    try:
+        post(
+            client,
+            message_webhook(
+                {"id": "wamid.W1", "type": "text", "text": {"body": "Lampu jalan mati"}}
+            ),
+        )
+        app = await run_once(settings)
+        [ack] = api.sent
+        assert ack["type"] == "interactive"
+        # Meta accepted it, then reports it could not be delivered: 131047
+        failed = status_webhook(
+            ack["id"],
+            "failed",
+            errors=[{"code": 131047, "title": "Re-engagement message"}],
+        )
+        post(client, failed)
+        app = await run_once(settings)
+        assert [s["type"] for s in api.sent] == ["interactive", "template"]
+        template = api.sent[1]["template"]
+        [case] = cases(app)
+        assert template["components"][0]["parameters"][0]["text"] == case.tracking_no
+        [row] = outbox_replies(app)
+        assert row.status == "delivered"
+        assert row.remote_id == f"wa:{api.sent[1]['id']}"
     finally:
         client.close()
         web_app.engine.dispose()
