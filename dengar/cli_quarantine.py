@@ -69,6 +69,8 @@ def rebuild(app: App, row: QuarantineRow) -> FetchResult:
         return _telegram(row, document, getattr(settings, "private_chats_only", True))
     if kind == "x":
         return _x(row, document)
+    if kind == "whatsapp":
+        return _whatsapp(row, document, getattr(settings, "phone_number_id", ""))
     raise NotReplayable(f"no replay for channel type {kind!r}")
 
 
@@ -88,6 +90,29 @@ def _telegram(row: QuarantineRow, update: Any, private_only: bool) -> FetchResul
     return FetchResult(
         items=[converted.item], cursor=None, skipped=len(converted.files)
     )
+
+
+def _whatsapp(row: QuarantineRow, body: Any, phone_number_id: str) -> FetchResult:
+    from channels.whatsapp.payload import changes, parse_change
+
+    if not isinstance(body, dict):
+        raise NotReplayable("stored bytes are not a WhatsApp webhook")
+    items = []
+    media = 0
+    problems: list[str] = []
+    for value in changes(body):
+        parsed = parse_change(value, channel=row.channel)
+        if parsed.phone_number_id != phone_number_id:
+            continue
+        items.extend(c.item for c in parsed.items)
+        media += sum(len(c.media) for c in parsed.items)
+        problems.extend(f"{wamid}: {why}" for wamid, why in parsed.problems)
+    if not items:
+        raise NotReplayable(
+            "still unreadable: " + ("; ".join(problems) or "no message of this number")
+        )
+    # media are fetched by the running channel; a replay keeps the rest
+    return FetchResult(items=items, cursor=None, skipped=media)
 
 
 def _x(row: QuarantineRow, document: Any) -> FetchResult:

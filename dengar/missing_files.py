@@ -3,7 +3,8 @@ history so staff know a photo is missing (and why) instead of finding a case
 without it.
 
 A channel lists such files in ``item.metadata["files_not_downloaded"]``
-(``kind``, ``filename``, ``size``, ``reason`` and, on Telegram, ``file_id``);
+(``kind``, ``filename``, ``size``, ``reason``, ``file_id`` and the
+``service`` that holds it, Telegram when absent);
 the file ids are kept in the record's extras and the raw update, so the
 files can be fetched again.
 """
@@ -51,7 +52,8 @@ def describe(file: Mapping[str, Any], max_bytes: int | None) -> str:
         why = f"melebihi batas ukuran{limit}"
     else:
         detail = reason.partition(":")[2].strip()
-        why = "tidak tersedia di server Telegram" + (f" ({detail})" if detail else "")
+        service = str(file.get("service") or "Telegram")
+        why = f"tidak tersedia di server {service}" + (f" ({detail})" if detail else "")
     return f"{what}: {why}"
 
 

@@ -28,6 +28,7 @@ from channels.whatsapp.payload import (
     MalformedPayload,
     changes,
     load,
+    other_changes,
     parse_change,
 )
 from channels.whatsapp.replies import free_form, template
@@ -118,6 +119,12 @@ class WhatsAppChannel:
         reports: list[DeliveryReport] = []
         own = self.settings.phone_number_id
         values = list(changes(data))
+        for name in other_changes(data):
+            rejected.append(
+                self._rejected(
+                    body.data, f"webhook field {name!r} is not read by this channel"
+                )
+            )
         # a body naming several numbers sits in each of their spools: the
         # others' changes are theirs; in a body naming none of ours (the
         # receiver's fallback) they belong to nobody and are quarantined
@@ -141,7 +148,9 @@ class WhatsAppChannel:
             for converted in parsed.items:
                 items.append(await self._with_media(converted))
             reports.extend(self._report(status) for status in parsed.statuses)
-        return items, rejected, reports
+        # one body may hold the same fault twice: quarantined once
+        unique = {r.external_id: r for r in rejected}
+        return items, list(unique.values()), reports
 
     def _report(self, status: DeliveryStatus) -> DeliveryReport:
         """A status as the outbox reads it; 131047 (the 24-hour window had
@@ -190,6 +199,8 @@ class WhatsAppChannel:
                         "size": None,
                         "reason": got.reason,
                         "file_id": ref.media_id,
+                        "service": "WhatsApp",
+                        "limit": limit,
                     }
                 )
                 continue
@@ -208,6 +219,7 @@ class WhatsAppChannel:
             if too_large:
                 metadata["file_too_large"] = True
                 metadata["file_too_large_name"] = too_large[0]["filename"]
+                metadata["max_file_bytes"] = too_large[0]["limit"]
         return replace(item, attachments=tuple(attachments), metadata=metadata)
 
     def _rejected(self, raw: bytes, reason: str) -> RejectedItem:

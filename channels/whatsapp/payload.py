@@ -93,12 +93,35 @@ def load(body: bytes) -> Mapping[str, Any]:
 
 def changes(data: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
     """The ``value`` of every ``messages`` change in the body."""
+    for field_name, value in _all_changes(data):
+        if field_name == "messages":
+            yield value
+
+
+def other_changes(data: Mapping[str, Any]) -> list[str]:
+    """The fields of the changes this channel does not read (template
+    reviews, account updates…), or ``"?"`` for one without a value."""
+    return [name for name, _value in _all_changes(data) if name != "messages"]
+
+
+def _all_changes(
+    data: Mapping[str, Any],
+) -> Iterator[tuple[str, Mapping[str, Any]]]:
     for entry in data.get("entry") or ():
         if not isinstance(entry, Mapping):
             continue
         for change in entry.get("changes") or ():
-            if isinstance(change, Mapping) and isinstance(change.get("value"), Mapping):
-                yield change["value"]
+            if not isinstance(change, Mapping):
+                yield "?", {}
+                continue
+            value = change.get("value")
+            # Meta names the field of every change; an older test console
+            # sent messages without it
+            name = change.get("field", "messages")
+            if not isinstance(value, Mapping):
+                yield "?", {}
+            else:
+                yield str(name), value
 
 
 def phone_number_ids(data: Mapping[str, Any]) -> set[str]:

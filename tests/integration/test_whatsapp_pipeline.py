@@ -18,7 +18,7 @@ from dengar.app import App
 from dengar.runner import Runner
 from dengar.web.app import create_app
 from dengar.web.auth import add_user
-from storage.tables import ComplaintRow, OutboxRow
+from storage.tables import ComplaintRow, OutboxRow, StatusEvent
 from tests.fakes.whatsapp_api import (
     VERIFY_TOKEN,
     FakeWhatsAppApi,
@@ -279,6 +279,72 @@ async def test_window_closed_failure_sends_the_template_again(
         [row] = outbox_replies(app)
         assert row.status == "delivered"
         assert row.remote_id == f"wa:{api.sent[1]['id']}"
+    finally:
+        client.close()
+        web_app.engine.dispose()
+
+
+async def test_shared_location_gives_the_region_and_a_lost_file_is_noted(
+    api: FakeWhatsAppApi, tmp_path: Path
+) -> None:
+    settings = Settings.model_validate(
+        {
+            **settings_for(api, tmp_path).model_dump(mode="json"),
+            "channels": [channel_settings(api.base_url, str(tmp_path / "spool"))],
+            "gazetteer": {
+                "file": str(
+                    Path(__file__).resolve().parents[2]
+                    / "config"
+                    / "gazetteer.kotabaru.yaml"
+                )
+            },
+        }
+    )
+    api.citizen_wrote(USER)
+    web_app = App.open(settings)
+    client = TestClient(create_app(web_app))
+    try:
+        post(
+            client,
+            message_webhook(
+                {
+                    "id": "wamid.loc",
+                    "type": "location",
+                    "location": {"latitude": -3.34, "longitude": 116.2},
+                }
+            ),
+        )
+        post(
+            client,
+            message_webhook(
+                {
+                    "id": "wamid.doc",
+                    "type": "document",
+                    "document": {
+                        "id": "4490709327384033",  # Meta no longer has it
+                        "filename": "foto-jalan.pdf",
+                        "mime_type": "application/pdf",
+                    },
+                },
+                user_id="ID.9999",
+                wa_id=None,
+            ),
+        )
+        app = await run_once(settings)
+        by_reporter = {c.reporter_chat_id: c for c in cases(app)}
+        assert by_reporter[USER].region == "Pulau Laut Sigam"
+        lost = by_reporter["ID.9999"]
+        with app.sessions() as session:
+            notes = [
+                e.note
+                for e in session.exec(
+                    select(StatusEvent).where(StatusEvent.complaint_id == lost.id)
+                ).all()
+                if e.note and "tidak dapat diunduh" in e.note
+            ]
+        [note] = notes
+        assert "foto-jalan.pdf" in note
+        assert "tidak tersedia di server WhatsApp" in note
     finally:
         client.close()
         web_app.engine.dispose()

@@ -416,17 +416,63 @@ async def test_broken_message_is_quarantined_and_the_rest_goes_on(
         await channel.close()
 
 
-async def test_statuses_are_not_items(
+async def test_statuses_become_delivery_reports_not_items(
     whatsapp_api: FakeWhatsAppApi, tmp_path: Path
 ) -> None:
     ws = settings(whatsapp_api, tmp_path)
     deliver(ws, status_webhook("wamid.OUT", "delivered"))
+    deliver(
+        ws,
+        status_webhook(
+            "wamid.OLD", "failed", errors=[{"code": 131047, "title": "Re-engagement"}]
+        ),
+    )
     channel = WhatsAppChannel(ws)
     try:
         result = await channel.fetch(None, 10)
         assert result.items == []
         assert result.rejected == []
-        assert result.skipped == 1
+        reports = {r.remote_id: r for r in result.deliveries}
+        assert reports["wa:wamid.OUT"].state == "delivered"
+        assert not reports["wa:wamid.OUT"].resend
+        assert reports["wa:wamid.OLD"].resend
+        assert "131047" in reports["wa:wamid.OLD"].detail
+    finally:
+        await channel.close()
+
+
+async def test_other_webhook_fields_are_kept_with_a_clear_reason(
+    whatsapp_api: FakeWhatsAppApi, tmp_path: Path
+) -> None:
+    ws = settings(whatsapp_api, tmp_path)
+    payload = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "102290129340398",
+                "time": 1700000000,
+                "changes": [
+                    {
+                        "field": "message_template_status_update",
+                        "value": {
+                            "event": "APPROVED",
+                            "message_template_id": 594425479261596,
+                            "message_template_name": "pengaduan_diterima",
+                            "message_template_language": "id",
+                            "reason": "NONE",
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+    assert deliver(ws, payload)[0] == 200
+    channel = WhatsAppChannel(ws)
+    try:
+        result = await channel.fetch(None, 10)
+        [kept] = result.rejected
+        assert "message_template_status_update" in kept.reason
+        assert json.loads(kept.raw) == payload
     finally:
         await channel.close()
 
