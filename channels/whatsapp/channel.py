@@ -196,7 +196,7 @@ class WhatsAppChannel:
                     {
                         "kind": ref.kind,
                         "filename": ref.filename,
-                        "size": None,
+                        "size": got.size,
                         "reason": got.reason,
                         "file_id": ref.media_id,
                         "service": "WhatsApp",
@@ -220,6 +220,7 @@ class WhatsAppChannel:
                 metadata["file_too_large"] = True
                 metadata["file_too_large_name"] = too_large[0]["filename"]
                 metadata["max_file_bytes"] = too_large[0]["limit"]
+                metadata["file_too_large_bytes"] = too_large[0]["size"]
         return replace(item, attachments=tuple(attachments), metadata=metadata)
 
     def _rejected(self, raw: bytes, reason: str) -> RejectedItem:

@@ -53,6 +53,7 @@ class Download:
 
     data: bytes | None
     reason: str = ""
+    size: int | None = None  # as Meta reported it, when known
 
 
 class GraphClient:
@@ -106,7 +107,7 @@ class GraphClient:
             raise
         size = info.get("file_size")
         if isinstance(size, int) and size > limit:
-            return Download(None, "too_large")
+            return Download(None, "too_large", size)
         url = info.get("url")
         if not isinstance(url, str):
             return Download(None, "unavailable: no download URL")
@@ -124,7 +125,9 @@ class GraphClient:
                 async for chunk in response.aiter_bytes():
                     data.extend(chunk)
                     if len(data) > limit:
-                        return Download(None, "too_large")
+                        return Download(
+                            None, "too_large", size if isinstance(size, int) else None
+                        )
         except httpx.HTTPError as exc:
             raise GraphError(f"media download failed: {type(exc).__name__}") from None
         if isinstance(expected, str) and hashlib.sha256(data).hexdigest() != expected:

@@ -620,3 +620,28 @@ def test_secrets_are_absent_from_the_settings_repr(tmp_path: Path) -> None:
     for secret in (TOKEN, APP_SECRET, VERIFY_TOKEN):
         assert secret not in shown
     assert json.dumps(ws.model_dump(mode="json")).count(TOKEN) == 0
+
+
+async def test_a_file_over_its_type_limit_is_noted_with_its_size(
+    whatsapp_api: FakeWhatsAppApi, tmp_path: Path
+) -> None:
+    ws = settings(whatsapp_api, tmp_path)
+    sticker = b"R" * (500 * 1024 + 1)  # stickers: 500 KB
+    media_id = whatsapp_api.add_media(sticker, "image/webp")
+    deliver(
+        ws,
+        message_webhook(
+            {"id": "wamid.ST", "type": "sticker", "sticker": {"id": media_id}}
+        ),
+    )
+    channel = WhatsAppChannel(ws)
+    try:
+        [item] = (await channel.fetch(None, 10)).items
+        assert item.attachments == ()
+        assert item.metadata["file_too_large"] is True
+        assert item.metadata["file_too_large_bytes"] == len(sticker)
+        assert item.metadata["max_file_bytes"] == 500 * 1024
+        # never fetched: the size Meta reported was enough
+        assert ("GET", f"/download/{media_id}") not in whatsapp_api.calls
+    finally:
+        await channel.close()
