@@ -8,7 +8,10 @@ header, never in a URL, so no error text can carry it.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +22,8 @@ INVALID_TOKEN = {190}
 RATE_LIMITED = {4, 80007, 130429, 131048, 131056}
 WINDOW_CLOSED = 131047
 UNREACHABLE = {131026, 131030, 131049, 131050}
+# Cloud API throughput per business number (default tier)
+MESSAGES_PER_SECOND = 80
 
 
 class GraphError(Exception):
@@ -64,6 +69,8 @@ class GraphClient:
     ) -> None:
         self._base = f"{base_url.rstrip('/')}/{version}"
         self._phone = phone_number_id
+        self._sent_times: deque[float] = deque()
+        self._pace = asyncio.Lock()
         self._http = httpx.AsyncClient(
             headers={"Authorization": f"Bearer {token}"},
             timeout=httpx.Timeout(30.0, connect=10.0),
@@ -81,7 +88,10 @@ class GraphClient:
         return await self._json("GET", f"{self._base}/{self._phone}")
 
     async def send(self, payload: dict[str, Any]) -> str:
-        """POST a message; returns its wamid."""
+        """POST a message; returns its wamid. Sends are spaced so that the
+        number stays within its messages per second (Meta answers 130429
+        above it)."""
+        await self._throttle()
         answer = await self._json(
             "POST",
             f"{self._base}/{self._phone}/messages",
@@ -91,6 +101,16 @@ class GraphClient:
             return str(answer["messages"][0]["id"])
         except (KeyError, IndexError, TypeError):
             raise GraphError("send answered without a message id") from None
+
+    async def _throttle(self) -> None:
+        async with self._pace:
+            now = time.monotonic()
+            while self._sent_times and now - self._sent_times[0] >= 1.0:
+                self._sent_times.popleft()
+            if len(self._sent_times) >= MESSAGES_PER_SECOND:
+                await asyncio.sleep(1.0 - (now - self._sent_times[0]))
+                self._sent_times.popleft()
+            self._sent_times.append(time.monotonic())
 
     async def download(self, media_id: str, limit: int, sha256: str | None) -> Download:
         """Fetch a media file at once (its URL is valid for minutes).

@@ -64,6 +64,7 @@ class FakeWhatsAppApi:
         self.phone_number_id = phone_number_id
         self.base_url = ""
         self.sent: list[dict[str, Any]] = []
+        self.sent_at: list[float] = []  # time.monotonic() of each sent message
         self.media: dict[str, _Media] = {}
         self.templates: set[tuple[str, str]] = set()
         self.window_open: set[str] = set()
@@ -207,6 +208,7 @@ class FakeWhatsAppApi:
             return problem
         wamid = f"wamid.HBgL{next(self._ids):012d}"
         self.sent.append({**body, "id": wamid})
+        self.sent_at.append(time.monotonic())
         recipient = body.get("to") or body.get("recipient")
         return web.json_response(
             {

@@ -3,8 +3,10 @@ the spool, conversion of every message type, media, replies and errors."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -643,5 +645,24 @@ async def test_a_file_over_its_type_limit_is_noted_with_its_size(
         assert item.metadata["max_file_bytes"] == 500 * 1024
         # never fetched: the size Meta reported was enough
         assert ("GET", f"/download/{media_id}") not in whatsapp_api.calls
+    finally:
+        await channel.close()
+
+
+async def test_sends_stay_within_80_messages_a_second(
+    whatsapp_api: FakeWhatsAppApi, tmp_path: Path
+) -> None:
+    ws = settings(whatsapp_api, tmp_path)
+    channel = await _opened(whatsapp_api, ws)
+    users = [f"ID.{n}" for n in range(170)]
+    for user in users:
+        whatsapp_api.citizen_wrote(user)
+        channel._last_inbound[user] = time.time()
+    try:
+        # the emulator answers 130429 to the 81st message within a second
+        await asyncio.gather(
+            *(channel.send_reply(reply(recipient=user)) for user in users)
+        )
+        assert len(whatsapp_api.sent) == 170
     finally:
         await channel.close()

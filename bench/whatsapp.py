@@ -1,0 +1,258 @@
+"""Benchmark: the WhatsApp channel through the whole of Dengar.
+
+Meta's side is simulated: signed webhook bodies are POSTed at ``--rate``
+messages/s for ``--seconds`` (default 200/s for 120 s, the target of issue
+19) to ``dengar serve`` in its own process on 127.0.0.1 (as in production),
+one new citizen per message; in this process the runner polls the spool and
+drains the outbox (acknowledgements to the Graph API emulator,
+tests/fakes/whatsapp_api.py) on SQLite while the load runs. In the same
+run the Telegram bench's path (bench.telegram) takes the same number of
+messages, so CPU per message can be read side by side.
+
+Prints: webhook answer p50/p99/max (target p99 <= 100 ms), message →
+acknowledgement p50/p95 (target p95 <= 1 s), and CPU seconds per message
+of this process for each channel (emulators and load generator included,
+the same for both) plus, for WhatsApp, the ``dengar serve`` process. The
+load generator runs in a third process, so its clock is not held up by the
+pipeline.
+
+    python -m bench.whatsapp [--rate 200] [--seconds 120] [--no-telegram]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import io
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.cpu import process_cpu
+from config.settings import Settings
+from dengar.app import App
+from dengar.runner import Runner
+from tests.fakes.whatsapp_api import (
+    FakeWhatsAppApi,
+    channel_settings,
+    message_webhook,
+    signed,
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, int(len(ordered) * q) - 1))]
+
+
+async def whatsapp(rate: float, seconds: float, tmp: Path) -> list[tuple[str, str]]:
+    """Run the WhatsApp load; returns the table rows."""
+    total = int(rate * seconds)
+    async with FakeWhatsAppApi().running() as api:
+        port = _free_port()
+        config = {
+            "database_url": f"sqlite:///{tmp / 'wa.db'}",
+            "agencies": [{"code": "PUPR", "name": "Dinas PUPR"}],
+            "routing": {"default_agency": "PUPR"},
+            "web": {"secret_key": "bench", "cookie_secure": False, "port": port},
+            "channels": [
+                channel_settings(
+                    api.base_url, str(tmp / "spool"), confirmation_window=0
+                )
+            ],
+        }
+        config_path = tmp / "dengar.yaml"
+        config_path.write_text(json.dumps(config))  # JSON is YAML
+        settings = Settings.model_validate(config)
+        app = App.open(settings)  # creates the database before serve opens it
+        runner = Runner(app)
+        web = subprocess.Popen(
+            [sys.executable, "-m", "dengar", "--config", str(config_path), "serve"],
+            cwd=tmp,
+        )
+        for _ in range(300):
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", port), timeout=0.2),
+            ):
+                break
+            await asyncio.sleep(0.1)
+
+        # the server's start-up (imports, opening the app) is not per message
+        serve_start_cpu = process_cpu(web.pid) or 0.0
+        for n in range(total):
+            api.citizen_wrote(_user(n))
+        results = tmp / "load.json"
+        load = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench.whatsapp",
+                "--generate",
+                f"http://127.0.0.1:{port}/webhooks/whatsapp/wa",
+                "--rate",
+                str(rate),
+                "--seconds",
+                str(seconds),
+                "--out",
+                str(results),
+            ]
+        )
+
+        def done() -> bool:
+            return load.poll() is not None
+
+        async def process() -> None:
+            while True:
+                await runner.poll("wa", max_batches=1)
+                await app.worker.drain_all()
+                if done() and runner_idle():
+                    return
+                await asyncio.sleep(0.01)
+
+        def runner_idle() -> bool:
+            spool = tmp / "spool" / "wa" / "new"
+            return not spool.exists() or not any(spool.iterdir())
+
+        cpu = time.process_time()
+        wall = time.monotonic()
+        await process()
+        await app.worker.drain_all()
+        serve_cpu = (process_cpu(web.pid) or 0.0) - serve_start_cpu
+        cpu = time.process_time() - cpu + serve_cpu
+        wall = time.monotonic() - wall
+        web.terminate()
+        web.wait(timeout=30)
+        await app.close()
+
+    measured = json.loads(results.read_text())
+    answers: list[float] = measured["answers"]
+    failures: int = measured["failures"]
+    # both processes read CLOCK_MONOTONIC: the times compare
+    posted_at: dict[str, float] = measured["posted_at"]
+    acks = []
+    for sent, at in zip(api.sent, api.sent_at, strict=True):
+        origin = posted_at.get(sent.get("recipient") or sent.get("to") or "")
+        if origin is not None:
+            acks.append(at - origin)
+    return [
+        ("whatsapp messages posted", f"{total} at {rate:g}/s for {seconds:g} s"),
+        ("webhook non-200 answers", f"{failures}"),
+        ("webhook answer p50 (ms)", f"{statistics.median(answers) * 1000:.1f}"),
+        (
+            "webhook answer p99 (ms)",
+            f"{_pct(answers, 0.99) * 1000:.1f}  (target <= 100)",
+        ),
+        ("webhook answer max (ms)", f"{max(answers) * 1000:.1f}"),
+        ("acknowledgements sent", f"{len(api.sent)}"),
+        ("message -> ack p50 (s)", f"{statistics.median(acks):.3f}" if acks else "-"),
+        (
+            "message -> ack p95 (s)",
+            f"{_pct(acks, 0.95):.3f}  (target <= 1)" if acks else "-",
+        ),
+        ("wall time (s)", f"{wall:.1f}"),
+        ("whatsapp CPU ms/message", f"{cpu / total * 1000:.2f}"),
+    ]
+
+
+def _user(n: int) -> str:
+    return f"ID.{10**12 + n}"
+
+
+async def generate(url: str, rate: float, seconds: float, out: Path) -> None:
+    """Meta's side: POST signed bodies at ``rate``/s, one citizen each, and
+    write each answer's time and each post's start to ``out``."""
+    total = int(rate * seconds)
+    answers: list[float] = []
+    posted_at: dict[str, float] = {}
+    failures = 0
+    limits = httpx.Limits(max_connections=64)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
+        async def one(n: int) -> None:
+            nonlocal failures
+            body, signature = signed(
+                message_webhook(
+                    {
+                        "id": f"wamid.bench{n}",
+                        "type": "text",
+                        "text": {"body": f"Laporan {n}: jalan rusak di RT {n}"},
+                    },
+                    user_id=_user(n),
+                    wa_id=None,
+                )
+            )
+            started = time.monotonic()
+            response = await client.post(
+                url, content=body, headers={"X-Hub-Signature-256": signature}
+            )
+            answers.append(time.monotonic() - started)
+            posted_at[_user(n)] = started
+            if response.status_code != 200:
+                failures += 1
+
+        start = time.monotonic()
+        tasks = []
+        for n in range(total):
+            delay = start + n / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(n)))
+        await asyncio.gather(*tasks)
+    out.write_text(
+        json.dumps({"answers": answers, "posted_at": posted_at, "failures": failures})
+    )
+
+
+async def telegram(count: int, tmp: Path) -> list[tuple[str, str]]:
+    """The Telegram bench's path with the same number of messages."""
+    from bench.telegram import bench as telegram_bench
+
+    cpu = time.process_time()
+    with contextlib.redirect_stdout(io.StringIO()):
+        await telegram_bench(count, count, 0, "interleaved", tmp / "tg.db")
+    cpu = time.process_time() - cpu
+    return [("telegram CPU ms/message", f"{cpu / count * 1000:.2f}")]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--seconds", type=float, default=120.0)
+    parser.add_argument("--no-telegram", action="store_true")
+    parser.add_argument("--generate", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.generate:
+        asyncio.run(generate(args.generate, args.rate, args.seconds, args.out))
+        return
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        rows = asyncio.run(whatsapp(args.rate, args.seconds, tmp))
+        if not args.no_telegram:
+            rows += asyncio.run(telegram(int(args.rate * args.seconds), tmp))
+    width = max(len(k) for k, _ in rows)
+    print(f"{'metric':<{width}}  value")
+    print(f"{'-' * width}  {'-' * 24}")
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()
