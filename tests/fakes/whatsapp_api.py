@@ -24,6 +24,7 @@ import hashlib
 import itertools
 import json
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -71,7 +72,7 @@ class FakeWhatsAppApi:
         self.rate_per_second = 80
         self.calls: list[tuple[str, str]] = []
         self._failures: dict[str, list[_Failure]] = {}
-        self._sends_this_second: tuple[int, int] = (0, 0)
+        self._recent: deque[float] = deque()  # arrivals in the last second
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
 
@@ -194,14 +195,11 @@ class FakeWhatsAppApi:
             return graph_error(100, "Invalid parameter")
         if (failed := self._failure("messages")) is not None:
             return failed
-        second = int(time.monotonic())
-        count = (
-            self._sends_this_second[1] + 1
-            if self._sends_this_second[0] == second
-            else 1
-        )
-        self._sends_this_second = (second, count)
-        if count > self.rate_per_second:
+        now = time.monotonic()
+        while self._recent and now - self._recent[0] >= 1.0:
+            self._recent.popleft()
+        self._recent.append(now)
+        if len(self._recent) > self.rate_per_second:
             return graph_error(130429, "Rate limit hit")
         problem = self._check(body)
         if problem is not None:
