@@ -97,7 +97,7 @@ def _whatsapp(row: QuarantineRow, body: Any, phone_number_id: str) -> FetchResul
 
     if not isinstance(body, dict):
         raise NotReplayable("stored bytes are not a WhatsApp webhook")
-    items = []
+    items: list[InboundMessage] = []
     media = 0
     problems: list[str] = []
     for value in changes(body):

@@ -5,6 +5,7 @@ case anonim, and Meta's retries that change nothing."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,11 @@ from sqlmodel import select
 
 from config.settings import Settings
 from dengar.app import App
+from dengar.cli_quarantine import NotReplayable, rebuild
 from dengar.runner import Runner
 from dengar.web.app import create_app
 from dengar.web.auth import add_user
-from storage.tables import ComplaintRow, OutboxRow, StatusEvent
+from storage.tables import ComplaintRow, OutboxRow, QuarantineRow, StatusEvent
 from tests.fakes.whatsapp_api import (
     VERIFY_TOKEN,
     FakeWhatsAppApi,
@@ -348,3 +350,35 @@ async def test_shared_location_gives_the_region_and_a_lost_file_is_noted(
     finally:
         client.close()
         web_app.engine.dispose()
+
+
+async def test_a_quarantined_body_is_rebuilt_by_the_channel(
+    api: FakeWhatsAppApi, tmp_path: Path
+) -> None:
+    settings = settings_for(api, tmp_path)
+    body = message_webhook(
+        {"id": "wamid.Q1", "type": "text", "text": {"body": "Air PDAM mati"}}
+    )
+    body["entry"][0]["changes"][0]["value"]["messages"].append(
+        {"id": "wamid.Q2", "type": "location", "location": {}, "from": "62811"}
+    )
+    raw = json.dumps(body).encode()
+    app = App.open(settings)
+    try:
+        row = QuarantineRow(
+            channel="wa", external_id="webhook:x", data=raw, reason="test"
+        )
+        result = rebuild(app, row)
+        assert [i.external_id for i in result.items] == ["wamid:wamid.Q1"]
+        bad = QuarantineRow(
+            channel="wa",
+            external_id="webhook:y",
+            data=json.dumps(
+                message_webhook({"id": "wamid.Q3", "type": "location", "location": {}})
+            ).encode(),
+            reason="test",
+        )
+        with pytest.raises(NotReplayable, match="latitude"):
+            rebuild(app, bad)
+    finally:
+        await app.close()
