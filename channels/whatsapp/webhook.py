@@ -87,6 +87,17 @@ def receive(
     for target in targets.values() or (settings,):
         _path, new = spool_of(target, base_dir).store(body)
         stored_new = stored_new or new
+    unknown = phone_number_ids(data) - {s.phone_number_id for s in same_app}
+    if targets and unknown:
+        # the configured numbers' channels read only their own changes:
+        # keep the body for staff beside this channel's unreadable ones
+        own.store(body, rejected=True)
+        log.warning(
+            "whatsapp %s: webhook also for unconfigured phone_number_id %s, kept in %s",
+            settings.name,
+            ", ".join(sorted(unknown)),
+            own.directory / "rejected",
+        )
     return Answer(200, "received" if stored_new else "already received")
 
 

@@ -666,3 +666,21 @@ async def test_sends_stay_within_80_messages_a_second(
         assert len(whatsapp_api.sent) == 170
     finally:
         await channel.close()
+
+
+def test_a_body_also_for_an_unconfigured_number_is_kept_for_staff(
+    tmp_path: Path,
+) -> None:
+    ws = settings(None, tmp_path)
+    payload = message_webhook({"id": "wamid.M1", "type": "text", "text": {"body": "a"}})
+    other = message_webhook(
+        {"id": "wamid.M2", "type": "text", "text": {"body": "b"}},
+        phone_number_id="777",
+    )
+    payload["entry"].extend(other["entry"])
+    status, _text = deliver(ws, payload)
+    assert status == 200
+    assert spool_of(ws).count() == 1
+    kept = list((tmp_path / "wa" / "rejected").iterdir())
+    assert len(kept) == 1
+    assert b"wamid.M2" in kept[0].read_bytes()
