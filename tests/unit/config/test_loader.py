@@ -152,5 +152,11 @@ def test_example_config_is_valid() -> None:
     settings = load_settings(example)
     codes = {a.code for a in settings.agencies}
     assert {"PUPR", "DISDUKCAPIL", "DINKES", "DISDIK", "DLH", "DINSOS"} <= codes
-    assert {c.type for c in settings.channels} == {"maildir", "imap", "telegram", "x"}
+    assert {c.type for c in settings.channels} == {
+        "maildir",
+        "imap",
+        "telegram",
+        "whatsapp",
+        "x",
+    }
     assert [c.name for c in settings.channels if c.enabled] == ["contoh-maildir"]
