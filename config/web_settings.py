@@ -31,6 +31,19 @@ class WebSettings(StrictModel):
         default=900, gt=0, description="the window the failures are counted in"
     )
     page_size: int = Field(default=50, ge=5, le=500)
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        description=(
+            "the web app's address as citizens reach it (https://lapor.example."
+            "go.id); acknowledgements then link to its tracking page /lacak"
+        ),
+    )
+    tracking_per_minute: int = Field(
+        default=20,
+        ge=1,
+        description="lookups on the public tracking page per client address",
+    )
 
 
 class SlaSettings(StrictModel):

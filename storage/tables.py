@@ -117,6 +117,9 @@ class StatusEvent(SQLModel, table=True):
     complaint_id: int = Field(foreign_key="complaint.id", index=True)
     status: str = Field(max_length=16)
     note: str | None = Field(default=None, sa_column=Column(Text))
+    # what the reporters were told with this change (never the internal
+    # note): the public tracking page shows it
+    message: str | None = Field(default=None, sa_column=Column(Text))
     actor: str = Field(max_length=128)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 

@@ -23,7 +23,7 @@ import storage.tables  # noqa: F401 - registers the tables in the metadata
 from config.settings import Settings
 from dengar.app import App
 from dengar.sla import SlaPolicy
-from dengar.web import api, bad_request, metrics, pages
+from dengar.web import api, bad_request, metrics, pages, public
 from dengar.web.deps import LoginRequired, WebContext
 from dengar.web.labels import install_filters
 from dengar.web.wording import install_wording
@@ -82,6 +82,9 @@ def create_app(
         openapi_url="/api/openapi.json",
     )
     web.state.web = ctx
+    web.state.tracking_limiter = public.tracking_limiter(
+        web_settings.tracking_per_minute
+    )
     web.add_middleware(
         SessionMiddleware,
         secret_key=secret,
@@ -123,5 +126,6 @@ def create_app(
     web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     web.include_router(metrics.router)
     web.include_router(api.router)
+    web.include_router(public.router)
     web.include_router(pages.router)
     return web
