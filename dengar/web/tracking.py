@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, and_, col, or_, select
 
 from dispatcher.notify import STATUS_LABELS as CITIZEN_STATUS_LABELS
 from dispatcher.privacy import mask_pii
@@ -142,10 +142,12 @@ def _events(
     query = select(StatusEvent).where(StatusEvent.complaint_id == row.id)
     if main is not row:
         query = select(StatusEvent).where(
-            (StatusEvent.complaint_id == row.id)
-            | (
-                (StatusEvent.complaint_id == main.id)
-                & (col(StatusEvent.created_at) >= row.received_at)
+            or_(
+                col(StatusEvent.complaint_id) == row.id,
+                and_(
+                    col(StatusEvent.complaint_id) == main.id,
+                    col(StatusEvent.created_at) >= row.received_at,
+                ),
             )
         )
     stored = session.exec(
