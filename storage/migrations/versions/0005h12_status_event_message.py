@@ -1,7 +1,7 @@
 """status_event: the message the reporters were told, for the public
 tracking page (the internal note stays apart)
 
-Revision ID: 0005_status_event_message
+Revision ID: 0005h12
 Revises: 0004_outbox_unconfirmed_sends
 Create Date: 2026-12-07 18:50:00
 """
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_status_event_message"
+revision: str = "0005h12"
 down_revision: str | None = "0004_outbox_unconfirmed_sends"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
