@@ -25,6 +25,7 @@ from dengar.app import App
 from dengar.sla import SlaPolicy
 from dengar.web import api, bad_request, metrics, pages
 from dengar.web.deps import LoginRequired, WebContext
+from dengar.web.forwarded import networks
 from dengar.web.labels import install_filters
 from dengar.web.wording import install_wording
 from storage.tables import utcnow
@@ -71,6 +72,7 @@ def create_app(
         templates=templates,
         sla=SlaPolicy(dengar.settings.sla, dengar.settings.timezone),
         clock=clock or utcnow,
+        proxies=networks(web_settings.trusted_proxies),
     )
 
     web = FastAPI(

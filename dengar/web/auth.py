@@ -129,34 +129,72 @@ def principal_of(user: WebUser) -> Principal:
 
 # --- login throttling --------------------------------------------------------
 
+# an address the account logged in from this recently is the owner's, and is
+# not slowed down by failures from elsewhere
+KNOWN_ADDRESS_DAYS = 30
 
-def login_blocked(
+
+def login_wait(
     session: Session,
     name: str,
     address: str,
     max_failures: int,
     window_seconds: float,
+    cap_seconds: float,
     now: datetime | None = None,
-) -> bool:
-    """True when the account or the address failed ``max_failures`` times
-    within the window (counted in the database, so every worker agrees)."""
-    since = (now or utcnow()) - timedelta(seconds=window_seconds)
-    for column, value in (
-        (LoginAttempt.name, name.strip()[:64]),
-        (LoginAttempt.address, address[:64]),
-    ):
-        failures = session.exec(
-            select(func.count())
-            .select_from(LoginAttempt)
-            .where(
-                column == value,
-                col(LoginAttempt.ok).is_(False),
-                col(LoginAttempt.created_at) >= since,
+) -> float:
+    """Seconds before ``address`` may try to log in as ``name`` (0: now).
+
+    Never a lock someone else can set for everybody: ``max_failures`` within
+    the window stop only the same (address, account) pair until they leave
+    the window; past that many failures of the account from all addresses,
+    each further try from an address the account never logged in from waits
+    1, 2, 4, ... seconds after the last failure, at most ``cap_seconds``.
+    Counted in the database, so every worker agrees.
+    """
+    now = now or utcnow()
+    name = name.strip()[:64]
+    address = address[:64]
+    since = now - timedelta(seconds=window_seconds)
+    failed = (
+        LoginAttempt.name == name,
+        col(LoginAttempt.ok).is_(False),
+        col(LoginAttempt.created_at) >= since,
+    )
+    # the failure whose leaving the window brings the pair under the limit
+    pair = session.exec(
+        select(LoginAttempt.created_at)
+        .where(*failed, LoginAttempt.address == address)
+        .order_by(col(LoginAttempt.created_at).desc())
+        .offset(max_failures - 1)
+        .limit(1)
+    ).first()
+    if pair is not None:
+        return max((pair + timedelta(seconds=window_seconds) - now).total_seconds(), 1)
+    count, last = session.exec(
+        select(func.count(), func.max(LoginAttempt.created_at)).where(*failed)
+    ).one()
+    if count < max_failures or last is None:
+        return 0.0
+    if _known_address(session, name, address, now):
+        return 0.0
+    delay = min(2.0 ** min(count - max_failures, 30), cap_seconds)
+    return max((last + timedelta(seconds=delay) - now).total_seconds(), 0.0)
+
+
+def _known_address(session: Session, name: str, address: str, now: datetime) -> bool:
+    return (
+        session.exec(
+            select(LoginAttempt.id).where(
+                LoginAttempt.name == name,
+                LoginAttempt.address == address,
+                col(LoginAttempt.ok).is_(True),
+                col(LoginAttempt.created_at)
+                >= now - timedelta(days=KNOWN_ADDRESS_DAYS),
             )
-        ).one()
-        if failures >= max_failures:
-            return True
-    return False
+        ).first()
+        is not None
+    )
 
 
 def record_login(session: Session, name: str, address: str, ok: bool) -> None:

@@ -16,6 +16,7 @@ from sqlmodel import Session
 from dengar.app import App
 from dengar.sla import SlaPolicy
 from dengar.web.auth import Principal, agency_for_key, csrf_ok, principal_of
+from dengar.web.forwarded import Network, client_address
 from storage.tables import ComplaintRow, WebUser, utcnow
 
 
@@ -27,6 +28,12 @@ class WebContext:
     templates: Jinja2Templates
     sla: SlaPolicy
     clock: Callable[[], datetime] = utcnow
+    proxies: tuple[Network, ...] = ()
+
+    def client(self, request: Request) -> str:
+        """The client's address, through the trusted proxies if any."""
+        peer = request.client.host if request.client else None
+        return client_address(peer, request.headers, self.proxies)
 
     def sla_now(self) -> datetime:
         """The time SLA clocks are read at (replaceable in tests)."""

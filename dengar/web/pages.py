@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
@@ -23,7 +24,7 @@ from dengar.web.access import (
 from dengar.web.auth import (
     Principal,
     authenticate,
-    login_blocked,
+    login_wait,
     new_csrf_token,
     record_login,
 )
@@ -84,20 +85,28 @@ def login(
     """Check the password (rate limited per account and address), start a
     fresh session, and go to ``next`` if it is a local page."""
     web = ctx.app.settings.web
-    address = request.client.host if request.client else "-"
-    if login_blocked(
-        session, name, address, web.login_max_failures, web.login_window_seconds
-    ):
-        minutes = max(int(web.login_window_seconds // 60), 1)
-        return render(
+    address = ctx.client(request)
+    wait = login_wait(
+        session,
+        name,
+        address,
+        web.login_max_failures,
+        web.login_window_seconds,
+        web.login_delay_cap_seconds,
+    )
+    if wait > 0:
+        response = render(
             request,
             ctx,
             "login.html",
             None,
             status_code=429,
             next=safe_next(next),
-            error=f"Terlalu banyak percobaan gagal. Coba lagi dalam {minutes} menit.",
+            error="Terlalu banyak percobaan gagal. "
+            f"Silakan coba lagi dalam {_duration(wait)}.",
         )
+        response.headers["Retry-After"] = str(math.ceil(wait))
+        return response
     user = authenticate(session, name, password)
     record_login(session, name, address, user is not None)
     session.commit()
@@ -118,6 +127,14 @@ def login(
         expires=utcnow().timestamp() + web.session_hours * 3600,
     )
     return RedirectResponse(safe_next(next), 303)
+
+
+def _duration(seconds: float) -> str:
+    """A wait in words: "45 detik", "15 menit"."""
+    whole = math.ceil(seconds)
+    if whole < 60:
+        return f"{whole} detik"
+    return f"{math.ceil(whole / 60)} menit"
 
 
 @router.post("/logout", dependencies=[Csrf])
