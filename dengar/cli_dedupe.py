@@ -12,6 +12,7 @@ import click
 from rich.table import Table
 from sqlmodel import Session
 
+from dengar import audit
 from normalizer.dedupe import DuplicateIndex
 from normalizer.dedupe_db import (
     LinkError,
@@ -175,6 +176,13 @@ def link(ctx: click.Context, tracking_no: str, target: str, actor: str | None) -
         except LinkError as exc:
             err.print(f"[red]Cannot link[/red]: {exc}", highlight=False, soft_wrap=True)
             sys.exit(1)
+        audit.record(
+            session,
+            actor or _default_actor(),
+            "case_link",
+            row.tracking_no,
+            f"-> {other.tracking_no}",
+        )
         session.commit()
         primary = _tracking(session, change.primary_id)
         moved = [_tracking(session, i) for i in change.moved]
@@ -211,6 +219,7 @@ def unlink_(ctx: click.Context, tracking_no: str, actor: str | None) -> None:
                 f"[red]Cannot unlink[/red]: {exc}", highlight=False, soft_wrap=True
             )
             sys.exit(1)
+        audit.record(session, actor or _default_actor(), "case_unlink", row.tracking_no)
         session.commit()
     asyncio.run(app.close())
     console.print(

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
+from dengar import audit
 from dengar.case_history import record_change
 from dengar.confidentiality import (
     LEVELS,
@@ -91,6 +92,20 @@ def _done(
     return _back(case)
 
 
+def _audit(
+    ctx: WebContext,
+    request: Request,
+    session: Session,
+    user: Principal,
+    action: str,
+    case: ComplaintRow,
+    detail: str | None,
+) -> None:
+    """Stage the audit entry of a case action (committed with it)."""
+    target = case.tracking_no or str(case.id)
+    audit.record(session, user.actor, action, target, detail, ctx.client(request))
+
+
 def _case(ctx: WebContext, session: Session, user: Principal, ref: str) -> ComplaintRow:
     case = find_visible_case(session, user, ref, ctx.app.settings.tracking_prefix)
     if case is None:
@@ -118,6 +133,7 @@ def set_status(
     status, roles = STATUS_ACTIONS[action]
     if user.role not in roles:
         raise HTTPException(403, "Anda tidak berwenang untuk aksi ini.")
+    previous = case.status
     try:
         change_status(
             session,
@@ -130,6 +146,7 @@ def set_status(
         )
     except StatusChangeError as exc:
         return _failed(request, session, case, exc)
+    _audit(ctx, request, session, user, "case_status", case, f"{previous} -> {status}")
     return _done(
         request,
         session,
@@ -180,6 +197,7 @@ def reroute(
         session, case, user.actor, f"dialihkan dari {previous} ke {code}: {reason}"
     )
     ctx.app.pipeline.enqueue_for_agency(session, case)
+    _audit(ctx, request, session, user, "case_reroute", case, f"{previous} -> {code}")
     return _done(request, session, case, f"{case.tracking_no} dialihkan ke {code}.")
 
 
@@ -204,6 +222,7 @@ def accept_triage(
         )
     except TriageError as exc:
         return _failed(request, session, case, exc)
+    _audit(ctx, request, session, user, "triage_accept", case, case.agency_code)
     return _done(
         request,
         session,
@@ -246,6 +265,7 @@ def link_duplicate(
             session.add(case)
     except ValueError as exc:
         return _failed(request, session, case, exc)
+    _audit(ctx, request, session, user, "case_link", case, f"-> {other.tracking_no}")
     return _done(
         request,
         session,
@@ -285,6 +305,7 @@ def unlink_duplicate(
             session.add(row)
     except ValueError as exc:
         return _failed(request, session, case, exc)
+    _audit(ctx, request, session, user, "case_unlink", row, None)
     return _done(request, session, case, f"Tautan duplikat {row.tracking_no} dilepas.")
 
 
@@ -312,6 +333,7 @@ def set_confidentiality(
         )
     except LoweringRefused:
         return _refused(request, case, "Hanya admin yang dapat menurunkan kerahasiaan.")
+    _audit(ctx, request, session, user, "case_confidentiality", case, level)
     said = f"{case.tracking_no} sekarang {level}."
     asked = forwarded_to(session, case) if level != "biasa" else []
     if asked:

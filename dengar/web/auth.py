@@ -18,6 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, col, func, select
 
+from dengar.web.sessions import end_sessions
 from storage.tables import AgencyApiKey, LoginAttempt, WebUser, utcnow
 
 ROLES = ("admin", "staff", "agency")
@@ -89,17 +90,57 @@ def add_user(
             raise AccountError(f"unknown agency {agency_code!r} (known: {known})")
     elif agency_code:
         raise AccountError("only an agency account has an agency")
-    if len(password) < 10:
-        raise AccountError("the password needs at least 10 characters")
+    _check_password(password)
     user = session.exec(select(WebUser).where(WebUser.name == name)).first()
     if user is None:
         user = WebUser(name=name, role=role, password_hash="")
+    else:  # a new password or role: sessions under the old ones end
+        end_sessions(session, user.id)
     user.role = role
     user.agency_code = agency_code
     user.password_hash = hash_password(password)
     user.active = True
     session.add(user)
     session.flush()
+    return user
+
+
+def _check_password(password: str) -> None:
+    if len(password) < 10:
+        raise AccountError("the password needs at least 10 characters")
+
+
+def find_user(session: Session, name: str) -> WebUser:
+    """The account ``name``, or :class:`AccountError`."""
+    user = session.exec(select(WebUser).where(WebUser.name == name.strip())).first()
+    if user is None:
+        raise AccountError(f"no user {name.strip()!r}")
+    return user
+
+
+def list_users(session: Session) -> list[WebUser]:
+    """Every account, by name."""
+    return list(session.exec(select(WebUser).order_by(col(WebUser.name))).all())
+
+
+def set_password(session: Session, name: str, password: str) -> WebUser:
+    """Give ``name`` a new password and end its sessions. The caller commits."""
+    _check_password(password)
+    user = find_user(session, name)
+    user.password_hash = hash_password(password)
+    end_sessions(session, user.id)
+    session.add(user)
+    return user
+
+
+def set_active(session: Session, name: str, active: bool) -> WebUser:
+    """Enable or disable ``name``; disabling ends its sessions at once. The
+    caller commits."""
+    user = find_user(session, name)
+    user.active = active
+    if not active:
+        end_sessions(session, user.id)
+    session.add(user)
     return user
 
 
@@ -223,6 +264,21 @@ def rotate_api_key(session: Session, agency_code: str) -> str:
     session.add(row)
     session.flush()
     return key
+
+
+def revoke_api_key(session: Session, agency_code: str) -> bool:
+    """Delete ``agency_code``'s API key so it stops working at once; False
+    when it had none. The caller commits."""
+    row = session.get(AgencyApiKey, agency_code)
+    if row is None:
+        return False
+    session.delete(row)
+    return True
+
+
+def api_keys(session: Session) -> dict[str, AgencyApiKey]:
+    """The agencies' keys (hint and dates only), by agency code."""
+    return {k.agency_code: k for k in session.exec(select(AgencyApiKey)).all()}
 
 
 def agency_for_key(session: Session, key: str | None) -> str | None:

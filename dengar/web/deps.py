@@ -17,7 +17,8 @@ from dengar.app import App
 from dengar.sla import SlaPolicy
 from dengar.web.auth import Principal, agency_for_key, csrf_ok, principal_of
 from dengar.web.forwarded import Network, client_address
-from storage.tables import ComplaintRow, WebUser, utcnow
+from dengar.web.sessions import session_user
+from storage.tables import ComplaintRow, utcnow
 
 
 @dataclass
@@ -69,12 +70,11 @@ Db = Annotated[Session, Depends(db)]
 
 
 def current_user(request: Request, session: Db) -> Principal:
-    """The logged-in account, or :class:`LoginRequired`. A deactivated account
-    is logged out at its next request."""
-    user_id = request.session.get("user_id")
-    user = session.get(WebUser, user_id) if isinstance(user_id, int) else None
-    expires = request.session.get("expires", 0)
-    if user is None or not user.active or expires < utcnow().timestamp():
+    """The logged-in account, or :class:`LoginRequired`. A session ended on
+    the server (logout, new password, disabled account, expired) is logged
+    out at its next request, whatever cookie it still holds."""
+    user = session_user(session, request.session.get("sid"))
+    if user is None:
         request.session.clear()
         path = request.url.path
         if request.url.query:

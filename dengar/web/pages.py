@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import col, select
 
+from dengar import audit
 from dengar.status import status_report
 from dengar.triage import model_suggestions, triage_queue
 from dengar.web import actions, ops
@@ -34,6 +35,7 @@ from dengar.web.deps import Csrf, Ctx, Db, StaffUser, User, WebContext, safe_nex
 from dengar.web.files import attachment_response, is_image
 from dengar.web.labels import STATUS_LABELS
 from dengar.web.pii import PII_LABELS, find_pii
+from dengar.web.sessions import end_session, session_user, start_session
 from dengar.web.views import (
     Filters,
     case_detail,
@@ -43,7 +45,7 @@ from dengar.web.views import (
     list_cases,
     visible_attachment,
 )
-from storage.tables import ComplaintRow, OutboxRow, utcnow
+from storage.tables import ComplaintRow, OutboxRow
 
 router = APIRouter(include_in_schema=False)
 router.include_router(actions.router)
@@ -109,8 +111,11 @@ def login(
         return response
     user = authenticate(session, name, password)
     record_login(session, name, address, user is not None)
-    session.commit()
     if user is None:
+        audit.record(
+            session, f"web:{name.strip()[:64]}", "login_failed", address=address
+        )
+        session.commit()
         return render(
             request,
             ctx,
@@ -120,12 +125,11 @@ def login(
             next=safe_next(next),
             error="Nama atau kata sandi salah.",
         )
+    token = start_session(session, user, web.session_hours)
+    audit.record(session, f"web:{user.name}", "login", address=address)
+    session.commit()
     request.session.clear()  # no session fixation: a new token after login
-    request.session.update(
-        user_id=user.id,
-        csrf=new_csrf_token(),
-        expires=utcnow().timestamp() + web.session_hours * 3600,
-    )
+    request.session.update(sid=token, csrf=new_csrf_token())
     return RedirectResponse(safe_next(next), 303)
 
 
@@ -138,8 +142,14 @@ def _duration(seconds: float) -> str:
 
 
 @router.post("/logout", dependencies=[Csrf])
-def logout(request: Request) -> Response:
-    """End the session."""
+def logout(request: Request, ctx: Ctx, session: Db) -> Response:
+    """End the session, on the server too: the cookie is worth nothing after."""
+    token = request.session.get("sid")
+    user = session_user(session, token)
+    end_session(session, token)
+    if user is not None:
+        audit.record(session, f"web:{user.name}", "logout", address=ctx.client(request))
+    session.commit()
     request.session.clear()
     return RedirectResponse("/login", 303)
 
