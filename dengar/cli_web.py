@@ -125,7 +125,7 @@ def add(
 ) -> None:
     """Create an account NAME, or set its password and role if it exists."""
     from dengar import audit
-    from dengar.web.auth import AccountError, add_user
+    from dengar.web.auth import AccountError, add_user, describe
 
     password = _read_password(password_stdin)
     app = _open(ctx)
@@ -136,7 +136,7 @@ def add(
             summary = f"user {account.name}: {account.role}"
             if account.agency_code:
                 summary += f" of {account.agency_code}"
-            audit.record(session, _actor(), "user_add", account.name, summary)
+            audit.record(session, _actor(), "user_add", account.name, describe(account))
             session.commit()
     except AccountError as exc:
         click.echo(f"error: {exc}", err=True)

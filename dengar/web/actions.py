@@ -9,6 +9,7 @@ short message.
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -37,22 +38,100 @@ from dengar.web.deps import (
 )
 from dengar.web.views import find_visible_case
 from dengar.web.wording import in_indonesian, status_label
-from dispatcher.status import StatusChangeError, change_status
+from dispatcher.status import (
+    NEEDS_MESSAGE,
+    NEEDS_NOTE,
+    TRANSITIONS,
+    StatusChangeError,
+    change_status,
+)
 from normalizer.records import CaseStatus
 from storage.tables import ComplaintRow, StaffNote
 
 router = APIRouter(include_in_schema=False, dependencies=[Csrf])
 
 S = CaseStatus
-# statuses a form may set, and who may set them
+# statuses a form may set, and who may set them, in the order they are offered
 STATUS_ACTIONS: dict[str, tuple[CaseStatus, frozenset[str]]] = {
     "verifikasi": (S.VERIFIED, frozenset({"admin", "staff"})),
-    "tolak": (S.REJECTED, frozenset({"admin", "staff", "agency"})),
     "proses": (S.IN_PROGRESS, frozenset({"admin", "staff", "agency"})),
     "selesai": (S.RESOLVED, frozenset({"admin", "staff", "agency"})),
-    "tutup": (S.CLOSED, frozenset({"admin", "staff"})),
+    "tolak": (S.REJECTED, frozenset({"admin", "staff", "agency"})),
     "bukan-wewenang": (S.REROUTED, frozenset({"agency"})),
+    "tutup": (S.CLOSED, frozenset({"admin", "staff"})),
 }
+# the button of each: its label, its internal note field and its message to
+# the reporter ("" = no such field)
+BUTTONS: dict[str, tuple[str, str, str]] = {
+    "verifikasi": ("Verifikasi", "", ""),
+    "proses": (
+        "Sedang diproses",
+        "catatan internal (tidak dikirim)",
+        "pesan untuk pelapor",
+    ),
+    "selesai": (
+        "Selesai",
+        "catatan internal (tidak dikirim)",
+        "hasil tindak lanjut untuk pelapor",
+    ),
+    "tolak": (
+        "Tolak",
+        "catatan internal (tidak dikirim)",
+        "alasan penolakan untuk pelapor",
+    ),
+    "bukan-wewenang": (
+        "Bukan wewenang",
+        "alasan, untuk Diskominfo (tidak dikirim ke pelapor)",
+        "",
+    ),
+    "tutup": ("Tutup kasus", "", ""),
+}
+# a case in one of these must be reopened before it can go to another agency
+NOT_REROUTABLE: frozenset[str] = frozenset({S.DISMISSED, S.REJECTED, S.CLOSED})
+
+
+@dataclass(frozen=True, slots=True)
+class StatusButton:
+    """A status change the case page offers: the form's action and label,
+    its internal note and its message to the reporter (placeholders, "" for
+    none), and which of them the change requires."""
+
+    action: str
+    label: str
+    note: str
+    note_required: bool
+    message: str
+    message_required: bool
+
+
+def offered_actions(user: Principal, case: ComplaintRow) -> list[StatusButton]:
+    """The status changes ``user`` may make to ``case`` now: allowed for the
+    role and by the state machine (``dispatcher.status.TRANSITIONS``), so a
+    button is never offered that would be refused."""
+    try:
+        allowed = TRANSITIONS[CaseStatus(case.status)]
+    except ValueError:
+        return []
+    buttons = []
+    for action, (status, roles) in STATUS_ACTIONS.items():
+        if user.role in roles and status in allowed:
+            label, note, message = BUTTONS[action]
+            buttons.append(
+                StatusButton(
+                    action,
+                    label,
+                    note,
+                    status in NEEDS_NOTE,
+                    message,
+                    status in NEEDS_MESSAGE,
+                )
+            )
+    return buttons
+
+
+def can_reroute(case: ComplaintRow) -> bool:
+    """True when staff may send ``case`` to another agency as it stands."""
+    return case.status not in NOT_REROUTABLE
 
 
 def flash(request: Request, message: str, kind: str = "ok") -> None:
@@ -176,7 +255,7 @@ def reroute(
         return accept_triage(request, ctx, session, user, case, code)
     if code == case.agency_code and case.status != S.REROUTED:
         return _refused(request, case, f"Kasus sudah di {code}.")
-    if case.status in (S.DISMISSED, S.REJECTED, S.CLOSED):
+    if not can_reroute(case):
         return _refused(
             request,
             case,

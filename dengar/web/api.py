@@ -224,6 +224,7 @@ def _change(
     message: str | None = None,
 ) -> dict[str, Any]:
     case = _case_or_404(session, agency, ctx, tracking_no)
+    old = case.status
     try:
         event = change_status(
             session,
@@ -239,7 +240,7 @@ def _change(
             409, f"kasus {case.tracking_no}: {in_indonesian(str(exc))}"
         ) from None
     audit.record(
-        session, agency.actor, "case_status", case.tracking_no, f"-> {status.value}"
+        session, agency.actor, "case_status", case.tracking_no, f"{old} -> {status}"
     )
     session.commit()
     return {

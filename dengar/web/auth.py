@@ -22,6 +22,7 @@ from dengar.web.sessions import end_sessions
 from storage.tables import AgencyApiKey, LoginAttempt, WebUser, utcnow
 
 ROLES = ("admin", "staff", "agency")
+ROLE_LABELS = {"admin": "admin", "staff": "staf", "agency": "instansi"}
 API_KEY_PREFIX = "dgk_"
 
 _hasher = PasswordHasher()
@@ -31,7 +32,12 @@ _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 
 
 class AccountError(ValueError):
-    """An account or key cannot be created as asked; the message says why."""
+    """An account or key cannot be changed as asked; the message says why
+    (in English for the CLI, ``pesan`` in Indonesian for the dashboard)."""
+
+    def __init__(self, message: str, pesan: str) -> None:
+        super().__init__(message)
+        self.pesan = pesan
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,18 +84,33 @@ def add_user(
     dashboard account. The caller commits."""
     name = name.strip()
     if not name or len(name) > 64:
-        raise AccountError("a user name needs 1 to 64 characters")
+        raise AccountError(
+            "a user name needs 1 to 64 characters",
+            "Nama pengguna harus terdiri dari 1 sampai 64 karakter.",
+        )
     if role not in ROLES:
-        raise AccountError(f"unknown role {role!r} (known: {', '.join(ROLES)})")
+        raise AccountError(
+            f"unknown role {role!r} (known: {', '.join(ROLES)})",
+            "Peran tidak dikenal.",
+        )
     if role == "agency":
         if not agency_code:
-            raise AccountError("an agency account needs --agency CODE")
+            raise AccountError(
+                "an agency account needs --agency CODE",
+                "Akun instansi harus memilih instansinya.",
+            )
         agency_code = agency_code.upper()
         if known_agencies is not None and agency_code not in known_agencies:
             known = ", ".join(sorted(known_agencies))
-            raise AccountError(f"unknown agency {agency_code!r} (known: {known})")
+            raise AccountError(
+                f"unknown agency {agency_code!r} (known: {known})",
+                f"Instansi {agency_code} tidak dikenal.",
+            )
     elif agency_code:
-        raise AccountError("only an agency account has an agency")
+        raise AccountError(
+            "only an agency account has an agency",
+            "Hanya akun instansi yang memiliki instansi.",
+        )
     _check_password(password)
     user = session.exec(select(WebUser).where(WebUser.name == name)).first()
     if user is None:
@@ -107,14 +128,20 @@ def add_user(
 
 def _check_password(password: str) -> None:
     if len(password) < 10:
-        raise AccountError("the password needs at least 10 characters")
+        raise AccountError(
+            "the password needs at least 10 characters",
+            "Kata sandi minimal 10 karakter.",
+        )
 
 
 def find_user(session: Session, name: str) -> WebUser:
     """The account ``name``, or :class:`AccountError`."""
     user = session.exec(select(WebUser).where(WebUser.name == name.strip())).first()
     if user is None:
-        raise AccountError(f"no user {name.strip()!r}")
+        raise AccountError(
+            f"no user {name.strip()!r}",
+            f"Akun {name.strip()} tidak ditemukan.",
+        )
     return user
 
 
@@ -159,6 +186,12 @@ def authenticate(session: Session, name: str, password: str) -> WebUser | None:
     user.last_login_at = utcnow()
     session.add(user)
     return user
+
+
+def describe(user: WebUser) -> str:
+    """An account's role in Indonesian, for the audit log."""
+    text = f"peran {ROLE_LABELS.get(user.role, user.role)}"
+    return text + (f", instansi {user.agency_code}" if user.agency_code else "")
 
 
 def principal_of(user: WebUser) -> Principal:

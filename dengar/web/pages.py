@@ -255,6 +255,8 @@ def case_page(
         is_image=is_image,
         agencies=ctx.app.settings.agencies,
         suggestions=lambda r: _suggestions(user, r),
+        status_actions=actions.offered_actions(user, case),
+        can_reroute=actions.can_reroute(case),
     )
 
 
