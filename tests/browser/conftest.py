@@ -158,7 +158,13 @@ def live(tmp_path_factory):
     from dengar.app import App
     from dengar.web.app import create_app
     from dengar.web.auth import add_user
-    from storage.tables import AttachmentRow, ComplaintRow, StatusEvent, utcnow
+    from storage.tables import (
+        AttachmentRow,
+        AuditEvent,
+        ComplaintRow,
+        StatusEvent,
+        utcnow,
+    )
     from tests.conftest import BASE_CONFIG, EXAMPLE_INBOX
 
     tmp = tmp_path_factory.mktemp("browser")
@@ -217,6 +223,37 @@ def live(tmp_path_factory):
                     status=status,
                     actor="pipeline",
                     created_at=row.received_at,
+                )
+            )
+        # the day's work as the audit log shows it
+        for minutes, actor, action, target, detail in (
+            (
+                50,
+                "web:budi",
+                "case_status",
+                "ADU-8D2F-1ABC",
+                "dispatched -> in_progress",
+            ),
+            (40, "web:budi", "case_reroute", "ADU-7K3M-9Q2E", "DISKOMINFO -> PUPR"),
+            (30, "web:budi", "case_link", "ADU-9X4Y-2DEF", "-> ADU-7K3M-9Q2D"),
+            (
+                20,
+                "api:DISDUKCAPIL",
+                "case_status",
+                "ADU-8D2F-1ABE",
+                "in_progress -> resolved",
+            ),
+            (10, "cli:root", "key_rotate", "PUPR", None),
+            (5, "web:admin", "user_disable", "magang", None),
+        ):
+            session.add(
+                AuditEvent(
+                    created_at=now - timedelta(minutes=minutes),
+                    actor=actor,
+                    action=action,
+                    target=target,
+                    detail=detail,
+                    address=None if actor.startswith(("cli:", "api:")) else "10.20.0.7",
                 )
             )
         session.add(
