@@ -303,7 +303,10 @@ class LoginAttempt(SQLModel, table=True):
     """A dashboard login attempt, for rate limiting by account and address."""
 
     __tablename__ = "login_attempt"
-    __table_args__ = (Index("ix_login_attempt_name_at", "name", "created_at"),)
+    __table_args__ = (
+        Index("ix_login_attempt_name_at", "name", "created_at"),
+        Index("ix_login_attempt_created_at", "created_at"),  # for pruning
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=64)

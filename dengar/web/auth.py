@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete
 from sqlmodel import Session, col, func, select
 
 from dengar.web.sessions import end_sessions
@@ -271,9 +272,22 @@ def _known_address(session: Session, name: str, address: str, now: datetime) -> 
     )
 
 
-def record_login(session: Session, name: str, address: str, ok: bool) -> None:
-    """Remember one attempt. The caller commits."""
-    session.add(LoginAttempt(name=name.strip()[:64], address=address[:64], ok=ok))
+def record_login(
+    session: Session, name: str, address: str, ok: bool, now: datetime | None = None
+) -> None:
+    """Remember one attempt, and forget those too old to matter (anyone can
+    add rows here, so they must not pile up). The caller commits."""
+    now = now or utcnow()
+    session.connection().execute(
+        delete(LoginAttempt).where(
+            col(LoginAttempt.created_at) < now - timedelta(days=KNOWN_ADDRESS_DAYS)
+        )
+    )
+    session.add(
+        LoginAttempt(
+            name=name.strip()[:64], address=address[:64], ok=ok, created_at=now
+        )
+    )
 
 
 # --- agency API keys ---------------------------------------------------------

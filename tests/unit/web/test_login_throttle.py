@@ -44,7 +44,7 @@ def test_failures_stop_only_the_same_address_and_account(dengar):
 
 def test_an_attacked_account_slows_down_for_unknown_addresses_only(dengar):
     with dengar.sessions() as session:
-        record_login(session, "budi", "192.0.2.10", ok=True)  # budi's office
+        record_login(session, "budi", "192.0.2.10", ok=True, now=NOW)  # office
         session.flush()
         # a botnet: one guess per address, so no pair reaches the limit
         for i in range(8):
@@ -106,3 +106,16 @@ def test_a_client_outside_the_proxy_cannot_forge_its_address(make_settings):
         client.headers["X-Forwarded-For"] = "203.0.113.200"
         assert login(client, "budi", PASSWORD).status_code == 429
     app.engine.dispose()
+
+
+def test_old_attempts_are_forgotten(dengar):
+    with dengar.sessions() as session:
+        for days in (40, 31, 29, 1):
+            fail(session, "budi", "203.0.113.9", NOW - timedelta(days=days))
+        record_login(session, "budi", "192.0.2.10", ok=True, now=NOW)
+        session.flush()
+        ages = sorted(
+            (NOW - at).days
+            for at in session.exec(select(LoginAttempt.created_at)).all()
+        )
+    assert ages == [0, 1, 29]
