@@ -28,7 +28,7 @@ import storage.tables  # noqa: F401 - registers the tables in the metadata
 from config.settings import Settings
 from dengar.app import App
 from dengar.sla import SlaPolicy
-from dengar.web import admin, api, bad_request, metrics, pages
+from dengar.web import account, admin, api, bad_request, metrics, pages
 from dengar.web.deps import LoginRequired, WebContext
 from dengar.web.forwarded import networks
 from dengar.web.labels import install_filters
@@ -141,4 +141,5 @@ def create_app(
     web.include_router(api.router)
     web.include_router(pages.router)
     web.include_router(admin.router)
+    web.include_router(account.router)
     return web

@@ -20,6 +20,7 @@ PAGES = [
     ("summary", "/ringkasan", "budi"),
     ("admin", "/admin", "admin"),
     ("audit", "/audit", "admin"),
+    ("account", "/akun", "pupr"),
     ("agency-intake", "/", "pupr"),
     ("agency-case", "/kasus/ADU-9X4Y-2DEF", "pupr"),
     ("api-docs", "/api/docs", None),

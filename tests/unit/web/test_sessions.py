@@ -102,3 +102,57 @@ def test_logins_and_logouts_are_in_the_audit_log(client, dengar, users):
     ]
     assert all(r.address == "testclient" for r in rows)
     assert all("salah" not in (r.detail or "") for r in rows)
+
+
+def test_changing_ones_own_password_ends_the_other_sessions(client, web, users):
+    from fastapi.testclient import TestClient
+
+    with TestClient(web, base_url="https://testserver") as phone:
+        phone_cookie = logged_in(phone)
+    logged_in(client)
+    token = csrf_of(client, "/akun")
+    wrong = client.post(
+        "/akun/sandi",
+        data={
+            "csrf_token": token,
+            "current": "salah",
+            "new": "x" * 12,
+            "repeat": "x" * 12,
+        },
+    )
+    assert wrong.status_code == 400
+    assert "Kata sandi saat ini salah." in wrong.text
+    differ = client.post(
+        "/akun/sandi",
+        data={
+            "csrf_token": token,
+            "current": PASSWORD,
+            "new": "a" * 12,
+            "repeat": "b" * 12,
+        },
+    )
+    assert "tidak sama" in differ.text
+    short = client.post(
+        "/akun/sandi",
+        data={
+            "csrf_token": token,
+            "current": PASSWORD,
+            "new": "pendek",
+            "repeat": "pendek",
+        },
+    )
+    assert "Kata sandi minimal 10 karakter." in short.text
+    done = client.post(
+        "/akun/sandi",
+        data={
+            "csrf_token": token,
+            "current": PASSWORD,
+            "new": "sandi-baru-budi-1",
+            "repeat": "sandi-baru-budi-1",
+        },
+    )
+    assert "Sesi di perangkat lain telah diakhiri." in done.text
+    assert client.get("/", follow_redirects=False).status_code == 200  # still in
+    assert replay(client, phone_cookie).status_code == 303  # the phone is out
+    client.cookies.clear()
+    assert login(client, "budi", "sandi-baru-budi-1").status_code == 303
