@@ -27,6 +27,7 @@ from dengar.web.auth import (
     set_active,
     set_password,
 )
+from dengar.web.bad_request import MAX_PAGE
 from dengar.web.deps import AdminUser, Csrf, Ctx, Db, WebContext
 from dengar.web.pages import render
 
@@ -215,7 +216,7 @@ def audit_page(
     session: Db,
     user: AdminUser,
     aksi: str = "",
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
 ) -> Response:
     """The audit log, newest first, optionally of one kind of action."""
     action = aksi if aksi in audit.ACTION_LABELS else ""
