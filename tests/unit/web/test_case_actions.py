@@ -43,7 +43,7 @@ def test_offered_iff_the_role_may_and_the_transition_is_allowed(status, role):
     offered = {b.action for b in offered_actions(ROLES[role], case)}
     for action, (target, roles) in STATUS_ACTIONS.items():
         try:
-            check_transition(status.value, target, "alasan")
+            check_transition(status.value, target, "alasan", "pesan")
             allowed = role in roles
         except StatusChangeError:
             allowed = False
@@ -80,7 +80,11 @@ def test_every_offered_action_is_accepted(client, dengar, users):
                 token = csrf_of(client, f"/kasus/{number}")
                 answer = client.post(
                     f"/kasus/{number}/status/{action}",
-                    data={"csrf_token": token, "note": "alasannya"},
+                    data={
+                        "csrf_token": token,
+                        "note": "alasannya",
+                        "message": "pesannya",
+                    },
                 )
                 assert answer.status_code == 200
                 assert "Gagal" not in answer.text, (name, status, action)
