@@ -1,7 +1,7 @@
 """web sessions, audit log, pruning index of login attempts
 
-Revision ID: 0002h6
-Revises: 0002_routing_model
+Revision ID: 0005h6
+Revises: 0004_outbox_unconfirmed_sends
 Create Date: 2026-12-07 17:14:29.263711
 """
 from collections.abc import Sequence
@@ -13,8 +13,8 @@ from alembic import op
 import storage.types
 
 
-revision: str = '0002h6'
-down_revision: str | None = '0002_routing_model'
+revision: str = '0005h6'
+down_revision: str | None = '0004_outbox_unconfirmed_sends'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
