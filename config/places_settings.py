@@ -97,6 +97,18 @@ class DedupeSettings(StrictModel):
         "ones only while under this budget",
     )
     max_candidates: int = Field(default=40, ge=1, le=10_000)
+    paraphrase: bool = Field(
+        default=True,
+        description="also link the same problem at the same place told in other "
+        "words (normalizer/dedupe_paraphrase.py), among the candidates",
+    )
+    paraphrase_candidates: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="candidates scored in other words (those sharing a problem "
+        "concept and a place's name, best ranked first)",
+    )
     min_tokens: int = Field(
         default=3, ge=1, description="shorter texts are never linked across reporters"
     )

@@ -49,6 +49,7 @@ MESSAGE_VARIABLES: frozenset[str] = frozenset(
         "attachments",
         "follow_ups",
         "supporters",
+        "supporter_reports",
         "routing_reason",
     }
 )

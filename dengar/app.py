@@ -27,6 +27,7 @@ from dispatcher.sinks.base import Sink, SinkContext
 from dispatcher.sinks.registry import build_sink
 from dispatcher.worker import OutboxWorker
 from normalizer.classify import classify
+from normalizer.dedupe_paraphrase import gazetteer_names
 from normalizer.dedupe_rows import RowDeduper
 from normalizer.places import Gazetteer
 from storage.engine import make_engine, session_factory
@@ -99,7 +100,9 @@ class App:
         ingest (``run``, ``import``), not by those that only read."""
         if self.pipeline.deduper is None:
             with self.sessions() as session:
-                self.pipeline.deduper = RowDeduper.open(session, self.settings.dedupe)
+                self.pipeline.deduper = RowDeduper.open(
+                    session, self.settings.dedupe, known_places(self.settings)
+                )
 
     def load_routing_model(self) -> int | None:
         """Route with the newest trained model when ``routing.model`` is on
@@ -279,6 +282,17 @@ def _classifier(settings: Settings) -> Callable[[str], Any] | None:
         return classify(text, categories)
 
     return classifier
+
+
+def known_places(settings: Settings) -> frozenset[str]:
+    """The gazetteer's place names as duplicate linking looks them up (none
+    without a gazetteer)."""
+    if settings.gazetteer is None:
+        return frozenset()
+    gazetteer = Gazetteer.from_settings(
+        settings.gazetteer, base_dir=settings.source_dir
+    )
+    return gazetteer_names(n for p in gazetteer.places for n in (p.name, *p.aliases))
 
 
 def _region_finder(settings: Settings) -> Callable[[str, Any], str | None] | None:

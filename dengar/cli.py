@@ -429,15 +429,26 @@ def queue(ctx: click.Context, agency: str, as_json: bool, everything: bool) -> N
         click.echo(json.dumps(items, indent=2, ensure_ascii=False))
         return
     table = Table(title=f"Queue of {code} ({len(items)})")
-    for column in ("tracking no", "received", "category", "status", "text"):
+    for column in (
+        "tracking no",
+        "received",
+        "category",
+        "status",
+        "supporters",
+        "text",
+    ):
         table.add_column(column)
     for item in items:
         text = (item.get("text") or "").replace("\n", " ")
+        channels = dict.fromkeys(s["channel"] for s in item["supporter_reports"])
         table.add_row(
             item["tracking_no"],
             _when(item["received_at"], app.settings.timezone),
             item.get("category") or "-",
             item["status"],
+            f"{item['supporters']} ({', '.join(channels)})"
+            if item["supporters"]
+            else "-",
             text[:80] + ("…" if len(text) > 80 else ""),
         )
     console.print(table)

@@ -13,6 +13,8 @@ from rich.table import Table
 from sqlmodel import Session
 
 from dengar import audit
+from dengar.app import known_places
+from dispatcher.duplicates import sync_duplicates
 from normalizer.dedupe import DuplicateIndex
 from normalizer.dedupe_db import (
     LinkError,
@@ -24,6 +26,7 @@ from normalizer.dedupe_db import (
     unlink,
     unlinked_pairs,
 )
+from normalizer.dedupe_paraphrase import THRESHOLD, linked, probability
 from storage.tables import ComplaintRow
 
 
@@ -64,6 +67,24 @@ def explanation(
     assert row.id is not None
     case = case_from_row(row)
     candidates = [c for c in index.scored(case) if c.id != row.id][:limit]
+    in_other_words = []
+    for c in candidates:
+        parts = index.paraphrase_parts(case, c.id)
+        in_other_words.append(
+            {
+                "probability": round(probability(parts), 3),
+                "linked": linked(parts),
+                "components": [
+                    {
+                        "code": p.code,
+                        "label": p.label,
+                        "detail": p.detail,
+                        "contribution": round(p.contribution, 2),
+                    }
+                    for p in parts
+                ],
+            }
+        )
     return {
         "tracking_no": row.tracking_no,
         "status": row.status,
@@ -90,8 +111,9 @@ def explanation(
                 "score": c.score,
                 "shared_weight": c.shared_weight,
                 "verdict": c.verdict,
+                "paraphrase": words,
             }
-            for c in candidates
+            for c, words in zip(candidates, in_other_words, strict=True)
         ],
     }
 
@@ -108,7 +130,9 @@ def explain(ctx: click.Context, tracking_no: str, limit: int, as_json: bool) -> 
     app = open_app(ctx)
     with app.sessions() as session:
         row = _case_or_exit(session, tracking_no)
-        index = rebuild_index(session, app.settings.dedupe)
+        index = rebuild_index(
+            session, app.settings.dedupe, known_places=known_places(app.settings)
+        )
         data = explanation(session, index, row, limit)
     asyncio.run(app.close())
     if as_json:
@@ -147,12 +171,40 @@ def explain(ctx: click.Context, tracking_no: str, limit: int, as_json: bool) -> 
     if not data["in_index"]:
         console.print("(the case is closed or outside the window: nothing links to it)")
     table = Table(title="Nearest candidates")
-    for column in ("case", "score", "shared rarity", "verdict"):
+    for column in ("case", "score", "shared rarity", "verdict", "in other words"):
         table.add_column(column, overflow="fold")
     for c in data["candidates"]:
+        words = c["paraphrase"]
         table.add_row(
-            c["tracking_no"], f"{c['score']:g}", f"{c['shared_weight']:g}", c["verdict"]
+            c["tracking_no"],
+            f"{c['score']:g}",
+            f"{c['shared_weight']:g}",
+            c["verdict"],
+            f"{words['probability']:.2f}" + (" (link)" if words["linked"] else ""),
         )
+    console.print(table)
+    if data["candidates"]:
+        _print_paraphrase(data)
+
+
+def _print_paraphrase(data: dict[str, Any]) -> None:
+    """The parts of the paraphrase score against the linked case (or the
+    candidate that scores best in other words), in Indonesian for staff."""
+    from dengar.cli import console
+
+    chosen = next(
+        (c for c in data["candidates"] if c["tracking_no"] == data["duplicate_of"]),
+        max(data["candidates"], key=lambda c: c["paraphrase"]["probability"]),
+    )
+    words = chosen["paraphrase"]
+    table = Table(
+        title=f"Kemiripan makna dengan {chosen['tracking_no']}: "
+        f"{words['probability']:.2f} (ambang {THRESHOLD:.2f})"
+    )
+    for column in ("komponen", "temuan", "kontribusi"):
+        table.add_column(column, overflow="fold")
+    for part in words["components"]:
+        table.add_row(part["label"], part["detail"], f"{part['contribution']:+.2f}")
     console.print(table)
 
 
@@ -176,6 +228,10 @@ def link(ctx: click.Context, tracking_no: str, target: str, actor: str | None) -
         except LinkError as exc:
             err.print(f"[red]Cannot link[/red]: {exc}", highlight=False, soft_wrap=True)
             sys.exit(1)
+        # the case and its duplicates now follow the primary's status
+        primary_row = session.get(ComplaintRow, change.primary_id)
+        if primary_row is not None:
+            sync_duplicates(session, primary_row, actor or _default_actor())
         audit.record(
             session,
             actor or _default_actor(),

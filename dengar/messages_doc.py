@@ -64,6 +64,9 @@ WHEN: dict[str, str] = {
     "status": "status update (``message`` is the text staff wrote for the reporter)",
     "rejected": "the case is rejected (``message``: why)",
     "hint_unsupported": "a message type Dengar cannot take (sticker, poll, …)",
+    "how_to_subject": "subject of the how-to mail (see ``how_to``)",
+    "how_to": "a first message with no complaint in it (a greeting, thanks, "
+    "a test mail): how to write one; by chat or mail, once a session",
     "file_too_large": "an attachment over the size limit",
     "file_not_downloaded": "a Telegram file that could not be fetched",
 }

@@ -23,13 +23,16 @@ from config.settings import Settings
 from dengar.batch import BatchState
 from dengar.batch_order import parents_first
 from dengar.case_edits import apply_edit
+from dengar.content_less import answered_recently
 from dengar.missing_files import note_missing_files
 from dengar.replies import CitizenReplies
 from dispatcher import outbox
+from dispatcher.duplicates import follow_primary
 from dispatcher.message import idempotency_key
 from dispatcher.notify import render
 from dispatcher.routing import RouteDecision, Router
 from dispatcher.routing_model import RoutingModel
+from normalizer.content import CONTENT_LESS_REASON, says_nothing
 from normalizer.dedupe import Link
 from normalizer.dedupe_db import apply_link
 from normalizer.dedupe_rows import RowDeduper
@@ -221,6 +224,11 @@ class Pipeline:
         )
         if thread is not None:
             row = self._store_follow_up(session, item, fields, thread, batch, summary)
+        elif says_nothing(fields, item):
+            # a greeting, thanks or a test opens no case: the first message
+            # that says something does, and is what is classified and routed
+            self._store_content_less(session, item, fields, batch, summary)
+            return
         else:
             row = self._store_case(session, item, fields, batch, summary)
         missing = item.metadata.get("files_not_downloaded")
@@ -389,6 +397,32 @@ class Pipeline:
             sent = self.replies.to_sender(session, row, item, fields, text, None, key)
             summary.replies += sent
 
+    def _store_content_less(
+        self,
+        session: Session,
+        item: InboundMessage,
+        fields: Normalized,
+        batch: BatchState,
+        summary: BatchSummary,
+    ) -> None:
+        """Keep a message without complaint content as ignored, with the
+        reason, and tell its sender how to write a complaint (once a
+        session: a string of greetings gets one answer)."""
+        minutes = getattr(self._channel_settings(item.channel), "session_minutes", 0)
+        answered = answered_recently(session, item, fields, float(minutes or 60))
+        row = self._new_row(
+            session,
+            item,
+            fields,
+            batch,
+            "ignored",
+            ignored_reason=CONTENT_LESS_REASON,
+            status="closed",
+        )
+        summary.ignored += 1
+        if not answered:
+            summary.replies += self.replies.how_to(session, row, item, fields)
+
     def _store_follow_up(
         self,
         session: Session,
@@ -472,6 +506,7 @@ class Pipeline:
         window = confirmation_window(self._channel_settings(item.channel))
         if link is not None:
             summary.linked += 1
+            self._follow(session, row, link.target_id)
         elif not triage:
             self.enqueue_for_agency(
                 session,
@@ -533,6 +568,15 @@ class Pipeline:
             summary.queued[agency.code] += 1
             if not_before is not None:
                 summary.held[agency.code] += 1
+
+    @staticmethod
+    def _follow(session: Session, row: ComplaintRow, primary_id: int) -> None:
+        """A new duplicate takes its primary's status and agency: it is the
+        same problem, at the stage the primary has reached."""
+        with session.no_autoflush:
+            primary = session.get(ComplaintRow, primary_id)
+        if primary is not None:
+            follow_primary(session, row, primary, "dengar")
 
     def _link_duplicate(self, session: Session, row: ComplaintRow) -> Link | None:
         if self.deduper is None:

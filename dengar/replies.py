@@ -113,6 +113,29 @@ class CitizenReplies:
             new_key=True, choices=choices,
         )  # fmt: skip
 
+    def how_to(
+        self,
+        session: Session,
+        row: ComplaintRow,
+        item: InboundMessage,
+        fields: Normalized,
+    ) -> bool:
+        """How to write a complaint, to the sender of a message that had none
+        (a greeting, thanks, a test mail): in a chat or by mail, never in
+        public (an X reply)."""
+        if not (fields.reporter.chat_id or fields.reporter.email):
+            return False
+        messages = self.messages(item.channel)
+        return self.to_sender(
+            session,
+            row,
+            item,
+            fields,
+            render("how_to", messages),
+            render("how_to_subject", messages),
+            f"how-to:{item.external_id}",
+        )
+
     def file_too_large(
         self,
         session: Session,

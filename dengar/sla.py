@@ -10,6 +10,8 @@ holidays), counted in the installation's timezone:
 
 A clock starts at the moment the case entered the status it applies to; the
 caller passes that moment (the latest status event, or ``received_at``).
+A linked duplicate has no clock: it follows its primary, whose clock counts
+(``dispatcher/duplicates.py``), until staff unlink it.
 """
 
 from __future__ import annotations
@@ -150,9 +152,12 @@ def auto_close(
     from dispatcher.status import change_status
     from normalizer.records import CaseStatus
 
+    # a duplicate closes with its primary
     resolved = session.exec(
         select(ComplaintRow).where(
-            ComplaintRow.kind == "case", ComplaintRow.status == "resolved"
+            ComplaintRow.kind == "case",
+            ComplaintRow.status == "resolved",
+            col(ComplaintRow.duplicate_of_id).is_(None),
         )
     ).all()
     closed: list[str] = []

@@ -14,7 +14,7 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from config.settings import Settings
-from dispatcher.message import apply_confidentiality, identity_of
+from dispatcher.message import apply_confidentiality, identity_of, load_supporters
 from storage.tables import (
     AgencyQueueRow,
     ChannelLease,
@@ -152,9 +152,11 @@ def agency_queue(
     not acknowledged, and their case still the agency's and open (not
     resolved, rejected, returned as "bukan wewenang" or sent elsewhere),
     under each case's confidentiality of now (a case made anonim after it
-    was queued shows no identity, even before its queued copy is rewritten).
-    ``everything`` lists every message ever queued for the agency, each with
-    the case's current ``status``."""
+    was queued shows no identity, even before its queued copy is rewritten),
+    each problem once (a case linked as a duplicate since it was queued is
+    its primary's supporter, not an item of its own). ``everything`` lists
+    every message ever queued for the agency. Each item has the case's
+    current ``status`` and the supporters it has now."""
     statement = (
         select(AgencyQueueRow, ComplaintRow)
         .join(ComplaintRow, col(ComplaintRow.id) == AgencyQueueRow.complaint_id)
@@ -166,13 +168,19 @@ def agency_queue(
             col(AgencyQueueRow.acknowledged_at).is_(None),
             ComplaintRow.agency_code == code,
             col(ComplaintRow.status).in_(WAITING_STATUSES),
+            col(ComplaintRow.duplicate_of_id).is_(None),
         )
+    found = session.exec(statement).all()
+    supporters = load_supporters(session, [c.id for _, c in found if c.id])
     items = []
-    for queued, case in session.exec(statement).all():
+    for queued, case in found:
         item = apply_confidentiality(
             json.loads(queued.message), case.confidentiality, identity_of(case)
         )
         item["status"] = case.status
+        mine = supporters.get(case.id or 0, [])
+        item["supporters"] = len(mine)
+        item["supporter_reports"] = [s.as_json() for s in mine]
         items.append(item)
     return items
 

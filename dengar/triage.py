@@ -22,6 +22,8 @@ from typing import Any, Protocol
 from sqlmodel import Session, col, select
 
 from dengar.case_history import record_change
+from dispatcher.duplicates import sync_duplicates
+from dispatcher.status import DuplicateCaseError, refuse_if_duplicate
 from normalizer.records import CaseStatus, RecordKind
 from normalizer.tracking import canonical
 from storage.tables import ComplaintRow
@@ -116,6 +118,10 @@ def _awaiting(
         raise TriageError(
             f"{label} is not awaiting triage (kind {row.kind}, status {row.status})"
         )
+    try:
+        refuse_if_duplicate(session, row)  # it follows its primary's triage
+    except DuplicateCaseError as exc:
+        raise TriageError(str(exc)) from None
     return row
 
 
@@ -151,6 +157,7 @@ def accept(
     returned = row.status == CaseStatus.REROUTED.value
     row.status = (CaseStatus.VERIFIED if returned else CaseStatus.RECEIVED).value
     record_change(session, row, actor, f"accepted at triage for {row.agency_code}")
+    sync_duplicates(session, row, actor)
     route_and_enqueue(session, row)
     session.flush()
     return row
@@ -170,5 +177,6 @@ def dismiss(session: Session, ref: str | int, reason: str, actor: str) -> Compla
     row = _awaiting(session, ref, (CaseStatus.TRIAGE.value,))
     row.status = CaseStatus.DISMISSED.value
     record_change(session, row, actor, reason.strip())
+    sync_duplicates(session, row, actor, reason.strip())
     session.flush()
     return row

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from dispatcher.outbox import among
 from dispatcher.privacy import mask_pii
@@ -72,6 +72,24 @@ class CaseRecord:
         return cls(*(getattr(case, name) for name in cls.__slots__))
 
 
+@dataclass(frozen=True, slots=True)
+class Supporter:
+    """One more report of a case's problem (a linked duplicate), as the
+    agency sees it: when and where, never who."""
+
+    tracking_no: str | None
+    channel: str
+    received_at: datetime
+
+    def as_json(self) -> dict[str, str | None]:
+        """The ``supporter_reports`` item of the agency message."""
+        return {
+            "tracking_no": self.tracking_no,
+            "channel": self.channel,
+            "received_at": self.received_at.isoformat(),
+        }
+
+
 @dataclass
 class CaseExtras:
     """What a case's message carries besides the case row itself."""
@@ -79,11 +97,17 @@ class CaseExtras:
     attachments: list[AttachmentRow] = field(default_factory=list)
     follow_ups: list[ComplaintRow] = field(default_factory=list)
     supporters: int = 0
+    supporter_reports: list[Supporter] = field(default_factory=list)
+
+    @property
+    def supporter_channels(self) -> list[str]:
+        """The channels the supporters wrote on, each once, first seen first."""
+        return list(dict.fromkeys(s.channel for s in self.supporter_reports))
 
 
 def load_extras(session: Session, case_ids: Iterable[int]) -> dict[int, CaseExtras]:
-    """Attachments, follow-ups and supporter counts of many cases in three
-    queries, whatever their number; every id gets an entry."""
+    """Attachments, follow-ups and supporters (linked duplicates) of many
+    cases in three queries, whatever their number; every id gets an entry."""
     extras = {case_id: CaseExtras() for case_id in case_ids}
     if not extras:
         return extras
@@ -101,15 +125,38 @@ def load_extras(session: Session, case_ids: Iterable[int]) -> dict[int, CaseExtr
     ):
         assert follow_up.follow_up_of_id is not None
         extras[follow_up.follow_up_of_id].follow_ups.append(follow_up)
+    for case_id, found in load_supporters(session, extras).items():
+        extras[case_id].supporters = len(found)
+        extras[case_id].supporter_reports = found
+    return extras
+
+
+def load_supporters(
+    session: Session, case_ids: Iterable[int]
+) -> dict[int, list[Supporter]]:
+    """The supporters (linked duplicates) of many cases in one query, oldest
+    first; a case without any has no entry."""
+    ids = list(case_ids)
+    found: dict[int, list[Supporter]] = {}
+    if not ids:
+        return found
+    dialect = session.get_bind().dialect.name
     duplicate_of = col(ComplaintRow.duplicate_of_id)
-    for case_id, count in session.exec(
-        select(duplicate_of, func.count())
-        .where(among(dialect, duplicate_of, extras))
-        .group_by(duplicate_of)
+    for case_id, number, channel, received_at in session.exec(
+        select(
+            duplicate_of,
+            ComplaintRow.tracking_no,
+            ComplaintRow.channel,
+            ComplaintRow.received_at,
+        )
+        .where(among(dialect, duplicate_of, ids))
+        .order_by(col(ComplaintRow.received_at), col(ComplaintRow.id))
     ):
         if case_id is not None:
-            extras[case_id].supporters = int(count)
-    return extras
+            found.setdefault(case_id, []).append(
+                Supporter(number, channel, received_at)
+            )
+    return found
 
 
 def build_message(
@@ -172,6 +219,7 @@ def compose_message(
             for f in extras.follow_ups
         ],
         "supporters": extras.supporters,
+        "supporter_reports": [s.as_json() for s in extras.supporter_reports],
         "routing_reason": complaint.routing_reason,
     }
 

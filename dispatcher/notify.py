@@ -62,6 +62,15 @@ DEFAULT_MESSAGES: dict[str, str] = {
         "Maaf, jenis pesan ini belum dapat kami proses. Silakan kirim pengaduan "
         "berupa teks, foto, dokumen, atau lokasi."
     ),
+    # a first message with no complaint in it (a greeting, thanks, a test)
+    "how_to_subject": "Cara menyampaikan pengaduan",
+    "how_to": (
+        "Terima kasih telah menghubungi layanan pengaduan kami. Pesan Anda "
+        "belum kami catat sebagai pengaduan karena belum memuat keluhan.\n\n"
+        "Silakan tuliskan pengaduan Anda: apa masalahnya, di mana tempatnya, "
+        "dan sejak kapan. Foto dan lokasi kejadian sangat membantu petugas. "
+        "Anda akan menerima nomor pelacakan setelah pengaduan kami terima."
+    ),
     "file_too_large": (
         "Maaf, berkas \u201c{filename}\u201d terlalu besar ({size_mb} MB; batas "
         "{limit_mb} MB) dan tidak tersimpan. Silakan kirim versi yang lebih kecil."

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from dispatcher.duplicates import primary_case, sync_duplicates
 from dispatcher.notify import render
 from normalizer.records import CaseStatus
 from normalizer.tracking import canonical
@@ -57,6 +58,31 @@ Notify = Callable[[ComplaintRow, str], None]
 
 class StatusChangeError(ValueError):
     """A change that is not allowed; the message says why, in plain words."""
+
+
+class DuplicateCaseError(StatusChangeError):
+    """An action on a linked duplicate, which only follows its primary; the
+    message (Indonesian: staff read it on the dashboard) names the primary."""
+
+    def __init__(self, duplicate: ComplaintRow, primary: ComplaintRow | None) -> None:
+        self.duplicate = duplicate
+        self.primary = primary
+        own = duplicate.tracking_no or f"#{duplicate.id}"
+        main = f"#{duplicate.duplicate_of_id}"
+        if primary is not None:
+            main = primary.tracking_no or f"#{primary.id}"
+        super().__init__(
+            f"{own} adalah duplikat dari {main}: statusnya mengikuti pengaduan "
+            f"utama. Lakukan aksi pada {main}, atau lepas tautan duplikatnya "
+            "lebih dahulu."
+        )
+
+
+def refuse_if_duplicate(session: Session, case: ComplaintRow) -> None:
+    """Raise :class:`DuplicateCaseError` when ``case`` is a linked duplicate:
+    staff act on its primary, which it follows."""
+    if case.duplicate_of_id is not None:
+        raise DuplicateCaseError(case, primary_case(session, case))
 
 
 def check_transition(
@@ -107,13 +133,16 @@ def change_status(
     ``notify(row, text)`` is called once per person to tell, with the row
     through whose channel they reached us. ``rerouted`` (the agency says
     "bukan wewenang") takes the case away from its agency and back to triage
-    with the note as the reason. Does not commit. A ``notify`` that writes
+    with the note as the reason. The case's linked duplicates follow it; a
+    duplicate itself cannot be changed (:class:`DuplicateCaseError`). Does
+    not commit. A ``notify`` that writes
     in a session of its own must be called after the commit instead (collect
     the calls, as ``dengar case update`` does): on SQLite that second writer
     would wait for this transaction.
     """
     if complaint.kind != "case" or complaint.id is None:
         raise StatusChangeError("only a stored case has a status (not a follow-up)")
+    refuse_if_duplicate(session, complaint)
     status = CaseStatus(status)
     note = _clean(note)
     message = _clean(message)
@@ -137,6 +166,8 @@ def change_status(
         complaint.agency_code = None
     complaint.status = status.value
     session.add(complaint)
+    # its duplicates follow (their reporters are told below, with the rest)
+    sync_duplicates(session, complaint, actor, note)
     session.flush()
 
     for row, tracking_no in recipients(session, complaint):
@@ -261,6 +292,9 @@ def apply_status_message(
     ).first()
     if case is None:
         raise StatusMessageError(f"no case {number}")
+    # a duplicate's number (delivered before it was linked, or quoted by its
+    # reporter) means the problem: the change is the primary's
+    case = primary_case(session, case) or case
     actor = f"agency:{agency_code}"
     if case.status == status.value and _latest(session, case) == (actor, _clean(note)):
         return None  # checked before ownership: a repeated reroute has none left

@@ -47,6 +47,16 @@ from rapidfuzz import process
 
 from config.places_settings import DedupeSettings
 from normalizer.dedupe_candidates import group_postings
+from normalizer.dedupe_paraphrase import (
+    LINK_NEEDS_CONCEPT,
+    THRESHOLD_LOGIT,
+    Component,
+    Profile,
+    components,
+    logit,
+    probability,
+    traits_of,
+)
 from normalizer.dedupe_records import (
     Candidate,
     Codes,
@@ -108,8 +118,11 @@ class DuplicateIndex(CandidateSearch):
         settings: DedupeSettings | None = None,
         *,
         unlinked: Iterable[tuple[int, int]] = (),
+        known_places: frozenset[str] = frozenset(),
     ) -> None:
         self.settings = settings or DedupeSettings()
+        # the gazetteer's names (normalizer.dedupe_paraphrase.gazetteer_names)
+        self.known_places = known_places
         self.scorer_name = self.settings.scorer
         self._prepare, self._score = prepared_scorer(self.settings.scorer)
         self._budget = self.settings.posting_budget
@@ -125,6 +138,10 @@ class DuplicateIndex(CandidateSearch):
         # as many rare tokens are ranked by how alike their bits are
         self._sig = array("Q")
         self._tracking: dict[int, str] = {}  # slot → tracking number
+        # places and problem concepts of each case (traits_of), for links in
+        # other words: the key is sorted for the scorer, places need order
+        self._traits: list[tuple[str, ...]] = []
+        self._last_traits: tuple[list[str], tuple[str, ...]] | None = None
         self._categories = Codes()
         self._regions = Codes()
         # tokens as integer ids; postings per category code → token id → slots
@@ -199,6 +216,7 @@ class DuplicateIndex(CandidateSearch):
         self._slot[case.id] = slot
         self._ids.append(case.id)
         self._keys.append(self._prepare(keys))
+        self._traits.append(self._traits_of(keys))
         self._ts.append(case.received_at.timestamp())
         category = self._categories.code(case.category)
         region = self._regions.code(case.region)
@@ -284,6 +302,7 @@ class DuplicateIndex(CandidateSearch):
         category_of, region_of = self._category, self._region
         categories, regions = self._categories, self._regions
         prepare, people, tracking = self._prepare, self._people, self._tracking
+        traits, known = self._traits, self.known_places
         for row in rows:
             case_id, keys, received, reporter, category, region, number, primary = row
             if case_id in slot_by_id:
@@ -293,6 +312,7 @@ class DuplicateIndex(CandidateSearch):
             slot_by_id[case_id] = slot
             ids.append(case_id)
             keys_of.append(prepare(keys))
+            traits.append(traits_of(keys, known))
             ts.append(received)
             category_of.append(categories.code(category))
             region_of.append(regions.code(region))
@@ -464,6 +484,10 @@ class DuplicateIndex(CandidateSearch):
         if not self.settings.enabled:
             return None
         keys = key_tokens(case.text) if keys is None else keys
+        if not keys:
+            # a greeting, thanks or emoji says nothing about a problem: two
+            # such texts would score 100 and link one reporter's "halo"s
+            return None
         return self._same_reporter(case, keys) or self._similar(case, keys)
 
     def _target(self, case_id: int, other_id: int) -> int | None:
@@ -482,8 +506,8 @@ class DuplicateIndex(CandidateSearch):
         # the earliest first: the first similar case wins
         for other_id in self._people.cases_between(case.reporter, ts - span, ts + span):
             slot = self._slot[other_id]
-            if not self._open[slot] or other_id == case.id:
-                continue
+            if not self._open[slot] or other_id == case.id or not self._keys[slot]:
+                continue  # closed, itself, or nothing to compare with
             if mine is None:
                 mine = self._prepare(keys)
             score = self._score(mine, self._keys[slot])
@@ -614,7 +638,108 @@ class DuplicateIndex(CandidateSearch):
                 + (f"; region {region}" if region else ""),
                 "similar",
             )
-        return None
+        # the word rule's hits were judged on their words and details: a
+        # case whose near twins it kept apart (another street, another RT)
+        # is not looked at again in other words
+        return None if found else self._in_other_words(case, keys, pool)
+
+    def _in_other_words(
+        self, case: DedupeCase, keys: list[str], pool: list[int]
+    ) -> Link | None:
+        """The link to a case of the same problem at the same place told in
+        other words (:mod:`normalizer.dedupe_paraphrase`), among the
+        candidates the index found (they share a rare word: a street, a
+        name), or None. The best score wins; ties go to the earliest case."""
+        s = self.settings
+        if not s.paraphrase or not pool:
+            return None
+        mine = self._traits_of(keys)
+        concepts = {t for t in mine if t[0] == "#"}
+        # a link needs a place, and (with the fitted weights) a problem
+        # concept in common: a case without either is not looked at
+        if not any(t[1] == ":" for t in mine) or (LINK_NEEDS_CONCEPT and not concepts):
+            return None
+        me = Profile.from_traits(mine, keys)
+        # a candidate must share a place exactly or hold a place's name in
+        # its words (dedupe_paraphrase.keyed): checked on the stored traits
+        # before anything is built
+        exact = {t for t in mine if t[0] == "*" or t[:2] == "n:"}
+        names = [t[1:] for t in mine if t[0] == "*"]
+        ts = case.received_at.timestamp()
+        best: tuple[float, float, int, int] | None = None
+        looked = 0
+        for slot in pool:
+            theirs = self._traits[slot]
+            if LINK_NEEDS_CONCEPT and concepts.isdisjoint(theirs):
+                continue
+            stored = self._keys[slot]
+            if exact.isdisjoint(theirs) and not (
+                any(t[0] == "*" and t[1:] in me.tokens for t in theirs)
+                # a substring search in C, no split: the key's words are
+                # separated by single spaces
+                or any(f" {name} " in f" {stored} " for name in names)
+            ):
+                continue
+            key = stored.split()
+            looked += 1
+            if looked > s.paraphrase_candidates:
+                break
+            other_id = self._ids[slot]
+            if len(key) < s.min_tokens or self._misplaced(case, other_id, slot):
+                continue
+            z, shared = logit(
+                me,
+                Profile.from_traits(theirs, key),
+                days_apart=abs(ts - self._ts[slot]) / 86400,
+                window_days=s.window_days,
+            )
+            if shared and z >= THRESHOLD_LOGIT:
+                rank = (-z, self._ts[slot], other_id, slot)
+                if best is None or rank < best:
+                    best = rank
+        if best is None:
+            return None
+        z, _, other_id, slot = best
+        score = probability(-z)
+        target = self._target(case.id, other_id)
+        assert target is not None  # _misplaced checked it
+        return Link(
+            target,
+            round(score * 100, 1),
+            "paraphrase",
+            f"same problem at the same place in other words: paraphrase "
+            f"{score:.2f} >= {self.paraphrase_threshold:.2f} with "
+            f"{self._tracking.get(slot) or other_id} (dengar dedupe explain "
+            "shows each part)",
+            "similar",
+        )
+
+    def _traits_of(self, keys: list[str]) -> tuple[str, ...]:
+        # the pipeline hands find and add the same list of key tokens: the
+        # traits of the last one are kept for the next call
+        last = self._last_traits
+        if last is not None and last[0] is keys:
+            return last[1]
+        traits = traits_of(keys, self.known_places)
+        self._last_traits = (keys, traits)
+        return traits
+
+    @property
+    def paraphrase_threshold(self) -> float:
+        """The probability from which two reports in other words link."""
+        return probability(THRESHOLD_LOGIT)
+
+    def paraphrase_parts(self, case: DedupeCase, other_id: int) -> list[Component]:
+        """The components of the paraphrase score of ``case`` against the
+        indexed case ``other_id`` (for ``dengar dedupe explain``)."""
+        slot = self._slot[other_id]
+        keys = key_tokens(case.text)
+        return components(
+            Profile.of(keys, self.known_places),
+            Profile.from_traits(self._traits[slot], self._keys[slot].split()),
+            days_apart=abs(case.received_at.timestamp() - self._ts[slot]) / 86400,
+            window_days=self.settings.window_days,
+        )
 
 
 def token_bit(token: str) -> int:

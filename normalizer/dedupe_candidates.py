@@ -190,8 +190,12 @@ def group_postings(
         key += slots
         keys.append(key)
         del tids, slots, key
-    key = np.concatenate(keys)
+    key = np.concatenate(keys) if keys else np.empty(0, dtype=np.int64)
     del keys
+    if not len(key):
+        # no tokens at all (no case, or only content-less ones): the runs
+        # below read the first key, which an empty array does not have
+        return {}
     key.sort()
     fresh = np.ones(len(key), dtype=bool)
     np.not_equal(key[1:], key[:-1], out=fresh[1:])

@@ -89,16 +89,21 @@ def case_from_row(row: ComplaintRow) -> DedupeCase:
 
 
 def rebuild_index(
-    session: Session, settings: DedupeSettings, *, now: datetime | None = None
+    session: Session,
+    settings: DedupeSettings,
+    *,
+    now: datetime | None = None,
+    known_places: frozenset[str] = frozenset(),
 ) -> DuplicateIndex:
     """The index of the open cases received within the window, oldest first,
-    with their links and the pairs staff unlinked."""
+    with their links and the pairs staff unlinked; ``known_places``: the
+    gazetteer's names (:func:`normalizer.dedupe_paraphrase.gazetteer_names`)."""
     now = now or datetime.now(UTC)
     since = now - timedelta(days=settings.window_days)
     pairs = session.exec(
         select(DuplicateUnlinkRow.complaint_id, DuplicateUnlinkRow.other_id)
     ).all()
-    index = DuplicateIndex(settings, unlinked=pairs)
+    index = DuplicateIndex(settings, unlinked=pairs, known_places=known_places)
     t = ComplaintRow.__table__.c  # type: ignore[attr-defined]
     query = (
         _open_cases(settings, since)

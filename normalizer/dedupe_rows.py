@@ -57,10 +57,17 @@ class RowDeduper:
         self._refreshed_at: datetime | None = None
 
     @classmethod
-    def open(cls, session: Session, settings: DedupeSettings) -> RowDeduper:
-        """Rebuild the index from the database."""
+    def open(
+        cls,
+        session: Session,
+        settings: DedupeSettings,
+        known_places: frozenset[str] = frozenset(),
+    ) -> RowDeduper:
+        """Rebuild the index from the database (``known_places``: the
+        gazetteer's names, for links in other words)."""
         high = session.exec(select(func.max(ComplaintRow.id))).one() or 0
-        return cls(rebuild_index(session, settings), int(high))
+        index = rebuild_index(session, settings, known_places=known_places)
+        return cls(index, int(high))
 
     def find(self, session: Session, row: ComplaintRow) -> Link | None:
         """The link for a new case row (flushed here if it has no id yet)."""
@@ -169,7 +176,12 @@ class RowDeduper:
 
     def _compact(self, session: Session, now: datetime) -> None:
         # under the lock: no case is found or added meanwhile
-        fresh = rebuild_index(session, self.index.settings, now=now)
+        fresh = rebuild_index(
+            session,
+            self.index.settings,
+            now=now,
+            known_places=self.index.known_places,
+        )
         # added here but not yet committed (PostgreSQL: a batch of another
         # thread in flight), so the rebuild could not read them
         t = ComplaintRow.__table__.c  # type: ignore[attr-defined]

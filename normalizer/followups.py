@@ -14,9 +14,10 @@ from datetime import timedelta
 
 from sqlmodel import Session, col, select
 
+from normalizer.content import complaint_words
 from normalizer.normalize import Normalized
 from normalizer.records import InboundMessage
-from storage.tables import ComplaintRow, OutboxRow
+from storage.tables import AttachmentRow, ComplaintRow, OutboxRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +44,21 @@ def find_thread(
     fields: Normalized,
     session_minutes: float = 0,
 ) -> Thread | None:
-    """The case ``item`` continues, or None for a new case."""
+    """The case ``item`` continues, or None for a new case. A record that is
+    no case (a greeting kept as ignored, a command) is nothing to continue:
+    a reply to our how-to answer, or an edit of a greeting, is a new case."""
+    thread = _thread(session, item, fields, session_minutes)
+    if thread is None or thread.case.kind != "case":
+        return None
+    return thread
+
+
+def _thread(
+    session: Session,
+    item: InboundMessage,
+    fields: Normalized,
+    session_minutes: float,
+) -> Thread | None:
     # an edit first: it repeats its original's fields (the message it
     # answered, its album), which would make it a plain follow-up
     edit_of = item.metadata.get("edit_of")
@@ -123,4 +138,22 @@ def _session_case(
             minutes=minutes
         ):
             return None
+    if says_nothing_stored(session, case):
+        # a greeting stored as a case (before such messages were ignored)
+        # is no case to continue: the first real complaint opens its own
+        return None
     return Thread(case, f"same chat within {minutes:g} minutes")
+
+
+def says_nothing_stored(session: Session, case: ComplaintRow) -> bool:
+    """True when a stored case has no complaint content: no location, no
+    shared phone number, no file and no
+    :func:`normalizer.content.complaint_words` in its text."""
+    if case.location_lat is not None or case.reporter_phone:
+        return False
+    if complaint_words(case.subject, case.clean_text, case.reporter_name):
+        return False
+    files = session.exec(
+        select(AttachmentRow.id).where(AttachmentRow.complaint_id == case.id).limit(1)
+    ).first()
+    return files is None

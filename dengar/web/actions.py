@@ -38,12 +38,15 @@ from dengar.web.deps import (
 )
 from dengar.web.views import find_visible_case
 from dengar.web.wording import in_indonesian, status_label
+from dispatcher.duplicates import sync_duplicates
 from dispatcher.status import (
     NEEDS_MESSAGE,
     NEEDS_NOTE,
     TRANSITIONS,
+    DuplicateCaseError,
     StatusChangeError,
     change_status,
+    refuse_if_duplicate,
 )
 from normalizer.records import CaseStatus
 from storage.tables import ComplaintRow, StaffNote
@@ -107,7 +110,10 @@ class StatusButton:
 def offered_actions(user: Principal, case: ComplaintRow) -> list[StatusButton]:
     """The status changes ``user`` may make to ``case`` now: allowed for the
     role and by the state machine (``dispatcher.status.TRANSITIONS``), so a
-    button is never offered that would be refused."""
+    button is never offered that would be refused. A linked duplicate
+    offers none: it follows its primary, where staff act."""
+    if case.duplicate_of_id is not None:
+        return []
     try:
         allowed = TRANSITIONS[CaseStatus(case.status)]
     except ValueError:
@@ -130,8 +136,9 @@ def offered_actions(user: Principal, case: ComplaintRow) -> list[StatusButton]:
 
 
 def can_reroute(case: ComplaintRow) -> bool:
-    """True when staff may send ``case`` to another agency as it stands."""
-    return case.status not in NOT_REROUTABLE
+    """True when staff may send ``case`` to another agency as it stands (a
+    linked duplicate goes where its primary goes)."""
+    return case.duplicate_of_id is None and case.status not in NOT_REROUTABLE
 
 
 def flash(request: Request, message: str, kind: str = "ok") -> None:
@@ -223,6 +230,8 @@ def set_status(
             notifier(ctx, session),
             message,
         )
+    except DuplicateCaseError as exc:
+        return _refused(request, case, str(exc))
     except StatusChangeError as exc:
         return _failed(request, session, case, exc)
     _audit(ctx, request, session, user, "case_status", case, f"{previous} -> {status}")
@@ -247,6 +256,10 @@ def reroute(
 ) -> Response:
     """Send the case to another agency (a new delivery is queued)."""
     case = _case(ctx, session, user, ref)
+    try:
+        refuse_if_duplicate(session, case)
+    except DuplicateCaseError as exc:
+        return _refused(request, case, str(exc))
     code = agency.strip().upper()
     known = {a.code for a in ctx.app.settings.agencies}
     if code not in known:
@@ -275,6 +288,7 @@ def reroute(
     record_change(
         session, case, user.actor, f"dialihkan dari {previous} ke {code}: {reason}"
     )
+    sync_duplicates(session, case, user.actor, reason)
     ctx.app.pipeline.enqueue_for_agency(session, case)
     _audit(ctx, request, session, user, "case_reroute", case, f"{previous} -> {code}")
     return _done(request, session, case, f"{case.tracking_no} dialihkan ke {code}.")
@@ -334,7 +348,11 @@ def link_duplicate(
     dedupe = _dedupe()
     try:
         if dedupe is not None:
-            dedupe.link_manually(session, case.id, other.id, user.actor)
+            change = dedupe.link_manually(session, case.id, other.id, user.actor)
+            # the case (and its duplicates, moved along) now follow the primary
+            primary = session.get(ComplaintRow, change.primary_id)
+            if primary is not None:
+                sync_duplicates(session, primary, user.actor)
         elif other.id == case.id:
             raise ValueError("kasus tidak dapat menjadi duplikat dirinya sendiri")
         else:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
 from dengar import audit
-from dengar.web.access import body_of, case_summary, reporter_of, text_of
+from dengar.web.access import body_of, can_see, case_summary, reporter_of, text_of
 from dengar.web.bad_request import MAX_OFFSET
 from dengar.web.deps import ApiAgency, Ctx, Db, notifier
 from dengar.web.files import attachment_response
@@ -24,6 +24,8 @@ from dengar.web.views import (
     visible_attachment,
 )
 from dengar.web.wording import in_indonesian
+from dispatcher.duplicates import primary_case
+from dispatcher.message import Supporter, load_supporters
 from dispatcher.status import StatusChangeError, change_status
 from normalizer.records import CaseStatus
 from storage.tables import ComplaintRow
@@ -74,6 +76,14 @@ class CaseOut(BaseModel):
     location: dict[str, Any] | None
     sla_due: str | None = None
     overdue: bool = False
+    supporters: int = Field(
+        default=0, description="other reports of the same problem (duplicates)"
+    )
+    supporter_reports: list[dict[str, str | None]] = Field(
+        default_factory=list,
+        description="those reports, oldest first: tracking_no, channel, "
+        "received_at (never their reporters); they follow this case",
+    )
 
 
 class CaseDetailOut(CaseOut):
@@ -90,6 +100,11 @@ def _case_or_404(
     case = find_visible_case(
         session, agency, tracking_no, ctx.app.settings.tracking_prefix
     )
+    if case is not None and case.duplicate_of_id is not None:
+        # a duplicate's number means its problem: the primary, which it
+        # follows, answers (or 404 when that is another agency's)
+        primary = primary_case(session, case)
+        case = primary if primary is not None and can_see(agency, primary) else None
     if case is None:
         raise HTTPException(
             404, f"tidak ada kasus {tracking_no} dalam antrean {agency.agency_code}"
@@ -97,11 +112,19 @@ def _case_or_404(
     return case
 
 
-def _out(ctx: Ctx, case: ComplaintRow, agency: ApiAgency, since: Any) -> dict[str, Any]:
+def _out(
+    ctx: Ctx,
+    case: ComplaintRow,
+    agency: ApiAgency,
+    since: Any,
+    supporters: list[Supporter],
+) -> dict[str, Any]:
     data = case_summary(agency, case)
     clock = ctx.sla.clock(case.status, since, ctx.sla_now()) if since else None
     data["sla_due"] = clock.due.isoformat() if clock else None
     data["overdue"] = bool(clock and clock.overdue)
+    data["supporters"] = len(supporters)
+    data["supporter_reports"] = [s.as_json() for s in supporters]
     return data
 
 
@@ -130,7 +153,10 @@ def list_queue(
             400, f"status {status!r} tidak dikenal (pilihan: {choices})"
         )
     query = select(ComplaintRow).where(
-        ComplaintRow.kind == "case", ComplaintRow.agency_code == agency.agency_code
+        ComplaintRow.kind == "case",
+        ComplaintRow.agency_code == agency.agency_code,
+        # each problem once: duplicates come as the primary's supporters
+        col(ComplaintRow.duplicate_of_id).is_(None),
     )
     if status == "open":
         query = query.where(col(ComplaintRow.status).in_(OPEN_STATUSES))
@@ -141,8 +167,19 @@ def list_queue(
         .offset(offset)
         .limit(limit)
     ).all()
-    since = last_change(session, [r.id for r in rows if r.id is not None])
-    return [_out(ctx, r, agency, since.get(r.id or 0, r.received_at)) for r in rows]
+    ids = [r.id for r in rows if r.id is not None]
+    since = last_change(session, ids)
+    supporters = load_supporters(session, ids)
+    return [
+        _out(
+            ctx,
+            r,
+            agency,
+            since.get(r.id or 0, r.received_at),
+            supporters.get(r.id or 0, []),
+        )
+        for r in rows
+    ]
 
 
 @router.get(
@@ -159,7 +196,9 @@ def get_case(
     case = _case_or_404(session, agency, ctx, tracking_no)
     detail = case_detail(session, agency, case)
     since = detail.events[-1].created_at if detail.events else case.received_at
-    data = _out(ctx, case, agency, since)
+    assert case.id is not None
+    found = load_supporters(session, [case.id]).get(case.id, [])
+    data = _out(ctx, case, agency, since, found)
     data["follow_ups"] = [
         {
             "received_at": f.received_at.isoformat(),

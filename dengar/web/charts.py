@@ -59,7 +59,8 @@ def summary_charts(
         day = policy.local_date(r.received_at)
         if day in per_day:
             per_day[day][r.channel] = per_day[day].get(r.channel, 0) + 1
-    open_rows = [r for r in rows if r.status in OPEN]
+    # a duplicate is no open work of its own: it follows its primary
+    open_rows = [r for r in rows if r.status in OPEN and r.duplicate_of_id is None]
     running = clocks(session, policy, open_rows, now)
     agencies = [a.code for a in settings.agencies]
     by_agency = {code: 0 for code in agencies}

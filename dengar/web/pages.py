@@ -45,6 +45,7 @@ from dengar.web.views import (
     list_cases,
     visible_attachment,
 )
+from dispatcher.message import load_supporters
 from storage.tables import ComplaintRow, OutboxRow
 
 router = APIRouter(include_in_schema=False)
@@ -184,10 +185,15 @@ def intake(
     size = ctx.app.settings.web.page_size
     rows, total = list_cases(session, user, filters, size, ctx.sla)
     running = clocks(session, ctx.sla, rows, ctx.sla_now())
+    supporters = load_supporters(session, [r.id for r in rows if r.id is not None])
     items = [
         {
             "row": r,
             "clock": running.get(r.id or 0),
+            "supporters": supporters.get(r.id or 0, []),
+            "supporter_channels": list(
+                dict.fromkeys(s.channel for s in supporters.get(r.id or 0, []))
+            ),
             "text": (text_of(user, r, r.subject) or body_of(user, r, r))[:140],
             "reporter": reporter_of(user, r, r)["name"] or r.reporter_handle or "-",
         }

@@ -67,6 +67,8 @@ def clocks(
     result: dict[int, SlaClock] = {}
     for case in cases:
         assert case.id is not None
+        if case.duplicate_of_id is not None:
+            continue  # it follows its primary: the primary's clock counts
         # verification is due from receipt whatever else happened meanwhile;
         # the other clocks run from the change into the current status
         start = (
@@ -134,6 +136,10 @@ def list_cases(
     """One page of visible cases matching ``filters``, newest first, and the
     total count."""
     where = [col(ComplaintRow.kind) == "case", visible_filter(principal)]
+    if not principal.is_staff:
+        # an agency sees a problem once: its duplicates are the primary's
+        # supporters, not cases of their own
+        where.append(col(ComplaintRow.duplicate_of_id).is_(None))
     for column, value in (
         (ComplaintRow.channel, filters.channel),
         (ComplaintRow.status, filters.status),

@@ -172,6 +172,12 @@ def _body(m: dict[str, Any], agency_name: str, timezone: str) -> str:
             lines.append(f"Kontak pelapor  : {', '.join(contact)}")
     if m.get("supporters"):
         lines.append(f"Laporan serupa  : {m['supporters']} warga lain")
+        for other in m.get("supporter_reports", []):
+            lines.append(
+                f"                  - {local_time(other['received_at'], timezone)} "
+                "melalui "
+                f"{other['channel']} ({other['tracking_no'] or '-'})"
+            )
     lines += ["", "Isi pengaduan:", "", _indent(str(m.get("text", ""))), ""]
     for follow_up in m.get("follow_ups", []):
         lines += [

@@ -207,6 +207,48 @@ async def test_dengar_run_once_on_the_command_line(api, settings, tmp_path):
     assert len(api.sent) == 1
 
 
+async def test_a_greeting_opens_no_case_and_the_complaint_after_it_does(
+    api, settings, tmp_path
+):
+    config = tmp_path / "dengar.yaml"
+    data = settings.model_dump(mode="json")
+    data["channels"][0]["token"] = TOKEN
+    data["categories"] = [{"name": "jalan", "keywords": {"berlubang": 3}}]
+    config.write_text(json.dumps(data), encoding="utf-8")
+    await api.push_message(42, "halo")
+    await dengar_run_once(config)
+    [how_to] = api.sent
+    assert "apa masalahnya, di mana" in how_to.text
+    assert not TRACKING.search(how_to.text)
+    await api.push_message(42, "Jalan Pramuka berlubang besar, bahaya untuk motor")
+    await dengar_run_once(config)  # starts with the greeting in the database
+    app = App.open(settings)
+    await app.close()
+    [case] = rows(app, ComplaintRow, ComplaintRow.kind == "case")
+    assert case.category == "jalan"
+    assert "Pramuka" in case.original_text
+    [greeting] = rows(app, ComplaintRow, ComplaintRow.kind == "ignored")
+    assert greeting.original_text == "halo"
+    assert TRACKING.search(api.sent[-1].text)
+
+
+async def test_a_photo_without_words_stored_first_does_not_stop_the_next_start(
+    api, settings, tmp_path
+):
+    config = tmp_path / "dengar.yaml"
+    data = settings.model_dump(mode="json")
+    data["channels"][0]["token"] = TOKEN
+    config.write_text(json.dumps(data), encoding="utf-8")
+    photo = api.add_file(b"\xff\xd8 lubang")
+    await api.push_message(42, photo=[{**photo, "width": 800, "height": 600}])
+    await dengar_run_once(config)  # a case with no words to index
+    await api.push_message(43, "Drainase tersumbat di Jl. Veteran")
+    await dengar_run_once(config)  # rebuilt the duplicate index from it
+    app = App.open(settings)
+    await app.close()
+    assert len(rows(app, ComplaintRow, ComplaintRow.kind == "case")) == 2
+
+
 def _edit_settings(
     api: FakeTelegramApi, tmp_path: Path, window: float = 120
 ) -> Settings:

@@ -96,6 +96,21 @@ def test_explain_json_lists_candidates_with_verdicts(installation):
     assert verdicts["ADU-0000-0001"] == "match"
 
 
+def test_explain_breaks_the_score_in_other_words_down(installation):
+    config, _ = installation
+    result = run(config, "explain", "ADU-0000-0002")
+    assert result.exit_code == 0, result.output
+    assert "Kemiripan makna dengan ADU-0000-0001" in result.output
+    assert "desa/kelurahan" in result.output
+    assert "masalahnya cocok" in result.output
+    data = json.loads(run(config, "explain", "ADU-0000-0002", "--json").output)
+    words = {c["tracking_no"]: c["paraphrase"] for c in data["candidates"]}
+    parts = {p["code"]: p for p in words["ADU-0000-0001"]["components"]}
+    assert parts["village"]["detail"] == "sama: semayap"
+    assert parts["village"]["contribution"] > 0
+    assert words["ADU-0000-0001"]["probability"] > 0.5
+
+
 def test_unlink_then_explain_then_link_back(installation):
     config, sessions = installation
     result = run(config, "unlink", "ADU-0000-0002", "--actor", "staf-rina")

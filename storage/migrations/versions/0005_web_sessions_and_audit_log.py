@@ -1,6 +1,6 @@
 """web sessions, audit log, pruning index of login attempts
 
-Revision ID: 0005h6
+Revision ID: 0005_web_sessions_audit
 Revises: 0004_outbox_unconfirmed_sends
 Create Date: 2026-12-07 17:14:29.263711
 """
@@ -13,7 +13,7 @@ from alembic import op
 import storage.types
 
 
-revision: str = '0005h6'
+revision: str = '0005_web_sessions_audit'
 down_revision: str | None = '0004_outbox_unconfirmed_sends'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

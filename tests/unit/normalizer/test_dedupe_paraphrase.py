@@ -1,0 +1,254 @@
+"""Duplicates in other words (normalizer/dedupe_paraphrase.py): the score's
+quality on the hand-labelled pairs, its parts, and links through the index."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from rapidfuzz import fuzz
+
+import bench.paraphrase as bp
+from config.places_settings import DedupeSettings
+from normalizer import dedupe_paraphrase as dp
+from normalizer.dedupe import DedupeCase, DuplicateIndex
+from normalizer.dedupe_records import key_tokens
+from normalizer.matching import matching_text
+
+T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+KNOWN = bp.known_names()
+
+# the two reports of issue 21 that the word rule did not link
+POTHOLE_EMAIL = (
+    "Yth. Dinas PUPR, dengan hormat saya sampaikan bahwa Jalan Pangeran "
+    "Diponegoro di depan Masjid Nurul Iman, Kelurahan Semayap, berlubang "
+    "cukup dalam sejak hujan minggu lalu. Sudah dua pengendara motor jatuh."
+)
+POTHOLE_TELEGRAM = "pak jln diponegoro dkt mesjid nurul iman semayap aspalnya hancur"
+WATER_EMAIL = (
+    "Selamat siang, air PDAM di rumah kami di Dirgahayu keruh berwarna coklat "
+    "sudah tiga hari, tidak bisa dipakai untuk masak."
+)
+WATER_X = "Air ledeng di kel. Dirgahayu kotor bgt kaya lumpur 😡 #PDAMKotabaru"
+
+
+def case(i, text, *, hours=0.0, reporter=None, category=None):
+    return DedupeCase(
+        id=i,
+        text=matching_text(text),
+        received_at=T0 + timedelta(hours=hours),
+        reporter=frozenset({reporter or f"chat:tg:{i}"}),
+        category=category,
+        tracking_no=f"KTB-0000-{i:04d}",
+    )
+
+
+def index_with(*texts, settings=None):
+    index = DuplicateIndex(settings or DedupeSettings(), known_places=KNOWN)
+    # other reports make common words common, as in a real window
+    for i, text in enumerate(
+        [
+            "Lampu jalan di Gang Mawar RT 4 Stagen mati sudah seminggu",
+            "Sampah menumpuk di TPS Jalan Veteran, bau sekali",
+            "Air PDAM mati di Jalan Kenanga RT 9 Kotabaru Hulu",
+            "Jalan Pattimura depan SDN 2 berlubang besar",
+        ],
+        100,
+    ):
+        index.add(case(i, text))
+    for i, text in enumerate(texts, 1):
+        index.add(case(i, text))
+    return index
+
+
+def verdicts(pairs):
+    return np.array(
+        [dp.linked(dp.components(a, b)) for a, b in bp.profiles(pairs, KNOWN)]
+    )
+
+
+def precision_recall(pairs, linked):
+    labels = np.array([int(p["label"]) for p in pairs])
+    precision, recall, _, _ = bp.measure(linked, labels)
+    return precision, recall
+
+
+def test_the_score_reaches_the_targets_on_pairs_it_was_not_fitted_on():
+    pairs = bp.load_pairs()
+    assert len(pairs) >= 300
+    unseen = [p for i, p in enumerate(pairs) if i % 10 >= 5]  # test + held-out
+    precision, recall = precision_recall(unseen, verdicts(unseen))
+    assert precision >= 0.95
+    assert recall >= 0.90
+
+
+def test_the_score_reaches_the_targets_on_pairs_written_after_freezing_it():
+    fresh = bp.load_pairs(bp.FRESH)
+    precision, recall = precision_recall(fresh, verdicts(fresh))
+    assert precision >= 0.95
+    assert recall >= 0.90
+
+
+def test_the_labelled_set_is_varied_and_balanced():
+    pairs = bp.load_pairs()
+    kinds = {p["kind"] for p in pairs}
+    assert kinds == {
+        "paraphrase",
+        "same_place_other_problem",
+        "same_problem_other_place",
+    }
+    assert sum(int(str(p["label"])) for p in pairs) >= 100
+    texts = [str(p[side]) for p in pairs for side in ("a", "b")]
+    assert len(set(texts)) >= 0.8 * len(texts)  # not a few templates
+    # both e-mail prose and short chat or X styles
+    assert any(len(t) > 150 for t in texts)
+    assert sum("#" in t for t in texts) >= 5
+
+
+def test_the_fast_score_of_the_index_is_the_explained_sum():
+    for a, b in bp.profiles(bp.load_pairs(), KNOWN):
+        parts = dp.components(a, b)
+        z, shared = dp.logit(a, b)
+        assert (dp.probability(z) >= dp.THRESHOLD and shared) == dp.linked(parts)
+        if dp.linked(parts):  # the spelling part is left out only below it
+            assert z == pytest.approx(sum(p.contribution for p in parts), abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Jl. A. Yani km 5 RT 03 depan Masjid Al-Falah",
+            # the slang table reads "km" as "kamu", a stopword: the number
+            # after the street's name is kept as the street's
+            {"j:yani", "n:jalan=5", "n:rt=3", "m:@masjid al falah"},
+        ),
+        ("lampu jalan mati di gang melati", {"j:melati"}),
+        ("air keruh di Baharu Utara", {"d:baharu utara"}),
+        ("jalan pinus nomor 4 desa berangas", {"j:pinus", "n:nomor=4", "d:berangas"}),
+        ("pagar SDN 3 Gedambaan roboh", {"m:@sd 3 gedambaan", "d:gedambaan"}),
+    ],
+)
+def test_places_are_read_in_text_order(text, expected):
+    found = set(dp.places_of(key_tokens(matching_text(text)), KNOWN))
+    assert expected <= found
+    if "lampu jalan" in text:  # a street light, not a street named "mati"
+        assert not any(p.startswith("j:mati") for p in found)
+
+
+def test_the_parts_explain_in_indonesian_what_was_compared():
+    parts = {
+        p.code: p for p in dp.compare_texts(POTHOLE_EMAIL, POTHOLE_TELEGRAM, KNOWN)
+    }
+    assert parts["street"].detail.startswith("sama: ")
+    assert "diponegoro" in parts["street"].detail
+    assert parts["landmark"].detail == "sama: masjid nurul iman"
+    assert parts["village"].detail == "sama: semayap"
+    assert parts["state"].detail == "sama: rusak"
+    assert parts["problem_agree"].label == "masalahnya cocok"
+    other = {
+        p.code: p
+        for p in dp.compare_texts(WATER_EMAIL, "air pdam di semayap keruh", KNOWN)
+    }
+    assert other["village"].detail == "berbeda: dirgahayu / semayap"
+    assert other["village"].contribution < 0
+
+
+def test_the_issue_examples_link_in_other_words_though_their_words_score_low():
+    for first, second in ((POTHOLE_EMAIL, POTHOLE_TELEGRAM), (WATER_EMAIL, WATER_X)):
+        keys = [" ".join(sorted(key_tokens(matching_text(t)))) for t in (first, second)]
+        assert fuzz.ratio(*keys) < 75  # the word rule alone leaves them apart
+        index = index_with(first)
+        link = index.find(case(9, second, hours=5))
+        assert link is not None
+        assert link.target_id == 1
+        assert link.scorer == "paraphrase"
+        assert link.score >= dp.THRESHOLD * 100
+        assert "in other words" in link.reason
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        # the same place, another problem
+        "lampu jalan di jl diponegoro dekat mesjid nurul iman semayap mati",
+        # the same problem, another street
+        "jl veteran dekat masjid al ikhlas semayap aspalnya hancur",
+    ],
+)
+def test_hard_negatives_stay_apart_in_the_index(other):
+    index = index_with(POTHOLE_EMAIL)
+    assert index.find(case(9, other, hours=2)) is None
+
+
+def test_another_rt_of_the_same_street_stays_apart():
+    index = index_with("Air PDAM Jalan Flamboyan RT 2 Stagen bau lumpur")
+    assert index.find(case(9, "air jl flamboyan rt 6 stagen bau lumpur")) is None
+    linked = index.find(case(10, "jl flamboyan rt 2 stagen airnya berbau lumpur"))
+    assert linked is not None
+
+
+def test_links_in_other_words_can_be_switched_off():
+    index = index_with(POTHOLE_EMAIL, settings=DedupeSettings(paraphrase=False))
+    assert index.find(case(9, POTHOLE_TELEGRAM, hours=5)) is None
+
+
+def test_a_closed_or_other_category_case_is_not_linked_in_other_words():
+    index = index_with(POTHOLE_EMAIL)
+    index.discard(1)
+    assert index.find(case(9, POTHOLE_TELEGRAM, hours=5)) is None
+    index.reopen(1)
+    late = case(9, POTHOLE_TELEGRAM, hours=24 * 31)  # outside the window
+    assert index.find(late) is None
+
+
+def test_the_bulk_build_links_in_other_words_as_add_does():
+    added = index_with(POTHOLE_EMAIL)
+    built = DuplicateIndex(DedupeSettings(), known_places=KNOWN)
+    built.build(
+        (
+            c.id,
+            key_tokens(c.text),
+            c.received_at.timestamp(),
+            c.reporter,
+            c.category,
+            c.region,
+            c.tracking_no,
+            None,
+        )
+        for c in [
+            case(i, t)
+            for i, t in [
+                (100, "Lampu jalan di Gang Mawar RT 4 Stagen mati sudah seminggu"),
+                (1, POTHOLE_EMAIL),
+            ]
+        ]
+    )
+    query = case(9, POTHOLE_TELEGRAM, hours=5)
+    assert built.find(query) == added.find(query)
+
+
+def test_a_later_report_decays_the_score():
+    a = dp.Profile.of(key_tokens(matching_text(WATER_EMAIL)), KNOWN)
+    b = dp.Profile.of(key_tokens(matching_text(WATER_X)), KNOWN)
+    now, later = dp.logit(a, b)[0], dp.logit(a, b, days_apart=20)[0]
+    assert later < now
+    parts = {p.code: p for p in dp.components(a, b, days_apart=20)}
+    assert parts["time"].label == "selang waktu"
+    assert parts["time"].contribution < 0
+
+
+def test_a_malformed_problem_table_line_is_named(tmp_path, monkeypatch):
+    bad = tmp_path / "problems.tsv"
+    bad.write_text(
+        "# comment\nair\tobject\twater\nkeruh\tkeadaan\tdirty\n", encoding="utf-8"
+    )
+    monkeypatch.setattr(dp, "PROBLEMS_FILE", bad)
+    dp.problem_words.cache_clear()
+    try:
+        with pytest.raises(ValueError, match=r"problems\.tsv:3"):
+            dp.problem_words()
+    finally:
+        monkeypatch.undo()
+        dp.problem_words.cache_clear()
