@@ -13,7 +13,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from dengar.web.client import client_address
 from dengar.web.deps import Ctx, Db
 from dengar.web.ratelimit import RateLimiter
 from dengar.web.tracking import MAX_INPUT, find_public_case
@@ -52,7 +51,7 @@ def track(request: Request, ctx: Ctx, session: Db, no: str | None = None) -> Res
     status = 200
     if no is not None and no.strip():
         limiter: RateLimiter = request.app.state.tracking_limiter
-        if not limiter.allow(client_address(request)):
+        if not limiter.allow(ctx.client(request)):
             data["error"] = TOO_MANY
             headers = dict(PRIVATE_HEADERS, **{"Retry-After": "60"})
             return _page(ctx, request, data, 429, headers)

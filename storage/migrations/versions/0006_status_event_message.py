@@ -1,8 +1,8 @@
 """status_event: the message the reporters were told, for the public
 tracking page (the internal note stays apart)
 
-Revision ID: 0005h12
-Revises: 0004_outbox_unconfirmed_sends
+Revision ID: 0006_status_event_message
+Revises: 0005_web_sessions_audit
 Create Date: 2026-12-07 18:50:00
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005h12"
-down_revision: str | None = "0004_outbox_unconfirmed_sends"
+revision: str = "0006_status_event_message"
+down_revision: str | None = "0005_web_sessions_audit"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
