@@ -56,7 +56,7 @@ def test_look_up_a_case_without_javascript(browser, live, progressed, width):
         main = page.inner_text("main")
         assert "Pengaduan ADU-7K3M-9Q2D" in main
         assert "sedang ditindaklanjuti" in main
-        assert "Dinas PUPR" in main
+        assert "Dinas Pekerjaan Umum dan Penataan Ruang" in main
         assert MESSAGE in main
         assert "WITA" in main
         assert "anggaran" not in main  # the internal note
