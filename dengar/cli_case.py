@@ -172,6 +172,9 @@ def update(
         except StatusChangeError as exc:
             click.echo(f"{number}: {exc}", err=True)
             sys.exit(1)
+        from dengar import audit
+
+        audit.record(session, who, "case_status", number, f"{old} -> {new_status}")
         session.commit()
     # after the commit: the notify callable opens its own transaction, which
     # on SQLite would wait for ours

@@ -12,6 +12,7 @@ import click
 from rich.table import Table
 from sqlmodel import Session
 
+from dengar import audit
 from dengar.app import known_places
 from dispatcher.duplicates import sync_duplicates
 from normalizer.dedupe import DuplicateIndex
@@ -231,6 +232,13 @@ def link(ctx: click.Context, tracking_no: str, target: str, actor: str | None) -
         primary_row = session.get(ComplaintRow, change.primary_id)
         if primary_row is not None:
             sync_duplicates(session, primary_row, actor or _default_actor())
+        audit.record(
+            session,
+            actor or _default_actor(),
+            "case_link",
+            row.tracking_no,
+            f"-> {other.tracking_no}",
+        )
         session.commit()
         primary = _tracking(session, change.primary_id)
         moved = [_tracking(session, i) for i in change.moved]
@@ -267,6 +275,7 @@ def unlink_(ctx: click.Context, tracking_no: str, actor: str | None) -> None:
                 f"[red]Cannot unlink[/red]: {exc}", highlight=False, soft_wrap=True
             )
             sys.exit(1)
+        audit.record(session, actor or _default_actor(), "case_unlink", row.tracking_no)
         session.commit()
     asyncio.run(app.close())
     console.print(

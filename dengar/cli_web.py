@@ -26,6 +26,24 @@ def _close(app: App) -> None:
     asyncio.run(app.close())
 
 
+def _actor() -> str:
+    """How the audit log names whoever runs the command."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(
+        click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+    )
+
+
 @click.command()
 @click.option("--host", default=None, help="Address to listen on (default: web.host).")
 @click.option("--port", type=int, default=None, help="Port (default: web.port).")
@@ -106,29 +124,134 @@ def add(
     password_stdin: bool,
 ) -> None:
     """Create an account NAME, or set its password and role if it exists."""
-    from dengar.web.auth import AccountError, add_user
+    from dengar import audit
+    from dengar.web.auth import AccountError, add_user, describe
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt(
-            "Password", hide_input=True, confirmation_prompt=True, err=True
-        )
+    password = _read_password(password_stdin)
     app = _open(ctx)
     known = frozenset(a.code for a in app.settings.agencies)
     try:
         with app.sessions() as session:
             account = add_user(session, name, password, role, agency_code, known)
-            session.commit()
             summary = f"user {account.name}: {account.role}"
             if account.agency_code:
                 summary += f" of {account.agency_code}"
+            audit.record(session, _actor(), "user_add", account.name, describe(account))
+            session.commit()
     except AccountError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     finally:
         _close(app)
     click.echo(summary)
+
+
+PASSWORD_STDIN = click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from standard input (for scripts).",
+)
+
+
+@user.command("list")
+@click.pass_context
+def list_(ctx: click.Context) -> None:
+    """List the accounts: name, role, agency, active, last login."""
+    from dengar.web.auth import list_users
+
+    app = _open(ctx)
+    try:
+        with app.sessions() as session:
+            rows = [
+                (
+                    u.name,
+                    u.role,
+                    u.agency_code or "-",
+                    "active" if u.active else "disabled",
+                    u.last_login_at.isoformat(timespec="minutes")
+                    if u.last_login_at
+                    else "never",
+                )
+                for u in list_users(session)
+            ]
+    finally:
+        _close(app)
+    if not rows:
+        click.echo("no accounts (dengar user add NAME --role admin)")
+    widths = [max(len(r[i]) for r in rows) for i in range(4)] if rows else []
+    for row in rows:
+        cells = [row[i].ljust(widths[i]) for i in range(4)]
+        click.echo("  ".join([*cells, f"last login {row[4]}"]))
+
+
+def _change_account(
+    ctx: click.Context, name: str, action: str, change: Any, message: str
+) -> None:
+    from dengar import audit
+    from dengar.web.auth import AccountError
+
+    app = _open(ctx)
+    try:
+        with app.sessions() as session:
+            account = change(session)
+            audit.record(session, _actor(), action, account.name)
+            session.commit()
+    except AccountError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    finally:
+        _close(app)
+    click.echo(message.format(name=name))
+
+
+@user.command("disable")
+@click.argument("name")
+@click.pass_context
+def disable(ctx: click.Context, name: str) -> None:
+    """Disable account NAME: it cannot log in, and its open sessions end now."""
+    from dengar.web.auth import set_active
+
+    _change_account(
+        ctx,
+        name,
+        "user_disable",
+        lambda s: set_active(s, name, False),
+        "user {name} disabled; its sessions have ended",
+    )
+
+
+@user.command("enable")
+@click.argument("name")
+@click.pass_context
+def enable(ctx: click.Context, name: str) -> None:
+    """Allow a disabled account NAME to log in again."""
+    from dengar.web.auth import set_active
+
+    _change_account(
+        ctx,
+        name,
+        "user_enable",
+        lambda s: set_active(s, name, True),
+        "user {name} enabled",
+    )
+
+
+@user.command("reset-password")
+@click.argument("name")
+@PASSWORD_STDIN
+@click.pass_context
+def reset_password(ctx: click.Context, name: str, password_stdin: bool) -> None:
+    """Give account NAME a new password; its open sessions end now."""
+    from dengar.web.auth import set_password
+
+    password = _read_password(password_stdin)
+    _change_account(
+        ctx,
+        name,
+        "user_password",
+        lambda s: set_password(s, name, password),
+        "password of {name} changed; its sessions have ended",
+    )
 
 
 @click.group()
@@ -138,11 +261,16 @@ def agency() -> None:
 
 @agency.command("key")
 @click.argument("code")
+@click.option(
+    "--revoke", is_flag=True, help="Delete the key: it stops working at once."
+)
 @click.pass_context
-def key(ctx: click.Context, code: str) -> None:
+def key(ctx: click.Context, code: str, revoke: bool) -> None:
     """Create or rotate agency CODE's API key and print it (only this once:
-    only its hash is kept; the previous key stops working)."""
-    from dengar.web.auth import rotate_api_key
+    only its hash is kept; the previous key stops working); with --revoke,
+    delete it."""
+    from dengar import audit
+    from dengar.web.auth import revoke_api_key, rotate_api_key
 
     app = _open(ctx)
     code = code.upper()
@@ -154,10 +282,22 @@ def key(ctx: click.Context, code: str) -> None:
             )
             sys.exit(2)
         with app.sessions() as session:
-            secret = rotate_api_key(session, code)
-            session.commit()
+            if revoke:
+                had = revoke_api_key(session, code)
+                if had:
+                    audit.record(session, _actor(), "key_revoke", code)
+                session.commit()
+            else:
+                secret = rotate_api_key(session, code)
+                audit.record(session, _actor(), "key_rotate", code)
+                session.commit()
     finally:
         _close(app)
+    if revoke:
+        click.echo(
+            f"API key of {code} revoked" if had else f"{code} had no API key",
+        )
+        return
     click.echo(secret)
     click.echo(
         f"API key of {code}: send it as header X-API-Key; it is not shown again.",

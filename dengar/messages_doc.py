@@ -47,6 +47,7 @@ SAMPLE: dict[str, object] = {
     "command": "anonim",
     "window": "2 menit",
     "level": "anonim",
+    "tracking_url": "https://lapor.kotabarukab.go.id/lacak?no=KTB-7K3M-9Q2D",
 }
 
 # when each template is sent
@@ -108,6 +109,10 @@ def document() -> str:
         "untuk pelapor\u201d, the API's `message`); an internal note (`--note`, "
         "`note`) never reaches a citizen. Times are in the configured "
         "`timezone`.\n",
+        "`{tracking_link}` in the acknowledgements is a sentence with the "
+        "public tracking page of the case (`/lacak?no=…`) when `web.public_url` "
+        "is set, and empty when it is not; the examples below show it set. An "
+        "override may leave it out.\n",
         "## Acknowledgements and status updates (every channel)\n",
     ]
     for key, template in DEFAULT_MESSAGES.items():

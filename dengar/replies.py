@@ -11,7 +11,14 @@ from sqlmodel import Session
 
 from config.settings import Settings
 from dispatcher import outbox
-from dispatcher.notify import Rendered, excerpt, render, salutation, signature
+from dispatcher.notify import (
+    Rendered,
+    excerpt,
+    render,
+    salutation,
+    signature,
+    tracking_url,
+)
 from normalizer.normalize import Normalized
 from normalizer.records import InboundMessage, OutgoingReply
 from storage.tables import ComplaintRow
@@ -79,6 +86,7 @@ class CitizenReplies:
         acknowledgement says so and offers the choice (buttons where the
         channel has them)."""
         messages = self.messages(item.channel)
+        url = tracking_url(self.settings.web.public_url, row.tracking_no)
         choices: tuple[tuple[str, str], ...] = ()
         if choice_window > 0:
             text = render(
@@ -86,6 +94,7 @@ class CitizenReplies:
                 messages,
                 tracking_no=row.tracking_no,
                 window=_duration(choice_window),
+                tracking_url=url,
             )
             choices = tuple(
                 (label, f"{level} {row.tracking_no}")
@@ -105,6 +114,7 @@ class CitizenReplies:
                 salutation=salutation(row.reporter_name),
                 excerpt=excerpt(row.clean_text or row.original_text),
                 signature=self.signature(),
+                tracking_url=url,
             )
         subject = render("ack_subject", messages, tracking_no=row.tracking_no)
         # the tracking number was drawn in this transaction: the key is new

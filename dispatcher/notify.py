@@ -4,6 +4,7 @@ Indonesian, each template overridable per channel (``messages:``)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from urllib.parse import urlencode
 
 DEFAULT_MESSAGES: dict[str, str] = {
     "ack_subject": "[{tracking_no}] Pengaduan Anda telah kami terima",
@@ -12,7 +13,7 @@ DEFAULT_MESSAGES: dict[str, str] = {
         "{tracking_no}.\n\n"
         "Simpan nomor ini untuk menanyakan perkembangan pengaduan Anda. Pengaduan "
         "akan diverifikasi dan diteruskan ke instansi yang berwenang; kami akan "
-        "mengabari Anda di sini."
+        "mengabari Anda di sini.{tracking_link}"
     ),
     "ack_choice": (
         "Terima kasih. Pengaduan Anda telah kami terima dengan nomor pelacakan "
@@ -29,7 +30,7 @@ DEFAULT_MESSAGES: dict[str, str] = {
         "diteruskan; tanpa pilihan, pengaduan diteruskan sebagai pengaduan "
         "biasa setelah {window}.\n\n"
         "Simpan nomor pelacakan ini untuk menanyakan perkembangan pengaduan "
-        "Anda; kami akan mengabari Anda di sini."
+        "Anda; kami akan mengabari Anda di sini.{tracking_link}"
     ),
     # e-mail has the form of an official letter: salutation, what we
     # received, the number, how to follow it up, and who signs
@@ -42,7 +43,7 @@ DEFAULT_MESSAGES: dict[str, str] = {
         "yang berwenang. Untuk menanyakan perkembangannya, balas email ini tanpa "
         "mengubah subjeknya atau hubungi kami dengan menyebutkan nomor "
         "{tracking_no}. Keterangan atau foto tambahan dapat Anda kirim dengan "
-        "membalas email ini.\n\n{signature}"
+        "membalas email ini.{tracking_link}\n\n{signature}"
     ),
     "status_email": "Yth. {salutation},\n\n{text}\n\n{signature}",
     "follow_up_ack": (
@@ -153,11 +154,31 @@ class Rendered(str):
         return str(render(self.template_name, overrides, **self.values))
 
 
+TRACKING_PAGE = "/lacak"
+
+
+def tracking_url(public_url: str | None, tracking_no: str | None) -> str | None:
+    """The public tracking page of ``tracking_no`` under the web app's public
+    address (``web.public_url``); None when either is missing."""
+    if not public_url or not tracking_no:
+        return None
+    return f"{public_url.rstrip('/')}{TRACKING_PAGE}?{urlencode({'no': tracking_no})}"
+
+
 def render(
     name: str, overrides: Mapping[str, str] | None = None, **values: object
 ) -> Rendered:
-    """The template ``name`` (a channel's override first) filled with ``values``."""
+    """The template ``name`` (a channel's override first) filled with ``values``.
+
+    ``{tracking_link}`` is a sentence with the tracking page's address when a
+    ``tracking_url`` is given, and empty otherwise, so a template (or an
+    override) reads well with or without a public web address."""
     template = (overrides or {}).get(name) or DEFAULT_MESSAGES[name]
+    if "tracking_link" not in values:
+        url = values.get("tracking_url")
+        values["tracking_link"] = (
+            f"\n\nAnda juga dapat memantau perkembangannya di:\n{url}" if url else ""
+        )
     if "status" in values and "status_label" not in values:
         values["status_label"] = STATUS_LABELS.get(
             str(values["status"]), values["status"]

@@ -156,6 +156,7 @@ def change_status(
         complaint_id=complaint.id,
         status=status.value,
         note=note,
+        message=message,
         actor=actor,
         created_at=utcnow(),
     )

@@ -117,6 +117,9 @@ class StatusEvent(SQLModel, table=True):
     complaint_id: int = Field(foreign_key="complaint.id", index=True)
     status: str = Field(max_length=16)
     note: str | None = Field(default=None, sa_column=Column(Text))
+    # what the reporters were told with this change (never the internal
+    # note): the public tracking page shows it
+    message: str | None = Field(default=None, sa_column=Column(Text))
     actor: str = Field(max_length=128)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
@@ -306,7 +309,10 @@ class LoginAttempt(SQLModel, table=True):
     """A dashboard login attempt, for rate limiting by account and address."""
 
     __tablename__ = "login_attempt"
-    __table_args__ = (Index("ix_login_attempt_name_at", "name", "created_at"),)
+    __table_args__ = (
+        Index("ix_login_attempt_name_at", "name", "created_at"),
+        Index("ix_login_attempt_created_at", "created_at"),  # for pruning
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=64)
@@ -330,3 +336,31 @@ class RoutingModelRow(SQLModel, table=True):
     metrics: str | None = Field(default=None, sa_column=Column(Text))
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class WebSession(SQLModel, table=True):
+    """A logged-in dashboard session. The cookie carries only a random token;
+    the row (keyed by the token's SHA-256) is what makes it valid, so deleting
+    it ends the session at once: logout, a new password, a disabled account."""
+
+    __tablename__ = "web_session"
+
+    id: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="web_user.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    expires_at: datetime = Field(sa_column=_ts(index=True))
+
+
+class AuditEvent(SQLModel, table=True):
+    """One staff action, for the audit log admins read: logins (failed ones
+    too), logouts, case decisions, account and API key changes."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True))
+    actor: str = Field(max_length=128)
+    action: str = Field(max_length=32, index=True)
+    target: str | None = Field(default=None, max_length=128)
+    detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    address: str | None = Field(default=None, max_length=64)

@@ -9,12 +9,14 @@ short message.
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
+from dengar import audit
 from dengar.case_history import record_change
 from dengar.confidentiality import (
     LEVELS,
@@ -38,6 +40,9 @@ from dengar.web.views import find_visible_case
 from dengar.web.wording import in_indonesian, status_label
 from dispatcher.duplicates import sync_duplicates
 from dispatcher.status import (
+    NEEDS_MESSAGE,
+    NEEDS_NOTE,
+    TRANSITIONS,
     DuplicateCaseError,
     StatusChangeError,
     change_status,
@@ -49,15 +54,91 @@ from storage.tables import ComplaintRow, StaffNote
 router = APIRouter(include_in_schema=False, dependencies=[Csrf])
 
 S = CaseStatus
-# statuses a form may set, and who may set them
+# statuses a form may set, and who may set them, in the order they are offered
 STATUS_ACTIONS: dict[str, tuple[CaseStatus, frozenset[str]]] = {
     "verifikasi": (S.VERIFIED, frozenset({"admin", "staff"})),
-    "tolak": (S.REJECTED, frozenset({"admin", "staff", "agency"})),
     "proses": (S.IN_PROGRESS, frozenset({"admin", "staff", "agency"})),
     "selesai": (S.RESOLVED, frozenset({"admin", "staff", "agency"})),
-    "tutup": (S.CLOSED, frozenset({"admin", "staff"})),
+    "tolak": (S.REJECTED, frozenset({"admin", "staff", "agency"})),
     "bukan-wewenang": (S.REROUTED, frozenset({"agency"})),
+    "tutup": (S.CLOSED, frozenset({"admin", "staff"})),
 }
+# the button of each: its label, its internal note field and its message to
+# the reporter ("" = no such field)
+BUTTONS: dict[str, tuple[str, str, str]] = {
+    "verifikasi": ("Verifikasi", "", ""),
+    "proses": (
+        "Sedang diproses",
+        "catatan internal (tidak dikirim)",
+        "pesan untuk pelapor",
+    ),
+    "selesai": (
+        "Selesai",
+        "catatan internal (tidak dikirim)",
+        "hasil tindak lanjut untuk pelapor",
+    ),
+    "tolak": (
+        "Tolak",
+        "catatan internal (tidak dikirim)",
+        "alasan penolakan untuk pelapor",
+    ),
+    "bukan-wewenang": (
+        "Bukan wewenang",
+        "alasan, untuk Diskominfo (tidak dikirim ke pelapor)",
+        "",
+    ),
+    "tutup": ("Tutup kasus", "", ""),
+}
+# a case in one of these must be reopened before it can go to another agency
+NOT_REROUTABLE: frozenset[str] = frozenset({S.DISMISSED, S.REJECTED, S.CLOSED})
+
+
+@dataclass(frozen=True, slots=True)
+class StatusButton:
+    """A status change the case page offers: the form's action and label,
+    its internal note and its message to the reporter (placeholders, "" for
+    none), and which of them the change requires."""
+
+    action: str
+    label: str
+    note: str
+    note_required: bool
+    message: str
+    message_required: bool
+
+
+def offered_actions(user: Principal, case: ComplaintRow) -> list[StatusButton]:
+    """The status changes ``user`` may make to ``case`` now: allowed for the
+    role and by the state machine (``dispatcher.status.TRANSITIONS``), so a
+    button is never offered that would be refused. A linked duplicate
+    offers none: it follows its primary, where staff act."""
+    if case.duplicate_of_id is not None:
+        return []
+    try:
+        allowed = TRANSITIONS[CaseStatus(case.status)]
+    except ValueError:
+        return []
+    buttons = []
+    for action, (status, roles) in STATUS_ACTIONS.items():
+        if user.role in roles and status in allowed:
+            label, note, message = BUTTONS[action]
+            buttons.append(
+                StatusButton(
+                    action,
+                    label,
+                    note,
+                    status in NEEDS_NOTE,
+                    message,
+                    status in NEEDS_MESSAGE,
+                )
+            )
+    return buttons
+
+
+def can_reroute(case: ComplaintRow) -> bool:
+    """True when staff may send ``case`` to another agency as it stands (a
+    linked duplicate goes where its primary goes)."""
+    return case.duplicate_of_id is None and case.status not in NOT_REROUTABLE
 
 
 def flash(request: Request, message: str, kind: str = "ok") -> None:
@@ -97,6 +178,20 @@ def _done(
     return _back(case)
 
 
+def _audit(
+    ctx: WebContext,
+    request: Request,
+    session: Session,
+    user: Principal,
+    action: str,
+    case: ComplaintRow,
+    detail: str | None,
+) -> None:
+    """Stage the audit entry of a case action (committed with it)."""
+    target = case.tracking_no or str(case.id)
+    audit.record(session, user.actor, action, target, detail, ctx.client(request))
+
+
 def _case(ctx: WebContext, session: Session, user: Principal, ref: str) -> ComplaintRow:
     case = find_visible_case(session, user, ref, ctx.app.settings.tracking_prefix)
     if case is None:
@@ -124,6 +219,7 @@ def set_status(
     status, roles = STATUS_ACTIONS[action]
     if user.role not in roles:
         raise HTTPException(403, "Anda tidak berwenang untuk aksi ini.")
+    previous = case.status
     try:
         change_status(
             session,
@@ -138,6 +234,7 @@ def set_status(
         return _refused(request, case, str(exc))
     except StatusChangeError as exc:
         return _failed(request, session, case, exc)
+    _audit(ctx, request, session, user, "case_status", case, f"{previous} -> {status}")
     return _done(
         request,
         session,
@@ -171,7 +268,7 @@ def reroute(
         return accept_triage(request, ctx, session, user, case, code)
     if code == case.agency_code and case.status != S.REROUTED:
         return _refused(request, case, f"Kasus sudah di {code}.")
-    if case.status in (S.DISMISSED, S.REJECTED, S.CLOSED):
+    if not can_reroute(case):
         return _refused(
             request,
             case,
@@ -193,6 +290,7 @@ def reroute(
     )
     sync_duplicates(session, case, user.actor, reason)
     ctx.app.pipeline.enqueue_for_agency(session, case)
+    _audit(ctx, request, session, user, "case_reroute", case, f"{previous} -> {code}")
     return _done(request, session, case, f"{case.tracking_no} dialihkan ke {code}.")
 
 
@@ -217,6 +315,7 @@ def accept_triage(
         )
     except TriageError as exc:
         return _failed(request, session, case, exc)
+    _audit(ctx, request, session, user, "triage_accept", case, case.agency_code)
     return _done(
         request,
         session,
@@ -263,6 +362,7 @@ def link_duplicate(
             session.add(case)
     except ValueError as exc:
         return _failed(request, session, case, exc)
+    _audit(ctx, request, session, user, "case_link", case, f"-> {other.tracking_no}")
     return _done(
         request,
         session,
@@ -302,6 +402,7 @@ def unlink_duplicate(
             session.add(row)
     except ValueError as exc:
         return _failed(request, session, case, exc)
+    _audit(ctx, request, session, user, "case_unlink", row, None)
     return _done(request, session, case, f"Tautan duplikat {row.tracking_no} dilepas.")
 
 
@@ -329,6 +430,7 @@ def set_confidentiality(
         )
     except LoweringRefused:
         return _refused(request, case, "Hanya admin yang dapat menurunkan kerahasiaan.")
+    _audit(ctx, request, session, user, "case_confidentiality", case, level)
     said = f"{case.tracking_no} sekarang {level}."
     asked = forwarded_to(session, case) if level != "biasa" else []
     if asked:

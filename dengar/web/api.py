@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
+from dengar import audit
 from dengar.web.access import body_of, can_see, case_summary, reporter_of, text_of
 from dengar.web.bad_request import MAX_OFFSET
 from dengar.web.deps import ApiAgency, Ctx, Db, notifier
@@ -262,6 +263,7 @@ def _change(
     message: str | None = None,
 ) -> dict[str, Any]:
     case = _case_or_404(session, agency, ctx, tracking_no)
+    old = case.status
     try:
         event = change_status(
             session,
@@ -276,6 +278,9 @@ def _change(
         raise HTTPException(
             409, f"kasus {case.tracking_no}: {in_indonesian(str(exc))}"
         ) from None
+    audit.record(
+        session, agency.actor, "case_status", case.tracking_no, f"{old} -> {status}"
+    )
     session.commit()
     return {
         "tracking_no": case.tracking_no,

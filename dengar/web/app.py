@@ -13,7 +13,12 @@ from urllib.parse import urlencode
 import jinja2
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import (
+    FileResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
@@ -23,8 +28,18 @@ import storage.tables  # noqa: F401 - registers the tables in the metadata
 from config.settings import Settings
 from dengar.app import App
 from dengar.sla import SlaPolicy
-from dengar.web import api, bad_request, metrics, pages, push
+from dengar.web import (
+    account,
+    admin,
+    api,
+    bad_request,
+    metrics,
+    pages,
+    public,
+    push,
+)
 from dengar.web.deps import LoginRequired, WebContext
+from dengar.web.forwarded import networks
 from dengar.web.labels import install_filters
 from dengar.web.wording import install_wording
 from storage.tables import utcnow
@@ -71,6 +86,7 @@ def create_app(
         templates=templates,
         sla=SlaPolicy(dengar.settings.sla, dengar.settings.timezone),
         clock=clock or utcnow,
+        proxies=networks(web_settings.trusted_proxies),
     )
 
     web = FastAPI(
@@ -82,6 +98,9 @@ def create_app(
         openapi_url="/api/openapi.json",
     )
     web.state.web = ctx
+    web.state.tracking_limiter = public.tracking_limiter(
+        web_settings.tracking_per_minute
+    )
     web.add_middleware(
         SessionMiddleware,
         secret_key=secret,
@@ -120,9 +139,21 @@ def create_app(
             status_code=exc.status_code,
         )
 
+    @web.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:
+        # browsers ask for /favicon.ico before reading the page's <link>
+        return FileResponse(
+            HERE / "static" / "favicon.svg",
+            media_type="image/svg+xml",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
+
     web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     web.include_router(metrics.router)
     web.include_router(api.router)
     web.include_router(push.router)
+    web.include_router(public.router)
     web.include_router(pages.router)
+    web.include_router(admin.router)
+    web.include_router(account.router)
     return web

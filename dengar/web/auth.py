@@ -16,11 +16,14 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete
 from sqlmodel import Session, col, func, select
 
+from dengar.web.sessions import end_sessions
 from storage.tables import AgencyApiKey, LoginAttempt, WebUser, utcnow
 
 ROLES = ("admin", "staff", "agency")
+ROLE_LABELS = {"admin": "admin", "staff": "staf", "agency": "instansi"}
 API_KEY_PREFIX = "dgk_"
 
 _hasher = PasswordHasher()
@@ -30,7 +33,12 @@ _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 
 
 class AccountError(ValueError):
-    """An account or key cannot be created as asked; the message says why."""
+    """An account or key cannot be changed as asked; the message says why
+    (in English for the CLI, ``pesan`` in Indonesian for the dashboard)."""
+
+    def __init__(self, message: str, pesan: str) -> None:
+        super().__init__(message)
+        self.pesan = pesan
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,29 +85,90 @@ def add_user(
     dashboard account. The caller commits."""
     name = name.strip()
     if not name or len(name) > 64:
-        raise AccountError("a user name needs 1 to 64 characters")
+        raise AccountError(
+            "a user name needs 1 to 64 characters",
+            "Nama pengguna harus terdiri dari 1 sampai 64 karakter.",
+        )
     if role not in ROLES:
-        raise AccountError(f"unknown role {role!r} (known: {', '.join(ROLES)})")
+        raise AccountError(
+            f"unknown role {role!r} (known: {', '.join(ROLES)})",
+            "Peran tidak dikenal.",
+        )
     if role == "agency":
         if not agency_code:
-            raise AccountError("an agency account needs --agency CODE")
+            raise AccountError(
+                "an agency account needs --agency CODE",
+                "Akun instansi harus memilih instansinya.",
+            )
         agency_code = agency_code.upper()
         if known_agencies is not None and agency_code not in known_agencies:
             known = ", ".join(sorted(known_agencies))
-            raise AccountError(f"unknown agency {agency_code!r} (known: {known})")
+            raise AccountError(
+                f"unknown agency {agency_code!r} (known: {known})",
+                f"Instansi {agency_code} tidak dikenal.",
+            )
     elif agency_code:
-        raise AccountError("only an agency account has an agency")
-    if len(password) < 10:
-        raise AccountError("the password needs at least 10 characters")
+        raise AccountError(
+            "only an agency account has an agency",
+            "Hanya akun instansi yang memiliki instansi.",
+        )
+    _check_password(password)
     user = session.exec(select(WebUser).where(WebUser.name == name)).first()
     if user is None:
         user = WebUser(name=name, role=role, password_hash="")
+    else:  # a new password or role: sessions under the old ones end
+        end_sessions(session, user.id)
     user.role = role
     user.agency_code = agency_code
     user.password_hash = hash_password(password)
     user.active = True
     session.add(user)
     session.flush()
+    return user
+
+
+def _check_password(password: str) -> None:
+    if len(password) < 10:
+        raise AccountError(
+            "the password needs at least 10 characters",
+            "Kata sandi minimal 10 karakter.",
+        )
+
+
+def find_user(session: Session, name: str) -> WebUser:
+    """The account ``name``, or :class:`AccountError`."""
+    user = session.exec(select(WebUser).where(WebUser.name == name.strip())).first()
+    if user is None:
+        raise AccountError(
+            f"no user {name.strip()!r}",
+            f"Akun {name.strip()} tidak ditemukan.",
+        )
+    return user
+
+
+def list_users(session: Session) -> list[WebUser]:
+    """Every account, by name."""
+    return list(session.exec(select(WebUser).order_by(col(WebUser.name))).all())
+
+
+def set_password(session: Session, name: str, password: str) -> WebUser:
+    """Give ``name`` a new password and end its sessions. The caller commits."""
+    _check_password(password)
+    user = find_user(session, name)
+    user.password_hash = hash_password(password)
+    end_sessions(session, user.id)
+    session.add(user)
+    return user
+
+
+def set_active(session: Session, name: str, active: bool) -> WebUser:
+    """Enable or disable ``name``; disabling ends its sessions at once. The
+    caller commits."""
+    user = find_user(session, name)
+    user.active = active
+    if not active:
+        end_sessions(session, user.id)
+    session.add(user)
     return user
 
 
@@ -120,6 +189,12 @@ def authenticate(session: Session, name: str, password: str) -> WebUser | None:
     return user
 
 
+def describe(user: WebUser) -> str:
+    """An account's role in Indonesian, for the audit log."""
+    text = f"peran {ROLE_LABELS.get(user.role, user.role)}"
+    return text + (f", instansi {user.agency_code}" if user.agency_code else "")
+
+
 def principal_of(user: WebUser) -> Principal:
     """The principal a logged-in account acts as."""
     return Principal(
@@ -129,39 +204,90 @@ def principal_of(user: WebUser) -> Principal:
 
 # --- login throttling --------------------------------------------------------
 
+# an address the account logged in from this recently is the owner's, and is
+# not slowed down by failures from elsewhere
+KNOWN_ADDRESS_DAYS = 30
 
-def login_blocked(
+
+def login_wait(
     session: Session,
     name: str,
     address: str,
     max_failures: int,
     window_seconds: float,
+    cap_seconds: float,
     now: datetime | None = None,
-) -> bool:
-    """True when the account or the address failed ``max_failures`` times
-    within the window (counted in the database, so every worker agrees)."""
-    since = (now or utcnow()) - timedelta(seconds=window_seconds)
-    for column, value in (
-        (LoginAttempt.name, name.strip()[:64]),
-        (LoginAttempt.address, address[:64]),
-    ):
-        failures = session.exec(
-            select(func.count())
-            .select_from(LoginAttempt)
-            .where(
-                column == value,
-                col(LoginAttempt.ok).is_(False),
-                col(LoginAttempt.created_at) >= since,
+) -> float:
+    """Seconds before ``address`` may try to log in as ``name`` (0: now).
+
+    Never a lock someone else can set for everybody: ``max_failures`` within
+    the window stop only the same (address, account) pair until they leave
+    the window; past that many failures of the account from all addresses,
+    each further try from an address the account never logged in from waits
+    1, 2, 4, ... seconds after the last failure, at most ``cap_seconds``.
+    Counted in the database, so every worker agrees.
+    """
+    now = now or utcnow()
+    name = name.strip()[:64]
+    address = address[:64]
+    since = now - timedelta(seconds=window_seconds)
+    failed = (
+        LoginAttempt.name == name,
+        col(LoginAttempt.ok).is_(False),
+        col(LoginAttempt.created_at) >= since,
+    )
+    # the failure whose leaving the window brings the pair under the limit
+    pair = session.exec(
+        select(LoginAttempt.created_at)
+        .where(*failed, LoginAttempt.address == address)
+        .order_by(col(LoginAttempt.created_at).desc())
+        .offset(max_failures - 1)
+        .limit(1)
+    ).first()
+    if pair is not None:
+        return max((pair + timedelta(seconds=window_seconds) - now).total_seconds(), 1)
+    count, last = session.exec(
+        select(func.count(), func.max(LoginAttempt.created_at)).where(*failed)
+    ).one()
+    if count < max_failures or last is None:
+        return 0.0
+    if _known_address(session, name, address, now):
+        return 0.0
+    delay = min(2.0 ** min(count - max_failures, 30), cap_seconds)
+    return max((last + timedelta(seconds=delay) - now).total_seconds(), 0.0)
+
+
+def _known_address(session: Session, name: str, address: str, now: datetime) -> bool:
+    return (
+        session.exec(
+            select(LoginAttempt.id).where(
+                LoginAttempt.name == name,
+                LoginAttempt.address == address,
+                col(LoginAttempt.ok).is_(True),
+                col(LoginAttempt.created_at)
+                >= now - timedelta(days=KNOWN_ADDRESS_DAYS),
             )
-        ).one()
-        if failures >= max_failures:
-            return True
-    return False
+        ).first()
+        is not None
+    )
 
 
-def record_login(session: Session, name: str, address: str, ok: bool) -> None:
-    """Remember one attempt. The caller commits."""
-    session.add(LoginAttempt(name=name.strip()[:64], address=address[:64], ok=ok))
+def record_login(
+    session: Session, name: str, address: str, ok: bool, now: datetime | None = None
+) -> None:
+    """Remember one attempt, and forget those too old to matter (anyone can
+    add rows here, so they must not pile up). The caller commits."""
+    now = now or utcnow()
+    session.connection().execute(
+        delete(LoginAttempt).where(
+            col(LoginAttempt.created_at) < now - timedelta(days=KNOWN_ADDRESS_DAYS)
+        )
+    )
+    session.add(
+        LoginAttempt(
+            name=name.strip()[:64], address=address[:64], ok=ok, created_at=now
+        )
+    )
 
 
 # --- agency API keys ---------------------------------------------------------
@@ -185,6 +311,21 @@ def rotate_api_key(session: Session, agency_code: str) -> str:
     session.add(row)
     session.flush()
     return key
+
+
+def revoke_api_key(session: Session, agency_code: str) -> bool:
+    """Delete ``agency_code``'s API key so it stops working at once; False
+    when it had none. The caller commits."""
+    row = session.get(AgencyApiKey, agency_code)
+    if row is None:
+        return False
+    session.delete(row)
+    return True
+
+
+def api_keys(session: Session) -> dict[str, AgencyApiKey]:
+    """The agencies' keys (hint and dates only), by agency code."""
+    return {k.agency_code: k for k in session.exec(select(AgencyApiKey)).all()}
 
 
 def agency_for_key(session: Session, key: str | None) -> str | None:

@@ -16,7 +16,9 @@ from sqlmodel import Session
 from dengar.app import App
 from dengar.sla import SlaPolicy
 from dengar.web.auth import Principal, agency_for_key, csrf_ok, principal_of
-from storage.tables import ComplaintRow, WebUser, utcnow
+from dengar.web.forwarded import Network, client_address
+from dengar.web.sessions import session_user
+from storage.tables import ComplaintRow, utcnow
 
 
 @dataclass
@@ -27,6 +29,12 @@ class WebContext:
     templates: Jinja2Templates
     sla: SlaPolicy
     clock: Callable[[], datetime] = utcnow
+    proxies: tuple[Network, ...] = ()
+
+    def client(self, request: Request) -> str:
+        """The client's address, through the trusted proxies if any."""
+        peer = request.client.host if request.client else None
+        return client_address(peer, request.headers, self.proxies)
 
     def sla_now(self) -> datetime:
         """The time SLA clocks are read at (replaceable in tests)."""
@@ -62,12 +70,11 @@ Db = Annotated[Session, Depends(db)]
 
 
 def current_user(request: Request, session: Db) -> Principal:
-    """The logged-in account, or :class:`LoginRequired`. A deactivated account
-    is logged out at its next request."""
-    user_id = request.session.get("user_id")
-    user = session.get(WebUser, user_id) if isinstance(user_id, int) else None
-    expires = request.session.get("expires", 0)
-    if user is None or not user.active or expires < utcnow().timestamp():
+    """The logged-in account, or :class:`LoginRequired`. A session ended on
+    the server (logout, new password, disabled account, expired) is logged
+    out at its next request, whatever cookie it still holds."""
+    user = session_user(session, request.session.get("sid"))
+    if user is None:
         request.session.clear()
         path = request.url.path
         if request.url.query:

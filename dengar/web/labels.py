@@ -9,6 +9,7 @@ import jinja2
 
 from config.localtime import local_time
 from config.settings import Settings
+from dengar.web.auth import ROLE_LABELS
 
 STATUS_LABELS: dict[str, str] = {
     "triage": "triase",
@@ -65,5 +66,6 @@ def install_filters(env: jinja2.Environment, settings: Settings) -> None:
     env.filters["local"] = local
     env.filters["label"] = label
     env.globals["STATUS_LABELS"] = STATUS_LABELS
+    env.globals["ROLE_LABELS"] = ROLE_LABELS
     env.globals["agency_names"] = {a.code: a.name for a in settings.agencies}
     env.globals["timezone"] = settings.timezone

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
+from dengar import audit
 from dengar.triage import TriageError, dismiss, find_case
 from dengar.web.access import can_see
 from dengar.web.actions import accept_triage, flash
@@ -38,6 +39,7 @@ def triage_accept(
 @router.post("/triase/{ref}/abaikan")
 def triage_dismiss(
     request: Request,
+    ctx: Ctx,
     session: Db,
     user: StaffUser,
     ref: str,
@@ -51,6 +53,14 @@ def triage_dismiss(
         session.rollback()
         flash(request, f"Gagal: {exc}", "error")
         return RedirectResponse("/triase", 303)
+    audit.record(
+        session,
+        user.actor,
+        "triage_dismiss",
+        case.tracking_no or str(case.id),
+        reason.strip() or None,
+        ctx.client(request),
+    )
     session.commit()
     flash(request, f"{case.tracking_no} diabaikan.")
     return RedirectResponse("/triase", 303)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import col, select
 
+from dengar import audit
 from dengar.status import status_report
 from dengar.triage import model_suggestions, triage_queue
 from dengar.web import actions, ops
@@ -23,7 +25,7 @@ from dengar.web.access import (
 from dengar.web.auth import (
     Principal,
     authenticate,
-    login_blocked,
+    login_wait,
     new_csrf_token,
     record_login,
 )
@@ -33,6 +35,7 @@ from dengar.web.deps import Csrf, Ctx, Db, StaffUser, User, WebContext, safe_nex
 from dengar.web.files import attachment_response, is_image
 from dengar.web.labels import STATUS_LABELS
 from dengar.web.pii import PII_LABELS, find_pii
+from dengar.web.sessions import end_session, session_user, start_session
 from dengar.web.views import (
     Filters,
     case_detail,
@@ -43,7 +46,7 @@ from dengar.web.views import (
     visible_attachment,
 )
 from dispatcher.message import load_supporters
-from storage.tables import ComplaintRow, OutboxRow, utcnow
+from storage.tables import ComplaintRow, OutboxRow
 
 router = APIRouter(include_in_schema=False)
 router.include_router(actions.router)
@@ -85,24 +88,35 @@ def login(
     """Check the password (rate limited per account and address), start a
     fresh session, and go to ``next`` if it is a local page."""
     web = ctx.app.settings.web
-    address = request.client.host if request.client else "-"
-    if login_blocked(
-        session, name, address, web.login_max_failures, web.login_window_seconds
-    ):
-        minutes = max(int(web.login_window_seconds // 60), 1)
-        return render(
+    address = ctx.client(request)
+    wait = login_wait(
+        session,
+        name,
+        address,
+        web.login_max_failures,
+        web.login_window_seconds,
+        web.login_delay_cap_seconds,
+    )
+    if wait > 0:
+        response = render(
             request,
             ctx,
             "login.html",
             None,
             status_code=429,
             next=safe_next(next),
-            error=f"Terlalu banyak percobaan gagal. Coba lagi dalam {minutes} menit.",
+            error="Terlalu banyak percobaan gagal. "
+            f"Silakan coba lagi dalam {_duration(wait)}.",
         )
+        response.headers["Retry-After"] = str(math.ceil(wait))
+        return response
     user = authenticate(session, name, password)
     record_login(session, name, address, user is not None)
-    session.commit()
     if user is None:
+        audit.record(
+            session, f"web:{name.strip()[:64]}", "login_failed", address=address
+        )
+        session.commit()
         return render(
             request,
             ctx,
@@ -112,18 +126,31 @@ def login(
             next=safe_next(next),
             error="Nama atau kata sandi salah.",
         )
+    token = start_session(session, user, web.session_hours)
+    audit.record(session, f"web:{user.name}", "login", address=address)
+    session.commit()
     request.session.clear()  # no session fixation: a new token after login
-    request.session.update(
-        user_id=user.id,
-        csrf=new_csrf_token(),
-        expires=utcnow().timestamp() + web.session_hours * 3600,
-    )
+    request.session.update(sid=token, csrf=new_csrf_token())
     return RedirectResponse(safe_next(next), 303)
 
 
+def _duration(seconds: float) -> str:
+    """A wait in words: "45 detik", "15 menit"."""
+    whole = math.ceil(seconds)
+    if whole < 60:
+        return f"{whole} detik"
+    return f"{math.ceil(whole / 60)} menit"
+
+
 @router.post("/logout", dependencies=[Csrf])
-def logout(request: Request) -> Response:
-    """End the session."""
+def logout(request: Request, ctx: Ctx, session: Db) -> Response:
+    """End the session, on the server too: the cookie is worth nothing after."""
+    token = request.session.get("sid")
+    user = session_user(session, token)
+    end_session(session, token)
+    if user is not None:
+        audit.record(session, f"web:{user.name}", "logout", address=ctx.client(request))
+    session.commit()
     request.session.clear()
     return RedirectResponse("/login", 303)
 
@@ -234,6 +261,8 @@ def case_page(
         is_image=is_image,
         agencies=ctx.app.settings.agencies,
         suggestions=lambda r: _suggestions(user, r),
+        status_actions=actions.offered_actions(user, case),
+        can_reroute=actions.can_reroute(case),
     )
 
 

@@ -47,6 +47,14 @@ web:
 """
 
 PHOTO = (Path(__file__).parent / "lubang.png").read_bytes()  # 240x150 sample
+# agencies as a real regency names them (config/dengar.example.yaml): long
+# names are what made the case page's <select> overflow
+AGENCY_NAMES = {
+    "name: Diskominfo": "name: Dinas Komunikasi dan Informatika (verifikasi dan "
+    "pemilahan)",
+    "name: Dinas PUPR": "name: Dinas Pekerjaan Umum dan Penataan Ruang",
+    "name: Disdukcapil": "name: Dinas Kependudukan dan Pencatatan Sipil",
+}
 
 SAMPLES = [
     # (number, channel, agency, status, days ago, category, region, text, extra)
@@ -82,6 +90,17 @@ SAMPLES = [
         "Kelumpang",
         "KTP-el saya belum jadi sejak 3 bulan. NIK 6302011203900004.",
         {"confidentiality": "anonim"},
+    ),
+    (
+        "ADU-8D2F-1ABE",
+        "telegram",
+        "DISDUKCAPIL",
+        "resolved",
+        6,
+        "adminduk",
+        "Kelumpang",
+        "Akta kelahiran anak saya salah tulis nama ibu, mohon dibetulkan.",
+        {},
     ),
     (
         "ADU-8D2F-1ABD",
@@ -139,7 +158,13 @@ def live(tmp_path_factory):
     from dengar.app import App
     from dengar.web.app import create_app
     from dengar.web.auth import add_user
-    from storage.tables import AttachmentRow, ComplaintRow, StatusEvent, utcnow
+    from storage.tables import (
+        AttachmentRow,
+        AuditEvent,
+        ComplaintRow,
+        StatusEvent,
+        utcnow,
+    )
     from tests.conftest import BASE_CONFIG, EXAMPLE_INBOX
 
     tmp = tmp_path_factory.mktemp("browser")
@@ -151,11 +176,15 @@ def live(tmp_path_factory):
         batch_size=100,
     )
     text = text.replace("agencies:", TELEGRAM + "agencies:", 1) + WEB
+    for short, long in AGENCY_NAMES.items():
+        text = text.replace(short, long)
     app = App.open(parse_settings(text))
     web = create_app(app)
     now = utcnow()
     with app.sessions() as session:
         add_user(session, "budi", PASSWORD, "staff")
+        add_user(session, "admin", PASSWORD, "admin")
+        add_user(session, "pupr", PASSWORD, "agency", "PUPR")
         rows = {}
         for (
             number,
@@ -194,6 +223,37 @@ def live(tmp_path_factory):
                     status=status,
                     actor="pipeline",
                     created_at=row.received_at,
+                )
+            )
+        # the day's work as the audit log shows it
+        for minutes, actor, action, target, detail in (
+            (
+                50,
+                "web:budi",
+                "case_status",
+                "ADU-8D2F-1ABC",
+                "dispatched -> in_progress",
+            ),
+            (40, "web:budi", "case_reroute", "ADU-7K3M-9Q2E", "DISKOMINFO -> PUPR"),
+            (30, "web:budi", "case_link", "ADU-9X4Y-2DEF", "-> ADU-7K3M-9Q2D"),
+            (
+                20,
+                "api:DISDUKCAPIL",
+                "case_status",
+                "ADU-8D2F-1ABE",
+                "in_progress -> resolved",
+            ),
+            (10, "cli:root", "key_rotate", "PUPR", None),
+            (5, "web:admin", "user_disable", "magang", None),
+        ):
+            session.add(
+                AuditEvent(
+                    created_at=now - timedelta(minutes=minutes),
+                    actor=actor,
+                    action=action,
+                    target=target,
+                    detail=detail,
+                    address=None if actor.startswith(("cli:", "api:")) else "10.20.0.7",
                 )
             )
         session.add(
@@ -255,6 +315,36 @@ def page(browser, live):
     page.dialogs = dialogs
     yield page
     context.close()
+
+
+AXE = Path(__file__).parent / "axe" / "axe.min.js"
+
+
+@pytest.fixture
+def axe_page(browser, live):
+    """A page that may have axe-core injected: the dashboard's CSP allows no
+    script but its own (there is none), so this context bypasses it."""
+    context = browser.new_context(
+        base_url=live[0], viewport={"width": 1366, "height": 900}, bypass_csp=True
+    )
+    yield context.new_page()
+    context.close()
+
+
+def axe_violations(page, impacts=("serious", "critical")):
+    """axe-core's violations of the loaded page with one of ``impacts``, as
+    readable lines (rule, impact, the elements)."""
+    page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+    result = page.evaluate(
+        "axe.run(document, {resultTypes: ['violations']})"
+        ".then(r => r.violations.map(v => ({id: v.id, impact: v.impact,"
+        " help: v.help, nodes: v.nodes.map(n => n.target.join(' '))})))"
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {', '.join(v['nodes'][:5])}"
+        for v in result
+        if v["impact"] in impacts
+    ]
 
 
 def shot(page, name):

@@ -1,4 +1,5 @@
-"""The dashboard in a real browser: a staff member works the day's intake."""
+"""The dashboard in a real browser: a staff member works the day's intake.
+The screenshots in docs/screenshots are taken by test_layout.py."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import re
 from sqlmodel import select
 
 from storage.tables import ComplaintRow
-from tests.browser.conftest import PASSWORD, shot
+from tests.browser.conftest import PASSWORD
 
 
 def log_in(page, name="budi"):
@@ -21,11 +22,9 @@ def log_in(page, name="budi"):
 def test_login_filter_and_open_a_case(page):
     page.goto("/")
     assert page.url.endswith("/login")
-    shot(page, "login")
     log_in(page)
     assert page.locator("table.cases tbody tr").count() >= 5
     assert page.locator("tr.overdue").count() >= 1  # the 9-day-old case
-    shot(page, "intake")
     page.select_option("select[name=agency]", "PUPR")
     page.click("#filters button[type=submit]")
     page.wait_for_url(re.compile(r"agency=PUPR"))
@@ -36,7 +35,6 @@ def test_login_filter_and_open_a_case(page):
     assert "berlubang besar" in page.inner_text("#original-text")
     image = page.locator("figure.attachment img")
     assert image.evaluate("img => img.complete && img.naturalWidth") == 240
-    shot(page, "case")
 
 
 def test_reroute_and_link_a_duplicate(page, live):
@@ -93,14 +91,11 @@ def test_summary_chart_renders(page):
         > 0
     )
     assert "1 terlambat" in page.locator("#chart-overdue").text_content()
-    shot(page, "summary")
 
 
 def test_triage_and_channels_pages(page):
     log_in(page)
     page.goto("/triase")
     assert "lampu jalan" in page.inner_text("main")
-    shot(page, "triage")
     page.goto("/kanal")
     assert "surat" in page.inner_text("main")
-    shot(page, "channels")

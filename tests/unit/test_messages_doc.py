@@ -16,8 +16,9 @@ def test_every_template_is_documented_with_all_its_placeholders_filled():
     text = document()
     for key, template in {**DEFAULT_MESSAGES, **MESSAGES}.items():
         assert f"### `{key}`" in text
-        # the blocks render() derives from "message"
-        for name in set(placeholders(template)) - {"message_block", "note_block"}:
+        # the blocks render() derives from "message" and "tracking_url"
+        derived = {"message_block", "note_block", "tracking_link"}
+        for name in set(placeholders(template)) - derived:
             assert name in SAMPLE, f"{key} uses {{{name}}}: add it to SAMPLE"
 
 

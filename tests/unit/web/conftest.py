@@ -121,14 +121,19 @@ def keys(dengar, web):
     return result
 
 
-@pytest.fixture
-def users(dengar, web):
-    with dengar.sessions() as session:
+def add_test_users(app):
+    """admin, budi (staff), pupr and dukcapil (agencies), one password."""
+    with app.sessions() as session:
         add_user(session, "admin", PASSWORD, "admin")
         add_user(session, "budi", PASSWORD, "staff")
         add_user(session, "pupr", PASSWORD, "agency", "PUPR")
         add_user(session, "dukcapil", PASSWORD, "agency", "DISDUKCAPIL")
         session.commit()
+
+
+@pytest.fixture
+def users(dengar, web):
+    add_test_users(dengar)
 
 
 @pytest.fixture

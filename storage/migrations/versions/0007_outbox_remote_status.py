@@ -1,7 +1,7 @@
 """what the remote reported of a sent reply (WhatsApp statuses)
 
-Revision ID: 0005_outbox_remote_status
-Revises: 0004_outbox_unconfirmed_sends
+Revision ID: 0007_outbox_remote_status
+Revises: 0006_status_event_message
 Create Date: 2026-12-07 18:40:00
 """
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ import sqlmodel
 from alembic import op
 
 
-revision: str = '0005_outbox_remote_status'
-down_revision: str | None = '0004_outbox_unconfirmed_sends'
+revision: str = '0007_outbox_remote_status'
+down_revision: str | None = '0006_status_event_message'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
