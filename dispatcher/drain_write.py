@@ -74,22 +74,15 @@ def begin_sends(
 ) -> list[int]:
     """Count a send begun on each row of ``ids`` that ``worker`` still holds
     (committing is the caller's); those ids, which may now be sent."""
-    if not ids:
-        return []
     table = OutboxRow.__table__  # type: ignore[attr-defined]
     return sorted(
-        session.execute(
-            update(table)
-            .where(
-                outbox.among(engine.dialect.name, table.c.id, ids),
-                table.c.claimed_by == worker,
-                table.c.status == outbox.IN_FLIGHT,
-            )
-            .values(unconfirmed_sends=table.c.unconfirmed_sends + 1)
-            .returning(table.c.id)
+        _update_held(
+            engine,
+            session,
+            worker,
+            ids,
+            unconfirmed_sends=table.c.unconfirmed_sends + 1,
         )
-        .scalars()
-        .all()
     )
 
 
@@ -98,6 +91,14 @@ def renew_claims(
 ) -> list[int]:
     """Renew ``worker``'s claim on the rows of ``ids`` it is still working on
     (committing is the caller's); those it still holds."""
+    return _update_held(engine, session, worker, ids, claimed_at=utcnow())
+
+
+def _update_held(
+    engine: Engine, session: Session, worker: str, ids: list[int], **values: object
+) -> list[int]:
+    """Set ``values`` on the rows of ``ids`` that ``worker`` still holds in
+    flight; their ids (a row another drain took over is left alone)."""
     if not ids:
         return []
     table = OutboxRow.__table__  # type: ignore[attr-defined]
@@ -109,7 +110,7 @@ def renew_claims(
                 table.c.claimed_by == worker,
                 table.c.status == outbox.IN_FLIGHT,
             )
-            .values(claimed_at=utcnow())
+            .values(**values)
             .returning(table.c.id)
         )
         .scalars()
