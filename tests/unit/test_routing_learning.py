@@ -189,7 +189,7 @@ def test_pipeline_routes_a_case_no_keyword_matches_by_the_model(app, model) -> N
         "Selamat pagi, kartu BPJS ibu saya ditolak di puskesmas kemarin",
         "Blanko KTP elektronik habis, akta kelahiran juga belum jadi",
         "Jalan rusak di depan sekolah",
-        "Halo admin, mohon infonya",
+        "Mohon infonya soal bantuan untuk warga di kampung kami",
     )
     health, registry, road, vague = rows
     assert (health.agency_code, health.status) == ("DINKES", "received")
@@ -265,7 +265,11 @@ def test_cli_learns_from_the_lapor_file_and_explains_a_case(config, tmp_path) ->
     assert "routing model v1 learnt from 12 example(s) (file:mine.csv)" in result.output
     app = App.open(load_settings(config))
     try:
-        health, vague = ingest(app, "pasien BPJS ditolak puskesmas", "mohon infonya")
+        health, vague = ingest(
+            app,
+            "pasien BPJS ditolak puskesmas",
+            "Mohon infonya soal bantuan untuk warga di kampung kami",
+        )
     finally:
         app.engine.dispose()
     result = runner.invoke(
