@@ -40,7 +40,12 @@ from telegram.error import (
     TelegramError,
 )
 
-from channels.base import FetchResult, RecipientUnreachable, ReplyRetriable
+from channels.base import (
+    FetchResult,
+    RecipientUnreachable,
+    ReplyRetriable,
+    missing_files_metadata,
+)
 from channels.errors import FatalChannelError, RetriableChannelError
 from channels.telegram_aiohttp import AiohttpRequest
 from channels.telegram_http import (
@@ -246,19 +251,10 @@ class TelegramChannel:
                     filename=ref.filename, content_type=ref.content_type, data=data
                 )
             )
-        metadata = dict(item.metadata)
-        if missing:
-            metadata["files_not_downloaded"] = tuple(missing)
-            metadata["max_file_bytes"] = self.settings.max_file_bytes
-            # a scalar, so that it survives into the stored record's extras
-            metadata["files_not_downloaded_ids"] = " ".join(
-                m["file_id"] for m in missing
-            )
-            too_large = [m for m in missing if m["reason"] == "too_large"]
-            if too_large:
-                metadata["file_too_large"] = True
-                metadata["file_too_large_name"] = too_large[0]["filename"]
-                metadata["file_too_large_bytes"] = too_large[0]["size"]
+        metadata = {
+            **item.metadata,
+            **missing_files_metadata(missing, self.settings.max_file_bytes),
+        }
         return replace(item, attachments=tuple(attachments), metadata=metadata)
 
     async def _download(self, ref: FileRef) -> tuple[bytes | None, str]:

@@ -17,7 +17,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from channels.base import FetchResult, RecipientUnreachable, ReplyRetriable
+from channels.base import (
+    FetchResult,
+    RecipientUnreachable,
+    ReplyRetriable,
+    missing_files_metadata,
+)
 from channels.errors import FatalChannelError, RetriableChannelError
 from channels.push_spool import SpooledBody
 from channels.whatsapp.graph import WINDOW_CLOSED, GraphClient, GraphError
@@ -209,18 +214,7 @@ class WhatsAppChannel:
                     filename=ref.filename, content_type=ref.content_type, data=got.data
                 )
             )
-        metadata = dict(item.metadata)
-        if missing:
-            metadata["files_not_downloaded"] = tuple(missing)
-            metadata["files_not_downloaded_ids"] = " ".join(
-                m["file_id"] for m in missing
-            )
-            too_large = [m for m in missing if m["reason"] == "too_large"]
-            if too_large:
-                metadata["file_too_large"] = True
-                metadata["file_too_large_name"] = too_large[0]["filename"]
-                metadata["max_file_bytes"] = too_large[0]["limit"]
-                metadata["file_too_large_bytes"] = too_large[0]["size"]
+        metadata = {**item.metadata, **missing_files_metadata(missing)}
         return replace(item, attachments=tuple(attachments), metadata=metadata)
 
     def _rejected(self, raw: bytes, reason: str) -> RejectedItem:
