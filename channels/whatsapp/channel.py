@@ -17,13 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from channels.base import (
-    FetchResult,
-    RecipientUnreachable,
-    ReplyRetriable,
-    missing_files_metadata,
-)
-from channels.errors import FatalChannelError, RetriableChannelError
+from channels.file_notes import missing_files_metadata
 from channels.push_spool import SpooledBody
 from channels.whatsapp.graph import WINDOW_CLOSED, GraphClient, GraphError
 from channels.whatsapp.payload import (
@@ -39,7 +33,14 @@ from channels.whatsapp.payload import (
 from channels.whatsapp.replies import free_form, template
 from channels.whatsapp.webhook import spool_of
 from config.channel_settings import WhatsAppChannelSettings
-from normalizer.records import (
+from contracts.channel import FetchResult
+from contracts.errors import (
+    FatalChannelError,
+    RecipientUnreachable,
+    ReplyRetriable,
+    RetriableChannelError,
+)
+from contracts.records import (
     DeliveryReport,
     InboundAttachment,
     InboundMessage,

@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from channels.base import Channel
 from channels.maildir import MaildirChannel
-from channels.telegram import TelegramChannel
-from channels.whatsapp import WhatsAppChannel
+from channels.telegram.channel import TelegramChannel
+from channels.whatsapp.channel import WhatsAppChannel
 from channels.whatsapp.webhook import WhatsAppWebhook
 from config.channel_settings import (
     MaildirChannelSettings,
     TelegramChannelSettings,
     WhatsAppChannelSettings,
 )
+from contracts.channel import Channel
 from tests.contract.channels import ChannelContract
 from tests.fakes.telegram_api import TOKEN as TELEGRAM_TOKEN
 from tests.fakes.telegram_api import FakeTelegramApi
