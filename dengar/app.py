@@ -22,6 +22,7 @@ from dengar.chat_commands import handle_command
 from dengar.dbhealth import is_outage, short_error
 from dengar.isolate import isolate
 from dengar.pipeline import BatchSummary, Pipeline
+from dengar.transaction import store_batch
 from dispatcher.routing_store import latest_version, load_latest
 from dispatcher.sinks.base import Sink, SinkContext
 from dispatcher.sinks.registry import build_sink
@@ -137,7 +138,7 @@ class App:
 
         ``guard`` runs first in that transaction and may raise to refuse it
         (a worker that lost its lease). If anything fails the transaction
-        rolls back and the duplicate index forgets the batch's cases. When
+        rolls back (see ``dengar.transaction.store_batch``). When
         the batch fails for any other reason than an unreachable database
         or the guard, it is stored again item by item (``isolate``), so that
         one item the database refuses cannot hold back its channel.
@@ -243,16 +244,14 @@ class App:
         guard: Callable[[Session], None],
     ) -> BatchSummary:
         with self.sessions() as session:
-            try:
-                guard(session)
-                summary = self.pipeline.ingest(
-                    session, channel, result, advance_cursor=advance_cursor
-                )
-                session.commit()
-            except BaseException:
-                self.pipeline.discard_uncommitted()
-                raise
-        return summary
+            return store_batch(
+                session,
+                self.pipeline,
+                channel,
+                result,
+                advance_cursor=advance_cursor,
+                first=guard,
+            )
 
     def notify(self, row: ComplaintRow, text: str) -> bool:
         """Queue ``text`` to the reporter of ``row`` through its channel;

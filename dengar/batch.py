@@ -16,6 +16,7 @@ from sqlmodel import Session, SQLModel, col, select
 from contracts.channel import FetchResult
 from contracts.records import InboundMessage, RejectedItem, Reporter
 from contracts.tracking import new_tracking_no
+from normalizer.dedupe.pending import PendingCases
 from storage.tables import ComplaintRow, QuarantineRow, StatusEvent, utcnow
 
 _LOOKUP_CHUNK = 500  # values per IN (…): well under every database's limit
@@ -38,6 +39,8 @@ class BatchState:
     # added at the end, they are inserted together instead of one by one
     later: list[SQLModel] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    # the batch's new cases for duplicate linking, until its commit
+    new_cases: PendingCases | None = None
 
     @classmethod
     def load(cls, session: Session, result: FetchResult) -> BatchState:

@@ -1,6 +1,6 @@
-"""One batch from a channel → records, outbox rows and the new cursor, all in
-the caller's transaction (DESIGN.md's invariant: the cursor advances only
-with the items it covers)."""
+"""One batch from a channel → records, replies and outbox rows, in the
+caller's transaction; ``dengar.transaction.store_batch`` adds the cursor and
+commits (DESIGN.md's invariant, read there in one place)."""
 
 from __future__ import annotations
 
@@ -37,13 +37,13 @@ from dispatcher.routing_model import RoutingModel
 from normalizer.content import CONTENT_LESS_REASON, says_nothing
 from normalizer.dedupe.database import apply_link
 from normalizer.dedupe.index import Link
+from normalizer.dedupe.pending import PendingCases
 from normalizer.dedupe.rows import RowDeduper
 from normalizer.followups import Thread, find_thread
 from normalizer.normalize import MailPolicy, Normalized, normalize
 from normalizer.text import storable
 from storage.attachments import attachment_row
 from storage.tables import (
-    ChannelState,
     ComplaintRow,
     QuarantineRow,
     RawPayload,
@@ -96,6 +96,15 @@ class BatchSummary:
         self.held.update(other.held)
 
 
+@dataclass(frozen=True, slots=True)
+class StoredBatch:
+    """What :meth:`Pipeline.ingest` put in a transaction: the counts, and the
+    new cases the duplicate index learns once it committed."""
+
+    summary: BatchSummary
+    new_cases: PendingCases | None
+
+
 @dataclass
 class Pipeline:
     """Everything needed to turn a batch into records for one installation."""
@@ -110,7 +119,6 @@ class Pipeline:
     cpu_clock: Callable[[], float] = time.thread_time
     router: Router = field(init=False)
     replies: CitizenReplies = field(init=False)
-    _indexed: list[int] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         self.router = Router(self.settings.routing)
@@ -126,21 +134,14 @@ class Pipeline:
         return self.replies.notify(session, row, text)
 
     def ingest(
-        self,
-        session: Session,
-        channel: str,
-        result: FetchResult,
-        *,
-        advance_cursor: bool = True,
-    ) -> BatchSummary:
-        """Store a fetched batch and its cursor in ``session`` (not committed).
-
-        ``advance_cursor=False`` is for items that did not come from polling
-        (``dengar import``): the channel's stored cursor is left alone.
-        """
+        self, session: Session, channel: str, result: FetchResult
+    ) -> StoredBatch:
+        """Store a fetched batch in ``session`` (not committed, no cursor):
+        see ``dengar.transaction.store_batch``, which commits it."""
         summary = BatchSummary(skipped=result.skipped)
-        self._indexed = []
         batch = BatchState.load(session, result)
+        if self.deduper is not None:
+            batch.new_cases = self.deduper.pending()
         # normalise first (no database), so that the Message-IDs of the whole
         # batch are looked up at once
         read = [
@@ -158,18 +159,13 @@ class Pipeline:
             self._quarantine(session, rejected, batch, summary)
         apply_delivery_reports(session, channel, result.deliveries)
         batch.add_deferred(session)
-        if not advance_cursor:
-            return summary
-        state = session.get(ChannelState, channel) or ChannelState(name=channel)
-        state.cursor = result.cursor
-        now = utcnow()
-        state.last_poll_at = now
-        state.last_success_at = now
-        state.consecutive_failures = 0
-        state.last_error = None
-        state.next_poll_at = None
-        session.add(state)
-        return summary
+        return StoredBatch(summary, batch.new_cases)
+
+    def committed(self, stored: StoredBatch) -> None:
+        """What follows the commit of ``stored``: the duplicate index learns
+        its new cases (a batch rolled back leaves nothing to undo)."""
+        if self.deduper is not None and stored.new_cases is not None:
+            self.deduper.publish(stored.new_cases)
 
     # -- one item ----------------------------------------------------------
 
@@ -504,7 +500,7 @@ class Pipeline:
         self._store_attachments(batch, row.id, fields)
         batch.status_event(row.id, row.status, "dengar")
         summary.new_cases += 1
-        link = self._link_duplicate(session, row)
+        link = self._link_duplicate(session, row, batch)
         window = confirmation_window(self._channel_settings(item.channel))
         if link is not None:
             summary.linked += 1
@@ -580,24 +576,16 @@ class Pipeline:
         if primary is not None:
             follow_primary(session, row, primary, "dengar")
 
-    def _link_duplicate(self, session: Session, row: ComplaintRow) -> Link | None:
-        if self.deduper is None:
+    def _link_duplicate(
+        self, session: Session, row: ComplaintRow, batch: BatchState
+    ) -> Link | None:
+        if self.deduper is None or batch.new_cases is None:
             return None
-        link = self.deduper.find(session, row)
+        link = self.deduper.find(session, row, batch.new_cases)
         if link is not None:
             apply_link(row, link)
-        self.deduper.add(row)
-        if row.id is not None:
-            self._indexed.append(row.id)
+        self.deduper.add(row, batch.new_cases)
         return link
-
-    def discard_uncommitted(self) -> None:
-        """Forget the cases of a batch whose transaction rolled back, so that
-        the duplicate index only knows what the database holds."""
-        if self.deduper is not None:
-            for case_id in self._indexed:
-                self.deduper.forget(case_id)
-        self._indexed = []
 
     def _quarantine(
         self,

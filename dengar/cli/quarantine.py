@@ -25,6 +25,7 @@ from contracts.channel import FetchResult
 from contracts.records import InboundMessage
 from dengar.app import App
 from dengar.cli.common import console, err, open_app
+from dengar.transaction import store_batch
 from storage.tables import QuarantineRow
 
 MAIL_TYPES = ("maildir", "imap")
@@ -138,8 +139,9 @@ def replay(app: App, session: Session, row: QuarantineRow) -> Replayed:
         return Replayed(row.id, "kept", str(exc))
     session.delete(row)
     session.flush()
-    summary = app.pipeline.ingest(session, row.channel, result, advance_cursor=False)
-    session.commit()
+    summary = store_batch(
+        session, app.pipeline, row.channel, result, advance_cursor=False
+    )
     outcomes = {
         "case": summary.new_cases,
         "follow-up": summary.follow_ups,

@@ -36,10 +36,14 @@ class DetailRules:
             self._rare[token] = known
         return known
 
+    def _held(self) -> int:
+        """The cases the word counts are taken over."""
+        return len(self._ids)
+
     def _rare_limit(self) -> int:
         """The most cases that may hold a rare word, for the index as it is."""
         s = self.settings
-        return math.floor(max(s.rare_share * len(self._ids), s.rare_min_df))
+        return math.floor(max(s.rare_share * self._held(), s.rare_min_df))
 
     def _refresh_rare(self, changed: Iterable[str]) -> None:
         """Forget what an added case changed: whether its ``changed`` tokens
@@ -71,7 +75,7 @@ class DetailRules:
         little."""
         if not self.settings.distinct_tokens_veto:
             return ""
-        words = len(self._ids) >= self.settings.rare_min_cases
+        words = self._held() >= self.settings.rare_min_cases
         mine = self._unmatched_distinct(a, b, words)
         theirs = self._unmatched_distinct(b, a, words)
         if mine and theirs:
@@ -92,7 +96,7 @@ class DetailRules:
         words of ``a``: the test of every hit, without the message."""
         if not self.settings.distinct_tokens_veto:
             return False
-        words = len(self._ids) >= self.settings.rare_min_cases
+        words = self._held() >= self.settings.rare_min_cases
         distinct = self._distinct
         only_b = b - a
         mine = specific - b if words else [t for t in specific - b if t.isdigit()]

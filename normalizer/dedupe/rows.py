@@ -6,7 +6,6 @@ the window (``refresh``)."""
 from __future__ import annotations
 
 import threading
-from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -21,23 +20,25 @@ from normalizer.dedupe.database import (
     rebuild_index,
     stored_key,
 )
-from normalizer.dedupe.index import DedupeCase, DuplicateIndex, Link, key_tokens
+from normalizer.dedupe.index import DuplicateIndex, Link, key_tokens
+from normalizer.dedupe.pending import PendingCases
 from storage.tables import ComplaintRow, StatusEvent
 
 # how far below the highest id seen catch_up looks again for cases committed
 # late (ids are taken at insert; a batch is at most a few hundred)
 CATCH_UP_MARGIN = 2000
-RECENT_ADDS = 10_000  # more than the cases of all batches in flight at once
 REFRESH_OVERLAP = timedelta(minutes=5)  # status events committed out of order
 COMPACT_FROM = 10_000  # slots below which a discarded half is not worth a rebuild
 
 
 class RowDeduper:
-    """The pipeline's handle on the index, by complaint row: ``find(session,
-    row)`` before the case is committed, ``add(row)`` once its link is set.
+    """The pipeline's handle on the index, by complaint row.
 
-    Built with :meth:`open` at start. If the transaction that stored a case
-    rolls back after :meth:`add`, call :meth:`forget` with its id.
+    Built with :meth:`open` at start. Per batch: :meth:`pending`, then per
+    new case ``find(session, row, pending)`` before it is committed and
+    ``add(row, pending)`` once its link is set, and :meth:`publish` once the
+    batch's transaction committed. The index holds committed cases only: a
+    batch that rolls back is simply not published.
 
     Thread-safe: the channels of one process store their batches from
     several threads (at once on PostgreSQL). Processes sharing a database
@@ -47,13 +48,9 @@ class RowDeduper:
 
     def __init__(self, index: DuplicateIndex, high_water: int = 0) -> None:
         self.index = index
-        self._pending: dict[int, tuple[DedupeCase, list[str]]] = {}
         self._lock = threading.RLock()
         self._high_water = high_water  # the largest complaint id seen
         self._seen: set[int] = set()  # ids near the high-water mark looked at
-        # the last cases added, committed or not: a compaction re-adds those
-        # its rebuild from the database could not see yet
-        self._added: deque[tuple[DedupeCase, int | None]] = deque(maxlen=RECENT_ADDS)
         self._refreshed_at: datetime | None = None
 
     @classmethod
@@ -69,8 +66,16 @@ class RowDeduper:
         index = rebuild_index(session, settings, known_places=known_places)
         return cls(index, int(high))
 
-    def find(self, session: Session, row: ComplaintRow) -> Link | None:
-        """The link for a new case row (flushed here if it has no id yet)."""
+    def pending(self) -> PendingCases:
+        """A new batch's cases, for the batch alone until :meth:`publish`."""
+        with self._lock:
+            return PendingCases(self.index)
+
+    def find(
+        self, session: Session, row: ComplaintRow, pending: PendingCases
+    ) -> Link | None:
+        """The link for a new case row (flushed here if it has no id yet):
+        to a committed case or to one of its own batch's."""
         if row.id is None:
             session.flush()
         case = case_from_row(row)
@@ -78,19 +83,23 @@ class RowDeduper:
         keys = key_tokens(case.text)
         row.dedupe_key = stored_key(keys)
         with self._lock:
-            self._pending[case.id] = (case, keys)
-            return self.index.find(case, keys)
+            link = self.index.find(case, keys)
+            return pending.find(case, keys, self.index, link)
 
-    def add(self, row: ComplaintRow) -> None:
-        """Index the case row with the link it got (``duplicate_of_id``)."""
+    def add(self, row: ComplaintRow, pending: PendingCases) -> None:
+        """Take the case row into its batch with the link it got
+        (``duplicate_of_id``)."""
         if row.id is None:
             raise ValueError("flush the complaint row before adding it")
+        pending.add(case_from_row(row), row.duplicate_of_id)
+
+    def publish(self, pending: PendingCases) -> None:
+        """Index the cases of a batch whose transaction committed."""
         with self._lock:
-            case, keys = self._pending.pop(row.id, None) or (case_from_row(row), None)
-            self.index.add(case, row.duplicate_of_id, keys)
-            self._added.append((case, row.duplicate_of_id))
-            self._high_water = max(self._high_water, row.id)
-            self._seen.add(row.id)
+            for case, primary, keys in pending.cases:
+                self.index.add(case, primary, keys)
+                self._high_water = max(self._high_water, case.id)
+                self._seen.add(case.id)
             self._trim_seen()
 
     def _trim_seen(self) -> None:
@@ -98,16 +107,6 @@ class RowDeduper:
         if len(self._seen) > 4 * CATCH_UP_MARGIN:
             low = self._high_water - CATCH_UP_MARGIN
             self._seen = {i for i in self._seen if i > low}
-
-    def forget(self, case_id: int) -> None:
-        """Drop a case whose transaction was rolled back."""
-        with self._lock:
-            self._pending.pop(case_id, None)
-            self.index.discard(case_id)
-            if any(case.id == case_id for case, _ in self._added):
-                self._added = deque(
-                    (a for a in self._added if a[0].id != case_id), maxlen=RECENT_ADDS
-                )
 
     def catch_up(self, session: Session, now: datetime | None = None) -> int:
         """Index the open cases other processes committed since the last
@@ -182,20 +181,9 @@ class RowDeduper:
             now=now,
             known_places=self.index.known_places,
         )
-        # added here but not yet committed (PostgreSQL: a batch of another
-        # thread in flight), so the rebuild could not read them
-        t = ComplaintRow.__table__.c  # type: ignore[attr-defined]
-        ids = [case.id for case, _ in self._added]
-        committed: set[int] = set()
-        for start in range(0, len(ids), 1000):
-            chunk = ids[start : start + 1000]
-            committed.update(session.scalars(sa_select(t.id).where(t.id.in_(chunk))))
-        fresh.add_many(
-            (case, primary, None)
-            for case, primary in self._added
-            if case.id not in committed
-        )
-        self.index = fresh  # cases found but not yet added: add() adds them
+        # a batch committed but not yet published is in the rebuild, and
+        # publishing it adds nothing twice
+        self.index = fresh
 
 
 @dataclass

@@ -96,8 +96,7 @@ def _through_pipeline(
             session,
             channel,
             FetchResult(items=items, cursor=None, rejected=rejected),
-            advance_cursor=False,
-        )
+        ).summary
         accounted = (
             summary.new_cases
             + summary.follow_ups
@@ -291,8 +290,7 @@ def test_hostile_mails_are_stored_or_quarantined_never_raised(engine: Engine):
                 session,
                 "surat",
                 FetchResult(items=[_mail(f"hostile:{name}", raw)], cursor=None),
-                advance_cursor=False,
-            )
+            ).summary
             kept = summary.new_cases + summary.ignored + summary.quarantined
             kept += summary.follow_ups
             assert kept == 1, name

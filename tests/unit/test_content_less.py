@@ -18,6 +18,7 @@ from contracts.channel import FetchResult
 from contracts.records import InboundAttachment, InboundMessage, Location, Reporter
 from dengar.app import _classifier
 from dengar.pipeline import Pipeline
+from dengar.transaction import store_batch
 from normalizer.content import CONTENT_LESS_REASON, complaint_words
 from normalizer.dedupe.rows import RowDeduper
 from storage.engine import make_engine, session_factory
@@ -141,11 +142,9 @@ def mail(subject: str, body: str) -> InboundMessage:
 def ingest(pipeline: Pipeline, sessions, *items: InboundMessage):
     channel = items[0].channel
     with sessions() as session:
-        summary = pipeline.ingest(
-            session, channel, FetchResult(items=list(items), cursor="c")
+        return store_batch(
+            session, pipeline, channel, FetchResult(items=list(items), cursor="c")
         )
-        session.commit()
-    return summary
 
 
 def stored(sessions, kind: str) -> list[ComplaintRow]:

@@ -204,25 +204,72 @@ def test_row_deduper_is_what_the_pipeline_calls(sessions):
     with sessions() as s:
         store(s, None, 1, BRIDGE, hours_ago=5, chat="1")
         deduper = RowDeduper.open(s, DedupeSettings())
-        row = ComplaintRow(
+        pending = deduper.pending()
+        rows = []
+        for n, text in ((2, BRIDGE_2), (3, BRIDGE_3), (4, POTHOLE)):
+            row = ComplaintRow(
+                kind="case",
+                tracking_no=f"ADU-0000-{n:04d}",
+                channel="tg",
+                external_id=str(n),
+                received_at=NOW,
+                reporter_chat_id=str(n),
+                original_text=text,
+                clean_text=text,
+                raw_format="json",
+            )
+            s.add(row)
+            link = deduper.find(s, row, pending)  # flushes the row to get its id
+            assert row.id is not None
+            if link is not None:
+                apply_link(row, link)
+            deduper.add(row, pending)
+            rows.append(row)
+        assert [r.duplicate_of_id for r in rows] == [1, 1, None]
+        # not committed yet: the shared index does not know the batch
+        assert all(r.id not in deduper.index for r in rows)
+        s.commit()
+        deduper.publish(pending)
+        assert all(r.id in deduper.index for r in rows)
+        assert deduper.index.primary_of(rows[1].id) == 1
+
+
+def test_a_batch_links_to_its_own_earlier_cases_before_its_commit(sessions):
+    with sessions() as s:
+        deduper = RowDeduper.open(s, DedupeSettings())
+        pending = deduper.pending()
+        rows = []
+        for n, text in ((1, BRIDGE), (2, BRIDGE_2)):
+            row = ComplaintRow(
+                kind="case",
+                tracking_no=f"ADU-0000-{n:04d}",
+                channel="tg",
+                external_id=str(n),
+                received_at=NOW,
+                reporter_chat_id=str(n),
+                original_text=text,
+                clean_text=text,
+                raw_format="json",
+            )
+            s.add(row)
+            link = deduper.find(s, row, pending)
+            if link is not None:
+                apply_link(row, link)
+            deduper.add(row, pending)
+            rows.append(row)
+        assert rows[1].duplicate_of_id == rows[0].id
+        assert "with ADU-0000-0001" in rows[1].duplicate_reason
+        # another batch meanwhile sees none of them
+        other = ComplaintRow(
             kind="case",
-            tracking_no="ADU-0000-0002",
+            tracking_no="ADU-0000-0003",
             channel="tg",
-            external_id="2",
+            external_id="3",
             received_at=NOW,
-            reporter_chat_id="2",
-            original_text=BRIDGE_2,
-            clean_text=BRIDGE_2,
+            reporter_chat_id="3",
+            original_text=BRIDGE_3,
+            clean_text=BRIDGE_3,
             raw_format="json",
         )
-        s.add(row)
-        link = deduper.find(s, row)  # flushes the row to get its id
-        assert row.id is not None
-        assert link.target_id == 1
-        apply_link(row, link)
-        deduper.add(row)
-        s.commit()
-        assert row.id in deduper.index
-        assert deduper.index.primary_of(row.id) == 1
-        deduper.forget(row.id)
-        assert row.id not in deduper.index
+        s.add(other)
+        assert deduper.find(s, other, deduper.pending()) is None

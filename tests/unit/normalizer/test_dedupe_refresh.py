@@ -85,7 +85,7 @@ def test_a_mostly_closed_index_is_rebuilt_smaller(sessions, monkeypatch):  # noq
 
 
 @pytest.mark.postgres
-def test_a_case_added_but_not_yet_committed_survives_a_rebuild(
+def test_a_batch_in_flight_during_a_rebuild_is_indexed_once_committed(
     postgres_url, monkeypatch
 ):
     # only PostgreSQL lets a batch be in flight while the refresh reads
@@ -100,14 +100,16 @@ def test_a_case_added_but_not_yet_committed_survives_a_rebuild(
             deduper.refresh(s, NOW)
             for lamp in lamps:
                 set_status(s, lamp, "closed")
-            bridge = row(4, BRIDGE)  # indexed, its transaction still open
+            bridge = row(4, BRIDGE)  # linked, its transaction still open
             batch.add(bridge)
-            assert deduper.find(batch, bridge) is None
-            deduper.add(bridge)
+            pending = deduper.pending()
+            assert deduper.find(batch, bridge, pending) is None
+            deduper.add(bridge, pending)
             done = deduper.refresh(s, NOW + timedelta(minutes=5))
+            assert done.compacted_from == 3
+            assert deduper.index.slots == 0  # the closed lamps are gone
             batch.commit()
-            assert done.compacted_from == 4
+            deduper.publish(pending)
             assert bridge.id in deduper.index
-            assert deduper.index.slots == 1  # the closed lamps are gone
     finally:
         engine.dispose()

@@ -52,9 +52,11 @@ def test_the_pipeline_stores_the_key_and_a_restart_links_from_it(sessions):
         deduper = RowDeduper.open(s, DedupeSettings())
         first = row(1, BRIDGE, hours_ago=3)
         s.add(first)
-        assert deduper.find(s, first) is None
-        deduper.add(first)
+        pending = deduper.pending()
+        assert deduper.find(s, first, pending) is None
+        deduper.add(first, pending)
         s.commit()
+        deduper.publish(pending)
         assert (
             first.dedupe_key
             == f"{KEY_VERSION}:jembatan desa semayap ambruk warga pasar"
@@ -67,7 +69,7 @@ def test_the_pipeline_stores_the_key_and_a_restart_links_from_it(sessions):
         deduper = RowDeduper.open(s, DedupeSettings())
         second = row(2, BRIDGE_2)
         s.add(second)
-        link = deduper.find(s, second)
+        link = deduper.find(s, second, deduper.pending())
         assert link is not None
         assert link.target_id == 1
         apply_link(second, link)

@@ -48,11 +48,13 @@ def row(n, text, status="received"):
 def store(session, deduper, n, text):
     new = row(n, text)
     session.add(new)
-    link = deduper.find(session, new)
+    pending = deduper.pending()
+    link = deduper.find(session, new, pending)
     if link is not None:
         apply_link(new, link)
-    deduper.add(new)
+    deduper.add(new, pending)
     session.commit()
+    deduper.publish(pending)
     return new
 
 
@@ -109,10 +111,12 @@ def test_threads_storing_at_once_keep_the_index_whole(sessions):
             for n in todo:  # the iterator is shared: each n goes to one thread
                 case = row(n, f"{BRIDGE} {n}" if n % 2 else f"{LAMP} {n}")
                 case.id = n  # as after the flush (no session needed then)
-                link = deduper.find(None, case)
+                pending = deduper.pending()
+                link = deduper.find(None, case, pending)
                 if link is not None:
                     apply_link(case, link)
-                deduper.add(case)
+                deduper.add(case, pending)
+                deduper.publish(pending)  # as after its commit
         except Exception as exc:  # noqa: BLE001 - reported by the assert
             errors.append(exc)
 

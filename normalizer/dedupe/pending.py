@@ -1,0 +1,101 @@
+"""The new cases of one batch, between their links and the batch's commit.
+
+The shared index (:class:`~normalizer.dedupe.rows.RowDeduper`) learns a
+batch's cases only once its transaction committed: a batch that rolls back
+leaves nothing to undo, and no batch links to a case another channel's batch
+has not committed (and may never). Meanwhile a batch's later cases are
+linked to its earlier ones: they are judged against the committed index and
+against the batch's own cases, with the word counts of both, and the link
+the one index would have chosen wins.
+"""
+
+from __future__ import annotations
+
+from normalizer.dedupe.index import DedupeCase, DuplicateIndex, Link, key_tokens
+
+
+class PendingCases:
+    """The cases one batch linked and has not committed yet.
+
+    Made per batch (:meth:`RowDeduper.pending`) and used by that batch's
+    thread only; the batch's transaction owns it, never the shared pipeline.
+    """
+
+    def __init__(self, committed: DuplicateIndex) -> None:
+        self._own = _BatchIndex(committed)
+        self._found: dict[int, tuple[DedupeCase, list[str]]] = {}
+        # (case, primary, key tokens) in the order added: what the shared
+        # index learns after the commit
+        self.cases: list[tuple[DedupeCase, int | None, list[str]]] = []
+
+    def find(
+        self,
+        case: DedupeCase,
+        keys: list[str],
+        committed: DuplicateIndex,
+        link: Link | None,
+    ) -> Link | None:
+        """The link of ``case``: ``link`` (found in ``committed``, which the
+        caller holds locked) or one to a case of this batch, whichever the
+        rules put first."""
+        self._found[case.id] = (case, keys)
+        self._own.committed = committed
+        return _first(link, self._own.find(case, keys))
+
+    def add(self, case: DedupeCase, primary: int | None) -> None:
+        """Take ``case`` into the batch with the link it got."""
+        found = self._found.pop(case.id, None)
+        keys = found[1] if found is not None else key_tokens(case.text)
+        self._own.add(case, primary, keys)
+        self.cases.append((case, primary, keys))
+
+    def __len__(self) -> int:
+        return len(self.cases)
+
+
+class _BatchIndex(DuplicateIndex):
+    """A batch's own cases, judged as if they were in the committed index:
+    a word is rare or common by its count there and here together."""
+
+    def __init__(self, committed: DuplicateIndex) -> None:
+        self.committed = committed  # read by the word counts from the start
+        super().__init__(committed.settings, known_places=committed.known_places)
+
+    def _held(self) -> int:
+        return len(self._ids) + self.committed._held()
+
+    def _df_of(self, token: str) -> int:
+        return super()._df_of(token) + self.committed._df_of(token)
+
+    def _distinct(self, token: str) -> bool:
+        # not cached: the committed index changes between two calls
+        return token.isdigit() or self._df_of(token) <= self._rare_limit()
+
+    def _candidate_slots(
+        self, case: DedupeCase, keys: list[str], wide: bool = False
+    ) -> list[int]:
+        # a batch holds few cases: every one sharing a token is a candidate
+        mine = set(keys)
+        return [
+            slot
+            for slot, key in enumerate(self._keys)
+            if self._ids[slot] != case.id and not mine.isdisjoint(key.split())
+        ]
+
+
+def _first(committed: Link | None, own: Link | None) -> Link | None:
+    """The link one index holding both would give: the same-reporter rule
+    before similar words before other words; within the same-reporter rule
+    the earliest case (a committed one), otherwise the best score, the
+    committed case on a tie (it came first)."""
+    if own is None:
+        return committed
+    if committed is None or _rank(own) < _rank(committed):
+        return own
+    return committed
+
+
+def _rank(link: Link) -> tuple[int, float]:
+    if link.kind == "same_reporter":
+        return 0, 0.0
+    return (2 if link.scorer == "paraphrase" else 1), -link.score
