@@ -75,12 +75,17 @@ class _BatchIndex(DuplicateIndex):
         self, case: DedupeCase, keys: list[str], wide: bool = False
     ) -> list[int]:
         # a batch holds few cases: every one sharing a token is a candidate
-        mine = set(keys)
-        return [
-            slot
-            for slot, key in enumerate(self._keys)
-            if self._ids[slot] != case.id and not mine.isdisjoint(key.split())
-        ]
+        slots: set[int] = set()
+        for token in set(keys):
+            tid = self._vocab.get(token)
+            if tid is None:
+                continue
+            for block in self._blocks.values():
+                postings = block.get(tid)
+                if postings is not None:
+                    slots.update(postings)
+        slots.discard(self._slot.get(case.id, -1))
+        return sorted(slots)
 
 
 def _first(committed: Link | None, own: Link | None) -> Link | None:
