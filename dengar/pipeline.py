@@ -34,12 +34,13 @@ from dispatcher.outbox import queue as outbox
 from dispatcher.outbox.delivery_reports import apply_delivery_reports
 from dispatcher.routing import RouteDecision, Router
 from dispatcher.routing_model import RoutingModel
-from normalizer.content import CONTENT_LESS_REASON, says_nothing
+from normalizer.content import says_nothing
 from normalizer.dedupe.database import apply_link
 from normalizer.dedupe.index import Link
 from normalizer.dedupe.pending import PendingCases
 from normalizer.dedupe.rows import RowDeduper
-from normalizer.followups import Thread, find_thread
+from normalizer.followups import Thread, add_to_case, find_thread
+from normalizer.ignored import CONTENT_LESS, IgnoreReason, why_ignored
 from normalizer.normalize import MailPolicy, Normalized, normalize
 from normalizer.text import storable
 from storage.attachments import attachment_row
@@ -209,9 +210,9 @@ class Pipeline:
         if self._seen_message(item, fields, batch):
             summary.already_stored += 1
             return
-        command = item.metadata.get("command")
-        if fields.ignored_reason or command or item.metadata.get("hint"):
-            self._store_ignored(session, item, fields, batch, summary)
+        ignored = why_ignored(item, fields)
+        if ignored is not None:
+            self._store_ignored(session, item, fields, ignored, batch, summary)
             return
         channel_settings = self._channel_settings(item.channel)
         thread = find_thread(
@@ -354,25 +355,17 @@ class Pipeline:
         session: Session,
         item: InboundMessage,
         fields: Normalized,
+        why: IgnoreReason,
         batch: BatchState,
         summary: BatchSummary,
     ) -> None:
-        command = item.metadata.get("command")
-        hint = item.metadata.get("hint")
-        reason: str | None
-        if command:
-            reason = f"command /{command}"
-        elif hint:
-            reason = f"unsupported message: {hint}"
-        else:
-            reason = fields.ignored_reason
         row = self._new_row(
             session,
             item,
             fields,
             batch,
             "ignored",
-            ignored_reason=reason,
+            ignored_reason=why.stored,
             status="closed",
         )
         summary.ignored += 1
@@ -386,9 +379,9 @@ class Pipeline:
                     )
                 )
         text: str | None = None
-        if command and self.command_handler is not None:
+        if why.kind == "command" and self.command_handler is not None:
             text = self.command_handler(session, item, self.settings)
-        elif hint:
+        elif why.kind == "unsupported":
             text = render("hint_unsupported", self.replies.messages(item.channel))
         if text and fields.reporter.chat_id:
             key = f"cmd:{item.external_id}"
@@ -414,7 +407,7 @@ class Pipeline:
             fields,
             batch,
             "ignored",
-            ignored_reason=CONTENT_LESS_REASON,
+            ignored_reason=CONTENT_LESS.stored,
             status="closed",
         )
         summary.ignored += 1
@@ -444,21 +437,14 @@ class Pipeline:
         )
         # an album's photos and a follow-up's files belong to the case
         self._store_attachments(batch, case.id, fields)
-        if fields.location and case.location_lat is None:
-            case.location_lat = fields.location.latitude
-            case.location_lon = fields.location.longitude
-            case.location_label = fields.location.label
-        if fields.reporter.phone and not case.reporter_phone:
-            case.reporter_phone = fields.reporter.phone
-        if thread.edit_of is not None and fields.clean_text:
+        edit = thread.edit_of is not None and bool(fields.clean_text)
+        add_to_case(case, fields, edit=edit)
+        if edit:
+            assert thread.edit_of is not None
             edited = case if thread.edit_of.id == case.id else thread.edit_of
             apply_edit(
                 session, case, edited, fields, batch, self._classify, self._attempts
             )
-        elif not case.clean_text and fields.clean_text:
-            # a photo or location opened the case; the first words describe it
-            case.clean_text = fields.clean_text
-            case.original_text = fields.original_text
         session.add(case)
         summary.follow_ups += 1
         return row

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from contracts.records import InboundMessage
 from normalizer.content import complaint_words
+from normalizer.ignored import asked_for_new_case
 from normalizer.normalize import Normalized
 from storage.tables import AttachmentRow, ComplaintRow, OutboxRow
 
@@ -27,6 +28,23 @@ class Thread:
     case: ComplaintRow
     reason: str
     edit_of: ComplaintRow | None = None
+
+
+def add_to_case(case: ComplaintRow, fields: Normalized, *, edit: bool) -> None:
+    """What a follow-up changes in its case: a place when the case has
+    none, the reporter's phone number when the case has none, and, when a
+    photo or a place opened the case, the first words that describe it
+    (``edit``: the follow-up is an edit, whose text replaces the edited
+    one elsewhere: ``dengar.case_edits``)."""
+    if fields.location and case.location_lat is None:
+        case.location_lat = fields.location.latitude
+        case.location_lon = fields.location.longitude
+        case.location_label = fields.location.label
+    if fields.reporter.phone and not case.reporter_phone:
+        case.reporter_phone = fields.reporter.phone
+    if not edit and not case.clean_text and fields.clean_text:
+        case.clean_text = fields.clean_text
+        case.original_text = fields.original_text
 
 
 def case_of(session: Session, row: ComplaintRow) -> ComplaintRow:
@@ -118,7 +136,7 @@ def _session_case(
     ).first()
     if latest is None:
         return None
-    if latest.kind == "ignored" and (latest.ignored_reason or "") == "command /baru":
+    if asked_for_new_case(latest.kind, latest.ignored_reason):
         return None
     if item.received_at - latest.received_at > timedelta(minutes=minutes):
         return None
