@@ -20,7 +20,7 @@ import logging
 import os
 import warnings
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -63,6 +63,7 @@ from config.channel_settings import TelegramChannelSettings
 from contracts.channel import FetchResult
 from contracts.errors import (
     FatalChannelError,
+    NotReplayable,
     RecipientUnreachable,
     ReplyRetriable,
     RetriableChannelError,
@@ -114,6 +115,34 @@ class TelegramChannel:
         return (
             f"TelegramChannel(name={self.name!r}, "
             f"api_base_url={self.settings.api_base_url!r})"
+        )
+
+    @staticmethod
+    def replay(
+        settings: TelegramChannelSettings,
+        raw: bytes,
+        external_id: str,
+        received_at: datetime,
+    ) -> FetchResult:
+        """The item of a stored update's JSON (``contracts.channel.ReplaysRaw``).
+        Files are left out (counted in ``skipped``): the running channel
+        downloads them; the text, location and reporter are kept."""
+        try:
+            update = json.loads(raw)
+        except (ValueError, RecursionError) as exc:
+            raise NotReplayable(f"stored bytes are not JSON: {exc}") from None
+        try:
+            converted = convert_update(
+                update,
+                channel=settings.name,
+                private_chats_only=settings.private_chats_only,
+            )
+        except MalformedUpdate as exc:
+            raise NotReplayable(f"still unreadable: {exc}") from None
+        if not isinstance(converted, Converted):
+            raise NotReplayable(f"the channel skips this update: {converted.reason}")
+        return FetchResult(
+            items=[converted.item], cursor=None, skipped=len(converted.files)
         )
 
     @property
