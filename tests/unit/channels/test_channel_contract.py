@@ -6,6 +6,7 @@ the X API emulator)."""
 from __future__ import annotations
 
 import itertools
+import json
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -20,6 +21,7 @@ from channels.imap.channel import ImapChannel
 from channels.maildir import MaildirChannel
 from channels.registry import CHANNEL_TYPES, channel_class
 from channels.telegram.channel import TelegramChannel
+from channels.telegram.webhook import webhook_of
 from channels.whatsapp.channel import WhatsAppChannel
 from channels.whatsapp.webhook import WhatsAppWebhook
 from channels.x import XChannel
@@ -204,6 +206,51 @@ class TestTelegramContract(ChannelContract):
     async def source(self) -> AsyncIterator[TelegramSource]:
         async with FakeTelegramApi().running() as api:
             yield TelegramSource(api)
+
+
+WEBHOOK_SECRET = "contract-Secret_of-the-telegram-hook"
+
+
+class TelegramWebhookSource(TelegramSource):
+    """Telegram posting updates to the web app's receiver, which stores them
+    in the channel's spool."""
+
+    secrets = (TELEGRAM_TOKEN, WEBHOOK_SECRET)
+
+    def __init__(self, api: FakeTelegramApi, spool: Path) -> None:
+        super().__init__(api)
+        self.settings = TelegramChannelSettings.model_validate(
+            {
+                **self.settings.model_dump(),
+                "token": TELEGRAM_TOKEN,
+                "mode": "webhook",
+                "webhook_url": "https://pengaduan.example.go.id/webhooks/telegram/bot",
+                "secret_token": WEBHOOK_SECRET,
+                "spool_directory": spool,
+            }
+        )
+
+    async def add(self, count: int) -> None:
+        hook = webhook_of(self.settings)
+        for _ in range(count):
+            n = next(self._ids)
+            update = {"update_id": n, "message": self.api.make_message(42, f"isi {n}")}
+            body = json.dumps(update).encode()
+            answer = hook.receive(
+                body, {"x-telegram-bot-api-secret-token": WEBHOOK_SECRET}
+            )
+            assert answer.status == 200
+
+
+class TestTelegramWebhookContract(ChannelContract):
+    """Telegram bot, webhook mode."""
+
+    channel_type = "telegram"
+
+    @pytest.fixture
+    async def source(self, tmp_path: Path) -> AsyncIterator[TelegramWebhookSource]:
+        async with FakeTelegramApi().running() as api:
+            yield TelegramWebhookSource(api, tmp_path / "spool")
 
 
 IMAP_PASSWORD = "imap-Pa55word-of-the-contract"
