@@ -48,6 +48,7 @@ from channels.file_notes import missing_files_metadata
 from channels.push_spool import PushSpool, SpooledBody
 from channels.telegram.aiohttp_backend import AiohttpRequest
 from channels.telegram.http import RawUpdatesRequest, install_redactor, redact
+from channels.telegram.replay import replay_update
 from channels.telegram.updates import (
     Converted,
     FileRef,
@@ -63,7 +64,6 @@ from config.channel_settings import TelegramChannelSettings
 from contracts.channel import FetchResult
 from contracts.errors import (
     FatalChannelError,
-    NotReplayable,
     RecipientUnreachable,
     ReplyRetriable,
     RetriableChannelError,
@@ -123,23 +123,7 @@ class TelegramChannel:
         """The item of a stored update's JSON (``contracts.channel.ReplaysRaw``).
         Files are left out (counted in ``skipped``): the running channel
         downloads them; the text, location and reporter are kept."""
-        try:
-            update = json.loads(raw)
-        except (ValueError, RecursionError) as exc:
-            raise NotReplayable(f"stored bytes are not JSON: {exc}") from None
-        try:
-            converted = convert_update(
-                update,
-                channel=settings.name,
-                private_chats_only=settings.private_chats_only,
-            )
-        except MalformedUpdate as exc:
-            raise NotReplayable(f"still unreadable: {exc}") from None
-        if not isinstance(converted, Converted):
-            raise NotReplayable(f"the channel skips this update: {converted.reason}")
-        return FetchResult(
-            items=[converted.item], cursor=None, skipped=len(converted.files)
-        )
+        return replay_update(settings.name, raw, settings.private_chats_only)
 
     @property
     def bot(self) -> Bot:
