@@ -39,6 +39,8 @@ class PendingCases:
         caller holds locked) or one to a case of this batch, whichever the
         rules put first."""
         self._found[case.id] = (case, keys)
+        if not self.cases or (link is not None and link.kind == "same_reporter"):
+            return link  # nothing in the batch could come first
         self._own.committed = committed
         return _first(link, self._own.find(case, keys))
 
@@ -67,19 +69,26 @@ class _BatchIndex(DuplicateIndex):
     def _df_of(self, token: str) -> int:
         return super()._df_of(token) + self.committed._df_of(token)
 
-    def _distinct(self, token: str) -> bool:
-        # not cached: the committed index changes between two calls
-        return token.isdigit() or self._df_of(token) <= self._rare_limit()
+    def find(self, case: DedupeCase, keys: list[str] | None = None) -> Link | None:
+        # which words are rare is known for one decision only: the
+        # committed index changes between two (it is locked during one)
+        self._rare.clear()
+        self._rare_at = self._rare_limit()
+        return super().find(case, keys)
 
     def _candidate_slots(
         self, case: DedupeCase, keys: list[str], wide: bool = False
     ) -> list[int]:
-        # a batch holds few cases: every one sharing a token is a candidate
+        # as the committed index looks: through the rarest token and the
+        # numbers and rare words (a link needs one in common); a batch is
+        # small, so every case found that way is a candidate
+        vocab = self._vocab
+        known = sorted((self._df_of(t), t) for t in set(keys) if t in vocab)
         slots: set[int] = set()
-        for token in set(keys):
-            tid = self._vocab.get(token)
-            if tid is None:
+        for rank, (_, token) in enumerate(known):
+            if rank and not self._distinct(token):
                 continue
+            tid = vocab[token]
             for block in self._blocks.values():
                 postings = block.get(tid)
                 if postings is not None:
