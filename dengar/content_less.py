@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlmodel import Session, col, select
 
 from contracts.records import InboundMessage
-from normalizer.content import CONTENT_LESS_REASON
+from normalizer.ignored import CONTENT_LESS
 from normalizer.normalize import Normalized
 from storage.tables import ComplaintRow
 
@@ -33,7 +33,7 @@ def answered_recently(
             ComplaintRow.channel == item.channel,
             same,
             ComplaintRow.kind == "ignored",
-            ComplaintRow.ignored_reason == CONTENT_LESS_REASON,
+            ComplaintRow.ignored_reason == CONTENT_LESS.stored,
             col(ComplaintRow.received_at) >= since,
             col(ComplaintRow.received_at) <= item.received_at,
         )

@@ -28,6 +28,7 @@ from dengar.content_less import answered_recently
 from dengar.missing_files import note_missing_files
 from dengar.replies import CitizenReplies
 from dispatcher.duplicates import follow_primary
+from dispatcher.intake import intake
 from dispatcher.message import idempotency_key
 from dispatcher.notify import render
 from dispatcher.outbox import queue as outbox
@@ -464,10 +465,9 @@ class Pipeline:
         if self.region_finder is not None:
             region = self.region_finder(text, fields.location)
         decision = self.router.route(text, category, region)
-        social = _needs_triage(self._channel_settings(item.channel), found)
-        # an unrouted complaint waits for staff too, but its citizen is
-        # acknowledged like any other
-        triage = social or decision.to_triage
+        entry = intake(
+            _triage_policy(self._channel_settings(item.channel)), found, decision
+        )
         row = self._new_row(
             session,
             item,
@@ -480,7 +480,7 @@ class Pipeline:
             agency_code=decision.agency_code,
             routing_reason=decision.reason,
             routing_detail=decision.detail(),
-            status="triage" if triage else "received",
+            status=entry.status,
         )
         assert row.id is not None
         self._store_attachments(batch, row.id, fields)
@@ -491,7 +491,7 @@ class Pipeline:
         if link is not None:
             summary.linked += 1
             self._follow(session, row, link.target_id)
-        elif not triage:
+        elif not entry.waits_for_staff:
             self.enqueue_for_agency(
                 session,
                 row,
@@ -499,7 +499,7 @@ class Pipeline:
                 new_case=True,
                 not_before=held_until(window),
             )
-        if not social:
+        if entry.acknowledged:
             summary.replies += self.replies.ack(
                 session, row, item, fields, choice_window=window
             )
@@ -624,15 +624,16 @@ def held_until(window: float) -> datetime | None:
     return utcnow() + timedelta(seconds=window) if window > 0 else None
 
 
-def _needs_triage(channel_settings: Any, found: tuple[str, float] | None) -> bool:
-    """Whether a new case waits for staff before it is routed. Only social
-    channels have ``auto_dispatch``: off, every post waits; on, a post goes
-    straight to its agency when the rules classify it as a complaint with at
-    least ``auto_dispatch_min_score``, and waits otherwise."""
+@dataclass(frozen=True, slots=True)
+class _TriagePolicy:
+    triage: bool
+    auto_dispatch_min_score: float | None
+
+
+def _triage_policy(channel_settings: Any) -> _TriagePolicy:
+    """What the channel's settings say about triage: only social channels
+    have ``auto_dispatch``: off, every post waits; on, from
+    ``auto_dispatch_min_score``."""
     auto = getattr(channel_settings, "auto_dispatch", None)
-    if auto is None:
-        return False
-    if auto is False:
-        return True
     threshold = float(getattr(channel_settings, "auto_dispatch_min_score", 0.0))
-    return found is None or found[1] < threshold
+    return _TriagePolicy(auto is not None, threshold if auto else None)

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from config.channel_settings import MaildirChannelSettings, XChannelSettings
-from dengar.pipeline import _needs_triage
+from dengar.pipeline import _triage_policy
+from dispatcher.intake import needs_triage
+
+
+def _needs_triage(settings: object, found: tuple[str, float] | None) -> bool:
+    return needs_triage(_triage_policy(settings), found)
 
 
 def x(**kwargs) -> XChannelSettings:
