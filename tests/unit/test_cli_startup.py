@@ -63,11 +63,31 @@ def test_status_opens_only_the_database(tmp_path):
     )
     code = f"main(['--config', {config!r}, 'status'], standalone_mode=False)"
     loaded = _modules_after(code, tmp_path)
-    # the schema is current: no migration tool, no channels, no pipeline
+    # the schema is current: the bare sqlite3 driver reads it; no
+    # SQLAlchemy, no migration tool, no channels, no pipeline
+    assert "sqlite3" in loaded
+    assert not {m for m in loaded if m.split(".")[0] in ("sqlalchemy", "sqlmodel")}
     assert "alembic" not in loaded
     assert "dengar.app" not in loaded
     assert "numpy" not in loaded
-    assert "dengar.store" in loaded
+    assert "dengar.store" not in loaded
+
+
+def test_status_creates_a_missing_database(tmp_path):
+    config = str(REPO / "config" / "dengar.example.yaml")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DENGAR_")}
+    env["PYTHONPATH"] = str(REPO)
+    done = subprocess.run(
+        [sys.executable, "-m", "dengar", "--config", config, "status", "--json"],
+        cwd=tmp_path,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    report = json.loads(done.stdout)
+    assert report["complaints"]["cases"] == 0
+    assert (tmp_path / "dengar.db").is_file()
 
 
 def test_lazy_commands_list_their_own_help():
