@@ -24,6 +24,7 @@ from typing import Any
 import click
 from sqlmodel import select
 
+from dengar import audit
 from dengar.case_history import record_change
 from dispatcher.status import NoAgencyError, StatusChangeError, change_status
 from normalizer.records import CaseStatus
@@ -156,6 +157,9 @@ def update(
         who_has = row.agency_code
         if code is not None and code != row.agency_code:
             _assign(obj, session, row, code, who)
+            audit.record(
+                session, who, "case_reroute", number, f"{who_has or '-'} -> {code}"
+            )
         try:
             change_status(
                 session,
@@ -172,8 +176,6 @@ def update(
         except StatusChangeError as exc:
             click.echo(f"{number}: {exc}", err=True)
             sys.exit(1)
-        from dengar import audit
-
         audit.record(session, who, "case_status", number, f"{old} -> {new_status}")
         session.commit()
     # after the commit: the notify callable opens its own transaction, which

@@ -9,6 +9,7 @@ import click
 from rich.table import Table
 from sqlmodel import col, select
 
+from dengar import audit
 from dispatcher import outbox as box
 from storage.tables import ComplaintRow, OutboxRow
 
@@ -80,6 +81,10 @@ def retry(ctx: click.Context, ids: tuple[int, ...], dead: bool) -> None:
         raise click.UsageError("give outbox row IDS or --dead")
     app = open_app(ctx)
     with app.sessions() as session:
+        # staged first: retry() commits it with the rows it puts back
+        audit.record(
+            session, audit.cli_actor(), "outbox_retry", audit.retried_rows(ids)
+        )
         count = box.retry(session, list(ids) if ids else None, dead=dead)
     asyncio.run(app.close())
     console.print(f"{count} delivery(ies) queued again")

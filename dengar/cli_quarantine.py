@@ -22,6 +22,7 @@ from rich.table import Table
 from sqlmodel import Session, col, select
 
 from channels.base import FetchResult
+from dengar import audit
 from dengar.app import App
 from normalizer.records import InboundMessage
 from storage.tables import QuarantineRow
@@ -128,13 +129,18 @@ def _x(row: QuarantineRow, document: Any) -> FetchResult:
     return FetchResult(items=[item], cursor=None)
 
 
-def replay(app: App, session: Session, row: QuarantineRow) -> Replayed:
-    """Rebuild ``row``'s item and ingest it in ``session`` (committed)."""
+def replay(
+    app: App, session: Session, row: QuarantineRow, actor: str | None = None
+) -> Replayed:
+    """Rebuild ``row``'s item and ingest it in ``session`` (committed, with
+    an audit log entry of ``actor`` when given)."""
     assert row.id is not None
     try:
         result = rebuild(app, row)
     except NotReplayable as exc:
         return Replayed(row.id, "kept", str(exc))
+    if actor is not None:
+        audit.record(session, actor, "quarantine_retry", f"#{row.id}", row.channel)
     session.delete(row)
     session.flush()
     summary = app.pipeline.ingest(session, row.channel, result, advance_cursor=False)
@@ -249,7 +255,7 @@ def retry(ctx: click.Context, item_ids: tuple[int, ...], everything: bool) -> No
         with app.sessions() as session:
             row = session.get(QuarantineRow, item_id)
             if row is not None:
-                results.append(replay(app, session, row))
+                results.append(replay(app, session, row, audit.cli_actor()))
     asyncio.run(app.close())
     table = Table(title="Replayed")
     for column in ("id", "outcome", "detail"):

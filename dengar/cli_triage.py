@@ -10,7 +10,6 @@ from the configuration; tests (or another shell) can hand it a ready
 from __future__ import annotations
 
 import asyncio
-import getpass
 import json
 import sys
 from collections.abc import Callable, Collection, Iterator
@@ -24,6 +23,7 @@ from rich.table import Table
 from sqlmodel import Session
 
 from config.localtime import local_time
+from dengar import audit
 from dengar.triage import (
     RouteAndEnqueue,
     TriageError,
@@ -71,13 +71,6 @@ def _backend(ctx: click.Context) -> Iterator[TriageBackend]:
         backend.close()
 
 
-def _default_actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
-
-
 def _fail(message: str) -> NoReturn:
     Console(stderr=True).print(f"[red]{message}[/red]", highlight=False)
     sys.exit(1)
@@ -87,15 +80,20 @@ def _decide(
     ctx: click.Context,
     decide: Callable[[Session, TriageBackend], ComplaintRow],
     done: Callable[[ComplaintRow], str],
+    audited: tuple[str, str, Callable[[ComplaintRow], str | None]],
 ) -> None:
-    """Run one triage decision in its own transaction and print ``done`` of
-    the row, or the refusal (exit status 1)."""
+    """Run one triage decision in its own transaction, entered in the audit
+    log as ``audited`` (actor, action, detail of the row) like the
+    dashboard's, and print ``done`` of the row, or the refusal (exit 1)."""
+    actor, action, detail = audited
     with _backend(ctx) as backend, backend.sessions() as session:
         try:
             row = decide(session, backend)
         except TriageError as exc:
             session.rollback()
             _fail(str(exc))
+        target = row.tracking_no or str(row.id)
+        audit.record(session, actor, action, target, detail(row))
         session.commit()
         # inside the session: the committed row reloads its attributes
         click.echo(done(row))
@@ -196,17 +194,19 @@ def accept_command(
 ) -> None:
     """Make post REF (id or tracking number) a case and queue it for its
     agency; a returned case goes to the agency given with --agency."""
+    who = actor or audit.cli_actor()
     _decide(
         ctx,
         lambda session, backend: accept(
             session,
             ref,
             agency,
-            actor or _default_actor(),
+            who,
             backend.route_and_enqueue,
             agencies=backend.agencies,
         ),
         lambda row: f"accepted {row.tracking_no or row.id} for {row.agency_code}",
+        (who, "triage_accept", lambda row: row.agency_code),
     )
 
 
@@ -219,8 +219,10 @@ def dismiss_command(
     ctx: click.Context, ref: str, reason: str, actor: str | None
 ) -> None:
     """Decide post REF (id or tracking number) is not a case."""
+    who = actor or audit.cli_actor()
     _decide(
         ctx,
-        lambda session, _: dismiss(session, ref, reason, actor or _default_actor()),
+        lambda session, _: dismiss(session, ref, reason, who),
         lambda row: f"dismissed {row.tracking_no or row.id}: {reason.strip()}",
+        (who, "triage_dismiss", lambda _: reason.strip() or None),
     )
