@@ -19,17 +19,15 @@ from __future__ import annotations
 import getpass
 import re
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlmodel import select
 
-from dengar import audit
-from dengar.case_history import record_change
-from dispatcher.status import NoAgencyError, StatusChangeError, change_status
 from normalizer.records import CaseStatus
-from normalizer.tracking import canonical
-from storage.tables import ComplaintRow
+
+# the database side when the command runs: `dengar case --help` opens nothing
+if TYPE_CHECKING:
+    from storage.tables import ComplaintRow
 
 
 def _from_context(obj: Any, name: str) -> Any:
@@ -118,6 +116,13 @@ def update(
     actor: str | None,
 ) -> None:
     """Set the status of case TRACKING_NO and notify its reporter(s)."""
+    from sqlmodel import select
+
+    from dengar import audit
+    from dispatcher.status import NoAgencyError, StatusChangeError, change_status
+    from normalizer.tracking import canonical
+    from storage.tables import ComplaintRow
+
     if agency is not None and new_status != CaseStatus.DISPATCHED.value:
         raise click.UsageError(
             "--agency goes with --status dispatched only "
@@ -205,6 +210,8 @@ def update(
 def _assign(obj: Any, session: Any, row: ComplaintRow, code: str, who: str) -> None:
     """Give ``row`` to agency ``code`` and queue its delivery, in ``session``:
     "diteruskan" is only true once the agency's queue has the case."""
+    from dengar.case_history import record_change
+
     enqueue = _from_context(obj, "enqueue")
     previous = row.agency_code or "-"
     row.agency_code = code

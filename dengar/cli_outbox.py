@@ -7,11 +7,8 @@ import json
 
 import click
 from rich.table import Table
-from sqlmodel import col, select
 
-from dengar import audit
-from dispatcher import outbox as box
-from storage.tables import ComplaintRow, OutboxRow
+# the database when a command runs: `dengar outbox --help` opens nothing
 
 
 @click.group()
@@ -31,7 +28,10 @@ def outbox() -> None:
 @click.pass_context
 def list_(ctx: click.Context, status: str, limit: int, as_json: bool) -> None:
     """The newest outbox rows, with their last error."""
+    from sqlmodel import col, select
+
     from dengar.cli import console, open_app
+    from storage.tables import ComplaintRow, OutboxRow
 
     app = open_app(ctx)
     with app.sessions() as session:
@@ -75,7 +75,9 @@ def list_(ctx: click.Context, status: str, limit: int, as_json: bool) -> None:
 @click.pass_context
 def retry(ctx: click.Context, ids: tuple[int, ...], dead: bool) -> None:
     """Put deliveries back in the queue: the given IDS, or all --dead ones."""
+    from dengar import audit
     from dengar.cli import console, open_app
+    from dispatcher import outbox as box
 
     if not ids and not dead:
         raise click.UsageError("give outbox row IDS or --dead")

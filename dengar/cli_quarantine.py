@@ -15,17 +15,21 @@ import asyncio
 import json
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
-from sqlmodel import Session, col, select
 
 from channels.base import FetchResult
-from dengar import audit
-from dengar.app import App
 from normalizer.records import InboundMessage
-from storage.tables import QuarantineRow
+
+# the application and the database when a command runs: `dengar quarantine
+# --help` opens neither
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from dengar.app import App
+    from storage.tables import QuarantineRow
 
 MAIL_TYPES = ("maildir", "imap")
 
@@ -134,6 +138,11 @@ def replay(
 ) -> Replayed:
     """Rebuild ``row``'s item and ingest it in ``session`` (committed, with
     an audit log entry of ``actor`` when given)."""
+    from sqlmodel import select
+
+    from dengar import audit
+    from storage.tables import QuarantineRow
+
     assert row.id is not None
     try:
         result = rebuild(app, row)
@@ -177,7 +186,10 @@ def quarantine() -> None:
 @click.pass_context
 def list_(ctx: click.Context, channel: str | None, limit: int, as_json: bool) -> None:
     """The held items, newest first, with the reason each was held."""
+    from sqlmodel import col, select
+
     from dengar.cli import console, open_app
+    from storage.tables import QuarantineRow
 
     app = open_app(ctx)
     with app.sessions() as session:
@@ -211,6 +223,7 @@ def list_(ctx: click.Context, channel: str | None, limit: int, as_json: bool) ->
 def show(ctx: click.Context, item_id: int, raw: bool) -> None:
     """One held item: its reason and the start of its bytes."""
     from dengar.cli import err, open_app
+    from storage.tables import QuarantineRow
 
     app = open_app(ctx)
     with app.sessions() as session:
@@ -235,7 +248,11 @@ def show(ctx: click.Context, item_id: int, raw: bool) -> None:
 @click.pass_context
 def retry(ctx: click.Context, item_ids: tuple[int, ...], everything: bool) -> None:
     """Replay held items through the pipeline (IDs, or --all)."""
+    from sqlmodel import col, select
+
+    from dengar import audit
     from dengar.cli import console, err, open_app
+    from storage.tables import QuarantineRow
 
     if not item_ids and not everything:
         err.print("give item ids or --all")

@@ -7,16 +7,15 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
 
-from dengar.routing_explain import explanation
-from dengar.routing_learning import Learnt, learn_from_file, learn_from_history
-from dengar.triage import TriageError, find_case
-from dispatcher.routing_examples import ExamplesError
-from dispatcher.routing_model import TrainingError
-from dispatcher.routing_store import list_models, model_summary
+# the model (numpy, scikit-learn) and the database when a command runs:
+# `dengar routing --help` loads neither
+if TYPE_CHECKING:
+    from dengar.routing_learning import Learnt
 
 
 @click.group()
@@ -40,6 +39,9 @@ def learn(ctx: click.Context, file: Path | None, from_history: bool) -> None:
     """Train the routing model on FILE.csv (columns text, agency, optional
     title) or on the deployment's own decisions, and store it as a new version."""
     from dengar.cli import err, open_app
+    from dengar.routing_learning import learn_from_file, learn_from_history
+    from dispatcher.routing_examples import ExamplesError
+    from dispatcher.routing_model import TrainingError
 
     if (file is None) == (not from_history):
         err.print("[red]Give either FILE.csv or --from-history[/red]", highlight=False)
@@ -82,6 +84,7 @@ def _print_learnt(learnt: Learnt, enabled: bool) -> None:
 def models(ctx: click.Context, as_json: bool) -> None:
     """The stored model versions, newest (the one in use) first."""
     from dengar.cli import console, open_app
+    from dispatcher.routing_store import list_models, model_summary
 
     app = open_app(ctx)
     with app.sessions() as session:
@@ -112,6 +115,8 @@ def models(ctx: click.Context, as_json: bool) -> None:
 def explain(ctx: click.Context, ref: str, as_json: bool) -> None:
     """Why case REF (tracking number or id) went where it went."""
     from dengar.cli import console, err, open_app
+    from dengar.routing_explain import explanation
+    from dengar.triage import TriageError, find_case
 
     app = open_app(ctx)
     try:

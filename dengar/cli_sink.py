@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from typing import TYPE_CHECKING
 
 import click
-from sqlmodel import col, select
 
 from config.redaction import MASKER
-from config.settings import Settings
-from dengar.app import App
-from dispatcher.message import build_message, idempotency_key
-from dispatcher.sinks.base import Delivery, DeliveryError
-from dispatcher.sinks.http import HttpSink, Prepared, RequestProblem
-from normalizer.tracking import canonical
-from storage.tables import ComplaintRow
+
+# the rest when the command runs: `dengar sink --help` opens nothing
+if TYPE_CHECKING:
+    from config.settings import Settings
+    from dengar.app import App
+    from dispatcher.sinks.base import Delivery
+    from dispatcher.sinks.http import HttpSink, Prepared
 
 ANSWER_SHOWN = 4000  # characters of the answer printed
 
@@ -41,6 +41,7 @@ def try_(ctx: click.Context, agency: str, number: str | None, send: bool) -> Non
     of it is a replay the agency's system should recognise).
     """
     from dengar.cli import err, open_app
+    from dispatcher.sinks.http import RequestProblem
 
     app = open_app(ctx)
     try:
@@ -62,6 +63,7 @@ def try_(ctx: click.Context, agency: str, number: str | None, send: bool) -> Non
 
 def _http_sink(app: App, code: str) -> HttpSink:
     from dengar.cli import err
+    from dispatcher.sinks.http import HttpSink
 
     settings: Settings = app.settings
     try:
@@ -84,7 +86,13 @@ def _http_sink(app: App, code: str) -> HttpSink:
 
 
 def _delivery(app: App, code: str, number: str | None) -> Delivery:
+    from sqlmodel import col, select
+
     from dengar.cli import err
+    from dispatcher.message import build_message, idempotency_key
+    from dispatcher.sinks.base import Delivery
+    from normalizer.tracking import canonical
+    from storage.tables import ComplaintRow
 
     agency = app.settings.agency(code)
     with app.sessions() as session:
@@ -116,6 +124,8 @@ def _shown(prepared: Prepared) -> str:
 
 
 async def _send(http: HttpSink, delivery: Delivery, prepared: Prepared) -> None:
+    from dispatcher.sinks.base import DeliveryError
+
     try:
         answer = await http.send(prepared)
     except DeliveryError as exc:

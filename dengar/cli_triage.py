@@ -15,25 +15,21 @@ import sys
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 from rich.console import Console
 from rich.table import Table
-from sqlmodel import Session
 
 from config.localtime import local_time
-from dengar import audit
-from dengar.triage import (
-    RouteAndEnqueue,
-    TriageError,
-    accept,
-    dismiss,
-    model_suggestions,
-    triage_queue,
-    why_waiting,
-)
-from storage.tables import ComplaintRow
+
+# the database and the routing model when a command runs: `dengar triage
+# --help` loads neither
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from dengar.triage import RouteAndEnqueue
+    from storage.tables import ComplaintRow
 
 
 @dataclass
@@ -85,6 +81,9 @@ def _decide(
     """Run one triage decision in its own transaction, entered in the audit
     log as ``audited`` (actor, action, detail of the row) like the
     dashboard's, and print ``done`` of the row, or the refusal (exit 1)."""
+    from dengar import audit
+    from dengar.triage import TriageError
+
     actor, action, detail = audited
     with _backend(ctx) as backend, backend.sessions() as session:
         try:
@@ -100,6 +99,8 @@ def _decide(
 
 
 def _summary(row: ComplaintRow) -> dict[str, object]:
+    from dengar.triage import model_suggestions, why_waiting
+
     return {
         "id": row.id,
         "tracking_no": row.tracking_no,
@@ -118,6 +119,8 @@ def _summary(row: ComplaintRow) -> dict[str, object]:
 
 
 def _suggestion_cell(row: ComplaintRow) -> str:
+    from dengar.triage import model_suggestions
+
     return "\n".join(
         f"{s.get('agency')} {float(s.get('confidence') or 0):.2f}: "
         + ", ".join(s.get("words") or [])
@@ -138,6 +141,8 @@ def triage(ctx: click.Context, channel: str | None, as_json: bool) -> None:
     """What awaits a decision: social posts and unrouted cases (accept or
     dismiss them) and cases an agency returned (accept --agency); the same
     list as the dashboard's /triase."""
+    from dengar.triage import triage_queue, why_waiting
+
     if ctx.invoked_subcommand is not None:
         return
     with _backend(ctx) as backend, backend.sessions() as session:
@@ -194,6 +199,9 @@ def accept_command(
 ) -> None:
     """Make post REF (id or tracking number) a case and queue it for its
     agency; a returned case goes to the agency given with --agency."""
+    from dengar import audit
+    from dengar.triage import accept
+
     who = actor or audit.cli_actor()
     _decide(
         ctx,
@@ -219,6 +227,9 @@ def dismiss_command(
     ctx: click.Context, ref: str, reason: str, actor: str | None
 ) -> None:
     """Decide post REF (id or tracking number) is not a case."""
+    from dengar import audit
+    from dengar.triage import dismiss
+
     who = actor or audit.cli_actor()
     _decide(
         ctx,

@@ -16,6 +16,14 @@ from dengar.cli import LAZY_COMMANDS, main
 from tests.conftest import REPO
 
 HEAVY = ("sqlalchemy", "pydantic", "alembic", "numpy", "dengar.app", "telegram")
+# what only the commands that need them may load: the database, the web
+# server, the models, the channels' and sinks' client libraries
+LIBRARIES = (
+    "sqlalchemy", "sqlmodel", "alembic", "fastapi", "starlette", "uvicorn",
+    "numpy", "scipy", "sklearn", "rapidfuzz", "telegram", "tweepy", "aio_pika",
+    "aiormq", "redis", "httpx", "imapclient", "aiosmtplib", "jinja2",
+    "dengar.app", "dengar.pipeline",
+)  # fmt: skip
 
 
 def _modules_after(code: str, cwd: Path) -> set[str]:
@@ -46,6 +54,20 @@ def test_help_imports_no_command_module_and_no_database_library(tmp_path):
     assert not {
         m for m in loaded if m.startswith("dengar.cli_") and m != "dengar.cli_lazy"
     }
+
+
+def test_the_help_of_every_command_loads_no_library_of_its_work(tmp_path):
+    names = sorted(main.list_commands(click.Context(main)))
+    code = (
+        f"for name in {names!r}:\n"
+        "    try:\n"
+        "        main([name, '--help'], standalone_mode=False)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+    )
+    loaded = _modules_after(code, tmp_path)
+    assert "dengar.cli_triage" in loaded  # the probe did reach the commands
+    assert not {m for m in loaded if m in LIBRARIES or m.split(".")[0] in LIBRARIES}
 
 
 def test_status_opens_only_the_database(tmp_path):
