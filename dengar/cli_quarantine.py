@@ -21,6 +21,7 @@ import click
 from rich.table import Table
 
 from channels.base import FetchResult
+from config.localtime import CLI_FORMAT, local_time
 from normalizer.records import InboundMessage
 
 # the application and the database when a command runs: `dengar quarantine
@@ -209,7 +210,7 @@ def list_(ctx: click.Context, channel: str | None, limit: int, as_json: bool) ->
             str(r["id"]),
             r["channel"],
             r["external_id"],
-            r["created_at"][:19],
+            local_time(r["created_at"], app.settings.timezone, CLI_FORMAT),
             str(r["bytes"]),
             r["reason"],
         )

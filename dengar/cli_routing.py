@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 import click
 from rich.table import Table
 
+from config.localtime import CLI_FORMAT, local_time
+
 # the model (numpy, scikit-learn) and the database when a command runs:
 # `dengar routing --help` loads neither
 if TYPE_CHECKING:
@@ -103,7 +105,7 @@ def models(ctx: click.Context, as_json: bool) -> None:
             row["source"],
             str(row["examples"]),
             ", ".join(row["agencies"]),
-            row["created_at"][:19],
+            local_time(row["created_at"], app.settings.timezone, CLI_FORMAT),
         )
     console.print(table)
 
@@ -151,7 +153,8 @@ def explain(ctx: click.Context, ref: str, as_json: bool) -> None:
             )
         console.print(table)
     for decision in data["staff_decisions"]:
-        say(f"then {decision['actor']} at {decision['at'][:19]}: {decision['note']}")
+        when = local_time(decision["at"], app.settings.timezone, CLI_FORMAT)
+        say(f"then {decision['actor']} at {when}: {decision['note']}")
     now = data["now"]
     say(
         f"today the routing would send it to {now['agency']}"

@@ -57,6 +57,8 @@ def test_an_oversized_mail_is_listed_shown_and_replayed_after_the_limit_is_raise
     shown = _cli(config, "quarantine", "show", str(held["id"]))
     assert "Subject: Jalan berlubang besar" in shown.output
     assert shown.output.startswith(f"id: {held['id']}")
+    table = _cli(config, "quarantine", "list")
+    assert "WITA" in table.output  # held since, in the configured zone
 
     # the operator raises the limit, then replays
     config = _config(tmp_path, db_url, maildir, max_bytes=1_000_000)
