@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from config.localtime import local_time
-from dengar.cli_lazy import LazyGroup
+from dengar.cli.lazy import LazyGroup
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -29,38 +29,38 @@ if TYPE_CHECKING:
 # and the light commands start fast (bench/cli.py); a test keeps the help
 # texts equal to the commands' own.
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
-    "agency": ("dengar.cli_web:agency", "Agency API access."),
+    "agency": ("dengar.cli.web:agency", "Agency API access."),
     "case": (
-        "dengar.cli_case:case",
+        "dengar.cli.case:case",
         "Look after one case: change its status (the reporters are told).",
     ),
-    "dedupe": ("dengar.cli_dedupe:dedupe", "Duplicate links between cases."),
+    "dedupe": ("dengar.cli.dedupe:dedupe", "Duplicate links between cases."),
     "import": (
-        "dengar.cli_import:import_",
+        "dengar.cli.importing:import_",
         "Import SOURCES: .eml files, mbox archives, folders of them, or X post URLs.",
     ),
     "outbox": (
-        "dengar.cli_outbox:outbox",
+        "dengar.cli.outbox:outbox",
         "Deliveries to agencies and replies to citizens.",
     ),
     "quarantine": (
-        "dengar.cli_quarantine:quarantine",
+        "dengar.cli.quarantine:quarantine",
         "Items that could not become records: list, show, replay.",
     ),
     "routing": (
-        "dengar.cli_routing:routing",
+        "dengar.cli.routing:routing",
         "The routing model: learn it, list its versions, explain a case.",
     ),
-    "sink": ("dengar.cli_sink:sink", "Agency sinks: try an http sink's request."),
+    "sink": ("dengar.cli.sink:sink", "Agency sinks: try an http sink's request."),
     "serve": (
-        "dengar.cli_web:serve",
+        "dengar.cli.web:serve",
         "Serve the staff dashboard and the agency API (until SIGINT/SIGTERM).",
     ),
     "triage": (
-        "dengar.cli_triage:triage",
+        "dengar.cli.triage:triage",
         "What awaits a decision: social posts and unrouted cases (accept or dismiss...",
     ),
-    "user": ("dengar.cli_web:user", "Dashboard accounts."),
+    "user": ("dengar.cli.web:user", "Dashboard accounts."),
 }
 
 EXAMPLE_GAZETTEER = (
@@ -225,7 +225,7 @@ def run(
             if once:
                 return await runner.run_once()
             if web:
-                from dengar.cli_web import serve_beside
+                from dengar.cli.web import serve_beside
 
                 await serve_beside(app, runner.run_forever())
             else:
@@ -318,7 +318,7 @@ def print_summary(summary: RunSummary) -> None:
 @click.pass_context
 def status(ctx: click.Context, as_json: bool, with_cases: bool) -> None:
     """Counts of complaints and deliveries, and each channel's health."""
-    from dengar.status import cases, status_report
+    from dengar.status_report import cases, status_report
     from storage.quick_read import open_reader
     from storage.schema_head import head_revisions
 
@@ -438,7 +438,7 @@ def _print_status(report: dict[str, Any], zone_name: str) -> None:
 @click.pass_context
 def queue(ctx: click.Context, agency: str, as_json: bool, everything: bool) -> None:
     """The cases waiting for AGENCY in its queue (database sink)."""
-    from dengar.status import agency_queue
+    from dengar.status_report import agency_queue
 
     app = open_store(ctx)
     code = agency.upper()

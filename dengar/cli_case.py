@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from normalizer.records import CaseStatus
+from contracts.records import CaseStatus
 
 # the database side when the command runs: `dengar case --help` opens nothing
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ def update(
 
     from dengar import audit
     from dispatcher.status import NoAgencyError, StatusChangeError, change_status
-    from normalizer.tracking import canonical
+    from contracts.tracking import canonical
     from storage.tables import ComplaintRow
 
     if agency is not None and new_status != CaseStatus.DISPATCHED.value:
@@ -130,7 +130,7 @@ def update(
         )
     obj: Any = ctx.obj
     if isinstance(obj, dict) and obj.get("sessions") is None:
-        from dengar.cli import open_app  # here: dengar.cli imports this module
+        from dengar.cli.common import open_app
 
         app = open_app(ctx)
         obj = {

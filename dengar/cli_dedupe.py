@@ -16,7 +16,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-    from normalizer.dedupe import DuplicateIndex
+    from normalizer.dedupe.index import DuplicateIndex
     from storage.tables import ComplaintRow
 
 
@@ -33,8 +33,8 @@ def _default_actor() -> str:
 
 
 def _case_or_exit(session: Session, tracking_no: str) -> ComplaintRow:
-    from dengar.cli import err
-    from normalizer.dedupe_db import find_case
+    from dengar.cli.common import err
+    from normalizer.dedupe.database import find_case
 
     row = find_case(session, tracking_no.strip().upper())
     if row is None:
@@ -57,8 +57,8 @@ def explanation(
 ) -> dict[str, Any]:
     """What ``explain`` prints, as data: the link, its reason, the unlinks,
     the supporters and the nearest candidates with their verdicts."""
-    from normalizer.dedupe_db import case_from_row, supporters, unlinked_pairs
-    from normalizer.dedupe_paraphrase import linked, probability
+    from normalizer.dedupe.database import case_from_row, supporters, unlinked_pairs
+    from normalizer.dedupe.paraphrase import linked, probability
 
     assert row.id is not None
     case = case_from_row(row)
@@ -122,8 +122,8 @@ def explanation(
 def explain(ctx: click.Context, tracking_no: str, limit: int, as_json: bool) -> None:
     """Why case TRACKING_NO is (or is not) linked, and its nearest candidates."""
     from dengar.app import known_places
-    from dengar.cli import console, open_app
-    from normalizer.dedupe_db import rebuild_index
+    from dengar.cli.common import console, open_app
+    from normalizer.dedupe.database import rebuild_index
 
     app = open_app(ctx)
     with app.sessions() as session:
@@ -188,8 +188,8 @@ def explain(ctx: click.Context, tracking_no: str, limit: int, as_json: bool) -> 
 def _print_paraphrase(data: dict[str, Any]) -> None:
     """The parts of the paraphrase score against the linked case (or the
     candidate that scores best in other words), in Indonesian for staff."""
-    from dengar.cli import console
-    from normalizer.dedupe_paraphrase import THRESHOLD
+    from dengar.cli.common import console
+    from normalizer.dedupe.paraphrase import THRESHOLD
 
     chosen = next(
         (c for c in data["candidates"] if c["tracking_no"] == data["duplicate_of"]),
@@ -215,9 +215,9 @@ def _print_paraphrase(data: dict[str, Any]) -> None:
 def link(ctx: click.Context, tracking_no: str, target: str, actor: str | None) -> None:
     """Make case TRACKING_NO a duplicate of TARGET (of its primary)."""
     from dengar import audit
-    from dengar.cli import console, err, open_app
+    from dengar.cli.common import console, err, open_app
     from dispatcher.duplicates import sync_duplicates
-    from normalizer.dedupe_db import LinkError, link_manually
+    from normalizer.dedupe.database import LinkError, link_manually
     from storage.tables import ComplaintRow
 
     app = open_app(ctx)
@@ -265,8 +265,8 @@ def unlink_(ctx: click.Context, tracking_no: str, actor: str | None) -> None:
     """Make case TRACKING_NO a case of its own again; never relinked
     automatically to the same case."""
     from dengar import audit
-    from dengar.cli import console, err, open_app
-    from normalizer.dedupe_db import LinkError, unlink
+    from dengar.cli.common import console, err, open_app
+    from normalizer.dedupe.database import LinkError, unlink
 
     app = open_app(ctx)
     with app.sessions() as session:

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 if TYPE_CHECKING:
     from dengar.app import App
     from dengar.pipeline import BatchSummary
-    from normalizer.records import InboundMessage, RejectedItem
+    from contracts.records import InboundMessage, RejectedItem
 
 _POST_URL = re.compile(r"^https?://(www\.|mobile\.)?(x|twitter)\.com/", re.IGNORECASE)
 BATCH = 200
@@ -39,7 +39,7 @@ def import_(
 
     Importing the same thing twice creates nothing new.
     """
-    from dengar.cli import console, open_app
+    from dengar.cli.common import console, open_app
     from dengar.pipeline import BatchSummary
 
     app = open_app(ctx)
@@ -83,10 +83,10 @@ def _mail_channel(app: App) -> str:
 
 
 def _import_files(app: App, files: list[str], channel: str) -> BatchSummary:
-    from channels.base import FetchResult
+    from contracts.channel import FetchResult
     from channels.mailfiles import read_mail_files
     from dengar.pipeline import BatchSummary
-    from normalizer.records import InboundMessage, RejectedItem
+    from contracts.records import InboundMessage, RejectedItem
 
     total = BatchSummary()
     columns = (
@@ -123,7 +123,7 @@ def _import_files(app: App, files: list[str], channel: str) -> BatchSummary:
 
 
 async def _import_posts(app: App, urls: list[str]) -> BatchSummary:
-    from channels.base import FetchResult
+    from contracts.channel import FetchResult
     from channels.x import XChannel
 
     channel = next(

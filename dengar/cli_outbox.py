@@ -30,7 +30,7 @@ def list_(ctx: click.Context, status: str, limit: int, as_json: bool) -> None:
     """The newest outbox rows, with their last error."""
     from sqlmodel import col, select
 
-    from dengar.cli import console, open_app
+    from dengar.cli.common import console, open_app
     from storage.tables import ComplaintRow, OutboxRow
 
     app = open_app(ctx)
@@ -76,7 +76,7 @@ def list_(ctx: click.Context, status: str, limit: int, as_json: bool) -> None:
 def retry(ctx: click.Context, ids: tuple[int, ...], dead: bool) -> None:
     """Put deliveries back in the queue: the given IDS, or all --dead ones."""
     from dengar import audit
-    from dengar.cli import console, open_app
+    from dengar.cli.common import console, open_app
     from dispatcher import outbox as box
 
     if not ids and not dead:

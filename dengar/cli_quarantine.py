@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.table import Table
 
-from channels.base import FetchResult
+from contracts.channel import FetchResult
 from config.localtime import CLI_FORMAT, local_time
-from normalizer.records import InboundMessage
+from contracts.records import InboundMessage
 
 # the application and the database when a command runs: `dengar quarantine
 # --help` opens neither
@@ -81,7 +81,7 @@ def rebuild(app: App, row: QuarantineRow) -> FetchResult:
 
 
 def _telegram(row: QuarantineRow, update: Any, private_only: bool) -> FetchResult:
-    from channels.telegram_updates import Converted, MalformedUpdate, convert_update
+    from channels.telegram.updates import Converted, MalformedUpdate, convert_update
 
     try:
         converted = convert_update(
@@ -189,7 +189,7 @@ def list_(ctx: click.Context, channel: str | None, limit: int, as_json: bool) ->
     """The held items, newest first, with the reason each was held."""
     from sqlmodel import col, select
 
-    from dengar.cli import console, open_app
+    from dengar.cli.common import console, open_app
     from storage.tables import QuarantineRow
 
     app = open_app(ctx)
@@ -223,7 +223,7 @@ def list_(ctx: click.Context, channel: str | None, limit: int, as_json: bool) ->
 @click.pass_context
 def show(ctx: click.Context, item_id: int, raw: bool) -> None:
     """One held item: its reason and the start of its bytes."""
-    from dengar.cli import err, open_app
+    from dengar.cli.common import err, open_app
     from storage.tables import QuarantineRow
 
     app = open_app(ctx)
@@ -252,7 +252,7 @@ def retry(ctx: click.Context, item_ids: tuple[int, ...], everything: bool) -> No
     from sqlmodel import col, select
 
     from dengar import audit
-    from dengar.cli import console, err, open_app
+    from dengar.cli.common import console, err, open_app
     from storage.tables import QuarantineRow
 
     if not item_ids and not everything:

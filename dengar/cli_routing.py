@@ -40,7 +40,7 @@ def routing() -> None:
 def learn(ctx: click.Context, file: Path | None, from_history: bool) -> None:
     """Train the routing model on FILE.csv (columns text, agency, optional
     title) or on the deployment's own decisions, and store it as a new version."""
-    from dengar.cli import err, open_app
+    from dengar.cli.common import err, open_app
     from dengar.routing_learning import learn_from_file, learn_from_history
     from dispatcher.routing_examples import ExamplesError
     from dispatcher.routing_model import TrainingError
@@ -60,7 +60,7 @@ def learn(ctx: click.Context, file: Path | None, from_history: bool) -> None:
 
 
 def _print_learnt(learnt: Learnt, enabled: bool) -> None:
-    from dengar.cli import console
+    from dengar.cli.common import console
 
     total = sum(learnt.per_agency.values())
     console.print(
@@ -85,7 +85,7 @@ def _print_learnt(learnt: Learnt, enabled: bool) -> None:
 @click.pass_context
 def models(ctx: click.Context, as_json: bool) -> None:
     """The stored model versions, newest (the one in use) first."""
-    from dengar.cli import console, open_app
+    from dengar.cli.common import console, open_app
     from dispatcher.routing_store import list_models, model_summary
 
     app = open_app(ctx)
@@ -116,7 +116,7 @@ def models(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def explain(ctx: click.Context, ref: str, as_json: bool) -> None:
     """Why case REF (tracking number or id) went where it went."""
-    from dengar.cli import console, err, open_app
+    from dengar.cli.common import console, err, open_app
     from dengar.routing_explain import explanation
     from dengar.triage import TriageError, find_case
 

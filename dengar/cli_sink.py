@@ -40,7 +40,7 @@ def try_(ctx: click.Context, agency: str, number: str | None, send: bool) -> Non
     for real (with its usual idempotency key, so the outbox's own delivery
     of it is a replay the agency's system should recognise).
     """
-    from dengar.cli import err, open_app
+    from dengar.cli.common import err, open_app
     from dispatcher.sinks.http import RequestProblem
 
     app = open_app(ctx)
@@ -62,7 +62,7 @@ def try_(ctx: click.Context, agency: str, number: str | None, send: bool) -> Non
 
 
 def _http_sink(app: App, code: str) -> HttpSink:
-    from dengar.cli import err
+    from dengar.cli.common import err
     from dispatcher.sinks.http import HttpSink
 
     settings: Settings = app.settings
@@ -88,10 +88,10 @@ def _http_sink(app: App, code: str) -> HttpSink:
 def _delivery(app: App, code: str, number: str | None) -> Delivery:
     from sqlmodel import col, select
 
-    from dengar.cli import err
+    from dengar.cli.common import err
     from dispatcher.message import build_message, idempotency_key
     from dispatcher.sinks.base import Delivery
-    from normalizer.tracking import canonical
+    from contracts.tracking import canonical
     from storage.tables import ComplaintRow
 
     agency = app.settings.agency(code)
@@ -124,7 +124,7 @@ def _shown(prepared: Prepared) -> str:
 
 
 async def _send(http: HttpSink, delivery: Delivery, prepared: Prepared) -> None:
-    from dispatcher.sinks.base import DeliveryError
+    from contracts.errors import DeliveryError
 
     try:
         answer = await http.send(prepared)

@@ -1,5 +1,5 @@
 """``dengar serve``, ``dengar user add`` and ``dengar agency key``: the web
-application's commands (registered by ``dengar.cli``)."""
+application's commands (registered by ``dengar.cli.main``)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 def _open(ctx: click.Context) -> App:
-    from dengar.cli import open_app
+    from dengar.cli.common import open_app
 
     return open_app(ctx)
 

@@ -33,7 +33,8 @@ from config.response_paths import PathProblem
 from config.settings import AgencySettings
 from config.sink_settings import HttpSinkSettings
 from dispatcher import outbox
-from dispatcher.sinks.base import DeliveryError, Sink
+from contracts.errors import DeliveryError
+from dispatcher.sinks.base import Sink
 from dispatcher.sinks.http import HttpSink, StatusReport
 from dispatcher.sinks.http_client import Unreachable
 from dispatcher.status import (
@@ -44,7 +45,7 @@ from dispatcher.status import (
     change_status,
     check_transition,
 )
-from normalizer.records import CaseStatus
+from contracts.records import CaseStatus
 from storage.tables import ComplaintRow, OutboxRow, utcnow
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from dengar.cli import LAZY_COMMANDS, main
+from dengar.cli.main import LAZY_COMMANDS, main
 from tests.conftest import REPO
 
 HEAVY = ("sqlalchemy", "pydantic", "alembic", "numpy", "dengar.app", "telegram")
@@ -31,7 +31,7 @@ def _modules_after(code: str, cwd: Path) -> set[str]:
     env["PYTHONPATH"] = str(REPO)
     probe = (
         "import json, sys\n"
-        "from dengar.cli import main\n"
+        "from dengar.cli.main import main\n"
         f"{code}\n"
         "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
     )
@@ -52,7 +52,7 @@ def test_help_imports_no_command_module_and_no_database_library(tmp_path):
     loaded = _modules_after(code, tmp_path)
     assert not {m for m in loaded if m.split(".")[0] in HEAVY or m in HEAVY}
     assert not {
-        m for m in loaded if m.startswith("dengar.cli_") and m != "dengar.cli_lazy"
+        m for m in loaded if m.startswith("dengar.cli.") and m not in ("dengar.cli.lazy", "dengar.cli.common", "dengar.cli.main")
     }
 
 
@@ -66,7 +66,7 @@ def test_the_help_of_every_command_loads_no_library_of_its_work(tmp_path):
         "        pass\n"
     )
     loaded = _modules_after(code, tmp_path)
-    assert "dengar.cli_triage" in loaded  # the probe did reach the commands
+    assert "dengar.cli.triage" in loaded  # the probe did reach the commands
     assert not {m for m in loaded if m in LIBRARIES or m.split(".")[0] in LIBRARIES}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from dengar.status import cases, status_report
+from dengar.status_report import cases, status_report
 from storage.engine import make_engine, session_factory
 from storage.migrate import upgrade
 from storage.quick_read import SessionReader, open_reader
