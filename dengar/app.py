@@ -13,11 +13,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from contracts.channel import Channel, FetchResult, Replier
 from channels.registry import build_channel
 from config.redaction import install as install_log_masking
 from config.redaction import remember_settings
 from config.settings import Settings
+from contracts.channel import Channel, FetchResult, Replier
 from dengar import audit
 from dengar.chat_commands import handle_command
 from dengar.dbhealth import is_outage, short_error

@@ -52,7 +52,10 @@ def test_help_imports_no_command_module_and_no_database_library(tmp_path):
     loaded = _modules_after(code, tmp_path)
     assert not {m for m in loaded if m.split(".")[0] in HEAVY or m in HEAVY}
     assert not {
-        m for m in loaded if m.startswith("dengar.cli.") and m not in ("dengar.cli.lazy", "dengar.cli.common", "dengar.cli.main")
+        m
+        for m in loaded
+        if m.startswith("dengar.cli.")
+        and m not in ("dengar.cli.lazy", "dengar.cli.common", "dengar.cli.main")
     }
 
 

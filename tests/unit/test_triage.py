@@ -260,11 +260,11 @@ def test_cli_triage_also_lists_cases_an_agency_returned_like_the_dashboard(sessi
 def test_an_unrouted_case_waits_in_triage_and_its_reporter_is_acknowledged(tmp_path):
     """With routing.unmatched: triage nothing is "diteruskan" to the
     default agency: staff choose."""
-    from contracts.channel import FetchResult
     from config.settings import Settings
+    from contracts.channel import FetchResult
+    from contracts.records import InboundMessage, Reporter
     from dengar.app import App
     from dengar.triage import triage_queue
-    from contracts.records import InboundMessage, Reporter
 
     settings = Settings.model_validate(
         {
