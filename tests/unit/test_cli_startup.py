@@ -92,6 +92,8 @@ def test_status_opens_only_the_database(tmp_path):
     # SQLAlchemy, no migration tool, no channels, no pipeline
     assert "sqlite3" in loaded
     assert not {m for m in loaded if m.split(".")[0] in ("sqlalchemy", "sqlmodel")}
+    # the example has no http sink: no template to check, no Jinja2
+    assert "jinja2" not in loaded
     assert "alembic" not in loaded
     assert "dengar.app" not in loaded
     assert "numpy" not in loaded
