@@ -51,9 +51,6 @@ class PendingCases:
         self._own.add(case, primary, keys)
         self.cases.append((case, primary, keys))
 
-    def __len__(self) -> int:
-        return len(self.cases)
-
 
 class _BatchIndex(DuplicateIndex):
     """A batch's own cases, judged as if they were in the committed index:

@@ -91,7 +91,9 @@ class RowDeduper:
         (``duplicate_of_id``)."""
         if row.id is None:
             raise ValueError("flush the complaint row before adding it")
-        pending.add(case_from_row(row), row.duplicate_of_id)
+        case = case_from_row(row)
+        with self._lock:  # its word counts read the shared index's
+            pending.add(case, row.duplicate_of_id)
 
     def publish(self, pending: PendingCases) -> None:
         """Index the cases of a batch whose transaction committed."""
