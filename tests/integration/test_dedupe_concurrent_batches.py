@@ -144,3 +144,25 @@ def test_a_rolled_back_batch_leaves_the_other_channels_cases_indexed(
             assert _case(session, "a-3").duplicate_of_id is None
     finally:
         app.engine.dispose()
+
+
+def test_reports_of_one_problem_in_one_batch_are_linked(
+    database_url: str, tmp_path: Path
+) -> None:
+    # the batch's cases reach the shared index only after its commit: the
+    # batch links its own reports meanwhile
+    app = App.open(parse_settings(CONFIG.format(url=database_url, root=tmp_path)))
+    app.enable_dedupe()
+    try:
+        first = _mail("a", 1, "ani", BRIDGE)
+        again = _mail("a", 2, "budi", BRIDGE_AGAIN)
+        summary = app.store("a", FetchResult(items=[first, again], cursor="2"))
+        assert (summary.new_cases, summary.linked) == (2, 1)
+        app.store("a", _batch("a", 3, "citra", BRIDGE))  # the next batch
+        with app.sessions() as session:
+            bridge = _case(session, "a-1")
+            assert bridge.duplicate_of_id is None
+            assert _case(session, "a-2").duplicate_of_id == bridge.id
+            assert _case(session, "a-3").duplicate_of_id == bridge.id
+    finally:
+        app.engine.dispose()
