@@ -65,6 +65,11 @@ WHEN: dict[str, str] = {
     "status": "status update (``message`` is the text staff wrote for the reporter)",
     "rejected": "the case is rejected (``message``: why)",
     "hint_unsupported": "a message type Dengar cannot take (sticker, poll, …)",
+    "ask_location": (
+        "asks where the problem of a new case is, when neither its text nor "
+        "a shared location names a known place; only WhatsApp sends it, with "
+        "its location button"
+    ),
     "how_to_subject": "subject of the how-to mail (see ``how_to``)",
     "how_to": "a first message with no complaint in it (a greeting, thanks, "
     "a test mail): how to write one; by chat or mail, once a session",

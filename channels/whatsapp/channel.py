@@ -68,8 +68,8 @@ class WhatsAppChannel:
             settings.phone_number_id,
             settings.access_token.get_secret_value(),
         )
-        # when each citizen last wrote (the 24-hour window), and when we
-        # last sent to them (pacing); a restart forgets: templates then
+        # when each citizen last wrote as this process saw it (newer than
+        # what a queued reply knew), and when we last sent to them (pacing)
         self._last_inbound: dict[str, float] = {}
         self._last_sent: dict[str, float] = {}
         self._sent_to: dict[str, str] = {}  # wamid -> recipient
@@ -243,8 +243,7 @@ class WhatsAppChannel:
         if not recipient:
             raise RecipientUnreachable("no WhatsApp recipient")
         await self._pace(recipient)
-        last = self._last_inbound.get(recipient)
-        in_window = last is not None and time.time() - last < WINDOW_SECONDS
+        in_window = not reply.window_closed and self._in_window(reply)
         try:
             if in_window:
                 try:
@@ -265,6 +264,15 @@ class WhatsAppChannel:
             raise _reply_error(exc) from None
         finally:
             self._last_sent[recipient] = time.monotonic()
+
+    def _in_window(self, reply: OutgoingReply) -> bool:
+        """Whether the citizen wrote within 24 hours: as stored with the
+        reply (survives a restart), or seen since by this process."""
+        seen = [self._last_inbound.get(reply.recipient)]
+        if reply.citizen_wrote_at is not None:
+            seen.append(reply.citizen_wrote_at.timestamp())
+        last = max((t for t in seen if t is not None), default=None)
+        return last is not None and time.time() - last < WINDOW_SECONDS
 
     def _remember(self, wamid: str, recipient: str) -> None:
         # bounded: only the statuses of recent sends matter

@@ -123,7 +123,7 @@ async def test_signed_message_becomes_a_case_with_buttons_and_retries_change_not
         [case] = cases(app)
         assert case.channel == "wa"
         assert case.reporter_chat_id == USER
-        [ack] = api.sent
+        ack, where = api.sent
         assert ack["recipient"] == USER
         assert ack["type"] == "interactive"
         assert case.tracking_no in ack["interactive"]["body"]["text"]
@@ -131,13 +131,31 @@ async def test_signed_message_becomes_a_case_with_buttons_and_retries_change_not
         assert [b["id"] for b in buttons] == [
             f"{word} {case.tracking_no}" for word in ("biasa", "anonim", "rahasia")
         ]
+        # the complaint says no place Dengar knows: it asks where, with
+        # WhatsApp's location button
+        assert where["interactive"]["type"] == "location_request_message"
+        assert "lokasi" in where["interactive"]["body"]["text"]
 
         # Meta retries the same delivery after we stored it: kept again,
         # recognised by its wamid, no second case and no second ack
         assert post(client, complaint)[0] == 200
         app = await run_once(settings)
         assert len(cases(app)) == 1
-        assert len(api.sent) == 1
+        assert len(api.sent) == 2
+
+        # the citizen taps the button and shares the place: the case has it
+        shared = message_webhook(
+            {
+                "id": "wamid.where1",
+                "type": "location",
+                "location": {"latitude": -3.2461, "longitude": 116.2155},
+                "context": {"from": "15550783881", "id": where["id"]},
+            }
+        )
+        assert post(client, shared)[0] == 200
+        app = await run_once(settings)
+        [case] = cases(app)
+        assert (case.location_lat, case.location_lon) == (-3.2461, 116.2155)
 
         press = message_webhook(
             {
@@ -211,7 +229,7 @@ async def test_statuses_update_the_reply_row_and_the_case_page_shows_them(
             ),
         )
         app = await run_once(settings)
-        [ack] = api.sent
+        ack, _where = api.sent
         [row] = outbox_replies(app)
         assert row.remote_id == f"wa:{ack['id']}"
         assert row.remote_status is None
@@ -264,7 +282,7 @@ async def test_window_closed_failure_sends_the_template_again(
             ),
         )
         app = await run_once(settings)
-        [ack] = api.sent
+        ack, _where = api.sent
         assert ack["type"] == "interactive"
         # Meta accepted it, then reports it could not be delivered: 131047
         failed = status_webhook(
@@ -273,14 +291,50 @@ async def test_window_closed_failure_sends_the_template_again(
             errors=[{"code": 131047, "title": "Re-engagement message"}],
         )
         post(client, failed)
+        # (each run is a new process as far as the channel knows)
         app = await run_once(settings)
-        assert [s["type"] for s in api.sent] == ["interactive", "template"]
-        template = api.sent[1]["template"]
+        assert [s["type"] for s in api.sent] == ["interactive"] * 2 + ["template"]
+        template = api.sent[2]["template"]
         [case] = cases(app)
         assert template["components"][0]["parameters"][0]["text"] == case.tracking_no
         [row] = outbox_replies(app)
         assert row.status == "delivered"
-        assert row.remote_id == f"wa:{api.sent[1]['id']}"
+        assert row.remote_id == f"wa:{api.sent[2]['id']}"
+    finally:
+        client.close()
+        web_app.engine.dispose()
+
+
+async def test_after_a_restart_a_status_update_in_the_window_is_free_text(
+    api: FakeWhatsAppApi, tmp_path: Path
+) -> None:
+    api.approve_template("status_pengaduan", "id")
+    settings = settings_for(
+        api, tmp_path, templates={"status_update": {"name": "status_pengaduan"}}
+    )
+    api.citizen_wrote(USER)
+    web_app = App.open(settings)
+    client = TestClient(create_app(web_app))
+    try:
+        post(
+            client,
+            message_webhook(
+                {"id": "wamid.R1", "type": "text", "text": {"body": "Got mampet"}}
+            ),
+        )
+        await run_once(settings)
+        sent_before = len(api.sent)
+        # staff answer an hour later, from a Dengar started anew
+        restarted = App.open(settings)
+        try:
+            [case] = cases(restarted)
+            assert restarted.notify(case, "Petugas sudah menjadwalkan perbaikan.")
+            await restarted.worker.drain_all()
+        finally:
+            await restarted.close()
+        [update] = api.sent[sent_before:]
+        assert update["type"] == "text"
+        assert "menjadwalkan perbaikan" in update["text"]["body"]
     finally:
         client.close()
         web_app.engine.dispose()
