@@ -67,6 +67,7 @@ class WhatsAppChannel:
             settings.api_version,
             settings.phone_number_id,
             settings.access_token.get_secret_value(),
+            settings.messages_per_second,
         )
         # when each citizen last wrote as this process saw it (newer than
         # what a queued reply knew), and when we last sent to them (pacing)
