@@ -37,6 +37,7 @@ SAMPLE: dict[str, object] = {
     "text": "Status pengaduan KTB-7K3M-9Q2D kini: sedang ditindaklanjuti.",
     "filename": "video-jalan.mp4",
     "filenames": "\u201cfoto-jalan.jpg\u201d",
+    "service": "WhatsApp",
     "size_mb": 48.2,
     "limit_mb": 20.0,
     "bot_label": "masyarakat",
@@ -74,7 +75,9 @@ WHEN: dict[str, str] = {
     "how_to": "a first message with no complaint in it (a greeting, thanks, "
     "a test mail): how to write one; by chat or mail, once a session",
     "file_too_large": "an attachment over the size limit",
-    "file_not_downloaded": "a Telegram file that could not be fetched",
+    "file_not_downloaded": (
+        "a file that could not be fetched (``service``: Telegram or WhatsApp)"
+    ),
 }
 
 

@@ -57,6 +57,9 @@ log = logging.getLogger(__name__)
 # capped, so only a pathological item comes near; it is quarantined rather
 # than read further (categories, places, duplicates)
 ITEM_CPU_BUDGET = 10.0
+# hints kept without an answer: an emoji on one of our messages (a
+# WhatsApp reaction) is no message to apologise for
+SILENT_HINTS = frozenset({"reaction"})
 
 Classifier = Callable[[str], tuple[str, float] | None]
 RegionFinder = Callable[[str, Any], str | None]
@@ -392,7 +395,7 @@ class Pipeline:
         text: str | None = None
         if command and self.command_handler is not None:
             text = self.command_handler(session, item, self.settings)
-        elif hint:
+        elif hint and hint not in SILENT_HINTS:
             text = render("hint_unsupported", self.replies.messages(item.channel))
         if text and fields.reporter.chat_id:
             key = f"cmd:{item.external_id}"

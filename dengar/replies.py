@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from config.settings import Settings
+from dengar.missing_files import RETRYING
 from dispatcher import outbox
 from dispatcher.notify import (
     Rendered,
@@ -179,13 +180,23 @@ class CitizenReplies:
         item: InboundMessage,
         fields: Normalized,
     ) -> bool:
-        """Ask the citizen to send again a file we could not fetch."""
-        missing = item.metadata.get("files_not_downloaded") or ()
+        """Ask the citizen to send again a file we could not fetch (not one
+        the channel is still fetching by itself)."""
+        missing = [
+            m
+            for m in item.metadata.get("files_not_downloaded") or ()
+            if not str(m.get("reason") or "").startswith(RETRYING)
+        ]
+        if not missing:
+            return False
         names = ", ".join(
             f"\u201c{m.get('filename') or 'berkas'}\u201d" for m in missing
         )
         text = render(
-            "file_not_downloaded", self.messages(item.channel), filenames=names
+            "file_not_downloaded",
+            self.messages(item.channel),
+            filenames=names,
+            service=next((m["service"] for m in missing if "service" in m), "Telegram"),
         )
         key = f"not-downloaded:{item.external_id}"
         return self.to_sender(session, row, item, fields, text, None, key)

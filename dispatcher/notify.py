@@ -84,7 +84,7 @@ DEFAULT_MESSAGES: dict[str, str] = {
     ),
     "file_not_downloaded": (
         "Mohon maaf, berkas {filenames} yang Anda kirim tidak dapat kami terima "
-        "karena gangguan di server Telegram. Pesan Anda tetap kami catat; mohon "
+        "karena gangguan di server {service}. Pesan Anda tetap kami catat; mohon "
         "kirim ulang berkas tersebut di percakapan ini."
     ),
 }

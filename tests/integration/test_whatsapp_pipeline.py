@@ -14,13 +14,20 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
+from channels.whatsapp import media_retry
 from config.settings import Settings
 from dengar.app import App
 from dengar.cli_quarantine import NotReplayable, rebuild
 from dengar.runner import Runner
 from dengar.web.app import create_app
 from dengar.web.auth import add_user
-from storage.tables import ComplaintRow, OutboxRow, QuarantineRow, StatusEvent
+from storage.tables import (
+    AttachmentRow,
+    ComplaintRow,
+    OutboxRow,
+    QuarantineRow,
+    StatusEvent,
+)
 from tests.fakes.whatsapp_api import (
     VERIFY_TOKEN,
     FakeWhatsAppApi,
@@ -386,9 +393,26 @@ async def test_shared_location_gives_the_region_and_a_lost_file_is_noted(
                 wa_id=None,
             ),
         )
+        api.citizen_wrote("ID.9999")
         app = await run_once(settings)
         by_reporter = {c.reporter_chat_id: c for c in cases(app)}
         assert by_reporter[USER].region == "Pulau Laut Sigam"
+        # the place is known: nobody asks where it is
+        assert not [
+            s
+            for s in api.sent
+            if s["recipient"] == USER
+            and s.get("interactive", {}).get("type") == "location_request_message"
+        ]
+        # the citizen is asked to send the file again, naming WhatsApp
+        asked = [
+            s["text"]["body"]
+            for s in api.sent
+            if s["recipient"] == "ID.9999" and "kirim ulang" in json.dumps(s)
+        ]
+        [text] = asked
+        assert "server WhatsApp" in text
+        assert "Telegram" not in text
         lost = by_reporter["ID.9999"]
         with app.sessions() as session:
             notes = [
@@ -436,3 +460,74 @@ async def test_a_quarantined_body_is_rebuilt_by_the_channel(
             rebuild(app, bad)
     finally:
         await app.close()
+
+
+async def test_a_photo_meta_could_not_give_joins_its_case_later_and_emoji_get_no_answer(
+    api: FakeWhatsAppApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(media_retry, "RETRY_DELAYS", (0.0,))
+    settings = settings_for(api, tmp_path)
+    api.citizen_wrote(USER)
+    media_id = api.add_media(b"\xff\xd8 foto jembatan", "image/jpeg")
+    api.fail("media", 2, "Service temporarily unavailable")
+    web_app = App.open(settings)
+    client = TestClient(create_app(web_app))
+    try:
+        post(
+            client,
+            message_webhook(
+                {
+                    "id": "wamid.P1",
+                    "type": "image",
+                    "image": {"id": media_id, "caption": "Jembatan Desa Sigam retak"},
+                }
+            ),
+        )
+        app = await run_once(settings)
+        [case] = cases(app)
+        assert case.tracking_no is not None
+        # acknowledged at once; not asked to send the photo again
+        assert not [s for s in api.sent if "kirim ulang" in json.dumps(s)]
+        ack_count = len(api.sent)
+        with app.sessions() as session:
+            [note] = [
+                e.note
+                for e in session.exec(
+                    select(StatusEvent).where(StatusEvent.complaint_id == case.id)
+                ).all()
+                if e.note and "diunduh ulang otomatis" in e.note
+            ]
+        assert "server WhatsApp" in note
+        # Meta's media service is back: the next run brings the photo
+        app = await run_once(settings)
+        with app.sessions() as session:
+            files = session.exec(select(AttachmentRow)).all()
+            assert [f.filename for f in files] == [f"image-{media_id}"]
+            [again] = session.exec(select(ComplaintRow)).all()[1:]
+            assert again.follow_up_of_id == case.id
+        assert len(cases(app)) == 1
+
+        # a thumbs-up on our acknowledgement is kept, and answered with nothing
+        post(
+            client,
+            message_webhook(
+                {
+                    "id": "wamid.E1",
+                    "type": "reaction",
+                    "reaction": {
+                        "message_id": api.sent[0]["id"],
+                        "emoji": "\U0001f44d",
+                    },
+                }
+            ),
+        )
+        app = await run_once(settings)
+        assert len(api.sent) == ack_count
+        with app.sessions() as session:
+            kept = session.exec(
+                select(ComplaintRow).where(ComplaintRow.external_id == "wamid:wamid.E1")
+            ).one()
+            assert kept.kind == "ignored"
+    finally:
+        client.close()
+        web_app.engine.dispose()
