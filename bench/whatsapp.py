@@ -129,12 +129,17 @@ async def whatsapp(
             return load.poll() is not None
 
         async def process() -> None:
+            # the runner looks at the spool as ``dengar run`` would, but
+            # every 20 ms instead of every poll_interval; a poll of an empty
+            # spool (a transaction, a drain) is not counted per message
             while True:
-                await runner.poll("wa", max_batches=1)
-                await app.worker.drain_all()
-                if done() and runner_idle():
+                if not runner_idle():
+                    await runner.poll("wa", max_batches=1)
+                    await app.worker.drain_all()
+                elif done():
                     return
-                await asyncio.sleep(0.01)
+                else:
+                    await asyncio.sleep(0.02)
 
         def runner_idle() -> bool:
             spool = tmp / "spool" / "wa" / "new"
@@ -167,7 +172,12 @@ async def whatsapp(
     return [
         ("whatsapp messages posted", f"{total} at {rate:g}/s for {seconds:g} s"),
         ("number's throughput (msg/s)", f"{throughput}"),
-        ("webhook non-200 answers", f"{failures}"),
+        ("posting rate achieved (msg/s)", f"{measured['rate']:.0f}"),
+        (
+            "post start behind schedule p99 (ms)",
+            f"{_pct(measured['late'], 0.99) * 1000:.0f}",
+        ),
+        ("webhook non-200 answers or timeouts (30 s)", f"{failures}"),
         ("webhook answer p50 (ms)", f"{statistics.median(answers) * 1000:.1f}"),
         (
             "webhook answer p99 (ms)",
@@ -199,11 +209,16 @@ async def generate(url: str, rate: float, seconds: float, out: Path) -> None:
     total = int(rate * seconds)
     answers: list[float] = []
     posted_at: dict[str, float] = {}
+    late: list[float] = []
     failures = 0
+    # a bounded number in flight, as Meta's senders are: thousands of
+    # requests queued in one httpx pool cost it quadratic CPU and the
+    # generator, not the server, became the bottleneck
+    in_flight = asyncio.Semaphore(64)
     limits = httpx.Limits(max_connections=64)
     async with httpx.AsyncClient(limits=limits, timeout=30) as client:
 
-        async def one(n: int) -> None:
+        async def one(n: int, due: float) -> None:
             nonlocal failures
             body, signature = signed(
                 message_webhook(
@@ -216,25 +231,40 @@ async def generate(url: str, rate: float, seconds: float, out: Path) -> None:
                     wa_id=None,
                 )
             )
-            started = time.monotonic()
-            response = await client.post(
-                url, content=body, headers={"X-Hub-Signature-256": signature}
-            )
-            answers.append(time.monotonic() - started)
+            async with in_flight:
+                started = time.monotonic()
+                late.append(started - due)
+                try:
+                    response = await client.post(
+                        url, content=body, headers={"X-Hub-Signature-256": signature}
+                    )
+                    ok = response.status_code == 200
+                except httpx.HTTPError:
+                    ok = False  # Meta would retry it later
+                answers.append(time.monotonic() - started)
             posted_at[_user(n)] = started
-            if response.status_code != 200:
-                failures += 1
+            failures += not ok
 
         start = time.monotonic()
         tasks = []
         for n in range(total):
-            delay = start + n / rate - time.monotonic()
+            due = start + n / rate
+            delay = due - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(n)))
+            tasks.append(asyncio.create_task(one(n, due)))
         await asyncio.gather(*tasks)
+        took = time.monotonic() - start
     out.write_text(
-        json.dumps({"answers": answers, "posted_at": posted_at, "failures": failures})
+        json.dumps(
+            {
+                "answers": answers,
+                "posted_at": posted_at,
+                "failures": failures,
+                "late": late,
+                "rate": total / took,
+            }
+        )
     )
 
 
