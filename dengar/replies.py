@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from config.settings import Settings
 from dengar.missing_files import RETRYING
-from dispatcher import outbox
+from dispatcher.outbox import queue as outbox
 from dispatcher.notify import (
     Rendered,
     excerpt,
@@ -23,7 +23,7 @@ from dispatcher.notify import (
     tracking_url,
 )
 from normalizer.normalize import Normalized
-from normalizer.records import InboundMessage, OutgoingReply
+from contracts.records import InboundMessage, OutgoingReply
 from storage.tables import ComplaintRow
 
 # the confidentiality a citizen can choose for a new case, as offered

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from sqlmodel import Session, col, select
 
-from normalizer.records import DeliveryReport
+from contracts.records import DeliveryReport
 from storage.tables import OutboxRow, utcnow
 
 _ORDER = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}

@@ -36,7 +36,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session as SASession
 from sqlmodel import Session, func
 
-from normalizer.records import OutgoingReply
+from contracts.records import OutgoingReply
 from storage.tables import ComplaintRow, OutboxRow, UnreachableRecipient, utcnow
 
 PENDING, IN_FLIGHT, DELIVERED, DEAD, SKIPPED = (

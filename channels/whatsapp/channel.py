@@ -19,13 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from channels.base import (
-    FetchResult,
-    RecipientUnreachable,
-    ReplyRetriable,
-    missing_files_metadata,
-)
-from channels.errors import FatalChannelError, RetriableChannelError
+from contracts.channel import FetchResult
+from contracts.errors import RecipientUnreachable, ReplyRetriable
+from channels.file_notes import missing_files_metadata
+from contracts.errors import FatalChannelError, RetriableChannelError
 from channels.push_spool import SpooledBody
 from channels.whatsapp.graph import WINDOW_CLOSED, Download, GraphClient, GraphError
 from channels.whatsapp.media_retry import MediaRetries, PendingMedia
@@ -43,7 +40,7 @@ from channels.whatsapp.payload import (
 from channels.whatsapp.replies import free_form, template
 from channels.whatsapp.webhook import spool_of
 from config.channel_settings import WhatsAppChannelSettings
-from normalizer.records import (
+from contracts.records import (
     DeliveryReport,
     InboundAttachment,
     InboundMessage,

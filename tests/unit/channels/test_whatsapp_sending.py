@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from channels.base import ReplyRetriable
+from contracts.errors import ReplyRetriable
 from channels.whatsapp import WhatsAppChannel
 from config.channel_settings import WhatsAppChannelSettings
-from normalizer.records import OutgoingReply
+from contracts.records import OutgoingReply
 from tests.fakes.whatsapp_api import FakeWhatsAppApi, channel_settings
 
 USER = "ID.1234567890123456789"
