@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from config.settings import Settings
+from contracts.records import InboundMessage, OutgoingReply
 from dengar.missing_files import RETRYING
-from dispatcher.outbox import queue as outbox
 from dispatcher.notify import (
     Rendered,
     excerpt,
@@ -22,8 +22,8 @@ from dispatcher.notify import (
     signature,
     tracking_url,
 )
+from dispatcher.outbox import queue as outbox
 from normalizer.normalize import Normalized
-from contracts.records import InboundMessage, OutgoingReply
 from storage.tables import ComplaintRow
 
 # the confidentiality a citizen can choose for a new case, as offered

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from contracts.errors import ReplyRetriable
-from channels.whatsapp import WhatsAppChannel
+from channels.whatsapp.channel import WhatsAppChannel
 from config.channel_settings import WhatsAppChannelSettings
+from contracts.errors import ReplyRetriable
 from contracts.records import OutgoingReply
 from tests.fakes.whatsapp_api import FakeWhatsAppApi, channel_settings
 
