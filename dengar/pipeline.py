@@ -58,8 +58,9 @@ log = logging.getLogger(__name__)
 # than read further (categories, places, duplicates)
 ITEM_CPU_BUDGET = 10.0
 # hints kept without an answer: an emoji on one of our messages (a
-# WhatsApp reaction) is no message to apologise for
-SILENT_HINTS = frozenset({"reaction"})
+# WhatsApp reaction) or WhatsApp's notice that a citizen changed number is
+# no message to apologise for
+SILENT_HINTS = frozenset({"reaction", "system"})
 
 Classifier = Callable[[str], tuple[str, float] | None]
 RegionFinder = Callable[[str, Any], str | None]

@@ -521,13 +521,31 @@ async def test_a_photo_meta_could_not_give_joins_its_case_later_and_emoji_get_no
                 }
             ),
         )
+        # so is WhatsApp's notice that the citizen changed number
+        post(
+            client,
+            message_webhook(
+                {
+                    "id": "wamid.SY1",
+                    "type": "system",
+                    "system": {
+                        "body": "User Budi changed from 6281234567890 to 6281299990000",
+                        "wa_id": "6281299990000",
+                        "type": "user_changed_number",
+                    },
+                }
+            ),
+        )
         app = await run_once(settings)
         assert len(api.sent) == ack_count
         with app.sessions() as session:
-            kept = session.exec(
-                select(ComplaintRow).where(ComplaintRow.external_id == "wamid:wamid.E1")
-            ).one()
-            assert kept.kind == "ignored"
+            for wamid in ("wamid.E1", "wamid.SY1"):
+                kept = session.exec(
+                    select(ComplaintRow).where(
+                        ComplaintRow.external_id == f"wamid:{wamid}"
+                    )
+                ).one()
+                assert kept.kind == "ignored"
     finally:
         client.close()
         web_app.engine.dispose()
