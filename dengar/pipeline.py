@@ -456,6 +456,11 @@ class Pipeline:
             case.location_lat = fields.location.latitude
             case.location_lon = fields.location.longitude
             case.location_label = fields.location.label
+            if case.region is None and self.region_finder is not None:
+                # the answer to "where is it?": the case learns its region
+                # (its agency stays as routed; staff reroute if needed)
+                text = "\n".join(filter(None, (case.subject, case.clean_text)))
+                case.region = self.region_finder(text, fields.location)
         if fields.reporter.phone and not case.reporter_phone:
             case.reporter_phone = fields.reporter.phone
         if thread.edit_of is not None and fields.clean_text:

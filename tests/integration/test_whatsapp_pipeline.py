@@ -347,10 +347,8 @@ async def test_after_a_restart_a_status_update_in_the_window_is_free_text(
         web_app.engine.dispose()
 
 
-async def test_shared_location_gives_the_region_and_a_lost_file_is_noted(
-    api: FakeWhatsAppApi, tmp_path: Path
-) -> None:
-    settings = Settings.model_validate(
+def with_gazetteer(api: FakeWhatsAppApi, tmp_path: Path) -> Settings:
+    return Settings.model_validate(
         {
             **settings_for(api, tmp_path).model_dump(mode="json"),
             "channels": [channel_settings(api.base_url, str(tmp_path / "spool"))],
@@ -363,6 +361,50 @@ async def test_shared_location_gives_the_region_and_a_lost_file_is_noted(
             },
         }
     )
+
+
+async def test_the_answer_to_where_is_it_gives_the_case_its_region(
+    api: FakeWhatsAppApi, tmp_path: Path
+) -> None:
+    settings = with_gazetteer(api, tmp_path)
+    api.citizen_wrote(USER)
+    web_app = App.open(settings)
+    client = TestClient(create_app(web_app))
+    try:
+        post(
+            client,
+            message_webhook(
+                {"id": "wamid.Q1", "type": "text", "text": {"body": "Lampu jalan mati"}}
+            ),
+        )
+        app = await run_once(settings)
+        [case] = cases(app)
+        assert case.region is None
+        where = api.sent[-1]
+        assert where["interactive"]["type"] == "location_request_message"
+        post(
+            client,
+            message_webhook(
+                {
+                    "id": "wamid.Q2",
+                    "type": "location",
+                    "location": {"latitude": -3.34, "longitude": 116.2},
+                    "context": {"from": "15550783881", "id": where["id"]},
+                }
+            ),
+        )
+        app = await run_once(settings)
+        [case] = cases(app)
+        assert case.region == "Pulau Laut Sigam"
+    finally:
+        client.close()
+        web_app.engine.dispose()
+
+
+async def test_shared_location_gives_the_region_and_a_lost_file_is_noted(
+    api: FakeWhatsAppApi, tmp_path: Path
+) -> None:
+    settings = with_gazetteer(api, tmp_path)
     api.citizen_wrote(USER)
     web_app = App.open(settings)
     client = TestClient(create_app(web_app))
