@@ -295,6 +295,13 @@ class WhatsAppChannelSettings(ChatChannelBase):
         "(relative to the working directory); one subdirectory per channel",
     )
     max_webhook_bytes: int = Field(default=3 * MB, ge=1024)
+    messages_per_second: int = Field(
+        default=80,
+        ge=1,
+        le=1000,
+        description="the number's throughput in WhatsApp Manager (80 by "
+        "default, 1000 once Meta upgraded it); sends keep below it",
+    )
     poll_interval: Seconds = 1.0
     batch_size: int = Field(default=40, ge=1, le=100)
 

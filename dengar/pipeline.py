@@ -382,7 +382,7 @@ class Pipeline:
         text: str | None = None
         if why.kind == "command" and self.command_handler is not None:
             text = self.command_handler(session, item, self.settings)
-        elif why.kind == "unsupported":
+        elif why.kind == "unsupported" and not why.silent:
             text = render("hint_unsupported", self.replies.messages(item.channel))
         if text and fields.reporter.chat_id:
             key = f"cmd:{item.external_id}"
@@ -439,7 +439,7 @@ class Pipeline:
         # an album's photos and a follow-up's files belong to the case
         self._store_attachments(batch, case.id, fields)
         edit = thread.edit_of is not None and bool(fields.clean_text)
-        add_to_case(case, fields, edit=edit)
+        add_to_case(case, fields, edit=edit, region_of=self.region_finder)
         if edit:
             assert thread.edit_of is not None
             edited = case if thread.edit_of.id == case.id else thread.edit_of

@@ -9,12 +9,13 @@ newest case (unless the citizen asked for a new case with /baru).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlmodel import Session, col, select
 
-from contracts.records import InboundMessage
+from contracts.records import InboundMessage, Location
 from normalizer.content import complaint_words
 from normalizer.ignored import asked_for_new_case
 from normalizer.normalize import Normalized
@@ -30,16 +31,27 @@ class Thread:
     edit_of: ComplaintRow | None = None
 
 
-def add_to_case(case: ComplaintRow, fields: Normalized, *, edit: bool) -> None:
-    """What a follow-up changes in its case: a place when the case has
-    none, the reporter's phone number when the case has none, and, when a
-    photo or a place opened the case, the first words that describe it
-    (``edit``: the follow-up is an edit, whose text replaces the edited
-    one elsewhere: ``dengar.case_edits``)."""
+def add_to_case(
+    case: ComplaintRow,
+    fields: Normalized,
+    *,
+    edit: bool,
+    region_of: Callable[[str, Location], str | None] | None = None,
+) -> None:
+    """What a follow-up changes in its case: a place when the case has none
+    (and with it the case's region, by ``region_of``, when it has none: the
+    answer to "where is it?"; its agency stays as routed, staff reroute if
+    needed), the reporter's phone number when the case has none, and, when
+    a photo or a place opened the case, the first words that describe it
+    (``edit``: the follow-up is an edit, whose text replaces the edited one
+    elsewhere: ``dengar.case_edits``)."""
     if fields.location and case.location_lat is None:
         case.location_lat = fields.location.latitude
         case.location_lon = fields.location.longitude
         case.location_label = fields.location.label
+        if case.region is None and region_of is not None:
+            text = "\n".join(filter(None, (case.subject, case.clean_text)))
+            case.region = region_of(text, fields.location)
     if fields.reporter.phone and not case.reporter_phone:
         case.reporter_phone = fields.reporter.phone
     if not edit and not case.clean_text and fields.clean_text:

@@ -18,6 +18,10 @@ IgnoreKind = Literal["command", "unsupported", "automatic", "content_less"]
 
 # the chat command with which a citizen starts a new case (no follow-up)
 NEW_CASE_COMMAND = "baru"
+# hints kept without an answer: an emoji on one of our messages (a
+# WhatsApp reaction) or WhatsApp's notice that a citizen changed number is
+# no message to apologise for
+SILENT_HINTS = frozenset({"reaction", "system"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +38,11 @@ class IgnoreReason:
 
     kind: IgnoreKind
     detail: str = ""
+
+    @property
+    def silent(self) -> bool:
+        """An unsupported message not worth an answer (see SILENT_HINTS)."""
+        return self.kind == "unsupported" and self.detail in SILENT_HINTS
 
     @property
     def stored(self) -> str:

@@ -75,3 +75,19 @@ def test_an_edit_leaves_the_text_to_the_edit_rules() -> None:
     add_to_case(row, follow_up("Jalan berlubang (diperbaiki)", PASAR), edit=True)
     assert row.clean_text == ""
     assert row.location_label == "Pasar Martapura"
+
+
+def test_the_answer_to_where_gives_the_case_its_region() -> None:
+    asked: list[str] = []
+
+    def region_of(text: str, where: Location | None) -> str | None:
+        asked.append(text)
+        return "Martapura" if where == PASAR else None
+
+    row = case(text="Lampu jalan mati", clean="Lampu jalan mati")
+    add_to_case(row, follow_up(location=PASAR), edit=False, region_of=region_of)
+    assert row.region == "Martapura"
+    assert asked == ["Lampu jalan mati"]  # read with the case's own words
+    routed = case(clean="Lampu mati", region="Banjarbaru")
+    add_to_case(routed, follow_up(location=PASAR), edit=False, region_of=region_of)
+    assert routed.region == "Banjarbaru"  # a region it had stays

@@ -76,3 +76,13 @@ def test_only_the_citizens_baru_starts_a_new_case() -> None:
     assert not asked_for_new_case("ignored", "command /status")
     assert not asked_for_new_case("ignored", None)
     assert not asked_for_new_case("case", baru)
+
+
+@pytest.mark.parametrize(
+    ("hint", "silent"), [("reaction", True), ("system", True), ("stiker", False)]
+)
+def test_a_reaction_or_a_number_change_gets_no_answer(hint: str, silent: bool) -> None:
+    why = why_ignored(chat(hint=hint), fields())
+    assert why is not None
+    assert why.silent is silent
+    assert why.stored == f"unsupported message: {hint}"
