@@ -17,7 +17,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from channels.file_notes import missing_files_metadata
 from channels.push_spool import SpooledBody
 from channels.whatsapp.graph import WINDOW_CLOSED, GraphClient, GraphError
 from channels.whatsapp.payload import (
@@ -44,6 +43,7 @@ from contracts.records import (
     DeliveryReport,
     InboundAttachment,
     InboundMessage,
+    MissingFile,
     OutgoingReply,
     RejectedItem,
 )
@@ -182,12 +182,12 @@ class WhatsAppChannel:
 
     async def _with_media(self, converted: Converted) -> InboundMessage:
         """Download the item's media; a file that cannot be had is listed
-        in ``metadata["files_not_downloaded"]`` with its media id."""
+        in ``missing_files`` with its media id."""
         item = converted.item
         if not converted.media:
             return item
         attachments: list[InboundAttachment] = []
-        missing: list[dict[str, Any]] = []
+        missing: list[MissingFile] = []
         for ref in converted.media:
             limit = MEDIA_LIMITS.get(ref.kind, MEDIA_LIMITS["document"])
             if ref.kind in ("photo", "voice"):
@@ -199,15 +199,15 @@ class WhatsAppChannel:
                 raise _channel_error(exc) from None
             if got.data is None:
                 missing.append(
-                    {
-                        "kind": ref.kind,
-                        "filename": ref.filename,
-                        "size": got.size,
-                        "reason": got.reason,
-                        "file_id": ref.media_id,
-                        "service": "WhatsApp",
-                        "limit": limit,
-                    }
+                    MissingFile(
+                        kind=ref.kind,
+                        filename=ref.filename,
+                        size=got.size,
+                        reason=got.reason,
+                        file_id=ref.media_id,
+                        service="WhatsApp",
+                        limit=limit,
+                    )
                 )
                 continue
             attachments.append(
@@ -215,8 +215,9 @@ class WhatsAppChannel:
                     filename=ref.filename, content_type=ref.content_type, data=got.data
                 )
             )
-        metadata = {**item.metadata, **missing_files_metadata(missing)}
-        return replace(item, attachments=tuple(attachments), metadata=metadata)
+        return replace(
+            item, attachments=tuple(attachments), missing_files=tuple(missing)
+        )
 
     def _rejected(self, raw: bytes, reason: str) -> RejectedItem:
         digest = hashlib.sha256(raw).hexdigest()[:16]

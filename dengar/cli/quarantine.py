@@ -21,6 +21,7 @@ import click
 from rich.table import Table
 from sqlmodel import Session, col, select
 
+from config.channel_settings import WhatsAppChannelSettings
 from contracts.channel import FetchResult
 from contracts.records import InboundMessage
 from dengar.app import App
@@ -67,11 +68,18 @@ def rebuild(app: App, row: QuarantineRow) -> FetchResult:
     except ValueError as exc:
         raise NotReplayable(f"stored bytes are not JSON: {exc}") from None
     if kind == "telegram":
-        return _telegram(row, document, getattr(settings, "private_chats_only", True))
+        return _telegram(
+            row, document, app.pipeline.policies[row.channel].private_chats_only
+        )
     if kind == "x":
         return _x(row, document)
     if kind == "whatsapp":
-        return _whatsapp(row, document, getattr(settings, "phone_number_id", ""))
+        phone_number_id = (
+            settings.phone_number_id
+            if isinstance(settings, WhatsAppChannelSettings)
+            else ""
+        )
+        return _whatsapp(row, document, phone_number_id)
     raise NotReplayable(f"no replay for channel type {kind!r}")
 
 
