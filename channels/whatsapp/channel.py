@@ -275,12 +275,11 @@ class WhatsAppChannel:
         self._sent_to[wamid] = recipient
 
     def _template(self, recipient: str, reply: OutgoingReply) -> dict[str, Any]:
-        kind = (
-            "status_update"
-            if ":status:" in reply.idempotency_key
-            else "acknowledgement"
-        )
-        chosen = getattr(self.settings.templates, kind)
+        templates = self.settings.templates
+        if ":status:" in reply.idempotency_key:
+            kind, chosen = "status_update", templates.status_update
+        else:
+            kind, chosen = "acknowledgement", templates.acknowledgement
         if chosen is None or not reply.tracking_no:
             raise RecipientUnreachable(
                 "the citizen's last WhatsApp message is over 24 hours old and "
