@@ -12,7 +12,7 @@ from types import MappingProxyType
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
 from config.common import Seconds, Security, Slug, SmtpSettings, StrictModel
 from contracts.policy import ChannelPolicy
@@ -40,6 +40,21 @@ def channel_policy(kind: str, **specific: Any) -> ChannelPolicy:
     }
     values.update(specific)
     return ChannelPolicy(kind=kind, **values)
+
+
+def require_secrets(settings: BaseModel, *keys: str) -> None:
+    """Refuse an enabled channel whose secret ``keys`` are empty: an unset
+    ``${VAR:-}`` leaves them so, and the channel's library would fail later
+    with an error that names neither the channel nor the setting."""
+    if not getattr(settings, "enabled", True):
+        return
+    for key in keys:
+        secret = getattr(settings, key)
+        if isinstance(secret, SecretStr) and not secret.get_secret_value().strip():
+            raise ValueError(
+                f"channel {getattr(settings, 'name', '?')!r}: {key} is empty (is "
+                "its environment variable set?); set it or disable the channel"
+            )
 
 
 class ChannelBase(StrictModel):
@@ -169,6 +184,7 @@ class ImapChannelSettings(ChannelBase):
             raise ValueError(
                 f"give exactly one of password, oauth2_token or oauth2 ({found})"
             )
+        require_secrets(self, *given)
         return self
 
     def policy(self) -> ChannelPolicy:
@@ -280,13 +296,8 @@ class TelegramChannelSettings(ChatChannelBase):
 
     @model_validator(mode="after")
     def _enabled_needs_token(self) -> TelegramChannelSettings:
-        # an unset ${VAR:-} leaves it empty: say so here, not as a database
-        # error when the bot library refuses it
-        if self.enabled and not self.token.get_secret_value().strip():
-            raise ValueError(
-                f"channel {self.name!r}: token is empty (is its environment "
-                "variable set?); set it or disable the channel"
-            )
+        # not as a database error when the bot library refuses it
+        require_secrets(self, "token")
         return self
 
     @model_validator(mode="after")
@@ -347,6 +358,13 @@ class WhatsAppChannelSettings(ChatChannelBase):
         "(relative to the working directory); one subdirectory per channel",
     )
     max_webhook_bytes: int = Field(default=3 * MB, ge=1024)
+    messages_per_second: int = Field(
+        default=80,
+        ge=1,
+        le=1000,
+        description="the number's throughput in WhatsApp Manager (80 by "
+        "default, 1000 once Meta upgraded it); sends keep below it",
+    )
     poll_interval: Seconds = 1.0
     batch_size: int = Field(default=40, ge=1, le=100)
 
@@ -356,15 +374,7 @@ class WhatsAppChannelSettings(ChatChannelBase):
 
     @model_validator(mode="after")
     def _enabled_needs_secrets(self) -> WhatsAppChannelSettings:
-        if not self.enabled:
-            return self
-        for key in ("access_token", "app_secret", "verify_token"):
-            secret: SecretStr = getattr(self, key)
-            if not secret.get_secret_value().strip():
-                raise ValueError(
-                    f"channel {self.name!r}: {key} is empty (is its environment "
-                    "variable set?); set it or disable the channel"
-                )
+        require_secrets(self, "access_token", "app_secret", "verify_token")
         return self
 
 
@@ -412,11 +422,7 @@ class XChannelSettings(ChannelBase):
 
     @model_validator(mode="after")
     def _enabled_needs_token(self) -> XChannelSettings:
-        if self.enabled and not self.bearer_token.get_secret_value().strip():
-            raise ValueError(
-                f"channel {self.name!r}: bearer_token is empty (is its environment "
-                "variable set?); set it or disable the channel"
-            )
+        require_secrets(self, "bearer_token")
         return self
 
     @model_validator(mode="after")

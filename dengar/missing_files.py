@@ -18,6 +18,9 @@ from contracts.records import MissingFile
 from storage.tables import ComplaintRow, StatusEvent
 
 ACTOR = "dengar"
+# the reason of a file the channel fetches again by itself (WhatsApp): the
+# citizen is not asked to send it again
+RETRYING = "retrying"
 
 _KINDS = {
     "photo": "foto",
@@ -46,12 +49,17 @@ def describe(file: MissingFile, max_bytes: int | None) -> str:
     size = file.size
     what = f"{kind} \u201c{name}\u201d" + (f" ({_size(size)})" if size else "")
     reason = file.reason
+    service = file.service or "Telegram"
     if reason == "too_large":
         limit = f" {_size(max_bytes)}" if max_bytes else ""
         why = f"melebihi batas ukuran{limit}"
+    elif reason.startswith(RETRYING):
+        why = (
+            f"belum dapat diunduh dari server {service}; diunduh ulang "
+            "otomatis dan ditambahkan ke pengaduan ini"
+        )
     else:
         detail = reason.partition(":")[2].strip()
-        service = file.service or "Telegram"
         why = f"tidak tersedia di server {service}" + (f" ({detail})" if detail else "")
     return f"{what}: {why}"
 
