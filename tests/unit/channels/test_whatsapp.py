@@ -308,9 +308,9 @@ async def test_a_download_failing_for_now_is_retried_on_its_own(
         message, after = first.items
         assert message.text == "Jembatan retak"
         assert after.text == "Halo"
-        [missing] = message.metadata["files_not_downloaded"]
-        assert missing["reason"].startswith("retrying")
-        assert TOKEN not in missing["reason"]
+        [missing] = message.missing_files
+        assert missing.reason.startswith("retrying")
+        assert TOKEN not in missing.reason
         await channel.after_commit(first)
         # Meta still failing: nothing comes, the file keeps waiting
         assert (await channel.fetch(None, 10)).items == []
@@ -348,9 +348,9 @@ async def test_a_download_failing_every_time_is_given_up_and_said(
             await channel.after_commit(result)
         [item] = given_up
         assert item.attachments == ()
-        [missing] = item.metadata["files_not_downloaded"]
-        assert missing["reason"].startswith("unavailable")
-        assert f"{media_retry.MAX_ATTEMPTS} attempts" in missing["reason"]
+        [missing] = item.missing_files
+        assert missing.reason.startswith("unavailable")
+        assert f"{media_retry.MAX_ATTEMPTS} attempts" in missing.reason
         assert (await channel.fetch(None, 10)).items == []
     finally:
         await channel.close()
