@@ -65,12 +65,10 @@ def why_ignored(item: InboundMessage, fields: Normalized) -> IgnoreReason | None
     person wrote. (A message without complaint content is found later, once
     it is known to continue no case: see :func:`normalizer.content.says_nothing`.)
     """
-    command = item.metadata.get("command")
-    if command:
-        return IgnoreReason("command", str(command))
-    hint = item.metadata.get("hint")
-    if hint:
-        return IgnoreReason("unsupported", str(hint))
+    if item.command:
+        return IgnoreReason("command", item.command)
+    if item.hint:
+        return IgnoreReason("unsupported", item.hint)
     if fields.ignored_reason:
         return IgnoreReason("automatic", fields.ignored_reason)
     return None

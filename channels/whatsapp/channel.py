@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from channels.file_notes import missing_files_metadata
 from channels.push_spool import SpooledBody
 from channels.whatsapp.graph import WINDOW_CLOSED, Download, GraphClient, GraphError
 from channels.whatsapp.media_retry import MediaRetries, PendingMedia
@@ -49,6 +48,7 @@ from contracts.records import (
     DeliveryReport,
     InboundAttachment,
     InboundMessage,
+    MissingFile,
     OutgoingReply,
     RejectedItem,
     Reporter,
@@ -233,13 +233,13 @@ class WhatsAppChannel:
 
     async def _with_media(self, converted: Converted) -> InboundMessage:
         """Download the item's media; a file that cannot be had is listed
-        in ``metadata["files_not_downloaded"]`` with its media id, and one
-        that failed only for now waits in ``media_retry`` meanwhile."""
+        in ``missing_files`` with its media id, and one that failed only for
+        now waits in ``media_retry`` meanwhile."""
         item = converted.item
         if not converted.media:
             return item
         attachments: list[InboundAttachment] = []
-        missing: list[dict[str, Any]] = []
+        missing: list[MissingFile] = []
         for ref in converted.media:
             try:
                 got = await self._graph.download(
@@ -261,8 +261,9 @@ class WhatsAppChannel:
                     filename=ref.filename, content_type=ref.content_type, data=got.data
                 )
             )
-        metadata = {**item.metadata, **missing_files_metadata(missing)}
-        return replace(item, attachments=tuple(attachments), metadata=metadata)
+        return replace(
+            item, attachments=tuple(attachments), missing_files=tuple(missing)
+        )
 
     async def _retry_media(
         self, limit: int
@@ -291,6 +292,7 @@ class WhatsAppChannel:
 
     def _late_file(self, pending: PendingMedia, got: Download) -> InboundMessage:
         attachments: tuple[InboundAttachment, ...] = ()
+        missing: tuple[MissingFile, ...] = ()
         metadata: dict[str, Any] = {
             "wa_type": pending.kind,
             "late_file_of": f"wamid:{pending.wamid}",
@@ -304,8 +306,7 @@ class WhatsAppChannel:
                 ),
             )
         else:
-            missing = _missing(pending.kind, pending.filename, pending.media_id, got)
-            metadata.update(missing_files_metadata([missing]))
+            missing = (_missing(pending.kind, pending.filename, pending.media_id, got),)
         return InboundMessage(
             channel=self.name,
             external_id=f"wamid:{pending.wamid}:file:{pending.media_id}",
@@ -318,6 +319,7 @@ class WhatsAppChannel:
             ),
             in_reply_to=(f"wa:{pending.wamid}",),
             attachments=attachments,
+            missing_files=missing,
             metadata=metadata,
         )
 
@@ -387,12 +389,11 @@ class WhatsAppChannel:
         self._sent_to[wamid] = recipient
 
     def _template(self, recipient: str, reply: OutgoingReply) -> dict[str, Any]:
-        kind = (
-            "status_update"
-            if ":status:" in reply.idempotency_key
-            else "acknowledgement"
-        )
-        chosen = getattr(self.settings.templates, kind)
+        templates = self.settings.templates
+        if ":status:" in reply.idempotency_key:
+            kind, chosen = "status_update", templates.status_update
+        else:
+            kind, chosen = "acknowledgement", templates.acknowledgement
         if chosen is None or not reply.tracking_no:
             raise RecipientUnreachable(
                 "the citizen's last WhatsApp message is over 24 hours old and "
@@ -421,16 +422,16 @@ def _limit(kind: str) -> int:
     return MEDIA_LIMITS.get(named, MEDIA_LIMITS["document"])
 
 
-def _missing(kind: str, filename: str, media_id: str, got: Download) -> dict[str, Any]:
-    return {
-        "kind": kind,
-        "filename": filename,
-        "size": got.size,
-        "reason": got.reason,
-        "file_id": media_id,
-        "service": "WhatsApp",
-        "limit": _limit(kind),
-    }
+def _missing(kind: str, filename: str, media_id: str, got: Download) -> MissingFile:
+    return MissingFile(
+        kind=kind,
+        filename=filename,
+        size=got.size,
+        reason=got.reason,
+        file_id=media_id,
+        service="WhatsApp",
+        limit=_limit(kind),
+    )
 
 
 def _pending(ref: MediaRef, item: InboundMessage, error: str) -> PendingMedia:

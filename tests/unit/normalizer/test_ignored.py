@@ -20,7 +20,7 @@ from normalizer.ignored import (
 from normalizer.normalize import Normalized
 
 
-def chat(**metadata: Any) -> InboundMessage:
+def chat(**typed: Any) -> InboundMessage:
     return InboundMessage(
         channel="bot",
         external_id="1",
@@ -29,7 +29,7 @@ def chat(**metadata: Any) -> InboundMessage:
         raw_format="json",
         text="halo",
         reporter=Reporter(chat_id="42"),
-        metadata=metadata,
+        **typed,
     )
 
 
