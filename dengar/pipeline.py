@@ -452,6 +452,8 @@ class Pipeline:
             case.location_lat = fields.location.latitude
             case.location_lon = fields.location.longitude
             case.location_label = fields.location.label
+            if self.deduper is not None:
+                self.deduper.locate(case)
         if fields.reporter.phone and not case.reporter_phone:
             case.reporter_phone = fields.reporter.phone
         if thread.edit_of is not None and fields.clean_text:

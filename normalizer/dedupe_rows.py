@@ -99,6 +99,14 @@ class RowDeduper:
             low = self._high_water - CATCH_UP_MARGIN
             self._seen = {i for i in self._seen if i > low}
 
+    def locate(self, row: ComplaintRow) -> None:
+        """The case row got its coordinates after it was indexed (a
+        follow-up carried them)."""
+        lat, lon = row.location_lat, row.location_lon
+        if row.id is not None and lat is not None and lon is not None:
+            with self._lock:
+                self.index.locate(row.id, (lat, lon))
+
     def forget(self, case_id: int) -> None:
         """Drop a case whose transaction was rolled back."""
         with self._lock:
