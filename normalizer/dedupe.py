@@ -108,6 +108,10 @@ BulkRow = tuple[
 ]
 
 
+# profiles of candidates kept between decisions (about 1 KB each)
+PROFILES_KEPT = 20_000
+
+
 class DuplicateIndex(CandidateSearch):
     """The open cases of the window, indexed for duplicate candidates.
 
@@ -143,7 +147,11 @@ class DuplicateIndex(CandidateSearch):
         self._tracking: dict[int, str] = {}  # slot → tracking number
         # places and problem concepts of each case (traits_of), for links in
         # other words: the key is sorted for the scorer, places need order
-        self._traits: list[tuple[str, ...]] = []
+        # read when a case is first a candidate in other words (most never
+        # are): until then its key tokens in text order are kept instead
+        self._traits: list[tuple[str, ...] | None] = []
+        self._order: list[str] = []
+        self._profiles: dict[int, Profile] = {}  # slot → profile, see _profile_at
         self._last_traits: tuple[list[str], tuple[str, ...]] | None = None
         # the slots of the cases that shared coordinates, by grid cell
         self._points = PointGrid(self.settings.near_metres / 1000)
@@ -221,7 +229,7 @@ class DuplicateIndex(CandidateSearch):
         self._slot[case.id] = slot
         self._ids.append(case.id)
         self._keys.append(self._prepare(keys))
-        self._traits.append(self._traits_of(keys) if self.settings.paraphrase else ())
+        self._keep_traits(keys)
         self._ts.append(case.received_at.timestamp())
         category = self._categories.code(case.category)
         region = self._regions.code(case.region)
@@ -311,7 +319,7 @@ class DuplicateIndex(CandidateSearch):
         categories, regions = self._categories, self._regions
         prepare, people, tracking = self._prepare, self._people, self._tracking
         points = self._points
-        traits, known = self._traits, self.known_places
+        traits, order = self._traits, self._order
         paraphrase = self.settings.paraphrase
         for row in rows:
             (
@@ -325,7 +333,8 @@ class DuplicateIndex(CandidateSearch):
             slot_by_id[case_id] = slot
             ids.append(case_id)
             keys_of.append(prepare(keys))
-            traits.append(traits_of(keys, known) if paraphrase else ())
+            traits.append(None if paraphrase else ())
+            order.append(" ".join(keys) if paraphrase else "")
             ts.append(received)
             category_of.append(categories.code(category))
             region_of.append(regions.code(region))
@@ -706,7 +715,7 @@ class DuplicateIndex(CandidateSearch):
         near_km = dict(near)
         # the near ones first (each scored), then the word candidates
         for slot in [*near_km, *(p for p in pool if p not in near_km)]:
-            theirs = self._traits[slot]
+            theirs = self._traits_at(slot)
             if LINK_NEEDS_CONCEPT and concepts.isdisjoint(theirs):
                 continue
             stored = self._keys[slot]
@@ -721,13 +730,15 @@ class DuplicateIndex(CandidateSearch):
                 looked += 1
                 if looked > s.paraphrase_candidates:
                     break
-            key = stored.split()
             other_id = self._ids[slot]
-            if len(key) < s.min_tokens or self._misplaced(case, other_id, slot):
+            if self._misplaced(case, other_id, slot):
+                continue
+            profile = self._profile_at(slot)
+            if len(profile.tokens) < s.min_tokens:
                 continue
             z, shared = logit(
                 me,
-                Profile.from_traits(theirs, key),
+                profile,
                 days_apart=abs(ts - self._ts[slot]) / 86400,
                 window_days=s.window_days,
                 km_apart=self._km_apart(case, slot),
@@ -774,6 +785,46 @@ class DuplicateIndex(CandidateSearch):
             return None
         return km_between(case.location, theirs)
 
+    def _keep_traits(self, keys: list[str]) -> None:
+        """What links in other words read of a case being added: its traits
+        when :meth:`find` already read them, else its key tokens in text
+        order for :meth:`_traits_at` (nothing when the rule is off)."""
+        last = self._last_traits
+        if not self.settings.paraphrase:
+            self._traits.append(())
+            self._order.append("")
+        elif last is not None and last[0] is keys:
+            self._traits.append(last[1])
+            self._order.append("")
+        else:
+            self._traits.append(None)
+            self._order.append(" ".join(keys))
+
+    def _traits_at(self, slot: int) -> tuple[str, ...]:
+        """The traits of an indexed case, read on first use (reading every
+        case's places when it is indexed cost a tenth of a decision and
+        slowed the rebuild; most cases are never a candidate in other
+        words)."""
+        traits = self._traits[slot]
+        if traits is None:
+            words = self._order[slot].split()
+            traits = self._traits[slot] = traits_of(words, self.known_places)
+            self._order[slot] = ""
+        return traits
+
+    def _profile_at(self, slot: int) -> Profile:
+        """The paraphrase profile of an indexed case; the recent ones are
+        kept (a place's reports are candidates again and again), at most
+        :data:`PROFILES_KEPT`."""
+        profile = self._profiles.get(slot)
+        if profile is None:
+            if len(self._profiles) >= PROFILES_KEPT:
+                self._profiles.clear()
+            profile = self._profiles[slot] = Profile.from_traits(
+                self._traits_at(slot), self._keys[slot].split()
+            )
+        return profile
+
     def _traits_of(self, keys: list[str]) -> tuple[str, ...]:
         # the pipeline hands find and add the same list of key tokens: the
         # traits of the last one are kept for the next call
@@ -794,7 +845,7 @@ class DuplicateIndex(CandidateSearch):
         indexed case ``other_id`` (for ``dengar dedupe explain``)."""
         slot = self._slot[other_id]
         keys = key_tokens(case.text)
-        traits = self._traits[slot]
+        traits = self._traits_at(slot)
         if not traits and not self.settings.paraphrase:
             # not kept when links in other words are off: read from the key
             traits = traits_of(self._keys[slot].split(), self.known_places)

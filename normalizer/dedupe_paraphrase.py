@@ -37,7 +37,7 @@ import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from normalizer.dedupe_records import typo
 from normalizer.matching import DATA_DIR
@@ -468,6 +468,7 @@ def _word_match(x: str, y: str) -> bool:
     return len(x) >= 4 and len(y) >= 4 and typo(x, y)
 
 
+@lru_cache(maxsize=65536)
 def _same_name(a: str, b: str) -> int:
     """+1 when two place names agree, -1 when they differ, 0 when it cannot
     be told. A name's first distinctive word names it (what follows is
@@ -536,8 +537,8 @@ def _compare_places(
     (when ``explain``) what was compared. Numbered places (``n:``: RT, RW,
     km, dusun, nomor) compare number by number of the same kind: any that
     differs decides."""
-    a = [p[len(tag) :] for p in mine.places if p.startswith(tag)]
-    b = [p[len(tag) :] for p in theirs.places if p.startswith(tag)]
+    a = mine.by_tag.get(tag, [])
+    b = theirs.by_tag.get(tag, [])
     if not a or not b:
         if tag != "n:":
             # named by one, its name in the other's words without the
@@ -592,17 +593,32 @@ def _trigrams(words: Iterable[str]) -> set[str]:
     return {text[i : i + 3] for i in range(len(text) - 2)} - {"   "}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Profile:
     """What the paraphrase score reads of one report: its places, its
     problem concepts, its places' keys (:func:`place_keys`) and all its key
-    tokens."""
+    tokens. The index keeps the profiles of its recent candidates: what is
+    derived from them is computed once (no ``slots``: cached properties)."""
 
     places: tuple[str, ...]
     objects: frozenset[str]
     states: frozenset[str]
     keys: frozenset[str]
     tokens: frozenset[str]
+
+    @cached_property
+    def by_tag(self) -> dict[str, list[str]]:
+        """The names of its places by tag (``j:``, ``m:``, ``d:``, ``n:``),
+        without the tag."""
+        out: dict[str, list[str]] = {}
+        for place in self.places:
+            out.setdefault(place[:2], []).append(place[2:])
+        return out
+
+    @cached_property
+    def grams(self) -> set[str]:
+        """The character trigrams of its :attr:`words`."""
+        return _trigrams(self.words)
 
     @classmethod
     def of(cls, keys: Sequence[str], known: frozenset[str] = frozenset()) -> Profile:
@@ -619,7 +635,7 @@ class Profile:
         exact = frozenset(t for t in traits if t[0] == "*" or t[:2] == "n:")
         return cls(places, objects, states, exact, frozenset(keys))
 
-    @property
+    @cached_property
     def words(self) -> frozenset[str]:
         """Its plain words: neither a place's name nor a number (what the
         spelling part compares)."""
@@ -729,7 +745,7 @@ def _verdicts(
     places = {code: _compare_places(a, b, tag, explain) for code, tag in _PLACE_TAGS}
     cosine = 0.0
     if grams:
-        ga, gb = _trigrams(a.words), _trigrams(b.words)
+        ga, gb = a.grams, b.grams
         cosine = len(ga & gb) / math.sqrt(len(ga) * len(gb)) if ga and gb else 0.0
     return _Verdicts(
         places,
@@ -831,28 +847,24 @@ def logit(
     (both texts may name none), from ``far_km`` another place."""
     objects, states = _concepts(a.objects, b.objects), _concepts(a.states, b.states)
     problem = _PROBLEM_PART[objects, states]
-    context = sum(
-        value
-        for _, _, value in _context(days_apart, window_days, km_apart, near_km, far_km)
-    )
+    context = _context_value(days_apart, window_days, km_apart, near_km, far_km)
     near = _near(km_apart, near_km)
     bound = WEIGHTS["bias"] + problem + context + _BEST_PLACES_AND_SPELLING
     if bound < THRESHOLD_LOGIT or not (near or keyed(a, b)):
         return min(bound, THRESHOLD_LOGIT - 1.0), False
     # places one by one, the cheapest first; each lowers the bound (most
     # hard negatives differ in one place and leave here)
-    w = WEIGHTS.get
     conflict = False
     places: dict[str, tuple[int, str]] = {}
-    for code, tag in _CHEAPEST_FIRST:
+    for code, tag, gain, loss in _CHEAPEST_FIRST_WEIGHTS:
         verdict = places[code] = _compare_places(a, b, tag, explain=False)
         if verdict[0] <= 0:
-            bound -= max(w(code + "_same", 0.0), 0.0)
+            bound -= gain
         if verdict[0] < 0:
-            bound += w(code + "_diff", 0.0)
+            bound += loss
             if not conflict:
                 conflict = True
-                bound += w("places_conflict", 0.0) - max(w("places_agree", 0.0), 0.0)
+                bound += _CONFLICT_STEP
         if bound < THRESHOLD_LOGIT:
             return THRESHOLD_LOGIT - 1.0, False
     v = _Verdicts(
@@ -868,7 +880,7 @@ def logit(
     shared = v.shares_place
     # the spelling part is the dearest: only when it can still matter
     if z + max(WEIGHTS.get("trigrams", 0.0), 0.0) >= THRESHOLD_LOGIT and shared:
-        ga, gb = _trigrams(a.words), _trigrams(b.words)
+        ga, gb = a.grams, b.grams
         if ga and gb:
             z += (
                 WEIGHTS.get("trigrams", 0.0)
@@ -876,6 +888,26 @@ def logit(
                 / math.sqrt(len(ga) * len(gb))
             )
     return z, shared
+
+
+def _context_value(
+    days_apart: float,
+    window_days: float,
+    km_apart: float | None,
+    near_km: float,
+    far_km: float,
+) -> float:
+    """The sum of :func:`_context`'s logits, without its words."""
+    value = 0.0
+    if days_apart > 0:
+        share = min(days_apart / window_days, 1.0) if window_days > 0 else 1.0
+        value -= TIME_WEIGHT * share
+    if km_apart is not None:
+        if km_apart <= near_km:
+            value += NEAR_WEIGHT
+        elif km_apart >= far_km:
+            value += FAR_WEIGHT
+    return value
 
 
 def _problem_part(objects: int, states: int) -> float:
@@ -894,6 +926,20 @@ def _problem_part(objects: int, states: int) -> float:
 # the problem's part of the score for each (objects, states) verdict, and
 # the most the places and the spelling can add: bounds for leaving early
 _PROBLEM_PART = {(o, st): _problem_part(o, st) for o in (-1, 0, 1) for st in (-1, 0, 1)}
+# per place, cheapest first: what a place not the same takes from the
+# bound, what a different one adds; a first conflict's change
+_CHEAPEST_FIRST_WEIGHTS = tuple(
+    (
+        code,
+        tag,
+        max(WEIGHTS.get(code + "_same", 0.0), 0.0),
+        WEIGHTS.get(code + "_diff", 0.0),
+    )
+    for code, tag in _CHEAPEST_FIRST
+)
+_CONFLICT_STEP = WEIGHTS.get("places_conflict", 0.0) - max(
+    WEIGHTS.get("places_agree", 0.0), 0.0
+)
 _BEST_PLACES_AND_SPELLING = sum(
     max(v, 0.0)
     for k, v in WEIGHTS.items()
