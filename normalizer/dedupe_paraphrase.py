@@ -173,14 +173,18 @@ def problem_words() -> dict[str, tuple[tuple[str, str], ...]]:
 
 
 def places_of(
-    keys: Sequence[str], known: frozenset[str] = frozenset()
+    keys: Sequence[str],
+    known: frozenset[str] = frozenset(),
+    spans: list[tuple[int, int]] | None = None,
 ) -> tuple[str, ...]:
     """The places a report names, from its key tokens in text order, as
     tagged strings: ``j:ahmad yani`` (street), ``m:@masjid al falah``
     (landmark, with its kind), ``n:rt=3``, ``n:km=5`` (numbered places),
     ``d:dirgahayu`` (desa/kelurahan; also a name of one or two words in
     ``known``, the gazetteer's). Interned: many reports name the same
-    places."""
+    places. ``spans`` collects the positions (in :func:`_place_tokens`)
+    of the names after a ``desa``/``kelurahan``: their words name a place,
+    not a problem (``Kelurahan Air Hitam``)."""
     out: list[str] = []
     keys = _place_tokens(keys)
     n = len(keys)
@@ -232,9 +236,12 @@ def places_of(
             if name:
                 out.append(f"m:@{_LANDMARK_KIND.get(token, token)} {name}")
         elif kind == "d":
-            name = _name_after(keys, i)
+            # after ``kelurahan`` a name, whatever its words (``air hitam``)
+            name = _name_after(keys, i, village=True)
             if name:
                 out.append("d:" + name)
+                if spans is not None:
+                    spans.append((i + 1, i + 2 + name.count(" ")))
         elif token in heads and i + 1 < n and f"{token} {keys[i + 1]}" in known:
             out.append(f"d:{token} {keys[i + 1]}")
         elif token in known and (
@@ -290,6 +297,9 @@ def _keys_of_place(place: str) -> tuple[str, ...]:
         out.append(sys.intern(f"*{name[1:].partition(' ')[0]}={numbers[0]}"))
     if words := _distinct_words(_bare(name)):
         out.append(sys.intern("*" + words[0]))
+        if len(words) > 1 and len(words[0]) <= 3:
+            # ``by pass`` is also written ``bypass``
+            out.append(sys.intern("*" + words[0] + words[1]))
     elif name.isdigit():  # ``gang 7``
         out.append(sys.intern(f"*{place[0]}={name}"))
     return tuple(out)
@@ -324,13 +334,18 @@ def _place_tokens(keys: Sequence[str]) -> Sequence[str]:
     return out
 
 
-def _name_after(keys: Sequence[str], i: int, digits: bool = False) -> str:
+def _name_after(
+    keys: Sequence[str], i: int, digits: bool = False, village: bool = False
+) -> str:
     """Up to two name words after ``keys[i]`` (a number only for a landmark:
-    ``SD 2``), stopping at a word that is not a name."""
+    ``SD 2``), stopping at a word that is not a name. After a ``village``
+    marker the first word is a name even when the problem table knows it
+    (``kelurahan air hitam``); the second still stops there (``kelurahan
+    semayap berlubang``)."""
     words: list[str] = []
     stop = _name_stops()
     for token in keys[i + 1 : i + 5]:
-        if token in stop:
+        if token in (_NOT_NAME if village and not words else stop):
             break
         if token.isdigit() and not digits:
             break
@@ -499,6 +514,9 @@ def _same_name(a: str, b: str) -> int:
             or (len(wa) == 1 and any(_word_match(wa[0], y) for y in wb))
             or (len(wb) == 1 and any(_word_match(wb[0], x) for x in wa))
             or "".join(wa) == "".join(wb)
+            # ``by pass`` / ``bypass``: one word written as two
+            or "".join(wa[:2]) == wb[0]
+            or "".join(wb[:2]) == wa[0]
         )
     else:
         return 0 if kind_a == kind_b else -1
@@ -653,8 +671,16 @@ def traits_of(
     and its places' keys (``*diponegoro``, :func:`place_keys`), interned.
     The index keeps this per case: the key it stores is sorted for the
     scorer, and places need the order."""
-    concepts = sorted(_concept_tags(keys))
-    places = places_of(keys, known)
+    spans: list[tuple[int, int]] = []
+    places = places_of(keys, known, spans)
+    words = keys
+    if spans:
+        words = [
+            t
+            for i, t in enumerate(_place_tokens(keys))
+            if not any(a <= i < b for a, b in spans)
+        ]
+    concepts = sorted(_concept_tags(words))
     if not places:
         return tuple(concepts)
     exact = sorted(k for k in place_keys(places) if k[0] == "*")

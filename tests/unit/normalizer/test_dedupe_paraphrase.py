@@ -149,6 +149,8 @@ def test_the_fast_score_of_the_index_is_the_explained_sum():
         ("Gang 7 Jalan Arsyad gelap", {"j:7", "j:arsyad"}),
         ("jalan 17 Agustus berlubang", {"j:17 agustus"}),
         ("Perum Griya Permai Blok 12", {"m:@perumahan griya permai", "n:blok=12"}),
+        # a village's name may hold a word of the problem table
+        ("air keruh di Kelurahan Air Hitam", {"d:air hitam"}),
         # a dusun tells two parts of one desa apart
         ("Dusun Krajan Desa Sumberadi", {"n:dusun=krajan", "d:sumberadi"}),
     ],
@@ -189,6 +191,19 @@ def test_the_parts_explain_in_indonesian_what_was_compared():
 )
 def test_places_sharing_a_first_word_stay_apart(first, second):
     assert not dp.linked(dp.compare_texts(first, second, KNOWN))
+
+
+def test_a_village_named_like_a_problem_is_a_place_not_the_problem():
+    keys = key_tokens(matching_text("Jalan Juanda Kelurahan Air Hitam berlubang"))
+    assert "#o:water" not in dp.traits_of(keys, KNOWN)
+    # one word written as two
+    assert dp.linked(
+        dp.compare_texts(
+            "Aspal Jalan By Pass depan SPBU berlubang",
+            "jl bypass dpn spbu aspalnya rusak berlubang",
+            KNOWN,
+        )
+    )
 
 
 def test_regional_words_name_the_problem():
