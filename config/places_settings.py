@@ -100,7 +100,7 @@ class DedupeSettings(StrictModel):
     paraphrase: bool = Field(
         default=True,
         description="also link the same problem at the same place told in other "
-        "words (normalizer/dedupe_paraphrase.py), among the candidates",
+        "words (normalizer/dedupe/paraphrase.py), among the candidates",
     )
     paraphrase_candidates: int = Field(
         default=5,

@@ -46,9 +46,9 @@ import numpy.typing as npt
 from rapidfuzz import process
 
 from config.places_settings import DedupeSettings
-from normalizer.dedupe_candidates import group_postings
+from normalizer.dedupe.candidates import group_postings
 from normalizer.dedupe_geo import PointGrid, km_between
-from normalizer.dedupe_paraphrase import (
+from normalizer.dedupe.paraphrase import (
     LINK_NEEDS_CONCEPT,
     THRESHOLD_LOGIT,
     Component,
@@ -58,7 +58,7 @@ from normalizer.dedupe_paraphrase import (
     probability,
     traits_of,
 )
-from normalizer.dedupe_records import (
+from normalizer.dedupe.keys import (
     Candidate,
     Codes,
     DedupeCase,
@@ -72,7 +72,7 @@ from normalizer.dedupe_records import (
     reporter_keys,
     slips,
 )
-from normalizer.dedupe_search import CandidateSearch
+from normalizer.dedupe.search import CandidateSearch
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -184,8 +184,8 @@ class DuplicateIndex(CandidateSearch):
         """The index rebuilt from the complaint table (open cases in the
         window, their links and staff unlinks); see
         :func:`normalizer.dedupe_db.rebuild_index`."""
-        # imported here: normalizer.dedupe_db imports this module
-        from normalizer.dedupe_db import rebuild_index
+        # imported here: normalizer.dedupe.database imports this module
+        from normalizer.dedupe.database import rebuild_index
 
         if not isinstance(settings, DedupeSettings):
             settings = settings.dedupe
@@ -684,7 +684,7 @@ class DuplicateIndex(CandidateSearch):
         self, case: DedupeCase, keys: list[str], pool: list[int]
     ) -> Link | None:
         """The link to a case of the same problem at the same place told in
-        other words (:mod:`normalizer.dedupe_paraphrase`), among the
+        other words (:mod:`normalizer.dedupe.paraphrase`), among the
         candidates the index found (they share a rare word: a street, a
         name) and the cases whose shared coordinates are near this case's,
         or None. The best score wins; ties go to the earliest case."""

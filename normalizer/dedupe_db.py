@@ -13,7 +13,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
 from config.places_settings import DedupeSettings
-from normalizer.dedupe import (
+from normalizer.dedupe.index import (
     BulkRow,
     DedupeCase,
     DuplicateIndex,

@@ -1,6 +1,6 @@
 """Duplicates in other words: one problem at one place, told differently.
 
-The near-duplicate rule of :mod:`normalizer.dedupe` compares the words of
+The near-duplicate rule of :mod:`normalizer.dedupe.index` compares the words of
 two reports; two citizens rarely use the same ones (``jalan berlubang depan
 Masjid Al-Falah`` / ``aspal hancur dkt mesjid al falah``). This module
 judges such a pair by what it is about instead:
@@ -39,7 +39,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-from normalizer.dedupe_records import typo
+from normalizer.dedupe.keys import typo
 from normalizer.matching import DATA_DIR
 
 PROBLEMS_FILE = DATA_DIR / "problems_id.tsv"
@@ -1119,7 +1119,7 @@ def compare_texts(
     """The components of two raw texts (matching form is computed here):
     what the labelled set and its test score; ``known``: place names of the
     gazetteer in matching form (:func:`gazetteer_names`)."""
-    from normalizer.dedupe_records import key_tokens
+    from normalizer.dedupe.keys import key_tokens
     from normalizer.matching import matching_text
 
     pa = Profile.of(key_tokens(matching_text(a)), known=known)
@@ -1131,7 +1131,7 @@ def gazetteer_names(names: Iterable[str]) -> frozenset[str]:
     """Place names (a gazetteer's desa, kelurahan and kecamatan, aliases
     included) in the matching form :func:`places_of` looks them up in: one
     or two key tokens."""
-    from normalizer.dedupe_records import key_tokens
+    from normalizer.dedupe.keys import key_tokens
     from normalizer.matching import matching_text
 
     out = set()

@@ -1,5 +1,5 @@
 """The records of duplicate linking and the text and identity keys it
-compares (re-exported by :mod:`normalizer.dedupe`)."""
+compares (re-exported by :mod:`normalizer.dedupe.index`)."""
 
 from __future__ import annotations
 

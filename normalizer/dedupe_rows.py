@@ -14,8 +14,8 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, func, select
 
 from config.places_settings import DedupeSettings
-from normalizer.dedupe import DedupeCase, DuplicateIndex, Link, key_tokens
-from normalizer.dedupe_db import (
+from normalizer.dedupe.index import DedupeCase, DuplicateIndex, Link, key_tokens
+from normalizer.dedupe.database import (
     _indexed,
     _open_cases,
     case_from_row,

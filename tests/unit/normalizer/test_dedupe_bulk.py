@@ -11,8 +11,8 @@ import pytest
 
 from config.places_settings import DedupeSettings
 from normalizer import dedupe_search
-from normalizer.dedupe import DedupeCase, DuplicateIndex
-from normalizer.dedupe_records import SlipFinder, slips
+from normalizer.dedupe.index import DedupeCase, DuplicateIndex
+from normalizer.dedupe.keys import SlipFinder, slips
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 STREETS = ["pinus", "mawar", "melati", "kenanga", "flamboyan", "cempaka"]

@@ -14,11 +14,11 @@ from sqlmodel import SQLModel
 
 import bench.paraphrase as bp
 from config.places_settings import DedupeSettings
-from normalizer.dedupe import DedupeCase, DuplicateIndex
-from normalizer.dedupe_db import case_from_row
+from normalizer.dedupe.index import DedupeCase, DuplicateIndex
+from normalizer.dedupe.database import case_from_row
 from normalizer.dedupe_geo import PointGrid, km_between
-from normalizer.dedupe_records import key_tokens
-from normalizer.dedupe_rows import RowDeduper
+from normalizer.dedupe.keys import key_tokens
+from normalizer.dedupe.rows import RowDeduper
 from normalizer.matching import matching_text
 from storage.engine import make_engine, session_factory
 from storage.tables import ComplaintRow
