@@ -47,8 +47,13 @@ from datetime import UTC, datetime, timedelta
 from rapidfuzz import fuzz, process
 
 from bench import dedupe_baseline
-from config.places_settings import DedupeSettings
-from normalizer.dedupe.index import DedupeCase, DuplicateIndex, key_tokens, reporter_keys
+from config.dedupe_settings import DedupeSettings
+from normalizer.dedupe.index import (
+    DedupeCase,
+    DuplicateIndex,
+    key_tokens,
+    reporter_keys,
+)
 from normalizer.dedupe.paraphrase import gazetteer_names
 from normalizer.matching import matching_text
 

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from normalizer import dedupe_paraphrase as dp
-from normalizer.dedupe_geo import km_between
+from normalizer.dedupe import paraphrase as dp
+from normalizer.dedupe.geo import km_between
 from normalizer.dedupe.keys import key_tokens
 from normalizer.matching import matching_text
 from normalizer.places import load_places

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from config.places_settings import DedupeSettings
-from normalizer import dedupe_search
+from config.dedupe_settings import DedupeSettings
+from normalizer.dedupe import search as dedupe_search
 from normalizer.dedupe.index import DedupeCase, DuplicateIndex
 from normalizer.dedupe.keys import SlipFinder, slips
 

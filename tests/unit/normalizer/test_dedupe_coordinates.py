@@ -1,4 +1,4 @@
-"""Coordinates in duplicate links (normalizer/dedupe_geo.py and the index):
+"""Coordinates in duplicate links (normalizer/dedupe/geo.py and the index):
 two reports whose shared locations are a few metres apart are at one place
 for links in other words, reports far apart are not, `dedupe explain`
 shows the distance, and a rebuilt index keeps it."""
@@ -13,10 +13,10 @@ from pydantic import ValidationError
 from sqlmodel import SQLModel
 
 import bench.paraphrase as bp
-from config.places_settings import DedupeSettings
-from normalizer.dedupe.index import DedupeCase, DuplicateIndex
+from config.dedupe_settings import DedupeSettings
 from normalizer.dedupe.database import case_from_row
-from normalizer.dedupe_geo import PointGrid, km_between
+from normalizer.dedupe.geo import PointGrid, km_between
+from normalizer.dedupe.index import DedupeCase, DuplicateIndex
 from normalizer.dedupe.keys import key_tokens
 from normalizer.dedupe.rows import RowDeduper
 from normalizer.matching import matching_text

@@ -10,8 +10,8 @@ import pytest
 from rapidfuzz import fuzz
 
 import bench.paraphrase as bp
-from config.places_settings import DedupeSettings
-from normalizer import dedupe_paraphrase as dp
+from config.dedupe_settings import DedupeSettings
+from normalizer.dedupe import paraphrase as dp
 from normalizer.dedupe.index import DedupeCase, DuplicateIndex
 from normalizer.dedupe.keys import key_tokens
 from normalizer.matching import matching_text
