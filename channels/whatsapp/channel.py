@@ -24,6 +24,7 @@ from channels.base import (
     missing_files_metadata,
 )
 from channels.errors import FatalChannelError, RetriableChannelError
+from channels.meta_window import ReplyWindow
 from channels.push_spool import SpooledBody
 from channels.whatsapp.graph import WINDOW_CLOSED, GraphClient, GraphError
 from channels.whatsapp.payload import (
@@ -48,7 +49,6 @@ from normalizer.records import (
 )
 
 log = logging.getLogger(__name__)
-WINDOW_SECONDS = 24 * 3600
 # the least gap between two messages to one citizen (Meta's pair limit)
 PACE_SECONDS = 1.0
 
@@ -70,7 +70,7 @@ class WhatsAppChannel:
         )
         # when each citizen last wrote (the 24-hour window), and when we
         # last sent to them (pacing); a restart forgets: templates then
-        self._last_inbound: dict[str, float] = {}
+        self._window = ReplyWindow()
         self._last_sent: dict[str, float] = {}
         self._sent_to: dict[str, str] = {}  # wamid -> recipient
 
@@ -100,9 +100,7 @@ class WhatsAppChannel:
             deliveries.extend(reports)
         for item in items:
             if item.reporter.chat_id:
-                seen = item.received_at.timestamp()
-                key = item.reporter.chat_id
-                self._last_inbound[key] = max(seen, self._last_inbound.get(key, 0.0))
+                self._window.saw(item.reporter.chat_id, item.received_at.timestamp())
         return FetchResult(
             items=items,
             cursor=cursor,
@@ -164,7 +162,7 @@ class WhatsAppChannel:
         if resend:
             recipient = self._sent_to.get(status.message_id) or status.recipient
             if recipient:
-                self._last_inbound.pop(recipient, None)
+                self._window.close(recipient)
         detail = ""
         if status.status == "failed":
             codes = ", ".join(map(str, status.error_codes)) or "tanpa kode"
@@ -243,8 +241,7 @@ class WhatsAppChannel:
         if not recipient:
             raise RecipientUnreachable("no WhatsApp recipient")
         await self._pace(recipient)
-        last = self._last_inbound.get(recipient)
-        in_window = last is not None and time.time() - last < WINDOW_SECONDS
+        in_window = self._window.is_open(recipient)
         try:
             if in_window:
                 try:

@@ -1,10 +1,5 @@
-"""The few Graph API calls the channel makes (httpx), and Meta's errors
-mapped to what the runner and the outbox do about them.
-
-Errors come as ``{"error": {"message", "type", "code", "error_subcode",
-"fbtrace_id"}}``. The access token travels only in the Authorization
-header, never in a URL, so no error text can carry it.
-"""
+"""The few Graph API calls the channel makes (httpx); the call itself and
+Meta's errors are shared with the Meta channel (``channels.meta_graph``)."""
 
 from __future__ import annotations
 
@@ -16,41 +11,16 @@ from typing import Any
 
 import httpx
 
-# codes from Meta's Cloud API error reference
-INVALID_TOKEN = {190}
-RATE_LIMITED = {4, 80007, 130429, 131048, 131056}
+from channels.meta_graph import GraphError, graph_json, http_client
+
+__all__ = ["WINDOW_CLOSED", "Download", "GraphClient", "GraphError"]
+
 WINDOW_CLOSED = 131047
 UNREACHABLE = {131026, 131030, 131049, 131050}
 # Cloud API throughput per business number (default tier), and what we
 # send: a margin so that network jitter cannot bunch 81 into Meta's second
 MESSAGES_PER_SECOND = 80
 SEND_PER_SECOND = 72
-
-
-class GraphError(Exception):
-    """A Graph API call failed; ``code`` is Meta's error code (0: no answer)."""
-
-    def __init__(
-        self,
-        message: str,
-        code: int = 0,
-        http_status: int = 0,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.http_status = http_status
-        self.retry_after = retry_after
-
-    @property
-    def rate_limited(self) -> bool:
-        """Meta asks us to slow down."""
-        return self.code in RATE_LIMITED or self.http_status == 429
-
-    @property
-    def token_rejected(self) -> bool:
-        """The access token is invalid or expired."""
-        return self.code in INVALID_TOKEN or self.http_status == 401
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +42,7 @@ class GraphClient:
         self._phone = phone_number_id
         self._next_slot = 0.0
         self._pace = asyncio.Lock()
-        self._http = httpx.AsyncClient(
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=httpx.Timeout(30.0, connect=10.0),
-        )
+        self._http = http_client(token)
 
     def __repr__(self) -> str:
         return f"GraphClient(base={self._base!r}, phone_number_id={self._phone!r})"
@@ -156,30 +123,4 @@ class GraphClient:
         return Download(bytes(data))
 
     async def _json(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
-        try:
-            response = await self._http.request(method, url, **kwargs)
-        except httpx.HTTPError as exc:
-            raise GraphError(f"Graph API unreachable: {type(exc).__name__}") from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if response.status_code < 300 and isinstance(body, dict):
-            return body
-        raise _error(response, body)
-
-
-def _error(response: httpx.Response, body: object) -> GraphError:
-    error = body.get("error") if isinstance(body, dict) else None
-    error = error if isinstance(error, dict) else {}
-    raw_code = error.get("code")
-    code = raw_code if isinstance(raw_code, int) else 0
-    message = str(error.get("message") or f"HTTP {response.status_code}")[:300]
-    retry = response.headers.get("Retry-After")
-    retry_after = float(retry) if retry and retry.isdigit() else None
-    return GraphError(
-        f"Graph API error {code}: {message}",
-        code=code,
-        http_status=response.status_code,
-        retry_after=retry_after,
-    )
+        return await graph_json(self._http, method, url, **kwargs)
