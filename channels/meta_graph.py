@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from channels.errors import FatalChannelError, RetriableChannelError
+
 # codes from Meta's Graph API and Cloud API error references
 INVALID_TOKEN = {190}
 # 4 app, 17 user, 32 Page, 613 call-rate limits; 80007 and 13xxxx WhatsApp's
@@ -90,3 +92,11 @@ def graph_error(response: httpx.Response, body: object) -> GraphError:
         retry_after=retry_after,
         subcode=subcode,
     )
+
+
+def channel_error(service: str, exc: GraphError) -> Exception:
+    """What a failed read means to the runner: a refused token stops the
+    channel, anything else is tried again later."""
+    if exc.token_rejected:
+        return FatalChannelError(f"{service} rejected the access token ({exc})")
+    return RetriableChannelError(f"{service}: {exc}", exc.retry_after)

@@ -30,6 +30,10 @@ class ReplyWindow:
         """Meta said the window is closed (it knows better than we do)."""
         self._last.pop(who, None)
 
+    def knows(self, who: str) -> bool:
+        """Whether ``who`` wrote since this process started."""
+        return who in self._last
+
     def is_open(self, who: str, now: float | None = None) -> bool:
         """Whether a free-form answer to ``who`` is allowed now."""
         last = self._last.get(who)

@@ -40,6 +40,7 @@ class PushEndpoint(Protocol):
 # channel type -> "module:factory"; factory(settings, all_channel_settings)
 PUSH_ENDPOINTS: dict[str, str] = {
     "whatsapp": "channels.whatsapp.webhook:WhatsAppWebhook",
+    "meta": "channels.meta.webhook:MetaWebhook",
 }
 
 

@@ -23,7 +23,7 @@ from channels.base import (
     ReplyRetriable,
     missing_files_metadata,
 )
-from channels.errors import FatalChannelError, RetriableChannelError
+from channels.meta_graph import channel_error
 from channels.meta_window import ReplyWindow
 from channels.push_spool import SpooledBody
 from channels.whatsapp.graph import WINDOW_CLOSED, GraphClient, GraphError
@@ -292,9 +292,7 @@ class WhatsAppChannel:
 
 
 def _channel_error(exc: GraphError) -> Exception:
-    if exc.token_rejected:
-        return FatalChannelError(f"WhatsApp rejected the access token ({exc})")
-    return RetriableChannelError(f"WhatsApp: {exc}", exc.retry_after)
+    return channel_error("WhatsApp", exc)
 
 
 def _reply_error(exc: GraphError) -> Exception:

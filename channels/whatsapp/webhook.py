@@ -19,16 +19,7 @@ from channels.push_spool import PushSpool
 from channels.whatsapp.payload import load, phone_number_ids
 from config.channel_settings import WhatsAppChannelSettings
 
-
-def spool_of(
-    settings: WhatsAppChannelSettings, base_dir: Path | None = None
-) -> PushSpool:
-    """The spool directory of one channel (a relative path from the working
-    directory, as the channel and the web app see it)."""
-    root = settings.spool_directory
-    if not root.is_absolute():
-        root = (base_dir or Path.cwd()) / root
-    return PushSpool(root / settings.name)
+spool_of = meta_webhook.spool_for
 
 
 def endpoint_of(
