@@ -295,7 +295,7 @@ class MetaChannelSettings(MetaWebhookBase):
         "last one with the HUMAN_AGENT tag (needs Meta's Human Agent "
         "permission); off, only within 24 hours",
     )
-    catch_up_interval: Seconds = Field(
+    catch_up_interval: float = Field(
         default=900.0,
         ge=0,
         description="how often the Graph API is read for comments and messages "

@@ -158,9 +158,7 @@ def _change(
     if platform == "fb" and name == "feed":
         _guarded(parsed, change, _feed, value, account, own, channel, parsed)
     elif platform == "ig" and name in ("comments", "live_comments"):
-        _guarded(
-            parsed, change, lambda _c: _ig_comment(value, account, channel, parsed)
-        )
+        _guarded(parsed, change, _ig_comment, value, account, channel, parsed)
     elif platform == "ig" and name == "mentions":
         _guarded(parsed, change, _mention, value, account, parsed)
     else:

@@ -1,6 +1,6 @@
 """The shared channel contract (tests/contract/channels.py), run against
-WhatsApp (on the Graph API emulator), Maildir and Telegram (on the Bot API
-emulator)."""
+WhatsApp and Meta (Page and Instagram: webhooks and the catch-up read, on
+the Graph API emulators), Maildir and Telegram (on the Bot API emulator)."""
 
 from __future__ import annotations
 
@@ -8,20 +8,30 @@ import itertools
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from channels.base import Channel
 from channels.maildir import MaildirChannel
+from channels.meta import MetaChannel
+from channels.meta.webhook import MetaWebhook
 from channels.telegram import TelegramChannel
 from channels.whatsapp import WhatsAppChannel
 from channels.whatsapp.webhook import WhatsAppWebhook
 from config.channel_settings import (
     MaildirChannelSettings,
+    MetaChannelSettings,
     TelegramChannelSettings,
     WhatsAppChannelSettings,
 )
 from tests.contract.channels import ChannelContract
+from tests.fakes.meta_api import APP_SECRET as META_APP_SECRET
+from tests.fakes.meta_api import TOKEN as META_TOKEN
+from tests.fakes.meta_api import VERIFY_TOKEN as META_VERIFY_TOKEN
+from tests.fakes.meta_api import FakeMetaApi, page_feed_webhook
+from tests.fakes.meta_api import channel_settings as meta_channel_settings
+from tests.fakes.meta_api import signed as meta_signed
 from tests.fakes.telegram_api import TOKEN as TELEGRAM_TOKEN
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.fakes.whatsapp_api import (
@@ -73,6 +83,64 @@ class TestWhatsAppContract(ChannelContract):
     async def source(self, tmp_path: Path) -> AsyncIterator[WhatsAppSource]:
         async with FakeWhatsAppApi().running() as api:
             yield WhatsAppSource(api, tmp_path / "spool")
+
+
+class MetaWebhookSource:
+    """Comments pushed as signed Page webhooks into the spool."""
+
+    secrets = (META_TOKEN, META_APP_SECRET, META_VERIFY_TOKEN)
+
+    def __init__(self, api: FakeMetaApi, spool: Path, **extra: Any) -> None:
+        self.api = api
+        self.settings = MetaChannelSettings.model_validate(
+            meta_channel_settings(api.base_url, str(spool), **extra)
+        )
+        self._ids = itertools.count(1)
+
+    async def add(self, count: int) -> None:
+        hook = MetaWebhook(self.settings, [self.settings])
+        for _ in range(count):
+            body, signature = meta_signed(
+                page_feed_webhook(f"5001_{next(self._ids)}", "Jalan berlubang")
+            )
+            answer = hook.receive(body, {"x-hub-signature-256": signature})
+            assert answer.status == 200
+
+    def channel(self) -> Channel:
+        return MetaChannel(self.settings)
+
+    async def break_source(self) -> None:
+        self.api.token = "a-revoked-token"
+
+
+class TestMetaWebhookContract(ChannelContract):
+    """Facebook Page and Instagram: the webhook spool."""
+
+    @pytest.fixture
+    async def source(self, tmp_path: Path) -> AsyncIterator[MetaWebhookSource]:
+        async with FakeMetaApi().running() as api:
+            yield MetaWebhookSource(api, tmp_path / "spool")
+
+
+class MetaCatchUpSource(MetaWebhookSource):
+    """Comments the webhooks never brought, found by the Graph API read."""
+
+    def __init__(self, api: FakeMetaApi, spool: Path) -> None:
+        super().__init__(api, spool, catch_up_interval=0.001)
+        self.post = api.add_post("fb")
+
+    async def add(self, count: int) -> None:
+        for _ in range(count):
+            self.api.add_comment(self.post, f"isi {next(self._ids)}")
+
+
+class TestMetaCatchUpContract(ChannelContract):
+    """Facebook Page and Instagram: the catch-up read and its cursor."""
+
+    @pytest.fixture
+    async def source(self, tmp_path: Path) -> AsyncIterator[MetaCatchUpSource]:
+        async with FakeMetaApi().running() as api:
+            yield MetaCatchUpSource(api, tmp_path / "spool")
 
 
 class MaildirSource:
