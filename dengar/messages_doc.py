@@ -70,6 +70,11 @@ WHEN: dict[str, str] = {
     "a test mail): how to write one; by chat or mail, once a session",
     "file_too_large": "an attachment over the size limit",
     "file_not_downloaded": "a Telegram file that could not be fetched",
+    "comment_private_reply": (
+        "the one private message to the author of a Facebook or Instagram "
+        "comment, when staff choose it in triage (the public choice posts "
+        "only the tracking number)"
+    ),
 }
 
 

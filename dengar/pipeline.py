@@ -22,7 +22,7 @@ from channels.base import FetchResult
 from config.settings import Settings
 from dengar.batch import BatchState
 from dengar.batch_order import parents_first
-from dengar.case_edits import apply_edit
+from dengar.case_edits import apply_edit, note_removed
 from dengar.content_less import answered_recently
 from dengar.missing_files import note_missing_files
 from dengar.replies import CitizenReplies
@@ -454,7 +454,10 @@ class Pipeline:
             case.location_label = fields.location.label
         if fields.reporter.phone and not case.reporter_phone:
             case.reporter_phone = fields.reporter.phone
-        if thread.edit_of is not None and fields.clean_text:
+        removed = item.metadata.get("removed_at_source")
+        if thread.edit_of is not None and removed:
+            note_removed(case, thread.edit_of, str(removed), batch)
+        elif thread.edit_of is not None and fields.clean_text:
             edited = case if thread.edit_of.id == case.id else thread.edit_of
             apply_edit(
                 session, case, edited, fields, batch, self._classify, self._attempts
@@ -482,7 +485,10 @@ class Pipeline:
         if self.region_finder is not None:
             region = self.region_finder(text, fields.location)
         decision = self.router.route(text, category, region)
-        social = _needs_triage(self._channel_settings(item.channel), found)
+        # a private chat of a social channel (a Messenger message) is no post
+        social = not fields.reporter.chat_id and _needs_triage(
+            self._channel_settings(item.channel), found
+        )
         # an unrouted complaint waits for staff too, but its citizen is
         # acknowledged like any other
         triage = social or decision.to_triage
