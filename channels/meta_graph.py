@@ -9,6 +9,7 @@ so no error text can carry it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -100,3 +101,37 @@ def channel_error(service: str, exc: GraphError) -> Exception:
     if exc.token_rejected:
         return FatalChannelError(f"{service} rejected the access token ({exc})")
     return RetriableChannelError(f"{service}: {exc}", exc.retry_after)
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    """A downloaded file, or why it was not."""
+
+    data: bytes | None
+    reason: str = ""
+    size: int | None = None  # as Meta reported it, when known
+
+
+async def download_capped(
+    http: httpx.AsyncClient, url: str, limit: int, size: int | None = None
+) -> Download:
+    """The file at ``url`` (Meta's media or CDN address), at most ``limit``
+    bytes; gone or too large comes back with a reason, a passing failure
+    raises ``GraphError``. ``size``: what Meta said the file has."""
+    data = bytearray()
+    try:
+        async with http.stream("GET", url) as response:
+            if response.status_code in (400, 403, 404, 410):
+                return Download(None, f"unavailable: HTTP {response.status_code}")
+            if response.status_code >= 300:
+                raise GraphError(
+                    f"media download answered {response.status_code}",
+                    http_status=response.status_code,
+                )
+            async for chunk in response.aiter_bytes():
+                data.extend(chunk)
+                if len(data) > limit:
+                    return Download(None, "too_large", size)
+    except httpx.HTTPError as exc:
+        raise GraphError(f"media download failed: {type(exc).__name__}") from None
+    return Download(bytes(data), size=len(data))

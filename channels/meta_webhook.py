@@ -12,6 +12,8 @@ channel it was posted to, whose fetch quarantines what is not its own.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import hmac
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -23,7 +25,8 @@ from pydantic import SecretStr
 
 from channels.meta_signature import HEADER, signature_valid
 from channels.push import Answer
-from channels.push_spool import PushSpool
+from channels.push_spool import PushSpool, SpooledBody
+from normalizer.records import RejectedItem
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +122,23 @@ def receive(
             endpoint.spool.directory / "rejected",
         )
     return Answer(200, "received" if stored_new else "already received")
+
+
+def spooled_rejection(channel: str, raw: bytes, reason: str) -> RejectedItem:
+    """A fault found in a stored body, for the quarantine: named by the
+    body's and the reason's hashes, so one body's same fault is kept once."""
+    digest = hashlib.sha256(raw).hexdigest()[:16]
+    why = hashlib.sha256(reason.encode()).hexdigest()[:8]
+    return RejectedItem(
+        channel=channel, external_id=f"webhook:{digest}:{why}", raw=raw, reason=reason
+    )
+
+
+async def remove_spooled(spool: PushSpool, receipts: Sequence[object]) -> None:
+    """Remove the bodies a committed batch was read from."""
+    for receipt in receipts:
+        if isinstance(receipt, SpooledBody):
+            await asyncio.to_thread(spool.done, receipt)
 
 
 def same_app(secret: SecretStr, every: Sequence[Any]) -> list[Any]:

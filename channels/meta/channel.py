@@ -15,7 +15,6 @@ are chats (their reporter has a ``chat_id``). Replies: see ``send_reply``.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from dataclasses import replace
@@ -49,6 +48,7 @@ from channels.meta.payload import (
 from channels.meta.webhook import own_accounts, spool_of
 from channels.meta_graph import channel_error
 from channels.meta_json import MalformedPayload, iso_time
+from channels.meta_webhook import remove_spooled, spooled_rejection
 from channels.meta_window import ReplyWindow
 from channels.push_spool import SpooledBody
 from channels.x_posts import public_reply_text
@@ -251,20 +251,11 @@ class MetaChannel:
         return replace(item, attachments=tuple(attachments), metadata=metadata)
 
     def _rejected(self, raw: bytes, reason: str) -> RejectedItem:
-        digest = hashlib.sha256(raw).hexdigest()[:16]
-        why = hashlib.sha256(reason.encode()).hexdigest()[:8]
-        return RejectedItem(
-            channel=self.name,
-            external_id=f"webhook:{digest}:{why}",
-            raw=raw,
-            reason=reason,
-        )
+        return spooled_rejection(self.name, raw, reason)
 
     async def after_commit(self, result: FetchResult) -> None:
         """Remove the stored bodies from the spool."""
-        for receipt in result.receipts:
-            if isinstance(receipt, SpooledBody):
-                await asyncio.to_thread(self.spool.done, receipt)
+        await remove_spooled(self.spool, result.receipts)
 
     async def close(self) -> None:
         """Close the HTTP connection pool."""

@@ -12,12 +12,15 @@ newest posts' and media's comments and the conversations.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
-from channels.meta_graph import GraphError, graph_json, http_client
+from channels.meta_graph import (
+    Download,
+    GraphError,
+    download_capped,
+    graph_json,
+    http_client,
+)
 
 __all__ = ["GraphError", "MetaGraph"]
 
@@ -30,15 +33,6 @@ GONE_SUBCODE = 33
 _FB_COMMENT_FIELDS = "id,message,from,created_time,parent{id}"
 _IG_COMMENT_FIELDS = "id,text,timestamp,username,from,parent_id"
 _MESSAGE_FIELDS = "id,message,from,created_time"
-
-
-@dataclass(frozen=True, slots=True)
-class Download:
-    """A downloaded attachment, or why it was not."""
-
-    data: bytes | None
-    reason: str = ""
-    size: int | None = None
 
 
 class MetaGraph:
@@ -189,25 +183,7 @@ class MetaGraph:
 
     async def download(self, url: str, limit: int) -> Download:
         """An attachment from Meta's CDN, at most ``limit`` bytes."""
-        data = bytearray()
-        try:
-            async with self._http.stream("GET", url) as response:
-                if response.status_code in (400, 403, 404, 410):
-                    return Download(None, f"unavailable: HTTP {response.status_code}")
-                if response.status_code >= 300:
-                    raise GraphError(
-                        f"attachment download answered {response.status_code}",
-                        http_status=response.status_code,
-                    )
-                async for chunk in response.aiter_bytes():
-                    data.extend(chunk)
-                    if len(data) > limit:
-                        return Download(None, "too_large")
-        except httpx.HTTPError as exc:
-            raise GraphError(
-                f"attachment download failed: {type(exc).__name__}"
-            ) from None
-        return Download(bytes(data), size=len(data))
+        return await download_capped(self._http, url, limit)
 
 
 def _data(answer: dict[str, Any]) -> list[dict[str, Any]]:

@@ -10,7 +10,6 @@ in between reads them again, recognised by ``(channel, "wamid:…")``.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from dataclasses import replace
@@ -24,6 +23,7 @@ from channels.base import (
     missing_files_metadata,
 )
 from channels.meta_graph import channel_error
+from channels.meta_webhook import remove_spooled, spooled_rejection
 from channels.meta_window import ReplyWindow
 from channels.push_spool import SpooledBody
 from channels.whatsapp.graph import WINDOW_CLOSED, GraphClient, GraphError
@@ -216,19 +216,11 @@ class WhatsAppChannel:
         return replace(item, attachments=tuple(attachments), metadata=metadata)
 
     def _rejected(self, raw: bytes, reason: str) -> RejectedItem:
-        digest = hashlib.sha256(raw).hexdigest()[:16]
-        return RejectedItem(
-            channel=self.name,
-            external_id=f"webhook:{digest}:{hashlib.sha256(reason.encode()).hexdigest()[:8]}",
-            raw=raw,
-            reason=reason,
-        )
+        return spooled_rejection(self.name, raw, reason)
 
     async def after_commit(self, result: FetchResult) -> None:
         """Remove the stored bodies from the spool."""
-        for receipt in result.receipts:
-            if isinstance(receipt, SpooledBody):
-                await asyncio.to_thread(self.spool.done, receipt)
+        await remove_spooled(self.spool, result.receipts)
 
     async def close(self) -> None:
         """Close the HTTP connection pool."""

@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
-from channels.meta_graph import GraphError, graph_json, http_client
+from channels.meta_graph import (
+    Download,
+    GraphError,
+    download_capped,
+    graph_json,
+    http_client,
+)
 
 __all__ = ["WINDOW_CLOSED", "Download", "GraphClient", "GraphError"]
 
@@ -21,15 +24,6 @@ UNREACHABLE = {131026, 131030, 131049, 131050}
 # send: a margin so that network jitter cannot bunch 81 into Meta's second
 MESSAGES_PER_SECOND = 80
 SEND_PER_SECOND = 72
-
-
-@dataclass(frozen=True, slots=True)
-class Download:
-    """A downloaded media file, or why it was not."""
-
-    data: bytes | None
-    reason: str = ""
-    size: int | None = None  # as Meta reported it, when known
 
 
 class GraphClient:
@@ -100,27 +94,15 @@ class GraphClient:
         if not isinstance(url, str):
             return Download(None, "unavailable: no download URL")
         expected = sha256 or info.get("sha256")
-        data = bytearray()
-        try:
-            async with self._http.stream("GET", url) as response:
-                if response.status_code in (400, 403, 404):
-                    return Download(None, f"unavailable: HTTP {response.status_code}")
-                if response.status_code >= 300:
-                    raise GraphError(
-                        f"media download answered {response.status_code}",
-                        http_status=response.status_code,
-                    )
-                async for chunk in response.aiter_bytes():
-                    data.extend(chunk)
-                    if len(data) > limit:
-                        return Download(
-                            None, "too_large", size if isinstance(size, int) else None
-                        )
-        except httpx.HTTPError as exc:
-            raise GraphError(f"media download failed: {type(exc).__name__}") from None
+        got = await download_capped(
+            self._http, url, limit, size if isinstance(size, int) else None
+        )
+        if got.data is None:
+            return got
+        data = got.data
         if isinstance(expected, str) and hashlib.sha256(data).hexdigest() != expected:
             return Download(None, "unavailable: sha256 mismatch")
-        return Download(bytes(data))
+        return Download(data)
 
     async def _json(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
         return await graph_json(self._http, method, url, **kwargs)

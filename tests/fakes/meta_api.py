@@ -41,6 +41,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.serve import serve
 from tests.fakes.whatsapp_api import graph_error
 from tests.fakes.whatsapp_api import signed as whatsapp_signed
 
@@ -101,7 +102,6 @@ class FakeMetaApi:
         self.calls: list[tuple[str, str]] = []
         self._failures: dict[str, list[_Failure]] = {}
         self._ids = itertools.count(1)
-        self._runner: web.AppRunner | None = None
 
     # ------------------------------------------------------------ helpers
 
@@ -200,18 +200,8 @@ class FakeMetaApi:
         app.router.add_post("/{version}/{comment}/{edge:comments|replies}", self._reply)
         app.router.add_get("/{version}/{node}/{edge}", self._edge)
         app.router.add_get("/{version}/{node}", self._node)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        self.base_url = f"http://127.0.0.1:{port}"
-        try:
+        async with serve(app) as self.base_url:
             yield self
-        finally:
-            await self._runner.cleanup()
 
     def _refused(self, request: web.Request, kind: str) -> web.Response | None:
         self.calls.append((request.method, request.path))

@@ -33,6 +33,7 @@ import pytest
 from aiohttp import web
 
 from channels.meta_signature import sign
+from tests.fakes.serve import serve
 
 TOKEN = "EAAG-test-access-token-for-the-emulator"
 APP_SECRET = "test-app-secret-0123456789abcdef"
@@ -74,7 +75,6 @@ class FakeWhatsAppApi:
         self._failures: dict[str, list[_Failure]] = {}
         self._recent: deque[float] = deque()  # arrivals in the last second
         self._ids = itertools.count(1)
-        self._runner: web.AppRunner | None = None
 
     # ------------------------------------------------------------ helpers
 
@@ -110,18 +110,8 @@ class FakeWhatsAppApi:
         app.router.add_get("/download/{media_id}", self._download)
         app.router.add_post("/{version}/{phone}/messages", self._messages)
         app.router.add_get("/{version}/{object_id}", self._object)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        self.base_url = f"http://127.0.0.1:{port}"
-        try:
+        async with serve(app) as self.base_url:
             yield self
-        finally:
-            await self._runner.cleanup()
 
     def _authorised(self, request: web.Request) -> bool:
         return request.headers.get("Authorization") == f"Bearer {self.token}"
