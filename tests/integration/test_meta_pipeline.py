@@ -19,7 +19,6 @@ from sqlmodel import select
 from config.settings import Settings
 from dengar.app import App
 from dengar.cli_triage import TriageBackend, triage
-from dengar.runner import Runner
 from dengar.web.app import create_app
 from dengar.web.auth import add_user
 from storage.tables import ComplaintRow, QuarantineRow, StatusEvent
@@ -32,6 +31,7 @@ from tests.fakes.meta_api import (
     page_feed_webhook,
     signed,
 )
+from tests.integration.runs import run_once
 
 
 @pytest.fixture
@@ -67,16 +67,6 @@ def post(client: TestClient, payload: dict[str, Any]) -> tuple[int, str]:
         headers={"X-Hub-Signature-256": signature, "Content-Type": "application/json"},
     )
     return response.status_code, response.text
-
-
-async def run_once(settings: Settings) -> App:
-    app = App.open(settings)
-    try:
-        summary = await Runner(app).run_once()
-    finally:
-        await app.close()
-    assert not summary.errors
-    return app
 
 
 def rows(app: App, kind: str = "case") -> list[ComplaintRow]:
