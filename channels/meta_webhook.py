@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from channels.base import FetchResult
 from channels.meta_signature import HEADER, signature_valid
 from channels.push import Answer
 from channels.push_spool import PushSpool, SpooledBody
@@ -124,21 +125,31 @@ def receive(
     return Answer(200, "received" if stored_new else "already received")
 
 
-def spooled_rejection(channel: str, raw: bytes, reason: str) -> RejectedItem:
-    """A fault found in a stored body, for the quarantine: named by the
-    body's and the reason's hashes, so one body's same fault is kept once."""
-    digest = hashlib.sha256(raw).hexdigest()[:16]
-    why = hashlib.sha256(reason.encode()).hexdigest()[:8]
-    return RejectedItem(
-        channel=channel, external_id=f"webhook:{digest}:{why}", raw=raw, reason=reason
-    )
+class SpoolReader:
+    """What a channel fed by this receiver shares: its faults are named
+    after the body they came in, and a committed batch's bodies leave the
+    spool (``after_commit``)."""
 
+    name: str
+    spool: PushSpool
 
-async def remove_spooled(spool: PushSpool, receipts: Sequence[object]) -> None:
-    """Remove the bodies a committed batch was read from."""
-    for receipt in receipts:
-        if isinstance(receipt, SpooledBody):
-            await asyncio.to_thread(spool.done, receipt)
+    def _rejected(self, raw: bytes, reason: str) -> RejectedItem:
+        # named by the body's and the reason's hashes, so one body's same
+        # fault is quarantined once
+        digest = hashlib.sha256(raw).hexdigest()[:16]
+        why = hashlib.sha256(reason.encode()).hexdigest()[:8]
+        return RejectedItem(
+            channel=self.name,
+            external_id=f"webhook:{digest}:{why}",
+            raw=raw,
+            reason=reason,
+        )
+
+    async def after_commit(self, result: FetchResult) -> None:
+        """Remove the stored bodies from the spool."""
+        for receipt in result.receipts:
+            if isinstance(receipt, SpooledBody):
+                await asyncio.to_thread(self.spool.done, receipt)
 
 
 def same_app(secret: SecretStr, every: Sequence[Any]) -> list[Any]:

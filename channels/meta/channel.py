@@ -48,7 +48,7 @@ from channels.meta.payload import (
 from channels.meta.webhook import own_accounts, spool_of
 from channels.meta_graph import channel_error
 from channels.meta_json import MalformedPayload, iso_time
-from channels.meta_webhook import remove_spooled, spooled_rejection
+from channels.meta_webhook import SpoolReader
 from channels.meta_window import ReplyWindow
 from channels.push_spool import SpooledBody
 from channels.x_posts import public_reply_text
@@ -67,7 +67,7 @@ MAX_FILE_BYTES = 25 * 1024 * 1024
 HUMAN_AGENT_SECONDS = 7 * 24 * 3600
 
 
-class MetaChannel:
+class MetaChannel(SpoolReader):
     """Comments, mentions and direct messages of a Page and its Instagram
     account; also replies."""
 
@@ -249,13 +249,6 @@ class MetaChannel:
             )
         metadata = {**item.metadata, **missing_files_metadata(missing)}
         return replace(item, attachments=tuple(attachments), metadata=metadata)
-
-    def _rejected(self, raw: bytes, reason: str) -> RejectedItem:
-        return spooled_rejection(self.name, raw, reason)
-
-    async def after_commit(self, result: FetchResult) -> None:
-        """Remove the stored bodies from the spool."""
-        await remove_spooled(self.spool, result.receipts)
 
     async def close(self) -> None:
         """Close the HTTP connection pool."""

@@ -23,7 +23,7 @@ from channels.base import (
     missing_files_metadata,
 )
 from channels.meta_graph import channel_error
-from channels.meta_webhook import remove_spooled, spooled_rejection
+from channels.meta_webhook import SpoolReader
 from channels.meta_window import ReplyWindow
 from channels.push_spool import SpooledBody
 from channels.whatsapp.graph import WINDOW_CLOSED, GraphClient, GraphError
@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 PACE_SECONDS = 1.0
 
 
-class WhatsAppChannel:
+class WhatsAppChannel(SpoolReader):
     """Complaints sent to a WhatsApp Business number; also replies."""
 
     def __init__(
@@ -214,13 +214,6 @@ class WhatsAppChannel:
             )
         metadata = {**item.metadata, **missing_files_metadata(missing)}
         return replace(item, attachments=tuple(attachments), metadata=metadata)
-
-    def _rejected(self, raw: bytes, reason: str) -> RejectedItem:
-        return spooled_rejection(self.name, raw, reason)
-
-    async def after_commit(self, result: FetchResult) -> None:
-        """Remove the stored bodies from the spool."""
-        await remove_spooled(self.spool, result.receipts)
 
     async def close(self) -> None:
         """Close the HTTP connection pool."""

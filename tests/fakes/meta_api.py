@@ -42,7 +42,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.serve import serve
-from tests.fakes.whatsapp_api import graph_error
+from tests.fakes.whatsapp_api import FailureQueue, bad_token, graph_error
 from tests.fakes.whatsapp_api import signed as whatsapp_signed
 
 TOKEN = "EAAM-test-page-access-token"
@@ -77,15 +77,6 @@ class _Post:
     comments: list[_Comment] = field(default_factory=list)
 
 
-@dataclass
-class _Failure:
-    code: int
-    message: str
-    times: int
-    status: int
-    subcode: int | None
-
-
 class FakeMetaApi:
     """The Graph API of one Page and its Instagram account, on 127.0.0.1."""
 
@@ -100,7 +91,7 @@ class FakeMetaApi:
         self.sent: list[dict[str, Any]] = []  # every accepted POST body
         self.private_replied: set[str] = set()
         self.calls: list[tuple[str, str]] = []
-        self._failures: dict[str, list[_Failure]] = {}
+        self._failures = FailureQueue()
         self._ids = itertools.count(1)
 
     # ------------------------------------------------------------ helpers
@@ -184,9 +175,7 @@ class FakeMetaApi:
     ) -> None:
         """Make the next ``times`` calls of ``kind`` (``messages``,
         ``comments``, ``read``) answer an error."""
-        self._failures.setdefault(kind, []).append(
-            _Failure(code, message, times, status, subcode)
-        )
+        self._failures.add(kind, code, message, times, status=status, subcode=subcode)
 
     # ------------------------------------------------------------ server
 
@@ -206,24 +195,8 @@ class FakeMetaApi:
     def _refused(self, request: web.Request, kind: str) -> web.Response | None:
         self.calls.append((request.method, request.path))
         if request.headers.get("Authorization") != f"Bearer {self.token}":
-            return graph_error(
-                190,
-                "Invalid OAuth access token - Cannot parse access token",
-                status=401,
-            )
-        failures = self._failures.get(kind)
-        if not failures:
-            return None
-        failure = failures[0]
-        failure.times -= 1
-        if failure.times <= 0:
-            failures.pop(0)
-        return graph_error(
-            failure.code,
-            failure.message,
-            error_subcode=failure.subcode,
-            status=failure.status,
-        )
+            return bad_token()
+        return self._failures.next(kind)
 
     async def _cdn(self, request: web.Request) -> web.Response:
         data = self.files.get(request.match_info["key"])
