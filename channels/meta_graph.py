@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from channels.errors import FatalChannelError, RetriableChannelError
+from contracts.errors import FatalChannelError, RetriableChannelError
 
 # codes from Meta's Graph API and Cloud API error references
 INVALID_TOKEN = {190}

@@ -23,11 +23,11 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from channels.base import FetchResult
+from contracts.channel import FetchResult
 from channels.meta_signature import HEADER, signature_valid
 from channels.push import Answer
 from channels.push_spool import PushSpool, SpooledBody
-from normalizer.records import RejectedItem
+from contracts.records import RejectedItem
 
 log = logging.getLogger(__name__)
 

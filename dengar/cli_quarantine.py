@@ -21,9 +21,9 @@ import click
 from rich.table import Table
 from sqlmodel import Session, col, select
 
-from channels.base import FetchResult
+from contracts.channel import FetchResult
 from dengar.app import App
-from normalizer.records import InboundMessage
+from contracts.records import InboundMessage
 from storage.tables import QuarantineRow
 
 MAIL_TYPES = ("maildir", "imap")
@@ -97,7 +97,7 @@ def _meta(row: QuarantineRow, body: Any, settings: Any) -> FetchResult:
 
 
 def _telegram(row: QuarantineRow, update: Any, private_only: bool) -> FetchResult:
-    from channels.telegram_updates import Converted, MalformedUpdate, convert_update
+    from channels.telegram.updates import Converted, MalformedUpdate, convert_update
 
     try:
         converted = convert_update(
@@ -193,7 +193,7 @@ def quarantine() -> None:
 @click.pass_context
 def list_(ctx: click.Context, channel: str | None, limit: int, as_json: bool) -> None:
     """The held items, newest first, with the reason each was held."""
-    from dengar.cli import console, open_app
+    from dengar.cli.main import console, open_app
 
     app = open_app(ctx)
     with app.sessions() as session:
@@ -226,7 +226,7 @@ def list_(ctx: click.Context, channel: str | None, limit: int, as_json: bool) ->
 @click.pass_context
 def show(ctx: click.Context, item_id: int, raw: bool) -> None:
     """One held item: its reason and the start of its bytes."""
-    from dengar.cli import err, open_app
+    from dengar.cli.main import err, open_app
 
     app = open_app(ctx)
     with app.sessions() as session:
@@ -251,7 +251,7 @@ def show(ctx: click.Context, item_id: int, raw: bool) -> None:
 @click.pass_context
 def retry(ctx: click.Context, item_ids: tuple[int, ...], everything: bool) -> None:
     """Replay held items through the pipeline (IDs, or --all)."""
-    from dengar.cli import console, err, open_app
+    from dengar.cli.main import console, err, open_app
 
     if not item_ids and not everything:
         err.print("give item ids or --all")

@@ -2,7 +2,7 @@
 unrouted cases with the routing model's suggestions, cases an agency
 returned), accept or dismiss.
 
-``dengar.cli`` adds the ``triage`` group. The group opens the installation
+``dengar.cli.main`` adds the ``triage`` group. The group opens the installation
 from the configuration; tests (or another shell) can hand it a ready
 ``TriageBackend`` as ``ctx.obj["triage_backend"]`` instead.
 """
@@ -60,7 +60,7 @@ def _backend(ctx: click.Context) -> Iterator[TriageBackend]:
     if isinstance(given, TriageBackend):
         yield given
         return
-    from dengar.cli import open_app  # here: dengar.cli imports this module
+    from dengar.cli.main import open_app  # here: dengar.cli.main imports this module
 
     app = open_app(ctx)
     backend = TriageBackend(

@@ -19,7 +19,7 @@ from sqlmodel import Session
 from dengar.triage import TriageError
 from dispatcher import outbox
 from dispatcher.notify import render, tracking_url
-from normalizer.records import OutgoingReply
+from contracts.records import OutgoingReply
 from storage.tables import ComplaintRow, utcnow
 
 MODES = ("private", "public")

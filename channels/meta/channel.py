@@ -21,13 +21,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from channels.base import (
-    FetchResult,
-    RecipientUnreachable,
-    ReplyRetriable,
-    missing_files_metadata,
-)
-from channels.errors import FatalChannelError
+from contracts.channel import FetchResult
+from contracts.errors import RecipientUnreachable, ReplyRetriable
+from channels.file_notes import missing_files_metadata
+from contracts.errors import FatalChannelError
 from channels.meta import catch_up
 from channels.meta.graph import (
     GONE_SUBCODE,
@@ -53,7 +50,7 @@ from channels.meta_window import ReplyWindow
 from channels.push_spool import SpooledBody
 from channels.x_posts import public_reply_text
 from config.channel_settings import MetaChannelSettings
-from normalizer.records import (
+from contracts.records import (
     InboundAttachment,
     InboundMessage,
     OutgoingReply,

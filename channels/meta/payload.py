@@ -31,7 +31,7 @@ from channels.meta_json import (
     read_command,
     text_of,
 )
-from normalizer.records import InboundMessage, Reporter
+from contracts.records import InboundMessage, Reporter
 
 OBJECTS = frozenset({"page", "instagram"})
 # what a comment's author wrote on: a visitor's post counts as a comment

@@ -16,12 +16,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from channels.base import (
-    FetchResult,
-    RecipientUnreachable,
-    ReplyRetriable,
-    missing_files_metadata,
-)
+from contracts.channel import FetchResult
+from contracts.errors import RecipientUnreachable, ReplyRetriable
+from channels.file_notes import missing_files_metadata
 from channels.meta_graph import channel_error
 from channels.meta_webhook import SpoolReader
 from channels.meta_window import ReplyWindow
@@ -40,7 +37,7 @@ from channels.whatsapp.payload import (
 from channels.whatsapp.replies import free_form, template
 from channels.whatsapp.webhook import spool_of
 from config.channel_settings import WhatsAppChannelSettings
-from normalizer.records import (
+from contracts.records import (
     DeliveryReport,
     InboundAttachment,
     InboundMessage,

@@ -23,7 +23,7 @@ from channels.meta_json import (
     read_command,
     text_of,
 )
-from normalizer.records import InboundMessage, Location, Reporter
+from contracts.records import InboundMessage, Location, Reporter
 
 __all__ = ["COMMANDS", "MEDIA_LIMITS", "MalformedPayload", "changes", "load"]
 

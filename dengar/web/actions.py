@@ -49,7 +49,7 @@ from dispatcher.status import (
     change_status,
     refuse_if_duplicate,
 )
-from normalizer.records import CaseStatus
+from contracts.records import CaseStatus
 from storage.tables import ComplaintRow, StaffNote
 
 router = APIRouter(include_in_schema=False, dependencies=[Csrf])
@@ -337,7 +337,7 @@ def accept_triage(
 
 def _dedupe() -> Any:
     try:
-        return importlib.import_module("normalizer.dedupe_db")
+        return importlib.import_module("normalizer.dedupe.database")
     except ModuleNotFoundError:
         return None
 

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from dengar import audit
 from dengar.comment_replies import reply_modes
-from dengar.status import status_report
+from dengar.status_report import status_report
 from dengar.triage import model_suggestions, triage_queue
 from dengar.web import actions, ops
 from dengar.web.access import (

@@ -18,7 +18,7 @@ from sqlmodel import select
 
 from config.settings import Settings
 from dengar.app import App
-from dengar.cli_triage import TriageBackend, triage
+from dengar.cli.triage import TriageBackend, triage
 from dengar.web.app import create_app
 from dengar.web.auth import add_user
 from storage.tables import ComplaintRow, QuarantineRow, StatusEvent

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from channels.base import Channel
+from contracts.channel import Channel
 from channels.maildir import MaildirChannel
 from channels.meta import MetaChannel
 from channels.meta.webhook import MetaWebhook
-from channels.telegram import TelegramChannel
+from channels.telegram.channel import TelegramChannel
 from channels.whatsapp import WhatsAppChannel
 from channels.whatsapp.webhook import WhatsAppWebhook
 from config.channel_settings import (

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from channels.base import RecipientUnreachable, ReplyRetriable
-from channels.errors import FatalChannelError
+from contracts.errors import RecipientUnreachable, ReplyRetriable
+from contracts.errors import FatalChannelError
 from channels.meta import MetaChannel
 from channels.meta.webhook import MetaWebhook, spool_of
 from channels.meta_signature import sign
 from config.channel_settings import MetaChannelSettings
-from normalizer.records import OutgoingReply
+from contracts.records import OutgoingReply
 from tests.fakes.meta_api import (
     APP_SECRET,
     DAY,

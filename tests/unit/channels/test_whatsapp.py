@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from channels.base import RecipientUnreachable, ReplyRetriable
-from channels.errors import FatalChannelError
+from contracts.errors import RecipientUnreachable, ReplyRetriable
+from contracts.errors import FatalChannelError
 from channels.meta_signature import sign, signature_valid
 from channels.whatsapp import WhatsAppChannel
 from channels.whatsapp.webhook import WhatsAppWebhook, spool_of
 from config.channel_settings import WhatsAppChannelSettings
-from normalizer.records import OutgoingReply
+from contracts.records import OutgoingReply
 from tests.fakes.whatsapp_api import (
     APP_SECRET,
     TOKEN,
