@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from channels.base import FetchResult
-from channels.errors import FatalChannelError
 from config.channel_settings import MaildirChannelSettings
-from normalizer.records import InboundMessage, RejectedItem
+from contracts.channel import FetchResult
+from contracts.errors import FatalChannelError
+from contracts.records import InboundMessage, RejectedItem
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -23,10 +23,10 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from contracts.channel import FetchResult
 from channels.meta_signature import HEADER, signature_valid
 from channels.push import Answer
 from channels.push_spool import PushSpool, SpooledBody
+from contracts.channel import FetchResult
 from contracts.records import RejectedItem
 
 log = logging.getLogger(__name__)

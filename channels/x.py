@@ -29,8 +29,6 @@ import tweepy
 from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
 
-from channels.base import FetchResult, RecipientUnreachable, ReplyRetriable
-from channels.errors import FatalChannelError, RetriableChannelError
 from channels.x_posts import (
     EXPANSIONS,
     MEDIA_FIELDS,
@@ -48,7 +46,14 @@ from channels.x_posts import (
     source_state,
 )
 from config.channel_settings import XChannelSettings
-from normalizer.records import InboundMessage, OutgoingReply
+from contracts.channel import FetchResult
+from contracts.errors import (
+    FatalChannelError,
+    RecipientUnreachable,
+    ReplyRetriable,
+    RetriableChannelError,
+)
+from contracts.records import InboundMessage, OutgoingReply
 
 log = logging.getLogger(__name__)
 

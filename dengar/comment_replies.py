@@ -16,10 +16,10 @@ from datetime import timedelta
 
 from sqlmodel import Session
 
-from dengar.triage import TriageError
-from dispatcher import outbox
-from dispatcher.notify import render, tracking_url
 from contracts.records import OutgoingReply
+from dengar.triage import TriageError
+from dispatcher.notify import render, tracking_url
+from dispatcher.outbox import queue as outbox
 from storage.tables import ComplaintRow, utcnow
 
 MODES = ("private", "public")

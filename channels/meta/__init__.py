@@ -1,6 +1,3 @@
-"""The regency's Facebook Page and Instagram professional account: webhook
-receiver, payload conversion, catch-up reads and replies (Graph API)."""
-
-from channels.meta.channel import MetaChannel
-
-__all__ = ["MetaChannel"]
+"""The regency's Facebook Page and Instagram professional account: the
+channel (:mod:`~channels.meta.channel`), webhook payloads ↔ records, the
+Graph API catch-up and replies."""

@@ -18,10 +18,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from contracts.errors import FatalChannelError
 from channels.meta.graph import MetaGraph
 from channels.meta.payload import comment_item, dm_item
 from channels.meta_json import iso_time, text_of
+from contracts.errors import FatalChannelError
 from contracts.records import InboundMessage
 
 # how far back the very first catch-up reads

@@ -21,10 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from contracts.channel import FetchResult
-from contracts.errors import RecipientUnreachable, ReplyRetriable
 from channels.file_notes import missing_files_metadata
-from contracts.errors import FatalChannelError
 from channels.meta import catch_up
 from channels.meta.graph import (
     GONE_SUBCODE,
@@ -50,6 +47,8 @@ from channels.meta_window import ReplyWindow
 from channels.push_spool import SpooledBody
 from channels.x_posts import public_reply_text
 from config.channel_settings import MetaChannelSettings
+from contracts.channel import FetchResult
+from contracts.errors import FatalChannelError, RecipientUnreachable, ReplyRetriable
 from contracts.records import (
     InboundAttachment,
     InboundMessage,

@@ -16,8 +16,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from contracts.channel import FetchResult
-from contracts.errors import RecipientUnreachable, ReplyRetriable
 from channels.file_notes import missing_files_metadata
 from channels.meta_graph import channel_error
 from channels.meta_webhook import SpoolReader
@@ -37,6 +35,11 @@ from channels.whatsapp.payload import (
 from channels.whatsapp.replies import free_form, template
 from channels.whatsapp.webhook import spool_of
 from config.channel_settings import WhatsAppChannelSettings
+from contracts.channel import FetchResult
+from contracts.errors import (
+    RecipientUnreachable,
+    ReplyRetriable,
+)
 from contracts.records import (
     DeliveryReport,
     InboundAttachment,

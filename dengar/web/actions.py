@@ -16,6 +16,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
+from contracts.records import CaseStatus
 from dengar import audit
 from dengar.case_history import record_change
 from dengar.comment_replies import queue_comment_reply
@@ -49,7 +50,6 @@ from dispatcher.status import (
     change_status,
     refuse_if_duplicate,
 )
-from contracts.records import CaseStatus
 from storage.tables import ComplaintRow, StaffNote
 
 router = APIRouter(include_in_schema=False, dependencies=[Csrf])

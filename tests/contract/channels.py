@@ -23,8 +23,8 @@ from typing import Protocol
 
 import pytest
 
-from channels.base import Channel
-from channels.errors import ChannelError
+from contracts.channel import Channel
+from contracts.errors import ChannelError
 
 
 class ContractSource(Protocol):

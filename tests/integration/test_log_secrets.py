@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 from sqlalchemy import update
 
-from channels.telegram import TelegramChannel
+from channels.telegram.channel import TelegramChannel
 from config.channel_settings import TelegramChannelSettings
 from config.redaction import MASKER, mask_record
 from config.settings import Settings

@@ -10,11 +10,15 @@ import logging
 import aiohttp
 import pytest
 
-from channels.base import RecipientUnreachable, ReplyRetriable
-from channels.errors import FatalChannelError, RetriableChannelError
-from channels.telegram import TelegramChannel
+from channels.telegram.channel import TelegramChannel
 from config.channel_settings import TelegramChannelSettings
-from normalizer.records import OutgoingReply
+from contracts.errors import (
+    FatalChannelError,
+    RecipientUnreachable,
+    ReplyRetriable,
+    RetriableChannelError,
+)
+from contracts.records import OutgoingReply
 from tests.fakes.telegram_api import TOKEN, FakeTelegramApi
 from tests.services import free_port
 

@@ -21,7 +21,7 @@ from dengar.app import App
 from dengar.cli.main import print_summary
 from dengar.runner import Runner
 from dengar.status_report import agency_queue
-from dispatcher import outbox
+from dispatcher.outbox import queue as outbox
 from storage.tables import ComplaintRow, OutboxRow, utcnow
 from tests.fakes.telegram_api import FakeTelegramApi, bot_settings
 from tests.integration.runs import run_once

@@ -12,12 +12,11 @@ from typing import Any
 
 import pytest
 
-from contracts.channel import Channel
 from channels.maildir import MaildirChannel
-from channels.meta import MetaChannel
+from channels.meta.channel import MetaChannel
 from channels.meta.webhook import MetaWebhook
 from channels.telegram.channel import TelegramChannel
-from channels.whatsapp import WhatsAppChannel
+from channels.whatsapp.channel import WhatsAppChannel
 from channels.whatsapp.webhook import WhatsAppWebhook
 from config.channel_settings import (
     MaildirChannelSettings,
@@ -25,6 +24,7 @@ from config.channel_settings import (
     TelegramChannelSettings,
     WhatsAppChannelSettings,
 )
+from contracts.channel import Channel
 from tests.contract.channels import ChannelContract
 from tests.fakes.meta_api import APP_SECRET as META_APP_SECRET
 from tests.fakes.meta_api import TOKEN as META_TOKEN

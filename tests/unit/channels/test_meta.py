@@ -11,12 +11,11 @@ from typing import Any
 
 import pytest
 
-from contracts.errors import RecipientUnreachable, ReplyRetriable
-from contracts.errors import FatalChannelError
-from channels.meta import MetaChannel
+from channels.meta.channel import MetaChannel
 from channels.meta.webhook import MetaWebhook, spool_of
 from channels.meta_signature import sign
 from config.channel_settings import MetaChannelSettings
+from contracts.errors import FatalChannelError, RecipientUnreachable, ReplyRetriable
 from contracts.records import OutgoingReply
 from tests.fakes.meta_api import (
     APP_SECRET,

@@ -1,0 +1,294 @@
+"""``dengar quarantine``: see every item that could not become a record, and
+replay it through the pipeline once the cause is fixed (a parser bug, a limit
+raised).
+
+A replay rebuilds the item from the stored bytes the way its channel hands
+them over (a mail from its RFC 822 bytes, a Telegram update or an X post from
+its JSON) and ingests it without touching the channel's cursor. The
+quarantine row is removed in the same transaction; if the item fails again it
+is quarantined again, with the new reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import click
+from rich.table import Table
+from sqlmodel import Session, col, select
+
+from contracts.channel import FetchResult
+from contracts.records import InboundMessage
+from dengar.app import App
+from dengar.cli.common import console, err, open_app
+from storage.tables import QuarantineRow
+
+MAIL_TYPES = ("maildir", "imap")
+
+
+class NotReplayable(Exception):
+    """The stored bytes cannot be turned back into an item; says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """The outcome of one replay, in words for the operator."""
+
+    quarantine_id: int
+    outcome: str  # "case", "follow-up", "ignored", "already stored", ...
+    detail: str = ""
+
+
+def rebuild(app: App, row: QuarantineRow) -> FetchResult:
+    """The stored bytes as the channel would have handed them to the runner
+    (``NotReplayable`` when the channel or the bytes do not allow it)."""
+    try:
+        settings = app.settings.channel(row.channel)
+    except KeyError:
+        raise NotReplayable(f"channel {row.channel!r} is not configured") from None
+    kind = settings.type
+    if kind in MAIL_TYPES:
+        if not row.data.strip():
+            raise NotReplayable("no message bytes were kept")
+        item = InboundMessage(
+            channel=row.channel,
+            external_id=row.external_id,
+            received_at=row.created_at,
+            raw=row.data,
+            raw_format="rfc822",
+        )
+        return FetchResult(items=[item], cursor=None)
+    try:
+        document = json.loads(row.data)
+    except ValueError as exc:
+        raise NotReplayable(f"stored bytes are not JSON: {exc}") from None
+    if kind == "telegram":
+        return _telegram(row, document, getattr(settings, "private_chats_only", True))
+    if kind == "x":
+        return _x(row, document)
+    if kind == "whatsapp":
+        return _whatsapp(row, document, getattr(settings, "phone_number_id", ""))
+    if kind == "meta":
+        return _meta(row, document, settings)
+    raise NotReplayable(f"no replay for channel type {kind!r}")
+
+
+def _meta(row: QuarantineRow, body: Any, settings: Any) -> FetchResult:
+    from channels.meta.payload import OBJECTS, parse
+    from channels.meta.webhook import own_accounts
+
+    if not isinstance(body, dict) or body.get("object") not in OBJECTS:
+        raise NotReplayable("stored bytes are not a Page or Instagram webhook")
+    parsed = parse(body, row.channel, own_accounts(settings))
+    if not parsed.items:
+        problems = "; ".join(f"{ref}: {why}" for ref, why in parsed.problems)
+        raise NotReplayable(
+            "still unreadable: " + (problems or "no event of this channel's accounts")
+        )
+    # files and @mentions are fetched by the running channel; a replay keeps
+    # the rest and counts what it left out
+    left_out = sum(len(c.media) for c in parsed.items) + len(parsed.mentions)
+    return FetchResult(
+        items=[c.item for c in parsed.items], cursor=None, skipped=left_out
+    )
+
+
+def _telegram(row: QuarantineRow, update: Any, private_only: bool) -> FetchResult:
+    from channels.telegram.updates import Converted, MalformedUpdate, convert_update
+
+    try:
+        converted = convert_update(
+            update, channel=row.channel, private_chats_only=private_only
+        )
+    except MalformedUpdate as exc:
+        raise NotReplayable(f"still unreadable: {exc}") from None
+    if not isinstance(converted, Converted):
+        raise NotReplayable(f"the channel skips this update: {converted.reason}")
+    # files are fetched from Telegram by the running channel; a replay keeps
+    # the text, location and reporter and says how many files it left out
+    return FetchResult(
+        items=[converted.item], cursor=None, skipped=len(converted.files)
+    )
+
+
+def _whatsapp(row: QuarantineRow, body: Any, phone_number_id: str) -> FetchResult:
+    from channels.whatsapp.payload import changes, parse_change
+
+    if not isinstance(body, dict):
+        raise NotReplayable("stored bytes are not a WhatsApp webhook")
+    items: list[InboundMessage] = []
+    media = 0
+    problems: list[str] = []
+    for value in changes(body):
+        parsed = parse_change(value, channel=row.channel)
+        if parsed.phone_number_id != phone_number_id:
+            continue
+        items.extend(c.item for c in parsed.items)
+        media += sum(len(c.media) for c in parsed.items)
+        problems.extend(f"{wamid}: {why}" for wamid, why in parsed.problems)
+    if not items:
+        raise NotReplayable(
+            "still unreadable: " + ("; ".join(problems) or "no message of this number")
+        )
+    # media are fetched by the running channel; a replay keeps the rest
+    return FetchResult(items=items, cursor=None, skipped=media)
+
+
+def _x(row: QuarantineRow, document: Any) -> FetchResult:
+    from channels.x_posts import Includes, InvalidPost, post_to_message
+
+    tweet, includes = document, Includes()
+    if isinstance(document, dict) and isinstance(document.get("data"), dict):
+        tweet, includes = document["data"], Includes.of(document)
+    try:
+        item = post_to_message(row.channel, tweet, includes, source="replay")
+    except InvalidPost as exc:
+        raise NotReplayable(f"still unreadable: {exc}") from None
+    return FetchResult(items=[item], cursor=None)
+
+
+def replay(app: App, session: Session, row: QuarantineRow) -> Replayed:
+    """Rebuild ``row``'s item and ingest it in ``session`` (committed)."""
+    assert row.id is not None
+    try:
+        result = rebuild(app, row)
+    except NotReplayable as exc:
+        return Replayed(row.id, "kept", str(exc))
+    session.delete(row)
+    session.flush()
+    summary = app.pipeline.ingest(session, row.channel, result, advance_cursor=False)
+    session.commit()
+    outcomes = {
+        "case": summary.new_cases,
+        "follow-up": summary.follow_ups,
+        "ignored": summary.ignored,
+        "already stored": summary.already_stored,
+        "quarantined again": summary.quarantined,
+    }
+    outcome = next((name for name, n in outcomes.items() if n), "nothing")
+    detail = f"{result.skipped} file(s) not re-downloaded" if result.skipped else ""
+    if summary.quarantined:
+        again = session.exec(
+            select(QuarantineRow).where(
+                QuarantineRow.channel == row.channel,
+                QuarantineRow.external_id == row.external_id,
+            )
+        ).first()
+        detail = again.reason if again is not None else detail
+    return Replayed(row.id, outcome, detail)
+
+
+@click.group()
+def quarantine() -> None:
+    """Items that could not become records: list, show, replay."""
+
+
+@quarantine.command("list")
+@click.option("--channel", default=None, help="Only this channel.")
+@click.option("--limit", default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def list_(ctx: click.Context, channel: str | None, limit: int, as_json: bool) -> None:
+    """The held items, newest first, with the reason each was held."""
+
+    app = open_app(ctx)
+    with app.sessions() as session:
+        statement = select(QuarantineRow).order_by(col(QuarantineRow.id).desc())
+        if channel:
+            statement = statement.where(QuarantineRow.channel == channel)
+        rows = [_summary(r) for r in session.exec(statement.limit(limit)).all()]
+    asyncio.run(app.close())
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    table = Table(title=f"Quarantine ({len(rows)})")
+    for column in ("id", "channel", "source id", "held since", "bytes", "reason"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            r["channel"],
+            r["external_id"],
+            r["created_at"][:19],
+            str(r["bytes"]),
+            r["reason"],
+        )
+    console.print(table)
+
+
+@quarantine.command("show")
+@click.argument("item_id", type=int)
+@click.option("--raw", is_flag=True, help="Write the stored bytes to stdout.")
+@click.pass_context
+def show(ctx: click.Context, item_id: int, raw: bool) -> None:
+    """One held item: its reason and the start of its bytes."""
+
+    app = open_app(ctx)
+    with app.sessions() as session:
+        row = session.get(QuarantineRow, item_id)
+    asyncio.run(app.close())
+    if row is None:
+        err.print(f"no quarantined item {item_id}")
+        sys.exit(1)
+    if raw:
+        sys.stdout.buffer.write(row.data)
+        return
+    for key, value in _summary(row).items():
+        click.echo(f"{key}: {value}")
+    preview = row.data[:2000].decode("utf-8", errors="replace")
+    click.echo("---")
+    click.echo(preview + ("\n… (truncated)" if len(row.data) > 2000 else ""))
+
+
+@quarantine.command("retry")
+@click.argument("item_ids", type=int, nargs=-1)
+@click.option("--all", "everything", is_flag=True, help="Every held item.")
+@click.pass_context
+def retry(ctx: click.Context, item_ids: tuple[int, ...], everything: bool) -> None:
+    """Replay held items through the pipeline (IDs, or --all)."""
+
+    if not item_ids and not everything:
+        err.print("give item ids or --all")
+        sys.exit(2)
+    app = open_app(ctx)
+    results: list[Replayed] = []
+    with app.sessions() as session:
+        statement = select(QuarantineRow.id).order_by(col(QuarantineRow.id))
+        if item_ids:
+            statement = statement.where(col(QuarantineRow.id).in_(item_ids))
+        ids = [i for i in session.exec(statement).all() if i is not None]
+    missing = sorted(set(item_ids) - set(ids))
+    enable_dedupe = getattr(app, "enable_dedupe", None)
+    if ids and callable(enable_dedupe):
+        enable_dedupe()  # a replayed case is linked like a polled one
+    for item_id in ids:
+        with app.sessions() as session:
+            row = session.get(QuarantineRow, item_id)
+            if row is not None:
+                results.append(replay(app, session, row))
+    asyncio.run(app.close())
+    table = Table(title="Replayed")
+    for column in ("id", "outcome", "detail"):
+        table.add_column(column, overflow="fold")
+    for r in results:
+        table.add_row(str(r.quarantine_id), r.outcome, r.detail)
+    for item_id in missing:
+        table.add_row(str(item_id), "not found", "")
+    console.print(table)
+    if missing or any(r.outcome in ("kept", "quarantined again") for r in results):
+        sys.exit(1)
+
+
+def _summary(row: QuarantineRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "channel": row.channel,
+        "external_id": row.external_id,
+        "created_at": row.created_at.isoformat(),
+        "bytes": len(row.data),
+        "reason": row.reason,
+    }
