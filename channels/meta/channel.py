@@ -45,6 +45,7 @@ from channels.meta_json import MalformedPayload, iso_time
 from channels.meta_webhook import SpoolReader
 from channels.meta_window import ReplyWindow
 from channels.push_spool import SpooledBody
+from channels.whatsapp.replies import split
 from channels.x_posts import public_reply_text
 from config.channel_settings import MetaChannelSettings
 from contracts.channel import FetchResult
@@ -61,6 +62,11 @@ log = logging.getLogger(__name__)
 MAX_FILE_BYTES = 25 * 1024 * 1024
 # the HUMAN_AGENT tag allows answers up to 7 days after the person's message
 HUMAN_AGENT_SECONDS = 7 * 24 * 3600
+# Send API limits: text up to 2,000 characters, up to 13 quick replies with
+# titles up to 20 characters
+MAX_TEXT = 2000
+MAX_QUICK_REPLIES = 13
+MAX_QUICK_REPLY_TITLE = 20
 
 
 class MetaChannel(SpoolReader):
@@ -268,7 +274,7 @@ class MetaChannel(SpoolReader):
         mode, _, target = reply.recipient.partition(":")
         try:
             if mode in ("fb", "ig") and target:
-                return await self._direct(reply.recipient, target, reply.text)
+                return await self._direct(reply.recipient, target, reply)
             if mode == "private":
                 _platform, _, comment_id = target.partition(":")
                 mid = await self._graph.private_reply(
@@ -284,11 +290,10 @@ class MetaChannel(SpoolReader):
             "not posted under a public comment"
         )
 
-    async def _direct(self, chat: str, recipient: str, text: str) -> str:
+    async def _direct(self, chat: str, recipient: str, reply: OutgoingReply) -> str:
         if self._window.is_open(chat) or not self._window.knows(chat):
             try:
-                mid = await self._graph.send_message(self._sender, recipient, text)
-                return f"meta:dm:{mid}"
+                return await self._send_parts(recipient, reply, human_agent=False)
             except GraphError as exc:
                 if exc.code != OUTSIDE_WINDOW:
                     raise
@@ -300,10 +305,31 @@ class MetaChannel(SpoolReader):
             )
         if self._tagged.knows(chat) and not self._tagged.is_open(chat):
             raise RecipientUnreachable("the citizen's last message is over 7 days old")
-        mid = await self._graph.send_message(
-            self._sender, recipient, text, human_agent=True
-        )
-        return f"meta:dm:{mid}"
+        return await self._send_parts(recipient, reply, human_agent=True)
+
+    async def _send_parts(
+        self, recipient: str, reply: OutgoingReply, *, human_agent: bool
+    ) -> str:
+        """The text in parts Messenger and Instagram take (2,000 characters),
+        the choices as quick replies under the last part; returns the first
+        part's id, the one a citizen's answer quotes."""
+        parts = split(reply.text, MAX_TEXT)
+        choices = [
+            (label[:MAX_QUICK_REPLY_TITLE], command)
+            for label, command in reply.choices[:MAX_QUICK_REPLIES]
+        ]
+        first = ""
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            mid = await self._graph.send_message(
+                self._sender,
+                recipient,
+                part,
+                human_agent=human_agent,
+                quick_replies=choices if last else (),
+            )
+            first = first or mid
+        return f"meta:dm:{first}"
 
     async def _public(self, target: str, tracking_no: str | None) -> str:
         text = public_reply_text(tracking_no, None)

@@ -12,6 +12,7 @@ newest posts' and media's comments and the conversations.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from channels.meta_graph import (
@@ -86,14 +87,27 @@ class MetaGraph:
         return _id_of(answer, "id")
 
     async def send_message(
-        self, sender: str, recipient: str, text: str, *, human_agent: bool = False
+        self,
+        sender: str,
+        recipient: str,
+        text: str,
+        *,
+        human_agent: bool = False,
+        quick_replies: Sequence[tuple[str, str]] = (),
     ) -> str:
         """A direct message (Messenger or Instagram); returns its mid.
-        ``human_agent``: outside the 24 hours, with the HUMAN_AGENT tag."""
+        ``human_agent``: outside the 24 hours, with the HUMAN_AGENT tag;
+        ``quick_replies``: (title, payload) buttons under the text."""
+        message: dict[str, Any] = {"text": text}
+        if quick_replies:
+            message["quick_replies"] = [
+                {"content_type": "text", "title": title, "payload": payload}
+                for title, payload in quick_replies
+            ]
         body: dict[str, Any] = {
             "recipient": {"id": recipient},
             "messaging_type": "MESSAGE_TAG" if human_agent else "RESPONSE",
-            "message": {"text": text},
+            "message": message,
         }
         if human_agent:
             body["tag"] = "HUMAN_AGENT"

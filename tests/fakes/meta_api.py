@@ -315,6 +315,9 @@ class FakeMetaApi:
         text = ((body.get("message") or {}).get("text")) or ""
         if not text or len(text) > 2000:
             return graph_error(100, "Invalid parameter: message text 1-2000 chars")
+        quick = (body.get("message") or {}).get("quick_replies") or []
+        if len(quick) > 13 or any(len(q.get("title", "")) > 20 for q in quick):
+            return graph_error(100, "Invalid parameter: quick_replies")
         if "comment_id" in recipient:
             comment = self.comments.get(recipient["comment_id"])
             if comment is None:

@@ -233,6 +233,22 @@ async def test_direct_message_is_a_chat_case_acknowledged_in_the_window(
         assert ack["recipient"] == {"id": "24001"}
         assert ack["messaging_type"] == "RESPONSE"
         assert case.tracking_no in ack["message"]["text"]
+        # the biasa/anonim/rahasia choice as quick replies, answered by payload
+        payloads = [q["payload"] for q in ack["message"]["quick_replies"]]
+        assert payloads == [
+            f"{word} {case.tracking_no}" for word in ("biasa", "anonim", "rahasia")
+        ]
+        tap = {
+            "message": {
+                "mid": "m_2",
+                "text": "Anonim",
+                "quick_reply": {"payload": payloads[1]},
+            }
+        }
+        assert post(client, messaging_webhook("fb", "24001", tap))[0] == 200
+        app = await run_once(settings)
+        [case] = rows(app)
+        assert case.confidentiality == "anonim"
     finally:
         client.close()
         web_app.engine.dispose()

@@ -425,3 +425,31 @@ def test_settings_need_an_account_and_hide_secrets(tmp_path: Path) -> None:
         settings(None, tmp_path, page_id=None, instagram_account_id=None)
     with pytest.raises(ValueError, match="page_access_token is empty"):
         settings(None, tmp_path, page_access_token=" ")
+
+
+async def test_a_long_answer_goes_in_parts_with_the_choices_under_the_last(
+    meta_api: FakeMetaApi, tmp_path: Path
+) -> None:
+    meta_api.person_wrote("24001")
+    channel = MetaChannel(settings(meta_api, tmp_path))
+    long = OutgoingReply(
+        channel="meta",
+        recipient="fb:24001",
+        text="Baris keterangan.\n" * 150,
+        tracking_no="KTB-7K3M",
+        idempotency_key="meta:long",
+        choices=(
+            ("Biasa", "biasa KTB-7K3M"),
+            ("Anonim sekali panjang judulnya", "anonim KTB-7K3M"),
+        ),
+    )
+    try:
+        first = await channel.send_reply(long)
+    finally:
+        await channel.close()
+    first_part, last_part = meta_api.sent
+    assert "quick_replies" not in first_part["message"]
+    assert all(len(s["message"]["text"]) <= 2000 for s in meta_api.sent)
+    titles = [q["title"] for q in last_part["message"]["quick_replies"]]
+    assert titles == ["Biasa", "Anonim sekali panjan"]
+    assert first.startswith("meta:dm:m_")
