@@ -23,6 +23,9 @@ def load_envelope(body: bytes, objects: Collection[str]) -> Mapping[str, Any]:
         data = json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
         raise MalformedPayload(f"not JSON: {exc}") from None
+    except RecursionError:
+        # a signed body nested deeper than the parser goes: kept, not a crash
+        raise MalformedPayload("not JSON: nested too deeply") from None
     if not isinstance(data, Mapping):
         raise MalformedPayload("not a JSON object")
     if data.get("object") not in objects:

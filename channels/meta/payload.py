@@ -124,8 +124,9 @@ def _guarded(
         convert(*args)
     except MalformedPayload as exc:
         parsed.problems.append((_event_id(event), str(exc)))
-    except (TypeError, AttributeError, KeyError, ValueError) as exc:
-        # a field of an unexpected type: this event is kept, the rest goes on
+    except (TypeError, AttributeError, KeyError, ValueError, RecursionError) as exc:
+        # a field of an unexpected type, or nested too deeply to copy: this
+        # event is quarantined, the rest goes on
         why = f"malformed event: {type(exc).__name__}: {exc}"
         parsed.problems.append((_event_id(event), why))
 

@@ -88,9 +88,18 @@ def test_handshake_and_signature_are_the_shared_meta_ones(tmp_path: Path) -> Non
     assert hook.max_body_bytes == ms.max_webhook_bytes
 
 
-def test_signed_unreadable_body_is_kept_and_answered_400(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"object": "user", "entry": []}',
+        b"not json at all",
+        b"[" * 200_000,  # deeper than the JSON parser goes
+    ],
+)
+def test_signed_unreadable_body_is_kept_and_answered_400(
+    tmp_path: Path, body: bytes
+) -> None:
     ms = settings(None, tmp_path)
-    body = b'{"object": "user", "entry": []}'
     answer = MetaWebhook(ms, [ms]).receive(
         body, {"X-Hub-Signature-256": sign(body, APP_SECRET)}
     )
