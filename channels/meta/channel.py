@@ -266,7 +266,8 @@ class MetaChannel(SpoolReader):
           HUMAN_AGENT tag within 7 days;
         - ``private:<fb|ig>:<comment id>``: the one private reply to a
           comment, with the reply's text;
-        - ``public:<fb|ig>:<comment id>`` or ``public:ig-mention:<media>/<c>``:
+        - ``private:fb-post:<post id>``: the same for a visitor's post;
+        - ``public:<fb|fb-post|ig>:<id>`` or ``public:ig-mention:<media>/<c>``:
           a public reply carrying the tracking number only.
 
         Anything else (a comment author's name) cannot be answered: status
@@ -276,9 +277,9 @@ class MetaChannel(SpoolReader):
             if mode in ("fb", "ig") and target:
                 return await self._direct(reply.recipient, target, reply)
             if mode == "private":
-                _platform, _, comment_id = target.partition(":")
+                platform, _, object_id = target.partition(":")
                 mid = await self._graph.private_reply(
-                    self._sender, comment_id, reply.text
+                    self._sender, object_id, reply.text, post=platform == "fb-post"
                 )
                 return f"meta:dm:{mid}"
             if mode == "public":
@@ -342,9 +343,9 @@ class MetaChannel(SpoolReader):
             )
         else:
             account = (
-                self.settings.page_id
-                if platform == "fb"
-                else self.settings.instagram_account_id
+                self.settings.instagram_account_id
+                if platform == "ig"
+                else self.settings.page_id
             ) or ""
             new_id = await self._graph.public_reply(platform, ref, text)
         # a citizen's answer to our reply threads into the case

@@ -59,12 +59,16 @@ class MetaGraph:
 
     # -- replies -------------------------------------------------------------
 
-    async def private_reply(self, sender: str, comment_id: str, text: str) -> str:
-        """The one private message to a comment's author; returns its mid."""
+    async def private_reply(
+        self, sender: str, object_id: str, text: str, *, post: bool = False
+    ) -> str:
+        """The one private message to the author of a comment (or, ``post``,
+        of a visitor's post); returns its mid."""
+        key = "post_id" if post else "comment_id"
         answer = await self._call(
             "POST",
             f"{sender}/messages",
-            json={"recipient": {"comment_id": comment_id}, "message": {"text": text}},
+            json={"recipient": {key: object_id}, "message": {"text": text}},
         )
         return _id_of(answer, "message_id")
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -242,25 +242,26 @@ def _feed(
     raw = _raw(value)
     base = f"fb:comment:{object_id}"
     if verb == "add":
-        parsed.items.append(
-            Converted(
-                comment_item(
-                    channel=channel,
-                    platform="fb",
-                    account=account,
-                    comment_id=object_id,
-                    author_id=author_id,
-                    author_name=_str(sender.get("name")),
-                    username=None,
-                    text=_str(value.get("message")),
-                    parent_id=_id(value.get("parent_id")),
-                    post_id=_id(value.get("post_id")),
-                    created=created,
-                    raw=raw,
-                    source="webhook",
-                )
-            )
+        item = comment_item(
+            channel=channel,
+            platform="fb",
+            account=account,
+            comment_id=object_id,
+            author_id=author_id,
+            author_name=_str(sender.get("name")),
+            username=None,
+            text=_str(value.get("message")),
+            parent_id=_id(value.get("parent_id")),
+            post_id=_id(value.get("post_id")),
+            created=created,
+            raw=raw,
+            source="webhook",
         )
+        if item_kind != "comment":
+            # a visitor's post: answered privately through its post id
+            metadata = {**item.metadata, "comment_ref": f"fb-post:{object_id}"}
+            item = replace(item, metadata=metadata)
+        parsed.items.append(Converted(item))
     elif verb in ("edited", "remove", "hide", "unhide"):
         parsed.items.append(
             Converted(_change_of(channel, base, str(verb), value, sender, created, raw))

@@ -318,7 +318,18 @@ class FakeMetaApi:
         quick = (body.get("message") or {}).get("quick_replies") or []
         if len(quick) > 13 or any(len(q.get("title", "")) > 20 for q in quick):
             return graph_error(100, "Invalid parameter: quick_replies")
-        if "comment_id" in recipient:
+        if "post_id" in recipient:
+            posts = [p for ps in self.posts.values() for p in ps]
+            post = next((p for p in posts if p.post_id == recipient["post_id"]), None)
+            if post is None:
+                return graph_error(100, "Object does not exist", error_subcode=33)
+            if post.post_id in self.private_replied:
+                return graph_error(
+                    10, "Reply already sent for this post", error_subcode=2018067
+                )
+            self.private_replied.add(post.post_id)
+            person = "visitor"
+        elif "comment_id" in recipient:
             comment = self.comments.get(recipient["comment_id"])
             if comment is None:
                 return graph_error(100, "Object does not exist", error_subcode=33)

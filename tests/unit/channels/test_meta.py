@@ -462,3 +462,23 @@ async def test_a_long_answer_goes_in_parts_with_the_choices_under_the_last(
     titles = [q["title"] for q in last_part["message"]["quick_replies"]]
     assert titles == ["Biasa", "Anonim sekali panjan"]
     assert first.startswith("meta:dm:m_")
+
+
+async def test_a_visitors_post_on_the_page_is_answered_through_its_post_id(
+    meta_api: FakeMetaApi, tmp_path: Path
+) -> None:
+    ms = settings(meta_api, tmp_path)
+    post_id = meta_api.add_post("fb")
+    visitor = page_feed_webhook("unused", "Mohon perbaikan jembatan", post_id=post_id)
+    value = visitor["entry"][0]["changes"][0]["value"]
+    value["item"] = "status"
+    del value["comment_id"]
+    deliver(ms, visitor)
+    (item,) = (await fetch_all(ms)).items
+    assert item.metadata["comment_ref"] == f"fb-post:{post_id}"
+    channel = MetaChannel(ms)
+    try:
+        await channel.send_reply(reply(f"private:{item.metadata['comment_ref']}"))
+    finally:
+        await channel.close()
+    assert meta_api.sent[-1]["recipient"] == {"post_id": post_id}
