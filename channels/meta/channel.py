@@ -41,7 +41,7 @@ from channels.meta.payload import (
 )
 from channels.meta.webhook import own_accounts, spool_of
 from channels.meta_graph import channel_error
-from channels.meta_json import MalformedPayload, iso_time
+from channels.meta_json import MalformedPayload, iso_time, text_of
 from channels.meta_webhook import SpoolReader
 from channels.meta_window import ReplyWindow
 from channels.push_spool import SpooledBody
@@ -140,7 +140,8 @@ class MetaChannel(SpoolReader):
                 self._tagged.saw(item.reporter.chat_id, item.received_at.timestamp())
         return FetchResult(
             items=list(unique.values()),
-            cursor=state.dump() if cursor or state.since is not None else cursor,
+            # no cursor until the catch-up has read once
+            cursor=state.dump() if state.since is not None else cursor,
             rejected=list({r.external_id: r for r in rejected}.values()),
             more=more,
             skipped=skipped,
@@ -205,10 +206,8 @@ class MetaChannel(SpoolReader):
             comment_id=object_id,
             author_id=None,
             author_name=None,
-            username=found.get("username")
-            if isinstance(found.get("username"), str)
-            else None,
-            text=text if isinstance(text, str) else None,
+            username=text_of(found.get("username")),
+            text=text_of(text),
             parent_id=None,
             post_id=ref.media_id,
             created=created,
