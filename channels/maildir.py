@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from channels.mail_replay import replay_mail
 from config.channel_settings import MaildirChannelSettings
 from contracts.channel import FetchResult
 from contracts.errors import FatalChannelError
@@ -41,6 +42,16 @@ class MaildirChannel:
 
     def __repr__(self) -> str:
         return f"MaildirChannel(name={self.name!r}, path={str(self.root)!r})"
+
+    @staticmethod
+    def replay(
+        settings: MaildirChannelSettings,
+        raw: bytes,
+        external_id: str,
+        received_at: datetime,
+    ) -> FetchResult:
+        """The mail rebuilt from its stored bytes (``contracts.channel.ReplaysRaw``)."""
+        return replay_mail(settings.name, raw, external_id, received_at)
 
     async def check(self) -> None:
         """The folder must exist with ``new/`` and ``cur/``."""

@@ -18,7 +18,6 @@ import hmac
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
@@ -48,16 +47,6 @@ class MetaEndpoint:
 
     def __repr__(self) -> str:
         return f"MetaEndpoint(kind={self.kind!r}, name={self.name!r})"
-
-
-def spool_for(settings: Any, base_dir: Path | None = None) -> PushSpool:
-    """The spool directory of one channel (``spool_directory/<name>``,
-    relative to the working directory as the channel and the web app see
-    it)."""
-    root: Path = settings.spool_directory
-    if not root.is_absolute():
-        root = (base_dir or Path.cwd()) / root
-    return PushSpool(root / settings.name)
 
 
 def signature_of(headers: Mapping[str, str]) -> str | None:

@@ -22,6 +22,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import requests
@@ -49,6 +50,7 @@ from config.channel_settings import XChannelSettings
 from contracts.channel import FetchResult
 from contracts.errors import (
     FatalChannelError,
+    NotReplayable,
     RecipientUnreachable,
     ReplyRetriable,
     RetriableChannelError,
@@ -154,6 +156,29 @@ class XChannel:
             f"XChannel(name={self.name!r}, mentions_of={self.settings.mentions_of!r}, "
             f"search={self.settings.search!r})"
         )
+
+    @staticmethod
+    def replay(
+        settings: XChannelSettings,
+        raw: bytes,
+        external_id: str,
+        received_at: datetime,
+    ) -> FetchResult:
+        """The post rebuilt from its stored JSON: ``{"data": post,
+        "includes": …}`` as handed over, or a bare post
+        (``contracts.channel.ReplaysRaw``)."""
+        try:
+            document = json.loads(raw)
+        except (ValueError, RecursionError) as exc:
+            raise NotReplayable(f"stored bytes are not JSON: {exc}") from None
+        tweet, includes = document, Includes()
+        if isinstance(document, dict) and isinstance(document.get("data"), dict):
+            tweet, includes = document["data"], Includes.of(document)
+        try:
+            item = post_to_message(settings.name, tweet, includes, source="replay")
+        except InvalidPost as exc:
+            raise NotReplayable(f"still unreadable: {exc}") from None
+        return FetchResult(items=[item], cursor=None)
 
     # -- protocol ------------------------------------------------------------
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
 
 from contracts.records import (
     DeliveryReport,
@@ -69,6 +70,25 @@ class Channel(Protocol):
 
     async def close(self) -> None:
         """Release connections."""
+
+
+@runtime_checkable
+class ReplaysRaw(Protocol):
+    """A channel class that rebuilds an item from the raw bytes it handed
+    over (``InboundMessage.raw``) or rejected (``RejectedItem.raw``), for
+    ``dengar quarantine retry``. Every channel class implements it (as a
+    static or class method): the shell replays without knowing the type."""
+
+    def replay(
+        self, settings: Any, raw: bytes, external_id: str, received_at: datetime
+    ) -> FetchResult:
+        """The item(s) in ``raw`` as ``fetch`` would have returned them, with
+        ``cursor=None`` (a replay never moves the cursor) and ``skipped`` the
+        number of files left out (the running channel downloads them).
+        ``external_id`` and ``received_at`` are the stored row's, for sources
+        whose bytes do not hold them. Raise
+        ``contracts.errors.NotReplayable`` saying why the bytes cannot be
+        turned back into an item."""
 
 
 @runtime_checkable

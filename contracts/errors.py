@@ -45,6 +45,11 @@ class Unreachable(DengarError):
     """The recipient cannot be reached; retrying will not help."""
 
 
+class NotReplayable(Skippable):
+    """Stored raw bytes cannot be turned back into an item (a replay from
+    the quarantine); the message says why."""
+
+
 # -- channels (fetching) ---------------------------------------------------
 
 

@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import datetime
 
 from imapclient import IMAPClient
 
 from channels.imap.connection import ImapConnection, select_folder
 from channels.imap.scan import ImapReceipt, parse_cursor, scan
 from channels.imap.smtp import SmtpReplier
+from channels.mail_replay import replay_mail
 from config.channel_settings import ImapChannelSettings
 from contracts.channel import FetchResult
 from contracts.records import OutgoingReply
@@ -63,6 +65,16 @@ class ImapChannel:
             f"ImapChannel(name={self.name!r}, host={s.host!r}, "
             f"user={s.username!r}, folders={s.folders!r})"
         )
+
+    @staticmethod
+    def replay(
+        settings: ImapChannelSettings,
+        raw: bytes,
+        external_id: str,
+        received_at: datetime,
+    ) -> FetchResult:
+        """The mail rebuilt from its stored bytes (``contracts.channel.ReplaysRaw``)."""
+        return replay_mail(settings.name, raw, external_id, received_at)
 
     # -- the Channel protocol -------------------------------------------------
 

@@ -142,6 +142,36 @@ async def _everything(
     return found
 
 
+def graph_raw(
+    platform: str, account: str, post_id: str | None, data: dict[str, Any]
+) -> bytes:
+    """The raw bytes of a caught-up item: what the Graph API sent (``data``)
+    with what the request said about it, so that a replay rebuilds it."""
+    envelope = {
+        "source": "graph",
+        "platform": platform,
+        "account": account,
+        "post_id": post_id,
+        "data": data,
+    }
+    return json.dumps(envelope, ensure_ascii=False, sort_keys=True).encode()
+
+
+def rebuild(channel: str, envelope: dict[str, Any]) -> InboundMessage | None:
+    """The item of a ``graph_raw`` envelope (a replay), or None."""
+    platform = str(envelope.get("platform") or "")
+    account = str(envelope.get("account") or "")
+    data = envelope.get("data")
+    if not isinstance(data, dict) or platform not in ("fb", "ig"):
+        return None
+    post_id = envelope.get("post_id")
+    if isinstance(post_id, str):
+        got = _comment(channel, platform, account, post_id, data)
+    else:
+        got = _message(channel, platform, set(account.split(",")), data)
+    return got[1] if got is not None else None
+
+
 def _comment(
     channel: str, platform: str, account: str, post_id: str, comment: dict[str, Any]
 ) -> tuple[float, InboundMessage] | None:
@@ -166,7 +196,7 @@ def _comment(
         parent_id=parent_id or text_of(comment.get("parent_id")),
         post_id=post_id,
         created=created,
-        raw=json.dumps(comment, ensure_ascii=False, sort_keys=True).encode(),
+        raw=graph_raw(platform, account, post_id, comment),
         source="catch_up",
     )
     return created.timestamp(), item
@@ -188,7 +218,7 @@ def _message(
         sender=sender_id,
         text=text_of(message.get("message")),
         received=created,
-        raw=json.dumps(message, ensure_ascii=False, sort_keys=True).encode(),
+        raw=graph_raw(platform, ",".join(sorted(own)), None, message),
         metadata={"platform": platform, "source": "catch_up"},
     )
     return created.timestamp(), item

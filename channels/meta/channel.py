@@ -18,6 +18,7 @@ import asyncio
 import logging
 import time
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +36,14 @@ from channels.meta.payload import (
     Converted,
     MentionRef,
     account_ids,
-    comment_item,
     load,
+    mention_item,
     parse,
 )
+from channels.meta.replay import replay
 from channels.meta.webhook import own_accounts, spool_of
 from channels.meta_graph import channel_error
-from channels.meta_json import MalformedPayload, iso_time, text_of
+from channels.meta_json import MalformedPayload
 from channels.meta_webhook import SpoolReader
 from channels.meta_window import ReplyWindow
 from channels.push_spool import SpooledBody
@@ -95,6 +97,17 @@ class MetaChannel(SpoolReader):
             f"MetaChannel(name={self.name!r}, page_id={self.settings.page_id!r}, "
             f"instagram_account_id={self.settings.instagram_account_id!r})"
         )
+
+    @staticmethod
+    def replay(
+        settings: MetaChannelSettings,
+        raw: bytes,
+        external_id: str,
+        received_at: datetime,
+    ) -> FetchResult:
+        """The item(s) of stored bytes, for ``dengar quarantine retry``
+        (``contracts.channel.ReplaysRaw``; ``channels.meta.replay``)."""
+        return replay(settings, raw, external_id)
 
     @property
     def _sender(self) -> str:
@@ -196,29 +209,7 @@ class MetaChannel(SpoolReader):
             if exc.code == 100 or exc.http_status == 404:
                 return f"mention {ref.comment_id or ref.media_id} is gone: {exc}"
             raise
-        object_id = ref.comment_id or ref.media_id
-        created = iso_time(found.get("timestamp")) or ref.received_at
-        text = found.get("text") if ref.comment_id else found.get("caption")
-        item = comment_item(
-            channel=self.name,
-            platform="ig",
-            account=ref.account_id,
-            comment_id=object_id,
-            author_id=None,
-            author_name=None,
-            username=text_of(found.get("username")),
-            text=text_of(text),
-            parent_id=None,
-            post_id=ref.media_id,
-            created=created,
-            raw=ref.raw,
-            source="mention",
-        )
-        metadata = {
-            **item.metadata,
-            "comment_ref": f"ig-mention:{ref.media_id}/{ref.comment_id or ''}",
-        }
-        return replace(item, external_id=f"ig:mention:{object_id}", metadata=metadata)
+        return mention_item(self.name, ref, found)
 
     async def _with_media(self, converted: Converted) -> InboundMessage:
         item = converted.item

@@ -27,6 +27,7 @@ from typing import Any
 from channels.meta_json import (
     MalformedPayload,
     epoch_time,
+    iso_time,
     load_envelope,
     read_command,
     text_of,
@@ -213,6 +214,37 @@ def comment_item(
         message_id=f"meta:{author}:{comment_id}",
         metadata=metadata,
     )
+
+
+def mention_item(
+    channel: str, ref: MentionRef, found: Mapping[str, Any]
+) -> InboundMessage:
+    """An @mention of the Instagram account as a post for triage: ``found``
+    is the comment or caption the Graph API gave for it. The raw bytes keep
+    both the webhook's ids and that answer."""
+    object_id = ref.comment_id or ref.media_id
+    text = found.get("text") if ref.comment_id else found.get("caption")
+    raw = {"webhook": json.loads(ref.raw), "graph": dict(found)}
+    item = comment_item(
+        channel=channel,
+        platform="ig",
+        account=ref.account_id,
+        comment_id=object_id,
+        author_id=None,
+        author_name=None,
+        username=_str(found.get("username")),
+        text=_str(text),
+        parent_id=None,
+        post_id=ref.media_id,
+        created=iso_time(found.get("timestamp")) or ref.received_at,
+        raw=_raw(raw),
+        source="mention",
+    )
+    metadata = {
+        **item.metadata,
+        "comment_ref": f"ig-mention:{ref.media_id}/{ref.comment_id or ''}",
+    }
+    return replace(item, external_id=f"ig:mention:{object_id}", metadata=metadata)
 
 
 def _feed(

@@ -16,7 +16,7 @@ from channels import meta_webhook
 from channels.meta.payload import account_ids, load
 from channels.meta_webhook import MetaEndpoint
 from channels.push import Answer
-from channels.push_spool import PushSpool
+from channels.push_spool import PushSpool, spool_for
 from config.channel_settings import MetaChannelSettings
 
 
@@ -25,7 +25,10 @@ def own_accounts(settings: MetaChannelSettings) -> set[str]:
     return {i for i in (settings.page_id, settings.instagram_account_id) if i}
 
 
-spool_of = meta_webhook.spool_for
+def spool_of(settings: MetaChannelSettings, base_dir: Path | None = None) -> PushSpool:
+    """The spool directory of one channel (relative to the working
+    directory, as the channel and the web app see it)."""
+    return spool_for(settings.spool_directory, settings.name, base_dir)
 
 
 class MetaWebhook:

@@ -6,23 +6,27 @@ our transaction stored them. ``fetch`` asks for updates from the stored
 offset and returns the offset after them as the cursor; Telegram learns that
 they are confirmed only on the next ``fetch``, which the runner makes after
 the commit. A crash in between brings the same updates again, recognised by
-``(channel, external_id)``. In webhook mode (``channels.telegram.http``)
-Telegram's request is answered 200 only in ``after_commit``.
+``(channel, external_id)``. In webhook mode Telegram posts each update to
+the web app (``channels.telegram.webhook``), which answers 200 once the
+update is in the channel's spool; ``fetch`` reads the spool and
+``after_commit`` removes what was stored, so a crash in between hands the
+same updates again.
 
 Conversion of each update lives in ``channels.telegram.updates``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import os
 import warnings
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 # Opt in to PTB's documented future behaviour (time periods as timedelta):
 # without it PTB 22 emits a deprecation warning inside RetryAfter's own
@@ -41,14 +45,10 @@ from telegram.error import (
 )
 
 from channels.file_notes import missing_files_metadata
+from channels.push_spool import PushSpool, SpooledBody
 from channels.telegram.aiohttp_backend import AiohttpRequest
-from channels.telegram.http import (
-    Pending,
-    RawUpdatesRequest,
-    WebhookReceiver,
-    install_redactor,
-    redact,
-)
+from channels.telegram.http import RawUpdatesRequest, install_redactor, redact
+from channels.telegram.replay import replay_update
 from channels.telegram.updates import (
     Converted,
     FileRef,
@@ -59,6 +59,7 @@ from channels.telegram.updates import (
     split_text,
     update_id_of,
 )
+from channels.telegram.webhook import spool_of
 from config.channel_settings import TelegramChannelSettings
 from contracts.channel import FetchResult
 from contracts.errors import (
@@ -80,7 +81,9 @@ log = logging.getLogger(__name__)
 class TelegramChannel:
     """Complaints sent to a Telegram bot; also sends replies to chats."""
 
-    def __init__(self, settings: TelegramChannelSettings) -> None:
+    def __init__(
+        self, settings: TelegramChannelSettings, base_dir: Path | None = None
+    ) -> None:
         self.name = settings.name
         self.settings = settings
         install_redactor(settings)
@@ -99,22 +102,28 @@ class TelegramChannel:
             get_updates_request=self._updates_request,
         )
         self._ready = False
-        self._webhook: WebhookReceiver | None = None
-        self._in_flight: list[Pending] = []
-        if settings.mode == "webhook" and settings.secret_token is not None:
-            host, _, port = settings.webhook_listen.rpartition(":")
-            self._webhook = WebhookReceiver(
-                host,
-                int(port),
-                urlsplit(str(settings.webhook_url)).path,
-                settings.secret_token.get_secret_value(),
-            )
+        # webhook mode: the updates the web app stored for this channel
+        self._spool: PushSpool | None = (
+            spool_of(settings, base_dir) if settings.mode == "webhook" else None
+        )
 
     def __repr__(self) -> str:
         return (
             f"TelegramChannel(name={self.name!r}, "
             f"api_base_url={self.settings.api_base_url!r})"
         )
+
+    @staticmethod
+    def replay(
+        settings: TelegramChannelSettings,
+        raw: bytes,
+        external_id: str,
+        received_at: datetime,
+    ) -> FetchResult:
+        """The item of a stored update's JSON (``contracts.channel.ReplaysRaw``).
+        Files are left out (counted in ``skipped``): the running channel
+        downloads them; the text, location and reporter are kept."""
+        return replay_update(settings.name, raw, settings.private_chats_only)
 
     @property
     def bot(self) -> Bot:
@@ -136,27 +145,23 @@ class TelegramChannel:
             return
         try:
             await self._bot.initialize()
-            if self._webhook is None:
+            if self._spool is None:
                 # getUpdates answers 409 while a webhook is set; pending
                 # updates are kept (drop_pending_updates stays false).
                 await self._bot.delete_webhook(drop_pending_updates=False)
             else:
-                await self._start_webhook()
+                await self._set_webhook()
         except TelegramError as exc:
             raise _channel_error(exc, "initialize") from None
         self._ready = True
 
-    async def _start_webhook(self) -> None:
-        assert self._webhook is not None
+    async def _set_webhook(self) -> None:
+        """Point Telegram at the public URL the proxy forwards to the web
+        app's ``/webhooks/telegram/<name>``, with our secret token."""
+        assert self.settings.webhook_url is not None
         assert self.settings.secret_token is not None
-        try:
-            await self._webhook.start()
-        except OSError as exc:
-            raise FatalChannelError(
-                f"cannot listen on {self.settings.webhook_listen}: {exc.strerror}"
-            ) from None
         await self._bot.set_webhook(
-            url=str(self.settings.webhook_url),
+            url=self.settings.webhook_url,
             secret_token=self.settings.secret_token.get_secret_value(),
         )
 
@@ -165,12 +170,13 @@ class TelegramChannel:
 
         Polling: updates from offset ``cursor``; the returned cursor is the
         offset after them and confirms them to Telegram only when passed to
-        the next ``fetch``. Webhook: updates received since the last call;
-        Telegram gets its 200 in ``after_commit``.
+        the next ``fetch``. Webhook: the updates waiting in the spool, oldest
+        first (no waiting: the runner polls the spool every
+        ``poll_interval``); ``after_commit`` removes them.
         """
         await self._ensure_ready()
-        if self._webhook is not None:
-            return await self._fetch_webhook(cursor, limit)
+        if self._spool is not None:
+            return await self._fetch_spool(self._spool, cursor, limit)
         offset = _parse_cursor(cursor)
         batch_limit = max(1, min(limit, 100))
         try:
@@ -188,15 +194,32 @@ class TelegramChannel:
             result = replace(result, cursor=str(max([*ids, (offset or 1) - 1]) + 1))
         return replace(result, more=len(raw_updates) >= batch_limit)
 
-    async def _fetch_webhook(self, cursor: str | None, limit: int) -> FetchResult:
-        assert self._webhook is not None
-        # a batch not confirmed by now was not stored: let Telegram resend it
-        for pending in self._in_flight:
-            self._webhook.release(pending, stored=False)
-        batch = await self._webhook.take(limit, self.settings.long_poll_timeout)
-        self._in_flight = batch
-        result = await self._convert([p.update for p in batch], cursor)
-        return replace(result, receipts=tuple(batch))
+    async def _fetch_spool(
+        self, spool: PushSpool, cursor: str | None, limit: int
+    ) -> FetchResult:
+        bodies = await asyncio.to_thread(spool.pending, limit)
+        updates: list[Any] = []
+        unreadable: list[RejectedItem] = []
+        for body in bodies:
+            try:
+                updates.append(json.loads(body.data))
+            except (ValueError, RecursionError) as exc:
+                # the receiver stores only JSON: a file put there by hand
+                unreadable.append(
+                    RejectedItem(
+                        channel=self.name,
+                        external_id=f"webhook:{body.key[:16]}",
+                        raw=body.data,
+                        reason=f"unreadable Telegram webhook body: {exc}",
+                    )
+                )
+        result = await self._convert(updates, cursor)
+        return replace(
+            result,
+            rejected=[*result.rejected, *unreadable],
+            receipts=tuple(bodies),
+            more=len(bodies) >= limit,
+        )
 
     async def _convert(self, raw_updates: list[Any], cursor: str | None) -> FetchResult:
         items: list[InboundMessage] = []
@@ -291,15 +314,14 @@ class TelegramChannel:
         return data, ""
 
     async def after_commit(self, result: FetchResult) -> None:
-        """Webhook: answer Telegram 200 for the stored updates (polling: the
+        """Webhook: remove the stored updates from the spool (polling: the
         next ``fetch`` confirms them). Then answer the stored button presses,
         which stops the spinner on the citizen's button; the reply itself
         goes through the outbox."""
-        if self._webhook is not None:
+        if self._spool is not None:
             for receipt in result.receipts:
-                if isinstance(receipt, Pending):
-                    self._webhook.release(receipt, stored=True)
-            self._in_flight = []
+                if isinstance(receipt, SpooledBody):
+                    await asyncio.to_thread(self._spool.done, receipt)
         for item in result.items:
             query_id = item.metadata.get("callback_query_id")
             if query_id:
@@ -316,9 +338,7 @@ class TelegramChannel:
             log.info("%s: button press not answered: %s", self.name, _safe(exc))
 
     async def close(self) -> None:
-        """Stop the webhook server and close the HTTP connection pools."""
-        if self._webhook is not None:
-            await self._webhook.stop()
+        """Close the HTTP connection pools."""
         if self._ready:
             await self._bot.shutdown()
             self._ready = False

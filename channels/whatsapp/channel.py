@@ -10,9 +10,11 @@ in between reads them again, recognised by ``(channel, "wamid:…")``.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,7 @@ from channels.whatsapp.webhook import spool_of
 from config.channel_settings import WhatsAppChannelSettings
 from contracts.channel import FetchResult
 from contracts.errors import (
+    NotReplayable,
     RecipientUnreachable,
     ReplyRetriable,
 )
@@ -79,6 +82,48 @@ class WhatsAppChannel(SpoolReader):
             f"WhatsAppChannel(name={self.name!r}, "
             f"phone_number_id={self.settings.phone_number_id!r})"
         )
+
+    @staticmethod
+    def replay(
+        settings: WhatsAppChannelSettings,
+        raw: bytes,
+        external_id: str,
+        received_at: datetime,
+    ) -> FetchResult:
+        """The messages of a stored webhook body (one the channel could not
+        read), or the one message an item held (one the pipeline could not
+        store), for this channel's number (``contracts.channel.ReplaysRaw``).
+        Media are left out: the running channel downloads them."""
+        try:
+            values = list(changes(load(raw)))
+        except MalformedPayload as exc:
+            message = _message_of(raw)
+            if message is None:
+                raise NotReplayable(
+                    f"stored bytes are not a WhatsApp webhook: {exc}"
+                ) from None
+            # an item's raw is its messages[] entry: the contact's name is
+            # not in it, the sender's ids are
+            values = [
+                {
+                    "metadata": {"phone_number_id": settings.phone_number_id},
+                    "messages": [message],
+                }
+            ]
+        items: list[InboundMessage] = []
+        media = 0
+        problems: list[str] = []
+        for value in values:
+            parsed = parse_change(value, channel=settings.name)
+            if parsed.phone_number_id != settings.phone_number_id:
+                continue
+            items.extend(c.item for c in parsed.items)
+            media += sum(len(c.media) for c in parsed.items)
+            problems.extend(f"{wamid}: {why}" for wamid, why in parsed.problems)
+        if not items:
+            why = "; ".join(problems) or "no message of this number"
+            raise NotReplayable(f"still unreadable: {why}")
+        return FetchResult(items=items, cursor=None, skipped=media)
 
     async def check(self) -> None:
         """The access token must be accepted for the number."""
@@ -274,6 +319,17 @@ class WhatsAppChannel(SpoolReader):
             wait = PACE_SECONDS - (time.monotonic() - last)
             if wait > 0:
                 await asyncio.sleep(wait)
+
+
+def _message_of(raw: bytes) -> dict[str, Any] | None:
+    """``raw`` as one ``messages[]`` entry (an object with an id and a type)."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(data, dict) and "id" in data and "type" in data:
+        return data
+    return None
 
 
 def _channel_error(exc: GraphError) -> Exception:

@@ -15,11 +15,17 @@ from typing import Any
 from channels import meta_webhook
 from channels.meta_webhook import MetaEndpoint
 from channels.push import Answer
-from channels.push_spool import PushSpool
+from channels.push_spool import PushSpool, spool_for
 from channels.whatsapp.payload import load, phone_number_ids
 from config.channel_settings import WhatsAppChannelSettings
 
-spool_of = meta_webhook.spool_for
+
+def spool_of(
+    settings: WhatsAppChannelSettings, base_dir: Path | None = None
+) -> PushSpool:
+    """The spool directory of one channel (a relative path from the working
+    directory, as the channel and the web app see it)."""
+    return spool_for(settings.spool_directory, settings.name, base_dir)
 
 
 def endpoint_of(

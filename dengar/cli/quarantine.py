@@ -2,11 +2,12 @@
 replay it through the pipeline once the cause is fixed (a parser bug, a limit
 raised).
 
-A replay rebuilds the item from the stored bytes the way its channel hands
-them over (a mail from its RFC 822 bytes, a Telegram update or an X post from
-its JSON) and ingests it without touching the channel's cursor. The
-quarantine row is removed in the same transaction; if the item fails again it
-is quarantined again, with the new reason.
+A replay asks the item's channel class to rebuild it from the stored bytes
+the way the channel hands it over (``replay`` on every channel class: a mail
+from its RFC 822 bytes, a Telegram update or an X post from its JSON) and
+ingests it without touching the channel's cursor. The quarantine row is
+removed in the same transaction; if the item fails again it is quarantined
+again, with the new reason.
 """
 
 from __future__ import annotations
@@ -15,23 +16,20 @@ import asyncio
 import json
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import click
 from rich.table import Table
 from sqlmodel import Session, col, select
 
-from contracts.channel import FetchResult
-from contracts.records import InboundMessage
+from channels.registry import UnknownChannelType, channel_class
+from contracts.channel import FetchResult, ReplaysRaw
+from contracts.errors import NotReplayable
 from dengar.app import App
 from dengar.cli.common import console, err, open_app
 from storage.tables import QuarantineRow
 
-MAIL_TYPES = ("maildir", "imap")
-
-
-class NotReplayable(Exception):
-    """The stored bytes cannot be turned back into an item; says why."""
+__all__ = ["NotReplayable", "Replayed", "quarantine", "rebuild", "replay"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,111 +42,18 @@ class Replayed:
 
 
 def rebuild(app: App, row: QuarantineRow) -> FetchResult:
-    """The stored bytes as the channel would have handed them to the runner
-    (``NotReplayable`` when the channel or the bytes do not allow it)."""
+    """The stored bytes as the channel would have handed them to the runner;
+    the channel's class rebuilds them (``contracts.channel.ReplaysRaw``).
+    ``NotReplayable`` when the channel or the bytes do not allow it."""
     try:
         settings = app.settings.channel(row.channel)
     except KeyError:
         raise NotReplayable(f"channel {row.channel!r} is not configured") from None
-    kind = settings.type
-    if kind in MAIL_TYPES:
-        if not row.data.strip():
-            raise NotReplayable("no message bytes were kept")
-        item = InboundMessage(
-            channel=row.channel,
-            external_id=row.external_id,
-            received_at=row.created_at,
-            raw=row.data,
-            raw_format="rfc822",
-        )
-        return FetchResult(items=[item], cursor=None)
     try:
-        document = json.loads(row.data)
-    except ValueError as exc:
-        raise NotReplayable(f"stored bytes are not JSON: {exc}") from None
-    if kind == "telegram":
-        return _telegram(row, document, getattr(settings, "private_chats_only", True))
-    if kind == "x":
-        return _x(row, document)
-    if kind == "whatsapp":
-        return _whatsapp(row, document, getattr(settings, "phone_number_id", ""))
-    if kind == "meta":
-        return _meta(row, document, settings)
-    raise NotReplayable(f"no replay for channel type {kind!r}")
-
-
-def _meta(row: QuarantineRow, body: Any, settings: Any) -> FetchResult:
-    from channels.meta.payload import OBJECTS, parse
-    from channels.meta.webhook import own_accounts
-
-    if not isinstance(body, dict) or body.get("object") not in OBJECTS:
-        raise NotReplayable("stored bytes are not a Page or Instagram webhook")
-    parsed = parse(body, row.channel, own_accounts(settings))
-    if not parsed.items:
-        problems = "; ".join(f"{ref}: {why}" for ref, why in parsed.problems)
-        raise NotReplayable(
-            "still unreadable: " + (problems or "no event of this channel's accounts")
-        )
-    # files and @mentions are fetched by the running channel; a replay keeps
-    # the rest and counts what it left out
-    left_out = sum(len(c.media) for c in parsed.items) + len(parsed.mentions)
-    return FetchResult(
-        items=[c.item for c in parsed.items], cursor=None, skipped=left_out
-    )
-
-
-def _telegram(row: QuarantineRow, update: Any, private_only: bool) -> FetchResult:
-    from channels.telegram.updates import Converted, MalformedUpdate, convert_update
-
-    try:
-        converted = convert_update(
-            update, channel=row.channel, private_chats_only=private_only
-        )
-    except MalformedUpdate as exc:
-        raise NotReplayable(f"still unreadable: {exc}") from None
-    if not isinstance(converted, Converted):
-        raise NotReplayable(f"the channel skips this update: {converted.reason}")
-    # files are fetched from Telegram by the running channel; a replay keeps
-    # the text, location and reporter and says how many files it left out
-    return FetchResult(
-        items=[converted.item], cursor=None, skipped=len(converted.files)
-    )
-
-
-def _whatsapp(row: QuarantineRow, body: Any, phone_number_id: str) -> FetchResult:
-    from channels.whatsapp.payload import changes, parse_change
-
-    if not isinstance(body, dict):
-        raise NotReplayable("stored bytes are not a WhatsApp webhook")
-    items: list[InboundMessage] = []
-    media = 0
-    problems: list[str] = []
-    for value in changes(body):
-        parsed = parse_change(value, channel=row.channel)
-        if parsed.phone_number_id != phone_number_id:
-            continue
-        items.extend(c.item for c in parsed.items)
-        media += sum(len(c.media) for c in parsed.items)
-        problems.extend(f"{wamid}: {why}" for wamid, why in parsed.problems)
-    if not items:
-        raise NotReplayable(
-            "still unreadable: " + ("; ".join(problems) or "no message of this number")
-        )
-    # media are fetched by the running channel; a replay keeps the rest
-    return FetchResult(items=items, cursor=None, skipped=media)
-
-
-def _x(row: QuarantineRow, document: Any) -> FetchResult:
-    from channels.x_posts import Includes, InvalidPost, post_to_message
-
-    tweet, includes = document, Includes()
-    if isinstance(document, dict) and isinstance(document.get("data"), dict):
-        tweet, includes = document["data"], Includes.of(document)
-    try:
-        item = post_to_message(row.channel, tweet, includes, source="replay")
-    except InvalidPost as exc:
-        raise NotReplayable(f"still unreadable: {exc}") from None
-    return FetchResult(items=[item], cursor=None)
+        channel = cast(ReplaysRaw, channel_class(settings.type))
+    except UnknownChannelType:
+        raise NotReplayable(f"no replay for channel type {settings.type!r}") from None
+    return channel.replay(settings, row.data, row.external_id, row.created_at)
 
 
 def replay(app: App, session: Session, row: QuarantineRow) -> Replayed:

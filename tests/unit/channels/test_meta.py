@@ -15,7 +15,12 @@ from channels.meta.channel import MetaChannel
 from channels.meta.webhook import MetaWebhook, spool_of
 from channels.meta_signature import sign
 from config.channel_settings import MetaChannelSettings
-from contracts.errors import FatalChannelError, RecipientUnreachable, ReplyRetriable
+from contracts.errors import (
+    FatalChannelError,
+    NotReplayable,
+    RecipientUnreachable,
+    ReplyRetriable,
+)
 from contracts.records import OutgoingReply
 from tests.fakes.meta_api import (
     APP_SECRET,
@@ -482,3 +487,34 @@ async def test_a_visitors_post_on_the_page_is_answered_through_its_post_id(
     finally:
         await channel.close()
     assert meta_api.sent[-1]["recipient"] == {"post_id": post_id}
+
+
+async def test_every_kind_of_item_is_rebuilt_from_its_raw_bytes(
+    meta_api: FakeMetaApi, tmp_path: Path
+) -> None:
+    ms = settings(meta_api, tmp_path)
+    media = meta_api.add_post("ig")
+    mentioned = meta_api.add_comment(media, "@pemkab got rusak", platform="ig")
+    deliver(ms, page_feed_webhook("5001_51", "Jalan rusak", verb="edited"))
+    deliver(ms, ig_comment_webhook("17900051", "Air mati"))
+    deliver(ms, ig_mention_webhook(media, mentioned))
+    dm = {"message": {"mid": "m_51", "text": "Sampah"}}
+    deliver(ms, messaging_webhook("ig", "17001", dm))
+    items = (await fetch_all(ms)).items
+    assert len(items) == 4
+    for item in items:
+        [again] = MetaChannel.replay(
+            ms, item.raw, item.external_id, item.received_at
+        ).items
+        assert (again.external_id, again.text, again.raw) == (
+            item.external_id,
+            item.text,
+            item.raw,
+        )
+        assert again.reporter == item.reporter
+    whole, _sig = signed(page_feed_webhook("5001_52", "Lampu mati"))
+    [from_body] = MetaChannel.replay(ms, whole, "webhook:x", items[0].received_at).items
+    assert from_body.external_id == "fb:comment:5001_52"
+
+    with pytest.raises(NotReplayable):
+        MetaChannel.replay(ms, b"[1, 2", "dm:m_1", items[0].received_at)
