@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from channels.meta.graph import MetaGraph
-from channels.meta.payload import comment_item, dm_item
+from channels.meta.items import comment_item, dm_item
 from channels.meta_json import iso_time, text_of
 from contracts.errors import FatalChannelError
 from contracts.records import InboundMessage

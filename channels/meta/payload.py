@@ -9,74 +9,52 @@ instagram``) carry ``changes[]`` with ``field`` comments or mentions and
 Instagram professional account the event is for.
 
 Ids: a comment is ``fb:comment:<id>`` / ``ig:comment:<id>``, a direct
-message ``dm:<mid>``. A comment's ``message_id`` names its author
-(``meta:<author>:<comment id>``) and its ``in_reply_to`` names the parent
-with the same author and with our own account: so a reply threads into a
-case only when it answers the same person's comment or our reply, as the X
-rules have it, and a reply to someone else's comment is a post of its own.
+message ``dm:<mid>`` (the records: ``channels.meta.items``; messaging
+events: ``channels.meta.messaging``).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from channels.meta_json import (
-    MalformedPayload,
-    epoch_time,
-    iso_time,
-    load_envelope,
-    read_command,
-    text_of,
+from channels.meta.items import (
+    Converted,
+    MediaRef,
+    MentionRef,
+    Parsed,
+    comment_item,
+    dm_item,
+    id_of,
+    mention_item,
+    raw_json,
 )
+from channels.meta.messaging import messaging_event
+from channels.meta_json import MalformedPayload, epoch_time, load_envelope, text_of
 from contracts.records import InboundMessage, Reporter
+
+__all__ = [
+    "OBJECTS",
+    "Converted",
+    "MalformedPayload",
+    "MediaRef",
+    "MentionRef",
+    "Parsed",
+    "account_ids",
+    "comment_item",
+    "dm_item",
+    "load",
+    "mention_item",
+    "parse",
+]
 
 OBJECTS = frozenset({"page", "instagram"})
 # what a comment's author wrote on: a visitor's post counts as a comment
 _POST_ITEMS = frozenset({"status", "post", "photo", "video"})
 # feed changes that are not words to anyone (reactions, likes, shares…)
 _FEED_READ = frozenset({"comment", *_POST_ITEMS})
-
-
-@dataclass(frozen=True, slots=True)
-class MediaRef:
-    """A file a direct message links to (Meta's CDN URL, valid for a while)."""
-
-    url: str
-    kind: str  # image, video, audio, file
-    filename: str
-
-
-@dataclass(frozen=True, slots=True)
-class Converted:
-    """An item and the files it still needs."""
-
-    item: InboundMessage
-    media: tuple[MediaRef, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class MentionRef:
-    """An Instagram @mention: only ids come, the text is looked up."""
-
-    account_id: str
-    media_id: str
-    comment_id: str | None
-    received_at: datetime
-    raw: bytes
-
-
-@dataclass(slots=True)
-class Parsed:
-    """What a body holds for one channel."""
-
-    items: list[Converted] = field(default_factory=list)
-    mentions: list[MentionRef] = field(default_factory=list)
-    problems: list[tuple[str, str]] = field(default_factory=list)  # (id, why)
-    skipped: int = 0
 
 
 def load(body: bytes) -> Mapping[str, Any]:
@@ -86,7 +64,7 @@ def load(body: bytes) -> Mapping[str, Any]:
 
 def account_ids(data: Mapping[str, Any]) -> set[str]:
     """Every Page or Instagram account the body speaks for."""
-    return {i for e in _entries(data) if (i := _id(e.get("id")))}
+    return {i for e in _entries(data) if (i := id_of(e.get("id")))}
 
 
 def _entries(data: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
@@ -101,14 +79,21 @@ def parse(data: Mapping[str, Any], channel: str, own: set[str]) -> Parsed:
     parsed = Parsed()
     platform = "ig" if data.get("object") == "instagram" else "fb"
     for entry in _entries(data):
-        account = _id(entry.get("id"))
+        account = id_of(entry.get("id"))
         if account not in own:
             continue
         for change in entry.get("changes") or ():
             _change(change, platform, account, own, channel, parsed)
         for event in entry.get("messaging") or ():
             _guarded(
-                parsed, event, _messaging, event, platform, account, channel, parsed
+                parsed,
+                event,
+                messaging_event,
+                event,
+                platform,
+                account,
+                channel,
+                parsed,
             )
     return parsed
 
@@ -169,84 +154,6 @@ def _change(
         )
 
 
-def _raw(value: object) -> bytes:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True).encode()
-
-
-def comment_item(
-    *,
-    channel: str,
-    platform: str,
-    account: str,
-    comment_id: str,
-    author_id: str | None,
-    author_name: str | None,
-    username: str | None,
-    text: str | None,
-    parent_id: str | None,
-    post_id: str | None,
-    created: datetime,
-    raw: bytes,
-    source: str,
-) -> InboundMessage:
-    """A comment (from a webhook or the catch-up poll) as a post for triage."""
-    author = author_id or username or "unknown"
-    in_reply_to: tuple[str, ...] = ()
-    if parent_id and parent_id != post_id:
-        in_reply_to = (f"meta:{author}:{parent_id}", f"meta:{account}:{parent_id}")
-    metadata: dict[str, Any] = {
-        "source": source,
-        "platform": platform,
-        "comment_ref": f"{platform}:{comment_id}",
-        "author_id": author_id,
-        "post_id": post_id,
-        "parent_id": parent_id,
-    }
-    return InboundMessage(
-        channel=channel,
-        external_id=f"{platform}:comment:{comment_id}",
-        received_at=created,
-        raw=raw,
-        raw_format="json",
-        text=text,
-        reporter=Reporter(name=author_name, handle=username),
-        in_reply_to=in_reply_to,
-        message_id=f"meta:{author}:{comment_id}",
-        metadata=metadata,
-    )
-
-
-def mention_item(
-    channel: str, ref: MentionRef, found: Mapping[str, Any]
-) -> InboundMessage:
-    """An @mention of the Instagram account as a post for triage: ``found``
-    is the comment or caption the Graph API gave for it. The raw bytes keep
-    both the webhook's ids and that answer."""
-    object_id = ref.comment_id or ref.media_id
-    text = found.get("text") if ref.comment_id else found.get("caption")
-    raw = {"webhook": json.loads(ref.raw), "graph": dict(found)}
-    item = comment_item(
-        channel=channel,
-        platform="ig",
-        account=ref.account_id,
-        comment_id=object_id,
-        author_id=None,
-        author_name=None,
-        username=_str(found.get("username")),
-        text=_str(text),
-        parent_id=None,
-        post_id=ref.media_id,
-        created=iso_time(found.get("timestamp")) or ref.received_at,
-        raw=_raw(raw),
-        source="mention",
-    )
-    metadata = {
-        **item.metadata,
-        "comment_ref": f"ig-mention:{ref.media_id}/{ref.comment_id or ''}",
-    }
-    return replace(item, external_id=f"ig:mention:{object_id}", metadata=metadata)
-
-
 def _feed(
     value: Mapping[str, Any],
     account: str,
@@ -258,20 +165,20 @@ def _feed(
     if item_kind not in _FEED_READ:
         parsed.skipped += 1  # a reaction, a like, a share: no words
         return
-    object_id = _id(value.get("comment_id") if item_kind == "comment" else None) or _id(
-        value.get("post_id")
-    )
+    object_id = id_of(
+        value.get("comment_id") if item_kind == "comment" else None
+    ) or id_of(value.get("post_id"))
     if not object_id:
         raise MalformedPayload(f"feed {item_kind} without comment_id or post_id")
     sender = value.get("from")
     sender = sender if isinstance(sender, Mapping) else {}
-    author_id = _id(sender.get("id"))
+    author_id = id_of(sender.get("id"))
     if author_id in own:
         parsed.skipped += 1  # our own reply coming back
         return
     verb = value.get("verb")
     created = epoch_time(value.get("created_time"))
-    raw = _raw(value)
+    raw = raw_json(value)
     base = f"fb:comment:{object_id}"
     if verb == "add":
         item = comment_item(
@@ -280,11 +187,11 @@ def _feed(
             account=account,
             comment_id=object_id,
             author_id=author_id,
-            author_name=_str(sender.get("name")),
+            author_name=text_of(sender.get("name")),
             username=None,
-            text=_str(value.get("message")),
-            parent_id=_id(value.get("parent_id")),
-            post_id=_id(value.get("post_id")),
+            text=text_of(value.get("message")),
+            parent_id=id_of(value.get("parent_id")),
+            post_id=id_of(value.get("post_id")),
             created=created,
             raw=raw,
             source="webhook",
@@ -316,7 +223,7 @@ def _change_of(
     carry no text: the comment's words stay in the case."""
     stamp = int(created.timestamp())
     metadata: dict[str, Any] = {"edit_of": base}
-    text = _str(value.get("message")) if verb == "edited" else None
+    text = text_of(value.get("message")) if verb == "edited" else None
     if verb != "edited":
         metadata["removed_at_source"] = {"remove": "deleted"}.get(verb, verb)
     return InboundMessage(
@@ -326,7 +233,7 @@ def _change_of(
         raw=raw,
         raw_format="json",
         text=text,
-        reporter=Reporter(name=_str(sender.get("name"))),
+        reporter=Reporter(name=text_of(sender.get("name"))),
         metadata=metadata,
     )
 
@@ -334,12 +241,12 @@ def _change_of(
 def _ig_comment(
     value: Mapping[str, Any], account: str, channel: str, parsed: Parsed
 ) -> None:
-    comment_id = _id(value.get("id"))
+    comment_id = id_of(value.get("id"))
     if not comment_id:
         raise MalformedPayload("Instagram comment without id")
     sender = value.get("from")
     sender = sender if isinstance(sender, Mapping) else {}
-    author_id = _id(sender.get("id"))
+    author_id = id_of(sender.get("id"))
     if author_id == account:
         parsed.skipped += 1  # our own reply coming back
         return
@@ -354,12 +261,12 @@ def _ig_comment(
                 comment_id=comment_id,
                 author_id=author_id,
                 author_name=None,
-                username=_str(sender.get("username")),
-                text=_str(value.get("text")),
-                parent_id=_id(value.get("parent_id")),
-                post_id=_id(media.get("id")),
+                username=text_of(sender.get("username")),
+                text=text_of(value.get("text")),
+                parent_id=id_of(value.get("parent_id")),
+                post_id=id_of(media.get("id")),
                 created=datetime.now(UTC),  # the webhook carries no time
-                raw=_raw(value),
+                raw=raw_json(value),
                 source="webhook",
             )
         )
@@ -367,159 +274,15 @@ def _ig_comment(
 
 
 def _mention(value: Mapping[str, Any], account: str, parsed: Parsed) -> None:
-    media_id = _id(value.get("media_id"))
+    media_id = id_of(value.get("media_id"))
     if not media_id:
         raise MalformedPayload("mention without media_id")
     parsed.mentions.append(
         MentionRef(
             account_id=account,
             media_id=media_id,
-            comment_id=_id(value.get("comment_id")),
+            comment_id=id_of(value.get("comment_id")),
             received_at=datetime.now(UTC),
-            raw=_raw(value),
+            raw=raw_json(value),
         )
     )
-
-
-def _messaging(
-    event: object, platform: str, account: str, channel: str, parsed: Parsed
-) -> None:
-    if not isinstance(event, Mapping):
-        raise MalformedPayload("messaging event is not an object")
-    sender = _id((event.get("sender") or {}).get("id"))
-    message = event.get("message")
-    edit = event.get("message_edit")
-    if isinstance(message, Mapping) and message.get("is_echo"):
-        parsed.skipped += 1  # what we sent, echoed back
-        return
-    if not isinstance(message, Mapping) and not isinstance(edit, Mapping):
-        parsed.skipped += 1  # delivery, read, reaction, postback-less events
-        return
-    if not sender or sender == account:
-        parsed.skipped += 1
-        return
-    chat_id = f"{platform}:{sender}"
-    received = epoch_time(event.get("timestamp"), 1000)
-    raw = _raw(event)
-    if isinstance(edit, Mapping):
-        mid = _str(edit.get("mid"))
-        if not mid:
-            raise MalformedPayload("message_edit without mid")
-        count = edit.get("num_edit")
-        parsed.items.append(
-            Converted(
-                InboundMessage(
-                    channel=channel,
-                    external_id=f"edit:dm:{mid}:{count if _is_int(count) else 0}",
-                    received_at=received,
-                    raw=raw,
-                    raw_format="json",
-                    text=_str(edit.get("text")),
-                    reporter=Reporter(chat_id=chat_id),
-                    metadata={"edit_of": f"dm:{mid}", "platform": platform},
-                )
-            )
-        )
-        return
-    assert isinstance(message, Mapping)
-    mid = _str(message.get("mid"))
-    if not mid:
-        raise MalformedPayload("message without mid")
-    metadata: dict[str, Any] = {"platform": platform}
-    if message.get("is_deleted"):
-        metadata.update(edit_of=f"dm:{mid}", removed_at_source="deleted")
-        parsed.items.append(
-            Converted(
-                InboundMessage(
-                    channel=channel,
-                    external_id=f"deleted:dm:{mid}",
-                    received_at=received,
-                    raw=raw,
-                    raw_format="json",
-                    reporter=Reporter(chat_id=chat_id),
-                    metadata=metadata,
-                )
-            )
-        )
-        return
-    text = _str(message.get("text"))
-    quick = message.get("quick_reply")
-    if isinstance(quick, Mapping) and _str(quick.get("payload")):
-        text = _str(quick.get("payload"))  # a choice button: our command
-    if text:
-        read_command(text, metadata)
-    media = tuple(_attachments(message.get("attachments"), mid))
-    reply_to = message.get("reply_to")
-    in_reply_to: tuple[str, ...] = ()
-    if isinstance(reply_to, Mapping) and (quoted := _str(reply_to.get("mid"))):
-        in_reply_to = (f"meta:dm:{quoted}",)
-    if not text and not media:
-        metadata["hint"] = "unsupported"  # a sticker, a story reply…
-    parsed.items.append(
-        Converted(
-            dm_item(
-                channel=channel,
-                platform=platform,
-                mid=mid,
-                sender=sender,
-                text=text,
-                received=received,
-                raw=raw,
-                in_reply_to=in_reply_to,
-                metadata=metadata,
-            ),
-            media,
-        )
-    )
-
-
-def dm_item(
-    *,
-    channel: str,
-    platform: str,
-    mid: str,
-    sender: str,
-    text: str | None,
-    received: datetime,
-    raw: bytes,
-    in_reply_to: tuple[str, ...] = (),
-    metadata: dict[str, Any] | None = None,
-) -> InboundMessage:
-    """A direct message (from a webhook or the catch-up) as a chat item;
-    the chat is ``fb:<PSID>`` or ``ig:<IGSID>``."""
-    return InboundMessage(
-        channel=channel,
-        external_id=f"dm:{mid}",
-        received_at=received,
-        raw=raw,
-        raw_format="json",
-        text=text,
-        reporter=Reporter(chat_id=f"{platform}:{sender}"),
-        in_reply_to=in_reply_to,
-        message_id=f"meta:dm:{mid}",
-        metadata=metadata or {"platform": platform},
-    )
-
-
-def _attachments(raw: object, mid: str) -> Iterator[MediaRef]:
-    for index, attachment in enumerate(raw if isinstance(raw, list) else ()):
-        if not isinstance(attachment, Mapping):
-            continue
-        kind = _str(attachment.get("type")) or "file"
-        payload = attachment.get("payload")
-        url = _str(payload.get("url")) if isinstance(payload, Mapping) else None
-        if url and kind in ("image", "video", "audio", "file"):
-            yield MediaRef(url=url, kind=kind, filename=f"{kind}-{mid[-12:]}-{index}")
-
-
-def _id(value: object) -> str | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return value if isinstance(value, str) and value else None
-
-
-_str = text_of
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
