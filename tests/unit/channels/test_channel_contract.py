@@ -84,7 +84,25 @@ def _closed_port_url() -> str:
     return f"http://127.0.0.1:{free_port()}"
 
 
-class WhatsAppSource:
+class GraphSource:
+    """What a source on a Graph API emulator does to break: the token
+    revoked, or the API not answering."""
+
+    api: FakeWhatsAppApi | FakeMetaApi
+    settings: Any
+
+    async def break_for_good(self) -> bool:
+        self.api.token = "a-revoked-token"  # Meta no longer accepts ours
+        return True
+
+    async def break_for_now(self) -> bool:
+        self.settings = self.settings.model_copy(
+            update={"api_base_url": _closed_port_url()}
+        )
+        return True
+
+
+class WhatsAppSource(GraphSource):
     """Meta pushing signed webhooks into the spool; the emulator behind."""
 
     secrets = (TOKEN, APP_SECRET, VERIFY_TOKEN)
@@ -111,16 +129,6 @@ class WhatsAppSource:
     def channel(self) -> Channel:
         return WhatsAppChannel(self.settings)
 
-    async def break_for_good(self) -> bool:
-        self.api.token = "a-revoked-token"  # Meta no longer accepts ours
-        return True
-
-    async def break_for_now(self) -> bool:
-        self.settings = self.settings.model_copy(
-            update={"api_base_url": _closed_port_url()}
-        )
-        return True
-
 
 class TestWhatsAppContract(ChannelContract):
     """WhatsApp Cloud API."""
@@ -133,7 +141,7 @@ class TestWhatsAppContract(ChannelContract):
             yield WhatsAppSource(api, tmp_path / "spool")
 
 
-class MetaWebhookSource:
+class MetaWebhookSource(GraphSource):
     """Comments pushed as signed Page webhooks into the spool."""
 
     secrets = (META_TOKEN, META_APP_SECRET, META_VERIFY_TOKEN)
@@ -156,16 +164,6 @@ class MetaWebhookSource:
 
     def channel(self) -> Channel:
         return MetaChannel(self.settings)
-
-    async def break_for_good(self) -> bool:
-        self.api.token = "a-revoked-token"  # Meta no longer accepts ours
-        return True
-
-    async def break_for_now(self) -> bool:
-        self.settings = self.settings.model_copy(
-            update={"api_base_url": _closed_port_url()}
-        )
-        return True
 
 
 class TestMetaWebhookContract(ChannelContract):
