@@ -74,10 +74,15 @@ def note_removed(
     hidden where it was posted; its words stay in Dengar (the case may
     already be acted on, and staff must be able to read what was said)."""
     assert case.id is not None
-    which = "the complaint" if original.id == case.id else "a follow-up"
-    batch.status_event(
-        case.id, case.status, "citizen", f"{which}: {_REMOVED.get(how, how)}"
-    )
+    note = removal_note(how, own=original.id == case.id)
+    batch.status_event(case.id, case.status, "citizen", note)
+
+
+def removal_note(how: str, *, own: bool) -> str:
+    """The history note of a removal (``own``: of the complaint itself,
+    else of a follow-up); ``dengar.web.wording`` says it in Indonesian."""
+    which = "the complaint" if own else "a follow-up"
+    return f"{which}: {_REMOVED.get(how, how)}"
 
 
 def _route_again(

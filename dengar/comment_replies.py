@@ -51,6 +51,18 @@ def reply_modes(row: ComplaintRow) -> tuple[str, ...]:
     return MODES
 
 
+def refusal(tracking_no: str, mode: str, allowed: tuple[str, ...]) -> str:
+    """Why ``mode`` cannot answer the case (for the CLI; the dashboard says
+    it in Indonesian through ``dengar.web.wording``)."""
+    why = (
+        "it is not a Facebook or Instagram comment"
+        if not allowed
+        else f"only {', '.join(allowed)} is possible (a private reply is "
+        f"allowed within {PRIVATE_REPLY_DAYS} days, and not to a mention)"
+    )
+    return f"cannot answer {tracking_no} with a {mode} reply: {why}"
+
+
 def queue_comment_reply(
     session: Session,
     row: ComplaintRow,
@@ -62,13 +74,7 @@ def queue_comment_reply(
     when that answer is not possible for it."""
     allowed = reply_modes(row)
     if mode not in allowed:
-        why = (
-            "it is not a Facebook or Instagram comment"
-            if not allowed
-            else f"only {', '.join(allowed)} is possible (a private reply is "
-            f"allowed within {PRIVATE_REPLY_DAYS} days, and not to a mention)"
-        )
-        raise TriageError(f"cannot answer {row.tracking_no} with a {mode} reply: {why}")
+        raise TriageError(refusal(row.tracking_no or str(row.id), mode, allowed))
     text = render(
         "comment_private_reply",
         messages,
