@@ -11,11 +11,26 @@ from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
 from config.common import Seconds, Security, Slug, SmtpSettings, StrictModel
 
 MB = 1_000_000
+
+
+def require_secrets(settings: BaseModel, *keys: str) -> None:
+    """Refuse an enabled channel whose secret ``keys`` are empty: an unset
+    ``${VAR:-}`` leaves them so, and the channel's library would fail later
+    with an error that names neither the channel nor the setting."""
+    if not getattr(settings, "enabled", True):
+        return
+    for key in keys:
+        secret = getattr(settings, key)
+        if isinstance(secret, SecretStr) and not secret.get_secret_value().strip():
+            raise ValueError(
+                f"channel {getattr(settings, 'name', '?')!r}: {key} is empty (is "
+                "its environment variable set?); set it or disable the channel"
+            )
 
 
 class ChannelBase(StrictModel):
@@ -132,6 +147,7 @@ class ImapChannelSettings(ChannelBase):
             raise ValueError(
                 f"give exactly one of password, oauth2_token or oauth2 ({found})"
             )
+        require_secrets(self, *given)
         return self
 
     @property
@@ -217,13 +233,8 @@ class TelegramChannelSettings(ChatChannelBase):
 
     @model_validator(mode="after")
     def _enabled_needs_token(self) -> TelegramChannelSettings:
-        # an unset ${VAR:-} leaves it empty: say so here, not as a database
-        # error when the bot library refuses it
-        if self.enabled and not self.token.get_secret_value().strip():
-            raise ValueError(
-                f"channel {self.name!r}: token is empty (is its environment "
-                "variable set?); set it or disable the channel"
-            )
+        # not as a database error when the bot library refuses it
+        require_secrets(self, "token")
         return self
 
     @model_validator(mode="after")
@@ -281,15 +292,7 @@ class MetaWebhookBase(ChatChannelBase):
 
     @model_validator(mode="after")
     def _enabled_needs_secrets(self) -> MetaWebhookBase:
-        if not self.enabled:
-            return self
-        for key in self._required_secrets:
-            secret: SecretStr = getattr(self, key)
-            if not secret.get_secret_value().strip():
-                raise ValueError(
-                    f"channel {self.name!r}: {key} is empty (is its environment "
-                    "variable set?); set it or disable the channel"
-                )
+        require_secrets(self, *self._required_secrets)
         return self
 
 
@@ -404,11 +407,7 @@ class XChannelSettings(ChannelBase):
 
     @model_validator(mode="after")
     def _enabled_needs_token(self) -> XChannelSettings:
-        if self.enabled and not self.bearer_token.get_secret_value().strip():
-            raise ValueError(
-                f"channel {self.name!r}: bearer_token is empty (is its environment "
-                "variable set?); set it or disable the channel"
-            )
+        require_secrets(self, "bearer_token")
         return self
 
     @model_validator(mode="after")

@@ -12,7 +12,7 @@ from sqlmodel import select
 from contracts.records import CaseStatus
 from dengar.cli.case import case as case_command
 from dispatcher.status import StatusChangeError, change_status, check_transition
-from storage.tables import ComplaintRow, StatusEvent
+from storage.tables import AuditEvent, ComplaintRow, StatusEvent
 from tests.unit.dispatcher.test_message_schema import add_case, sqlite_sessions
 
 S = CaseStatus
@@ -455,6 +455,8 @@ def test_cli_dispatched_with_agency_assigns_queues_and_tells(sessions):
         "dispatched",
         "--agency",
         "pupr",
+        "--actor",
+        "cli:ani",
     )
     assert result.exit_code == 0, result.output
     assert "triage -> dispatched (agency - -> PUPR)" in result.output
@@ -463,6 +465,15 @@ def test_cli_dispatched_with_agency_assigns_queues_and_tells(sessions):
         row = session.get(ComplaintRow, case.id)
         assert (row.status, row.agency_code) == ("dispatched", "PUPR")
         notes = [e.note for e in session.exec(select(StatusEvent)).all()]
+        audited = [
+            (e.actor, e.action, e.target, e.detail)
+            for e in session.exec(select(AuditEvent).order_by(AuditEvent.id)).all()
+        ]
+    # the admin's /audit shows both, as it shows the dashboard's Alihkan
+    assert audited == [
+        ("cli:ani", "case_reroute", case.tracking_no, "- -> PUPR"),
+        ("cli:ani", "case_status", case.tracking_no, "triage -> dispatched"),
+    ]
     assert any("PUPR" in (n or "") for n in notes)
     [(_, _, text)] = told.calls
     assert "diteruskan" in text
