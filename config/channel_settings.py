@@ -315,6 +315,13 @@ class WhatsAppChannelSettings(MetaWebhookBase):
         description="where received webhook bodies wait for the pipeline "
         "(relative to the working directory); one subdirectory per channel",
     )
+    messages_per_second: int = Field(
+        default=80,
+        ge=1,
+        le=1000,
+        description="the number's throughput in WhatsApp Manager (80 by "
+        "default, 1000 once Meta upgraded it); sends keep below it",
+    )
 
 
 class MetaChannelSettings(MetaWebhookBase):

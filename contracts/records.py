@@ -147,6 +147,16 @@ class OutgoingReply:
     # shows them (Telegram inline keyboard), the others rely on the text,
     # which names the same commands
     choices: tuple[tuple[str, str], ...] = ()
+    # when the citizen last wrote on this channel, as known when the reply
+    # was queued: a channel whose free-form replies need a recent message
+    # (WhatsApp's 24 hours) reads it, so a restart does not forget it
+    citizen_wrote_at: datetime | None = None
+    # the remote reported the window closed when this reply arrived (its
+    # delivery report asked for a resend): send the out-of-window form
+    window_closed: bool = False
+    # asks where the problem is; a channel with a location button sends it
+    # with one (WhatsApp's location request), the others leave it out
+    location_prompt: str = ""
 
 
 @dataclass(frozen=True, slots=True)

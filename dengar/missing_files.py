@@ -19,6 +19,9 @@ from sqlmodel import Session
 from storage.tables import ComplaintRow, StatusEvent
 
 ACTOR = "dengar"
+# the reason of a file the channel fetches again by itself (WhatsApp): the
+# citizen is not asked to send it again
+RETRYING = "retrying"
 
 _KINDS = {
     "photo": "foto",
@@ -47,12 +50,17 @@ def describe(file: Mapping[str, Any], max_bytes: int | None) -> str:
     size = file.get("size")
     what = f"{kind} \u201c{name}\u201d" + (f" ({_size(size)})" if size else "")
     reason = str(file.get("reason") or "")
+    service = str(file.get("service") or "Telegram")
     if reason == "too_large":
         limit = f" {_size(max_bytes)}" if max_bytes else ""
         why = f"melebihi batas ukuran{limit}"
+    elif reason.startswith(RETRYING):
+        why = (
+            f"belum dapat diunduh dari server {service}; diunduh ulang "
+            "otomatis dan ditambahkan ke pengaduan ini"
+        )
     else:
         detail = reason.partition(":")[2].strip()
-        service = str(file.get("service") or "Telegram")
         why = f"tidak tersedia di server {service}" + (f" ({detail})" if detail else "")
     return f"{what}: {why}"
 

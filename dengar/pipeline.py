@@ -57,6 +57,10 @@ log = logging.getLogger(__name__)
 # capped, so only a pathological item comes near; it is quarantined rather
 # than read further (categories, places, duplicates)
 ITEM_CPU_BUDGET = 10.0
+# hints kept without an answer: an emoji on one of our messages (a
+# WhatsApp reaction) or WhatsApp's notice that a citizen changed number is
+# no message to apologise for
+SILENT_HINTS = frozenset({"reaction", "system"})
 
 Classifier = Callable[[str], tuple[str, float] | None]
 RegionFinder = Callable[[str, Any], str | None]
@@ -392,7 +396,7 @@ class Pipeline:
         text: str | None = None
         if command and self.command_handler is not None:
             text = self.command_handler(session, item, self.settings)
-        elif hint:
+        elif hint and hint not in SILENT_HINTS:
             text = render("hint_unsupported", self.replies.messages(item.channel))
         if text and fields.reporter.chat_id:
             key = f"cmd:{item.external_id}"
@@ -452,6 +456,11 @@ class Pipeline:
             case.location_lat = fields.location.latitude
             case.location_lon = fields.location.longitude
             case.location_label = fields.location.label
+            if case.region is None and self.region_finder is not None:
+                # the answer to "where is it?": the case learns its region
+                # (its agency stays as routed; staff reroute if needed)
+                text = "\n".join(filter(None, (case.subject, case.clean_text)))
+                case.region = self.region_finder(text, fields.location)
         if fields.reporter.phone and not case.reporter_phone:
             case.reporter_phone = fields.reporter.phone
         removed = item.metadata.get("removed_at_source")

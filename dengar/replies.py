@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from config.settings import Settings
 from contracts.records import InboundMessage, OutgoingReply
+from dengar.missing_files import RETRYING
 from dispatcher.notify import (
     Rendered,
     excerpt,
@@ -117,10 +120,15 @@ class CitizenReplies:
                 tracking_url=url,
             )
         subject = render("ack_subject", messages, tracking_no=row.tracking_no)
+        # nothing says where the problem is: ask (only a channel with a
+        # location button sends this; the others rely on the how-to text)
+        where = ""
+        if fields.location is None and row.region is None:
+            where = render("ask_location", messages)
         # the tracking number was drawn in this transaction: the key is new
         return self.to_sender(
             session, row, item, fields, text, subject, f"ack:{row.tracking_no}",
-            new_key=True, choices=choices,
+            new_key=True, choices=choices, location_prompt=where,
         )  # fmt: skip
 
     def how_to(
@@ -172,13 +180,23 @@ class CitizenReplies:
         item: InboundMessage,
         fields: Normalized,
     ) -> bool:
-        """Ask the citizen to send again a file we could not fetch."""
-        missing = item.metadata.get("files_not_downloaded") or ()
+        """Ask the citizen to send again a file we could not fetch (not one
+        the channel is still fetching by itself)."""
+        missing = [
+            m
+            for m in item.metadata.get("files_not_downloaded") or ()
+            if not str(m.get("reason") or "").startswith(RETRYING)
+        ]
+        if not missing:
+            return False
         names = ", ".join(
             f"\u201c{m.get('filename') or 'berkas'}\u201d" for m in missing
         )
         text = render(
-            "file_not_downloaded", self.messages(item.channel), filenames=names
+            "file_not_downloaded",
+            self.messages(item.channel),
+            filenames=names,
+            service=next((m["service"] for m in missing if "service" in m), "Telegram"),
         )
         key = f"not-downloaded:{item.external_id}"
         return self.to_sender(session, row, item, fields, text, None, key)
@@ -195,6 +213,7 @@ class CitizenReplies:
         *,
         new_key: bool = False,
         choices: tuple[tuple[str, str], ...] = (),
+        location_prompt: str = "",
     ) -> bool:
         """Queue ``text`` to whoever sent ``item``; False if nothing was queued
         (channel cannot reply, no address, unreachable, rate limit, or sent)."""
@@ -219,6 +238,8 @@ class CitizenReplies:
                 tracking_no=row.tracking_no,
                 idempotency_key=f"{item.channel}:{key}",
                 choices=choices,
+                citizen_wrote_at=item.received_at,
+                location_prompt=location_prompt,
             ),
             limit_per_hour=limit,
             new_key=new_key,
@@ -270,6 +291,21 @@ class CitizenReplies:
                 in_reply_to=row.message_id,
                 tracking_no=row.tracking_no,
                 idempotency_key=f"{row.channel}:status:{key}",
+                citizen_wrote_at=self._last_message_at(session, row),
             ),
         )
         return queued is not None
+
+    @staticmethod
+    def _last_message_at(session: Session, row: ComplaintRow) -> datetime | None:
+        """When the reporter of ``row`` last wrote on its channel, as stored
+        (a chat channel's reply window starts there)."""
+        if not row.reporter_chat_id:
+            return None
+        table = ComplaintRow.__table__  # type: ignore[attr-defined]
+        return session.execute(
+            select(func.max(table.c.received_at)).where(
+                table.c.channel == row.channel,
+                table.c.reporter_chat_id == row.reporter_chat_id,
+            )
+        ).scalar_one_or_none()

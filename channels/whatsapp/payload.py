@@ -224,6 +224,11 @@ def _message(
     elif kind == "button":
         # a quick-reply button of a template: its payload is our command
         text = _str(body.get("payload")) or _str(body.get("text"))
+    elif kind == "system":
+        # the citizen's number or business-scoped id changed: a notice for
+        # us, not something the citizen wrote
+        metadata["hint"] = "system"
+        metadata["system_type"] = _str(body.get("type"))
     elif kind == "reaction":
         metadata["hint"] = "reaction"
         metadata["reaction_to"] = _str(body.get("message_id"))

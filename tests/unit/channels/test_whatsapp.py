@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from channels.meta_signature import sign, signature_valid
+from channels.whatsapp import media_retry
 from channels.whatsapp.channel import WhatsAppChannel
 from channels.whatsapp.webhook import WhatsAppWebhook, spool_of
 from config.channel_settings import WhatsAppChannelSettings
@@ -281,23 +282,78 @@ async def test_tampered_media_is_not_stored(
         await channel.close()
 
 
-async def test_media_server_error_leaves_the_body_for_the_next_fetch(
-    whatsapp_api: FakeWhatsAppApi, tmp_path: Path
+async def test_a_download_failing_for_now_is_retried_on_its_own(
+    whatsapp_api: FakeWhatsAppApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(media_retry, "RETRY_DELAYS", (0.0,))
     ws = settings(whatsapp_api, tmp_path)
     media_id = whatsapp_api.add_media(b"bytes")
     deliver(
         ws,
-        message_webhook({"id": "wamid.R", "type": "image", "image": {"id": media_id}}),
+        message_webhook(
+            {
+                "id": "wamid.R",
+                "type": "image",
+                "image": {"id": media_id, "caption": "Jembatan retak"},
+            }
+        ),
     )
-    whatsapp_api.fail("media", 2, "Service temporarily unavailable")
+    deliver(
+        ws,
+        message_webhook({"id": "wamid.T", "type": "text", "text": {"body": "Halo"}}),
+    )
+    whatsapp_api.fail("media", 2, "Service temporarily unavailable", times=2)
     channel = WhatsAppChannel(ws)
     try:
-        with pytest.raises(Exception, match="temporarily") as caught:
-            await channel.fetch(None, 10)
-        assert TOKEN not in str(caught.value)
-        [item] = (await channel.fetch(None, 10)).items  # retried: the file came
-        assert item.attachments[0].data == b"bytes"
+        # the message and the one after it go on without the file
+        first = await channel.fetch(None, 10)
+        message, after = first.items
+        assert message.text == "Jembatan retak"
+        assert after.text == "Halo"
+        [missing] = message.metadata["files_not_downloaded"]
+        assert missing["reason"].startswith("retrying")
+        assert TOKEN not in missing["reason"]
+        await channel.after_commit(first)
+        # Meta still failing: nothing comes, the file keeps waiting
+        assert (await channel.fetch(None, 10)).items == []
+        # then the file comes as an item answering its message
+        later = await channel.fetch(None, 10)
+        [late] = later.items
+        assert late.attachments[0].data == b"bytes"
+        assert late.in_reply_to == ("wa:wamid.R",)
+        assert late.reporter.chat_id == USER
+        assert late.received_at == message.received_at
+        await channel.after_commit(later)
+        assert (await channel.fetch(None, 10)).items == []
+    finally:
+        await channel.close()
+
+
+async def test_a_download_failing_every_time_is_given_up_and_said(
+    whatsapp_api: FakeWhatsAppApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(media_retry, "RETRY_DELAYS", (0.0,))
+    ws = settings(whatsapp_api, tmp_path)
+    media_id = whatsapp_api.add_media(b"bytes")
+    deliver(
+        ws,
+        message_webhook({"id": "wamid.G", "type": "image", "image": {"id": media_id}}),
+    )
+    whatsapp_api.fail("media", 2, "Service temporarily unavailable", times=100)
+    channel = WhatsAppChannel(ws)
+    try:
+        await channel.after_commit(await channel.fetch(None, 10))
+        given_up = []
+        for _ in range(media_retry.MAX_ATTEMPTS):
+            result = await channel.fetch(None, 10)
+            given_up.extend(result.items)
+            await channel.after_commit(result)
+        [item] = given_up
+        assert item.attachments == ()
+        [missing] = item.metadata["files_not_downloaded"]
+        assert missing["reason"].startswith("unavailable")
+        assert f"{media_retry.MAX_ATTEMPTS} attempts" in missing["reason"]
+        assert (await channel.fetch(None, 10)).items == []
     finally:
         await channel.close()
 
@@ -656,7 +712,7 @@ async def test_sends_stay_within_80_messages_a_second(
     users = [f"ID.{n}" for n in range(170)]
     for user in users:
         whatsapp_api.citizen_wrote(user)
-        channel._window.saw(user, time.time())
+        channel._last_inbound[user] = time.time()
     try:
         # the emulator answers 130429 to the 81st message within a second
         await asyncio.gather(
