@@ -60,10 +60,11 @@ def text_of(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def read_command(text: str, metadata: dict[str, Any]) -> None:
-    """Mark ``/status ADU-…`` or ``anonim ADU-…`` (a button's id) as a command."""
+def read_command(text: str) -> tuple[str | None, str]:
+    """``/status ADU-…`` or ``anonim ADU-…`` (a button's id) as a command and
+    its arguments; ``(None, "")`` for a text that is no command."""
     word, _, args = text.strip().partition(" ")
     name = word.lstrip("/").lower()
     if name in COMMANDS and (word.startswith("/") or name in _CHOICES):
-        metadata["command"] = name
-        metadata["command_args"] = args.strip()
+        return name, args.strip()
+    return None, ""

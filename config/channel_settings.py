@@ -8,14 +8,38 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal
+from types import MappingProxyType
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
 from config.common import Seconds, Security, Slug, SmtpSettings, StrictModel
+from contracts.policy import ChannelPolicy
 
 MB = 1_000_000
+# a chat message within this many minutes of the citizen's last one
+# continues that case; the bot's /start text names the same value
+SESSION_MINUTES = 10.0
+
+
+def channel_policy(kind: str, **specific: Any) -> ChannelPolicy:
+    """The policy of a channel of type ``kind``: what it does not set is
+    off (no session, no confirmation window, no triage, no rate limit, no
+    loop domain). The one place of these defaults."""
+    values: dict[str, Any] = {
+        "session_minutes": 0.0,
+        "confirmation_window": 0.0,
+        "triage": False,
+        "auto_dispatch_min_score": None,
+        "messages": MappingProxyType({}),
+        "acks_per_address_per_hour": None,
+        "message_id_domain": None,
+        "forwarders": (),
+        "private_chats_only": False,
+    }
+    values.update(specific)
+    return ChannelPolicy(kind=kind, **values)
 
 
 def require_secrets(settings: BaseModel, *keys: str) -> None:
@@ -46,6 +70,15 @@ class ChannelBase(StrictModel):
         "(docs/messages.md lists them with examples)",
     )
 
+    def policy(self) -> ChannelPolicy:
+        """How the pipeline treats this channel's items (read once at start-up)."""
+        raise NotImplementedError
+
+    def _policy(self, kind: str, **specific: Any) -> ChannelPolicy:
+        return channel_policy(
+            kind, messages=MappingProxyType(dict(self.messages)), **specific
+        )
+
 
 class MaildirChannelSettings(ChannelBase):
     """A standard Maildir (``new/``, ``cur/``, ``tmp/``) on local disk."""
@@ -54,6 +87,10 @@ class MaildirChannelSettings(ChannelBase):
     path: Path
     after_import: Literal["move", "keep"] = "move"
     max_message_bytes: int = Field(default=25 * MB, ge=1)
+
+    def policy(self) -> ChannelPolicy:
+        """How the pipeline treats this channel's items (read once at start-up)."""
+        return self._policy("maildir")
 
 
 _AFTER_IMPORT = re.compile(r"^(keep|flag_seen|move:.+)$")
@@ -150,6 +187,15 @@ class ImapChannelSettings(ChannelBase):
         require_secrets(self, *given)
         return self
 
+    def policy(self) -> ChannelPolicy:
+        """How the pipeline treats this channel's items (read once at start-up)."""
+        return self._policy(
+            "imap",
+            acks_per_address_per_hour=self.acks_per_address_per_hour,
+            message_id_domain=self.message_id_domain,
+            forwarders=tuple(self.forwarders),
+        )
+
     @property
     def effective_port(self) -> int:
         """The port to use: the given one or the usual one for ``security``."""
@@ -163,7 +209,12 @@ class ChatChannelBase(ChannelBase):
     conversation with the citizen, who may shape a new case before an agency
     sees it."""
 
-    session_minutes: float = Field(default=10, ge=0)
+    session_minutes: float = Field(
+        default=SESSION_MINUTES,
+        ge=0,
+        description="a message within this many minutes of the citizen's "
+        "last one continues that case (the bot's /start says so); 0: never",
+    )
     confirmation_window: float = Field(
         default=120.0,
         ge=0,
@@ -173,6 +224,14 @@ class ChatChannelBase(ChannelBase):
             "a choice ends the wait, 0 sends at once"
         ),
     )
+
+    def _policy(self, kind: str, **specific: Any) -> ChannelPolicy:
+        return super()._policy(
+            kind,
+            session_minutes=self.session_minutes,
+            confirmation_window=self.confirmation_window,
+            **specific,
+        )
 
 
 class TelegramChannelSettings(ChatChannelBase):
@@ -216,6 +275,10 @@ class TelegramChannelSettings(ChatChannelBase):
     # each message (bench/telegram.py: p95 0.35 s at 40, 0.78 s at 100)
     batch_size: int = Field(default=40, ge=1, le=100)
     poll_interval: Seconds = 1.0
+
+    def policy(self) -> ChannelPolicy:
+        """How the pipeline treats this channel's items (read once at start-up)."""
+        return self._policy("telegram", private_chats_only=self.private_chats_only)
 
     @model_validator(mode="before")
     @classmethod
@@ -323,6 +386,10 @@ class WhatsAppChannelSettings(MetaWebhookBase):
         "default, 1000 once Meta upgraded it); sends keep below it",
     )
 
+    def policy(self) -> ChannelPolicy:
+        """How the pipeline treats this channel's items (read once at start-up)."""
+        return self._policy("whatsapp")
+
 
 class MetaChannelSettings(MetaWebhookBase):
     """The regency's Facebook Page and Instagram professional account
@@ -375,6 +442,19 @@ class MetaChannelSettings(MetaWebhookBase):
         "(relative to the working directory); one subdirectory per channel",
     )
 
+    def policy(self) -> ChannelPolicy:
+        """How the pipeline treats this channel's items (read once at start-up):
+        direct messages are chats (session and confirmation windows);
+        comments and mentions wait for triage, or with ``auto_dispatch`` only
+        those the rules score below ``auto_dispatch_min_score``."""
+        return self._policy(
+            "meta",
+            triage=True,
+            auto_dispatch_min_score=(
+                self.auto_dispatch_min_score if self.auto_dispatch else None
+            ),
+        )
+
     @model_validator(mode="after")
     def _has_an_account(self) -> MetaChannelSettings:
         if not self.page_id and not self.instagram_account_id:
@@ -411,6 +491,18 @@ class XChannelSettings(ChannelBase):
         "privately (bot link or email address)",
     )
     api_base_url: str = "https://api.twitter.com"
+
+    def policy(self) -> ChannelPolicy:
+        """How the pipeline treats this channel's items (read once at start-up):
+        every post waits for triage, or with ``auto_dispatch`` only those the
+        rules score below ``auto_dispatch_min_score``."""
+        return self._policy(
+            "x",
+            triage=True,
+            auto_dispatch_min_score=(
+                self.auto_dispatch_min_score if self.auto_dispatch else None
+            ),
+        )
 
     @model_validator(mode="after")
     def _enabled_needs_token(self) -> XChannelSettings:

@@ -20,9 +20,7 @@ import time
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from channels.file_notes import missing_files_metadata
 from channels.meta import catch_up
 from channels.meta.graph import (
     GONE_SUBCODE,
@@ -55,6 +53,7 @@ from contracts.errors import FatalChannelError, RecipientUnreachable, ReplyRetri
 from contracts.records import (
     InboundAttachment,
     InboundMessage,
+    MissingFile,
     OutgoingReply,
     RejectedItem,
 )
@@ -216,20 +215,20 @@ class MetaChannel(SpoolReader):
         if not converted.media:
             return item
         attachments: list[InboundAttachment] = []
-        missing: list[dict[str, Any]] = []
+        missing: list[MissingFile] = []
         for ref in converted.media:
             got = await self._graph.download(ref.url, MAX_FILE_BYTES)
             if got.data is None:
                 missing.append(
-                    {
-                        "kind": {"image": "photo"}.get(ref.kind, ref.kind),
-                        "filename": ref.filename,
-                        "size": got.size,
-                        "reason": got.reason,
-                        "file_id": ref.filename,
-                        "service": "Meta",
-                        "limit": MAX_FILE_BYTES,
-                    }
+                    MissingFile(
+                        kind={"image": "photo"}.get(ref.kind, ref.kind),
+                        filename=ref.filename,
+                        size=got.size,
+                        reason=got.reason,
+                        file_id=ref.filename,
+                        service="Meta",
+                        limit=MAX_FILE_BYTES,
+                    )
                 )
                 continue
             attachments.append(
@@ -239,8 +238,12 @@ class MetaChannel(SpoolReader):
                     data=got.data,
                 )
             )
-        metadata = {**item.metadata, **missing_files_metadata(missing)}
-        return replace(item, attachments=tuple(attachments), metadata=metadata)
+        return replace(
+            item,
+            attachments=tuple(attachments),
+            missing_files=tuple(missing),
+            max_file_bytes=MAX_FILE_BYTES if missing else item.max_file_bytes,
+        )
 
     async def close(self) -> None:
         """Close the HTTP connection pool."""

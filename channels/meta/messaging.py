@@ -7,6 +7,7 @@ are skipped."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from channels.meta.items import (
@@ -57,7 +58,8 @@ def messaging_event(
                     raw_format="json",
                     text=text_of(edit.get("text")),
                     reporter=Reporter(chat_id=chat_id),
-                    metadata={"edit_of": f"dm:{mid}", "platform": platform},
+                    edit_of=f"dm:{mid}",
+                    metadata={"platform": platform},
                 )
             )
         )
@@ -68,7 +70,7 @@ def messaging_event(
         raise MalformedPayload("message without mid")
     metadata: dict[str, Any] = {"platform": platform}
     if message.get("is_deleted"):
-        metadata.update(edit_of=f"dm:{mid}", removed_at_source="deleted")
+        # the message is deleted at the source: its words stay in the case
         parsed.items.append(
             Converted(
                 InboundMessage(
@@ -78,6 +80,8 @@ def messaging_event(
                     raw=raw,
                     raw_format="json",
                     reporter=Reporter(chat_id=chat_id),
+                    edit_of=f"dm:{mid}",
+                    removed_at_source="deleted",
                     metadata=metadata,
                 )
             )
@@ -87,28 +91,28 @@ def messaging_event(
     quick = message.get("quick_reply")
     if isinstance(quick, Mapping) and text_of(quick.get("payload")):
         text = text_of(quick.get("payload"))  # a choice button: our command
-    if text:
-        read_command(text, metadata)
+    command, command_args = read_command(text) if text else (None, "")
     media = tuple(_attachments(message.get("attachments"), mid))
     reply_to = message.get("reply_to")
     in_reply_to: tuple[str, ...] = ()
     if isinstance(reply_to, Mapping) and (quoted := text_of(reply_to.get("mid"))):
         in_reply_to = (f"meta:dm:{quoted}",)
-    if not text and not media:
-        metadata["hint"] = "unsupported"  # a sticker, a story reply…
+    # a sticker, a story reply…
+    hint = "unsupported" if not text and not media else None
+    item = dm_item(
+        channel=channel,
+        platform=platform,
+        mid=mid,
+        sender=sender,
+        text=text,
+        received=received,
+        raw=raw,
+        in_reply_to=in_reply_to,
+        metadata=metadata,
+    )
     parsed.items.append(
         Converted(
-            dm_item(
-                channel=channel,
-                platform=platform,
-                mid=mid,
-                sender=sender,
-                text=text,
-                received=received,
-                raw=raw,
-                in_reply_to=in_reply_to,
-                metadata=metadata,
-            ),
+            replace(item, command=command, command_args=command_args, hint=hint),
             media,
         )
     )

@@ -222,10 +222,8 @@ def _change_of(
     record pointing at the comment (``edit_of``), never dropped. Removals
     carry no text: the comment's words stay in the case."""
     stamp = int(created.timestamp())
-    metadata: dict[str, Any] = {"edit_of": base}
     text = text_of(value.get("message")) if verb == "edited" else None
-    if verb != "edited":
-        metadata["removed_at_source"] = {"remove": "deleted"}.get(verb, verb)
+    removed = None if verb == "edited" else {"remove": "deleted"}.get(verb, verb)
     return InboundMessage(
         channel=channel,
         external_id=f"{verb}:{base}:{stamp}",
@@ -234,7 +232,8 @@ def _change_of(
         raw_format="json",
         text=text,
         reporter=Reporter(name=text_of(sender.get("name"))),
-        metadata=metadata,
+        edit_of=base,
+        removed_at_source=removed,
     )
 
 

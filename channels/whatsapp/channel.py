@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from channels.file_notes import missing_files_metadata
 from channels.meta_graph import channel_error
 from channels.meta_webhook import SpoolReader
 from channels.push_spool import SpooledBody
@@ -48,6 +47,7 @@ from contracts.records import (
     DeliveryReport,
     InboundAttachment,
     InboundMessage,
+    MissingFile,
     OutgoingReply,
     RejectedItem,
     Reporter,
@@ -232,13 +232,13 @@ class WhatsAppChannel(SpoolReader):
 
     async def _with_media(self, converted: Converted) -> InboundMessage:
         """Download the item's media; a file that cannot be had is listed
-        in ``metadata["files_not_downloaded"]`` with its media id, and one
-        that failed only for now waits in ``media_retry`` meanwhile."""
+        in ``missing_files`` with its media id, and one that failed only for
+        now waits in ``media_retry`` meanwhile."""
         item = converted.item
         if not converted.media:
             return item
         attachments: list[InboundAttachment] = []
-        missing: list[dict[str, Any]] = []
+        missing: list[MissingFile] = []
         for ref in converted.media:
             try:
                 got = await self._graph.download(
@@ -260,8 +260,9 @@ class WhatsAppChannel(SpoolReader):
                     filename=ref.filename, content_type=ref.content_type, data=got.data
                 )
             )
-        metadata = {**item.metadata, **missing_files_metadata(missing)}
-        return replace(item, attachments=tuple(attachments), metadata=metadata)
+        return replace(
+            item, attachments=tuple(attachments), missing_files=tuple(missing)
+        )
 
     async def _retry_media(
         self, limit: int
@@ -290,6 +291,7 @@ class WhatsAppChannel(SpoolReader):
 
     def _late_file(self, pending: PendingMedia, got: Download) -> InboundMessage:
         attachments: tuple[InboundAttachment, ...] = ()
+        missing: tuple[MissingFile, ...] = ()
         metadata: dict[str, Any] = {
             "wa_type": pending.kind,
             "late_file_of": f"wamid:{pending.wamid}",
@@ -303,8 +305,7 @@ class WhatsAppChannel(SpoolReader):
                 ),
             )
         else:
-            missing = _missing(pending.kind, pending.filename, pending.media_id, got)
-            metadata.update(missing_files_metadata([missing]))
+            missing = (_missing(pending.kind, pending.filename, pending.media_id, got),)
         return InboundMessage(
             channel=self.name,
             external_id=f"wamid:{pending.wamid}:file:{pending.media_id}",
@@ -317,6 +318,7 @@ class WhatsAppChannel(SpoolReader):
             ),
             in_reply_to=(f"wa:{pending.wamid}",),
             attachments=attachments,
+            missing_files=missing,
             metadata=metadata,
         )
 
@@ -376,12 +378,11 @@ class WhatsAppChannel(SpoolReader):
         self._sent_to[wamid] = recipient
 
     def _template(self, recipient: str, reply: OutgoingReply) -> dict[str, Any]:
-        kind = (
-            "status_update"
-            if ":status:" in reply.idempotency_key
-            else "acknowledgement"
-        )
-        chosen = getattr(self.settings.templates, kind)
+        templates = self.settings.templates
+        if ":status:" in reply.idempotency_key:
+            kind, chosen = "status_update", templates.status_update
+        else:
+            kind, chosen = "acknowledgement", templates.acknowledgement
         if chosen is None or not reply.tracking_no:
             raise RecipientUnreachable(
                 "the citizen's last WhatsApp message is over 24 hours old and "
@@ -410,16 +411,16 @@ def _limit(kind: str) -> int:
     return MEDIA_LIMITS.get(named, MEDIA_LIMITS["document"])
 
 
-def _missing(kind: str, filename: str, media_id: str, got: Download) -> dict[str, Any]:
-    return {
-        "kind": kind,
-        "filename": filename,
-        "size": got.size,
-        "reason": got.reason,
-        "file_id": media_id,
-        "service": "WhatsApp",
-        "limit": _limit(kind),
-    }
+def _missing(kind: str, filename: str, media_id: str, got: Download) -> MissingFile:
+    return MissingFile(
+        kind=kind,
+        filename=filename,
+        size=got.size,
+        reason=got.reason,
+        file_id=media_id,
+        service="WhatsApp",
+        limit=_limit(kind),
+    )
 
 
 def _pending(ref: MediaRef, item: InboundMessage, error: str) -> PendingMedia:

@@ -188,6 +188,7 @@ def _message(
     reporter = Reporter(name=name, phone=f"+{phone}" if phone else None, chat_id=key)
 
     metadata: dict[str, Any] = {"wa_type": kind}
+    hint: str | None = None
     text: str | None = None
     location: Location | None = None
     media: tuple[MediaRef, ...] = ()
@@ -216,7 +217,7 @@ def _message(
         location = _location(body)
         text = _str(body.get("address")) or _str(body.get("name"))
     elif kind == "contacts":
-        metadata["hint"] = "foreign_contact"
+        hint = "foreign_contact"
     elif kind == "interactive":
         reply = body.get(_str(body.get("type")) or "")
         chosen = _str(reply.get("id")) if isinstance(reply, Mapping) else None
@@ -227,17 +228,16 @@ def _message(
     elif kind == "system":
         # the citizen's number or business-scoped id changed: a notice for
         # us, not something the citizen wrote
-        metadata["hint"] = "system"
+        hint = "system"
         metadata["system_type"] = _str(body.get("type"))
     elif kind == "reaction":
-        metadata["hint"] = "reaction"
+        hint = "reaction"
         metadata["reaction_to"] = _str(body.get("message_id"))
     else:
         # "unsupported" and kinds newer than this adapter: kept, answered
-        metadata["hint"] = "unsupported"
+        hint = "unsupported"
 
-    if text:
-        read_command(text, metadata)
+    command, command_args = read_command(text) if text else (None, "")
     context = message.get("context")
     in_reply_to: tuple[str, ...] = ()
     if isinstance(context, Mapping) and (quoted := _str(context.get("id"))):
@@ -254,6 +254,9 @@ def _message(
         in_reply_to=in_reply_to,
         message_id=f"wa:{wamid}",
         metadata=metadata,
+        command=command,
+        command_args=command_args,
+        hint=hint,
     )
     return Converted(item=item, media=media)
 

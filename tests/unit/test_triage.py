@@ -282,7 +282,9 @@ def test_an_unrouted_case_waits_in_triage_and_its_reporter_is_acknowledged(tmp_p
     )
     app = App.open(settings)
     app.pipeline.repliers = frozenset({"bot"})
-    app.pipeline.replies = type(app.pipeline.replies)(settings, frozenset({"bot"}))
+    app.pipeline.replies = type(app.pipeline.replies)(
+        settings, settings.channel_policies(), frozenset({"bot"})
+    )
 
     def item(n: int, text: str) -> InboundMessage:
         return InboundMessage(

@@ -166,9 +166,9 @@ async def test_edits_and_removals_are_kept_pointing_at_the_comment(
     deliver(ms, page_feed_webhook("5001_31", None, verb="remove"))
     deliver(ms, page_feed_webhook("5001_31", None, verb="hide"))
     items = (await fetch_all(ms)).items
-    assert {i.metadata["edit_of"] for i in items} == {"fb:comment:5001_31"}
+    assert {i.edit_of for i in items} == {"fb:comment:5001_31"}
     assert [i.text for i in items] == ["Jalan rusak parah", None, None]
-    assert [i.metadata.get("removed_at_source") for i in items] == [
+    assert [i.removed_at_source for i in items] == [
         None,
         "deleted",
         "hide",
@@ -213,7 +213,7 @@ async def test_direct_message_is_a_chat_with_its_photo(
     assert dm.external_id == "dm:m_abc"
     assert dm.attachments[0].data == b"\xff\xd8jpeg"
     assert ig.reporter.chat_id == "ig:17001"
-    assert ig.metadata["command"] == "status"
+    assert ig.command == "status"
     assert result.skipped == 1
 
 
