@@ -11,7 +11,8 @@ the same bearer token. Errors are ``{"error": {"message", "type", "code",
 
 Checked as Meta checks them: the bearer token; text bodies up to 4,096
 characters; interactive bodies up to 1,024, at most 3 reply buttons with
-titles up to 20 characters; templates must be registered (approved) with
+titles up to 20 characters; location requests (``location_request_message``
+with the ``send_location`` action); templates must be registered (approved) with
 their language; free-form messages outside the citizen's 24-hour window
 fail with 131047; more than ``rate_per_second`` messages in a second from
 one number fail with 130429.
@@ -33,6 +34,7 @@ import pytest
 from aiohttp import web
 
 from channels.meta_signature import sign
+from tests.fakes.serve import serve
 
 TOKEN = "EAAG-test-access-token-for-the-emulator"
 APP_SECRET = "test-app-secret-0123456789abcdef"
@@ -55,6 +57,46 @@ class _Failure:
     message: str
     times: int
     status: int = 400
+    subcode: int | None = None
+
+
+class FailureQueue:
+    """Errors a Graph API emulator answers instead of the next calls of a
+    kind, as Meta sends them."""
+
+    def __init__(self) -> None:
+        self._by_kind: dict[str, list[_Failure]] = {}
+
+    def add(
+        self,
+        kind: str,
+        code: int,
+        message: str,
+        times: int = 1,
+        *,
+        status: int = 400,
+        subcode: int | None = None,
+    ) -> None:
+        """The next ``times`` calls of ``kind`` answer error ``code``."""
+        self._by_kind.setdefault(kind, []).append(
+            _Failure(code, message, times, status, subcode)
+        )
+
+    def next(self, kind: str) -> web.Response | None:
+        """The error for this call of ``kind``, or None to answer it."""
+        failures = self._by_kind.get(kind)
+        if not failures:
+            return None
+        failure = failures[0]
+        failure.times -= 1
+        if failure.times <= 0:
+            failures.pop(0)
+        return graph_error(
+            failure.code,
+            failure.message,
+            error_subcode=failure.subcode,
+            status=failure.status,
+        )
 
 
 class FakeWhatsAppApi:
@@ -71,10 +113,9 @@ class FakeWhatsAppApi:
         self.window_open: set[str] = set()
         self.rate_per_second = 80
         self.calls: list[tuple[str, str]] = []
-        self._failures: dict[str, list[_Failure]] = {}
+        self._failures = FailureQueue()
         self._recent: deque[float] = deque()  # arrivals in the last second
         self._ids = itertools.count(1)
-        self._runner: web.AppRunner | None = None
 
     # ------------------------------------------------------------ helpers
 
@@ -97,9 +138,7 @@ class FakeWhatsAppApi:
         ``download``) fail with Meta error ``code``."""
         # Meta answers its own outages (1, 2, 131000) with a 5xx
         status = 401 if code == 190 else 500 if code in (1, 2, 131000) else 400
-        self._failures.setdefault(kind, []).append(
-            _Failure(code, message, times, status)
-        )
+        self._failures.add(kind, code, message, times, status=status)
 
     # ------------------------------------------------------------ server
 
@@ -110,36 +149,19 @@ class FakeWhatsAppApi:
         app.router.add_get("/download/{media_id}", self._download)
         app.router.add_post("/{version}/{phone}/messages", self._messages)
         app.router.add_get("/{version}/{object_id}", self._object)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        self.base_url = f"http://127.0.0.1:{port}"
-        try:
+        async with serve(app) as self.base_url:
             yield self
-        finally:
-            await self._runner.cleanup()
 
     def _authorised(self, request: web.Request) -> bool:
         return request.headers.get("Authorization") == f"Bearer {self.token}"
 
     def _failure(self, kind: str) -> web.Response | None:
-        failures = self._failures.get(kind)
-        if not failures:
-            return None
-        failure = failures[0]
-        failure.times -= 1
-        if failure.times <= 0:
-            failures.pop(0)
-        return graph_error(failure.code, failure.message, status=failure.status)
+        return self._failures.next(kind)
 
     async def _object(self, request: web.Request) -> web.Response:
         self.calls.append(("GET", request.path))
         if not self._authorised(request):
-            return _bad_token()
+            return bad_token()
         object_id = request.match_info["object_id"]
         if object_id == self.phone_number_id:
             return web.json_response(
@@ -186,7 +208,7 @@ class FakeWhatsAppApi:
     async def _messages(self, request: web.Request) -> web.Response:
         self.calls.append(("POST", request.path))
         if not self._authorised(request):
-            return _bad_token()
+            return bad_token()
         if request.match_info["phone"] != self.phone_number_id:
             return graph_error(100, "Invalid parameter", error_subcode=33)
         try:
@@ -245,9 +267,16 @@ class FakeWhatsAppApi:
         if kind == "interactive":
             interactive = body.get("interactive") or {}
             text = (interactive.get("body") or {}).get("text") or ""
-            buttons = (interactive.get("action") or {}).get("buttons") or []
+            action = interactive.get("action") or {}
             if not 1 <= len(text) <= 1024:
                 return graph_error(131009, "Parameter value is not valid: body text")
+            if interactive.get("type") == "location_request_message":
+                if action != {"name": "send_location"}:
+                    return graph_error(131009, "Parameter value is not valid: action")
+                return None
+            if interactive.get("type") != "button":
+                return graph_error(131009, "Parameter value is not valid: type")
+            buttons = action.get("buttons") or []
             if not 1 <= len(buttons) <= 3:
                 return graph_error(131009, "Parameter value is not valid: buttons")
             for button in buttons:
@@ -275,7 +304,7 @@ def graph_error(
     return web.json_response({"error": error}, status=status)
 
 
-def _bad_token() -> web.Response:
+def bad_token() -> web.Response:
     return graph_error(
         190,
         "Invalid OAuth access token - Cannot parse access token",
