@@ -15,6 +15,7 @@ CHANNEL_TYPES: dict[str, str] = {
     "telegram": "channels.telegram:TelegramChannel",
     "x": "channels.x:XChannel",
     "whatsapp": "channels.whatsapp:WhatsAppChannel",
+    "webform": "channels.webform:WebformChannel",
 }
 
 

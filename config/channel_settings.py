@@ -12,23 +12,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from config.common import Seconds, Security, Slug, SmtpSettings, StrictModel
-
-MB = 1_000_000
-
-
-class ChannelBase(StrictModel):
-    """What every channel has."""
-
-    name: Slug
-    enabled: bool = True
-    poll_interval: Seconds = 60.0
-    batch_size: int = Field(default=100, ge=1, le=10_000)
-    messages: dict[str, str] = Field(
-        default_factory=dict,
-        description="overrides of the reply templates for this channel "
-        "(docs/messages.md lists them with examples)",
-    )
+from config.channel_base import MB, ChannelBase
+from config.common import Seconds, Security, SmtpSettings, StrictModel
+from config.webform_settings import WebformChannelSettings
 
 
 class MaildirChannelSettings(ChannelBase):
@@ -319,6 +305,7 @@ ChannelSettings = Annotated[
     | ImapChannelSettings
     | TelegramChannelSettings
     | WhatsAppChannelSettings
+    | WebformChannelSettings
     | XChannelSettings,
     Field(discriminator="type"),
 ]

@@ -1,0 +1,197 @@
+"""The citizen web form ``/lapor`` as a complaint channel.
+
+The web app checks a submission, spools it (``store``) and only then shows
+the tracking number; ``fetch`` reads the spool like any source, the runner
+stores the items, then ``after_commit`` removes the bodies. A crash in
+between reads them again, recognised by ``(channel, "form:<id>")``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+
+from channels.base import FetchResult
+from channels.push_spool import PushSpool, SpooledBody
+from channels.webform.submission import Submission
+from config.webform_settings import WebformChannelSettings
+from normalizer.records import (
+    InboundAttachment,
+    InboundMessage,
+    Location,
+    RejectedItem,
+    Reporter,
+)
+
+log = logging.getLogger(__name__)
+_MONTHS = (
+    "Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli",
+    "Agustus", "September", "Oktober", "November", "Desember",
+)  # fmt: skip
+
+
+class AlreadySent(Exception):
+    """This form was submitted before; ``tracking_no`` is the number it got."""
+
+    def __init__(self, tracking_no: str) -> None:
+        super().__init__(tracking_no)
+        self.tracking_no = tracking_no
+
+
+def spool_of(
+    settings: WebformChannelSettings, base_dir: Path | None = None
+) -> PushSpool:
+    """The spool directory of the form channel."""
+    root = settings.spool_directory
+    if not root.is_absolute():
+        root = (base_dir or Path.cwd()) / root
+    return PushSpool(root / settings.name)
+
+
+def store(spool: PushSpool, submission: Submission) -> None:
+    """Keep a checked submission durably; ``AlreadySent`` when its form was
+    sent already (the second of a double click, a reload after sending).
+
+    The form's marker is taken first, with ``O_EXCL``: of two requests for
+    one form only one stores; if storing then fails the marker is removed,
+    so the citizen can send again."""
+    forms = spool.directory / "forms"
+    forms.mkdir(parents=True, exist_ok=True)
+    marker = forms / submission.form_id
+    try:
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        raise AlreadySent(
+            marker.read_text().strip() or submission.tracking_no
+        ) from None
+    try:
+        os.write(fd, submission.tracking_no.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        spool.store(submission.to_json())
+    except BaseException:
+        marker.unlink(missing_ok=True)
+        raise
+
+
+def sent_before(spool: PushSpool, form_id: str) -> str | None:
+    """The tracking number a form got if it was sent already."""
+    marker = spool.directory / "forms" / form_id
+    try:
+        return marker.read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def to_item(channel: str, submission: Submission) -> InboundMessage:
+    """The pipeline's item of a submission."""
+    s = submission
+    reporter = Reporter()
+    if s.contact_kind == "email" and s.contact:
+        reporter = Reporter(email=s.contact)
+    elif s.contact_kind == "whatsapp" and s.contact:
+        reporter = Reporter(phone=s.contact)
+    when = s.incident_date
+    lines = [
+        s.text,
+        "",
+        f"Tanggal kejadian: {when.day} {_MONTHS[when.month - 1]} {when.year}",
+    ]
+    place = ", ".join(
+        filter(
+            None,
+            (
+                f"Desa {s.desa}" if s.desa else None,
+                f"Kecamatan {s.kecamatan}" if s.kecamatan else None,
+                s.place_detail,
+            ),
+        )
+    )
+    if place:
+        lines.append(f"Lokasi: {place}")
+    location = None
+    if s.latitude is not None and s.longitude is not None:
+        location = Location(s.latitude, s.longitude, place or None)
+    metadata = {
+        "tracking_no": s.tracking_no,
+        "confidentiality": s.confidentiality,
+        "incident_date": s.incident_date.isoformat(),
+        "captcha": s.captcha,
+        "form_category": s.category,
+        "supports": s.supports,
+        "location_source": s.location_source,
+        "contact_kind": s.contact_kind,
+    }
+    return InboundMessage(
+        channel=channel,
+        external_id=f"form:{s.form_id}",
+        received_at=s.received_at,
+        raw=s.without_files(),
+        raw_format="json",
+        text="\n".join(lines),
+        subject=s.title,
+        reporter=reporter,
+        attachments=tuple(
+            InboundAttachment(f.filename, f.content_type, f.data) for f in s.files
+        ),
+        location=location,
+        metadata={k: v for k, v in metadata.items() if v is not None},
+    )
+
+
+class WebformChannel:
+    """Reports sent through the web form ``/lapor``."""
+
+    def __init__(
+        self, settings: WebformChannelSettings, base_dir: Path | None = None
+    ) -> None:
+        self.name = settings.name
+        self.settings = settings
+        self.spool = spool_of(settings, base_dir)
+
+    def __repr__(self) -> str:
+        return f"WebformChannel(name={self.name!r})"
+
+    async def check(self) -> None:
+        """Nothing remote to reach: the web app writes the spool, which is
+        created with its first submission."""
+
+    async def fetch(self, cursor: str | None, limit: int) -> FetchResult:
+        """Items of the submissions waiting in the spool (oldest first)."""
+        bodies = await asyncio.to_thread(self.spool.pending, limit)
+        items: list[InboundMessage] = []
+        rejected: list[RejectedItem] = []
+        for body in bodies:
+            try:
+                items.append(to_item(self.name, Submission.from_json(body.data)))
+            except (ValueError, KeyError, TypeError) as exc:
+                log.warning("webform %s: unreadable spooled form: %s", self.name, exc)
+                rejected.append(
+                    RejectedItem(
+                        self.name,
+                        f"spool:{body.key}",
+                        body.data,
+                        f"unreadable web form submission: {exc}",
+                    )
+                )
+        return FetchResult(
+            items=items,
+            cursor=cursor,
+            rejected=rejected,
+            more=len(bodies) >= limit,
+            receipts=tuple(bodies),
+        )
+
+    async def after_commit(self, result: FetchResult) -> None:
+        """Remove the stored submissions (their markers stay: a late double
+        submit still shows the same number)."""
+        for body in result.receipts:
+            if isinstance(body, SpooledBody):
+                await asyncio.to_thread(self.spool.done, body)
+
+    async def close(self) -> None:
+        """Nothing to release."""
