@@ -26,10 +26,6 @@ from normalizer.records import (
 )
 
 log = logging.getLogger(__name__)
-_MONTHS = (
-    "Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli",
-    "Agustus", "September", "Oktober", "November", "Desember",
-)  # fmt: skip
 
 
 class AlreadySent(Exception):
@@ -87,6 +83,27 @@ def sent_before(spool: PushSpool, form_id: str) -> str | None:
         return None
 
 
+def place_of(desa: str | None, kecamatan: str | None, detail: str | None) -> str:
+    """The place as the form names it: "Desa X, Kecamatan Y, <detail>"."""
+    return ", ".join(
+        filter(
+            None,
+            (
+                f"Desa {desa}" if desa else None,
+                f"Kecamatan {kecamatan}" if kecamatan else None,
+                detail,
+            ),
+        )
+    )
+
+
+def text_of(text: str, place: str) -> str:
+    """The case's text: the citizen's words and the place as one short line
+    (names a citizen would write too; the date stays in the metadata, so
+    that reports of different problems do not look alike through it)."""
+    return f"{text}\n\nLokasi: {place}" if place else text
+
+
 def to_item(channel: str, submission: Submission) -> InboundMessage:
     """The pipeline's item of a submission."""
     s = submission
@@ -95,24 +112,7 @@ def to_item(channel: str, submission: Submission) -> InboundMessage:
         reporter = Reporter(email=s.contact)
     elif s.contact_kind == "whatsapp" and s.contact:
         reporter = Reporter(phone=s.contact)
-    when = s.incident_date
-    lines = [
-        s.text,
-        "",
-        f"Tanggal kejadian: {when.day} {_MONTHS[when.month - 1]} {when.year}",
-    ]
-    place = ", ".join(
-        filter(
-            None,
-            (
-                f"Desa {s.desa}" if s.desa else None,
-                f"Kecamatan {s.kecamatan}" if s.kecamatan else None,
-                s.place_detail,
-            ),
-        )
-    )
-    if place:
-        lines.append(f"Lokasi: {place}")
+    place = place_of(s.desa, s.kecamatan, s.place_detail)
     location = None
     if s.latitude is not None and s.longitude is not None:
         location = Location(s.latitude, s.longitude, place or None)
@@ -132,7 +132,7 @@ def to_item(channel: str, submission: Submission) -> InboundMessage:
         received_at=s.received_at,
         raw=s.without_files(),
         raw_format="json",
-        text="\n".join(lines),
+        text=text_of(s.text, place),
         subject=s.title,
         reporter=reporter,
         attachments=tuple(

@@ -22,7 +22,13 @@ from starlette.datastructures import UploadFile
 
 from channels.webform.captcha import FIELD as CAPTCHA_FIELD
 from channels.webform.captcha import challenge_json, solution_valid
-from channels.webform.channel import AlreadySent, sent_before, store
+from channels.webform.channel import (
+    AlreadySent,
+    place_of,
+    sent_before,
+    store,
+    text_of,
+)
 from channels.webform.submission import StoredFile, Submission
 from channels.webform.tokens import (
     BadToken,
@@ -31,7 +37,7 @@ from channels.webform.tokens import (
     tracking_no_for,
 )
 from channels.webform.validate import Checked, check_form
-from config.localtime import zone
+from config.localtime import local_time, zone
 from dengar.web.deps import Ctx, Db
 from dengar.web.lapor_state import HOUR, FormState
 from dengar.web.similar import similar_open_cases
@@ -242,15 +248,18 @@ def _submission(
 def _similar(
     ctx: Ctx, session: Db, state: FormState, values: Mapping[str, str]
 ) -> list[dict[str, Any]]:
+    place = place_of(values["desa"], values["kecamatan"], values["lokasi_detail"])
     found = similar_open_cases(
         ctx.app,
         session,
         title=values["judul"],
-        text=values["isi"],
+        # as the case's text will read, so like is compared with like
+        text=text_of(values["isi"], place),
         region=values["kecamatan"] or None,
         category=values["kategori"] or None,
         limit=state.settings.similar_cases,
     )
+    timezone = ctx.app.settings.timezone
     out = []
     for case in found:
         out.append(
@@ -258,7 +267,9 @@ def _similar(
                 "ref": state.case_ref(case.id),
                 "category": state.category_labels.get(case.category or "", ""),
                 "region": case.region,
-                "received_at": case.received_at,
+                "received": local_time(
+                    case.received_at, timezone, "%d-%m-%Y", with_zone=False
+                ),
                 "status": case.status,
                 "status_label": case.status_label,
             }

@@ -19,8 +19,9 @@ from normalizer.dedupe_db import case_text
 from normalizer.dedupe_records import DedupeCase
 from storage.tables import ComplaintRow
 
-# a case this alike is worth asking about, though not a sure duplicate
-MIN_SCORE = 50.0
+# a case this much below the linking threshold is still worth asking about
+# (the citizen decides); further below, a shared place makes cases look alike
+BELOW_THRESHOLD = 10.0
 _LOOKED_AT = 30
 
 
@@ -63,7 +64,8 @@ def similar_open_cases(
         category=category or None,
         region=region or None,
     )
-    scored = [c for c in deduper.index.scored(probe) if c.score >= MIN_SCORE]
+    least = app.settings.dedupe.threshold - BELOW_THRESHOLD
+    scored = [c for c in deduper.index.scored(probe) if c.score >= least]
     ids = [c.id for c in scored[:_LOOKED_AT]]
     if not ids:
         return []

@@ -37,10 +37,11 @@ def form_settings(
     **extra: object,
 ) -> Settings:
     """Settings with a ``formulir`` web form channel spooling under ``spool``."""
-    options = "".join(f", {k}: {v}" for k, v in extra.items())
+    options = {"captcha_max_number": 2000, **extra}
+    listed = "".join(f", {k}: {v}" for k, v in options.items())
     channel = (
         f"  - {{name: formulir, type: webform, spool_directory: {spool}, "
-        f"captcha: {captcha}, captcha_max_number: 2000{options}}}\n"
+        f"captcha: {captcha}{listed}}}\n"
     )
     text = BASE_CONFIG.format(
         database_url=database_url, maildir=maildir, after_import="keep", batch_size=100
