@@ -11,6 +11,7 @@ cases like this one ("sudah dilaporkan?").
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -127,7 +128,7 @@ async def submit(request: Request, ctx: Ctx, session: Db) -> Response:
             ctx, request, state, values, new_token(state.key), MSG["expired"], 400
         )
     if values["aksi"] == "periksa":
-        similar = _similar(ctx, session, state, values)
+        similar = await asyncio.to_thread(_similar, ctx, session, state, values)
         notice = MSG["files_again"] if any(n for n, _ in uploads) else None
         return _render(
             ctx, request, state, values, values["token"], notice, 200, similar
@@ -144,7 +145,9 @@ async def submit(request: Request, ctx: Ctx, session: Db) -> Response:
     if captcha is not None:
         return _render(ctx, request, state, values, values["token"], captcha, 400)
     today = datetime.now(zone(ctx.app.settings.timezone)).date()
-    checked = check_form(
+    # decoding and re-encoding photos takes tens of ms: not on the event loop
+    checked = await asyncio.to_thread(
+        check_form,
         values,
         uploads,
         state.choices,
@@ -163,7 +166,7 @@ async def submit(request: Request, ctx: Ctx, session: Db) -> Response:
         state, session, checked, token.id, tracking_no_for(state.key, token.id, prefix)
     )
     try:
-        store(state.spool, submission)
+        await asyncio.to_thread(store, state.spool, submission)  # fsyncs
     except AlreadySent as exc:
         return _confirmation(ctx, request, exc.tracking_no, MSG["replay"])
     return RedirectResponse(f"/lapor/terkirim/{token.id}", 303, headers=_PRIVATE)
