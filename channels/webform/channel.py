@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from channels.base import FetchResult
+from channels.errors import FatalChannelError
 from channels.push_spool import PushSpool, SpooledBody
 from channels.webform.submission import Submission
 from config.webform_settings import WebformChannelSettings
@@ -157,8 +158,15 @@ class WebformChannel:
         return f"WebformChannel(name={self.name!r})"
 
     async def check(self) -> None:
-        """Nothing remote to reach: the web app writes the spool, which is
-        created with its first submission."""
+        """Nothing remote to reach; the spool (made by the web app with its
+        first submission) must be a readable directory if it exists."""
+        directory = self.spool.directory
+        if directory.exists() and not (
+            directory.is_dir() and os.access(directory, os.R_OK | os.W_OK | os.X_OK)
+        ):
+            raise FatalChannelError(
+                f"webform {self.name}: spool {directory} is not a usable directory"
+            )
 
     async def fetch(self, cursor: str | None, limit: int) -> FetchResult:
         """Items of the submissions waiting in the spool (oldest first)."""
