@@ -7,12 +7,12 @@ import difflib
 import importlib
 from typing import Any
 
-from channels.base import Channel
+from contracts.channel import Channel
 
 CHANNEL_TYPES: dict[str, str] = {
     "maildir": "channels.maildir:MaildirChannel",
-    "imap": "channels.imap:ImapChannel",
-    "telegram": "channels.telegram:TelegramChannel",
+    "imap": "channels.imap.channel:ImapChannel",
+    "telegram": "channels.telegram.channel:TelegramChannel",
     "x": "channels.x:XChannel",
     "whatsapp": "channels.whatsapp:WhatsAppChannel",
     "webform": "channels.webform:WebformChannel",

@@ -18,7 +18,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, SQLModel
 
-from channels.base import FetchResult
+from contracts.channel import FetchResult
 from config.settings import Settings
 from dengar.batch import BatchState
 from dengar.batch_order import parents_first
@@ -28,19 +28,19 @@ from dengar.missing_files import note_missing_files
 from dengar.presets import preset_tracking_no, preset_values, supporter_link
 from dengar.replies import CitizenReplies
 from dispatcher import outbox
-from dispatcher.delivery_reports import apply_delivery_reports
+from dispatcher.outbox.delivery_reports import apply_delivery_reports
 from dispatcher.duplicates import follow_primary
 from dispatcher.message import idempotency_key
 from dispatcher.notify import render
 from dispatcher.routing import RouteDecision, Router
 from dispatcher.routing_model import RoutingModel
 from normalizer.content import CONTENT_LESS_REASON, says_nothing
-from normalizer.dedupe import Link
-from normalizer.dedupe_db import apply_link
-from normalizer.dedupe_rows import RowDeduper
+from normalizer.dedupe.index import Link
+from normalizer.dedupe.database import apply_link
+from normalizer.dedupe.rows import RowDeduper
 from normalizer.followups import Thread, find_thread
 from normalizer.normalize import MailPolicy, Normalized, normalize
-from normalizer.records import InboundMessage, Location, RejectedItem
+from contracts.records import InboundMessage, Location, RejectedItem
 from normalizer.text import storable
 from storage.attachments import attachment_row
 from storage.tables import (

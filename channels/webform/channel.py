@@ -13,12 +13,12 @@ import logging
 import os
 from pathlib import Path
 
-from channels.base import FetchResult
-from channels.errors import FatalChannelError
+from contracts.channel import FetchResult
+from contracts.errors import FatalChannelError
 from channels.push_spool import PushSpool, SpooledBody
 from channels.webform.submission import Submission
 from config.webform_settings import WebformChannelSettings
-from normalizer.records import (
+from contracts.records import (
     InboundAttachment,
     InboundMessage,
     Location,

@@ -15,7 +15,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from normalizer.tracking import ALPHABET
+from contracts.tracking import ALPHABET
 
 _ID_BYTES = 16
 

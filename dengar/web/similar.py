@@ -15,8 +15,8 @@ from sqlmodel import Session, col, select
 
 from dengar.app import App
 from dengar.web.tracking import citizen_status
-from normalizer.dedupe_db import case_text
-from normalizer.dedupe_records import DedupeCase
+from normalizer.dedupe.database import case_text
+from normalizer.dedupe.keys import DedupeCase
 from storage.tables import ComplaintRow
 
 # a case this much below the linking threshold is still worth asking about

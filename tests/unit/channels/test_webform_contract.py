@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from channels.base import Channel
+from contracts.channel import Channel
 from channels.webform import WebformChannel
 from channels.webform.channel import spool_of, store
 from channels.webform.submission import StoredFile, Submission
