@@ -47,9 +47,14 @@ from datetime import UTC, datetime, timedelta
 from rapidfuzz import fuzz, process
 
 from bench import dedupe_baseline
-from config.places_settings import DedupeSettings
-from normalizer.dedupe import DedupeCase, DuplicateIndex, key_tokens, reporter_keys
-from normalizer.dedupe_paraphrase import gazetteer_names
+from config.dedupe_settings import DedupeSettings
+from normalizer.dedupe.index import (
+    DedupeCase,
+    DuplicateIndex,
+    key_tokens,
+    reporter_keys,
+)
+from normalizer.dedupe.paraphrase import gazetteer_names
 from normalizer.matching import matching_text
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -525,7 +530,7 @@ def rebuild(n: int, seed: int) -> tuple[float, float]:
     at start, holding the index and nothing of the benchmark."""
     from sqlmodel import SQLModel
 
-    from normalizer.dedupe_db import stored_key
+    from normalizer.dedupe.database import stored_key
     from storage.engine import make_engine
     from storage.tables import ComplaintRow
 
@@ -573,7 +578,7 @@ def rebuild_child(path: str, n: int) -> None:
     """Rebuild the index from ``path``; print seconds and peak RSS (MB)."""
     from sqlmodel import Session
 
-    from normalizer.dedupe_db import rebuild_index
+    from normalizer.dedupe.database import rebuild_index
     from storage.engine import make_engine
 
     engine = make_engine(f"sqlite:///{path}")

@@ -16,9 +16,11 @@ import inspect
 import json
 from pathlib import Path
 
-from config.places_settings import DedupeSettings
-from normalizer import dedupe_details, dedupe_records, matching
-from normalizer.dedupe import DedupeCase, DuplicateIndex
+from config.dedupe_settings import DedupeSettings
+from normalizer import matching
+from normalizer.dedupe import details as dedupe_details
+from normalizer.dedupe import keys as dedupe_records
+from normalizer.dedupe.index import DedupeCase, DuplicateIndex
 
 # what decides a link once a case is scored: not the candidate search
 _RULES = (

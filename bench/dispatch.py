@@ -42,10 +42,10 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import SQLModel
 
 from config.settings import Settings
+from contracts.tracking import new_tracking_no
 from dispatcher.sinks.base import Delivery, SinkContext
 from dispatcher.sinks.registry import build_sink
 from dispatcher.worker import OutboxWorker
-from normalizer.tracking import new_tracking_no
 from storage.engine import make_engine, session_factory
 from storage.tables import ComplaintRow, OutboxRow, utcnow
 from tests.fakes.webhook_server import WebhookServer

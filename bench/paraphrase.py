@@ -6,7 +6,7 @@
 ``tests/fixtures/dedupe/paraphrase_pairs.jsonl`` holds pairs written by
 hand (``a``, ``b``, ``label`` 1 = one event, ``kind``). Each pair falls in
 one part by its line number: lines 0-4 of every ten are the *fitting* part
-(the weights and the threshold of :mod:`normalizer.dedupe_paraphrase` are
+(the weights and the threshold of :mod:`normalizer.dedupe.paraphrase` are
 chosen on it), lines 5-7 the *test* part, lines 8-9 the *held-out* part
 (looked at only to report). ``paraphrase_fresh.jsonl`` holds pairs
 written after the features and weights were frozen (new streets, new
@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from normalizer import dedupe_paraphrase as dp
-from normalizer.dedupe_records import key_tokens
+from normalizer.dedupe import paraphrase as dp
+from normalizer.dedupe.keys import key_tokens
 from normalizer.matching import matching_text
 from normalizer.places import load_places
 

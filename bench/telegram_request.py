@@ -1,6 +1,6 @@
 """Benchmark: CPU per Bot API call of python-telegram-bot's two HTTP backends.
 
-PTB's default request class runs on httpx; ``channels.telegram_aiohttp``
+PTB's default request class runs on httpx; ``channels.telegram.aiohttp_backend``
 runs the same Bot on aiohttp. Both send the same acknowledgements
 (``sendMessage``, 8 at a time) to the Bot API emulator, which runs in its
 own process so that this process's CPU time is the client's alone. Rounds
@@ -21,7 +21,7 @@ import time
 from telegram import Bot
 from telegram.request import BaseRequest, HTTPXRequest
 
-from channels.telegram_aiohttp import AiohttpRequest
+from channels.telegram.aiohttp_backend import AiohttpRequest
 from tests.fakes.telegram_api import TOKEN
 
 EMULATOR = """

@@ -23,16 +23,16 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 
 from config.settings import CategorySettings
+from contracts.records import InboundMessage
+from contracts.tracking import find_tracking_numbers
 from normalizer.classify import classify
-from normalizer.dedupe_db import case_text
+from normalizer.dedupe.database import case_text
 from normalizer.header_limits import FIELD_LIMITS, HeaderLimitError, check_header_limits
 from normalizer.matching import matching_tokens, strip_noise
 from normalizer.mime import header_text, parse_mail
 from normalizer.normalize import MailPolicy, normalize
 from normalizer.quotes import strip_quotes
-from normalizer.records import InboundMessage
 from normalizer.text import clean_text, html_to_text, storable
-from normalizer.tracking import find_tracking_numbers
 
 PROSE = (
     "Selamat pagi, jalan di depan SDN 3 Stagen berlubang besar sejak minggu "
@@ -130,8 +130,8 @@ def pipeline_table() -> None:
     import os
     import tempfile
 
-    from channels.base import FetchResult
     from config.loader import load_settings
+    from contracts.channel import FetchResult
     from dengar.app import App
 
     logging.disable(logging.WARNING)  # the quarantine warnings are expected

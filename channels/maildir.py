@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from channels.base import FetchResult
-from channels.errors import FatalChannelError
+from channels.mail_replay import replay_mail
 from config.channel_settings import MaildirChannelSettings
-from normalizer.records import InboundMessage, RejectedItem
+from contracts.channel import FetchResult
+from contracts.errors import FatalChannelError
+from contracts.records import InboundMessage, RejectedItem
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -41,6 +42,16 @@ class MaildirChannel:
 
     def __repr__(self) -> str:
         return f"MaildirChannel(name={self.name!r}, path={str(self.root)!r})"
+
+    @staticmethod
+    def replay(
+        settings: MaildirChannelSettings,
+        raw: bytes,
+        external_id: str,
+        received_at: datetime,
+    ) -> FetchResult:
+        """The mail rebuilt from its stored bytes (``contracts.channel.ReplaysRaw``)."""
+        return replay_mail(settings.name, raw, external_id, received_at)
 
     async def check(self) -> None:
         """The folder must exist with ``new/`` and ``cur/``."""

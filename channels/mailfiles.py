@@ -21,8 +21,8 @@ from email.parser import BytesHeaderParser
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
-from normalizer.mime import mail_external_id
-from normalizer.records import InboundMessage, RejectedItem
+from contracts.mail_ids import mail_external_id
+from contracts.records import InboundMessage, RejectedItem
 
 MB = 1_000_000
 _ESCAPED_FROM = re.compile(rb"^>(>*From )")

@@ -105,6 +105,15 @@ class PushSpool:
         body.path.unlink(missing_ok=True)
 
 
+def spool_for(directory: Path, channel: str, base_dir: Path | None = None) -> PushSpool:
+    """The spool of channel ``channel`` under its configured ``directory``
+    (a relative one from ``base_dir``, else the working directory, as both
+    the channel and the web app see it)."""
+    if not directory.is_absolute():
+        directory = (base_dir or Path.cwd()) / directory
+    return PushSpool(directory / channel)
+
+
 def _fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:

@@ -22,6 +22,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import requests
@@ -29,8 +30,6 @@ import tweepy
 from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
 
-from channels.base import FetchResult, RecipientUnreachable, ReplyRetriable
-from channels.errors import FatalChannelError, RetriableChannelError
 from channels.x_posts import (
     EXPANSIONS,
     MEDIA_FIELDS,
@@ -48,7 +47,15 @@ from channels.x_posts import (
     source_state,
 )
 from config.channel_settings import XChannelSettings
-from normalizer.records import InboundMessage, OutgoingReply
+from contracts.channel import FetchResult
+from contracts.errors import (
+    FatalChannelError,
+    NotReplayable,
+    RecipientUnreachable,
+    ReplyRetriable,
+    RetriableChannelError,
+)
+from contracts.records import InboundMessage, OutgoingReply
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +156,29 @@ class XChannel:
             f"XChannel(name={self.name!r}, mentions_of={self.settings.mentions_of!r}, "
             f"search={self.settings.search!r})"
         )
+
+    @staticmethod
+    def replay(
+        settings: XChannelSettings,
+        raw: bytes,
+        external_id: str,
+        received_at: datetime,
+    ) -> FetchResult:
+        """The post rebuilt from its stored JSON: ``{"data": post,
+        "includes": …}`` as handed over, or a bare post
+        (``contracts.channel.ReplaysRaw``)."""
+        try:
+            document = json.loads(raw)
+        except (ValueError, RecursionError) as exc:
+            raise NotReplayable(f"stored bytes are not JSON: {exc}") from None
+        tweet, includes = document, Includes()
+        if isinstance(document, dict) and isinstance(document.get("data"), dict):
+            tweet, includes = document["data"], Includes.of(document)
+        try:
+            item = post_to_message(settings.name, tweet, includes, source="replay")
+        except InvalidPost as exc:
+            raise NotReplayable(f"still unreadable: {exc}") from None
+        return FetchResult(items=[item], cursor=None)
 
     # -- protocol ------------------------------------------------------------
 

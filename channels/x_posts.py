@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
-from channels.errors import FatalChannelError
-from normalizer.records import InboundMessage, Location, RejectedItem, Reporter
+from contracts.errors import FatalChannelError
+from contracts.records import InboundMessage, Location, RejectedItem, Reporter
 
 # What Dengar asks X for; the emulator in tests returns only what is asked.
 TWEET_FIELDS = (

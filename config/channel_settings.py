@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
@@ -145,18 +146,38 @@ class ChatChannelBase(ChannelBase):
 
 
 class TelegramChannelSettings(ChatChannelBase):
-    """A Telegram bot (python-telegram-bot)."""
+    """A Telegram bot (python-telegram-bot).
+
+    ``mode: webhook``: Telegram posts updates to ``webhook_url``, which the
+    reverse proxy forwards to ``/webhooks/telegram/<name>`` on the web app
+    (``dengar serve`` or ``dengar run --web``); each update is kept in
+    ``spool_directory`` before Telegram gets its 200, and the channel hands
+    it to the pipeline from there.
+    """
 
     type: Literal["telegram"]
     token: SecretStr
     api_base_url: str = "https://api.telegram.org"
     mode: Literal["polling", "webhook"] = "polling"
-    webhook_url: str | None = None
-    secret_token: SecretStr | None = None
-    webhook_listen: str = Field(
-        default="127.0.0.1:8443",
-        pattern=r"^[^\s:]+:\d{1,5}$",
-        description="host:port of the webhook server behind the proxy of webhook_url",
+    webhook_url: str | None = Field(
+        default=None,
+        description="public HTTPS URL Telegram posts to (setWebhook); its path "
+        "ends with /webhooks/telegram/<name>, the web app's route",
+    )
+    secret_token: SecretStr | None = Field(
+        default=None,
+        description="sent by Telegram in X-Telegram-Bot-Api-Secret-Token; "
+        "1-256 of A-Z a-z 0-9 _ -",
+    )
+    spool_directory: Path = Field(
+        default=Path("./spool/telegram"),
+        description="where received webhook updates wait for the pipeline "
+        "(relative to the working directory); one subdirectory per channel",
+    )
+    max_webhook_bytes: int = Field(
+        default=1 * MB,
+        ge=1024,
+        description="largest webhook body accepted (413 above it)",
     )
     private_chats_only: bool = True
     max_file_bytes: int = Field(default=20 * MB, ge=1)
@@ -165,6 +186,20 @@ class TelegramChannelSettings(ChatChannelBase):
     # each message (bench/telegram.py: p95 0.35 s at 40, 0.78 s at 100)
     batch_size: int = Field(default=40, ge=1, le=100)
     poll_interval: Seconds = 1.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_own_webhook_server(cls, data: object) -> object:
+        # an old config would otherwise point Telegram at a port nobody
+        # listens on any more: say what replaced it
+        if isinstance(data, dict) and "webhook_listen" in data:
+            raise ValueError(
+                "webhook_listen is gone: Telegram's webhook is served by the "
+                "web app (dengar serve, or dengar run --web) at "
+                "/webhooks/telegram/<name>; remove webhook_listen and point "
+                "the proxy of webhook_url there"
+            )
+        return data
 
     @model_validator(mode="after")
     def _enabled_needs_token(self) -> TelegramChannelSettings:
@@ -179,10 +214,19 @@ class TelegramChannelSettings(ChatChannelBase):
 
     @model_validator(mode="after")
     def _webhook_needs_url(self) -> TelegramChannelSettings:
-        if self.mode == "webhook" and not self.webhook_url:
+        if self.mode != "webhook":
+            return self
+        if not self.webhook_url:
             raise ValueError("mode webhook needs webhook_url")
-        if self.mode == "webhook" and self.secret_token is None:
+        if self.secret_token is None:
             raise ValueError("mode webhook needs secret_token")
+        route = f"/webhooks/telegram/{self.name}"
+        path = urlsplit(self.webhook_url).path.rstrip("/")
+        if not path.endswith(route):
+            raise ValueError(
+                f"webhook_url must end with {route} (the web app's route for "
+                f"this channel), got path {path or '/'!r}"
+            )
         return self
 
 

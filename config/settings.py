@@ -10,7 +10,8 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from config.channel_settings import ChannelSettings
 from config.common import AgencyCode, Seconds, Slug, StrictModel
-from config.places_settings import DedupeSettings, GazetteerSettings
+from config.dedupe_settings import DedupeSettings
+from config.places_settings import GazetteerSettings
 from config.sink_settings import DatabaseSinkSettings, SinkSettings
 from config.web_settings import SlaSettings, WebSettings
 

@@ -1,5 +1,5 @@
 """``python -m dengar``."""
 
-from dengar.cli import main
+from dengar.cli.main import main
 
 main()

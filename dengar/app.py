@@ -13,11 +13,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from channels.base import Channel, FetchResult, Replier
 from channels.registry import build_channel
 from config.redaction import install as install_log_masking
 from config.redaction import remember_settings
 from config.settings import Settings
+from contracts.channel import Channel, FetchResult, Replier
 from dengar.chat_commands import handle_command
 from dengar.dbhealth import is_outage, short_error
 from dengar.isolate import isolate
@@ -27,8 +27,8 @@ from dispatcher.sinks.base import Sink, SinkContext
 from dispatcher.sinks.registry import build_sink
 from dispatcher.worker import OutboxWorker
 from normalizer.classify import classify
-from normalizer.dedupe_paraphrase import gazetteer_names
-from normalizer.dedupe_rows import RowDeduper
+from normalizer.dedupe.paraphrase import gazetteer_names
+from normalizer.dedupe.rows import RowDeduper
 from normalizer.places import Gazetteer
 from storage.engine import make_engine, session_factory
 from storage.migrate import upgrade

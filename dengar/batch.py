@@ -13,9 +13,9 @@ from sqlalchemy import insert
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
-from channels.base import FetchResult
-from normalizer.records import InboundMessage, RejectedItem, Reporter
-from normalizer.tracking import new_tracking_no
+from contracts.channel import FetchResult
+from contracts.records import InboundMessage, RejectedItem, Reporter
+from contracts.tracking import new_tracking_no
 from storage.tables import ComplaintRow, QuarantineRow, StatusEvent, utcnow
 
 _LOOKUP_CHUNK = 500  # values per IN (…): well under every database's limit

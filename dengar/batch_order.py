@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TypeVar
 
+from contracts.records import InboundMessage
 from normalizer.normalize import Normalized
-from normalizer.records import InboundMessage
 
 Fields = TypeVar("Fields")
 

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from sqlmodel import Session, select
 
 from dengar.batch import BatchState
-from dispatcher import outbox
 from dispatcher.message import idempotency_key
+from dispatcher.outbox import queue as outbox
 from dispatcher.routing import RouteDecision
 from normalizer.normalize import Normalized
 from storage.tables import ComplaintRow, OutboxRow

@@ -5,10 +5,10 @@ fingerprint of the settings that stopped it (see ``dengar.fingerprint``)."""
 from __future__ import annotations
 
 import logging
-import random
 import secrets
 from datetime import timedelta
 
+from contracts.backoff import backoff_seconds
 from dengar.app import App
 from dengar.fingerprint import settings_fingerprint
 from storage.tables import ChannelState, utcnow
@@ -89,7 +89,5 @@ class ChannelStates:
 
 
 def backoff(failures: int) -> float:
-    """Seconds before the next try after ``failures`` in a row: doubling,
-    capped, jittered so that channels failing together do not retry together."""
-    ceiling = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** max(0, failures - 1))
-    return random.uniform(ceiling / 2, ceiling)
+    """Seconds before a failing channel's next try."""
+    return backoff_seconds(failures, BACKOFF_BASE, BACKOFF_MAX)

@@ -17,15 +17,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlmodel import Session, col, select
 
 from config.settings import Settings
+from contracts.records import Confidentiality, InboundMessage, RecordKind
+from contracts.tracking import canonical
 from dengar.confidentiality import (
     LoweringRefused,
     change_confidentiality,
     forwarded_to,
 )
 from dispatcher.notify import STATUS_LABELS
-from dispatcher.outbox import release_held
-from normalizer.records import Confidentiality, InboundMessage, RecordKind
-from normalizer.tracking import canonical
+from dispatcher.outbox.queue import release_held
 from storage.tables import ComplaintRow
 
 # statuses after which a case no longer takes /anonim or /rahasia

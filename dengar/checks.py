@@ -10,7 +10,7 @@ import asyncio
 import ssl
 from urllib.parse import urlsplit
 
-from channels.smtp_reply import SmtpReplier
+from channels.imap.smtp import SmtpReplier
 from config.channel_settings import ImapChannelSettings
 from config.settings import AgencySettings, Settings
 from config.sink_settings import (

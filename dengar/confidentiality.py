@@ -21,8 +21,8 @@ import json
 from sqlmodel import Session
 
 from dengar.case_history import record_change
-from dispatcher import outbox
 from dispatcher.message import REDACTED
+from dispatcher.outbox import queue as outbox
 from storage.tables import ComplaintRow, utcnow
 
 LEVELS = ("biasa", "anonim", "rahasia")

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from sqlmodel import Session, col, select
 
+from contracts.records import InboundMessage
 from normalizer.content import CONTENT_LESS_REASON
 from normalizer.normalize import Normalized
-from normalizer.records import InboundMessage
 from storage.tables import ComplaintRow
 
 

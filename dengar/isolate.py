@@ -33,10 +33,10 @@ from sqlalchemy import delete
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
-from channels.base import FetchResult
+from contracts.channel import FetchResult
+from contracts.records import InboundMessage, RejectedItem
 from dengar.dbhealth import short_error
 from dengar.pipeline import BatchSummary
-from normalizer.records import InboundMessage, RejectedItem
 from normalizer.text import storable
 from storage.tables import ComplaintRow, QuarantineRow
 

@@ -18,8 +18,9 @@ from sqlalchemy import insert
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, SQLModel
 
-from contracts.channel import FetchResult
 from config.settings import Settings
+from contracts.channel import FetchResult
+from contracts.records import InboundMessage, Location, RejectedItem
 from dengar.batch import BatchState
 from dengar.batch_order import parents_first
 from dengar.case_edits import apply_edit
@@ -27,20 +28,19 @@ from dengar.content_less import answered_recently
 from dengar.missing_files import note_missing_files
 from dengar.presets import preset_tracking_no, preset_values, supporter_link
 from dengar.replies import CitizenReplies
-from dispatcher import outbox
-from dispatcher.outbox.delivery_reports import apply_delivery_reports
 from dispatcher.duplicates import follow_primary
 from dispatcher.message import idempotency_key
 from dispatcher.notify import render
+from dispatcher.outbox import queue as outbox
+from dispatcher.outbox.delivery_reports import apply_delivery_reports
 from dispatcher.routing import RouteDecision, Router
 from dispatcher.routing_model import RoutingModel
 from normalizer.content import CONTENT_LESS_REASON, says_nothing
-from normalizer.dedupe.index import Link
 from normalizer.dedupe.database import apply_link
+from normalizer.dedupe.index import Link
 from normalizer.dedupe.rows import RowDeduper
 from normalizer.followups import Thread, find_thread
 from normalizer.normalize import MailPolicy, Normalized, normalize
-from contracts.records import InboundMessage, Location, RejectedItem
 from normalizer.text import storable
 from storage.attachments import attachment_row
 from storage.tables import (

@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from normalizer.dedupe.index import Link
-from normalizer.dedupe.database import find_case, primary_in_db
 from contracts.records import InboundMessage
+from normalizer.dedupe.database import find_case, primary_in_db
+from normalizer.dedupe.index import Link
 from storage.tables import ComplaintRow
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from typing import Any
 from sqlmodel import Session
 
 from config.settings import Settings
-from dispatcher import outbox
+from contracts.records import InboundMessage, OutgoingReply
 from dispatcher.notify import (
     Rendered,
     excerpt,
@@ -19,8 +19,8 @@ from dispatcher.notify import (
     signature,
     tracking_url,
 )
+from dispatcher.outbox import queue as outbox
 from normalizer.normalize import Normalized
-from normalizer.records import InboundMessage, OutgoingReply
 from storage.tables import ComplaintRow
 
 # the confidentiality a citizen can choose for a new case, as offered

@@ -14,8 +14,8 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlmodel import Session
 
-from channels.base import Channel, FetchResult
-from channels.errors import FatalChannelError, RetriableChannelError
+from contracts.channel import Channel, FetchResult
+from contracts.errors import FatalChannelError, RetriableChannelError
 from dengar import leases, sla
 from dengar.app import App
 from dengar.channel_states import ChannelStates
@@ -26,7 +26,7 @@ from dengar.sla import SlaPolicy
 from dispatcher.routing_model import TrainingError
 from dispatcher.status_inbox import consume_once, has_status_inbox
 from dispatcher.worker import DrainSummary, worker_id
-from normalizer.dedupe_rows import Refreshed, RowDeduper
+from normalizer.dedupe.rows import Refreshed, RowDeduper
 from storage.tables import ComplaintRow, utcnow
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from config.settings import Settings
-from normalizer.records import Complaint
+from contracts.records import Complaint
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS: dict[Path, Any] = {

@@ -149,8 +149,8 @@ def auto_close(
     numbers. A case the citizen answered stays open for staff to read. Goes
     through ``change_status`` (the citizen is told); does not commit, so the
     caller (a scheduled job) commits once."""
+    from contracts.records import CaseStatus
     from dispatcher.status import change_status
-    from normalizer.records import CaseStatus
 
     # a duplicate closes with its primary
     resolved = session.exec(

@@ -21,11 +21,11 @@ from typing import Any, Protocol
 
 from sqlmodel import Session, col, select
 
+from contracts.records import CaseStatus, RecordKind
+from contracts.tracking import canonical
 from dengar.case_history import record_change
 from dispatcher.duplicates import sync_duplicates
 from dispatcher.status import DuplicateCaseError, refuse_if_duplicate
-from normalizer.records import CaseStatus, RecordKind
-from normalizer.tracking import canonical
 from storage.tables import ComplaintRow
 from storage.types import row_id
 

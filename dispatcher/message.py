@@ -22,8 +22,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from dispatcher.outbox import among
 from dispatcher.privacy import mask_pii
+from storage.batch_sql import among
 from storage.tables import AttachmentRow, ComplaintRow
 
 SCHEMA_ID = "https://dengar.id/schema/agency-message.v1.json"

@@ -9,8 +9,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from config.settings import RoutingRule, RoutingSettings
+from contracts.folding import fold_for_matching
 from dispatcher.routing_model import RoutingModel, Suggestion
-from normalizer.text import fold_for_matching
 
 SUGGESTIONS = 3  # the model's agencies kept with a case and shown to staff
 

@@ -18,10 +18,10 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from contracts.records import CaseStatus
+from contracts.tracking import canonical
 from dispatcher.duplicates import primary_case, sync_duplicates
 from dispatcher.notify import render
-from normalizer.records import CaseStatus
-from normalizer.tracking import canonical
 from storage.tables import ComplaintRow, StatusEvent, utcnow
 
 S = CaseStatus

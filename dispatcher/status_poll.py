@@ -32,8 +32,10 @@ from config.http_parts import HttpStatusSettings
 from config.response_paths import PathProblem
 from config.settings import AgencySettings
 from config.sink_settings import HttpSinkSettings
-from dispatcher import outbox
-from dispatcher.sinks.base import DeliveryError, Sink
+from contracts.errors import DeliveryError
+from contracts.records import CaseStatus
+from dispatcher.outbox import queue as outbox
+from dispatcher.sinks.base import Sink
 from dispatcher.sinks.http import HttpSink, StatusReport
 from dispatcher.sinks.http_client import Unreachable
 from dispatcher.status import (
@@ -43,7 +45,6 @@ from dispatcher.status import (
     change_status,
     check_transition,
 )
-from normalizer.records import CaseStatus
 from storage.tables import ComplaintRow, OutboxRow, utcnow
 
 log = logging.getLogger(__name__)

@@ -1,8 +1,8 @@
 """Drains the outbox: claims due rows, delivers them to agency sinks and
 citizen channels, records each outcome.
 
-Loading a batch is in ``dispatcher.drain_load``, committing its outcomes as
-they come in ``dispatcher.drain_recorder``; this module decides what each
+Loading a batch is in ``dispatcher.outbox.drain_load``, committing its outcomes as
+they come in ``dispatcher.outbox.drain_recorder``; this module decides what each
 attempt's result means (delivered, retry later, dead).
 """
 
@@ -21,18 +21,20 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from channels.base import RecipientUnreachable, Replier, ReplyRetriable
 from config.settings import OutboxSettings, Settings
-from dispatcher import outbox
-from dispatcher.drain_load import load_batch
-from dispatcher.drain_recorder import OutcomeRecorder
-from dispatcher.drain_types import Claimed, Job, Outcome
-from dispatcher.sinks.base import (
+from contracts.backoff import backoff_seconds
+from contracts.channel import Replier
+from contracts.errors import (
     PermanentDeliveryError,
+    RecipientUnreachable,
+    ReplyRetriable,
     RetriableDeliveryError,
-    Sink,
-    deliver_batch,
 )
+from dispatcher.outbox import queue as outbox
+from dispatcher.outbox.drain_load import load_batch
+from dispatcher.outbox.drain_recorder import OutcomeRecorder
+from dispatcher.outbox.drain_types import Claimed, Job, Outcome
+from dispatcher.sinks.base import Sink, deliver_batch
 from storage.tables import utcnow
 
 log = logging.getLogger(__name__)
@@ -320,7 +322,7 @@ class OutboxWorker:
         delay = (
             retry_after
             if retry_after is not None
-            else outbox.backoff_seconds(
+            else backoff_seconds(
                 row.attempts, self.config.backoff_base, self.config.backoff_max
             )
         )

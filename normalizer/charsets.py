@@ -8,7 +8,6 @@ know (``ks_c_5601-1987``, ``x-unknown``). Nothing here raises.
 from __future__ import annotations
 
 import re
-from email.header import decode_header, make_header
 
 SURROGATES = re.compile(r"[\udc80-\udcff]")
 
@@ -58,14 +57,6 @@ def decode_bytes(data: bytes, declared: str, defects: list[str] | None = None) -
             defects.append(f"charset {declared!r} did not fit; read as {candidate}")
         return text.replace("\r\n", "\n")
     raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
-
-
-def decode_raw_header(value: str) -> str:
-    """RFC 2047 words of a raw header value decoded; as written when broken."""
-    try:
-        return str(make_header(decode_header(value)))
-    except Exception:  # noqa: BLE001 -- broken encoded-words: keep as written
-        return value
 
 
 def fix_surrogates(text: str) -> str:

@@ -20,9 +20,9 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from contracts.records import InboundMessage
 from normalizer.matching import DATA_DIR, matching_text, matching_tokens, stopwords
 from normalizer.normalize import Normalized
-from normalizer.records import InboundMessage
 
 COURTESY_FILE = DATA_DIR / "courtesy_id.txt"
 # what the pipeline writes as the reason of the record it keeps

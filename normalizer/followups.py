@@ -14,9 +14,9 @@ from datetime import timedelta
 
 from sqlmodel import Session, col, select
 
+from contracts.records import InboundMessage
 from normalizer.content import complaint_words
 from normalizer.normalize import Normalized
-from normalizer.records import InboundMessage
 from storage.tables import AttachmentRow, ComplaintRow, OutboxRow
 
 

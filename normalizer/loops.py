@@ -121,12 +121,6 @@ def bounced_addresses(msg: Message) -> tuple[str, ...]:
     return tuple(dict.fromkeys(a.lower() for a in found))
 
 
-def loop_id_for(domain: str) -> str:
-    """The ``X-Loop`` value Dengar puts on mail it sends for ``domain``; mail
-    coming back with it is ours (see ``ignore_reason``)."""
-    return f"dengar@{domain}".lower()
-
-
 def _status_blocks(part: Message) -> list[dict[str, str]]:
     # the email package parses delivery-status bodies into header blocks
     blocks: list[dict[str, str]] = []

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
-from normalizer.text import fold_for_matching
+from contracts.folding import fold_for_matching
 
 # Matching reads at most this many characters of a text (about 3,000 words;
 # the record keeps all of it). A complaint says what and where near its

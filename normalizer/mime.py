@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,7 +26,10 @@ from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 
-from normalizer.charsets import SURROGATES, decode_raw_header, fix_surrogates
+from contracts.mail_ids import MSGID, decode_raw_header, first_msgid
+from contracts.records import InboundAttachment
+from contracts.single_line import single_line
+from normalizer.charsets import SURROGATES, fix_surrogates
 from normalizer.mimeparts import (
     content_type,
     decode_text,
@@ -38,11 +40,8 @@ from normalizer.mimeparts import (
     raw_header,
 )
 from normalizer.mimetree import parse_tree
-from normalizer.records import InboundAttachment
-from normalizer.single_line import single_line
 from normalizer.text import clean_text, html_to_text
 
-_MSGID = re.compile(r"<[^<>\s]+>")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 # "Name Words <local@domain>" or a bare address, in plain ASCII: atoms only,
 # so that nothing in it needs the header registry's careful parsing
@@ -100,7 +99,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
         from_name=name,
         from_address=address,
         reply_to=_address_of(raw_header(headers, "Reply-To")),
-        message_id=_first_msgid(header_text(headers, "Message-ID")),
+        message_id=first_msgid(header_text(headers, "Message-ID")),
         references=_references(headers),
         text=body.text(),
         attachments=tuple(body.attachments),
@@ -129,43 +128,6 @@ def _headers_of(raw: bytes) -> EmailMessage:
         return EmailMessage()
     assert isinstance(parsed, EmailMessage)
     return parsed
-
-
-def mail_external_id(raw: bytes) -> str:
-    """A stable id for one mail: ``<Message-ID>#<digest of From/Date/Subject
-    and body>``, or ``sha256:<hex>`` of the bytes when there is no Message-ID.
-
-    Stable across IMAP UIDVALIDITY resets, folder moves, re-imports and
-    relays that add headers; the digest keeps two different mails that reuse
-    one Message-ID apart, even with the same sender, date and subject.
-    """
-    try:
-        head = BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
-        message_id = _first_msgid(
-            decode_raw_header(str(head.get("Message-ID", "") or ""))
-        )
-    except Exception:  # noqa: BLE001 -- an unreadable header block has no id
-        message_id = None
-    if not message_id:
-        return "sha256:" + hashlib.sha256(raw).hexdigest()
-    digest = hashlib.sha256()
-    for name in ("From", "Date", "Subject"):
-        value = head.get(name, "")
-        digest.update(" ".join(str(value).split()).encode("utf-8", "surrogateescape"))
-        digest.update(b"\0")
-    digest.update(_body_of(raw))
-    return f"{message_id[:900]}#{digest.hexdigest()[:16]}"
-
-
-def _body_of(raw: bytes) -> bytes:
-    """The bytes after the header block, with line ends made alike (a mail
-    read over IMAP has CRLF, the same mail in a Maildir file often LF)."""
-    ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
-    if not ends:
-        return b""
-    start = min(ends)
-    body = raw[start:].lstrip(b"\r\n")
-    return body.replace(b"\r\n", b"\n").rstrip()
 
 
 def header_text(msg: Message, name: str) -> str:
@@ -371,14 +333,9 @@ def _address_of(value: str) -> str | None:
     return None
 
 
-def _first_msgid(value: str) -> str | None:
-    match = _MSGID.search(value)
-    return match.group(0) if match else None
-
-
 def _references(msg: Message) -> tuple[str, ...]:
-    ids = _MSGID.findall(header_text(msg, "In-Reply-To"))
-    ids += reversed(_MSGID.findall(header_text(msg, "References")))
+    ids = MSGID.findall(header_text(msg, "In-Reply-To"))
+    ids += reversed(MSGID.findall(header_text(msg, "References")))
     return tuple(dict.fromkeys(ids))
 
 

@@ -6,13 +6,9 @@ from __future__ import annotations
 import email.utils
 from email.message import EmailMessage, Message
 
-from normalizer.charsets import (
-    SURROGATES,
-    decode_bytes,
-    decode_raw_header,
-    fix_surrogates,
-)
-from normalizer.single_line import single_line
+from contracts.mail_ids import decode_raw_header
+from contracts.single_line import single_line
+from normalizer.charsets import SURROGATES, decode_bytes, fix_surrogates
 from normalizer.text import clean_text
 
 

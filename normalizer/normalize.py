@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from contracts.records import InboundAttachment, InboundMessage, Location, Reporter
+from contracts.single_line import single_line
+from contracts.tracking import find_tracking_numbers
 from normalizer.header_limits import check_header_limits
 from normalizer.loops import bounced_addresses, ignore_reason
 from normalizer.mime import parse_mail
 from normalizer.quotes import strip_quotes
-from normalizer.records import InboundAttachment, InboundMessage, Location, Reporter
-from normalizer.single_line import single_line
 from normalizer.text import clean_text, storable
-from normalizer.tracking import find_tracking_numbers
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,7 @@ def _from_item(item: InboundMessage, tracking_prefix: str) -> Normalized:
 
 def _one_line_name(reporter: Reporter) -> Reporter:
     # a chat name or file name ends up in mail headers and one-line labels:
-    # no line breaks, controls or bidi overrides (see normalizer.single_line)
+    # no line breaks, controls or bidi overrides (see contracts.single_line)
     if reporter.name is None or single_line(reporter.name) == reporter.name:
         return reporter
     return replace(reporter, name=single_line(reporter.name) or None)

@@ -19,8 +19,8 @@ from pydantic import TypeAdapter, ValidationError
 from rapidfuzz import fuzz, process
 
 from config.places_settings import GazetteerSettings, PlaceSettings
+from contracts.records import Location
 from normalizer.matching import matching_text
-from normalizer.records import Location
 
 _PREFIXES = ("kecamatan ", "desa ", "kelurahan ")
 _FUZZY_MIN_CHARS = 6  # shorter names match exactly only: too many look-alikes

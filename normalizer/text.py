@@ -71,14 +71,6 @@ def _clean_unicode(text: str) -> str:
     return _BLANK_LINES.sub("\n\n", text).strip()
 
 
-def fold_for_matching(text: str) -> str:
-    """Lower case without accents: ``Jalán`` and ``JALAN`` compare equal."""
-    if text.isascii():
-        return text.lower()  # the common case, and the hot path of routing
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
 _BLOCK = {
     "address", "article", "aside", "blockquote", "div", "dl", "dt", "dd",
     "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3",

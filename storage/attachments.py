@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from config.settings import AttachmentSettings
-from normalizer.records import InboundAttachment
+from contracts.records import InboundAttachment
 from storage.tables import AttachmentRow
 
 

@@ -234,7 +234,7 @@ class UnreachableRecipient(SQLModel, table=True):
 
 class DuplicateUnlinkRow(SQLModel, table=True):
     """A duplicate link staff undid: the pair is never linked automatically
-    again (``normalizer.dedupe``)."""
+    again (``normalizer.dedupe.index``)."""
 
     __tablename__ = "duplicate_unlink"
     __table_args__ = (

@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
-from contracts.channel import FetchResult
-from contracts.errors import FatalChannelError
 from channels.push_spool import PushSpool, SpooledBody
 from channels.webform.submission import Submission
 from config.webform_settings import WebformChannelSettings
+from contracts.channel import FetchResult
+from contracts.errors import FatalChannelError, NotReplayable
 from contracts.records import (
     InboundAttachment,
     InboundMessage,
@@ -156,6 +158,27 @@ class WebformChannel:
 
     def __repr__(self) -> str:
         return f"WebformChannel(name={self.name!r})"
+
+    @staticmethod
+    def replay(
+        settings: WebformChannelSettings,
+        raw: bytes,
+        external_id: str,
+        received_at: datetime,
+    ) -> FetchResult:
+        """The item of a stored submission: a spooled body the channel could
+        not read, or the raw payload of an item (whose files are stored as
+        attachments and left out here, counted in ``skipped``)."""
+        try:
+            submission, left_out = Submission.from_stored(raw)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise NotReplayable(
+                f"stored bytes are not a web form submission: {exc}"
+            ) from None
+        item = to_item(settings.name, submission)
+        if left_out or not submission.files:
+            item = replace(item, raw=raw)  # it was the item's own raw
+        return FetchResult(items=[item], cursor=None, skipped=left_out)
 
     async def check(self) -> None:
         """Nothing remote to reach; the spool (made by the web app with its

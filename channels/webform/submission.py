@@ -70,17 +70,25 @@ class Submission:
     @classmethod
     def from_json(cls, body: bytes) -> Submission:
         """Read a spooled submission; ``ValueError`` when it is not one."""
+        return cls.from_stored(body)[0]
+
+    @classmethod
+    def from_stored(cls, body: bytes) -> tuple[Submission, int]:
+        """A spooled submission or the raw payload kept with its case
+        (:meth:`without_files`), and how many files the latter left out."""
         data: dict[str, Any] = json.loads(body)
         if not isinstance(data, dict) or data.pop("version", None) != FORMAT_VERSION:
             raise ValueError("not a web form submission of this version")
+        listed = data.pop("files", [])
         files = tuple(
             StoredFile(f["filename"], f["content_type"], base64.b64decode(f["data"]))
-            for f in data.pop("files", [])
+            for f in listed
+            if not _placeholder(f["data"])
         )
         data["received_at"] = datetime.fromisoformat(data["received_at"])
         data["incident_date"] = date.fromisoformat(data["incident_date"])
         try:
-            return cls(**data, files=files)
+            return cls(**data, files=files), len(listed) - len(files)
         except TypeError as exc:
             raise ValueError(f"unexpected fields: {exc}") from None
 
@@ -91,3 +99,7 @@ class Submission:
         for f in data["files"]:
             f["data"] = f"<{len(base64.b64decode(f['data']))} bytes>"
         return json.dumps(data, ensure_ascii=False, sort_keys=True).encode()
+
+
+def _placeholder(data: str) -> bool:
+    return data.startswith("<") and data.endswith(" bytes>")

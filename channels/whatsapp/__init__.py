@@ -1,6 +1,3 @@
-"""The WhatsApp Business Cloud API channel: webhook receiver, payload
-conversion, Graph API calls and replies."""
-
-from channels.whatsapp.channel import WhatsAppChannel
-
-__all__ = ["WhatsAppChannel"]
+"""The WhatsApp Business Cloud API channel: the channel
+(:mod:`~channels.whatsapp.channel`), webhook payloads ↔ records, Graph API
+calls and replies."""

@@ -11,19 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import time
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from channels.base import (
-    FetchResult,
-    RecipientUnreachable,
-    ReplyRetriable,
-    missing_files_metadata,
-)
-from channels.errors import FatalChannelError, RetriableChannelError
+from channels.file_notes import missing_files_metadata
 from channels.push_spool import SpooledBody
 from channels.whatsapp.graph import WINDOW_CLOSED, GraphClient, GraphError
 from channels.whatsapp.payload import (
@@ -39,7 +35,15 @@ from channels.whatsapp.payload import (
 from channels.whatsapp.replies import free_form, template
 from channels.whatsapp.webhook import spool_of
 from config.channel_settings import WhatsAppChannelSettings
-from normalizer.records import (
+from contracts.channel import FetchResult
+from contracts.errors import (
+    FatalChannelError,
+    NotReplayable,
+    RecipientUnreachable,
+    ReplyRetriable,
+    RetriableChannelError,
+)
+from contracts.records import (
     DeliveryReport,
     InboundAttachment,
     InboundMessage,
@@ -79,6 +83,48 @@ class WhatsAppChannel:
             f"WhatsAppChannel(name={self.name!r}, "
             f"phone_number_id={self.settings.phone_number_id!r})"
         )
+
+    @staticmethod
+    def replay(
+        settings: WhatsAppChannelSettings,
+        raw: bytes,
+        external_id: str,
+        received_at: datetime,
+    ) -> FetchResult:
+        """The messages of a stored webhook body (one the channel could not
+        read), or the one message an item held (one the pipeline could not
+        store), for this channel's number (``contracts.channel.ReplaysRaw``).
+        Media are left out: the running channel downloads them."""
+        try:
+            values = list(changes(load(raw)))
+        except MalformedPayload as exc:
+            message = _message_of(raw)
+            if message is None:
+                raise NotReplayable(
+                    f"stored bytes are not a WhatsApp webhook: {exc}"
+                ) from None
+            # an item's raw is its messages[] entry: the contact's name is
+            # not in it, the sender's ids are
+            values = [
+                {
+                    "metadata": {"phone_number_id": settings.phone_number_id},
+                    "messages": [message],
+                }
+            ]
+        items: list[InboundMessage] = []
+        media = 0
+        problems: list[str] = []
+        for value in values:
+            parsed = parse_change(value, channel=settings.name)
+            if parsed.phone_number_id != settings.phone_number_id:
+                continue
+            items.extend(c.item for c in parsed.items)
+            media += sum(len(c.media) for c in parsed.items)
+            problems.extend(f"{wamid}: {why}" for wamid, why in parsed.problems)
+        if not items:
+            why = "; ".join(problems) or "no message of this number"
+            raise NotReplayable(f"still unreadable: {why}")
+        return FetchResult(items=items, cursor=None, skipped=media)
 
     async def check(self) -> None:
         """The access token must be accepted for the number."""
@@ -292,6 +338,17 @@ class WhatsAppChannel:
             wait = PACE_SECONDS - (time.monotonic() - last)
             if wait > 0:
                 await asyncio.sleep(wait)
+
+
+def _message_of(raw: bytes) -> dict[str, Any] | None:
+    """``raw`` as one ``messages[]`` entry (an object with an id and a type)."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(data, dict) and "id" in data and "type" in data:
+        return data
+    return None
 
 
 def _channel_error(exc: GraphError) -> Exception:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from normalizer.records import InboundMessage, Location, Reporter
+from contracts.records import InboundMessage, Location, Reporter
 
 # documented limits of the Cloud API per media type (bytes)
 MEDIA_LIMITS = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from normalizer.records import OutgoingReply
+from contracts.records import OutgoingReply
 
 MAX_TEXT = 4096
 MAX_INTERACTIVE_BODY = 1024

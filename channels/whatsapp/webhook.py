@@ -17,7 +17,7 @@ from pathlib import Path
 
 from channels.meta_signature import HEADER, signature_valid
 from channels.push import Answer
-from channels.push_spool import PushSpool
+from channels.push_spool import PushSpool, spool_for
 from channels.whatsapp.payload import MalformedPayload, load, phone_number_ids
 from config.channel_settings import WhatsAppChannelSettings
 
@@ -29,10 +29,7 @@ def spool_of(
 ) -> PushSpool:
     """The spool directory of one channel (a relative path from the working
     directory, as the channel and the web app see it)."""
-    root = settings.spool_directory
-    if not root.is_absolute():
-        root = (base_dir or Path.cwd()) / root
-    return PushSpool(root / settings.name)
+    return spool_for(settings.spool_directory, settings.name, base_dir)
 
 
 def handshake(settings: WhatsAppChannelSettings, params: Mapping[str, str]) -> Answer:

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
+from contracts.records import CaseStatus
 from dengar import audit
 from dengar.case_history import record_change
 from dengar.confidentiality import (
@@ -48,7 +49,6 @@ from dispatcher.status import (
     change_status,
     refuse_if_duplicate,
 )
-from normalizer.records import CaseStatus
 from storage.tables import ComplaintRow, StaffNote
 
 router = APIRouter(include_in_schema=False, dependencies=[Csrf])
@@ -326,7 +326,7 @@ def accept_triage(
 
 def _dedupe() -> Any:
     try:
-        return importlib.import_module("normalizer.dedupe_db")
+        return importlib.import_module("normalizer.dedupe.database")
     except ModuleNotFoundError:
         return None
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
+from contracts.records import CaseStatus
 from dengar import audit
 from dengar.web.access import body_of, can_see, case_summary, reporter_of, text_of
 from dengar.web.bad_request import MAX_OFFSET
@@ -27,7 +28,6 @@ from dengar.web.wording import in_indonesian
 from dispatcher.duplicates import primary_case
 from dispatcher.message import Supporter, load_supporters
 from dispatcher.status import StatusChangeError, change_status
-from normalizer.records import CaseStatus
 from storage.tables import ComplaintRow
 
 router = APIRouter(prefix="/api/v1", tags=["agency"])

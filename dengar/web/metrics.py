@@ -21,7 +21,7 @@ from sqlmodel import Session, col, func, select
 from dengar.dbhealth import is_outage
 from dengar.web.deps import Ctx, WebContext
 from dengar.web.views import clocks
-from dispatcher.outbox import IN_FLIGHT, PENDING
+from dispatcher.outbox.queue import IN_FLIGHT, PENDING
 from dispatcher.status_poll import failing_counts
 from storage.tables import ChannelState, ComplaintRow, OutboxRow
 

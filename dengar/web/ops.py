@@ -15,7 +15,7 @@ from dengar.web.access import can_see
 from dengar.web.actions import accept_triage, flash
 from dengar.web.auth import Principal
 from dengar.web.deps import Csrf, Ctx, Db, StaffUser
-from dispatcher import outbox
+from dispatcher.outbox import queue as outbox
 from storage.tables import ComplaintRow
 
 router = APIRouter(include_in_schema=False, dependencies=[Csrf])

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import col, select
 
 from dengar import audit
-from dengar.status import status_report
+from dengar.status_report import status_report
 from dengar.triage import model_suggestions, triage_queue
 from dengar.web import actions, ops
 from dengar.web.access import (

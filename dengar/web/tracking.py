@@ -21,9 +21,9 @@ from datetime import datetime
 
 from sqlmodel import Session, and_, col, or_, select
 
+from contracts.tracking import canonical
 from dispatcher.notify import STATUS_LABELS as CITIZEN_STATUS_LABELS
 from dispatcher.privacy import mask_pii
-from normalizer.tracking import canonical
 from storage.tables import ComplaintRow, StatusEvent
 
 # a key no stored case can have (tracking numbers are ASCII): a malformed

@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
+from contracts.tracking import canonical
 from dengar.sla import SlaClock, SlaPolicy
 from dengar.web.access import can_see, case_of, visible_filter
 from dengar.web.auth import Principal
-from normalizer.tracking import canonical
 from storage.tables import (
     AttachmentRow,
     ComplaintRow,

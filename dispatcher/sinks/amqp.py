@@ -35,12 +35,8 @@ from aio_pika.exceptions import AMQPError, DeliveryError, PublishError
 
 from config.settings import AgencySettings
 from config.sink_settings import AmqpSinkSettings
-from dispatcher.sinks.base import (
-    Delivery,
-    RetriableDeliveryError,
-    SinkContext,
-    event_type,
-)
+from contracts.errors import RetriableDeliveryError
+from dispatcher.sinks.base import Delivery, SinkContext, event_type
 
 # aiormq says "<Connection …> closed" with a RuntimeError while the robust
 # connection is reconnecting; the next attempt finds it up

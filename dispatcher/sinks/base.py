@@ -58,26 +58,6 @@ class SinkContext:
     timezone: str = "Asia/Makassar"  # times in messages people read
 
 
-class DeliveryError(Exception):
-    """Base of delivery failures. Messages never contain secrets."""
-
-
-class RetriableDeliveryError(DeliveryError):
-    """Try again later."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class PermanentDeliveryError(DeliveryError):
-    """The target refused this message for good; ``detail`` keeps its answer."""
-
-    def __init__(self, message: str, detail: str | None = None) -> None:
-        super().__init__(message)
-        self.detail = detail
-
-
 @runtime_checkable
 class Sink(Protocol):
     """An agency's queue."""
@@ -133,8 +113,3 @@ def event_type(regency: str, event: str = "dispatched") -> str:
     names it (CloudEvents ``type``, AMQP ``type``, Redis ``type`` field):
     ``id.go.<regency>.dengar.complaint.<event>``."""
     return f"id.go.{regency}.dengar.complaint.{event}"
-
-
-def sink_settings_of(agency: Any) -> Any:
-    """The ``sink:`` block of an agency's settings."""
-    return agency.sink

@@ -15,8 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from config.settings import AgencySettings
+from contracts.errors import RetriableDeliveryError
 from dispatcher.message import DISPATCHED, REDACTED
-from dispatcher.sinks.base import Delivery, RetriableDeliveryError, SinkContext
+from dispatcher.sinks.base import Delivery, SinkContext
 from storage.tables import AgencyQueueRow
 
 

@@ -33,14 +33,10 @@ from config.common import SmtpSettings
 from config.localtime import local_time
 from config.settings import AgencySettings
 from config.sink_settings import EmailSinkSettings
+from contracts.errors import PermanentDeliveryError, RetriableDeliveryError
+from contracts.single_line import single_line
 from dispatcher.message import REDACTED
-from dispatcher.sinks.base import (
-    Delivery,
-    PermanentDeliveryError,
-    RetriableDeliveryError,
-    SinkContext,
-)
-from normalizer.single_line import single_line
+from dispatcher.sinks.base import Delivery, SinkContext
 
 _NOT_ATEXT = re.compile(r"[^A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]")
 

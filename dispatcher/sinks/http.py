@@ -50,8 +50,9 @@ from config.response_paths import MAX_ANSWER_BYTES, PathProblem, extract
 from config.settings import AgencySettings
 from config.sink_settings import HttpSinkSettings
 from config.templating import TemplateProblem, render_template
+from contracts.errors import PermanentDeliveryError
 from dispatcher.message import REDACTED
-from dispatcher.sinks.base import Delivery, PermanentDeliveryError, SinkContext
+from dispatcher.sinks.base import Delivery, SinkContext
 from dispatcher.sinks.http_client import (
     Answer,
     deliver_concurrently,

@@ -26,11 +26,8 @@ import aiohttp
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from dispatcher.sinks.base import (
-    Delivery,
-    PermanentDeliveryError,
-    RetriableDeliveryError,
-)
+from contracts.errors import PermanentDeliveryError, RetriableDeliveryError
+from dispatcher.sinks.base import Delivery
 
 DETAIL_LIMIT = 2048
 _RETRIABLE_4XX = frozenset({408, 429})

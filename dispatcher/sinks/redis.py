@@ -28,12 +28,8 @@ from redis.exceptions import RedisError
 
 from config.settings import AgencySettings
 from config.sink_settings import RedisSinkSettings
-from dispatcher.sinks.base import (
-    Delivery,
-    RetriableDeliveryError,
-    SinkContext,
-    event_type,
-)
+from contracts.errors import RetriableDeliveryError
+from dispatcher.sinks.base import Delivery, SinkContext, event_type
 
 SENT_TTL = 7 * 24 * 3600
 CONNECT_TIMEOUT = 5.0

@@ -1,36 +1,45 @@
 """One class of contract tests every channel runs (kombu's
 ``t/integration/common.py`` is the model): subclass ``ChannelContract`` in
-the channel's test module and give it a ``source`` fixture.
+tests/unit/channels/test_channel_contract.py and give it a ``source``
+fixture; a test there checks that every registered channel type has one.
 
-What it holds a channel to (channels/base.py):
+What it holds a channel to (contracts/channel.py, contracts/errors.py):
 - cursor semantics: the cursor a fetch returns, passed to the next fetch
   after ``after_commit``, brings only newer items; ``limit`` is honoured and
   ``more`` says when the batch was cut;
-- confirmation only after commit: a batch fetched but never confirmed (the
-  process died before its transaction) comes again to a new instance
-  started from the last stored cursor;
+- confirmation only after commit: a fetch alone confirms nothing (the same
+  instance, asked again from the same cursor, hands the same items), and a
+  batch fetched but never confirmed (the process died before its
+  transaction) comes again to a new instance started from the last stored
+  cursor;
 - idempotent re-fetch: what comes again carries the same external ids, so
   ``(channel, external_id)`` recognises it;
-- error classification: a broken source raises a ``ChannelError``
-  (fatal or retriable), never a library's own exception;
+- replay: the channel class rebuilds each item from its raw bytes (what
+  ``dengar quarantine retry`` does), with the same external id;
+- error classification: credentials refused or a source gone for good raise
+  ``contracts.errors.Fatal``; a source down for now raises
+  ``contracts.errors.Retriable``; both are ``ChannelError``s, never a
+  library's own exception;
 - secrets absent from reprs and from error messages.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import pytest
 
-from channels.base import Channel
-from channels.errors import ChannelError
+from channels.registry import channel_class
+from contracts.channel import Channel, ReplaysRaw
+from contracts.errors import ChannelError, Fatal, Retriable
 
 
 class ContractSource(Protocol):
     """What a channel's test gives the contract about its source."""
 
     secrets: Sequence[str]
+    settings: Any  # the channel's config model
 
     async def add(self, count: int) -> None:
         """Make ``count`` new items arrive at the source."""
@@ -38,8 +47,14 @@ class ContractSource(Protocol):
     def channel(self) -> Channel:
         """A fresh channel instance (a restarted process)."""
 
-    async def break_source(self) -> None:
-        """Make the source fail (gone, credentials refused, down)."""
+    async def break_for_good(self) -> bool:
+        """Make the source refuse us until the config changes (a revoked
+        token, a changed password, a mailbox gone); False when the channel
+        has no such state."""
+
+    async def break_for_now(self) -> bool:
+        """Make the source fail for now (server down, 5xx); False when the
+        channel has no such state (a local folder)."""
 
 
 async def _check_then_fetch(channel: Channel) -> None:
@@ -49,7 +64,10 @@ async def _check_then_fetch(channel: Channel) -> None:
 
 
 class ChannelContract:
-    """The shared contract tests; the subclass provides ``source``."""
+    """The shared contract tests; the subclass names its ``channel_type``
+    (the registry key) and provides ``source``."""
+
+    channel_type: str
 
     async def test_cursor_after_commit_brings_only_newer_items(
         self, source: ContractSource
@@ -87,6 +105,21 @@ class ChannelContract:
         finally:
             await channel.close()
 
+    async def test_a_fetch_alone_confirms_nothing(self, source: ContractSource) -> None:
+        await source.add(2)
+        channel = source.channel()
+        try:
+            first = await channel.fetch(None, 100)
+            # the transaction failed: the runner asks again from the cursor
+            # it has stored, without after_commit
+            again = await channel.fetch(None, 100)
+            assert sorted(i.external_id for i in again.items) == sorted(
+                i.external_id for i in first.items
+            )
+            assert len(again.items) == 2
+        finally:
+            await channel.close()
+
     async def test_unconfirmed_batch_comes_again_with_the_same_ids(
         self, source: ContractSource
     ) -> None:
@@ -106,15 +139,56 @@ class ChannelContract:
         finally:
             await restarted.close()
 
-    async def test_broken_source_raises_a_channel_error_without_secrets(
+    async def test_the_class_rebuilds_each_item_from_its_raw_bytes(
+        self, source: ContractSource
+    ) -> None:
+        await source.add(2)
+        channel = source.channel()
+        try:
+            fetched = await channel.fetch(None, 100)
+        finally:
+            await channel.close()
+        replayer: ReplaysRaw = channel_class(source.settings.type)
+        assert isinstance(channel, channel_class(source.settings.type))
+        for item in fetched.items:
+            rebuilt = replayer.replay(
+                source.settings, item.raw, item.external_id, item.received_at
+            )
+            [again] = rebuilt.items
+            assert again.channel == item.channel
+            assert again.external_id == item.external_id
+            assert again.raw_format == item.raw_format
+            assert again.raw == item.raw
+            assert again.text == item.text
+            assert rebuilt.cursor is None  # a replay never moves the cursor
+
+    async def test_credentials_refused_are_fatal_without_secrets(
         self, source: ContractSource
     ) -> None:
         await source.add(1)
-        await source.break_source()
+        if not await source.break_for_good():
+            pytest.skip("this channel's source cannot refuse it for good")
         channel = source.channel()
         try:
             with pytest.raises(ChannelError) as caught:
                 await _check_then_fetch(channel)
+            assert isinstance(caught.value, Fatal)
+            for secret in source.secrets:
+                assert secret not in str(caught.value)
+        finally:
+            await channel.close()
+
+    async def test_a_source_down_for_now_is_retriable_without_secrets(
+        self, source: ContractSource
+    ) -> None:
+        await source.add(1)
+        if not await source.break_for_now():
+            pytest.skip("this channel's source has no passing failure")
+        channel = source.channel()
+        try:
+            with pytest.raises(ChannelError) as caught:
+                await _check_then_fetch(channel)
+            assert isinstance(caught.value, Retriable)
             for secret in source.secrets:
                 assert secret not in str(caught.value)
         finally:

@@ -22,16 +22,11 @@ from typing import Any
 import pytest
 
 from config.settings import AgencySettings, Settings
+from contracts.errors import RetriableDeliveryError
 from dengar.confidentiality import change_confidentiality
-from dispatcher import outbox
 from dispatcher.message import idempotency_key
-from dispatcher.sinks.base import (
-    Delivery,
-    RetriableDeliveryError,
-    Sink,
-    SinkContext,
-    deliver_batch,
-)
+from dispatcher.outbox import queue as outbox
+from dispatcher.sinks.base import Delivery, Sink, SinkContext, deliver_batch
 from dispatcher.sinks.registry import build_sink
 from dispatcher.worker import OutboxWorker
 from tests.unit.dispatcher.test_message_schema import (

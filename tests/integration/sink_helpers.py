@@ -12,7 +12,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from config.settings import AgencySettings
-from dispatcher.sinks.base import BatchSink, Delivery, RetriableDeliveryError, Sink
+from contracts.errors import RetriableDeliveryError
+from dispatcher.sinks.base import BatchSink, Delivery, Sink
 
 # the amqp_exchange fixture's: declares a queue bound with a routing key
 Bind = Callable[..., Awaitable[aio_pika.abc.AbstractQueue]]

@@ -141,7 +141,7 @@ def _delivered(cwd: Path) -> int:
 
 def test_the_start_line_masks_the_database_password(caplog) -> None:
     from config.loader import load_settings
-    from dengar.cli import _announce_start
+    from dengar.cli.main import _announce_start
 
     settings = load_settings(REPO / "config" / "dengar.example.yaml")
     settings = settings.model_copy(

@@ -15,13 +15,10 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
 from config.settings import Settings
-from dispatcher import outbox
+from contracts.errors import PermanentDeliveryError, RetriableDeliveryError
 from dispatcher.message import build_message
-from dispatcher.sinks.base import (
-    Delivery,
-    PermanentDeliveryError,
-    RetriableDeliveryError,
-)
+from dispatcher.outbox import queue as outbox
+from dispatcher.sinks.base import Delivery
 from dispatcher.worker import OutboxWorker
 from storage.engine import make_engine, session_factory
 from storage.migrate import upgrade

@@ -11,8 +11,9 @@ import pytest
 import redis.asyncio as aioredis
 from sqlmodel import select
 
+from contracts.errors import RetriableDeliveryError
 from dispatcher.sinks.amqp import AmqpSink
-from dispatcher.sinks.base import Delivery, RetriableDeliveryError, SinkContext
+from dispatcher.sinks.base import Delivery, SinkContext
 from dispatcher.sinks.database import DatabaseSink
 from dispatcher.sinks.redis import RedisSink
 from storage.tables import AgencyQueueRow

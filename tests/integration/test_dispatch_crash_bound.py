@@ -15,10 +15,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from config.settings import Settings
-from dispatcher import outbox
+from contracts.records import OutgoingReply
+from dispatcher.outbox import queue as outbox
 from dispatcher.sinks.base import Delivery
 from dispatcher.worker import REPLIES_IN_FLIGHT, OutboxWorker
-from normalizer.records import OutgoingReply
 from storage.engine import make_engine, session_factory
 from storage.migrate import upgrade
 from storage.tables import OutboxRow

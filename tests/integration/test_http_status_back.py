@@ -14,7 +14,7 @@ from sqlmodel import select
 from config.settings import Settings
 from dengar.app import App
 from dengar.runner import Runner
-from dispatcher import outbox
+from dispatcher.outbox import queue as outbox
 from dispatcher.status_inbox import consume_once
 from dispatcher.status_poll import failing_counts
 from storage.tables import ComplaintRow, OutboxRow, StatusEvent

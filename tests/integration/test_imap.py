@@ -9,9 +9,9 @@ from email.message import EmailMessage
 
 import pytest
 
-from channels.errors import FatalChannelError, RetriableChannelError
-from channels.imap import ImapChannel
+from channels.imap.channel import ImapChannel
 from config.channel_settings import ImapChannelSettings
+from contracts.errors import FatalChannelError, RetriableChannelError
 from normalizer.mime import parse_mail
 from tests.fakes.dovecot import PASSWORD, Dovecot, running_dovecot
 

@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from channels.errors import FatalChannelError, RetriableChannelError
-from channels.imap import ImapChannel
+from channels.imap.channel import ImapChannel
 from config.channel_settings import ImapChannelSettings
 from config.loader import parse_settings
+from contracts.errors import FatalChannelError, RetriableChannelError
 from dengar.app import App
 from dengar.runner import Runner
-from dengar.status import status_report
+from dengar.status_report import status_report
 from normalizer.mime import parse_mail
 from storage.tables import ComplaintRow
 from tests.fakes.dovecot import Dovecot, running_dovecot

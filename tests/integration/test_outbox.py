@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
+from contracts.backoff import backoff_seconds
 from dengar.confidentiality import change_confidentiality
-from dispatcher import outbox
+from dispatcher.outbox import queue as outbox
 from storage.engine import make_engine, session_factory
 from storage.migrate import upgrade
 from storage.tables import ComplaintRow, OutboxRow
@@ -121,9 +122,9 @@ def test_failures_back_off_then_go_dead(sqlite_url: str) -> None:
 
 
 def test_backoff_grows_and_is_capped() -> None:
-    assert 5 <= outbox.backoff_seconds(1, 10, 3600) <= 10
-    assert 20 <= outbox.backoff_seconds(3, 10, 3600) <= 40
-    assert 1800 <= outbox.backoff_seconds(30, 10, 3600) <= 3600
+    assert 5 <= backoff_seconds(1, 10, 3600) <= 10
+    assert 20 <= backoff_seconds(3, 10, 3600) <= 40
+    assert 1800 <= backoff_seconds(30, 10, 3600) <= 3600
 
 
 def test_a_held_row_waits_for_its_window_or_the_release(database_url: str) -> None:

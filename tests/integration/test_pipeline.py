@@ -190,8 +190,8 @@ Status: 5.1.1
 async def test_a_bounce_marks_the_address_undeliverable(
     make_settings: Callable[..., Settings], example_maildir: Path
 ) -> None:
-    from dispatcher import outbox
-    from normalizer.records import OutgoingReply
+    from contracts.records import OutgoingReply
+    from dispatcher.outbox import queue as outbox
     from storage.tables import UnreachableRecipient
 
     (example_maildir / "new" / "1999.bounce.host").write_bytes(BOUNCE)

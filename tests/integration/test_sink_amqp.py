@@ -10,8 +10,9 @@ import aio_pika
 import pytest
 
 from config.settings import AgencySettings
+from contracts.errors import RetriableDeliveryError
 from dispatcher.sinks.amqp import AmqpSink
-from dispatcher.sinks.base import RetriableDeliveryError, SinkContext
+from dispatcher.sinks.base import SinkContext
 from dispatcher.sinks.registry import build_sink
 from tests.integration.sink_helpers import (
     deliver_and_close,

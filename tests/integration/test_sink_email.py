@@ -11,11 +11,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from config.settings import AgencySettings
-from dispatcher.sinks.base import (
-    PermanentDeliveryError,
-    RetriableDeliveryError,
-    SinkContext,
-)
+from contracts.errors import PermanentDeliveryError, RetriableDeliveryError
+from dispatcher.sinks.base import SinkContext
 from dispatcher.sinks.email import EmailSink, message_id_for
 from dispatcher.sinks.registry import build_sink
 from tests.services import free_port

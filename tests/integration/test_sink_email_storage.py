@@ -85,7 +85,7 @@ async def test_the_agency_mail_carries_the_photo_with_either_storage(
 
 
 def test_a_file_gone_from_disk_is_left_out_not_an_error(tmp_path, caplog):
-    from dispatcher.drain_load import _file_bytes
+    from dispatcher.outbox.drain_load import _file_bytes
     from storage.tables import AttachmentRow
 
     kept = tmp_path / "ab" / "kept"

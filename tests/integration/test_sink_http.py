@@ -14,11 +14,8 @@ import yaml
 
 from config.loader import ConfigError, parse_settings
 from config.settings import AgencySettings
-from dispatcher.sinks.base import (
-    PermanentDeliveryError,
-    RetriableDeliveryError,
-    SinkContext,
-)
+from contracts.errors import PermanentDeliveryError, RetriableDeliveryError
+from dispatcher.sinks.base import SinkContext
 from dispatcher.sinks.http import HttpSink
 from dispatcher.sinks.registry import build_sink
 from tests.fakes.agency_http import AgencySystem

@@ -8,11 +8,11 @@ import pytest
 from sqlmodel import select
 
 from config.settings import Settings
+from contracts.records import CaseStatus, OutgoingReply
 from dengar.app import App
 from dengar.runner import Runner
-from dispatcher import outbox
+from dispatcher.outbox import queue as outbox
 from dispatcher.status import change_status
-from normalizer.records import CaseStatus, OutgoingReply
 from storage.tables import ComplaintRow
 from tests.fakes.telegram_api import FakeTelegramApi, bot_settings
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from channels.base import RecipientUnreachable, ReplyRetriable
-from channels.imap import ImapChannel
-from channels.smtp_reply import SmtpReplier
+from channels.imap.channel import ImapChannel
+from channels.imap.smtp import SmtpReplier
 from config.channel_settings import ImapChannelSettings
 from config.common import SmtpSettings
+from contracts.errors import RecipientUnreachable, ReplyRetriable
+from contracts.records import OutgoingReply
+from contracts.tracking import find_tracking_numbers
 from normalizer.loops import ignore_reason
 from normalizer.mime import parse_mail
-from normalizer.records import OutgoingReply
-from normalizer.tracking import find_tracking_numbers
 from tests.fakes.smtp import running_smtp
 from tests.services import free_port
 

@@ -1,5 +1,6 @@
 """The real python-telegram-bot client against the local Bot API emulator,
-over HTTP: fetching, offsets, downloads, 429, 403 and network failures."""
+over HTTP: fetching, offsets, downloads, 429, 403 and network failures
+(webhook mode: tests/integration/test_telegram_webhook.py)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,17 @@ import asyncio
 import hashlib
 import logging
 
-import aiohttp
 import pytest
 
-from channels.base import RecipientUnreachable, ReplyRetriable
-from channels.errors import FatalChannelError, RetriableChannelError
-from channels.telegram import TelegramChannel
+from channels.telegram.channel import TelegramChannel
 from config.channel_settings import TelegramChannelSettings
-from normalizer.records import OutgoingReply
+from contracts.errors import (
+    FatalChannelError,
+    RecipientUnreachable,
+    ReplyRetriable,
+    RetriableChannelError,
+)
+from contracts.records import OutgoingReply
 from tests.fakes.telegram_api import TOKEN, FakeTelegramApi
 from tests.services import free_port
 
@@ -267,105 +271,3 @@ async def test_the_token_never_reaches_logs_or_repr(api, channel, caplog):
     assert TOKEN not in caplog.text
     assert TOKEN.split(":")[1] not in caplog.text
     assert TOKEN not in repr(channel)
-
-
-@pytest.fixture
-async def webhook(api):
-    port = free_port()
-    ch = TelegramChannel(
-        _settings(
-            api.base_url,
-            mode="webhook",
-            webhook_url="https://pengaduan.example.go.id/tg/hook",
-            webhook_listen=f"127.0.0.1:{port}",
-            secret_token="s3cret-Token",
-            long_poll_timeout=5,
-        )
-    )
-    await ch.check()
-    async with aiohttp.ClientSession() as http:
-
-        async def post(update, secret="s3cret-Token"):
-            headers = {"X-Telegram-Bot-Api-Secret-Token": secret}
-            url = f"http://127.0.0.1:{port}/tg/hook"
-            async with http.post(url, json=update, headers=headers) as response:
-                return response.status
-
-        yield ch, post
-    await ch.close()
-
-
-async def test_webhook_is_registered_with_its_secret(api, webhook):
-    assert api.webhook_url == "https://pengaduan.example.go.id/tg/hook"
-    [params] = [p for m, p in api.calls if m == "setWebhook"]
-    assert params["secret_token"] == "s3cret-Token"
-
-
-async def test_webhook_rejects_a_wrong_secret_token(api, webhook):
-    channel, post = webhook
-    update = {"update_id": 5, "message": api.make_message(42, "palsu")}
-    assert await post(update, secret="guess") == 401
-    assert await post(update, secret="") == 401
-    answer = asyncio.create_task(post(update))
-    result = await channel.fetch(None, 100)
-    assert [i.text for i in result.items] == ["palsu"]  # only the signed one
-    await channel.after_commit(result)
-    assert await answer == 200
-
-
-async def test_webhook_answers_200_only_after_the_commit(api, webhook):
-    channel, post = webhook
-    update = {"update_id": 6, "message": api.make_message(42, "jalan rusak")}
-    answer = asyncio.create_task(post(update))
-    result = await channel.fetch(None, 100)
-    assert [i.text for i in result.items] == ["jalan rusak"]
-    await asyncio.sleep(0.1)
-    assert not answer.done()  # Telegram still waits: nothing confirmed yet
-    await channel.after_commit(result)
-    assert await answer == 200
-
-
-async def test_webhook_update_not_stored_is_answered_503_to_be_resent(api, webhook):
-    channel, post = webhook
-    update = {"update_id": 7, "message": api.make_message(42, "banjir")}
-    answer = asyncio.create_task(post(update))
-    first = await channel.fetch(None, 100)
-    # storing failed, so the runner never called after_commit and fetches again
-    again = asyncio.create_task(channel.fetch(None, 100))
-    assert await answer == 503
-    resent = asyncio.create_task(post(update))  # Telegram delivers it again
-    second = await again
-    assert [i.external_id for i in second.items] == [i.external_id for i in first.items]
-    await channel.after_commit(second)
-    assert await resent == 200
-
-
-@pytest.mark.parametrize(
-    ("body", "answer"),
-    [
-        ("[" * 100_000 + "]" * 100_000, "nested too deep"),
-        ('{"update_id": ' * 50_000 + "1" + "}" * 50_000, "nested too deep"),
-        ("[1, 2, 3]", "an update is a JSON object"),
-        ("not json", "body is not JSON"),
-    ],
-)
-async def test_webhook_answers_400_to_a_body_it_cannot_take(api, webhook, body, answer):
-    channel, post = webhook
-    port = channel.settings.webhook_listen.rpartition(":")[2]
-    headers = {
-        "X-Telegram-Bot-Api-Secret-Token": "s3cret-Token",
-        "Content-Type": "application/json",
-    }
-    async with (
-        aiohttp.ClientSession() as http,
-        http.post(f"http://127.0.0.1:{port}/tg/hook", data=body, headers=headers) as r,
-    ):
-        assert r.status == 400
-        assert answer in await r.text()
-    # the receiver still works
-    update = {"update_id": 9, "message": api.make_message(42, "lampu mati")}
-    sent = asyncio.create_task(post(update))
-    result = await channel.fetch(None, 100)
-    assert [i.text for i in result.items] == ["lampu mati"]
-    await channel.after_commit(result)
-    assert await sent == 200

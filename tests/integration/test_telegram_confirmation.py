@@ -18,10 +18,10 @@ from telegram.error import BadRequest
 
 from config.settings import Settings
 from dengar.app import App
-from dengar.cli import print_summary
+from dengar.cli.main import print_summary
 from dengar.runner import Runner
-from dengar.status import agency_queue
-from dispatcher import outbox
+from dengar.status_report import agency_queue
+from dispatcher.outbox import queue as outbox
 from storage.tables import ComplaintRow, OutboxRow, utcnow
 from tests.fakes.telegram_api import FakeTelegramApi, bot_settings
 

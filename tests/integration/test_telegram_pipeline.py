@@ -178,7 +178,7 @@ async def dengar_run_once(config: Path) -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
-        "from dengar.cli import main; main()",
+        "from dengar.cli.main import main; main()",
         "--config",
         str(config),
         "run",

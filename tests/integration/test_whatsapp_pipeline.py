@@ -16,7 +16,7 @@ from sqlmodel import select
 
 from config.settings import Settings
 from dengar.app import App
-from dengar.cli_quarantine import NotReplayable, rebuild
+from dengar.cli.quarantine import NotReplayable, rebuild
 from dengar.runner import Runner
 from dengar.web.app import create_app
 from dengar.web.auth import add_user

@@ -8,11 +8,16 @@ import logging
 
 import pytest
 
-from channels.base import RecipientUnreachable, Replier, ReplyRetriable
-from channels.errors import FatalChannelError, RetriableChannelError
 from channels.x import XChannel, XPostUnavailable
 from config.channel_settings import XChannelSettings
-from normalizer.records import InboundMessage, OutgoingReply
+from contracts.channel import Replier
+from contracts.errors import (
+    FatalChannelError,
+    RecipientUnreachable,
+    ReplyRetriable,
+    RetriableChannelError,
+)
+from contracts.records import InboundMessage, OutgoingReply
 from tests.fakes.x_api import not_found, running_x_api, x_api_fixture  # noqa: F401
 
 TOKEN = "test-bearer-token"

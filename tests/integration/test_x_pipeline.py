@@ -11,8 +11,8 @@ import pytest
 from pydantic import SecretStr
 from sqlmodel import select
 
-from channels.errors import FatalChannelError, RetriableChannelError
 from config.settings import Settings
+from contracts.errors import FatalChannelError, RetriableChannelError
 from dengar.app import App
 from dengar.runner import Runner
 from dengar.triage import accept, list_triage

@@ -23,8 +23,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from channels.base import FetchResult
-from channels.telegram_updates import (
+from channels.telegram.updates import (
     Converted,
     MalformedUpdate,
     Skipped,
@@ -32,8 +31,9 @@ from channels.telegram_updates import (
 )
 from channels.x_posts import Includes, PostBatch
 from config.loader import parse_settings
+from contracts.channel import FetchResult
+from contracts.records import InboundMessage, RejectedItem
 from dengar.pipeline import Pipeline
-from normalizer.records import InboundMessage, RejectedItem
 from storage.engine import make_engine
 from storage.migrate import upgrade
 from tests.services import need_postgres

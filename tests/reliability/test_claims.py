@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import insert
 
-from dispatcher import outbox
+from dispatcher.outbox import queue as outbox
 from storage.engine import make_engine
 from storage.migrate import upgrade
 from storage.tables import ComplaintRow, OutboxRow, utcnow

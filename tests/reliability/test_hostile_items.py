@@ -15,12 +15,12 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from channels.base import FetchResult
 from config.settings import Settings
+from contracts.channel import FetchResult
+from contracts.records import InboundMessage
 from dengar.app import App
-from dengar.cli_web import serve_beside
+from dengar.cli.web import serve_beside
 from dengar.runner import Runner
-from normalizer.records import InboundMessage
 from storage.tables import ComplaintRow, QuarantineRow
 
 pytestmark = pytest.mark.reliability

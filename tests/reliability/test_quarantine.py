@@ -8,7 +8,7 @@ import json
 from click.testing import CliRunner
 from sqlmodel import Session
 
-from dengar.cli import main
+from dengar.cli.main import main
 from storage.engine import make_engine
 from storage.tables import QuarantineRow
 from tests.fakes.telegram_api import TOKEN

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from channels.base import FetchResult
 from config.settings import Settings
+from contracts.channel import FetchResult
+from contracts.records import InboundAttachment, InboundMessage, Location, Reporter
 from dengar.app import App
 from dengar.isolate import MAX_ATTEMPTS
 from dengar.runner import Runner
-from normalizer.records import InboundAttachment, InboundMessage, Location, Reporter
 from storage.tables import (
     AttachmentRow,
     ChannelState,

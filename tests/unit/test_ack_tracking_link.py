@@ -9,8 +9,8 @@ from collections.abc import Callable
 import pytest
 from sqlmodel import select
 
-from channels.base import FetchResult
 from config.settings import Settings
+from contracts.channel import FetchResult
 from dengar.app import App
 from dispatcher.notify import DEFAULT_MESSAGES, render, tracking_url
 from storage.tables import ComplaintRow, OutboxRow

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from contracts.records import InboundMessage
 from dengar.batch_order import parents_first
-from normalizer.records import InboundMessage
 
 WHEN = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from dengar.cli import LAZY_COMMANDS, main
+from dengar.cli.main import LAZY_COMMANDS, main
 from tests.conftest import REPO
 
 HEAVY = ("sqlalchemy", "pydantic", "alembic", "numpy", "dengar.app", "telegram")
@@ -23,7 +23,7 @@ def _modules_after(code: str, cwd: Path) -> set[str]:
     env["PYTHONPATH"] = str(REPO)
     probe = (
         "import json, sys\n"
-        "from dengar.cli import main\n"
+        "from dengar.cli.main import main\n"
         f"{code}\n"
         "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
     )
@@ -44,7 +44,7 @@ def test_help_imports_no_command_module_and_no_database_library(tmp_path):
     loaded = _modules_after(code, tmp_path)
     assert not {m for m in loaded if m.split(".")[0] in HEAVY or m in HEAVY}
     assert not {
-        m for m in loaded if m.startswith("dengar.cli_") and m != "dengar.cli_lazy"
+        m for m in loaded if m.startswith("dengar.cli_") and m != "dengar.cli.lazy"
     }
 
 

@@ -13,13 +13,13 @@ from itertools import count
 import pytest
 from sqlmodel import SQLModel, select
 
-from channels.base import FetchResult
 from config.settings import Settings
+from contracts.channel import FetchResult
+from contracts.records import InboundAttachment, InboundMessage, Location, Reporter
 from dengar.app import _classifier
 from dengar.pipeline import Pipeline
 from normalizer.content import CONTENT_LESS_REASON, complaint_words
-from normalizer.dedupe_rows import RowDeduper
-from normalizer.records import InboundAttachment, InboundMessage, Location, Reporter
+from normalizer.dedupe.rows import RowDeduper
 from storage.engine import make_engine, session_factory
 from storage.tables import ComplaintRow, OutboxRow
 

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import select
 
-from channels.base import FetchResult
 from config.settings import Settings
+from contracts.channel import FetchResult
+from contracts.records import InboundMessage, RejectedItem
 from dengar.app import App
-from normalizer.records import InboundMessage, RejectedItem
 from storage.tables import AttachmentRow, ComplaintRow, OutboxRow, StatusEvent
 
 WHEN = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)

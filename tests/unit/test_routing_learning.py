@@ -14,10 +14,11 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import select
 
-from channels.base import FetchResult
 from config.loader import load_settings, parse_settings
+from contracts.channel import FetchResult
+from contracts.records import InboundMessage, Reporter
 from dengar.app import App
-from dengar.cli import main
+from dengar.cli.main import main
 from dengar.routing_learning import learn, learn_from_history
 from dengar.runner import Runner
 from dengar.triage import accept
@@ -25,7 +26,6 @@ from dengar.web.wording import in_indonesian
 from dispatcher.routing import Router
 from dispatcher.routing_model import RoutingModel
 from dispatcher.routing_store import history_examples
-from normalizer.records import InboundMessage, Reporter
 from storage.tables import ComplaintRow, OutboxRow
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "routing" / "lapor-2017.csv"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from dengar.status import status_report
+from dengar.status_report import status_report
 from storage.engine import make_engine, session_factory
 from storage.migrate import upgrade
 from storage.tables import ChannelLease, utcnow

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import Session, SQLModel, select
 
-from dengar.cli_triage import TriageBackend, triage
+from dengar.cli.triage import TriageBackend, triage
 from dengar.triage import TriageError, accept, dismiss, find_case, list_triage
-from dispatcher.outbox import enqueue_agency
+from dispatcher.outbox.queue import enqueue_agency
 from storage.engine import make_engine, session_factory
 from storage.tables import ComplaintRow, OutboxRow, StatusEvent
 
@@ -249,11 +249,11 @@ def test_cli_triage_also_lists_cases_an_agency_returned_like_the_dashboard(sessi
 def test_an_unrouted_case_waits_in_triage_and_its_reporter_is_acknowledged(tmp_path):
     """With routing.unmatched: triage nothing is "diteruskan" to the
     default agency: staff choose."""
-    from channels.base import FetchResult
     from config.settings import Settings
+    from contracts.channel import FetchResult
+    from contracts.records import InboundMessage, Reporter
     from dengar.app import App
     from dengar.triage import triage_queue
-    from normalizer.records import InboundMessage, Reporter
 
     settings = Settings.model_validate(
         {

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from channels.errors import FatalChannelError
 from channels.maildir import MaildirChannel
 from config.channel_settings import MaildirChannelSettings
+from contracts.errors import FatalChannelError
 
 
 def make_maildir(root: Path, count: int) -> Path:

@@ -8,8 +8,9 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from channels.mailfiles import read_mail_files
-from normalizer.mime import mail_external_id, parse_mail
-from normalizer.records import InboundMessage, RejectedItem
+from contracts.mail_ids import mail_external_id
+from contracts.records import InboundMessage, RejectedItem
+from normalizer.mime import parse_mail
 from tests.conftest import FIXTURES
 
 SAMPLES = FIXTURES / "email" / "mime-samples"

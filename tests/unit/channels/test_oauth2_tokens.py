@@ -10,9 +10,9 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from channels.errors import FatalChannelError, RetriableChannelError
-from channels.oauth2_tokens import RefreshTokenSource
+from channels.imap.oauth2 import RefreshTokenSource
 from config.channel_settings import ImapOAuth2Settings
+from contracts.errors import FatalChannelError, RetriableChannelError
 
 REFRESH = "1//rahasia-segar"
 SECRET = "GOCSPX-rahasia-klien"

@@ -12,7 +12,7 @@ from aiohttp import web
 from telegram import Bot
 from telegram.error import NetworkError, TimedOut
 
-from channels.telegram_aiohttp import AiohttpRequest
+from channels.telegram.aiohttp_backend import AiohttpRequest
 
 TOKEN = "987654:SECRET-token_value"
 

@@ -9,8 +9,8 @@ import pytest
 from sqlmodel import Session, SQLModel, select
 
 from config.settings import Settings
+from contracts.records import InboundMessage, Reporter
 from dengar.chat_commands import handle_command
-from normalizer.records import InboundMessage, Reporter
 from storage.engine import make_engine, session_factory
 from storage.tables import ComplaintRow, OutboxRow, StatusEvent, utcnow
 

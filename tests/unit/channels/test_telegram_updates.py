@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from channels.telegram_updates import (
+from channels.telegram.updates import (
     Converted,
     MalformedUpdate,
     Skipped,

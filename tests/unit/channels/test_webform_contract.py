@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from contracts.channel import Channel
 from channels.webform import WebformChannel
 from channels.webform.channel import spool_of, store
 from channels.webform.submission import StoredFile, Submission
 from config.webform_settings import WebformChannelSettings
+from contracts.channel import Channel
 from tests.contract.channels import ChannelContract
 
 
@@ -51,15 +51,21 @@ class WebformSource:
     def channel(self) -> Channel:
         return WebformChannel(self.settings)
 
-    async def break_source(self) -> None:
+    async def break_for_good(self) -> bool:
         # the spool replaced by a file (a wrong path in the config)
         directory = spool_of(self.settings).directory
         shutil.rmtree(directory)
         directory.write_text("not a directory")
+        return True
+
+    async def break_for_now(self) -> bool:
+        return False  # a local folder is there or not
 
 
 class TestWebformContract(ChannelContract):
     """The web form /lapor."""
+
+    channel_type = "webform"
 
     @pytest.fixture
     def source(self, tmp_path: Path) -> WebformSource:

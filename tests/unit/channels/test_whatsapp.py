@@ -13,13 +13,12 @@ from typing import Any
 
 import pytest
 
-from channels.base import RecipientUnreachable, ReplyRetriable
-from channels.errors import FatalChannelError
 from channels.meta_signature import sign, signature_valid
-from channels.whatsapp import WhatsAppChannel
+from channels.whatsapp.channel import WhatsAppChannel
 from channels.whatsapp.webhook import WhatsAppWebhook, spool_of
 from config.channel_settings import WhatsAppChannelSettings
-from normalizer.records import OutgoingReply
+from contracts.errors import FatalChannelError, RecipientUnreachable, ReplyRetriable
+from contracts.records import OutgoingReply
 from tests.fakes.whatsapp_api import (
     APP_SECRET,
     TOKEN,

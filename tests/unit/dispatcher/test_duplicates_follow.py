@@ -10,11 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from channels.base import FetchResult
 from config.web_settings import SlaSettings
+from contracts.channel import FetchResult
+from contracts.records import CaseStatus, InboundMessage
 from dengar.app import App
 from dengar.sla import SlaPolicy, auto_close
-from dengar.status import agency_queue
+from dengar.status_report import agency_queue
 from dengar.web.views import clocks
 from dispatcher.message import build_message
 from dispatcher.status import (
@@ -23,7 +24,6 @@ from dispatcher.status import (
     apply_status_message,
     change_status,
 )
-from normalizer.records import CaseStatus, InboundMessage
 from storage.tables import AgencyQueueRow, ComplaintRow, StatusEvent
 from tests.unit.dispatcher.test_message_schema import VALIDATOR, sqlite_sessions
 

@@ -93,7 +93,7 @@ async def test_a_redaction_without_a_redaction_request_is_dead_with_the_reason(
 ):
     from dataclasses import replace
 
-    from dispatcher.sinks.base import PermanentDeliveryError
+    from contracts.errors import PermanentDeliveryError
 
     delivery = built_delivery(sessions, confidentiality="anonim")
     message = delivery.message | {

@@ -14,9 +14,9 @@ import jsonschema
 import pytest
 from sqlmodel import Session, SQLModel
 
+from contracts.tracking import new_tracking_no
 from dispatcher.message import build_message, idempotency_key
 from dispatcher.sinks.base import Delivery
-from normalizer.tracking import new_tracking_no
 from storage.engine import make_engine, session_factory
 from storage.tables import AttachmentRow, ComplaintRow
 

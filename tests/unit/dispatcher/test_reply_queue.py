@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from dispatcher import outbox
-from dispatcher.outbox import enqueue_reply
-from normalizer.records import OutgoingReply
+from contracts.records import OutgoingReply
+from dispatcher.outbox import queue as outbox
+from dispatcher.outbox.queue import enqueue_reply
 from storage.tables import OutboxRow, UnreachableRecipient
 from tests.unit.dispatcher.test_message_schema import add_case, sqlite_sessions
 

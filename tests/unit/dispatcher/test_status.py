@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import select
 
-from dengar.cli_case import case as case_command
+from contracts.records import CaseStatus
+from dengar.cli.case import case as case_command
 from dispatcher.status import StatusChangeError, change_status, check_transition
-from normalizer.records import CaseStatus
 from storage.tables import ComplaintRow, StatusEvent
 from tests.unit.dispatcher.test_message_schema import add_case, sqlite_sessions
 

@@ -7,13 +7,9 @@ import json
 import pytest
 
 from config.settings import AgencySettings, Settings
+from contracts.errors import PermanentDeliveryError, RetriableDeliveryError
 from dengar.app import App
-from dispatcher.sinks.base import (
-    Delivery,
-    PermanentDeliveryError,
-    RetriableDeliveryError,
-    SinkContext,
-)
+from dispatcher.sinks.base import Delivery, SinkContext
 from dispatcher.sinks.registry import build_sink
 from dispatcher.sinks.webhook import (
     SIGNATURE_HEADER,

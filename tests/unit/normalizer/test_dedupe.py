@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from config.places_settings import DedupeSettings
-from normalizer.dedupe import DedupeCase, DuplicateIndex, reporter_keys
+from config.dedupe_settings import DedupeSettings
+from normalizer.dedupe.index import DedupeCase, DuplicateIndex, reporter_keys
 from normalizer.matching import matching_text
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from config.places_settings import DedupeSettings
-from normalizer import dedupe_search
-from normalizer.dedupe import DedupeCase, DuplicateIndex
-from normalizer.dedupe_records import SlipFinder, slips
+from config.dedupe_settings import DedupeSettings
+from normalizer.dedupe import search as dedupe_search
+from normalizer.dedupe.index import DedupeCase, DuplicateIndex
+from normalizer.dedupe.keys import SlipFinder, slips
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 STREETS = ["pinus", "mawar", "melati", "kenanga", "flamboyan", "cempaka"]

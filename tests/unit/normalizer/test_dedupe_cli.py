@@ -10,9 +10,9 @@ from alembic import command
 from click.testing import CliRunner
 from sqlmodel import SQLModel
 
-from dengar.cli import main
-from normalizer.dedupe import DuplicateIndex
-from normalizer.dedupe_db import apply_link, case_from_row
+from dengar.cli.main import main
+from normalizer.dedupe.database import apply_link, case_from_row
+from normalizer.dedupe.index import DuplicateIndex
 from storage.engine import make_engine, session_factory
 from storage.migrate import alembic_config
 from storage.tables import ComplaintRow

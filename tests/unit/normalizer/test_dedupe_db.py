@@ -9,19 +9,20 @@ from pathlib import Path
 import pytest
 from sqlmodel import SQLModel
 
-from config.places_settings import DedupeSettings
-from normalizer.dedupe import DuplicateIndex
-from normalizer.dedupe_db import (
+from config.dedupe_settings import DedupeSettings
+from normalizer.dedupe.database import (
     LinkError,
     apply_link,
     case_from_row,
     find_case,
     link_manually,
+    rebuild_index,
     supporters,
     unlink,
     unlinked_pairs,
 )
-from normalizer.dedupe_rows import RowDeduper
+from normalizer.dedupe.index import DuplicateIndex
+from normalizer.dedupe.rows import RowDeduper
 from normalizer.mime import parse_mail
 from storage.engine import make_engine, session_factory
 from storage.tables import ComplaintRow
@@ -87,7 +88,7 @@ def test_rebuilt_index_keeps_links_and_skips_closed_and_old_cases(sessions):
         store(s, None, 2, BRIDGE, hours_ago=5, status="closed")
         open_case = store(s, None, 3, BRIDGE, hours_ago=4)
     with sessions() as s:
-        index = DuplicateIndex.rebuild(s, DedupeSettings())
+        index = rebuild_index(s, DedupeSettings())
         assert len(index) == 1
         assert 3 in index
         new = store(s, index, 4, BRIDGE_2, hours_ago=1, chat="9")
@@ -107,7 +108,7 @@ def test_unlink_is_recorded_and_never_redone_after_restart(sessions):
             (u.complaint_id, u.other_id, u.actor) for u in unlinked_pairs(s, 2)
         ] == [(2, 1, "staf-budi")]
     with sessions() as s:
-        rebuilt = DuplicateIndex.rebuild(s, DedupeSettings())
+        rebuilt = rebuild_index(s, DedupeSettings())
         row = s.get(ComplaintRow, 2)
         assert rebuilt.find(case_from_row(row)) is None
         assert rebuilt.is_forbidden(2, 1)

@@ -10,11 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rapidfuzz import fuzz
 
-from config.places_settings import DedupeSettings
-from normalizer import dedupe_search
-from normalizer.dedupe import DedupeCase, DuplicateIndex, prepared_scorer
-from normalizer.dedupe_details import untypoed
-from normalizer.dedupe_records import common_slips, slips, typo
+from config.dedupe_settings import DedupeSettings
+from normalizer.dedupe import search as dedupe_search
+from normalizer.dedupe.details import untypoed
+from normalizer.dedupe.index import DedupeCase, DuplicateIndex, prepared_scorer
+from normalizer.dedupe.keys import common_slips, slips, typo
 from normalizer.matching import matching_text
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)

@@ -14,10 +14,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlmodel import SQLModel
 
-from config.places_settings import DedupeSettings
-from normalizer import dedupe_search
-from normalizer.dedupe import DedupeCase, DuplicateIndex, key_tokens, reporter_keys
-from normalizer.dedupe_db import case_from_row, rebuild_index
+from config.dedupe_settings import DedupeSettings
+from normalizer.dedupe import search as dedupe_search
+from normalizer.dedupe.database import case_from_row, rebuild_index
+from normalizer.dedupe.index import (
+    DedupeCase,
+    DuplicateIndex,
+    key_tokens,
+    reporter_keys,
+)
 from normalizer.matching import matching_text
 from storage.engine import make_engine, session_factory
 from storage.tables import ComplaintRow

@@ -1,4 +1,4 @@
-"""Duplicates in other words (normalizer/dedupe_paraphrase.py): the score's
+"""Duplicates in other words (normalizer/dedupe/paraphrase.py): the score's
 quality on the hand-labelled pairs, its parts, and links through the index."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import pytest
 from rapidfuzz import fuzz
 
 import bench.paraphrase as bp
-from config.places_settings import DedupeSettings
-from normalizer import dedupe_paraphrase as dp
-from normalizer.dedupe import DedupeCase, DuplicateIndex
-from normalizer.dedupe_records import key_tokens
+from config.dedupe_settings import DedupeSettings
+from normalizer.dedupe import paraphrase as dp
+from normalizer.dedupe.index import DedupeCase, DuplicateIndex
+from normalizer.dedupe.keys import key_tokens
 from normalizer.matching import matching_text
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)

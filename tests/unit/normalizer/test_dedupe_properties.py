@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from normalizer.dedupe import DedupeCase, DuplicateIndex, reporter_keys
+from normalizer.dedupe.index import DedupeCase, DuplicateIndex, reporter_keys
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 WORDS = [

@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 from sqlmodel import SQLModel
 
-from config.places_settings import DedupeSettings
-from normalizer import dedupe_rows
-from normalizer.dedupe_rows import RowDeduper
+from config.dedupe_settings import DedupeSettings
+from normalizer.dedupe import rows as dedupe_rows
+from normalizer.dedupe.rows import RowDeduper
 from storage.engine import make_engine, session_factory
 from storage.tables import StatusEvent
 from tests.unit.normalizer.test_dedupe_workers import (

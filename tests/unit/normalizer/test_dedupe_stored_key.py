@@ -9,14 +9,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import SQLModel
 
-from config.places_settings import DedupeSettings
-from normalizer.dedupe_db import (
+from config.dedupe_settings import DedupeSettings
+from normalizer.dedupe.database import (
     KEY_VERSION,
     apply_link,
     case_from_row,
     rebuild_index,
 )
-from normalizer.dedupe_rows import RowDeduper
+from normalizer.dedupe.rows import RowDeduper
 from storage.engine import make_engine, session_factory
 from storage.tables import ComplaintRow
 

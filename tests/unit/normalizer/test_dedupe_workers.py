@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import SQLModel
 
-from config.places_settings import DedupeSettings
-from normalizer.dedupe_db import apply_link
-from normalizer.dedupe_rows import CATCH_UP_MARGIN, RowDeduper
+from config.dedupe_settings import DedupeSettings
+from normalizer.dedupe.database import apply_link
+from normalizer.dedupe.rows import CATCH_UP_MARGIN, RowDeduper
 from storage.engine import make_engine, session_factory
 from storage.tables import ComplaintRow
 

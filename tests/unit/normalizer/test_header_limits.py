@@ -8,13 +8,13 @@ from email.message import EmailMessage
 
 import pytest
 
+from contracts.records import InboundMessage
 from normalizer.header_limits import (
     MAX_ENCODED_WORDS,
     HeaderLimitError,
     check_header_limits,
 )
 from normalizer.normalize import MailPolicy, normalize
-from normalizer.records import InboundMessage
 
 
 def _raw(head: str, body: str = "Jalan rusak di depan pasar.") -> bytes:

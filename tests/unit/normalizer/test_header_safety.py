@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from contracts.single_line import single_line
 from normalizer.mime import parse_mail
-from normalizer.single_line import single_line
 
 
 def _mail(**headers: str) -> bytes:
@@ -99,8 +99,8 @@ def test_attachment_names_lose_line_breaks_and_bidi_controls(disposition, expect
 def test_chat_names_file_names_and_subjects_are_one_line_too():
     from datetime import UTC, datetime
 
+    from contracts.records import InboundAttachment, InboundMessage, Reporter
     from normalizer.normalize import MailPolicy, normalize
-    from normalizer.records import InboundAttachment, InboundMessage, Reporter
 
     item = InboundMessage(
         channel="bot",

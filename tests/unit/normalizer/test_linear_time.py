@@ -18,13 +18,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from contracts.folding import fold_for_matching
+from contracts.tracking import find_tracking_numbers
 from normalizer.header_limits import HeaderLimitError, check_header_limits
 from normalizer.loops import ignore_reason
 from normalizer.matching import matching_tokens, strip_noise
 from normalizer.mime import parse_mail
 from normalizer.quotes import strip_quotes
-from normalizer.text import clean_text, fold_for_matching, html_to_text, storable
-from normalizer.tracking import find_tracking_numbers
+from normalizer.text import clean_text, html_to_text, storable
 
 SMALL = 2_000
 GROWTH = 16

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from normalizer.loops import bounced_addresses, ignore_reason, loop_id_for
+from contracts.mail_ids import loop_id_for
+from normalizer.loops import bounced_addresses, ignore_reason
 from normalizer.mime import parse_mail
 
 OWN = "dengar.kab.example.go.id"

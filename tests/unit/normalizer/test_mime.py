@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 
-from normalizer.mime import mail_external_id, parse_mail
+from contracts.mail_ids import mail_external_id
+from normalizer.mime import parse_mail
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
 

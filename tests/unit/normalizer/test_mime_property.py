@@ -5,8 +5,9 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from contracts.mail_ids import mail_external_id
 from normalizer.loops import bounced_addresses, ignore_reason
-from normalizer.mime import mail_external_id, parse_mail
+from normalizer.mime import parse_mail
 from normalizer.quotes import strip_quotes
 from tests.conftest import FIXTURES
 

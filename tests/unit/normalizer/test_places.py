@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from config.places_settings import GazetteerSettings, PlaceSettings
+from contracts.records import Location
 from normalizer.places import Gazetteer, GazetteerError, load_places
-from normalizer.records import Location
 
 ROOT = Path(__file__).resolve().parents[3]
 KOTABARU = ROOT / "config" / "gazetteer.kotabaru.yaml"

@@ -8,7 +8,8 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from normalizer.text import clean_text, fold_for_matching, html_to_text
+from contracts.folding import fold_for_matching
+from normalizer.text import clean_text, html_to_text
 
 
 def test_nfkc_and_whitespace() -> None:

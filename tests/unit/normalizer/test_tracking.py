@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from normalizer.tracking import (
+from contracts.tracking import (
     ALPHABET,
     canonical,
     find_tracking_numbers,

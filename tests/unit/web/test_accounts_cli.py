@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from dengar.cli import main
+from dengar.cli.main import main
 from storage.tables import AuditEvent
 from tests.conftest import BASE_CONFIG
 from tests.unit.web.conftest import WEB_EXTRA, add_test_users, login

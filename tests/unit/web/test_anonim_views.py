@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import select
 
-from channels.base import FetchResult
+from contracts.channel import FetchResult
+from contracts.records import InboundMessage
 from dengar.confidentiality import change_confidentiality
-from dengar.status import agency_queue
+from dengar.status_report import agency_queue
 from dispatcher.message import build_message
-from normalizer.records import InboundMessage
 from storage.tables import AgencyQueueRow, ComplaintRow, OutboxRow
 from tests.unit.web.conftest import csrf_of, login
 

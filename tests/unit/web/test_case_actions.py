@@ -8,10 +8,10 @@ import re
 import pytest
 from sqlmodel import select
 
+from contracts.records import CaseStatus
 from dengar.web.actions import STATUS_ACTIONS, offered_actions
 from dengar.web.auth import Principal
 from dispatcher.status import StatusChangeError, check_transition
-from normalizer.records import CaseStatus
 from storage.tables import AuditEvent, ComplaintRow
 from tests.unit.web.conftest import csrf_of, login, make_case
 

@@ -8,10 +8,10 @@ import jinja2
 import pytest
 
 from config.localtime import local_time
+from contracts.records import CaseStatus
 from dengar.web.wording import in_indonesian, install_wording
 from dispatcher.routing import Router
 from dispatcher.status import StatusChangeError, check_transition
-from normalizer.records import CaseStatus
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,292 @@
+"""The records of duplicate linking and the text and identity keys it
+compares (re-exported by :mod:`normalizer.dedupe.index`)."""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import re
+from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Literal
+
+from rapidfuzz import fuzz
+from rapidfuzz.distance import OSA, Indel
+
+from normalizer.matching import content_tokens
+
+LinkKind = Literal["same_reporter", "similar", "manual"]
+_PHONE_JUNK = re.compile(r"[^\d+]")
+# Courtesy words say nothing about the problem; left in, they make two
+# reports of one problem look different and two problems look alike.
+_FILLER = frozenset(
+    {"mohon", "maaf", "mengganggu", "terima", "kasih", "tolong", "selamat"}
+    | {"assalamualaikum", "warahmatullahi", "wabarakatuh", "yth", "halo", "hai"}
+    | {"admin", "bapak", "ibu", "mas", "mbak", "kakak", "lapor", "segera"}
+    | {"ditindaklanjuti", "tindak", "lanjut", "pagi", "siang", "sore", "malam"}
+)
+
+
+def key_tokens(matching: str) -> list[str]:
+    """The tokens dedupe compares, in order: content tokens of a matching
+    text without courtesy words; numbers without leading zeros (``RT 05`` is
+    ``RT 5``)."""
+    out = []
+    for token in content_tokens(matching):
+        if token in _FILLER:
+            continue
+        out.append((token.lstrip("0") or "0") if token.isdigit() else token)
+    return out
+
+
+def reporter_keys(
+    channel: str,
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+    chat_id: str | None = None,
+    handle: str | None = None,
+) -> frozenset[str]:
+    """The identity keys of a reporter: e-mail and phone are global (the same
+    phone on two channels is the same person), chat ids and handles belong to
+    their channel."""
+    keys: set[str] = set()
+    if email and "@" in email:
+        keys.add("email:" + email.strip().casefold())
+    if phone:
+        digits = _PHONE_JUNK.sub("", phone).lstrip("+")
+        if digits.startswith("0"):  # national form 0812… → 62812…
+            digits = "62" + digits[1:]
+        if len(digits) >= 7:
+            keys.add("phone:" + digits)
+    if chat_id:
+        keys.add(f"chat:{channel}:{chat_id.strip()}")
+    if handle:
+        keys.add(f"handle:{channel}:{handle.strip().lstrip('@').casefold()}")
+    return frozenset(keys)
+
+
+@dataclass(frozen=True, slots=True)
+class DedupeCase:
+    """What dedupe needs to know about a case (built by the pipeline, or by
+    :func:`normalizer.dedupe.database.case_from_row`; ``text`` is the matching
+    text)."""
+
+    id: int
+    text: str
+    received_at: datetime
+    reporter: frozenset[str] = frozenset()
+    category: str | None = None
+    region: str | None = None
+    tracking_no: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A decided link: the primary case's id, the score, the scorer and a
+    reason a staff member can read."""
+
+    target_id: int
+    score: float
+    scorer: str
+    reason: str
+    kind: LinkKind
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A case considered for a link, with its score and why it was (not)
+    chosen, for ``dengar dedupe explain``."""
+
+    id: int
+    tracking_no: str | None
+    score: float
+    shared_weight: float  # summed rarity (idf) of the tokens shared
+    verdict: str
+
+
+class Identities:
+    """Who is who: reporter keys joined into people (union-find), so that a
+    case carrying a chat id and a phone makes both one person, and the
+    cases of each person in order of ``time_of`` (then id): the
+    same-reporter rule reads only those of a few hours, however many cases
+    one person has (a community account may file thousands)."""
+
+    def __init__(self, time_of: Callable[[int], float]) -> None:
+        self._parent: dict[str, str] = {}
+        self._cases: dict[str, list[int]] = {}
+        self._time_of = time_of
+
+    def _root(self, key: str) -> str:
+        parent = self._parent.setdefault(key, key)
+        while parent != self._parent[parent]:
+            grand = self._parent[self._parent[parent]]
+            self._parent[parent] = grand
+            parent = grand
+        return parent
+
+    def _order(self, case_id: int) -> tuple[float, int]:
+        return self._time_of(case_id), case_id
+
+    def add(self, keys: Collection[str], case_id: int) -> None:
+        """Join ``keys`` into one person and record ``case_id`` as theirs."""
+        if len(keys) == 1:  # most reporters: one chat id, one address
+            (key,) = keys
+            if key not in self._parent:  # a new person
+                self._parent[key] = key
+                self._cases[key] = [case_id]
+                return
+        roots = sorted({self._root(k) for k in keys})
+        if not roots:
+            return
+        head = roots[0]  # the smallest key: the same root whatever the order
+        cases = self._cases.setdefault(head, [])
+        for other in roots[1:]:
+            self._parent[other] = head
+            cases.extend(self._cases.pop(other, []))
+        if len(roots) > 1:  # two people found to be one: their cases merged
+            cases.sort(key=self._order)
+        # most cases come in time order: appended
+        if not cases or self._order(cases[-1]) < self._order(case_id):
+            cases.append(case_id)
+        else:
+            bisect.insort(cases, case_id, key=self._order)
+
+    def cases_between(
+        self, keys: Iterable[str], start: float, end: float
+    ) -> Iterator[int]:
+        """The cases of whoever ``keys`` belong to with ``start <= time <=
+        end``, in order of time, then id (read only)."""
+        roots = {self._root(k) for k in keys if k in self._parent}
+        runs = [self._between(self._cases.get(r, []), start, end) for r in roots]
+        if len(runs) == 1:
+            return runs[0]
+        return heapq.merge(*runs, key=self._order)
+
+    def _between(self, cases: list[int], start: float, end: float) -> Iterator[int]:
+        time_of = self._time_of
+        for at in range(bisect.bisect_left(cases, start, key=time_of), len(cases)):
+            case_id = cases[at]
+            if time_of(case_id) > end:
+                return
+            yield case_id
+
+    def same(self, a: Iterable[str], b: Iterable[str]) -> bool:
+        """True when two sets of keys belong to one known person."""
+        known_a = {self._root(k) for k in a if k in self._parent}
+        return bool(known_a & {self._root(k) for k in b if k in self._parent})
+
+
+Scorer = Callable[..., float]
+
+
+def prepared_scorer(name: str) -> tuple[Callable[[list[str]], str], Scorer]:
+    """How to store key tokens for the scorer ``name``, and the function that
+    scores two stored keys exactly as ``name`` scores the texts.
+
+    ``token_sort_ratio`` sorts the tokens of both strings on every call; with
+    the tokens sorted once when a case is indexed, plain ``ratio`` gives the
+    same score about four times faster."""
+    if name == "token_sort_ratio":
+        return (lambda keys: " ".join(sorted(keys))), fuzz.ratio
+    scorer: Scorer = getattr(fuzz, name)
+    return " ".join, scorer
+
+
+@lru_cache(maxsize=1 << 16)
+def typo(a: str, b: str) -> bool:
+    """True when ``a`` and ``b`` are one slip apart: a letter dropped,
+    added or doubled, or two neighbours swapped (``stagen`` / ``staagen``);
+    in words of 8+ letters any two edits, changed letters included
+    (``sebelimbingan`` / ``sebelimbigan``). In a shorter word a changed letter
+    is no slip: it most often makes another name (``batu`` / ``gatu``,
+    ``kewa`` / ``keba``). Cached: the same village and street names come
+    up in decision after decision."""
+    if len(a) >= 8:
+        return OSA.distance(a, b, score_cutoff=2) <= 2
+    if len(a) != len(b):
+        return Indel.distance(a, b, score_cutoff=1) <= 1
+    # the same letters, one edit apart: two neighbours swapped
+    return sorted(a) == sorted(b) and OSA.distance(a, b, score_cutoff=1) <= 1
+
+
+class Codes:
+    """Small integer codes for categories and regions (0: unknown)."""
+
+    def __init__(self) -> None:
+        self.names: list[str | None] = [None]
+        self._code: dict[str, int] = {}
+
+    def find(self, name: str | None) -> int:
+        """The code of ``name``: 0 when unknown or empty, -1 when new."""
+        return self._code.get(name, -1) if name else 0
+
+    def code(self, name: str | None) -> int:
+        if not name:
+            return 0
+        code = self._code.get(name)
+        if code is None:
+            code = self._code[name] = len(self.names)
+            self.names.append(name)
+        return code
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def slips(word: str) -> set[str]:
+    """The words one slip away from ``word``: a letter dropped, added or
+    doubled, or two neighbours swapped (``batusiibu`` → ``batusibu``)."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    out = {a + b[1:] for a, b in splits if b}
+    out.update(a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1)
+    out.update(a + c + b for a, b in splits for c in _LETTERS)
+    out.discard(word)
+    return out
+
+
+def common_slips(word: str) -> set[str]:
+    """The commonest of :func:`slips`: a letter dropped or doubled, or two
+    neighbours swapped; about a tenth of them, cheap enough to look up
+    while deciding."""
+    out = {word[:i] + word[i + 1 :] for i in range(len(word))}
+    out.update(word[:i] + word[i] + word[i:] for i in range(len(word)))
+    out.update(
+        word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)
+    )
+    out.discard(word)
+    return out
+
+
+class SlipFinder:
+    """``slips(word) & words`` for many words, without making the ~30 slips
+    of each: a word's deletions and swaps are looked up in ``words``, and
+    the words one letter longer come from a table of the deletions of
+    ``words`` (a rebuild asks this of every word of the index)."""
+
+    def __init__(self, words: Iterable[str]) -> None:
+        self._words = set(words)
+        longer: dict[str, list[str]] = {}
+        for word in self._words:
+            for i, letter in enumerate(word):
+                if letter in _LETTERS:
+                    longer.setdefault(word[:i] + word[i + 1 :], []).append(word)
+        self._longer = longer
+
+    def near(self, word: str) -> set[str]:
+        """The words of the table one slip from ``word`` (see :func:`slips`)."""
+        found = {
+            v
+            for i in range(len(word))
+            if (v := word[:i] + word[i + 1 :]) in self._words
+        }
+        found.update(
+            v
+            for i in range(len(word) - 1)
+            if (v := word[:i] + word[i + 1] + word[i] + word[i + 2 :]) in self._words
+        )
+        found.update(self._longer.get(word, ()))
+        found.discard(word)
+        return found

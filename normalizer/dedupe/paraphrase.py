@@ -1,0 +1,907 @@
+"""Duplicates in other words: one problem at one place, told differently.
+
+The near-duplicate rule of :mod:`normalizer.dedupe.index` compares the words of
+two reports; two citizens rarely use the same ones (``jalan berlubang depan
+Masjid Al-Falah`` / ``aspal hancur dkt mesjid al falah``). This module
+judges such a pair by what it is about instead:
+
+- **places** named in the text, read from the key tokens in their order:
+  a street (``jalan``/``gang``/``lorong`` + name), a landmark (``masjid``,
+  ``sekolah``, ``pasar``, ``puskesmas`` … + name), ``RT``/``RW`` numbers and
+  a desa/kelurahan (``desa``/``kelurahan``/``kampung``/``dusun`` + name, or
+  a name of the gazetteer anywhere in the text);
+- **the problem**: what is at issue (the *object*: water, road, street
+  light …) and what is wrong with it (the *state*: dirty, broken, off …),
+  from the curated table ``normalizer/data/problems_id.tsv``;
+- **the wording**: word overlap and a character-trigram cosine of the
+  remaining words, which survives typos, affixes and reordering.
+
+Each is a component of one logistic score (:data:`WEIGHTS`, fitted by
+``bench/paraphrase.py`` on half of the hand-labelled set
+``tests/fixtures/dedupe/paraphrase_pairs.jsonl``, checked on the rest);
+two components are set by hand, not fitted, because the labelled pairs carry
+no time or coordinates: the time between the reports (a penalty growing to
+:data:`TIME_WEIGHT` at the edge of the window) and, when both reports share
+coordinates, their distance. :func:`breakdown` lists each component and its
+contribution, in Indonesian, for ``dengar dedupe explain``.
+
+The score is computed only on the few candidates the index already found
+(they share a rare word: a street, a name), so it costs a few microseconds a
+candidate; a link needs :data:`THRESHOLD` and at least one place in common.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from normalizer.dedupe.keys import typo
+from normalizer.matching import DATA_DIR
+
+PROBLEMS_FILE = DATA_DIR / "problems_id.tsv"
+
+# Fitted by bench/paraphrase.py (logistic regression on the fitting half of
+# the labelled pairs); rerun it after changing the features or the pairs.
+WEIGHTS: dict[str, float] = {
+    "bias": -5.32,
+    "places_agree": 1.93,
+    "places_conflict": -1.68,
+    "problem_agree": 2.18,
+    "object_diff": -0.87,
+    "state_diff": -1.08,
+    "trigrams": 0.58,
+    "object_same": 0.75,
+    "state_same": 1.78,
+    "village_same": 0.77,
+    "street_same": 0.93,
+    "rt_diff": -1.06,
+    "street_diff": -0.81,
+    "village_diff": -0.89,
+}
+# probability from which a pair is linked: chosen on the fitting half for
+# precision >= 0.95 (bench/paraphrase.py prints both halves)
+THRESHOLD = 0.64
+THRESHOLD_LOGIT = math.log(THRESHOLD / (1 - THRESHOLD))  # the same, in logits
+_NEED_CONCEPT = ("problem_agree", "object_same", "state_same")
+# True when no pair reaches the threshold without a problem concept in
+# common (so the index skips candidates without one, exactly)
+LINK_NEEDS_CONCEPT = (
+    WEIGHTS["bias"]
+    + sum(max(v, 0.0) for k, v in WEIGHTS.items() if k not in (*_NEED_CONCEPT, "bias"))
+    < THRESHOLD_LOGIT
+)
+# set by hand (the labelled pairs have no time or coordinates): at the edge
+# of the dedupe window the score loses this much (in logits), linearly
+TIME_WEIGHT = 1.5
+NEAR_KM, FAR_KM = 0.3, 2.0  # coordinates: same place / clearly elsewhere
+NEAR_WEIGHT, FAR_WEIGHT = 1.0, -3.0
+
+_STREET = frozenset({"jalan", "gang", "lorong", "komplek", "kompleks"})
+_STREET_SKIP = frozenset({"lampu", "penerangan", "pju", "rambu", "marka"})
+_LANDMARK = frozenset(
+    {"masjid", "mesjid", "musala", "musholla", "mushola", "langgar", "surau"}
+    | {"sekolah", "sd", "sdn", "smp", "smpn", "sma", "sman", "smk", "smkn", "mts"}
+    | {"mi", "ma", "tk", "paud", "pesantren", "pasar", "puskesmas", "pustu"}
+    | {"posyandu", "polindes", "gereja", "pura", "vihara", "kantor", "terminal"}
+    | {"pelabuhan", "dermaga", "lapangan", "taman", "makam", "pemakaman"}
+    | {"rsud", "klinik", "jembatan", "bundaran", "tugu", "perumahan", "spbu"}
+    | {"toko", "warung", "bank", "hotel", "stadion", "gor", "balai", "alun"}
+)
+_LANDMARK_KIND = {
+    "mesjid": "masjid",
+    "musholla": "musala",
+    "mushola": "musala",
+    "langgar": "musala",
+    "surau": "musala",
+    "sdn": "sd",
+    "smpn": "smp",
+    "sman": "sma",
+    "smkn": "smk",
+    "pemakaman": "makam",
+}
+_VILLAGE = frozenset({"desa", "kelurahan", "kampung", "dusun", "kampong"})
+# numbered places: RT/RW, a kilometre post, a dusun, a house number, a block
+_NUMBERED = frozenset({"rt", "rw", "km", "dusun", "nomor", "blok"})
+_NUMBERED_ALIAS = {w: w for w in _NUMBERED} | {"kilometer": "km"}
+# words that end a name: they say what or where, not which
+_NOT_NAME = (
+    _STREET | _LANDMARK | _VILLAGE | _NUMBERED | {"kecamatan", "kabupaten"}
+) | {"nomor", "km", "kilometer", "depan", "dekat", "samping", "sebelah", "ujung"}
+
+
+# what a word starts: a street, a landmark, a village, a numbered place
+_ROLE = (
+    dict.fromkeys(_VILLAGE, "d")
+    | dict.fromkeys(_LANDMARK, "m")
+    | dict.fromkeys(_STREET, "j")
+    | dict.fromkeys(_NUMBERED_ALIAS, "n")
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    """One part of the score: its code, an Indonesian label staff read,
+    what was found, and its contribution in logits."""
+
+    code: str
+    label: str
+    detail: str
+    contribution: float
+
+
+@lru_cache(maxsize=1)
+def problem_words() -> dict[str, tuple[tuple[str, str], ...]]:
+    """``word → ((kind, concept), …)`` from ``problems_id.tsv`` (kind
+    ``object`` or ``state``; a word may name both: ``lubang``); a malformed
+    line raises naming it."""
+    table: dict[str, tuple[tuple[str, str], ...]] = {}
+    lines = PROBLEMS_FILE.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split("\t")
+        if len(parts) != 3 or parts[1] not in ("object", "state") or not parts[2]:
+            raise ValueError(
+                f"{PROBLEMS_FILE.name}:{number}: expected 'word<TAB>object|state"
+                f"<TAB>concept', got {line!r}"
+            )
+        table[parts[0]] = (*table.get(parts[0], ()), (parts[1], parts[2]))
+    return table
+
+
+def places_of(
+    keys: Sequence[str], known: frozenset[str] = frozenset()
+) -> tuple[str, ...]:
+    """The places a report names, from its key tokens in text order, as
+    tagged strings: ``j:ahmad yani`` (street), ``m:@masjid al falah``
+    (landmark, with its kind), ``n:rt=3``, ``n:km=5`` (numbered places),
+    ``d:dirgahayu`` (desa/kelurahan; also a name of one or two words in
+    ``known``, the gazetteer's). Interned: many reports name the same
+    places."""
+    out: list[str] = []
+    n = len(keys)
+    heads = _known_heads(known)
+    role = _ROLE.get
+    for i, token in enumerate(keys):
+        kind = role(token)
+        if kind is None and token[:1] in ("j", "g") and _street_slip(token):
+            kind = "j"
+        if kind == "n":
+            if i + 1 < n and keys[i + 1].isdigit():
+                out.append(f"n:{_NUMBERED_ALIAS[token]}={keys[i + 1]}")
+                continue
+            if token not in _VILLAGE:  # ``dusun`` also names a village
+                continue
+            kind = "d"
+        if kind == "j":
+            if i and keys[i - 1] in _STREET_SKIP:
+                continue
+            name = _name_after(keys, i)
+            if name:
+                out.append("j:" + name)
+                # a number right after a street's name: a kilometre post or a
+                # house (``jalan berangas km 5``: the slang table reads
+                # ``km`` as ``kamu``, a stopword, so only the number is left)
+                after = i + 1 + name.count(" ") + 1
+                if after < n and keys[after].isdigit():
+                    out.append(f"n:jalan={keys[after]}")
+        elif kind == "m":
+            name = _name_after(keys, i, digits=True)
+            if name:
+                out.append(f"m:@{_LANDMARK_KIND.get(token, token)} {name}")
+        elif kind == "d":
+            name = _name_after(keys, i)
+            if name:
+                out.append("d:" + name)
+        elif token in heads and i + 1 < n and f"{token} {keys[i + 1]}" in known:
+            out.append(f"d:{token} {keys[i + 1]}")
+        elif token in known and (
+            not i or keys[i - 1] not in heads or f"{keys[i - 1]} {token}" not in known
+        ):
+            out.append("d:" + token)
+    return tuple(sys.intern(p) for p in dict.fromkeys(out))
+
+
+@lru_cache(maxsize=8)
+def _known_heads(known: frozenset[str]) -> frozenset[str]:
+    """The first words of the two-word names in ``known``."""
+    return frozenset(name.split()[0] for name in known if " " in name)
+
+
+def _street_slip(token: str) -> bool:
+    """``jaaln``, ``jlan``, ``gnag``: one slip from ``jalan`` or ``gang``."""
+    if token[:1] not in ("j", "g") or not 4 <= len(token) <= 6:
+        return False
+    return typo(token, "jalan") or typo(token, "gang")
+
+
+def place_keys(places: Iterable[str]) -> frozenset[str]:
+    """What two reports of one place share exactly, whatever their wording
+    (the index looks at a candidate only when it shares one): the first
+    distinctive word of each named place (``*diponegoro``), and the
+    numbered places as they are (``n:rt=7``)."""
+    out = set()
+    for place in places:
+        if place.startswith("n:"):
+            out.add(place)
+            continue
+        name = place[2:]
+        numbers = [w for w in name.split() if w.isdigit()]
+        if name[:1] == "@" and numbers:  # ``SD 2``: its kind and number
+            out.add(f"*{name[1:].partition(' ')[0]}={numbers[0]}")
+        if words := _distinct_words(_bare(name)):
+            out.add("*" + words[0])
+    return frozenset(out)
+
+
+def keyed(a: Profile, b: Profile) -> bool:
+    """True when two reports share a place exactly (:func:`place_keys`), or
+    one names a place in words the other holds (``jalan Pemuda`` /
+    ``simpang pemuda``): the candidates the index scores in other words."""
+    if not a.keys.isdisjoint(b.keys):
+        return True
+    return any(k[0] == "*" and k[1:] in b.tokens for k in a.keys) or any(
+        k[0] == "*" and k[1:] in a.tokens for k in b.keys
+    )
+
+
+def _name_after(keys: Sequence[str], i: int, digits: bool = False) -> str:
+    """Up to two name words after ``keys[i]`` (a number only for a landmark:
+    ``SD 2``), stopping at a word that is not a name."""
+    words: list[str] = []
+    table = problem_words()
+    for token in keys[i + 1 : i + 3]:
+        if token in _NOT_NAME or token in table:
+            break
+        if token.isdigit() and not digits:
+            break
+        words.append(token)
+    return " ".join(words)
+
+
+# two words that together name another problem than each alone
+_PHRASES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
+    ("mati", "lampu"): (("object", "power"), ("state", "off"))
+}
+
+
+def problem_of(tokens: Sequence[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """The concepts a report's tokens (in text order) name: ``(objects,
+    states)``."""
+    found = _concept_tags(tokens)
+    return (
+        frozenset(t[3:] for t in found if t[1] == "o"),
+        frozenset(t[3:] for t in found if t[1] == "s"),
+    )
+
+
+def _concept_tags(tokens: Sequence[str]) -> set[str]:
+    """The concepts of the tokens as tags (``#o:water``, ``#s:dirty``): one
+    dictionary lookup a token (:func:`_concept_index`)."""
+    index = _concept_index()
+    found: set[str] = set()
+    last = len(tokens) - 1
+    skip = -1
+    for i, token in enumerate(tokens):
+        if i == skip:
+            continue
+        tags = index.get(token)
+        if token in _PHRASE_HEADS and i < last:
+            phrase = _PHRASE_TAGS.get((token, tokens[i + 1]))
+            if phrase is not None:
+                tags, skip = phrase, i + 1
+        if tags:
+            found.update(tags)
+    return found
+
+
+@lru_cache(maxsize=1)
+def _concept_index() -> dict[str, tuple[str, ...]]:
+    """``word → tags`` of the problem table, also under the word with
+    ``-nya`` (``airnya``, ``lampunya``)."""
+    index: dict[str, tuple[str, ...]] = {}
+    for word, entries in problem_words().items():
+        tags = tuple(sys.intern(f"#{kind[0]}:{concept}") for kind, concept in entries)
+        if len(word) > 2:
+            index.setdefault(word + "nya", tags)
+        index[word] = tags
+    return index
+
+
+_PHRASE_HEADS = frozenset(head for head, _ in _PHRASES)
+_PHRASE_TAGS = {
+    pair: tuple(f"#{kind[0]}:{concept}" for kind, concept in entries)
+    for pair, entries in _PHRASES.items()
+}
+
+
+# words many place names share: they do not tell two places apart
+_GENERIC_NAME = frozenset(
+    {"raya", "pangeran", "jenderal", "jendral", "kapten", "letnan", "brigjen"}
+    | {"haji", "al", "at", "an", "ar", "as", "nurul", "darul", "baitul", "bumi"}
+    | {"griya", "villa", "gunung", "pantai", "sungai", "teluk", "tanjung", "bukit"}
+    | {"lapangan", "bola", "taman", "kota", "besar", "kecil", "utama", "indah"}
+    | {"permai", "tani", "usaha", "desa", "poros", "lingkar", "setapak", "baru"}
+    | {"camat", "dinas", "lama", "induk", "gantung", "kayu", "beton"}
+)
+
+
+# a direction tells two places of one name apart (Baharu Utara / Selatan)
+_DIRECTION = frozenset(
+    {"utara", "selatan", "timur", "barat", "tengah", "hulu", "hilir", "ilir"}
+    | {"atas", "bawah", "dalam", "luar", "darat", "laut"}
+)
+_VERB_PREFIX = ("di", "me", "ter", "ber", "ke")
+_VERB_SUFFIX = ("nya", "kan")
+
+
+def _looks_like_name(word: str) -> bool:
+    """False for a word that reads as part of the sentence rather than a
+    name: an affixed verb or noun (``ditutup``, ``lampunya``,
+    ``dikhawatirkan``) or a word of the problem table."""
+    if word in problem_words():
+        return False
+    if word.endswith(_VERB_SUFFIX) and len(word) > 5:
+        return False
+    return not (word.startswith(_VERB_PREFIX) and len(word) > 6)
+
+
+def _distinct_words(name: str) -> list[str]:
+    return [
+        w
+        for w in name.split()
+        if w not in _GENERIC_NAME and w not in _DIRECTION and not w.isdigit()
+    ]
+
+
+def _word_match(x: str, y: str) -> bool:
+    if x == y:
+        return True
+    return len(x) >= 4 and len(y) >= 4 and typo(x, y)
+
+
+def _same_name(a: str, b: str) -> int:
+    """+1 when two place names agree, -1 when they differ, 0 when it cannot
+    be told. A name's first distinctive word names it (what follows is
+    often another word of the sentence): the two first words must agree
+    (or a one-word name be one of the other's two), a slip allowed
+    (``flamboyn`` / ``flamboyan``, ``singakarsa`` / ``singa karsa``);
+    numbers, when both have one, must agree (``SD 1`` / ``SD 4``)."""
+    kind_a, _, rest_a = a.partition(" ") if a[:1] == "@" else ("", "", a)
+    kind_b, _, rest_b = b.partition(" ") if b[:1] == "@" else ("", "", b)
+    num_a = [w for w in rest_a.split() if w.isdigit()][:1]
+    num_b = [w for w in rest_b.split() if w.isdigit()][:1]
+    if num_a and num_b and num_a != num_b:
+        return -1
+    if num_a and num_b:  # ``SD 4`` / ``SD 4 Stagen``: the number names it
+        return 1 if kind_a == kind_b else -1
+    wa, wb = _distinct_words(rest_a)[:2], _distinct_words(rest_b)[:2]
+    dir_a = {w for w in rest_a.split() if w in _DIRECTION}
+    dir_b = {w for w in rest_b.split() if w in _DIRECTION}
+    if dir_a and dir_b and not dir_a & dir_b:
+        return -1
+    if wa and wb:
+        same = (
+            _word_match(wa[0], wb[0])
+            # ``a yani`` keeps only ``yani``: a one-word name may be the
+            # other's second word
+            or (len(wa) == 1 and any(_word_match(wa[0], y) for y in wb))
+            or (len(wb) == 1 and any(_word_match(wb[0], x) for x in wa))
+            or "".join(wa) == "".join(wb)
+        )
+    else:
+        return 0 if kind_a == kind_b else -1
+    if (
+        not same
+        and kind_a
+        and not (_looks_like_name(wa[0]) and _looks_like_name(wb[0]))
+    ):
+        return 0  # after a landmark, a word of the sentence: nothing told
+    # another kind, the same name: one place named two ways (``Lapangan`` /
+    # ``Taman Siring Laut``); a number already told SD 2 from SMP 2
+    return 1 if same else -1
+
+
+def _compare_places(
+    mine: Profile, theirs: Profile, tag: str, explain: bool = True
+) -> tuple[int, str]:
+    """(+1 same, -1 different, 0 unknown) for the places tagged ``tag``, and
+    (when ``explain``) what was compared. Numbered places (``n:``: RT, RW,
+    km, dusun, nomor) compare number by number of the same kind: any that
+    differs decides."""
+    a = [p[len(tag) :] for p in mine.places if p.startswith(tag)]
+    b = [p[len(tag) :] for p in theirs.places if p.startswith(tag)]
+    if not a or not b:
+        if tag != "n:":
+            # named by one, its name in the other's words without the
+            # ``jalan``/``desa`` before it: ``perempatan a yani pemuda``
+            names, other = (a, theirs) if a else (b, mine)
+            for name in names:
+                words = _distinct_words(_bare(name))
+                if words and len(words[0]) >= 4 and words[0] in other.tokens:
+                    shown = f"{_shown(name)} (disebut tanpa kata penanda)"
+                    return 1, shown if explain else ""
+        return 0, ", ".join(map(_shown, a or b)) if explain else ""
+    verdict = -1
+    if tag == "n:":
+        numbers = dict(x.split("=") for x in b)
+        verdict = 0
+        for x in a:
+            kind, number = x.split("=")
+            if kind in numbers:
+                if numbers[kind] != number:
+                    verdict = -1
+                    break
+                verdict = 1
+    else:
+        for x in a:
+            for y in b:
+                verdict = max(verdict, _same_name(x, y))
+                if verdict > 0:
+                    if not explain:
+                        return 1, ""
+                    same = _shown(x) if x == y else f"{_shown(x)} ~ {_shown(y)}"
+                    return 1, same
+    if not explain:
+        return verdict, ""
+    shown_a, shown_b = ", ".join(map(_shown, a)), ", ".join(map(_shown, b))
+    if verdict > 0:  # numbers
+        return 1, ", ".join(_shown(x) for x in a if x in b)
+    return verdict, f"{shown_a} / {shown_b}"
+
+
+def _bare(name: str) -> str:
+    """A place's name without its landmark kind (``@masjid``)."""
+    return name.partition(" ")[2] if name[:1] == "@" else name
+
+
+def _shown(name: str) -> str:
+    return name.lstrip("@").replace("=", " ")
+
+
+def _trigrams(words: Iterable[str]) -> set[str]:
+    # one pass over the words joined: each word padded by a space each side
+    text = " " + "  ".join(sorted(words)) + " "
+    return {text[i : i + 3] for i in range(len(text) - 2)} - {"   "}
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What the paraphrase score reads of one report: its places, its
+    problem concepts, its places' keys (:func:`place_keys`) and all its key
+    tokens."""
+
+    places: tuple[str, ...]
+    objects: frozenset[str]
+    states: frozenset[str]
+    keys: frozenset[str]
+    tokens: frozenset[str]
+
+    @classmethod
+    def of(cls, keys: Sequence[str], known: frozenset[str] = frozenset()) -> Profile:
+        """The profile of a report from its key tokens in text order."""
+        return cls.from_traits(traits_of(keys, known), keys)
+
+    @classmethod
+    def from_traits(cls, traits: tuple[str, ...], keys: Iterable[str]) -> Profile:
+        """The profile of a report from its :func:`traits_of` (what the
+        index keeps per case) and its key tokens in any order."""
+        places = tuple(t for t in traits if t[1] == ":")
+        objects = frozenset(t[3:] for t in traits if t[:3] == "#o:")
+        states = frozenset(t[3:] for t in traits if t[:3] == "#s:")
+        exact = frozenset(t for t in traits if t[0] == "*" or t[:2] == "n:")
+        return cls(places, objects, states, exact, frozenset(keys))
+
+    @property
+    def words(self) -> frozenset[str]:
+        """Its plain words: neither a place's name nor a number (what the
+        spelling part compares)."""
+        named = {w for p in self.places for w in p[2:].split()}
+        return frozenset(
+            t for t in self.tokens if len(t) > 1 and not t.isdigit() and t not in named
+        )
+
+
+def traits_of(
+    keys: Sequence[str], known: frozenset[str] = frozenset()
+) -> tuple[str, ...]:
+    """What a report names, from its key tokens in text order: its places
+    (:func:`places_of`), its problem concepts (``#o:water``, ``#s:dirty``)
+    and its places' keys (``*diponegoro``, :func:`place_keys`), interned.
+    The index keeps this per case: the key it stores is sorted for the
+    scorer, and places need the order."""
+    concepts = sorted(_concept_tags(keys))
+    places = places_of(keys, known)
+    exact = sorted(k for k in place_keys(places) if k[0] == "*")
+    return (*places, *concepts, *(sys.intern(k) for k in exact))
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdicts:
+    """The comparison of two profiles the score is made of."""
+
+    places: dict[str, tuple[int, str]]  # code → (verdict, detail)
+    objects: int  # +1 a concept in common, -1 none in common, 0 unknown
+    states: int
+    trigrams: float
+    one_sided: int  # kinds of place (each numbered kind apart) one side lacks
+
+    @property
+    def too_few_shared(self) -> bool:
+        """The details rule of the word path, for places: when the places
+        only one report names are as many as those both name (or more), one
+        street in common says too little (``jalan Pinus`` is not ``jalan
+        Pinus nomor 4 desa Berangas``)."""
+        shared = sum(v > 0 for v, _ in self.places.values())
+        return self.one_sided >= shared
+
+    @property
+    def places_agree(self) -> bool:
+        verdicts = [v for v, _ in self.places.values()]
+        return 1 in verdicts and -1 not in verdicts
+
+    @property
+    def places_conflict(self) -> bool:
+        return any(v < 0 for v, _ in self.places.values())
+
+    @property
+    def problem_agree(self) -> bool:
+        return 1 in (self.objects, self.states) and -1 not in (
+            self.objects,
+            self.states,
+        )
+
+
+_PLACE_TAGS = (("street", "j:"), ("landmark", "m:"), ("village", "d:"), ("rt", "n:"))
+_PLACE_CODES = tuple(code for code, _ in _PLACE_TAGS)
+_CHEAPEST_FIRST = (
+    ("rt", "n:"),
+    ("village", "d:"),
+    ("street", "j:"),
+    ("landmark", "m:"),
+)
+_LABELS = {
+    "bias": "dasar",
+    "street": "jalan/gang",
+    "landmark": "tempat penanda (masjid, sekolah, pasar …)",
+    "village": "desa/kelurahan",
+    "rt": "RT/RW, km, dusun, nomor",
+    "object": "yang dikeluhkan",
+    "state": "keadaannya",
+    "places_agree": "semua tempat yang disebut keduanya cocok",
+    "places_conflict": "ada tempat yang berbeda",
+    "problem_agree": "masalahnya cocok",
+    "trigrams": "kemiripan ejaan (trigram huruf)",
+    "time": "selang waktu",
+    "coordinates": "jarak titik lokasi",
+    "details": "aturan rincian",
+}
+
+
+def _concepts(mine: frozenset[str], theirs: frozenset[str]) -> int:
+    if mine & theirs:
+        return 1
+    return -1 if mine and theirs else 0
+
+
+def _verdicts(a: Profile, b: Profile, explain: bool, grams: bool = True) -> _Verdicts:
+    places = {code: _compare_places(a, b, tag, explain) for code, tag in _PLACE_TAGS}
+    cosine = 0.0
+    if grams:
+        ga, gb = _trigrams(a.words), _trigrams(b.words)
+        cosine = len(ga & gb) / math.sqrt(len(ga) * len(gb)) if ga and gb else 0.0
+    return _Verdicts(
+        places,
+        _concepts(a.objects, b.objects),
+        _concepts(a.states, b.states),
+        cosine,
+        _one_sided(a, b, places),
+    )
+
+
+def _one_sided(a: Profile, b: Profile, places: dict[str, tuple[int, str]]) -> int:
+    """How many specific places only one of the two names, among those not
+    matched otherwise: a desa/kelurahan, and each numbered kind named as
+    such (RT, RW, km, dusun, nomor, blok; not a bare number after a street's
+    name, which may be anything). A landmark or a street named by one report
+    only is common in other words (one names the mosque, the other the
+    street) and does not count."""
+    count = 0
+    if places["village"][0] == 0:
+        has_a = any(p.startswith("d:") for p in a.places)
+        count += has_a != any(p.startswith("d:") for p in b.places)
+    if places["rt"][0] == 0:
+        kinds_a = {p[2:].partition("=")[0] for p in a.places if p.startswith("n:")}
+        kinds_b = {p[2:].partition("=")[0] for p in b.places if p.startswith("n:")}
+        count += len((kinds_a ^ kinds_b) & _NUMBERED)
+    return count
+
+
+def features(a: Profile, b: Profile) -> dict[str, float]:
+    """The fitted features of a pair (what ``bench/paraphrase.py`` fits
+    :data:`WEIGHTS` on): each 0/1 indicator or a similarity in [0, 1]."""
+    return _features(_verdicts(a, b, explain=False))
+
+
+def _features(v: _Verdicts) -> dict[str, float]:
+    out = {
+        "bias": 1.0,
+        "places_agree": float(v.places_agree),
+        "places_conflict": float(v.places_conflict),
+        "problem_agree": float(v.problem_agree),
+        "trigrams": v.trigrams,
+    }
+    verdicts = {code: verdict for code, (verdict, _) in v.places.items()}
+    verdicts.update(object=v.objects, state=v.states)
+    for code, verdict in verdicts.items():
+        out[code + "_same"] = float(verdict > 0)
+        out[code + "_diff"] = float(verdict < 0)
+    return {name: out.get(name, 0.0) for name in WEIGHTS}
+
+
+def _context(
+    days_apart: float, window_days: float, km_apart: float | None
+) -> list[tuple[str, str, float]]:
+    """The parts set by hand: time between the reports, distance of their
+    coordinates (code, detail, logits)."""
+    out = []
+    if days_apart > 0:
+        share = min(days_apart / window_days, 1.0) if window_days > 0 else 1.0
+        out.append(("time", f"{days_apart:.1f} hari", -TIME_WEIGHT * share))
+    if km_apart is not None:
+        value = (
+            NEAR_WEIGHT
+            if km_apart <= NEAR_KM
+            else FAR_WEIGHT
+            if km_apart >= FAR_KM
+            else 0.0
+        )
+        out.append(("coordinates", f"{km_apart:.2f} km", value))
+    return out
+
+
+def logit(
+    a: Profile,
+    b: Profile,
+    *,
+    days_apart: float = 0.0,
+    window_days: float = 30.0,
+    km_apart: float | None = None,
+) -> tuple[float, bool]:
+    """The score of two reports in logits and whether they share a place:
+    the sum of :func:`components`, without building its words (the index
+    calls this on its candidates). A pair that cannot reach
+    :data:`THRESHOLD` is left early: its score is then only a bound below
+    the threshold."""
+    objects, states = _concepts(a.objects, b.objects), _concepts(a.states, b.states)
+    problem = _PROBLEM_PART[objects, states]
+    context = sum(value for _, _, value in _context(days_apart, window_days, km_apart))
+    bound = WEIGHTS["bias"] + problem + context + _BEST_PLACES_AND_SPELLING
+    if bound < THRESHOLD_LOGIT or not keyed(a, b):
+        return min(bound, THRESHOLD_LOGIT - 1.0), False
+    # places one by one, the cheapest first; each lowers the bound (most
+    # hard negatives differ in one place and leave here)
+    w = WEIGHTS.get
+    conflict = False
+    places: dict[str, tuple[int, str]] = {}
+    for code, tag in _CHEAPEST_FIRST:
+        verdict = places[code] = _compare_places(a, b, tag, explain=False)
+        if verdict[0] <= 0:
+            bound -= max(w(code + "_same", 0.0), 0.0)
+        if verdict[0] < 0:
+            bound += w(code + "_diff", 0.0)
+            if not conflict:
+                conflict = True
+                bound += w("places_conflict", 0.0) - max(w("places_agree", 0.0), 0.0)
+        if bound < THRESHOLD_LOGIT:
+            return THRESHOLD_LOGIT - 1.0, False
+    v = _Verdicts(
+        {code: places[code] for code, _ in _PLACE_TAGS},
+        objects,
+        states,
+        0.0,
+        _one_sided(a, b, places),
+    )
+    z = sum(WEIGHTS[name] * value for name, value in _features(v).items())
+    z += context
+    shared = any(verdict > 0 for verdict, _ in v.places.values())
+    shared = shared and not v.too_few_shared
+    # the spelling part is the dearest: only when it can still matter
+    if z + max(WEIGHTS.get("trigrams", 0.0), 0.0) >= THRESHOLD_LOGIT and shared:
+        ga, gb = _trigrams(a.words), _trigrams(b.words)
+        if ga and gb:
+            z += (
+                WEIGHTS.get("trigrams", 0.0)
+                * len(ga & gb)
+                / math.sqrt(len(ga) * len(gb))
+            )
+    return z, shared
+
+
+def _problem_part(objects: int, states: int) -> float:
+    w = WEIGHTS.get
+    value = 0.0
+    for code, verdict in (("object", objects), ("state", states)):
+        if verdict > 0:
+            value += w(code + "_same", 0.0)
+        elif verdict < 0:
+            value += w(code + "_diff", 0.0)
+    if 1 in (objects, states) and -1 not in (objects, states):
+        value += w("problem_agree", 0.0)
+    return value
+
+
+# the problem's part of the score for each (objects, states) verdict, and
+# the most the places and the spelling can add: bounds for leaving early
+_PROBLEM_PART = {(o, st): _problem_part(o, st) for o in (-1, 0, 1) for st in (-1, 0, 1)}
+_BEST_PLACES_AND_SPELLING = sum(
+    max(v, 0.0)
+    for k, v in WEIGHTS.items()
+    if k.startswith(("places_", "trigrams", *(c + "_" for c in _PLACE_CODES)))
+)
+
+
+def components(
+    a: Profile,
+    b: Profile,
+    *,
+    days_apart: float = 0.0,
+    window_days: float = 30.0,
+    km_apart: float | None = None,
+) -> list[Component]:
+    """Each part of the paraphrase score of two reports, with what was found
+    (in Indonesian, for staff) and its contribution in logits; their sum is
+    :func:`probability`'s input."""
+    w = WEIGHTS
+    v = _verdicts(a, b, explain=True)
+    out = [Component("bias", _LABELS["bias"], "", w["bias"])]
+    for code, (verdict, detail) in v.places.items():
+        out.append(_part(code, verdict, detail))
+    for code, verdict, mine, theirs in (
+        ("object", v.objects, a.objects, b.objects),
+        ("state", v.states, a.states, b.states),
+    ):
+        if verdict > 0:
+            detail = ", ".join(_concept_words(mine & theirs))
+        elif verdict < 0:
+            shown_a, shown_b = _concept_words(mine), _concept_words(theirs)
+            detail = f"{', '.join(shown_a)} / {', '.join(shown_b)}"
+        else:
+            detail = ", ".join(_concept_words(mine or theirs))
+        out.append(_part(code, verdict, detail))
+    if v.places_conflict:
+        codes = [_LABELS[c] for c, (x, _) in v.places.items() if x < 0]
+        out.append(_flag("places_conflict", "; ".join(codes)))
+    elif v.places_agree:
+        codes = [_LABELS[c] for c, (x, _) in v.places.items() if x > 0]
+        out.append(_flag("places_agree", "; ".join(codes)))
+    if v.problem_agree:
+        out.append(_flag("problem_agree", ""))
+    if any(x > 0 for x, _ in v.places.values()) and not keyed(a, b):
+        out.append(
+            Component(
+                "details",
+                _LABELS["details"],
+                "tidak ada nama tempat yang persis sama: tidak ditautkan",
+                0.0,
+            )
+        )
+    elif v.too_few_shared and any(x > 0 for x, _ in v.places.values()):
+        out.append(
+            Component(
+                "details",
+                _LABELS["details"],
+                "tempat yang hanya disebut satu laporan sama banyak atau lebih "
+                "dari tempat yang sama: tidak ditautkan",
+                0.0,
+            )
+        )
+    out.append(
+        Component(
+            "trigrams",
+            _LABELS["trigrams"],
+            f"{v.trigrams:.2f}",
+            round(w.get("trigrams", 0.0) * v.trigrams, 3),
+        )
+    )
+    for code, detail, value in _context(days_apart, window_days, km_apart):
+        out.append(Component(code, _LABELS[code], detail, round(value, 3)))
+    return out
+
+
+def _flag(code: str, detail: str) -> Component:
+    return Component(code, _LABELS[code], detail, WEIGHTS.get(code, 0.0))
+
+
+def _part(code: str, verdict: int, detail: str) -> Component:
+    if verdict > 0:
+        return Component(
+            code, _LABELS[code], "sama: " + detail, WEIGHTS.get(code + "_same", 0.0)
+        )
+    if verdict < 0:
+        return Component(
+            code, _LABELS[code], "berbeda: " + detail, WEIGHTS.get(code + "_diff", 0.0)
+        )
+    shown = f"hanya satu laporan: {detail}" if detail else "tidak disebut"
+    return Component(code, _LABELS[code], shown, 0.0)
+
+
+# the concepts of problems_id.tsv as staff read them
+_CONCEPT_WORDS = {
+    "road": "jalan", "bridge": "jembatan", "water": "air", "power": "listrik",
+    "streetlight": "lampu jalan", "waste": "sampah", "drain": "saluran/got",
+    "flood": "banjir", "tree": "pohon", "mosquito": "nyamuk/DBD",
+    "animal": "hewan", "noise": "kebisingan", "document": "dokumen",
+    "health": "kesehatan", "school": "sekolah", "parking": "parkir",
+    "vendor": "pedagang", "gas": "gas", "signal": "sinyal", "fire": "asap/api",
+    "transport": "angkutan", "traffic": "lalu lintas", "building": "bangunan",
+    "broken": "rusak", "off": "mati/tidak mengalir", "dirty": "kotor/keruh",
+    "leak": "bocor", "blocked": "tersumbat", "piled": "menumpuk",
+    "flooded": "tergenang", "fallen": "tumbang", "dark": "gelap",
+    "noisy": "bising", "smelly": "bau", "charged": "pungutan/mahal",
+    "scarce": "langka", "slow": "lambat", "loose": "berkeliaran",
+    "breeding": "berkembang biak", "burning": "terbakar", "missing": "hilang",
+    "weak": "lemah",
+}  # fmt: skip
+
+
+def _concept_words(concepts: Iterable[str]) -> list[str]:
+    return sorted(_CONCEPT_WORDS.get(c, c) for c in concepts)
+
+
+def probability(parts: Iterable[Component] | float) -> float:
+    """The calibrated probability that two reports are one event, from
+    their components or a :func:`logit`."""
+    z = parts if isinstance(parts, float) else sum(c.contribution for c in parts)
+    return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+
+def shares_place(parts: Iterable[Component]) -> bool:
+    """True when the two reports name at least one place in common (a link
+    in other words needs one: the problem alone is not an event), and the
+    places only one of them names are fewer (:attr:`_Verdicts.too_few_shared`)."""
+    parts = list(parts)
+    if any(c.code == "details" for c in parts):
+        return False
+    return any(c.code in _PLACE_CODES and c.detail.startswith("sama") for c in parts)
+
+
+def linked(parts: Sequence[Component]) -> bool:
+    """The verdict: one event when the score reaches :data:`THRESHOLD` and a
+    place is shared."""
+    return probability(parts) >= THRESHOLD and shares_place(parts)
+
+
+def compare_texts(
+    a: str, b: str, known: frozenset[str] = frozenset()
+) -> list[Component]:
+    """The components of two raw texts (matching form is computed here):
+    what the labelled set and its test score; ``known``: place names of the
+    gazetteer in matching form (:func:`gazetteer_names`)."""
+    from normalizer.dedupe.keys import key_tokens
+    from normalizer.matching import matching_text
+
+    pa = Profile.of(key_tokens(matching_text(a)), known=known)
+    pb = Profile.of(key_tokens(matching_text(b)), known=known)
+    return components(pa, pb)
+
+
+def gazetteer_names(names: Iterable[str]) -> frozenset[str]:
+    """Place names (a gazetteer's desa, kelurahan and kecamatan, aliases
+    included) in the matching form :func:`places_of` looks them up in: one
+    or two key tokens."""
+    from normalizer.dedupe.keys import key_tokens
+    from normalizer.matching import matching_text
+
+    out = set()
+    for name in names:
+        keys = key_tokens(matching_text(name))
+        if 1 <= len(keys) <= 2:
+            out.add(" ".join(keys))
+    # a word that begins a longer name is ambiguous alone (``kotabaru`` is
+    # the town, ``kotabaru hilir`` a kelurahan of it)
+    firsts = {name.split()[0] for name in out if " " in name}
+    return frozenset(name for name in out if name not in firsts)
