@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field
 
 from config.channel_base import MB, ChannelBase
-from config.common import Seconds, StrictModel
+from config.common import Seconds, SmtpSettings, StrictModel
 
 
 class MapSettings(StrictModel):
@@ -76,5 +76,14 @@ class WebformChannelSettings(ChannelBase):
         default=3, ge=0, le=3, description="'sudah dilaporkan?' shows this many"
     )
     map: MapSettings = Field(default_factory=MapSettings)
+    smtp: SmtpSettings | None = Field(
+        default=None,
+        description="mail server for the acknowledgement and status mails to a "
+        "citizen who left an e-mail address; without it the form's cases are "
+        "answered on the web only (confirmation and /lacak)",
+    )
+    message_id_domain: str | None = Field(
+        default=None, description="domain of our Message-IDs (default: from_address's)"
+    )
     poll_interval: Seconds = 1.0
     batch_size: int = Field(default=40, ge=1, le=1000)

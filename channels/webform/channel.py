@@ -15,15 +15,17 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+from channels.imap.smtp import SmtpReplier
 from channels.push_spool import PushSpool, SpooledBody
 from channels.webform.submission import Submission
 from config.webform_settings import WebformChannelSettings
 from contracts.channel import FetchResult
-from contracts.errors import FatalChannelError, NotReplayable
+from contracts.errors import FatalChannelError, NotReplayable, RecipientUnreachable
 from contracts.records import (
     InboundAttachment,
     InboundMessage,
     Location,
+    OutgoingReply,
     RejectedItem,
     Reporter,
 )
@@ -155,6 +157,11 @@ class WebformChannel:
         self.name = settings.name
         self.settings = settings
         self.spool = spool_of(settings, base_dir)
+        if settings.smtp is not None:
+            # only with a mail server is the form a channel that answers
+            # (the shell asks for send_reply): e-mail addresses only
+            self._mailer = SmtpReplier(settings.smtp, settings.message_id_domain)
+            self.send_reply = self._send_mail
 
     def __repr__(self) -> str:
         return f"WebformChannel(name={self.name!r})"
@@ -216,6 +223,15 @@ class WebformChannel:
             more=len(bodies) >= limit,
             receipts=tuple(bodies),
         )
+
+    async def _send_mail(self, reply: OutgoingReply) -> str | None:
+        """Mail a reply to the address the citizen left on the form."""
+        if "@" not in reply.recipient:
+            raise RecipientUnreachable(
+                "the web form answers e-mail addresses only (WhatsApp numbers "
+                "are kept for staff)"
+            )
+        return await self._mailer.send_reply(reply)
 
     async def after_commit(self, result: FetchResult) -> None:
         """Remove the stored submissions (their markers stay: a late double
