@@ -232,3 +232,21 @@ def test_no_serious_accessibility_violation(browser, form_live, width):
         assert found == {k: [] for k in found}
     finally:
         context.close()
+
+
+def test_photo_gps_suggests_the_location(browser, form_live, tmp_path):
+    context = _context(browser, form_live, 390)
+    page = context.new_page()
+    try:
+        page.goto("/lapor")
+        path = tmp_path / "IMG_0001.jpg"
+        path.write_bytes(photo((-3.2512, 116.2101)))
+        page.set_input_files("#f-lampiran", [str(path)])
+        page.wait_for_selector("#photo-gps:not([hidden])")
+        assert "-3.25120, 116.21010" in page.inner_text("#photo-gps")
+        page.click("#use-photo-location")
+        assert page.input_value("#f-sumber") == "foto"
+        assert page.input_value("#f-lat") == "-3.251200"
+        assert "dari foto Anda" in page.inner_text("#pin-status")
+    finally:
+        context.close()
