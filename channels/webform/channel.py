@@ -9,8 +9,10 @@ between reads them again, recognised by ``(channel, "form:<id>")``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import time
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -109,6 +111,21 @@ def text_of(text: str, place: str) -> str:
     return f"{text}\n\nLokasi: {place}" if place else text
 
 
+def prune_markers(spool: PushSpool, older_than: float, now: float) -> int:
+    """Remove the markers of forms older than ``older_than`` seconds (such a
+    form is refused as expired anyway); returns how many."""
+    forms = spool.directory / "forms"
+    if not forms.is_dir():
+        return 0
+    removed = 0
+    for marker in forms.iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            if now - marker.stat().st_mtime > older_than:
+                marker.unlink()
+                removed += 1
+    return removed
+
+
 def to_item(channel: str, submission: Submission) -> InboundMessage:
     """The pipeline's item of a submission."""
     s = submission
@@ -157,6 +174,7 @@ class WebformChannel:
         self.name = settings.name
         self.settings = settings
         self.spool = spool_of(settings, base_dir)
+        self._next_prune = 0.0
         if settings.smtp is not None:
             # only with a mail server is the form a channel that answers
             # (the shell asks for send_reply): e-mail addresses only
@@ -234,11 +252,18 @@ class WebformChannel:
         return await self._mailer.send_reply(reply)
 
     async def after_commit(self, result: FetchResult) -> None:
-        """Remove the stored submissions (their markers stay: a late double
-        submit still shows the same number)."""
+        """Remove the stored submissions. Their markers stay while the form
+        could still be sent again (a late double submit shows the same
+        number), then go: at most once an hour, those a day past that."""
         for body in result.receipts:
             if isinstance(body, SpooledBody):
                 await asyncio.to_thread(self.spool.done, body)
+        now = time.time()
+        if now >= self._next_prune:
+            # a form's marker outlives its form by a day at most
+            self._next_prune = now + 3600
+            older = self.settings.form_valid_hours * 3600 + 86400
+            await asyncio.to_thread(prune_markers, self.spool, older, now)
 
     async def close(self) -> None:
         """Nothing to release."""

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import shutil
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
 from channels.webform import WebformChannel
-from channels.webform.channel import spool_of, store
+from channels.webform.channel import sent_before, spool_of, store
 from channels.webform.submission import StoredFile, Submission
 from config.webform_settings import WebformChannelSettings
 from contracts.channel import Channel
@@ -84,3 +86,17 @@ def test_item_carries_the_form_and_the_shown_number(tmp_path: Path) -> None:
     assert item.text.endswith("Lokasi: Kecamatan Pulau Laut Utara")
     assert item.attachments[0].data == b"\xff\xd8\xff-bytes"
     assert b"-bytes" not in item.raw  # the raw payload names files, no bytes
+
+
+def test_old_form_markers_are_pruned_after_a_commit(tmp_path: Path) -> None:
+    source = WebformSource(tmp_path / "spool")
+    spool = spool_of(source.settings)
+    store(spool, submission(1))
+    store(spool, submission(2))
+    old = spool.directory / "forms" / f"{1:032x}"
+    week_ago = time.time() - 7 * 86400
+    os.utime(old, (week_ago, week_ago))
+    channel = source.channel()
+    asyncio.run(channel.after_commit(asyncio.run(channel.fetch(None, 10))))
+    assert not old.exists()
+    assert sent_before(spool, f"{2:032x}") == "ADU-0000-0002"  # still recent
