@@ -52,7 +52,10 @@ class WebformChannelSettings(ChannelBase):
         description="longest side of a stored photo; larger ones are scaled down",
     )
     submissions_per_hour: int = Field(
-        default=10, ge=1, description="submissions per client address per hour"
+        default=20,
+        ge=1,
+        description="sends per client address per hour, refused ones included "
+        "(a citizen fixing a mistake sends again)",
     )
     captcha: Literal["altcha", "off"] = Field(
         default="altcha",

@@ -41,6 +41,8 @@ from channels.webform.validate import Checked, check_form
 from config.localtime import local_time, zone
 from dengar.web.deps import Ctx, Db
 from dengar.web.lapor_state import HOUR, FormState
+from dengar.web.public import TOO_MANY
+from dengar.web.ratelimit import RateLimiter
 from dengar.web.similar import similar_open_cases
 from storage.tables import ComplaintRow
 
@@ -128,6 +130,13 @@ async def submit(request: Request, ctx: Ctx, session: Db) -> Response:
             ctx, request, state, values, new_token(state.key), MSG["expired"], 400
         )
     if values["aksi"] == "periksa":
+        # a search, limited like the tracking page's lookups
+        lookups: RateLimiter = request.app.state.tracking_limiter
+        if not lookups.allow(client):
+            return _render(
+                ctx, request, state, values, values["token"], TOO_MANY, 429,
+                headers={"Retry-After": "60"},
+            )  # fmt: skip
         similar = await asyncio.to_thread(_similar, ctx, session, state, values)
         notice = MSG["files_again"] if any(n for n, _ in uploads) else None
         return _render(

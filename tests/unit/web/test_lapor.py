@@ -16,6 +16,7 @@ from sqlmodel import select
 from dengar.app import App
 from dengar.runner import Runner
 from dengar.web.app import create_app
+from dengar.web.ratelimit import RateLimiter
 from storage.tables import AttachmentRow, ComplaintRow
 from tests.unit.web.lapor_setup import fields, form_settings, photo
 
@@ -258,3 +259,14 @@ def test_form_page_is_public_and_uncached(make_form):
     assert "tile.openstreetmap.org" in page.headers["content-security-policy"]
     assert "<altcha-widget" in page.text
     assert "Gunakan lokasi saya" in page.text
+
+
+def test_similar_case_search_is_limited_like_tracking_lookups(make_form):
+    _app, client = make_form()
+    client.app.state.tracking_limiter = RateLimiter(1, 60.0)
+    page = client.get("/lapor").text
+    assert client.post("/lapor", data=fields(page, aksi="periksa")).status_code == 200
+    again = client.post("/lapor", data=fields(page, aksi="periksa"))
+    assert again.status_code == 429
+    assert "Terlalu banyak permintaan" in again.text
+    assert "Jalan berlubang di depan SDN 3" in again.text  # values kept
