@@ -19,7 +19,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from starlette.datastructures import UploadFile
 
 from channels.webform.captcha import FIELD as CAPTCHA_FIELD
 from channels.webform.captcha import challenge_json, solution_valid
@@ -40,6 +39,7 @@ from channels.webform.tokens import (
 from channels.webform.validate import Checked, check_form
 from config.localtime import local_time, zone
 from dengar.web.deps import Ctx, Db
+from dengar.web.form_body import TooLarge, read_form
 from dengar.web.lapor_state import HOUR, FormState
 from dengar.web.public import TOO_MANY
 from dengar.web.ratelimit import RateLimiter
@@ -87,6 +87,7 @@ _TEXT_FIELDS = (
     "lon", "sumber_lokasi", "kategori", "kerahasiaan", "kontak", "email",
     "whatsapp", "dukung", "token", "aksi", CAPTCHA_FIELD,
 )  # fmt: skip
+FILE_FIELD = "lampiran"
 _PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
@@ -116,8 +117,8 @@ async def submit(request: Request, ctx: Ctx, session: Db) -> Response:
     if declared.isdigit() and int(declared) > limit:
         return _refused(ctx, request, state, "too_large", 413)
     try:
-        fields, uploads = await _read_form(request, limit)
-    except _TooLarge:
+        fields, uploads = await read_form(request, limit, _TEXT_FIELDS, FILE_FIELD)
+    except TooLarge:
         return _refused(ctx, request, state, "too_large", 413)
     except (ValueError, KeyError, AssertionError):
         return _refused(ctx, request, state, "unreadable", 400)
@@ -287,53 +288,6 @@ def _similar(
             }
         )
     return out
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _read_form(
-    request: Request, limit: int
-) -> tuple[dict[str, str], list[tuple[str, bytes]]]:
-    """The text fields and the files of a capped multipart (or urlencoded)
-    body; ``_TooLarge`` past ``limit`` bytes."""
-    received = 0
-
-    async def capped() -> Any:
-        nonlocal received
-        async for chunk in request.stream():
-            received += len(chunk)
-            if received > limit:
-                raise _TooLarge
-            yield chunk
-
-    parsed = await Request(request.scope, _replay(capped())).form(
-        max_files=10, max_fields=50
-    )
-    fields: dict[str, str] = {}
-    uploads: list[tuple[str, bytes]] = []
-    try:
-        for name, value in parsed.multi_items():
-            if isinstance(value, UploadFile):
-                if name == "lampiran":
-                    uploads.append((value.filename or "", await value.read()))
-            elif name in _TEXT_FIELDS and name not in fields:
-                fields[name] = value[:20_000]
-    finally:
-        await parsed.close()
-    return fields, uploads
-
-
-def _replay(chunks: Any) -> Any:
-    async def receive() -> dict[str, Any]:
-        try:
-            chunk = await chunks.__anext__()
-        except StopAsyncIteration:
-            return {"type": "http.request", "body": b"", "more_body": False}
-        return {"type": "http.request", "body": chunk, "more_body": True}
-
-    return receive
 
 
 def _render(

@@ -250,3 +250,19 @@ def test_photo_gps_suggests_the_location(browser, form_live, tmp_path):
         assert "dari foto Anda" in page.inner_text("#pin-status")
     finally:
         context.close()
+
+
+def test_too_many_files_said_before_sending(browser, form_live, tmp_path):
+    context = _context(browser, form_live, 390)
+    page = context.new_page()
+    try:
+        page.goto("/lapor")
+        paths = []
+        for i in range(4):
+            path = tmp_path / f"f{i}.jpg"
+            path.write_bytes(photo(None))
+            paths.append(str(path))
+        page.set_input_files("#f-lampiran", paths)
+        assert "Paling banyak 3 berkas lampiran." in page.inner_text("#lampiran-check")
+    finally:
+        context.close()

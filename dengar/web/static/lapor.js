@@ -104,6 +104,26 @@
     return [lat, lon];
   }
 
+  /* Says at once what the server would refuse (too many, too large), so
+     the citizen does not wait for an upload that cannot pass. */
+  function checkFiles(input) {
+    var note = document.getElementById("lampiran-check");
+    var most = parseInt(input.dataset.maxFiles, 10);
+    var bytes = parseInt(input.dataset.maxBytes, 10);
+    var problems = [];
+    var files = Array.prototype.slice.call(input.files || []);
+    if (files.length > most) { problems.push("Paling banyak " + most + " berkas lampiran."); }
+    files.forEach(function (f) {
+      if (f.size > bytes) {
+        problems.push("Berkas “" + f.name + "” terlalu besar (" + (f.size / 1e6).toFixed(1) +
+          " MB; paling besar " + Math.round(bytes / 1e6) + " MB).");
+      }
+    });
+    note.textContent = problems.join(" ");
+    note.hidden = problems.length === 0;
+    input.setCustomValidity(problems.join(" "));
+  }
+
   function initPhotos(place) {
     var input = document.getElementById("f-lampiran");
     var box = document.getElementById("photo-gps");
@@ -159,6 +179,8 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    var files = document.getElementById("f-lampiran");
+    if (files) { files.addEventListener("change", function () { checkFiles(files); }); }
     initPhotos(initMap()); initDesa(); initPrint();
   });
 })();

@@ -270,3 +270,20 @@ def test_similar_case_search_is_limited_like_tracking_lookups(make_form):
     assert again.status_code == 429
     assert "Terlalu banyak permintaan" in again.text
     assert "Jalan berlubang di depan SDN 3" in again.text  # values kept
+
+
+def test_body_without_length_is_cut_at_the_cap(make_form):
+    _app, client = make_form(max_body_bytes=100_000)
+
+    def endless():
+        yield b'--x\r\nContent-Disposition: form-data; name="isi"\r\n\r\n'
+        for _ in range(50):
+            yield b"a" * 10_000
+
+    sent = client.post(
+        "/lapor",
+        content=endless(),
+        headers={"content-type": "multipart/form-data; boundary=x"},
+    )
+    assert sent.status_code == 413
+    assert "Kiriman terlalu besar" in sent.text
