@@ -8,14 +8,76 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from types import MappingProxyType
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
-from config.channel_base import MB, ChannelBase
-from config.common import Seconds, Security, SmtpSettings, StrictModel
-from config.webform_settings import WebformChannelSettings
+from config.common import Seconds, Security, Slug, SmtpSettings, StrictModel
+from contracts.policy import ChannelPolicy
+
+MB = 1_000_000
+# a chat message within this many minutes of the citizen's last one
+# continues that case; the bot's /start text names the same value
+SESSION_MINUTES = 10.0
+
+
+def channel_policy(kind: str, **specific: Any) -> ChannelPolicy:
+    """The policy of a channel of type ``kind``: what it does not set is
+    off (no session, no confirmation window, no triage, no rate limit, no
+    loop domain). The one place of these defaults."""
+    values: dict[str, Any] = {
+        "session_minutes": 0.0,
+        "confirmation_window": 0.0,
+        "triage": False,
+        "auto_dispatch_min_score": None,
+        "messages": MappingProxyType({}),
+        "acks_per_address_per_hour": None,
+        "message_id_domain": None,
+        "forwarders": (),
+        "private_chats_only": False,
+    }
+    values.update(specific)
+    return ChannelPolicy(kind=kind, **values)
+
+
+def require_secrets(settings: BaseModel, *keys: str) -> None:
+    """Refuse an enabled channel whose secret ``keys`` are empty: an unset
+    ``${VAR:-}`` leaves them so, and the channel's library would fail later
+    with an error that names neither the channel nor the setting."""
+    if not getattr(settings, "enabled", True):
+        return
+    for key in keys:
+        secret = getattr(settings, key)
+        if isinstance(secret, SecretStr) and not secret.get_secret_value().strip():
+            raise ValueError(
+                f"channel {getattr(settings, 'name', '?')!r}: {key} is empty (is "
+                "its environment variable set?); set it or disable the channel"
+            )
+
+
+class ChannelBase(StrictModel):
+    """What every channel has."""
+
+    name: Slug
+    enabled: bool = True
+    poll_interval: Seconds = 60.0
+    batch_size: int = Field(default=100, ge=1, le=10_000)
+    messages: dict[str, str] = Field(
+        default_factory=dict,
+        description="overrides of the reply templates for this channel "
+        "(docs/messages.md lists them with examples)",
+    )
+
+    def policy(self) -> ChannelPolicy:
+        """How the pipeline treats this channel's items (read once at start-up)."""
+        raise NotImplementedError
+
+    def _policy(self, kind: str, **specific: Any) -> ChannelPolicy:
+        return channel_policy(
+            kind, messages=MappingProxyType(dict(self.messages)), **specific
+        )
 
 
 class MaildirChannelSettings(ChannelBase):
@@ -25,6 +87,10 @@ class MaildirChannelSettings(ChannelBase):
     path: Path
     after_import: Literal["move", "keep"] = "move"
     max_message_bytes: int = Field(default=25 * MB, ge=1)
+
+    def policy(self) -> ChannelPolicy:
+        """How the pipeline treats this channel's items (read once at start-up)."""
+        return self._policy("maildir")
 
 
 _AFTER_IMPORT = re.compile(r"^(keep|flag_seen|move:.+)$")
@@ -118,7 +184,17 @@ class ImapChannelSettings(ChannelBase):
             raise ValueError(
                 f"give exactly one of password, oauth2_token or oauth2 ({found})"
             )
+        require_secrets(self, *given)
         return self
+
+    def policy(self) -> ChannelPolicy:
+        """How the pipeline treats this channel's items (read once at start-up)."""
+        return self._policy(
+            "imap",
+            acks_per_address_per_hour=self.acks_per_address_per_hour,
+            message_id_domain=self.message_id_domain,
+            forwarders=tuple(self.forwarders),
+        )
 
     @property
     def effective_port(self) -> int:
@@ -133,7 +209,12 @@ class ChatChannelBase(ChannelBase):
     conversation with the citizen, who may shape a new case before an agency
     sees it."""
 
-    session_minutes: float = Field(default=10, ge=0)
+    session_minutes: float = Field(
+        default=SESSION_MINUTES,
+        ge=0,
+        description="a message within this many minutes of the citizen's "
+        "last one continues that case (the bot's /start says so); 0: never",
+    )
     confirmation_window: float = Field(
         default=120.0,
         ge=0,
@@ -143,6 +224,14 @@ class ChatChannelBase(ChannelBase):
             "a choice ends the wait, 0 sends at once"
         ),
     )
+
+    def _policy(self, kind: str, **specific: Any) -> ChannelPolicy:
+        return super()._policy(
+            kind,
+            session_minutes=self.session_minutes,
+            confirmation_window=self.confirmation_window,
+            **specific,
+        )
 
 
 class TelegramChannelSettings(ChatChannelBase):
@@ -187,6 +276,10 @@ class TelegramChannelSettings(ChatChannelBase):
     batch_size: int = Field(default=40, ge=1, le=100)
     poll_interval: Seconds = 1.0
 
+    def policy(self) -> ChannelPolicy:
+        """How the pipeline treats this channel's items (read once at start-up)."""
+        return self._policy("telegram", private_chats_only=self.private_chats_only)
+
     @model_validator(mode="before")
     @classmethod
     def _no_own_webhook_server(cls, data: object) -> object:
@@ -203,13 +296,8 @@ class TelegramChannelSettings(ChatChannelBase):
 
     @model_validator(mode="after")
     def _enabled_needs_token(self) -> TelegramChannelSettings:
-        # an unset ${VAR:-} leaves it empty: say so here, not as a database
-        # error when the bot library refuses it
-        if self.enabled and not self.token.get_secret_value().strip():
-            raise ValueError(
-                f"channel {self.name!r}: token is empty (is its environment "
-                "variable set?); set it or disable the channel"
-            )
+        # not as a database error when the bot library refuses it
+        require_secrets(self, "token")
         return self
 
     @model_validator(mode="after")
@@ -270,20 +358,23 @@ class WhatsAppChannelSettings(ChatChannelBase):
         "(relative to the working directory); one subdirectory per channel",
     )
     max_webhook_bytes: int = Field(default=3 * MB, ge=1024)
+    messages_per_second: int = Field(
+        default=80,
+        ge=1,
+        le=1000,
+        description="the number's throughput in WhatsApp Manager (80 by "
+        "default, 1000 once Meta upgraded it); sends keep below it",
+    )
     poll_interval: Seconds = 1.0
     batch_size: int = Field(default=40, ge=1, le=100)
 
+    def policy(self) -> ChannelPolicy:
+        """How the pipeline treats this channel's items (read once at start-up)."""
+        return self._policy("whatsapp")
+
     @model_validator(mode="after")
     def _enabled_needs_secrets(self) -> WhatsAppChannelSettings:
-        if not self.enabled:
-            return self
-        for key in ("access_token", "app_secret", "verify_token"):
-            secret: SecretStr = getattr(self, key)
-            if not secret.get_secret_value().strip():
-                raise ValueError(
-                    f"channel {self.name!r}: {key} is empty (is its environment "
-                    "variable set?); set it or disable the channel"
-                )
+        require_secrets(self, "access_token", "app_secret", "verify_token")
         return self
 
 
@@ -317,13 +408,21 @@ class XChannelSettings(ChannelBase):
     )
     api_base_url: str = "https://api.twitter.com"
 
+    def policy(self) -> ChannelPolicy:
+        """How the pipeline treats this channel's items (read once at start-up):
+        every post waits for triage, or with ``auto_dispatch`` only those the
+        rules score below ``auto_dispatch_min_score``."""
+        return self._policy(
+            "x",
+            triage=True,
+            auto_dispatch_min_score=(
+                self.auto_dispatch_min_score if self.auto_dispatch else None
+            ),
+        )
+
     @model_validator(mode="after")
     def _enabled_needs_token(self) -> XChannelSettings:
-        if self.enabled and not self.bearer_token.get_secret_value().strip():
-            raise ValueError(
-                f"channel {self.name!r}: bearer_token is empty (is its environment "
-                "variable set?); set it or disable the channel"
-            )
+        require_secrets(self, "bearer_token")
         return self
 
     @model_validator(mode="after")
@@ -342,6 +441,86 @@ class XChannelSettings(ChannelBase):
                 "access_token_secret"
             )
         return self
+
+
+class MapSettings(StrictModel):
+    """The map of the form: tiles from a server the regency chooses."""
+
+    tile_url: str = Field(
+        default="https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        description="tile URL template with {z}, {x}, {y}; the browser loads "
+        "tiles from it (the page allows this one host in its CSP)",
+    )
+    attribution: str = "© OpenStreetMap contributors"
+    center_latitude: float = Field(default=-3.2, ge=-90, le=90)
+    center_longitude: float = Field(default=116.2, ge=-180, le=180)
+    zoom: int = Field(default=10, ge=1, le=19)
+
+
+class WebformChannelSettings(ChannelBase):
+    """The citizen web form ``/lapor``."""
+
+    type: Literal["webform"]
+    spool_directory: Path = Field(
+        default=Path("./spool/webform"),
+        description="where submissions wait for the pipeline (relative to the "
+        "working directory); one subdirectory per channel",
+    )
+    max_files: int = Field(default=3, ge=0, le=3)
+    max_file_bytes: int = Field(default=5 * MB, ge=10_000)
+    max_body_bytes: int = Field(
+        default=17 * MB,
+        ge=100_000,
+        description="cap of one submission (text, files and multipart framing)",
+    )
+    image_max_pixels: int = Field(
+        default=2048,
+        ge=256,
+        description="longest side of a stored photo; larger ones are scaled down",
+    )
+    submissions_per_hour: int = Field(
+        default=20,
+        ge=1,
+        description="sends per client address per hour, refused ones included "
+        "(a citizen fixing a mistake sends again)",
+    )
+    captcha: Literal["altcha", "off"] = Field(
+        default="altcha",
+        description="ALTCHA proof of work (self-hosted); off only for tests",
+    )
+    captcha_max_number: int = Field(
+        default=100_000,
+        ge=1000,
+        description="ALTCHA difficulty: a browser tries half of it on average",
+    )
+    without_javascript_per_hour: int = Field(
+        default=3,
+        ge=0,
+        description="submissions per address per hour without the proof of work "
+        "(a browser with JavaScript off cannot solve it); 0 refuses them",
+    )
+    form_valid_hours: float = Field(
+        default=24, gt=0, description="how long a rendered form may be submitted"
+    )
+    similar_cases: int = Field(
+        default=3, ge=0, le=3, description="'sudah dilaporkan?' shows this many"
+    )
+    map: MapSettings = Field(default_factory=MapSettings)
+    smtp: SmtpSettings | None = Field(
+        default=None,
+        description="mail server for the acknowledgement and status mails to a "
+        "citizen who left an e-mail address; without it the form's cases are "
+        "answered on the web only (confirmation and /lacak)",
+    )
+    message_id_domain: str | None = Field(
+        default=None, description="domain of our Message-IDs (default: from_address's)"
+    )
+    poll_interval: Seconds = 1.0
+    batch_size: int = Field(default=40, ge=1, le=1000)
+
+    def policy(self) -> ChannelPolicy:
+        """How the pipeline treats this channel's items (read once at start-up)."""
+        return self._policy("webform")
 
 
 ChannelSettings = Annotated[

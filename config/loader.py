@@ -18,6 +18,10 @@ from config.redaction import remember_settings
 from config.settings import Settings, cross_check
 
 DEFAULT_PATH = Path("dengar.yaml")
+# libyaml when PyYAML was built with it: the pure-Python parser alone took
+# longer than a light command may take to start (bench/cli.py); its nodes
+# carry the same line marks
+_COMPOSER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 PathT = tuple[str | int, ...]
@@ -91,7 +95,7 @@ def parse_settings(
     """Validate configuration text; see ``load_settings``."""
     env = os.environ if environ is None else environ
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_COMPOSER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -101,7 +105,10 @@ def parse_settings(
         ) from None
     problems: list[ConfigProblem] = []
     lines: dict[PathT, int] = {}
-    data: Any = {} if node is None else _to_data(node, (), lines, env, problems)
+    scalars = yaml.SafeLoader("")
+    data: Any = (
+        {} if node is None else _to_data(node, (), lines, env, problems, scalars)
+    )
     if not isinstance(data, dict):
         raise ConfigError(source, [ConfigProblem((), "the file must be a mapping")])
     interpolation_paths = {p.path for p in problems}
@@ -136,26 +143,27 @@ def _to_data(
     lines: dict[PathT, int],
     env: Mapping[str, str],
     problems: list[ConfigProblem],
+    scalars: yaml.SafeLoader,
 ) -> Any:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = yaml.SafeLoader("").construct_object(key_node)
+            key = scalars.construct_object(key_node)
             if key in out:
                 problems.append(
                     ConfigProblem(
                         (*path, key), "duplicate key", key_node.start_mark.line + 1
                     )
                 )
-            out[key] = _to_data(value_node, (*path, key), lines, env, problems)
+            out[key] = _to_data(value_node, (*path, key), lines, env, problems, scalars)
         return out
     if isinstance(node, yaml.SequenceNode):
         return [
-            _to_data(item, (*path, i), lines, env, problems)
+            _to_data(item, (*path, i), lines, env, problems, scalars)
             for i, item in enumerate(node.value)
         ]
-    value = yaml.SafeLoader("").construct_object(node)
+    value = scalars.construct_object(node)
     if isinstance(value, str) and "${" in value:
         return _interpolate(value, path, lines[path], env, problems)
     return value

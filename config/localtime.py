@@ -21,6 +21,8 @@ ZONE_ABBREVIATIONS: dict[str, str] = {
 }
 
 DEFAULT_FORMAT = "%d-%m-%Y %H:%M"
+# the CLI's tables: sorts as text, as operators are used to in a terminal
+CLI_FORMAT = "%Y-%m-%d %H:%M"
 
 
 @lru_cache(maxsize=16)

@@ -19,12 +19,15 @@ import difflib
 import functools
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import ChainableUndefined, Template, TemplateSyntaxError, Undefined, nodes
-from jinja2.exceptions import SecurityError, TemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
+
+# Jinja2 when a template is checked or rendered: a configuration without
+# http sinks (and `dengar status`, bench/cli.py) never pays for importing it
+if TYPE_CHECKING:
+    from jinja2 import Template
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 # the top-level keys of the agency message v1 (dispatcher/message.py), a
 # test keeps them equal; "$schema" is no name a template can write
@@ -69,6 +72,8 @@ class TemplateProblem(ValueError):
 
 def tojson(value: Any) -> Markup:
     """``value`` as JSON (a string quoted and escaped; nothing is ``null``)."""
+    from jinja2 import Undefined
+
     if isinstance(value, Undefined):
         value = None
     return Markup(json.dumps(value, ensure_ascii=False, default=str))
@@ -76,23 +81,32 @@ def tojson(value: Any) -> Markup:
 
 def xml_escape(value: Any) -> Markup:
     """``value`` as XML character data or attribute text (``&<>"'`` escaped)."""
+    from jinja2 import Undefined
+
     if isinstance(value, Undefined) or value is None:
         return Markup("")
     return escape(str(value))
 
 
-class _Sandbox(ImmutableSandboxedEnvironment):
-    # the default hands back an Undefined that prints as "": refuse loudly
-    def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
-        raise SecurityError(
-            f"access to attribute {attribute!r} of a {type(obj).__name__} "
-            "is not allowed"
-        )
+@functools.cache
+def _environment(xml: bool) -> ImmutableSandboxedEnvironment:
+    """The sandbox; XML bodies escape every value by default (a citizen's "<"
+    cannot break the document) and ``tojson``/``xml_escape`` output is never
+    escaped twice."""
+    from jinja2 import ChainableUndefined, Undefined
+    from jinja2.exceptions import SecurityError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+    class Sandbox(ImmutableSandboxedEnvironment):
+        # the default hands back an Undefined that prints as "": refuse loudly
+        def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
+            raise SecurityError(
+                f"access to attribute {attribute!r} of a {type(obj).__name__} "
+                "is not allowed"
+            )
 
-def _environment(autoescape: bool) -> _Sandbox:
-    env = _Sandbox(
-        autoescape=autoescape,
+    env = Sandbox(
+        autoescape=xml,
         undefined=ChainableUndefined,
         keep_trailing_newline=True,
     )
@@ -101,19 +115,16 @@ def _environment(autoescape: bool) -> _Sandbox:
     return env
 
 
-# XML bodies escape every value by default (a citizen's "<" cannot break the
-# document); ``tojson``/``xml_escape`` output is never escaped twice
-_PLAIN = _environment(autoescape=False)
-_XML = _environment(autoescape=True)
-
-
 def check_template(
     source: str, allowed: Iterable[str], *, xml: bool = False
 ) -> list[str]:
     """What is wrong with ``source`` (empty when nothing): syntax errors with
     their line in the template, names the context will not have, and
     reaches into private attributes (sandbox escapes)."""
-    env = _XML if xml else _PLAIN
+    from jinja2 import TemplateSyntaxError, nodes
+    from jinja2.exceptions import TemplateError
+
+    env = _environment(xml)
     try:
         tree = env.parse(source)
         env.compile(source)  # unknown filters and tests fail here
@@ -148,7 +159,7 @@ def check_template(
 
 @functools.lru_cache(maxsize=256)
 def _compiled(source: str, xml: bool) -> Template:
-    return (_XML if xml else _PLAIN).from_string(source)
+    return _environment(xml).from_string(source)
 
 
 def render_template(
@@ -156,6 +167,8 @@ def render_template(
 ) -> str:
     """``source`` rendered in the sandbox; :class:`TemplateProblem` when the
     sandbox refuses something or the template fails."""
+    from jinja2.exceptions import SecurityError, TemplateError
+
     try:
         return _compiled(source, xml).render(context)
     except SecurityError as exc:

@@ -18,6 +18,7 @@ from config.redaction import install as install_log_masking
 from config.redaction import remember_settings
 from config.settings import Settings
 from contracts.channel import Channel, FetchResult, Replier
+from dengar import audit
 from dengar.chat_commands import handle_command
 from dengar.dbhealth import is_outage, short_error
 from dengar.isolate import isolate
@@ -75,6 +76,7 @@ class App:
             app.sinks[agency.code] = build_sink(agency, context)
         app.pipeline = Pipeline(
             settings=settings,
+            policies=settings.channel_policies(),
             repliers=frozenset(app.repliers()),
             classifier=_classifier(settings),
             region_finder=_region_finder(settings),
@@ -253,6 +255,18 @@ class App:
                 self.pipeline.discard_uncommitted()
                 raise
         return summary
+
+    def audit(
+        self,
+        session: Session,
+        actor: str,
+        action: str,
+        target: str | None,
+        detail: str | None = None,
+    ) -> None:
+        """Stage an audit log entry (``dengar.audit``) for the parts below
+        the shell, which may not import it (``dispatcher.status.AuditTrail``)."""
+        audit.record(session, actor, action, target, detail)
 
     def notify(self, row: ComplaintRow, text: str) -> bool:
         """Queue ``text`` to the reporter of ``row`` through its channel;

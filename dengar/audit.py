@@ -7,6 +7,9 @@ rolled back. Secrets (passwords, API keys) are never part of an entry.
 
 from __future__ import annotations
 
+import getpass
+from collections.abc import Sequence
+
 from sqlmodel import Session, col, func, select
 
 from storage.tables import AuditEvent
@@ -29,7 +32,24 @@ ACTION_LABELS: dict[str, str] = {
     "user_password": "atur ulang kata sandi",
     "key_rotate": "buat/ganti kunci API",
     "key_revoke": "cabut kunci API",
+    "outbox_retry": "jadwalkan ulang kiriman",
+    "quarantine_retry": "proses ulang item karantina",
 }
+
+
+def cli_actor() -> str:
+    """Who acts from the command line: ``cli:<login name>``."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no such user (a container's bare uid)
+        return "cli"
+
+
+def retried_rows(row_ids: Sequence[int]) -> str:
+    """The target of an ``outbox_retry`` entry: the rows, or every dead one."""
+    if not row_ids:
+        return "semua kiriman yang gagal"
+    return ", ".join(f"#{i}" for i in row_ids)
 
 
 def record(

@@ -37,6 +37,7 @@ SAMPLE: dict[str, object] = {
     "text": "Status pengaduan KTB-7K3M-9Q2D kini: sedang ditindaklanjuti.",
     "filename": "video-jalan.mp4",
     "filenames": "\u201cfoto-jalan.jpg\u201d",
+    "service": "WhatsApp",
     "size_mb": 48.2,
     "limit_mb": 20.0,
     "bot_label": "masyarakat",
@@ -65,11 +66,18 @@ WHEN: dict[str, str] = {
     "status": "status update (``message`` is the text staff wrote for the reporter)",
     "rejected": "the case is rejected (``message``: why)",
     "hint_unsupported": "a message type Dengar cannot take (sticker, poll, …)",
+    "ask_location": (
+        "asks where the problem of a new case is, when neither its text nor "
+        "a shared location names a known place; only WhatsApp sends it, with "
+        "its location button"
+    ),
     "how_to_subject": "subject of the how-to mail (see ``how_to``)",
     "how_to": "a first message with no complaint in it (a greeting, thanks, "
     "a test mail): how to write one; by chat or mail, once a session",
     "file_too_large": "an attachment over the size limit",
-    "file_not_downloaded": "a Telegram file that could not be fetched",
+    "file_not_downloaded": (
+        "a file that could not be fetched (``service``: Telegram or WhatsApp)"
+    ),
 }
 
 

@@ -1,9 +1,9 @@
 """What a channel already decided for a new case, honoured by the pipeline.
 
 The web form shows the citizen the tracking number before the pipeline runs
-(``metadata["tracking_no"]``), lets them choose anonim/rahasia and a
+(``InboundMessage.tracking_no``), lets them choose anonim/rahasia and a
 category, and "saya juga mengalami ini" names the open case the report
-supports (``metadata["supports"]``). Only our own channels write these keys.
+supports (``InboundMessage.supports``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from contracts.records import InboundMessage
+from contracts.records import Confidentiality, InboundMessage
 from normalizer.dedupe.database import find_case, primary_in_db
 from normalizer.dedupe.index import Link
 from storage.tables import ComplaintRow
@@ -25,8 +25,8 @@ SUPPORT_REASON = "pelapor memilih 'saya juga mengalami ini' pada formulir web"
 def preset_tracking_no(session: Session, item: InboundMessage) -> str | None:
     """The tracking number the channel already gave the citizen, unless a
     record has it (then a fresh one is drawn, and the log says so)."""
-    number = item.metadata.get("tracking_no")
-    if not isinstance(number, str) or not number:
+    number = item.tracking_no
+    if not number:
         return None
     with session.no_autoflush:
         taken = session.exec(
@@ -46,12 +46,10 @@ def preset_values(item: InboundMessage, category: str | None) -> dict[str, Any]:
     """Column values the citizen chose: confidentiality, and their category
     when the classifier found none (routing still decides the agency)."""
     values: dict[str, Any] = {}
-    level = item.metadata.get("confidentiality")
-    if level in ("anonim", "rahasia"):
-        values["confidentiality"] = level
-    chosen = item.metadata.get("form_category")
-    if category is None and isinstance(chosen, str) and chosen:
-        values["category"] = chosen
+    if item.confidentiality in (Confidentiality.ANONIM, Confidentiality.RAHASIA):
+        values["confidentiality"] = item.confidentiality.value
+    if category is None and item.chosen_category:
+        values["category"] = item.chosen_category
     return values
 
 
@@ -59,8 +57,8 @@ def supporter_link(
     session: Session, item: InboundMessage, open_statuses: list[str]
 ) -> Link | None:
     """The link to the open case the citizen said they also experience."""
-    number = item.metadata.get("supports")
-    if not isinstance(number, str) or not number:
+    number = item.supports
+    if not number:
         return None
     with session.no_autoflush:
         case = find_case(session, number)

@@ -8,76 +8,76 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-from sqlmodel import Session, col, func, select
+from storage.quick_read import DbapiReader, SessionReader, SqlReader, as_utc
 
-from config.settings import Settings
-from dispatcher.message import apply_confidentiality, identity_of, load_supporters
-from storage.tables import (
-    AgencyQueueRow,
-    ChannelLease,
-    ChannelState,
-    ComplaintRow,
-    OutboxRow,
-    QuarantineRow,
-    utcnow,
-)
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from config.settings import Settings
 
 STATUS_FORMAT_VERSION = 1
 
+# Plain SQL, no parameters: ``dengar status`` runs it through the bare
+# database driver (storage.quick_read) to start fast, the web pages through
+# their session. The names are those of storage/tables.py.
+_CASE = "kind = 'case'"
 
-def status_report(session: Session, settings: Settings) -> dict[str, Any]:
+
+def status_report(db: SqlReader | Session, settings: Settings) -> dict[str, Any]:
     """Counts and channel health (see the README, *dengar status --json*)."""
-    kinds = _counts(session, ComplaintRow.kind)
-    cases_by_status = _counts(session, ComplaintRow.status, ComplaintRow.kind == "case")
-    by_agency = _counts(session, ComplaintRow.agency_code, ComplaintRow.kind == "case")
-    duplicates = session.exec(
-        select(func.count()).where(col(ComplaintRow.duplicate_of_id).is_not(None))
-    ).one()
-    deliveries = _counts(session, OutboxRow.status, OutboxRow.kind == "agency")
-    replies = _counts(session, OutboxRow.status, OutboxRow.kind == "reply")
-    quarantined = session.exec(
-        select(func.count())
-        .select_from(QuarantineRow)
-        .where(QuarantineRow.status == "held")
-    ).one()
-    states = {s.name: s for s in session.exec(select(ChannelState)).all()}
-    now = utcnow()
-    leases = {
-        lease.name: lease
-        for lease in session.exec(select(ChannelLease)).all()
-        if lease.expires_at > now
+    reader = _reader(db)
+    kinds = _counts(reader, "complaint", "kind")
+    cases_by_status = _counts(reader, "complaint", "status", _CASE)
+    by_agency = _counts(reader, "complaint", "agency_code", _CASE)
+    per_channel = _counts(reader, "complaint", "channel", _CASE)
+    [(duplicates,)] = reader.rows(
+        "SELECT count(*) FROM complaint WHERE duplicate_of_id IS NOT NULL"
+    )
+    deliveries = _counts(reader, "outbox", "status", "kind = 'agency'")
+    replies = _counts(reader, "outbox", "status", "kind = 'reply'")
+    [(quarantined,)] = reader.rows(
+        "SELECT count(*) FROM quarantine WHERE status = 'held'"
+    )
+    states = {
+        row[0]: row
+        for row in reader.rows(
+            "SELECT name, disabled_reason, consecutive_failures, last_poll_at, "
+            "last_success_at, last_error, last_error_at, cursor FROM channel_state"
+        )
     }
-    per_channel = _counts(session, ComplaintRow.channel, ComplaintRow.kind == "case")
+    now = datetime.now(UTC)
+    leases = {
+        name: holder
+        for name, holder, expires_at in reader.rows(
+            "SELECT name, holder, expires_at FROM channel_lease"
+        )
+        if (as_utc(expires_at) or now) > now
+    }
     channels = []
     for channel in settings.channels:
         state = states.get(channel.name)
+        _, disabled, failures, polled, succeeded, error, failed, cursor = state or (
+            (None,) * 8
+        )
         channels.append(
             {
                 "name": channel.name,
                 "type": channel.type,
                 "enabled": channel.enabled,
-                "healthy": bool(
-                    state is None
-                    or (
-                        state.disabled_reason is None
-                        and state.consecutive_failures == 0
-                    )
-                ),
+                "healthy": disabled is None and not failures,
                 "cases": per_channel.get(channel.name, 0),
-                "last_poll_at": _iso(state.last_poll_at if state else None),
-                "last_success_at": _iso(state.last_success_at if state else None),
-                "last_error": state.last_error if state else None,
-                "last_error_at": _iso(state.last_error_at if state else None),
-                "consecutive_failures": state.consecutive_failures if state else 0,
-                "disabled_reason": state.disabled_reason if state else None,
-                "cursor": state.cursor if state else None,
+                "last_poll_at": _iso(polled),
+                "last_success_at": _iso(succeeded),
+                "last_error": error,
+                "last_error_at": _iso(failed),
+                "consecutive_failures": int(failures or 0),
+                "disabled_reason": disabled,
+                "cursor": cursor,
                 # with `run --worker`: the worker polling it now, if any
-                "polled_by": leases[channel.name].holder
-                if channel.name in leases
-                else None,
+                "polled_by": leases.get(channel.name),
             }
         )
     return {
@@ -110,35 +110,40 @@ def status_report(session: Session, settings: Settings) -> dict[str, Any]:
     }
 
 
-def cases(session: Session, limit: int = 1000) -> list[dict[str, Any]]:
-    """The newest cases, briefly, for ``status --cases``."""
-    rows = session.exec(
-        select(ComplaintRow)
-        .where(ComplaintRow.kind == "case")
-        .order_by(col(ComplaintRow.received_at).desc())
-        .limit(limit)
-    ).all()
-    return [case_summary(session, row) for row in rows]
-
-
-def case_summary(session: Session, row: ComplaintRow) -> dict[str, Any]:
-    """One case as a small dict (no reporter identity)."""
-    duplicate_of = None
-    if row.duplicate_of_id is not None:
-        primary = session.get(ComplaintRow, row.duplicate_of_id)
-        duplicate_of = primary.tracking_no if primary else None
-    return {
-        "tracking_no": row.tracking_no,
-        "channel": row.channel,
-        "received_at": _iso(row.received_at),
-        "subject": row.subject,
-        "category": row.category,
-        "region": row.region,
-        "agency": row.agency_code,
-        "status": row.status,
-        "duplicate_of": duplicate_of,
-        "duplicate_score": row.duplicate_score,
-    }
+def cases(db: SqlReader | Session, limit: int = 1000) -> list[dict[str, Any]]:
+    """The newest cases, briefly (no reporter identity), for ``status --cases``."""
+    rows = _reader(db).rows(
+        "SELECT c.tracking_no, c.channel, c.received_at, c.subject, c.category, "
+        "c.region, c.agency_code, c.status, p.tracking_no, c.duplicate_score "
+        "FROM complaint c LEFT JOIN complaint p ON p.id = c.duplicate_of_id "
+        f"WHERE c.{_CASE} ORDER BY c.received_at DESC, c.id DESC LIMIT {int(limit)}"
+    )
+    return [
+        {
+            "tracking_no": tracking_no,
+            "channel": channel,
+            "received_at": _iso(received_at),
+            "subject": subject,
+            "category": category,
+            "region": region,
+            "agency": agency,
+            "status": status,
+            "duplicate_of": duplicate_of,
+            "duplicate_score": score,
+        }
+        for (
+            tracking_no,
+            channel,
+            received_at,
+            subject,
+            category,
+            region,
+            agency,
+            status,
+            duplicate_of,
+            score,
+        ) in rows
+    ]
 
 
 # a case in one of these still waits for its agency's work
@@ -157,6 +162,13 @@ def agency_queue(
     its primary's supporter, not an item of its own). ``everything`` lists
     every message ever queued for the agency. Each item has the case's
     current ``status`` and the supporters it has now."""
+    # here, not at the top: `dengar status` imports this module and must not
+    # pay for SQLAlchemy's ORM (bench/cli.py)
+    from sqlmodel import col, select
+
+    from dispatcher.message import apply_confidentiality, identity_of, load_supporters
+    from storage.tables import AgencyQueueRow, ComplaintRow
+
     statement = (
         select(AgencyQueueRow, ComplaintRow)
         .join(ComplaintRow, col(ComplaintRow.id) == AgencyQueueRow.complaint_id)
@@ -185,13 +197,21 @@ def agency_queue(
     return items
 
 
-def _counts(session: Session, column: Any, *where: Any) -> dict[str, int]:
-    statement = select(column, func.count()).group_by(column)
-    if where:
-        statement = statement.where(*where)
+def _reader(db: SqlReader | Session) -> SqlReader:
+    if isinstance(db, DbapiReader | SessionReader):
+        return db
+    return SessionReader(db)  # type: ignore[arg-type]
+
+
+def _counts(
+    reader: SqlReader, table: str, column: str, where: str = ""
+) -> dict[str, int]:
+    condition = f" WHERE {where}" if where else ""
     return {
         str(key): int(count)
-        for key, count in session.exec(statement).all()
+        for key, count in reader.rows(
+            f"SELECT {column}, count(*) FROM {table}{condition} GROUP BY {column}"
+        )
         if key is not None
     }
 
@@ -201,5 +221,6 @@ def _states(counts: dict[str, int]) -> dict[str, int]:
     return {name: counts.get(name, 0) for name in names}
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+def _iso(value: datetime | str | None) -> str | None:
+    moment = as_utc(value)
+    return moment.isoformat() if moment else None

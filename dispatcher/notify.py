@@ -63,6 +63,12 @@ DEFAULT_MESSAGES: dict[str, str] = {
         "Maaf, jenis pesan ini belum dapat kami proses. Silakan kirim pengaduan "
         "berupa teks, foto, dokumen, atau lokasi."
     ),
+    # a new case that says nowhere where its problem is
+    "ask_location": (
+        "Di mana lokasi masalah yang Anda laporkan? Ketuk tombol di bawah "
+        "untuk mengirim lokasi, atau tuliskan nama jalan, desa/kelurahan, "
+        "dan kecamatannya."
+    ),
     # a first message with no complaint in it (a greeting, thanks, a test)
     "how_to_subject": "Cara menyampaikan pengaduan",
     "how_to": (
@@ -78,7 +84,7 @@ DEFAULT_MESSAGES: dict[str, str] = {
     ),
     "file_not_downloaded": (
         "Mohon maaf, berkas {filenames} yang Anda kirim tidak dapat kami terima "
-        "karena gangguan di server Telegram. Pesan Anda tetap kami catat; mohon "
+        "karena gangguan di server {service}. Pesan Anda tetap kami catat; mohon "
         "kirim ulang berkas tersebut di percakapan ini."
     ),
 }

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from sqlmodel import Session, col, select
 
@@ -54,6 +54,23 @@ NEEDS_NOTE: frozenset[CaseStatus] = frozenset({S.REROUTED})
 NEEDS_MESSAGE: frozenset[CaseStatus] = frozenset({S.REJECTED})
 
 Notify = Callable[[ComplaintRow, str], None]
+
+
+class AuditTrail(Protocol):
+    """The shell's audit log (``dengar.audit``), which this layer may not
+    import: a status change an agency's system sends is an action admins
+    read at /audit, like one made on the dashboard or the agency API."""
+
+    def audit(
+        self,
+        session: Session,
+        actor: str,
+        action: str,
+        target: str | None,
+        detail: str | None = None,
+    ) -> None:
+        """Stage one entry in ``session`` (committed with the change)."""
+        ...
 
 
 class StatusChangeError(ValueError):
@@ -247,6 +264,7 @@ def apply_status_message(
     agency_code: str,
     tracking_prefix: str,
     notify: Notify,
+    trail: AuditTrail | None = None,
 ) -> StatusEvent | None:
     """Apply one status message an agency sent (AMQP queue, Redis stream, API).
 
@@ -257,7 +275,8 @@ def apply_status_message(
     agency may only update its own cases, and only to the statuses in
     ``AGENCY_STATUSES``. A repeat of the change already recorded (a broker
     re-delivery) is a no-op and returns None. Anything else that is wrong
-    raises :class:`StatusMessageError`. Does not commit.
+    raises :class:`StatusMessageError`. A change is entered in ``trail``.
+    Does not commit.
     """
     data = _parse(body)
     number_text = data.get("tracking_no")
@@ -301,12 +320,16 @@ def apply_status_message(
         return None  # checked before ownership: a repeated reroute has none left
     if case.agency_code != agency_code:
         raise StatusMessageError(f"case {number} is not assigned to {agency_code}")
+    old = case.status
     try:
-        return change_status(session, case, status, note, actor, notify, message)
+        event = change_status(session, case, status, note, actor, notify, message)
     except StatusMessageError:
         raise
     except StatusChangeError as exc:
         raise StatusMessageError(f"case {number}: {exc}") from None
+    if trail is not None:
+        trail.audit(session, actor, "case_status", number, f"{old} -> {status.value}")
+    return event
 
 
 def _parse(body: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:

@@ -39,7 +39,7 @@ from config.settings import AgencySettings, Settings
 from config.sink_settings import AmqpSinkSettings, RedisSinkSettings
 from dispatcher.sinks.amqp import safe_amqp_url, without_secrets
 from dispatcher.sinks.base import Sink
-from dispatcher.status import StatusMessageError, apply_status_message
+from dispatcher.status import AuditTrail, StatusMessageError, apply_status_message
 from dispatcher.status_poll import poll_once, status_settings
 from storage.tables import ComplaintRow
 
@@ -62,7 +62,7 @@ class _Notifier(Protocol):
     def notify(self, session: Session, row: ComplaintRow, text: str) -> bool: ...
 
 
-class AppLike(Protocol):
+class AppLike(AuditTrail, Protocol):
     """What :func:`consume_once` needs of :class:`dengar.app.App`."""
 
     @property
@@ -154,6 +154,7 @@ def _apply(
             agency_code=agency.code,
             tracking_prefix=app.settings.tracking_prefix,
             notify=notify,
+            trail=app,
         )
         session.commit()
     if event is None:

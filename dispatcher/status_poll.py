@@ -41,6 +41,7 @@ from dispatcher.sinks.http_client import Unreachable
 from dispatcher.status import (
     NEEDS_MESSAGE,
     NEEDS_NOTE,
+    AuditTrail,
     StatusChangeError,
     change_status,
     check_transition,
@@ -58,7 +59,7 @@ class _Notifier(Protocol):
     def notify(self, session: Session, row: ComplaintRow, text: str) -> bool: ...
 
 
-class PollApp(Protocol):
+class PollApp(AuditTrail, Protocol):
     """What :func:`poll_once` needs of :class:`dengar.app.App`."""
 
     @property
@@ -247,7 +248,15 @@ def _apply(
                 # checked first: a refused change must leave no event behind
                 check_transition(case.status, status, note, message)
                 actor = f"agency:{agency.code}"
+                old = case.status
                 change_status(session, case, status, note, actor, notify, message)
+                app.audit(
+                    session,
+                    actor,
+                    "case_status",
+                    case.tracking_no,
+                    f"{old} -> {status.value}",
+                )
             except StatusChangeError as exc:
                 problem = f"{word!r} means {target}, but {exc}"
                 row.agency_status_error = problem

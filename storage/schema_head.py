@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import text
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 VERSIONS = Path(__file__).with_name("migrations") / "versions"
 _REVISION = re.compile(r"^revision\b[^=]*=\s*['\"]([^'\"]+)['\"]", re.M)
@@ -42,6 +42,10 @@ def head_revisions() -> frozenset[str]:
 def is_at_head(engine: Engine) -> bool:
     """True when ``alembic_version`` holds exactly the newest revision(s);
     False for a new, older or unreadable database (migrate to find out)."""
+    # here: `dengar status` reads head_revisions() without SQLAlchemy
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         with engine.connect() as connection:
             rows = connection.execute(text("SELECT version_num FROM alembic_version"))

@@ -20,10 +20,11 @@ from pathlib import Path
 from channels.imap.smtp import SmtpReplier
 from channels.push_spool import PushSpool, SpooledBody
 from channels.webform.submission import Submission
-from config.webform_settings import WebformChannelSettings
+from config.channel_settings import WebformChannelSettings
 from contracts.channel import FetchResult
 from contracts.errors import FatalChannelError, NotReplayable, RecipientUnreachable
 from contracts.records import (
+    Confidentiality,
     InboundAttachment,
     InboundMessage,
     Location,
@@ -139,12 +140,8 @@ def to_item(channel: str, submission: Submission) -> InboundMessage:
     if s.latitude is not None and s.longitude is not None:
         location = Location(s.latitude, s.longitude, place or None)
     metadata = {
-        "tracking_no": s.tracking_no,
-        "confidentiality": s.confidentiality,
         "incident_date": s.incident_date.isoformat(),
         "captcha": s.captcha,
-        "form_category": s.category,
-        "supports": s.supports,
         "location_source": s.location_source,
         "contact_kind": s.contact_kind,
     }
@@ -162,6 +159,10 @@ def to_item(channel: str, submission: Submission) -> InboundMessage:
         ),
         location=location,
         metadata={k: v for k, v in metadata.items() if v is not None},
+        tracking_no=s.tracking_no,
+        confidentiality=Confidentiality(s.confidentiality),
+        chosen_category=s.category,
+        supports=s.supports,
     )
 
 

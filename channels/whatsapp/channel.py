@@ -14,19 +14,20 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import replace
-from datetime import datetime
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from channels.file_notes import missing_files_metadata
 from channels.push_spool import SpooledBody
-from channels.whatsapp.graph import WINDOW_CLOSED, GraphClient, GraphError
+from channels.whatsapp.graph import WINDOW_CLOSED, Download, GraphClient, GraphError
+from channels.whatsapp.media_retry import MediaRetries, PendingMedia
 from channels.whatsapp.payload import (
     MEDIA_LIMITS,
     Converted,
     DeliveryStatus,
     MalformedPayload,
+    MediaRef,
     changes,
     load,
     other_changes,
@@ -47,8 +48,10 @@ from contracts.records import (
     DeliveryReport,
     InboundAttachment,
     InboundMessage,
+    MissingFile,
     OutgoingReply,
     RejectedItem,
+    Reporter,
 )
 
 log = logging.getLogger(__name__)
@@ -66,14 +69,16 @@ class WhatsAppChannel:
         self.name = settings.name
         self.settings = settings
         self.spool = spool_of(settings, base_dir or Path.cwd())
+        self._media = MediaRetries(self.spool.directory / "media-retry")
         self._graph = GraphClient(
             settings.api_base_url,
             settings.api_version,
             settings.phone_number_id,
             settings.access_token.get_secret_value(),
+            settings.messages_per_second,
         )
-        # when each citizen last wrote (the 24-hour window), and when we
-        # last sent to them (pacing); a restart forgets: templates then
+        # when each citizen last wrote as this process saw it (newer than
+        # what a queued reply knew), and when we last sent to them (pacing)
         self._last_inbound: dict[str, float] = {}
         self._last_sent: dict[str, float] = {}
         self._sent_to: dict[str, str] = {}  # wamid -> recipient
@@ -134,9 +139,10 @@ class WhatsAppChannel:
             raise _channel_error(exc) from None
 
     async def fetch(self, cursor: str | None, limit: int) -> FetchResult:
-        """Items of the bodies waiting in the spool (oldest first)."""
+        """Items of the bodies waiting in the spool (oldest first), and the
+        files of earlier messages whose retry is due."""
+        items, fetched = await self._retry_media(limit)
         bodies = await asyncio.to_thread(self.spool.pending, limit)
-        items: list[InboundMessage] = []
         rejected: list[RejectedItem] = []
         deliveries: list[DeliveryReport] = []
         for body in bodies:
@@ -154,7 +160,7 @@ class WhatsAppChannel:
             cursor=cursor,
             rejected=rejected,
             more=len(bodies) >= limit,
-            receipts=tuple(bodies),
+            receipts=(*bodies, *fetched),
             deliveries=deliveries,
         )
 
@@ -227,41 +233,95 @@ class WhatsAppChannel:
 
     async def _with_media(self, converted: Converted) -> InboundMessage:
         """Download the item's media; a file that cannot be had is listed
-        in ``metadata["files_not_downloaded"]`` with its media id."""
+        in ``missing_files`` with its media id, and one that failed only for
+        now waits in ``media_retry`` meanwhile."""
         item = converted.item
         if not converted.media:
             return item
         attachments: list[InboundAttachment] = []
-        missing: list[dict[str, Any]] = []
+        missing: list[MissingFile] = []
         for ref in converted.media:
-            limit = MEDIA_LIMITS.get(ref.kind, MEDIA_LIMITS["document"])
-            if ref.kind in ("photo", "voice"):
-                limit = MEDIA_LIMITS["image" if ref.kind == "photo" else "audio"]
             try:
-                got = await self._graph.download(ref.media_id, limit, ref.sha256)
-            except GraphError as exc:
-                # leave the body in the spool: the whole batch comes again
-                raise _channel_error(exc) from None
-            if got.data is None:
-                missing.append(
-                    {
-                        "kind": ref.kind,
-                        "filename": ref.filename,
-                        "size": got.size,
-                        "reason": got.reason,
-                        "file_id": ref.media_id,
-                        "service": "WhatsApp",
-                        "limit": limit,
-                    }
+                got = await self._graph.download(
+                    ref.media_id, _limit(ref.kind), ref.sha256
                 )
+            except GraphError as exc:
+                if exc.token_rejected:
+                    raise _channel_error(exc) from None
+                # Meta's media service or the network: the message goes on
+                # now and the file follows on its own
+                pending = _pending(ref, item, str(exc))
+                await asyncio.to_thread(self._media.add, pending, time.time())
+                got = Download(None, f"retrying: {exc}")
+            if got.data is None:
+                missing.append(_missing(ref.kind, ref.filename, ref.media_id, got))
                 continue
             attachments.append(
                 InboundAttachment(
                     filename=ref.filename, content_type=ref.content_type, data=got.data
                 )
             )
-        metadata = {**item.metadata, **missing_files_metadata(missing)}
-        return replace(item, attachments=tuple(attachments), metadata=metadata)
+        return replace(
+            item, attachments=tuple(attachments), missing_files=tuple(missing)
+        )
+
+    async def _retry_media(
+        self, limit: int
+    ) -> tuple[list[InboundMessage], list[_FileDone]]:
+        """Try the files whose retry is due; each that came, or was given
+        up, becomes an item answering the message it came with."""
+        now = time.time()
+        items: list[InboundMessage] = []
+        done: list[_FileDone] = []
+        for pending in await asyncio.to_thread(self._media.due, now, limit):
+            try:
+                got = await self._graph.download(
+                    pending.media_id, _limit(pending.kind), pending.sha256
+                )
+            except GraphError as exc:
+                if exc.token_rejected:
+                    raise _channel_error(exc) from None
+                if not pending.last_attempt:
+                    await asyncio.to_thread(self._media.failed, pending, str(exc), now)
+                    continue
+                tries = pending.attempts + 1
+                got = Download(None, f"unavailable: {tries} attempts failed ({exc})")
+            items.append(self._late_file(pending, got))
+            done.append(_FileDone(pending.media_id))
+        return items, done
+
+    def _late_file(self, pending: PendingMedia, got: Download) -> InboundMessage:
+        attachments: tuple[InboundAttachment, ...] = ()
+        missing: tuple[MissingFile, ...] = ()
+        metadata: dict[str, Any] = {
+            "wa_type": pending.kind,
+            "late_file_of": f"wamid:{pending.wamid}",
+        }
+        if got.data is not None:
+            attachments = (
+                InboundAttachment(
+                    filename=pending.filename,
+                    content_type=pending.content_type,
+                    data=got.data,
+                ),
+            )
+        else:
+            missing = (_missing(pending.kind, pending.filename, pending.media_id, got),)
+        return InboundMessage(
+            channel=self.name,
+            external_id=f"wamid:{pending.wamid}:file:{pending.media_id}",
+            # the citizen's message time: no reply window opens now
+            received_at=datetime.fromtimestamp(pending.received_at, UTC),
+            raw=json.dumps(asdict(pending)).encode(),
+            raw_format="json",
+            reporter=Reporter(
+                name=pending.name, phone=pending.phone, chat_id=pending.chat_id
+            ),
+            in_reply_to=(f"wa:{pending.wamid}",),
+            attachments=attachments,
+            missing_files=missing,
+            metadata=metadata,
+        )
 
     def _rejected(self, raw: bytes, reason: str) -> RejectedItem:
         digest = hashlib.sha256(raw).hexdigest()[:16]
@@ -273,10 +333,12 @@ class WhatsAppChannel:
         )
 
     async def after_commit(self, result: FetchResult) -> None:
-        """Remove the stored bodies from the spool."""
+        """Remove the stored bodies and the files that came from the spool."""
         for receipt in result.receipts:
             if isinstance(receipt, SpooledBody):
                 await asyncio.to_thread(self.spool.done, receipt)
+            elif isinstance(receipt, _FileDone):
+                await asyncio.to_thread(self._media.done, receipt.media_id)
 
     async def close(self) -> None:
         """Close the HTTP connection pool."""
@@ -289,8 +351,7 @@ class WhatsAppChannel:
         if not recipient:
             raise RecipientUnreachable("no WhatsApp recipient")
         await self._pace(recipient)
-        last = self._last_inbound.get(recipient)
-        in_window = last is not None and time.time() - last < WINDOW_SECONDS
+        in_window = not reply.window_closed and self._in_window(reply)
         try:
             if in_window:
                 try:
@@ -312,6 +373,15 @@ class WhatsAppChannel:
         finally:
             self._last_sent[recipient] = time.monotonic()
 
+    def _in_window(self, reply: OutgoingReply) -> bool:
+        """Whether the citizen wrote within 24 hours: as stored with the
+        reply (survives a restart), or seen since by this process."""
+        seen = [self._last_inbound.get(reply.recipient)]
+        if reply.citizen_wrote_at is not None:
+            seen.append(reply.citizen_wrote_at.timestamp())
+        last = max((t for t in seen if t is not None), default=None)
+        return last is not None and time.time() - last < WINDOW_SECONDS
+
     def _remember(self, wamid: str, recipient: str) -> None:
         # bounded: only the statuses of recent sends matter
         if len(self._sent_to) >= 10_000:
@@ -319,12 +389,11 @@ class WhatsAppChannel:
         self._sent_to[wamid] = recipient
 
     def _template(self, recipient: str, reply: OutgoingReply) -> dict[str, Any]:
-        kind = (
-            "status_update"
-            if ":status:" in reply.idempotency_key
-            else "acknowledgement"
-        )
-        chosen = getattr(self.settings.templates, kind)
+        templates = self.settings.templates
+        if ":status:" in reply.idempotency_key:
+            kind, chosen = "status_update", templates.status_update
+        else:
+            kind, chosen = "acknowledgement", templates.acknowledgement
         if chosen is None or not reply.tracking_no:
             raise RecipientUnreachable(
                 "the citizen's last WhatsApp message is over 24 hours old and "
@@ -338,6 +407,47 @@ class WhatsAppChannel:
             wait = PACE_SECONDS - (time.monotonic() - last)
             if wait > 0:
                 await asyncio.sleep(wait)
+
+
+@dataclass(frozen=True, slots=True)
+class _FileDone:
+    """A waiting file that is now stored with its case (a receipt)."""
+
+    media_id: str
+
+
+def _limit(kind: str) -> int:
+    """Meta's size limit for a file of ``kind`` (as ``MediaRef`` names it)."""
+    named = {"photo": "image", "voice": "audio"}.get(kind, kind)
+    return MEDIA_LIMITS.get(named, MEDIA_LIMITS["document"])
+
+
+def _missing(kind: str, filename: str, media_id: str, got: Download) -> MissingFile:
+    return MissingFile(
+        kind=kind,
+        filename=filename,
+        size=got.size,
+        reason=got.reason,
+        file_id=media_id,
+        service="WhatsApp",
+        limit=_limit(kind),
+    )
+
+
+def _pending(ref: MediaRef, item: InboundMessage, error: str) -> PendingMedia:
+    return PendingMedia(
+        media_id=ref.media_id,
+        kind=ref.kind,
+        content_type=ref.content_type,
+        filename=ref.filename,
+        sha256=ref.sha256,
+        wamid=item.external_id.removeprefix("wamid:"),
+        received_at=item.received_at.timestamp(),
+        chat_id=item.reporter.chat_id or "",
+        phone=item.reporter.phone,
+        name=item.reporter.name,
+        error=error,
+    )
 
 
 def _message_of(raw: bytes) -> dict[str, Any] | None:

@@ -19,12 +19,16 @@ import httpx
 # codes from Meta's Cloud API error reference
 INVALID_TOKEN = {190}
 RATE_LIMITED = {4, 80007, 130429, 131048, 131056}
+# the limits of the whole number or app (not of one recipient, 131056):
+# no message of this number is tried until the back-off has passed
+NUMBER_LIMITED = {4, 80007, 130429}
+MAX_BACKOFF = 60.0
 WINDOW_CLOSED = 131047
 UNREACHABLE = {131026, 131030, 131049, 131050}
-# Cloud API throughput per business number (default tier), and what we
-# send: a margin so that network jitter cannot bunch 81 into Meta's second
-MESSAGES_PER_SECOND = 80
-SEND_PER_SECOND = 72
+# of the number's throughput (80 messages/s by default, 1,000 once Meta
+# upgraded it) we use this share: network jitter cannot bunch a second's
+# worth plus one into Meta's second
+SEND_SHARE = 0.9
 
 
 class GraphError(Exception):
@@ -66,12 +70,20 @@ class GraphClient:
     """Calls for one business number."""
 
     def __init__(
-        self, base_url: str, version: str, phone_number_id: str, token: str
+        self,
+        base_url: str,
+        version: str,
+        phone_number_id: str,
+        token: str,
+        messages_per_second: int = 80,
     ) -> None:
         self._base = f"{base_url.rstrip('/')}/{version}"
         self._phone = phone_number_id
+        self._gap = 1.0 / (messages_per_second * SEND_SHARE)
         self._next_slot = 0.0
         self._pace = asyncio.Lock()
+        self._paused_until = 0.0  # time.monotonic() after a rate limit
+        self._backoff = 0.0
         self._http = httpx.AsyncClient(
             headers={"Authorization": f"Bearer {token}"},
             timeout=httpx.Timeout(30.0, connect=10.0),
@@ -91,13 +103,29 @@ class GraphClient:
     async def send(self, payload: dict[str, Any]) -> str:
         """POST a message; returns its wamid. Sends are spaced so that the
         number stays within its messages per second (Meta answers 130429
-        above it)."""
+        above it); after Meta's 130429 none is tried for a while (1 s,
+        doubling while it repeats, up to a minute)."""
+        waiting = self._paused_until - time.monotonic()
+        if waiting > 0:
+            raise GraphError(
+                "holding back after WhatsApp's rate limit",
+                code=130429,
+                retry_after=waiting,
+            )
         await self._throttle()
-        answer = await self._json(
-            "POST",
-            f"{self._base}/{self._phone}/messages",
-            json={"messaging_product": "whatsapp", **payload},
-        )
+        try:
+            answer = await self._json(
+                "POST",
+                f"{self._base}/{self._phone}/messages",
+                json={"messaging_product": "whatsapp", **payload},
+            )
+        except GraphError as exc:
+            if exc.code in NUMBER_LIMITED:
+                self._backoff = min(MAX_BACKOFF, max(1.0, self._backoff * 2))
+                exc.retry_after = exc.retry_after or self._backoff
+                self._paused_until = time.monotonic() + exc.retry_after
+            raise
+        self._backoff = 0.0
         try:
             return str(answer["messages"][0]["id"])
         except (KeyError, IndexError, TypeError):
@@ -109,7 +137,7 @@ class GraphClient:
         async with self._pace:
             now = time.monotonic()
             slot = max(now, self._next_slot)
-            self._next_slot = slot + 1.0 / SEND_PER_SECOND
+            self._next_slot = slot + self._gap
         if slot > now:
             await asyncio.sleep(slot - now)
 

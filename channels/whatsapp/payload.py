@@ -193,6 +193,7 @@ def _message(
     reporter = Reporter(name=name, phone=f"+{phone}" if phone else None, chat_id=key)
 
     metadata: dict[str, Any] = {"wa_type": kind}
+    hint: str | None = None
     text: str | None = None
     location: Location | None = None
     media: tuple[MediaRef, ...] = ()
@@ -221,7 +222,7 @@ def _message(
         location = _location(body)
         text = _str(body.get("address")) or _str(body.get("name"))
     elif kind == "contacts":
-        metadata["hint"] = "foreign_contact"
+        hint = "foreign_contact"
     elif kind == "interactive":
         reply = body.get(_str(body.get("type")) or "")
         chosen = _str(reply.get("id")) if isinstance(reply, Mapping) else None
@@ -229,15 +230,19 @@ def _message(
     elif kind == "button":
         # a quick-reply button of a template: its payload is our command
         text = _str(body.get("payload")) or _str(body.get("text"))
+    elif kind == "system":
+        # the citizen's number or business-scoped id changed: a notice for
+        # us, not something the citizen wrote
+        hint = "system"
+        metadata["system_type"] = _str(body.get("type"))
     elif kind == "reaction":
-        metadata["hint"] = "reaction"
+        hint = "reaction"
         metadata["reaction_to"] = _str(body.get("message_id"))
     else:
         # "unsupported" and kinds newer than this adapter: kept, answered
-        metadata["hint"] = "unsupported"
+        hint = "unsupported"
 
-    if text:
-        _command(text, metadata)
+    command, command_args = _command(text) if text else (None, "")
     context = message.get("context")
     in_reply_to: tuple[str, ...] = ()
     if isinstance(context, Mapping) and (quoted := _str(context.get("id"))):
@@ -254,19 +259,23 @@ def _message(
         in_reply_to=in_reply_to,
         message_id=f"wa:{wamid}",
         metadata=metadata,
+        command=command,
+        command_args=command_args,
+        hint=hint,
     )
     return Converted(item=item, media=media)
 
 
-def _command(text: str, metadata: dict[str, Any]) -> None:
-    """``/status ADU-…``, ``anonim ADU-…`` (a button's id) as a command."""
+def _command(text: str) -> tuple[str | None, str]:
+    """``/status ADU-…``, ``anonim ADU-…`` (a button's id) as a command and
+    its arguments; ``(None, "")`` for a text that is no command."""
     word, _, args = text.strip().partition(" ")
     name = word.lstrip("/").lower()
     if name in COMMANDS and (
         word.startswith("/") or name in {"biasa", "anonim", "rahasia"}
     ):
-        metadata["command"] = name
-        metadata["command_args"] = args.strip()
+        return name, args.strip()
+    return None, ""
 
 
 def _location(body: Mapping[str, Any]) -> Location:

@@ -1,8 +1,11 @@
 """Outgoing message bodies for the Cloud API ``/messages`` call.
 
 Limits from Meta's reference: text up to 4,096 characters; an interactive
-message's body up to 1,024, at most 3 reply buttons with titles up to 20
-characters and ids up to 256.
+message's body (reply buttons, location request) up to 1,024 characters,
+at most 3 reply buttons with titles up to 20 characters and ids up to 256.
+Interactive bodies are held to 1,024 UTF-8 bytes, which is never more
+characters, since Indonesian text with bullets and emoji counts either way
+depending on whom one asks.
 """
 
 from __future__ import annotations
@@ -29,43 +32,76 @@ def addressee(recipient: str) -> dict[str, str]:
 def free_form(recipient: str, reply: OutgoingReply) -> list[dict[str, Any]]:
     """The messages for ``reply`` inside the 24-hour window: the text in
     parts of at most 4,096 characters, the choices as reply buttons under
-    the last part (a separate short prompt when that part is too long)."""
+    the last part (a separate short prompt when that part is too long),
+    then the location request when the reply asks where."""
     parts = split(reply.text, MAX_TEXT)
     messages: list[dict[str, Any]] = [
         {**addressee(recipient), "type": "text", "text": {"body": part}}
         for part in parts
     ]
-    choices = reply.choices[:MAX_BUTTONS]
-    if not choices:
-        return messages
-    last = parts[-1]
-    if len(last) <= MAX_INTERACTIVE_BODY:
-        messages.pop()
-    else:
-        last = "Silakan pilih:"
-    messages.append(
-        {
-            **addressee(recipient),
-            "type": "interactive",
-            "interactive": {
-                "type": "button",
-                "body": {"text": last},
-                "action": {
-                    "buttons": [
-                        {
-                            "type": "reply",
-                            "reply": {
-                                "id": command[:256],
-                                "title": label[:MAX_BUTTON_TITLE],
-                            },
-                        }
-                        for label, command in choices
-                    ]
-                },
-            },
-        }
-    )
+    if reply.choices:
+        last = parts[-1]
+        if fits(last):
+            messages.pop()  # the buttons carry it
+        else:
+            last = "Silakan pilih:"
+        messages.append(buttons(recipient, last, reply.choices))
+    if reply.location_prompt:
+        messages.append(location_request(recipient, reply.location_prompt))
     return messages
+
+
+def buttons(
+    recipient: str, body: str, choices: tuple[tuple[str, str], ...]
+) -> dict[str, Any]:
+    """Up to 3 reply buttons under ``body``; a tap answers with the id."""
+    return {
+        **addressee(recipient),
+        "type": "interactive",
+        "interactive": {
+            "type": "button",
+            "body": {"text": body},
+            "action": {
+                "buttons": [
+                    {
+                        "type": "reply",
+                        "reply": {
+                            "id": command[:256],
+                            "title": label[:MAX_BUTTON_TITLE],
+                        },
+                    }
+                    for label, command in choices[:MAX_BUTTONS]
+                ]
+            },
+        },
+    }
+
+
+def location_request(recipient: str, prompt: str) -> dict[str, Any]:
+    """A message with WhatsApp's "Kirim lokasi" button; the citizen's answer
+    comes back as an ordinary ``location`` message."""
+    return {
+        **addressee(recipient),
+        "type": "interactive",
+        "interactive": {
+            "type": "location_request_message",
+            "body": {"text": truncate(prompt, MAX_INTERACTIVE_BODY)},
+            "action": {"name": "send_location"},
+        },
+    }
+
+
+def fits(text: str) -> bool:
+    """Whether ``text`` may be an interactive message's body."""
+    return len(text.encode()) <= MAX_INTERACTIVE_BODY
+
+
+def truncate(text: str, size: int) -> str:
+    """``text`` cut to at most ``size`` UTF-8 bytes, on a character."""
+    data = text.encode()
+    if len(data) <= size:
+        return text
+    return data[: size - 3].decode(errors="ignore") + "…"
 
 
 def template(

@@ -19,17 +19,16 @@ from __future__ import annotations
 import getpass
 import re
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlmodel import select
 
+from config.settings import Settings
 from contracts.records import CaseStatus
-from contracts.tracking import canonical
-from dengar.case_history import record_change
-from dengar.cli.common import open_app
-from dispatcher.status import NoAgencyError, StatusChangeError, change_status
-from storage.tables import ComplaintRow
+
+# the database side when the command runs: `dengar case --help` opens nothing
+if TYPE_CHECKING:
+    from storage.tables import ComplaintRow
 
 
 def _from_context(obj: Any, name: str) -> Any:
@@ -41,18 +40,20 @@ def _from_context(obj: Any, name: str) -> Any:
     return value
 
 
-def _settings(obj: Any) -> Any:
-    return (
+def _settings(obj: Any) -> Settings | None:
+    """The application's settings in the click context; None without them."""
+    found = (
         obj.get("settings") if isinstance(obj, dict) else getattr(obj, "settings", None)
     )
+    return found if isinstance(found, Settings) else None
 
 
 def _agency_code(obj: Any, typed: str) -> str:
     """``typed`` as a configured agency code; a usage error names the known ones."""
     code = typed.strip().upper()
-    agencies = getattr(_settings(obj), "agencies", None)
-    if agencies is not None:
-        known = sorted(a.code for a in agencies)
+    settings = _settings(obj)
+    if settings is not None:
+        known = sorted(a.code for a in settings.agencies)
         if code not in known:
             raise click.BadParameter(
                 f"unknown agency {typed!r} (known: {', '.join(known)})",
@@ -63,9 +64,8 @@ def _agency_code(obj: Any, typed: str) -> str:
 
 def _prefix(obj: Any, typed: str) -> str:
     settings = _settings(obj)
-    prefix = getattr(settings, "tracking_prefix", None)
-    if isinstance(prefix, str):
-        return prefix
+    if settings is not None:
+        return settings.tracking_prefix
     # no settings at hand: trust the letters the user typed
     match = re.match(r"\s*([A-Za-z]{2,8})", typed)
     return match.group(1).upper() if match else "ADU"
@@ -118,6 +118,13 @@ def update(
     actor: str | None,
 ) -> None:
     """Set the status of case TRACKING_NO and notify its reporter(s)."""
+    from sqlmodel import select
+
+    from contracts.tracking import canonical
+    from dengar import audit
+    from dispatcher.status import NoAgencyError, StatusChangeError, change_status
+    from storage.tables import ComplaintRow
+
     if agency is not None and new_status != CaseStatus.DISPATCHED.value:
         raise click.UsageError(
             "--agency goes with --status dispatched only "
@@ -125,6 +132,8 @@ def update(
         )
     obj: Any = ctx.obj
     if isinstance(obj, dict) and obj.get("sessions") is None:
+        from dengar.cli.common import open_app
+
         app = open_app(ctx)
         obj = {
             "sessions": app.sessions,
@@ -155,6 +164,9 @@ def update(
         who_has = row.agency_code
         if code is not None and code != row.agency_code:
             _assign(obj, session, row, code, who)
+            audit.record(
+                session, who, "case_reroute", number, f"{who_has or '-'} -> {code}"
+            )
         try:
             change_status(
                 session,
@@ -171,8 +183,6 @@ def update(
         except StatusChangeError as exc:
             click.echo(f"{number}: {exc}", err=True)
             sys.exit(1)
-        from dengar import audit
-
         audit.record(session, who, "case_status", number, f"{old} -> {new_status}")
         session.commit()
     # after the commit: the notify callable opens its own transaction, which
@@ -202,6 +212,8 @@ def update(
 def _assign(obj: Any, session: Any, row: ComplaintRow, code: str, who: str) -> None:
     """Give ``row`` to agency ``code`` and queue its delivery, in ``session``:
     "diteruskan" is only true once the agency's queue has the case."""
+    from dengar.case_history import record_change
+
     enqueue = _from_context(obj, "enqueue")
     previous = row.agency_code or "-"
     row.agency_code = code

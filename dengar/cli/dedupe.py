@@ -6,29 +6,18 @@ import asyncio
 import getpass
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
-from sqlmodel import Session
 
-from dengar import audit
-from dengar.app import known_places
-from dengar.cli.common import console, err, open_app
-from dispatcher.duplicates import sync_duplicates
-from normalizer.dedupe.database import (
-    LinkError,
-    case_from_row,
-    find_case,
-    link_manually,
-    rebuild_index,
-    supporters,
-    unlink,
-    unlinked_pairs,
-)
-from normalizer.dedupe.index import DuplicateIndex
-from normalizer.dedupe.paraphrase import THRESHOLD, linked, probability
-from storage.tables import ComplaintRow
+# the database, the duplicate index and its scorers (numpy, rapidfuzz) when
+# a command runs: `dengar dedupe --help` loads none of them
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from normalizer.dedupe.index import DuplicateIndex
+    from storage.tables import ComplaintRow
 
 
 @click.group()
@@ -44,6 +33,8 @@ def _default_actor() -> str:
 
 
 def _case_or_exit(session: Session, tracking_no: str) -> ComplaintRow:
+    from dengar.cli.common import err
+    from normalizer.dedupe.database import find_case
 
     row = find_case(session, tracking_no.strip().upper())
     if row is None:
@@ -53,6 +44,8 @@ def _case_or_exit(session: Session, tracking_no: str) -> ComplaintRow:
 
 
 def _tracking(session: Session, case_id: int | None) -> str:
+    from storage.tables import ComplaintRow
+
     if case_id is None:
         return "-"
     row = session.get(ComplaintRow, case_id)
@@ -64,6 +57,9 @@ def explanation(
 ) -> dict[str, Any]:
     """What ``explain`` prints, as data: the link, its reason, the unlinks,
     the supporters and the nearest candidates with their verdicts."""
+    from normalizer.dedupe.database import case_from_row, supporters, unlinked_pairs
+    from normalizer.dedupe.paraphrase import linked, probability
+
     assert row.id is not None
     case = case_from_row(row)
     candidates = [c for c in index.scored(case) if c.id != row.id][:limit]
@@ -125,6 +121,9 @@ def explanation(
 @click.pass_context
 def explain(ctx: click.Context, tracking_no: str, limit: int, as_json: bool) -> None:
     """Why case TRACKING_NO is (or is not) linked, and its nearest candidates."""
+    from dengar.app import known_places
+    from dengar.cli.common import console, open_app
+    from normalizer.dedupe.database import rebuild_index
 
     app = open_app(ctx)
     with app.sessions() as session:
@@ -189,6 +188,8 @@ def explain(ctx: click.Context, tracking_no: str, limit: int, as_json: bool) -> 
 def _print_paraphrase(data: dict[str, Any]) -> None:
     """The parts of the paraphrase score against the linked case (or the
     candidate that scores best in other words), in Indonesian for staff."""
+    from dengar.cli.common import console
+    from normalizer.dedupe.paraphrase import THRESHOLD
 
     chosen = next(
         (c for c in data["candidates"] if c["tracking_no"] == data["duplicate_of"]),
@@ -213,6 +214,11 @@ def _print_paraphrase(data: dict[str, Any]) -> None:
 @click.pass_context
 def link(ctx: click.Context, tracking_no: str, target: str, actor: str | None) -> None:
     """Make case TRACKING_NO a duplicate of TARGET (of its primary)."""
+    from dengar import audit
+    from dengar.cli.common import console, err, open_app
+    from dispatcher.duplicates import sync_duplicates
+    from normalizer.dedupe.database import LinkError, link_manually
+    from storage.tables import ComplaintRow
 
     app = open_app(ctx)
     with app.sessions() as session:
@@ -258,6 +264,9 @@ def link(ctx: click.Context, tracking_no: str, target: str, actor: str | None) -
 def unlink_(ctx: click.Context, tracking_no: str, actor: str | None) -> None:
     """Make case TRACKING_NO a case of its own again; never relinked
     automatically to the same case."""
+    from dengar import audit
+    from dengar.cli.common import console, err, open_app
+    from normalizer.dedupe.database import LinkError, unlink
 
     app = open_app(ctx)
     with app.sessions() as session:

@@ -7,16 +7,16 @@ import re
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
-from channels.mailfiles import read_mail_files
-from contracts.channel import FetchResult
-from contracts.records import InboundMessage, RejectedItem
-from dengar.app import App
-from dengar.cli.common import console, open_app
-from dengar.pipeline import BatchSummary
+# the application when the command runs: `dengar import --help` starts fast
+if TYPE_CHECKING:
+    from contracts.records import InboundMessage, RejectedItem
+    from dengar.app import App
+    from dengar.pipeline import BatchSummary
 
 _POST_URL = re.compile(r"^https?://(www\.|mobile\.)?(x|twitter)\.com/", re.IGNORECASE)
 BATCH = 200
@@ -39,6 +39,8 @@ def import_(
 
     Importing the same thing twice creates nothing new.
     """
+    from dengar.cli.common import console, open_app
+    from dengar.pipeline import BatchSummary
 
     app = open_app(ctx)
     app.enable_dedupe()
@@ -81,6 +83,11 @@ def _mail_channel(app: App) -> str:
 
 
 def _import_files(app: App, files: list[str], channel: str) -> BatchSummary:
+    from channels.mailfiles import read_mail_files
+    from contracts.channel import FetchResult
+    from contracts.records import InboundMessage, RejectedItem
+    from dengar.pipeline import BatchSummary
+
     total = BatchSummary()
     columns = (
         TextColumn("importing"),
@@ -117,6 +124,7 @@ def _import_files(app: App, files: list[str], channel: str) -> BatchSummary:
 
 async def _import_posts(app: App, urls: list[str]) -> BatchSummary:
     from channels.x import XChannel
+    from contracts.channel import FetchResult
 
     channel = next(
         (c for c in app.settings.channels if c.type == "x"),

@@ -7,11 +7,8 @@ import json
 
 import click
 from rich.table import Table
-from sqlmodel import col, select
 
-from dengar.cli.common import console, open_app
-from dispatcher.outbox import queue as box
-from storage.tables import ComplaintRow, OutboxRow
+# the database when a command runs: `dengar outbox --help` opens nothing
 
 
 @click.group()
@@ -31,6 +28,10 @@ def outbox() -> None:
 @click.pass_context
 def list_(ctx: click.Context, status: str, limit: int, as_json: bool) -> None:
     """The newest outbox rows, with their last error."""
+    from sqlmodel import col, select
+
+    from dengar.cli.common import console, open_app
+    from storage.tables import ComplaintRow, OutboxRow
 
     app = open_app(ctx)
     with app.sessions() as session:
@@ -74,11 +75,18 @@ def list_(ctx: click.Context, status: str, limit: int, as_json: bool) -> None:
 @click.pass_context
 def retry(ctx: click.Context, ids: tuple[int, ...], dead: bool) -> None:
     """Put deliveries back in the queue: the given IDS, or all --dead ones."""
+    from dengar import audit
+    from dengar.cli.common import console, open_app
+    from dispatcher.outbox import queue as box
 
     if not ids and not dead:
         raise click.UsageError("give outbox row IDS or --dead")
     app = open_app(ctx)
     with app.sessions() as session:
+        # staged first: retry() commits it with the rows it puts back
+        audit.record(
+            session, audit.cli_actor(), "outbox_retry", audit.retried_rows(ids)
+        )
         count = box.retry(session, list(ids) if ids else None, dead=dead)
     asyncio.run(app.close())
     console.print(f"{count} delivery(ies) queued again")

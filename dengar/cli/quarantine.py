@@ -16,18 +16,23 @@ import asyncio
 import json
 import sys
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 from rich.table import Table
-from sqlmodel import Session, col, select
 
 from channels.registry import UnknownChannelType, channel_class
+from config.localtime import CLI_FORMAT, local_time
 from contracts.channel import FetchResult, ReplaysRaw
 from contracts.errors import NotReplayable
-from dengar.app import App
-from dengar.cli.common import console, err, open_app
-from storage.tables import QuarantineRow
+
+# the application and the database when a command runs: `dengar quarantine
+# --help` opens neither
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from dengar.app import App
+    from storage.tables import QuarantineRow
 
 __all__ = ["NotReplayable", "Replayed", "quarantine", "rebuild", "replay"]
 
@@ -56,13 +61,23 @@ def rebuild(app: App, row: QuarantineRow) -> FetchResult:
     return channel.replay(settings, row.data, row.external_id, row.created_at)
 
 
-def replay(app: App, session: Session, row: QuarantineRow) -> Replayed:
-    """Rebuild ``row``'s item and ingest it in ``session`` (committed)."""
+def replay(
+    app: App, session: Session, row: QuarantineRow, actor: str | None = None
+) -> Replayed:
+    """Rebuild ``row``'s item and ingest it in ``session`` (committed, with
+    an audit log entry of ``actor`` when given)."""
+    from sqlmodel import select
+
+    from dengar import audit
+    from storage.tables import QuarantineRow
+
     assert row.id is not None
     try:
         result = rebuild(app, row)
     except NotReplayable as exc:
         return Replayed(row.id, "kept", str(exc))
+    if actor is not None:
+        audit.record(session, actor, "quarantine_retry", f"#{row.id}", row.channel)
     session.delete(row)
     session.flush()
     summary = app.pipeline.ingest(session, row.channel, result, advance_cursor=False)
@@ -99,6 +114,10 @@ def quarantine() -> None:
 @click.pass_context
 def list_(ctx: click.Context, channel: str | None, limit: int, as_json: bool) -> None:
     """The held items, newest first, with the reason each was held."""
+    from sqlmodel import col, select
+
+    from dengar.cli.common import console, open_app
+    from storage.tables import QuarantineRow
 
     app = open_app(ctx)
     with app.sessions() as session:
@@ -118,7 +137,7 @@ def list_(ctx: click.Context, channel: str | None, limit: int, as_json: bool) ->
             str(r["id"]),
             r["channel"],
             r["external_id"],
-            r["created_at"][:19],
+            local_time(r["created_at"], app.settings.timezone, CLI_FORMAT),
             str(r["bytes"]),
             r["reason"],
         )
@@ -131,6 +150,8 @@ def list_(ctx: click.Context, channel: str | None, limit: int, as_json: bool) ->
 @click.pass_context
 def show(ctx: click.Context, item_id: int, raw: bool) -> None:
     """One held item: its reason and the start of its bytes."""
+    from dengar.cli.common import err, open_app
+    from storage.tables import QuarantineRow
 
     app = open_app(ctx)
     with app.sessions() as session:
@@ -155,6 +176,11 @@ def show(ctx: click.Context, item_id: int, raw: bool) -> None:
 @click.pass_context
 def retry(ctx: click.Context, item_ids: tuple[int, ...], everything: bool) -> None:
     """Replay held items through the pipeline (IDs, or --all)."""
+    from sqlmodel import col, select
+
+    from dengar import audit
+    from dengar.cli.common import console, err, open_app
+    from storage.tables import QuarantineRow
 
     if not item_ids and not everything:
         err.print("give item ids or --all")
@@ -174,7 +200,7 @@ def retry(ctx: click.Context, item_ids: tuple[int, ...], everything: bool) -> No
         with app.sessions() as session:
             row = session.get(QuarantineRow, item_id)
             if row is not None:
-                results.append(replay(app, session, row))
+                results.append(replay(app, session, row, audit.cli_actor()))
     asyncio.run(app.close())
     table = Table(title="Replayed")
     for column in ("id", "outcome", "detail"):

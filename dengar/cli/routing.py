@@ -7,17 +7,17 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
 
-from dengar.cli.common import console, err, open_app
-from dengar.routing_explain import explanation
-from dengar.routing_learning import Learnt, learn_from_file, learn_from_history
-from dengar.triage import TriageError, find_case
-from dispatcher.routing_examples import ExamplesError
-from dispatcher.routing_model import TrainingError
-from dispatcher.routing_store import list_models, model_summary
+from config.localtime import CLI_FORMAT, local_time
+
+# the model (numpy, scikit-learn) and the database when a command runs:
+# `dengar routing --help` loads neither
+if TYPE_CHECKING:
+    from dengar.routing_learning import Learnt
 
 
 @click.group()
@@ -40,6 +40,10 @@ def routing() -> None:
 def learn(ctx: click.Context, file: Path | None, from_history: bool) -> None:
     """Train the routing model on FILE.csv (columns text, agency, optional
     title) or on the deployment's own decisions, and store it as a new version."""
+    from dengar.cli.common import err, open_app
+    from dengar.routing_learning import learn_from_file, learn_from_history
+    from dispatcher.routing_examples import ExamplesError
+    from dispatcher.routing_model import TrainingError
 
     if (file is None) == (not from_history):
         err.print("[red]Give either FILE.csv or --from-history[/red]", highlight=False)
@@ -56,6 +60,7 @@ def learn(ctx: click.Context, file: Path | None, from_history: bool) -> None:
 
 
 def _print_learnt(learnt: Learnt, enabled: bool) -> None:
+    from dengar.cli.common import console
 
     total = sum(learnt.per_agency.values())
     console.print(
@@ -80,6 +85,8 @@ def _print_learnt(learnt: Learnt, enabled: bool) -> None:
 @click.pass_context
 def models(ctx: click.Context, as_json: bool) -> None:
     """The stored model versions, newest (the one in use) first."""
+    from dengar.cli.common import console, open_app
+    from dispatcher.routing_store import list_models, model_summary
 
     app = open_app(ctx)
     with app.sessions() as session:
@@ -98,7 +105,7 @@ def models(ctx: click.Context, as_json: bool) -> None:
             row["source"],
             str(row["examples"]),
             ", ".join(row["agencies"]),
-            row["created_at"][:19],
+            local_time(row["created_at"], app.settings.timezone, CLI_FORMAT),
         )
     console.print(table)
 
@@ -109,6 +116,9 @@ def models(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def explain(ctx: click.Context, ref: str, as_json: bool) -> None:
     """Why case REF (tracking number or id) went where it went."""
+    from dengar.cli.common import console, err, open_app
+    from dengar.routing_explain import explanation
+    from dengar.triage import TriageError, find_case
 
     app = open_app(ctx)
     try:
@@ -143,7 +153,8 @@ def explain(ctx: click.Context, ref: str, as_json: bool) -> None:
             )
         console.print(table)
     for decision in data["staff_decisions"]:
-        say(f"then {decision['actor']} at {decision['at'][:19]}: {decision['note']}")
+        when = local_time(decision["at"], app.settings.timezone, CLI_FORMAT)
+        say(f"then {decision['actor']} at {when}: {decision['note']}")
     now = data["now"]
     say(
         f"today the routing would send it to {now['agency']}"

@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from typing import TYPE_CHECKING
 
 import click
-from sqlmodel import col, select
 
 from config.redaction import MASKER
-from config.settings import Settings
-from contracts.errors import DeliveryError
-from contracts.tracking import canonical
-from dengar.app import App
-from dengar.cli.common import err, open_app
-from dispatcher.message import build_message, idempotency_key
-from dispatcher.sinks.base import Delivery
-from dispatcher.sinks.http import HttpSink, Prepared, RequestProblem
-from storage.tables import ComplaintRow
+
+# the rest when the command runs: `dengar sink --help` opens nothing
+if TYPE_CHECKING:
+    from config.settings import Settings
+    from dengar.app import App
+    from dispatcher.sinks.base import Delivery
+    from dispatcher.sinks.http import HttpSink, Prepared
 
 ANSWER_SHOWN = 4000  # characters of the answer printed
 
@@ -42,6 +40,8 @@ def try_(ctx: click.Context, agency: str, number: str | None, send: bool) -> Non
     for real (with its usual idempotency key, so the outbox's own delivery
     of it is a replay the agency's system should recognise).
     """
+    from dengar.cli.common import err, open_app
+    from dispatcher.sinks.http import RequestProblem
 
     app = open_app(ctx)
     try:
@@ -62,6 +62,8 @@ def try_(ctx: click.Context, agency: str, number: str | None, send: bool) -> Non
 
 
 def _http_sink(app: App, code: str) -> HttpSink:
+    from dengar.cli.common import err
+    from dispatcher.sinks.http import HttpSink
 
     settings: Settings = app.settings
     try:
@@ -84,6 +86,13 @@ def _http_sink(app: App, code: str) -> HttpSink:
 
 
 def _delivery(app: App, code: str, number: str | None) -> Delivery:
+    from sqlmodel import col, select
+
+    from contracts.tracking import canonical
+    from dengar.cli.common import err
+    from dispatcher.message import build_message, idempotency_key
+    from dispatcher.sinks.base import Delivery
+    from storage.tables import ComplaintRow
 
     agency = app.settings.agency(code)
     with app.sessions() as session:
@@ -115,6 +124,8 @@ def _shown(prepared: Prepared) -> str:
 
 
 async def _send(http: HttpSink, delivery: Delivery, prepared: Prepared) -> None:
+    from contracts.errors import DeliveryError
+
     try:
         answer = await http.send(prepared)
     except DeliveryError as exc:

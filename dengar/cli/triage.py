@@ -10,31 +10,26 @@ from the configuration; tests (or another shell) can hand it a ready
 from __future__ import annotations
 
 import asyncio
-import getpass
 import json
 import sys
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 from rich.console import Console
 from rich.table import Table
-from sqlmodel import Session
 
 from config.localtime import local_time
-from dengar.cli.common import open_app
-from dengar.triage import (
-    RouteAndEnqueue,
-    TriageError,
-    accept,
-    dismiss,
-    model_suggestions,
-    triage_queue,
-    why_waiting,
-)
-from storage.tables import ComplaintRow
+
+# the database and the routing model when a command runs: `dengar triage
+# --help` loads neither
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from dengar.triage import RouteAndEnqueue
+    from storage.tables import ComplaintRow
 
 
 @dataclass
@@ -56,6 +51,7 @@ def _backend(ctx: click.Context) -> Iterator[TriageBackend]:
     if isinstance(given, TriageBackend):
         yield given
         return
+    from dengar.cli.common import open_app
 
     app = open_app(ctx)
     backend = TriageBackend(
@@ -71,13 +67,6 @@ def _backend(ctx: click.Context) -> Iterator[TriageBackend]:
         backend.close()
 
 
-def _default_actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
-
-
 def _fail(message: str) -> NoReturn:
     Console(stderr=True).print(f"[red]{message}[/red]", highlight=False)
     sys.exit(1)
@@ -87,21 +76,31 @@ def _decide(
     ctx: click.Context,
     decide: Callable[[Session, TriageBackend], ComplaintRow],
     done: Callable[[ComplaintRow], str],
+    audited: tuple[str, str, Callable[[ComplaintRow], str | None]],
 ) -> None:
-    """Run one triage decision in its own transaction and print ``done`` of
-    the row, or the refusal (exit status 1)."""
+    """Run one triage decision in its own transaction, entered in the audit
+    log as ``audited`` (actor, action, detail of the row) like the
+    dashboard's, and print ``done`` of the row, or the refusal (exit 1)."""
+    from dengar import audit
+    from dengar.triage import TriageError
+
+    actor, action, detail = audited
     with _backend(ctx) as backend, backend.sessions() as session:
         try:
             row = decide(session, backend)
         except TriageError as exc:
             session.rollback()
             _fail(str(exc))
+        target = row.tracking_no or str(row.id)
+        audit.record(session, actor, action, target, detail(row))
         session.commit()
         # inside the session: the committed row reloads its attributes
         click.echo(done(row))
 
 
 def _summary(row: ComplaintRow) -> dict[str, object]:
+    from dengar.triage import model_suggestions, why_waiting
+
     return {
         "id": row.id,
         "tracking_no": row.tracking_no,
@@ -120,6 +119,8 @@ def _summary(row: ComplaintRow) -> dict[str, object]:
 
 
 def _suggestion_cell(row: ComplaintRow) -> str:
+    from dengar.triage import model_suggestions
+
     return "\n".join(
         f"{s.get('agency')} {float(s.get('confidence') or 0):.2f}: "
         + ", ".join(s.get("words") or [])
@@ -140,6 +141,8 @@ def triage(ctx: click.Context, channel: str | None, as_json: bool) -> None:
     """What awaits a decision: social posts and unrouted cases (accept or
     dismiss them) and cases an agency returned (accept --agency); the same
     list as the dashboard's /triase."""
+    from dengar.triage import triage_queue, why_waiting
+
     if ctx.invoked_subcommand is not None:
         return
     with _backend(ctx) as backend, backend.sessions() as session:
@@ -196,17 +199,22 @@ def accept_command(
 ) -> None:
     """Make post REF (id or tracking number) a case and queue it for its
     agency; a returned case goes to the agency given with --agency."""
+    from dengar import audit
+    from dengar.triage import accept
+
+    who = actor or audit.cli_actor()
     _decide(
         ctx,
         lambda session, backend: accept(
             session,
             ref,
             agency,
-            actor or _default_actor(),
+            who,
             backend.route_and_enqueue,
             agencies=backend.agencies,
         ),
         lambda row: f"accepted {row.tracking_no or row.id} for {row.agency_code}",
+        (who, "triage_accept", lambda row: row.agency_code),
     )
 
 
@@ -219,8 +227,13 @@ def dismiss_command(
     ctx: click.Context, ref: str, reason: str, actor: str | None
 ) -> None:
     """Decide post REF (id or tracking number) is not a case."""
+    from dengar import audit
+    from dengar.triage import dismiss
+
+    who = actor or audit.cli_actor()
     _decide(
         ctx,
-        lambda session, _: dismiss(session, ref, reason, actor or _default_actor()),
+        lambda session, _: dismiss(session, ref, reason, who),
         lambda row: f"dismissed {row.tracking_no or row.id}: {reason.strip()}",
+        (who, "triage_dismiss", lambda _: reason.strip() or None),
     )

@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from dengar.cli.common import open_app
+from config.localtime import CLI_FORMAT, local_time
 
 if TYPE_CHECKING:
     from dengar.app import App
 
 
 def _open(ctx: click.Context) -> App:
+    from dengar.cli.common import open_app
 
     return open_app(ctx)
 
@@ -169,9 +170,12 @@ def list_(ctx: click.Context) -> None:
                     u.role,
                     u.agency_code or "-",
                     "active" if u.active else "disabled",
-                    u.last_login_at.isoformat(timespec="minutes")
-                    if u.last_login_at
-                    else "never",
+                    local_time(
+                        u.last_login_at,
+                        app.settings.timezone,
+                        CLI_FORMAT,
+                        empty="never",
+                    ),
                 )
                 for u in list_users(session)
             ]

@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 from channels.push_spool import PushSpool
 from channels.webform.channel import spool_of
 from channels.webform.validate import FormChoices
+from config.channel_settings import WebformChannelSettings
 from config.settings import Settings
-from config.webform_settings import WebformChannelSettings
 from dengar.web.ratelimit import RateLimiter
 from normalizer.places import Gazetteer
 

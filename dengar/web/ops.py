@@ -79,12 +79,16 @@ def _triage_row(session: Session, user: Principal, ref: str) -> ComplaintRow:
 @router.post("/kanal/outbox/ulang")
 def outbox_retry(
     request: Request,
+    ctx: Ctx,
     session: Db,
     user: StaffUser,
     row_id: Annotated[int | None, Form()] = None,
 ) -> Response:
     """Put one outbox row (or, without ``row_id``, every dead one) back in
     the queue."""
+    # staged first: retry() commits it with the rows it puts back
+    rows = audit.retried_rows([row_id] if row_id is not None else [])
+    audit.record(session, user.actor, "outbox_retry", rows, None, ctx.client(request))
     if row_id is not None:
         count = outbox.retry(session, [row_id])
     else:

@@ -11,6 +11,7 @@ queue, where the channel now sends its template.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 from sqlmodel import Session, col, select
@@ -59,8 +60,11 @@ def _apply(row: OutboxRow, report: DeliveryReport) -> bool:
     if report.state == "failed":
         row.last_error = report.detail or "ditolak oleh layanan pesan"
         if report.resend:
-            # sent again under the same idempotency key; the channel now
-            # knows the window is closed and uses its template
+            # sent again under the same idempotency key, marked so that
+            # the channel uses its template even after a restart
+            payload = json.loads(row.payload or "{}")
+            payload["window_closed"] = True
+            row.payload = json.dumps(payload, ensure_ascii=False)
             row.status = PENDING
             row.next_attempt_at = utcnow()
             row.remote_id = None

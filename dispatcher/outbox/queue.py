@@ -180,7 +180,7 @@ def enqueue_reply(
         recipient=reply.recipient,
         complaint_id=complaint.id,
         idempotency_key=reply.idempotency_key,
-        payload=json.dumps(asdict(reply), ensure_ascii=False),
+        payload=json.dumps(asdict(reply), ensure_ascii=False, default=_iso),
         max_attempts=max_attempts,
     )
     session.add(row)
@@ -199,7 +199,15 @@ def reply_of(row: _WithPayload) -> OutgoingReply:
     fields["choices"] = tuple(
         (str(label), str(command)) for label, command in fields.get("choices") or ()
     )
+    wrote = fields.get("citizen_wrote_at")
+    fields["citizen_wrote_at"] = datetime.fromisoformat(wrote) if wrote else None
     return OutgoingReply(**fields)
+
+
+def _iso(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} in a reply payload")
 
 
 # Recipients known unreachable are read once per transaction, not once per

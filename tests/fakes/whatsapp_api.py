@@ -11,7 +11,8 @@ the same bearer token. Errors are ``{"error": {"message", "type", "code",
 
 Checked as Meta checks them: the bearer token; text bodies up to 4,096
 characters; interactive bodies up to 1,024, at most 3 reply buttons with
-titles up to 20 characters; templates must be registered (approved) with
+titles up to 20 characters; location requests (``location_request_message``
+with the ``send_location`` action); templates must be registered (approved) with
 their language; free-form messages outside the citizen's 24-hour window
 fail with 131047; more than ``rate_per_second`` messages in a second from
 one number fail with 130429.
@@ -245,9 +246,16 @@ class FakeWhatsAppApi:
         if kind == "interactive":
             interactive = body.get("interactive") or {}
             text = (interactive.get("body") or {}).get("text") or ""
-            buttons = (interactive.get("action") or {}).get("buttons") or []
+            action = interactive.get("action") or {}
             if not 1 <= len(text) <= 1024:
                 return graph_error(131009, "Parameter value is not valid: body text")
+            if interactive.get("type") == "location_request_message":
+                if action != {"name": "send_location"}:
+                    return graph_error(131009, "Parameter value is not valid: action")
+                return None
+            if interactive.get("type") != "button":
+                return graph_error(131009, "Parameter value is not valid: type")
+            buttons = action.get("buttons") or []
             if not 1 <= len(buttons) <= 3:
                 return graph_error(131009, "Parameter value is not valid: buttons")
             for button in buttons:

@@ -17,7 +17,7 @@ from dengar.runner import Runner
 from dispatcher.outbox import queue as outbox
 from dispatcher.status_inbox import consume_once
 from dispatcher.status_poll import failing_counts
-from storage.tables import ComplaintRow, OutboxRow, StatusEvent
+from storage.tables import AuditEvent, ComplaintRow, OutboxRow, StatusEvent
 from tests.fakes.agency_http import AgencySystem
 from tests.fakes.telegram_api import FakeTelegramApi, bot_settings
 from tests.integration.test_sink_http import example_agency
@@ -102,7 +102,15 @@ async def test_the_citizen_hears_the_agency_systems_status(api, system, settings
             event = session.exec(
                 select(StatusEvent).where(StatusEvent.status == "in_progress")
             ).one()
+            # admins read it at /audit, as they read the agency API's changes
+            [entry] = session.exec(select(AuditEvent)).all()
         assert event.actor == "agency:PUPR"
+        assert (entry.actor, entry.action, entry.target, entry.detail) == (
+            "agency:PUPR",
+            "case_status",
+            case.tracking_no,
+            "dispatched -> in_progress",
+        )
     finally:
         await app.close()
 

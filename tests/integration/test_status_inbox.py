@@ -19,7 +19,7 @@ from dispatcher.status_inbox import (
     consume_once,
     has_status_inbox,
 )
-from storage.tables import ComplaintRow, OutboxRow, StatusEvent
+from storage.tables import AuditEvent, ComplaintRow, OutboxRow, StatusEvent
 from tests.integration.sink_helpers import remove_stream
 from tests.services import free_port, need_amqp, need_redis
 from tests.unit.dispatcher.test_message_schema import add_case
@@ -97,6 +97,15 @@ def _state(app: App, number: str) -> tuple[str, int, int]:
         return case.status, len(events), len(replies)
 
 
+def _audited(app: App) -> list[tuple[str, str, str | None, str | None]]:
+    """The audit log admins read at /audit: (actor, action, case, change)."""
+    with app.sessions() as session:
+        return [
+            (e.actor, e.action, e.target, e.detail)
+            for e in session.exec(select(AuditEvent)).all()
+        ]
+
+
 # --- RabbitMQ -------------------------------------------------------------------
 
 
@@ -141,6 +150,9 @@ async def test_amqp_status_is_applied_then_acked(amqp):
     summary = await consume_once(app, agency, wait_seconds=0.5)
     assert (summary.applied, summary.repeated, summary.dead) == (1, 0, 0)
     assert _state(app, number) == ("in_progress", 1, 1)
+    assert _audited(app) == [
+        ("agency:PUPR", "case_status", number, "dispatched -> in_progress")
+    ]
     assert await _depth(channel, name) == 0
     assert await _depth(channel, f"{name}.dead") == 0
 
@@ -267,6 +279,9 @@ async def test_redis_status_is_applied_then_acked(redis_inbox):
     summary = await consume_once(app, agency, wait_seconds=0.2)
     assert (summary.applied, summary.repeated, summary.dead) == (1, 0, 0)
     assert _state(app, number) == ("in_progress", 1, 1)
+    assert _audited(app) == [
+        ("agency:PUPR", "case_status", number, "dispatched -> in_progress")
+    ]
     assert await _pending(client, stream) == 0
     assert await client.exists(f"{stream}:dead") == 0
 
@@ -305,6 +320,7 @@ async def test_redis_redelivery_changes_nothing(redis_inbox):
     summary = await consume_once(app, agency, wait_seconds=0.2)
     assert (summary.applied, summary.repeated) == (1, 1)
     assert _state(app, number) == ("in_progress", 1, 1)
+    assert len(_audited(app)) == 1  # the repeat is no second change
     assert await _pending(client, stream) == 0
 
 

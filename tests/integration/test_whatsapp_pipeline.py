@@ -14,13 +14,20 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
+from channels.whatsapp import media_retry
 from config.settings import Settings
 from dengar.app import App
 from dengar.cli.quarantine import NotReplayable, rebuild
 from dengar.runner import Runner
 from dengar.web.app import create_app
 from dengar.web.auth import add_user
-from storage.tables import ComplaintRow, OutboxRow, QuarantineRow, StatusEvent
+from storage.tables import (
+    AttachmentRow,
+    ComplaintRow,
+    OutboxRow,
+    QuarantineRow,
+    StatusEvent,
+)
 from tests.fakes.whatsapp_api import (
     VERIFY_TOKEN,
     FakeWhatsAppApi,
@@ -123,7 +130,7 @@ async def test_signed_message_becomes_a_case_with_buttons_and_retries_change_not
         [case] = cases(app)
         assert case.channel == "wa"
         assert case.reporter_chat_id == USER
-        [ack] = api.sent
+        ack, where = api.sent
         assert ack["recipient"] == USER
         assert ack["type"] == "interactive"
         assert case.tracking_no in ack["interactive"]["body"]["text"]
@@ -131,13 +138,31 @@ async def test_signed_message_becomes_a_case_with_buttons_and_retries_change_not
         assert [b["id"] for b in buttons] == [
             f"{word} {case.tracking_no}" for word in ("biasa", "anonim", "rahasia")
         ]
+        # the complaint says no place Dengar knows: it asks where, with
+        # WhatsApp's location button
+        assert where["interactive"]["type"] == "location_request_message"
+        assert "lokasi" in where["interactive"]["body"]["text"]
 
         # Meta retries the same delivery after we stored it: kept again,
         # recognised by its wamid, no second case and no second ack
         assert post(client, complaint)[0] == 200
         app = await run_once(settings)
         assert len(cases(app)) == 1
-        assert len(api.sent) == 1
+        assert len(api.sent) == 2
+
+        # the citizen taps the button and shares the place: the case has it
+        shared = message_webhook(
+            {
+                "id": "wamid.where1",
+                "type": "location",
+                "location": {"latitude": -3.2461, "longitude": 116.2155},
+                "context": {"from": "15550783881", "id": where["id"]},
+            }
+        )
+        assert post(client, shared)[0] == 200
+        app = await run_once(settings)
+        [case] = cases(app)
+        assert (case.location_lat, case.location_lon) == (-3.2461, 116.2155)
 
         press = message_webhook(
             {
@@ -211,7 +236,7 @@ async def test_statuses_update_the_reply_row_and_the_case_page_shows_them(
             ),
         )
         app = await run_once(settings)
-        [ack] = api.sent
+        ack, _where = api.sent
         [row] = outbox_replies(app)
         assert row.remote_id == f"wa:{ack['id']}"
         assert row.remote_status is None
@@ -264,7 +289,7 @@ async def test_window_closed_failure_sends_the_template_again(
             ),
         )
         app = await run_once(settings)
-        [ack] = api.sent
+        ack, _where = api.sent
         assert ack["type"] == "interactive"
         # Meta accepted it, then reports it could not be delivered: 131047
         failed = status_webhook(
@@ -273,23 +298,57 @@ async def test_window_closed_failure_sends_the_template_again(
             errors=[{"code": 131047, "title": "Re-engagement message"}],
         )
         post(client, failed)
+        # (each run is a new process as far as the channel knows)
         app = await run_once(settings)
-        assert [s["type"] for s in api.sent] == ["interactive", "template"]
-        template = api.sent[1]["template"]
+        assert [s["type"] for s in api.sent] == ["interactive"] * 2 + ["template"]
+        template = api.sent[2]["template"]
         [case] = cases(app)
         assert template["components"][0]["parameters"][0]["text"] == case.tracking_no
         [row] = outbox_replies(app)
         assert row.status == "delivered"
-        assert row.remote_id == f"wa:{api.sent[1]['id']}"
+        assert row.remote_id == f"wa:{api.sent[2]['id']}"
     finally:
         client.close()
         web_app.engine.dispose()
 
 
-async def test_shared_location_gives_the_region_and_a_lost_file_is_noted(
+async def test_after_a_restart_a_status_update_in_the_window_is_free_text(
     api: FakeWhatsAppApi, tmp_path: Path
 ) -> None:
-    settings = Settings.model_validate(
+    api.approve_template("status_pengaduan", "id")
+    settings = settings_for(
+        api, tmp_path, templates={"status_update": {"name": "status_pengaduan"}}
+    )
+    api.citizen_wrote(USER)
+    web_app = App.open(settings)
+    client = TestClient(create_app(web_app))
+    try:
+        post(
+            client,
+            message_webhook(
+                {"id": "wamid.R1", "type": "text", "text": {"body": "Got mampet"}}
+            ),
+        )
+        await run_once(settings)
+        sent_before = len(api.sent)
+        # staff answer an hour later, from a Dengar started anew
+        restarted = App.open(settings)
+        try:
+            [case] = cases(restarted)
+            assert restarted.notify(case, "Petugas sudah menjadwalkan perbaikan.")
+            await restarted.worker.drain_all()
+        finally:
+            await restarted.close()
+        [update] = api.sent[sent_before:]
+        assert update["type"] == "text"
+        assert "menjadwalkan perbaikan" in update["text"]["body"]
+    finally:
+        client.close()
+        web_app.engine.dispose()
+
+
+def with_gazetteer(api: FakeWhatsAppApi, tmp_path: Path) -> Settings:
+    return Settings.model_validate(
         {
             **settings_for(api, tmp_path).model_dump(mode="json"),
             "channels": [channel_settings(api.base_url, str(tmp_path / "spool"))],
@@ -302,6 +361,50 @@ async def test_shared_location_gives_the_region_and_a_lost_file_is_noted(
             },
         }
     )
+
+
+async def test_the_answer_to_where_is_it_gives_the_case_its_region(
+    api: FakeWhatsAppApi, tmp_path: Path
+) -> None:
+    settings = with_gazetteer(api, tmp_path)
+    api.citizen_wrote(USER)
+    web_app = App.open(settings)
+    client = TestClient(create_app(web_app))
+    try:
+        post(
+            client,
+            message_webhook(
+                {"id": "wamid.Q1", "type": "text", "text": {"body": "Lampu jalan mati"}}
+            ),
+        )
+        app = await run_once(settings)
+        [case] = cases(app)
+        assert case.region is None
+        where = api.sent[-1]
+        assert where["interactive"]["type"] == "location_request_message"
+        post(
+            client,
+            message_webhook(
+                {
+                    "id": "wamid.Q2",
+                    "type": "location",
+                    "location": {"latitude": -3.34, "longitude": 116.2},
+                    "context": {"from": "15550783881", "id": where["id"]},
+                }
+            ),
+        )
+        app = await run_once(settings)
+        [case] = cases(app)
+        assert case.region == "Pulau Laut Sigam"
+    finally:
+        client.close()
+        web_app.engine.dispose()
+
+
+async def test_shared_location_gives_the_region_and_a_lost_file_is_noted(
+    api: FakeWhatsAppApi, tmp_path: Path
+) -> None:
+    settings = with_gazetteer(api, tmp_path)
     api.citizen_wrote(USER)
     web_app = App.open(settings)
     client = TestClient(create_app(web_app))
@@ -332,9 +435,26 @@ async def test_shared_location_gives_the_region_and_a_lost_file_is_noted(
                 wa_id=None,
             ),
         )
+        api.citizen_wrote("ID.9999")
         app = await run_once(settings)
         by_reporter = {c.reporter_chat_id: c for c in cases(app)}
         assert by_reporter[USER].region == "Pulau Laut Sigam"
+        # the place is known: nobody asks where it is
+        assert not [
+            s
+            for s in api.sent
+            if s["recipient"] == USER
+            and s.get("interactive", {}).get("type") == "location_request_message"
+        ]
+        # the citizen is asked to send the file again, naming WhatsApp
+        asked = [
+            s["text"]["body"]
+            for s in api.sent
+            if s["recipient"] == "ID.9999" and "kirim ulang" in json.dumps(s)
+        ]
+        [text] = asked
+        assert "server WhatsApp" in text
+        assert "Telegram" not in text
         lost = by_reporter["ID.9999"]
         with app.sessions() as session:
             notes = [
@@ -382,3 +502,92 @@ async def test_a_quarantined_body_is_rebuilt_by_the_channel(
             rebuild(app, bad)
     finally:
         await app.close()
+
+
+async def test_a_photo_meta_could_not_give_joins_its_case_later_and_emoji_get_no_answer(
+    api: FakeWhatsAppApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(media_retry, "RETRY_DELAYS", (0.0,))
+    settings = settings_for(api, tmp_path)
+    api.citizen_wrote(USER)
+    media_id = api.add_media(b"\xff\xd8 foto jembatan", "image/jpeg")
+    api.fail("media", 2, "Service temporarily unavailable")
+    web_app = App.open(settings)
+    client = TestClient(create_app(web_app))
+    try:
+        post(
+            client,
+            message_webhook(
+                {
+                    "id": "wamid.P1",
+                    "type": "image",
+                    "image": {"id": media_id, "caption": "Jembatan Desa Sigam retak"},
+                }
+            ),
+        )
+        app = await run_once(settings)
+        [case] = cases(app)
+        assert case.tracking_no is not None
+        # acknowledged at once; not asked to send the photo again
+        assert not [s for s in api.sent if "kirim ulang" in json.dumps(s)]
+        ack_count = len(api.sent)
+        with app.sessions() as session:
+            [note] = [
+                e.note
+                for e in session.exec(
+                    select(StatusEvent).where(StatusEvent.complaint_id == case.id)
+                ).all()
+                if e.note and "diunduh ulang otomatis" in e.note
+            ]
+        assert "server WhatsApp" in note
+        # Meta's media service is back: the next run brings the photo
+        app = await run_once(settings)
+        with app.sessions() as session:
+            files = session.exec(select(AttachmentRow)).all()
+            assert [f.filename for f in files] == [f"image-{media_id}"]
+            [again] = session.exec(select(ComplaintRow)).all()[1:]
+            assert again.follow_up_of_id == case.id
+        assert len(cases(app)) == 1
+
+        # a thumbs-up on our acknowledgement is kept, and answered with nothing
+        post(
+            client,
+            message_webhook(
+                {
+                    "id": "wamid.E1",
+                    "type": "reaction",
+                    "reaction": {
+                        "message_id": api.sent[0]["id"],
+                        "emoji": "\U0001f44d",
+                    },
+                }
+            ),
+        )
+        # so is WhatsApp's notice that the citizen changed number
+        post(
+            client,
+            message_webhook(
+                {
+                    "id": "wamid.SY1",
+                    "type": "system",
+                    "system": {
+                        "body": "User Budi changed from 6281234567890 to 6281299990000",
+                        "wa_id": "6281299990000",
+                        "type": "user_changed_number",
+                    },
+                }
+            ),
+        )
+        app = await run_once(settings)
+        assert len(api.sent) == ack_count
+        with app.sessions() as session:
+            for wamid in ("wamid.E1", "wamid.SY1"):
+                kept = session.exec(
+                    select(ComplaintRow).where(
+                        ComplaintRow.external_id == f"wamid:{wamid}"
+                    )
+                ).one()
+                assert kept.kind == "ignored"
+    finally:
+        client.close()
+        web_app.engine.dispose()

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 
 from click.testing import CliRunner
-from sqlmodel import Session
+from sqlmodel import Session, update
 
 from dengar.cli.main import main
 from storage.engine import make_engine
-from storage.tables import QuarantineRow
+from storage.tables import OutboxRow, QuarantineRow
 from tests.fakes.telegram_api import TOKEN
 from tests.reliability.harness import make_maildir, query, write_mail
 
@@ -57,6 +57,8 @@ def test_an_oversized_mail_is_listed_shown_and_replayed_after_the_limit_is_raise
     shown = _cli(config, "quarantine", "show", str(held["id"]))
     assert "Subject: Jalan berlubang besar" in shown.output
     assert shown.output.startswith(f"id: {held['id']}")
+    table = _cli(config, "quarantine", "list")
+    assert "WITA" in table.output  # held since, in the configured zone
 
     # the operator raises the limit, then replays
     config = _config(tmp_path, db_url, maildir, max_bytes=1_000_000)
@@ -128,6 +130,40 @@ def test_telegram_and_x_items_replay_from_their_json_and_bad_ones_stay_held(
         r["id"] for r in json.loads(_cli(config, "quarantine", "list", "--json").output)
     }
     assert held == {bad_tg, not_json}
+    # the admin's /audit names each item that was replayed, not those kept
+    audited = query(db_url, "SELECT actor, action, target, detail FROM audit_event")
+    assert sorted(row[1:] for row in audited) == [
+        ("quarantine_retry", f"#{good_tg}", "tg"),
+        ("quarantine_retry", f"#{good_x}", "x"),
+    ]
+    assert all(row[0].startswith("cli") for row in audited)
     rows = query(db_url, "SELECT channel, external_id, kind, clean_text FROM complaint")
     assert sorted((r[0], r[2]) for r in rows) == [("tg", "case"), ("x", "case")]
     assert any("Sampah menumpuk" in r[3] for r in rows)
+
+
+def test_an_outbox_retry_from_the_cli_is_in_the_audit_log(tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'd.db'}"
+    maildir = make_maildir(tmp_path / "inbox")
+    write_mail(maildir, "kecil")
+    config = _config(tmp_path, db_url, maildir, max_bytes=10_000)
+    assert _cli(config, "run", "--once").exit_code == 0
+    [(row_id,)] = query(db_url, "SELECT id FROM outbox WHERE kind = 'agency'")
+    engine = make_engine(db_url)
+    with Session(engine) as session:
+        session.execute(
+            update(OutboxRow).where(OutboxRow.id == row_id).values(status="dead")
+        )
+        session.commit()
+    engine.dispose()
+
+    one = _cli(config, "outbox", "retry", str(row_id))
+    assert one.exit_code == 0, one.output
+    every = _cli(config, "outbox", "retry", "--dead")
+    assert every.exit_code == 0, every.output
+
+    audited = query(db_url, "SELECT action, target FROM audit_event ORDER BY id")
+    assert [tuple(row) for row in audited] == [
+        ("outbox_retry", f"#{row_id}"),
+        ("outbox_retry", "semua kiriman yang gagal"),
+    ]

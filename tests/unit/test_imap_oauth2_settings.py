@@ -64,6 +64,18 @@ def test_none_or_several_credentials_are_refused_with_the_line(
     ]
 
 
+@pytest.mark.parametrize("key", ["password", "oauth2_token"])
+def test_an_empty_password_names_the_channel_and_the_setting(key: str) -> None:
+    # an unset ${VAR:-}: said here, not as a login refused by the server
+    text = config(f"\n    {key}: ${{DENGAR_IMAP_SECRET:-}}")
+    assert problems(text) == [
+        f"channels[0] (line 5): channel 'surel': {key} is empty (is its "
+        "environment variable set?); set it or disable the channel"
+    ]
+    disabled = text.replace("type: imap", "type: imap\n    enabled: false")
+    assert parse_settings(disabled, environ={}).channels[0].enabled is False
+
+
 def test_oauth2_problems_name_the_key_and_line() -> None:
     text = config(
         "\n    oauth2:"

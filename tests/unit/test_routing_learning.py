@@ -294,6 +294,8 @@ def test_cli_learns_from_the_lapor_file_and_explains_a_case(config, tmp_path) ->
         main, ["--config", str(config), "routing", "models", "--json"]
     )
     assert json.loads(result.output)[0]["source"] == "file:mine.csv"
+    table = runner.invoke(main, ["--config", str(config), "routing", "models"])
+    assert "WITA" in table.output  # created, in the configured zone
 
 
 def test_explain_says_an_explicit_rule_won(config) -> None:

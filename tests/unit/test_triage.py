@@ -14,7 +14,7 @@ from dengar.cli.triage import TriageBackend, triage
 from dengar.triage import TriageError, accept, dismiss, find_case, list_triage
 from dispatcher.outbox.queue import enqueue_agency
 from storage.engine import make_engine, session_factory
-from storage.tables import ComplaintRow, OutboxRow, StatusEvent
+from storage.tables import AuditEvent, ComplaintRow, OutboxRow, StatusEvent
 
 T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 
@@ -188,15 +188,25 @@ def test_cli_lists_accepts_and_dismisses(sessions):
         "ADU-0000-0003"
     ]
 
-    done = invoke(sessions, "accept", "ADU-0000-0001", "--agency", "DINKES")
+    done = invoke(
+        sessions, "accept", "ADU-0000-0001", "--agency", "DINKES", "--actor", "cli:ani"
+    )
     assert done.exit_code == 0, done.output
     assert "accepted ADU-0000-0001 for DINKES" in done.output
-    gone = invoke(sessions, "dismiss", "ADU-0000-0002", "--reason", "iklan")
+    gone = invoke(
+        sessions, "dismiss", "ADU-0000-0002", "--reason", "iklan", "--actor", "cli:ani"
+    )
     assert gone.exit_code == 0, gone.output
 
     with sessions() as s:
         assert [r.tracking_no for r in list_triage(s)] == ["ADU-0000-0003"]
         assert [o.target for o in outbox(s)] == ["DINKES"]
+        # admins read both at /audit, as they read the dashboard's decisions
+        entries = s.exec(select(AuditEvent).order_by(AuditEvent.id)).all()
+    assert [(e.actor, e.action, e.target, e.detail) for e in entries] == [
+        ("cli:ani", "triage_accept", "ADU-0000-0001", "DINKES"),
+        ("cli:ani", "triage_dismiss", "ADU-0000-0002", "iklan"),
+    ]
     assert "Nothing awaits triage" in invoke(sessions, "--channel", "x").output
 
 
@@ -212,6 +222,7 @@ def test_cli_errors_are_clear_and_change_nothing(sessions):
     with sessions() as s:
         assert len(list_triage(s)) == 1
         assert outbox(s) == []
+        assert s.exec(select(AuditEvent)).all() == []  # nothing was done
 
 
 def test_cli_triage_also_lists_cases_an_agency_returned_like_the_dashboard(sessions):
@@ -271,7 +282,9 @@ def test_an_unrouted_case_waits_in_triage_and_its_reporter_is_acknowledged(tmp_p
     )
     app = App.open(settings)
     app.pipeline.repliers = frozenset({"bot"})
-    app.pipeline.replies = type(app.pipeline.replies)(settings, frozenset({"bot"}))
+    app.pipeline.replies = type(app.pipeline.replies)(
+        settings, settings.channel_policies(), frozenset({"bot"})
+    )
 
     def item(n: int, text: str) -> InboundMessage:
         return InboundMessage(

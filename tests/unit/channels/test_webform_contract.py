@@ -16,7 +16,7 @@ import pytest
 from channels.webform import WebformChannel
 from channels.webform.channel import sent_before, spool_of, store
 from channels.webform.submission import StoredFile, Submission
-from config.webform_settings import WebformChannelSettings
+from config.channel_settings import WebformChannelSettings
 from contracts.channel import Channel
 from tests.contract.channels import ChannelContract
 
@@ -81,7 +81,7 @@ def test_item_carries_the_form_and_the_shown_number(tmp_path: Path) -> None:
     result = asyncio.run(item_source.channel().fetch(None, 10))
     (item,) = result.items
     assert item.external_id == f"form:{spooled.form_id}"
-    assert item.metadata["tracking_no"] == "ADU-0000-0007"
+    assert item.tracking_no == "ADU-0000-0007"
     assert item.subject == "Laporan 7"
     assert item.text.endswith("Lokasi: Kecamatan Pulau Laut Utara")
     assert item.attachments[0].data == b"\xff\xd8\xff-bytes"

@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 
 from channels.meta_signature import sign, signature_valid
+from channels.whatsapp import media_retry
 from channels.whatsapp.channel import WhatsAppChannel
 from channels.whatsapp.webhook import WhatsAppWebhook, spool_of
 from config.channel_settings import WhatsAppChannelSettings
 from contracts.errors import FatalChannelError, RecipientUnreachable, ReplyRetriable
-from contracts.records import OutgoingReply
+from contracts.records import OutgoingReply, stored_extras
 from tests.fakes.whatsapp_api import (
     APP_SECRET,
     TOKEN,
@@ -247,10 +248,10 @@ async def test_photo_is_downloaded_and_checked(
         assert attachment.data == photo
         assert attachment.content_type == "image/jpeg"
         assert second.attachments == ()
-        [missing] = second.metadata["files_not_downloaded"]
-        assert missing["file_id"] == gone_id
-        assert missing["filename"] == "surat.pdf"
-        assert missing["reason"].startswith("unavailable")
+        [missing] = second.missing_files
+        assert missing.file_id == gone_id
+        assert missing.filename == "surat.pdf"
+        assert missing.reason.startswith("unavailable")
     finally:
         await channel.close()
 
@@ -274,30 +275,83 @@ async def test_tampered_media_is_not_stored(
     try:
         [item] = (await channel.fetch(None, 10)).items
         assert item.attachments == ()
-        assert item.metadata["files_not_downloaded"][0]["reason"] == (
-            "unavailable: sha256 mismatch"
-        )
+        assert item.missing_files[0].reason == ("unavailable: sha256 mismatch")
     finally:
         await channel.close()
 
 
-async def test_media_server_error_leaves_the_body_for_the_next_fetch(
-    whatsapp_api: FakeWhatsAppApi, tmp_path: Path
+async def test_a_download_failing_for_now_is_retried_on_its_own(
+    whatsapp_api: FakeWhatsAppApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(media_retry, "RETRY_DELAYS", (0.0,))
     ws = settings(whatsapp_api, tmp_path)
     media_id = whatsapp_api.add_media(b"bytes")
     deliver(
         ws,
-        message_webhook({"id": "wamid.R", "type": "image", "image": {"id": media_id}}),
+        message_webhook(
+            {
+                "id": "wamid.R",
+                "type": "image",
+                "image": {"id": media_id, "caption": "Jembatan retak"},
+            }
+        ),
     )
-    whatsapp_api.fail("media", 2, "Service temporarily unavailable")
+    deliver(
+        ws,
+        message_webhook({"id": "wamid.T", "type": "text", "text": {"body": "Halo"}}),
+    )
+    whatsapp_api.fail("media", 2, "Service temporarily unavailable", times=2)
     channel = WhatsAppChannel(ws)
     try:
-        with pytest.raises(Exception, match="temporarily") as caught:
-            await channel.fetch(None, 10)
-        assert TOKEN not in str(caught.value)
-        [item] = (await channel.fetch(None, 10)).items  # retried: the file came
-        assert item.attachments[0].data == b"bytes"
+        # the message and the one after it go on without the file
+        first = await channel.fetch(None, 10)
+        message, after = first.items
+        assert message.text == "Jembatan retak"
+        assert after.text == "Halo"
+        [missing] = message.missing_files
+        assert missing.reason.startswith("retrying")
+        assert TOKEN not in missing.reason
+        await channel.after_commit(first)
+        # Meta still failing: nothing comes, the file keeps waiting
+        assert (await channel.fetch(None, 10)).items == []
+        # then the file comes as an item answering its message
+        later = await channel.fetch(None, 10)
+        [late] = later.items
+        assert late.attachments[0].data == b"bytes"
+        assert late.in_reply_to == ("wa:wamid.R",)
+        assert late.reporter.chat_id == USER
+        assert late.received_at == message.received_at
+        await channel.after_commit(later)
+        assert (await channel.fetch(None, 10)).items == []
+    finally:
+        await channel.close()
+
+
+async def test_a_download_failing_every_time_is_given_up_and_said(
+    whatsapp_api: FakeWhatsAppApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(media_retry, "RETRY_DELAYS", (0.0,))
+    ws = settings(whatsapp_api, tmp_path)
+    media_id = whatsapp_api.add_media(b"bytes")
+    deliver(
+        ws,
+        message_webhook({"id": "wamid.G", "type": "image", "image": {"id": media_id}}),
+    )
+    whatsapp_api.fail("media", 2, "Service temporarily unavailable", times=100)
+    channel = WhatsAppChannel(ws)
+    try:
+        await channel.after_commit(await channel.fetch(None, 10))
+        given_up = []
+        for _ in range(media_retry.MAX_ATTEMPTS):
+            result = await channel.fetch(None, 10)
+            given_up.extend(result.items)
+            await channel.after_commit(result)
+        [item] = given_up
+        assert item.attachments == ()
+        [missing] = item.missing_files
+        assert missing.reason.startswith("unavailable")
+        assert f"{media_retry.MAX_ATTEMPTS} attempts" in missing.reason
+        assert (await channel.fetch(None, 10)).items == []
     finally:
         await channel.close()
 
@@ -368,15 +422,15 @@ async def test_every_message_type_is_kept(
         loc = items["wamid.L"].location
         assert loc is not None
         assert (loc.latitude, loc.longitude) == (-3.2417, 116.2297)
-        assert items["wamid.B"].metadata["command"] == "anonim"
-        assert items["wamid.B"].metadata["command_args"] == "ADU-7K3M-9Q2D"
-        assert items["wamid.Li"].metadata["command"] == "status"
-        assert items["wamid.C"].metadata["hint"] == "foreign_contact"
-        assert items["wamid.Re"].metadata["hint"] == "reaction"
-        assert items["wamid.X"].metadata["hint"] == "unsupported"
-        assert items["wamid.N"].metadata["hint"] == "unsupported"
+        assert items["wamid.B"].command == "anonim"
+        assert items["wamid.B"].command_args == "ADU-7K3M-9Q2D"
+        assert items["wamid.Li"].command == "status"
+        assert items["wamid.C"].hint == "foreign_contact"
+        assert items["wamid.Re"].hint == "reaction"
+        assert items["wamid.X"].hint == "unsupported"
+        assert items["wamid.N"].hint == "unsupported"
         assert items["wamid.S1"].in_reply_to == ("wa:wamid.OUR",)
-        assert items["wamid.S1"].metadata["command"] == "status"
+        assert items["wamid.S1"].command == "status"
     finally:
         await channel.close()
 
@@ -639,9 +693,11 @@ async def test_a_file_over_its_type_limit_is_noted_with_its_size(
     try:
         [item] = (await channel.fetch(None, 10)).items
         assert item.attachments == ()
-        assert item.metadata["file_too_large"] is True
-        assert item.metadata["file_too_large_bytes"] == len(sticker)
-        assert item.metadata["max_file_bytes"] == 500 * 1024
+        # stored with the record as they always were
+        extras = stored_extras(item)
+        assert extras["file_too_large"] is True
+        assert extras["file_too_large_bytes"] == len(sticker)
+        assert extras["max_file_bytes"] == 500 * 1024
         # never fetched: the size Meta reported was enough
         assert ("GET", f"/download/{media_id}") not in whatsapp_api.calls
     finally:

@@ -52,7 +52,10 @@ def test_list_disable_enable_and_reset(config, dengar, web):
         assert "sessions have ended" in disabled.output
         # the open session ends at its next request, not 12 hours later
         assert client.get("/", follow_redirects=False).status_code == 303
-        assert "disabled" in cli(config, "user", "list").output.splitlines()[1]
+        relisted = cli(config, "user", "list").output.splitlines()
+        assert "disabled" in relisted[1]
+        # the last login in the configured zone, as every time a person reads
+        assert relisted[1].endswith(" WITA")
         assert login(client, "budi").status_code == 401
         assert cli(config, "user", "enable", "budi").exit_code == 0
         assert login(client, "budi").status_code == 303

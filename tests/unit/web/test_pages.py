@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
-from storage.tables import ComplaintRow, OutboxRow, StaffNote, StatusEvent
+from storage.tables import (
+    AuditEvent,
+    ComplaintRow,
+    OutboxRow,
+    StaffNote,
+    StatusEvent,
+)
 from tests.unit.web.conftest import csrf_of, login, make_case
 
 
@@ -415,6 +421,14 @@ def test_outbox_retry_of_a_dead_delivery(client, dengar, users, cases):
             select(OutboxRow).where(OutboxRow.idempotency_key == "dead-1")
         ).one()
         assert (again.status, again.attempts) == ("pending", 0)
+        [entry] = session.exec(
+            select(AuditEvent).where(AuditEvent.action == "outbox_retry")
+        ).all()
+    assert (entry.actor, entry.action, entry.target) == (
+        "web:budi",
+        "outbox_retry",
+        "semua kiriman yang gagal",
+    )
 
 
 def test_api_reference_page_needs_no_cdn(client):
