@@ -1,77 +1,15 @@
-"""The shared channel contract (tests/contract/channels.py) run against the
-web form channel: submissions the web app spooled, read by the channel."""
+"""The web form channel beyond the shared contract (which it runs in
+test_channel_contract.py): the item it makes, and old form markers."""
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
-import shutil
 import time
-from datetime import UTC, date, datetime
 from pathlib import Path
 
-import pytest
-
-from channels.webform import WebformChannel
 from channels.webform.channel import sent_before, spool_of, store
-from channels.webform.submission import StoredFile, Submission
-from config.channel_settings import WebformChannelSettings
-from contracts.channel import Channel
-from tests.contract.channels import ChannelContract
-
-
-def submission(n: int) -> Submission:
-    """A checked submission as the web app spools it."""
-    return Submission(
-        form_id=f"{n:032x}",
-        tracking_no=f"ADU-0000-{n:04d}",
-        received_at=datetime(2026, 12, 1, 2, 0, n % 60, tzinfo=UTC),
-        title=f"Laporan {n}",
-        text=f"Jalan rusak nomor {n} di depan pasar.",
-        incident_date=date(2026, 11, 30),
-        kecamatan="Pulau Laut Utara",
-        files=(StoredFile("foto.jpg", "image/jpeg", b"\xff\xd8\xff-bytes"),),
-    )
-
-
-class WebformSource:
-    """Citizens sending the form: the web app's spool."""
-
-    secrets: tuple[str, ...] = ()
-
-    def __init__(self, spool: Path) -> None:
-        self.settings = WebformChannelSettings(
-            type="webform", name="formulir", spool_directory=spool
-        )
-        self._ids = itertools.count(1)
-
-    async def add(self, count: int) -> None:
-        for _ in range(count):
-            store(spool_of(self.settings), submission(next(self._ids)))
-
-    def channel(self) -> Channel:
-        return WebformChannel(self.settings)
-
-    async def break_for_good(self) -> bool:
-        # the spool replaced by a file (a wrong path in the config)
-        directory = spool_of(self.settings).directory
-        shutil.rmtree(directory)
-        directory.write_text("not a directory")
-        return True
-
-    async def break_for_now(self) -> bool:
-        return False  # a local folder is there or not
-
-
-class TestWebformContract(ChannelContract):
-    """The web form /lapor."""
-
-    channel_type = "webform"
-
-    @pytest.fixture
-    def source(self, tmp_path: Path) -> WebformSource:
-        return WebformSource(tmp_path / "spool")
+from tests.unit.channels.test_channel_contract import WebformSource, submission
 
 
 def test_item_carries_the_form_and_the_shown_number(tmp_path: Path) -> None:
