@@ -155,8 +155,14 @@ def test_already_reported_then_support_it(browser, form_live, tmp_path):
         _fill(
             page, "Jembatan kayu Semayap retak", "Jembatan kayu di Semayap retak parah."
         )
+        chosen = tmp_path / "jembatan.jpg"
+        chosen.write_bytes(photo())
+        page.set_input_files("#f-lampiran", [str(chosen)])
         page.click("#check-similar")
         page.wait_for_selector(".similar-list")
+        # checked without leaving the page: the chosen photo is still there
+        files = page.evaluate("document.getElementById('f-lampiran').files.length")
+        assert files == 1
         listing = page.inner_text(".similar")
         assert "Saya juga mengalami ini" in listing
         assert first not in listing  # never another reporter's number

@@ -171,6 +171,37 @@
     filter();
   }
 
+  /* "Periksa laporan serupa" without leaving the page, so the chosen files
+     stay chosen (a page sent back by the server cannot hold them). */
+  function initSimilar() {
+    var button = document.getElementById("check-similar");
+    var form = document.getElementById("lapor-form");
+    if (!button || !form || !window.fetch || !window.FormData || !window.DOMParser) { return; }
+    button.addEventListener("click", function (event) {
+      event.preventDefault();
+      var data = new FormData(form);
+      data.delete("lampiran");
+      data.set("aksi", "periksa");
+      button.disabled = true;
+      fetch("/lapor", { method: "POST", body: data, credentials: "same-origin" })
+        .then(function (answer) { return answer.text(); })
+        .then(function (html) {
+          var page = new DOMParser().parseFromString(html, "text/html");
+          var fresh = page.getElementById("similar");
+          var notice = page.querySelector("main > .flash");
+          var section = document.getElementById("similar");
+          if (fresh) {
+            section.innerHTML = fresh.innerHTML;
+            if (notice && !fresh.querySelector(".flash")) { section.appendChild(notice); }
+            initSimilar();
+            var first = section.querySelector("input, .flash");
+            if (first) { first.focus(); }
+          } else { button.disabled = false; form.requestSubmit(button); }
+        })
+        .catch(function () { button.disabled = false; form.requestSubmit(button); });
+    });
+  }
+
   function initPrint() {
     var button = document.getElementById("print");
     if (!button) { return; }
@@ -181,6 +212,6 @@
   document.addEventListener("DOMContentLoaded", function () {
     var files = document.getElementById("f-lampiran");
     if (files) { files.addEventListener("change", function () { checkFiles(files); }); }
-    initPhotos(initMap()); initDesa(); initPrint();
+    initPhotos(initMap()); initDesa(); initSimilar(); initPrint();
   });
 })();
