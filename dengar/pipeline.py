@@ -31,7 +31,7 @@ from contracts.records import (
 )
 from dengar.batch import BatchState
 from dengar.batch_order import parents_first
-from dengar.case_edits import apply_edit
+from dengar.case_edits import apply_edit, note_removed
 from dengar.content_less import answered_recently
 from dengar.missing_files import note_missing_files
 from dengar.presets import preset_tracking_no, preset_values, supporter_link
@@ -463,7 +463,10 @@ class Pipeline:
                 case.region = self.region_finder(text, fields.location)
         if fields.reporter.phone and not case.reporter_phone:
             case.reporter_phone = fields.reporter.phone
-        if thread.edit_of is not None and fields.clean_text:
+        removed = item.removed_at_source
+        if thread.edit_of is not None and removed:
+            note_removed(case, thread.edit_of, str(removed), batch)
+        elif thread.edit_of is not None and fields.clean_text:
             edited = case if thread.edit_of.id == case.id else thread.edit_of
             apply_edit(
                 session, case, edited, fields, batch, self._classify, self._attempts
@@ -491,8 +494,9 @@ class Pipeline:
         if self.region_finder is not None:
             region = self.region_finder(text, fields.location)
         decision = self.router.route(text, category, region)
+        # a private chat of a social channel (a Messenger message) is no post
         policy = self._policy(item.channel)
-        social = _needs_triage(policy, found)
+        social = not fields.reporter.chat_id and _needs_triage(policy, found)
         # an unrouted complaint waits for staff too, but its citizen is
         # acknowledged like any other
         triage = social or decision.to_triage
