@@ -142,7 +142,10 @@ def _body(m: dict[str, Any], agency_name: str, timezone: str) -> str:
         f"Kategori        : {m.get('category') or '-'}",
         f"Wilayah         : {m.get('region') or '-'}",
         f"Kerahasiaan     : {_LABELS.get(str(m.get('confidentiality')), '-')}",
+        f"Status          : {_line(m.get('status_text')) or '-'}",
     ]
+    if _line(m.get("routing_reason_text")):
+        lines.append(f"Alasan penerusan: {_line(m['routing_reason_text'])}")
     if _line(m.get("subject")):
         lines.append(f"Perihal         : {_line(m['subject'])}")
     location = m.get("location")
