@@ -36,7 +36,7 @@ from config.sink_settings import EmailSinkSettings
 from contracts.errors import PermanentDeliveryError, RetriableDeliveryError
 from contracts.single_line import single_line
 from dispatcher.message import REDACTED
-from dispatcher.sinks.base import Delivery, SinkContext
+from dispatcher.sinks.base import Delivery, SinkContext, settings_of
 
 _NOT_ATEXT = re.compile(r"[^A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]")
 
@@ -265,9 +265,7 @@ class EmailSink:
     """Sends each delivery as an email through the configured SMTP server."""
 
     def __init__(self, agency: AgencySettings, context: SinkContext) -> None:
-        settings = agency.sink
-        if not isinstance(settings, EmailSinkSettings):
-            raise TypeError(f"agency {agency.code}: not an email sink")
+        settings = settings_of(agency, EmailSinkSettings)
         self.agency = agency
         self.settings = settings
         self.timezone = context.timezone
