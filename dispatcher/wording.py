@@ -131,12 +131,10 @@ _RULES: list[Rule] = [
         ),
     ),
     (
-        re.compile(r"linked by hand by (\S+) to (\S+)"),
-        lambda m: f"ditautkan secara manual oleh {m[1]} ke {m[2]}",
-    ),
-    (
-        re.compile(r"linked by hand by (\S+)"),
-        lambda m: f"ditautkan secara manual oleh {m[1]}",
+        re.compile(r"linked by hand by (\S+)(?: to (\S+))?"),
+        lambda m: (
+            f"ditautkan secara manual oleh {m[1]}" + (f" ke {m[2]}" if m[2] else "")
+        ),
     ),
     (
         re.compile(r"delivered to (.*)", re.S),
