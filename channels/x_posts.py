@@ -172,8 +172,9 @@ def post_to_message(
     if hashtags:
         metadata["hashtags"] = [h.get("tag") for h in hashtags if isinstance(h, dict)]
     history = [str(i) for i in tweet.get("edit_history_tweet_ids") or []]
+    edit_of = None
     if tweet_id in history and history.index(tweet_id) > 0:
-        metadata["edit_of"] = history[history.index(tweet_id) - 1]
+        edit_of = history[history.index(tweet_id) - 1]
 
     raw = json.dumps(
         {"data": tweet, "includes": _used_includes(tweet, includes, author_id)},
@@ -191,6 +192,7 @@ def post_to_message(
         in_reply_to=in_reply_to,
         message_id=f"x:{tweet_id}",
         metadata=MappingProxyType(metadata),
+        edit_of=edit_of,
     )
 
 

@@ -8,14 +8,38 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from types import MappingProxyType
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
 from config.common import Seconds, Security, Slug, SmtpSettings, StrictModel
+from contracts.policy import ChannelPolicy
 
 MB = 1_000_000
+# a chat message within this many minutes of the citizen's last one
+# continues that case; the bot's /start text names the same value
+SESSION_MINUTES = 10.0
+
+
+def channel_policy(kind: str, **specific: Any) -> ChannelPolicy:
+    """The policy of a channel of type ``kind``: what it does not set is
+    off (no session, no confirmation window, no triage, no rate limit, no
+    loop domain). The one place of these defaults."""
+    values: dict[str, Any] = {
+        "session_minutes": 0.0,
+        "confirmation_window": 0.0,
+        "triage": False,
+        "auto_dispatch_min_score": None,
+        "messages": MappingProxyType({}),
+        "acks_per_address_per_hour": None,
+        "message_id_domain": None,
+        "forwarders": (),
+        "private_chats_only": False,
+    }
+    values.update(specific)
+    return ChannelPolicy(kind=kind, **values)
 
 
 def require_secrets(settings: BaseModel, *keys: str) -> None:
@@ -46,6 +70,15 @@ class ChannelBase(StrictModel):
         "(docs/messages.md lists them with examples)",
     )
 
+    def policy(self) -> ChannelPolicy:
+        """How the pipeline treats this channel's items (read once at start-up)."""
+        raise NotImplementedError
+
+    def _policy(self, kind: str, **specific: Any) -> ChannelPolicy:
+        return channel_policy(
+            kind, messages=MappingProxyType(dict(self.messages)), **specific
+        )
+
 
 class MaildirChannelSettings(ChannelBase):
     """A standard Maildir (``new/``, ``cur/``, ``tmp/``) on local disk."""
@@ -54,6 +87,10 @@ class MaildirChannelSettings(ChannelBase):
     path: Path
     after_import: Literal["move", "keep"] = "move"
     max_message_bytes: int = Field(default=25 * MB, ge=1)
+
+    def policy(self) -> ChannelPolicy:
+        """How the pipeline treats this channel's items (read once at start-up)."""
+        return self._policy("maildir")
 
 
 _AFTER_IMPORT = re.compile(r"^(keep|flag_seen|move:.+)$")
@@ -150,6 +187,15 @@ class ImapChannelSettings(ChannelBase):
         require_secrets(self, *given)
         return self
 
+    def policy(self) -> ChannelPolicy:
+        """How the pipeline treats this channel's items (read once at start-up)."""
+        return self._policy(
+            "imap",
+            acks_per_address_per_hour=self.acks_per_address_per_hour,
+            message_id_domain=self.message_id_domain,
+            forwarders=tuple(self.forwarders),
+        )
+
     @property
     def effective_port(self) -> int:
         """The port to use: the given one or the usual one for ``security``."""
@@ -163,7 +209,12 @@ class ChatChannelBase(ChannelBase):
     conversation with the citizen, who may shape a new case before an agency
     sees it."""
 
-    session_minutes: float = Field(default=10, ge=0)
+    session_minutes: float = Field(
+        default=SESSION_MINUTES,
+        ge=0,
+        description="a message within this many minutes of the citizen's "
+        "last one continues that case (the bot's /start says so); 0: never",
+    )
     confirmation_window: float = Field(
         default=120.0,
         ge=0,
@@ -173,6 +224,14 @@ class ChatChannelBase(ChannelBase):
             "a choice ends the wait, 0 sends at once"
         ),
     )
+
+    def _policy(self, kind: str, **specific: Any) -> ChannelPolicy:
+        return super()._policy(
+            kind,
+            session_minutes=self.session_minutes,
+            confirmation_window=self.confirmation_window,
+            **specific,
+        )
 
 
 class TelegramChannelSettings(ChatChannelBase):
@@ -216,6 +275,10 @@ class TelegramChannelSettings(ChatChannelBase):
     # each message (bench/telegram.py: p95 0.35 s at 40, 0.78 s at 100)
     batch_size: int = Field(default=40, ge=1, le=100)
     poll_interval: Seconds = 1.0
+
+    def policy(self) -> ChannelPolicy:
+        """How the pipeline treats this channel's items (read once at start-up)."""
+        return self._policy("telegram", private_chats_only=self.private_chats_only)
 
     @model_validator(mode="before")
     @classmethod
@@ -273,7 +336,30 @@ class WhatsAppTemplates(StrictModel):
     status_update: WhatsAppTemplate | None = None
 
 
-class WhatsAppChannelSettings(ChatChannelBase):
+class MetaWebhookBase(ChatChannelBase):
+    """What every channel Meta pushes to shares: the app's secret and
+    verify token, the Graph API address and version, and the spool where a
+    signed body waits for the pipeline."""
+
+    # the secrets an enabled channel cannot do without
+    _required_secrets: ClassVar[tuple[str, ...]] = ("app_secret", "verify_token")
+
+    app_secret: SecretStr
+    verify_token: SecretStr
+    api_base_url: str = "https://graph.facebook.com"
+    api_version: str = Field(default="v23.0", pattern=r"^v[0-9]{1,3}\.[0-9]$")
+    spool_directory: Path
+    max_webhook_bytes: int = Field(default=3 * MB, ge=1024)
+    poll_interval: Seconds = 1.0
+    batch_size: int = Field(default=40, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _enabled_needs_secrets(self) -> MetaWebhookBase:
+        require_secrets(self, *self._required_secrets)
+        return self
+
+
+class WhatsAppChannelSettings(MetaWebhookBase):
     """A WhatsApp Business number on the Cloud API (Meta's Graph API).
 
     Meta pushes messages to ``/webhooks/whatsapp/<name>`` on the web app;
@@ -281,20 +367,17 @@ class WhatsAppChannelSettings(ChatChannelBase):
     and the channel hands it to the pipeline from there.
     """
 
+    _required_secrets = ("access_token", "app_secret", "verify_token")
+
     type: Literal["whatsapp"]
     phone_number_id: str = Field(pattern=r"^[0-9]{1,32}$")
     access_token: SecretStr
-    app_secret: SecretStr
-    verify_token: SecretStr
-    api_base_url: str = "https://graph.facebook.com"
-    api_version: str = Field(default="v23.0", pattern=r"^v[0-9]{1,3}\.[0-9]$")
     templates: WhatsAppTemplates = Field(default_factory=WhatsAppTemplates)
     spool_directory: Path = Field(
         default=Path("./spool/whatsapp"),
         description="where received webhook bodies wait for the pipeline "
         "(relative to the working directory); one subdirectory per channel",
     )
-    max_webhook_bytes: int = Field(default=3 * MB, ge=1024)
     messages_per_second: int = Field(
         default=80,
         ge=1,
@@ -302,12 +385,80 @@ class WhatsAppChannelSettings(ChatChannelBase):
         description="the number's throughput in WhatsApp Manager (80 by "
         "default, 1000 once Meta upgraded it); sends keep below it",
     )
-    poll_interval: Seconds = 1.0
-    batch_size: int = Field(default=40, ge=1, le=100)
+
+    def policy(self) -> ChannelPolicy:
+        """How the pipeline treats this channel's items (read once at start-up)."""
+        return self._policy("whatsapp")
+
+
+class MetaChannelSettings(MetaWebhookBase):
+    """The regency's Facebook Page and Instagram professional account
+    (Graph API with a Page access token).
+
+    Meta pushes Page ``feed`` and ``messages`` and Instagram ``comments``,
+    ``mentions`` and ``messages`` to ``/webhooks/meta/<name>``; comments and
+    mentions wait in triage as social posts, direct messages are chats.
+    """
+
+    _required_secrets = ("page_access_token", "app_secret", "verify_token")
+
+    type: Literal["meta"]
+    page_id: str | None = Field(default=None, pattern=r"^[0-9]{1,32}$")
+    instagram_account_id: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]{1,32}$",
+        description="the Instagram professional account linked to the Page",
+    )
+    page_access_token: SecretStr
+    human_agent_tag: bool = Field(
+        default=False,
+        description="answer direct messages up to 7 days after the citizen's "
+        "last one with the HUMAN_AGENT tag (needs Meta's Human Agent "
+        "permission); off, only within 24 hours",
+    )
+    catch_up_interval: float = Field(
+        default=900.0,
+        ge=0,
+        description="how often the Graph API is read for comments and messages "
+        "the webhooks missed; 0 turns the catch-up off",
+    )
+    catch_up_posts: int = Field(
+        default=10,
+        ge=1,
+        le=100,
+        description="how many of the newest posts and media the catch-up reads "
+        "the comments of",
+    )
+    auto_dispatch: bool = False
+    auto_dispatch_min_score: float = Field(
+        default=3.0,
+        ge=0,
+        description="with auto_dispatch, comments whose category scores lower "
+        "still wait for triage",
+    )
+    spool_directory: Path = Field(
+        default=Path("./spool/meta"),
+        description="where received webhook bodies wait for the pipeline "
+        "(relative to the working directory); one subdirectory per channel",
+    )
+
+    def policy(self) -> ChannelPolicy:
+        """How the pipeline treats this channel's items (read once at start-up):
+        direct messages are chats (session and confirmation windows);
+        comments and mentions wait for triage, or with ``auto_dispatch`` only
+        those the rules score below ``auto_dispatch_min_score``."""
+        return self._policy(
+            "meta",
+            triage=True,
+            auto_dispatch_min_score=(
+                self.auto_dispatch_min_score if self.auto_dispatch else None
+            ),
+        )
 
     @model_validator(mode="after")
-    def _enabled_needs_secrets(self) -> WhatsAppChannelSettings:
-        require_secrets(self, "access_token", "app_secret", "verify_token")
+    def _has_an_account(self) -> MetaChannelSettings:
+        if not self.page_id and not self.instagram_account_id:
+            raise ValueError("give page_id or instagram_account_id (or both)")
         return self
 
 
@@ -341,6 +492,18 @@ class XChannelSettings(ChannelBase):
     )
     api_base_url: str = "https://api.twitter.com"
 
+    def policy(self) -> ChannelPolicy:
+        """How the pipeline treats this channel's items (read once at start-up):
+        every post waits for triage, or with ``auto_dispatch`` only those the
+        rules score below ``auto_dispatch_min_score``."""
+        return self._policy(
+            "x",
+            triage=True,
+            auto_dispatch_min_score=(
+                self.auto_dispatch_min_score if self.auto_dispatch else None
+            ),
+        )
+
     @model_validator(mode="after")
     def _enabled_needs_token(self) -> XChannelSettings:
         require_secrets(self, "bearer_token")
@@ -369,6 +532,7 @@ ChannelSettings = Annotated[
     | ImapChannelSettings
     | TelegramChannelSettings
     | WhatsAppChannelSettings
+    | MetaChannelSettings
     | XChannelSettings,
     Field(discriminator="type"),
 ]

@@ -14,6 +14,7 @@ from config.dedupe_settings import DedupeSettings
 from config.places_settings import GazetteerSettings
 from config.sink_settings import DatabaseSinkSettings, SinkSettings
 from config.web_settings import SlaSettings, WebSettings
+from contracts.policy import ChannelPolicy
 
 
 class AgencySettings(StrictModel):
@@ -197,6 +198,10 @@ class Settings(StrictModel):
             if channel.name == name:
                 return channel
         raise KeyError(name)
+
+    def channel_policies(self) -> dict[str, ChannelPolicy]:
+        """Each configured channel's policy by name (read once at start-up)."""
+        return {channel.name: channel.policy() for channel in self.channels}
 
 
 def cross_check(data: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:

@@ -5,6 +5,9 @@ channels, the normalizer, the dispatcher and the application shell.
   item, a reply to send, a delivery report, case statuses);
 - :mod:`contracts.channel`: the fetch result and the channel and replier
   protocols;
+- :mod:`contracts.policy`: how the pipeline treats one channel's items
+  (session window, triage, reply templates and rate limit, loop domain),
+  built once at start-up from the channel's settings;
 - :mod:`contracts.errors`: the one error tree (fatal, retriable with
   ``retry_after``, skippable, unreachable) and :mod:`contracts.backoff`;
 - :mod:`contracts.tracking`, :mod:`contracts.mail_ids`,
@@ -13,6 +16,7 @@ channels, the normalizer, the dispatcher and the application shell.
   marks, one-line header text, text folded for comparison);
 - :mod:`contracts.registry`: type names resolved lazily to classes.
 
-It imports nothing of Dengar, so every layer may import it (the floors are
-checked by import-linter, see ``[tool.importlinter]`` in pyproject.toml).
+It imports nothing of Dengar, so every layer may import it, config included
+(the floors are checked by import-linter, see ``[tool.importlinter]`` in
+pyproject.toml).
 """

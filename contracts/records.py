@@ -86,6 +86,26 @@ class InboundAttachment:
 
 
 @dataclass(frozen=True, slots=True)
+class MissingFile:
+    """A file a message brought word of but the channel could not bring
+    (too large, the download failed): noted on the case and told to the
+    citizen. ``file_id`` is the source's id, kept so it can be fetched again."""
+
+    kind: str  # photo, document, voice …
+    filename: str | None
+    size: int | None
+    reason: str  # "too_large", or "unavailable: <why>"
+    file_id: str
+    service: str | None = None  # who holds the file (Telegram when None)
+    limit: int | None = None  # the size limit it broke, when known
+
+    @property
+    def too_large(self) -> bool:
+        """Whether the file was left because of its size."""
+        return self.reason == "too_large"
+
+
+@dataclass(frozen=True, slots=True)
 class InboundMessage:
     """One item fetched from a source, before normalisation.
 
@@ -109,13 +129,88 @@ class InboundMessage:
     in_reply_to: tuple[str, ...] = ()
     # the source's id for this message in reply headers (email Message-ID)
     message_id: str | None = None
+    # what the channel knows beyond the record, kept as the record's extras
+    # for display; nothing the pipeline decides on travels here
     metadata: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # a chat command (``/status``, a button's ``anonim``) and its arguments:
+    # answered, stored as ignored, never a case
+    command: str | None = None
+    command_args: str = ""
+    # the id of the inline-button press that carried ``command``, which the
+    # channel answers once the item is stored
+    button_press_id: str | None = None
+    # why a chat message cannot be a report (a sticker, a reaction, someone
+    # else's contact): stored as ignored and answered with a hint
+    hint: str | None = None
+    # the citizen shared their own phone number (``reporter.phone``)
+    contact_shared: bool = False
+    # the source id (``external_id``) of the message this one edits
+    edit_of: str | None = None
+    # with ``edit_of``: the source removed or hid that message
+    # (``deleted``, ``hide``, ``unhide``); its words stay in the case
+    removed_at_source: str | None = None
+    # the album this message belongs to (its photos make one case)
+    media_group_id: str | None = None
+    # files the channel could not bring, and its size limit for files
+    missing_files: tuple[MissingFile, ...] = ()
+    max_file_bytes: int | None = None
 
     def __post_init__(self) -> None:
         if self.received_at.tzinfo is None:
             raise ValueError("received_at must be timezone-aware")
         if not self.external_id:
             raise ValueError("external_id must not be empty")
+
+
+def too_large_file(item: InboundMessage) -> MissingFile | None:
+    """The first file of ``item`` left because of its size, if any."""
+    return next((f for f in item.missing_files if f.too_large), None)
+
+
+def file_limit(item: InboundMessage) -> int | None:
+    """The size limit to name for ``item``'s missing files: the one the first
+    too-large file broke, else the channel's."""
+    first = too_large_file(item)
+    if first is not None and first.limit is not None:
+        return first.limit
+    return item.max_file_bytes
+
+
+Scalar = str | int | float | bool | None
+
+
+def stored_extras(item: InboundMessage) -> dict[str, Scalar]:
+    """What is stored with ``item``'s record as its extras (JSON the
+    dashboard shows and ``find_thread`` searches for an album): the scalar
+    metadata, and the typed fields under the keys they have always had."""
+    extras: dict[str, Scalar] = {
+        k: v
+        for k, v in item.metadata.items()
+        if isinstance(v, str | int | float | bool) or v is None
+    }
+    typed: dict[str, Scalar] = {
+        "command": item.command,
+        "command_args": item.command_args if item.command else None,
+        "callback_query_id": item.button_press_id,
+        "hint": item.hint,
+        "contact_shared": item.contact_shared or None,
+        "edit_of": item.edit_of,
+        "removed_at_source": item.removed_at_source,
+        "media_group_id": item.media_group_id,
+    }
+    if item.missing_files:
+        typed["files_not_downloaded_ids"] = " ".join(
+            f.file_id for f in item.missing_files
+        )
+        typed["max_file_bytes"] = file_limit(item)
+    extras.update({k: v for k, v in typed.items() if v is not None})
+    first = too_large_file(item)
+    if first is not None:
+        # kept as they were when these were metadata keys, unknown ones null
+        extras["file_too_large"] = True
+        extras["file_too_large_name"] = first.filename
+        extras["file_too_large_bytes"] = first.size
+    return extras
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,6 +76,7 @@ class App:
             app.sinks[agency.code] = build_sink(agency, context)
         app.pipeline = Pipeline(
             settings=settings,
+            policies=settings.channel_policies(),
             repliers=frozenset(app.repliers()),
             classifier=_classifier(settings),
             region_finder=_region_finder(settings),

@@ -69,9 +69,8 @@ def _parent(
     by_source: dict[tuple[str, str], int],
 ) -> int | None:
     item, fields = pair
-    edit_of = item.metadata.get("edit_of")
-    if edit_of:
-        found = by_source.get((item.channel, str(edit_of)))
+    if item.edit_of:
+        found = by_source.get((item.channel, item.edit_of))
         if found is not None and found != index:
             return found
     refs = fields.references if isinstance(fields, Normalized) else item.in_reply_to

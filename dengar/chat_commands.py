@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlmodel import Session, col, select
 
 from config.settings import Settings
+from contracts.policy import ChannelPolicy
 from contracts.records import Confidentiality, InboundMessage, RecordKind
 from contracts.tracking import canonical
 from dengar.confidentiality import (
@@ -129,17 +130,18 @@ def message(name: str, overrides: Mapping[str, str] | None, **values: Any) -> st
 
 
 def handle_command(
-    session: Session, item: InboundMessage, settings: Settings
+    session: Session, item: InboundMessage, settings: Settings, policy: ChannelPolicy
 ) -> str | None:
-    """The reply to the command in ``item.metadata["command"]``, or None.
+    """The reply to the command in ``item.command``, or None; ``policy`` is
+    the item's channel's.
 
     Changes (``/anonim``, ``/rahasia``) are made in ``session``; the caller
     commits them with the command's own record.
     """
-    command = str(item.metadata.get("command") or "")
-    args = str(item.metadata.get("command_args") or "").strip()
+    command = item.command or ""
+    args = item.command_args.strip()
     chat_id = item.reporter.chat_id
-    overrides = _overrides(settings, item.channel)
+    overrides = policy.messages
     prefix = settings.tracking_prefix
     if command == "start":
         return message(
@@ -148,7 +150,8 @@ def handle_command(
             # "layanan pengaduan {bot_label}": the label names whose service
             bot_label=overrides.get("bot_label", "masyarakat"),
             prefix=prefix,
-            session_minutes=_session_minutes(settings, item.channel),
+            # the window threading uses: what the bot says is what it does
+            session_minutes=f"{policy.session_minutes:g}",
         )
     if chat_id is None:
         return None
@@ -237,7 +240,7 @@ def _protect(
             current,
             Confidentiality(command).value,
             actor=f"reporter:{channel}:{chat_id}",
-            via="tombol" if item.metadata.get("callback_query_id") else f"/{command}",
+            via="tombol" if item.button_press_id else f"/{command}",
         )
     except LoweringRefused:
         # a higher level already covers what was asked; never lowered from
@@ -286,23 +289,6 @@ def _cases(
         .limit(limit)
     ).all()
     return list(rows)
-
-
-def _overrides(settings: Settings, channel: str) -> Mapping[str, str]:
-    try:
-        channel_settings = settings.channel(channel)
-    except KeyError:
-        return {}
-    messages = getattr(channel_settings, "messages", None)
-    return messages if isinstance(messages, Mapping) else {}
-
-
-def _session_minutes(settings: Settings, channel: str) -> str:
-    try:
-        minutes = float(getattr(settings.channel(channel), "session_minutes", 10))
-    except KeyError:
-        minutes = 10.0
-    return f"{minutes:g}"
 
 
 def _label(status: str) -> str:

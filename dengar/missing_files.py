@@ -2,20 +2,19 @@
 history so staff know a photo is missing (and why) instead of finding a case
 without it.
 
-A channel lists such files in ``item.metadata["files_not_downloaded"]``
-(``kind``, ``filename``, ``size``, ``reason``, ``file_id`` and the
-``service`` that holds it, Telegram when absent);
-the file ids are kept in the record's extras and the raw update, so the
-files can be fetched again.
+A channel lists such files in ``item.missing_files`` (``MissingFile``: kind,
+filename, size, reason, file id and the ``service`` that holds it, Telegram
+when absent); the file ids are kept in the record's extras and the raw
+update, so the files can be fetched again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
 from sqlmodel import Session
 
+from contracts.records import MissingFile
 from storage.tables import ComplaintRow, StatusEvent
 
 ACTOR = "dengar"
@@ -43,14 +42,14 @@ def _size(size: object) -> str:
     return f"{size / 1e6:.1f}".replace(".", ",") + " MB"
 
 
-def describe(file: Mapping[str, Any], max_bytes: int | None) -> str:
+def describe(file: MissingFile, max_bytes: int | None) -> str:
     """One missing file, in Indonesian for staff."""
-    kind = _KINDS.get(str(file.get("kind")), str(file.get("kind") or "berkas"))
-    name = str(file.get("filename") or "tanpa nama")
-    size = file.get("size")
+    kind = _KINDS.get(file.kind, file.kind or "berkas")
+    name = file.filename or "tanpa nama"
+    size = file.size
     what = f"{kind} \u201c{name}\u201d" + (f" ({_size(size)})" if size else "")
-    reason = str(file.get("reason") or "")
-    service = str(file.get("service") or "Telegram")
+    reason = file.reason
+    service = file.service or "Telegram"
     if reason == "too_large":
         limit = f" {_size(max_bytes)}" if max_bytes else ""
         why = f"melebihi batas ukuran{limit}"
@@ -68,7 +67,7 @@ def describe(file: Mapping[str, Any], max_bytes: int | None) -> str:
 def note_missing_files(
     session: Session,
     row: ComplaintRow,
-    files: Iterable[Mapping[str, Any]],
+    files: Iterable[MissingFile],
     max_bytes: int | None,
 ) -> None:
     """Add a history entry to the case of ``row`` (the row itself, or the

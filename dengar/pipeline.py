@@ -9,7 +9,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,10 +20,18 @@ from sqlmodel import Session, SQLModel
 
 from config.settings import Settings
 from contracts.channel import FetchResult
-from contracts.records import InboundMessage, Location, RejectedItem
+from contracts.policy import ChannelPolicy
+from contracts.records import (
+    InboundMessage,
+    Location,
+    RejectedItem,
+    file_limit,
+    stored_extras,
+    too_large_file,
+)
 from dengar.batch import BatchState
 from dengar.batch_order import parents_first
-from dengar.case_edits import apply_edit
+from dengar.case_edits import apply_edit, note_removed
 from dengar.content_less import answered_recently
 from dengar.missing_files import note_missing_files
 from dengar.replies import CitizenReplies
@@ -64,7 +72,7 @@ SILENT_HINTS = frozenset({"reaction", "system"})
 
 Classifier = Callable[[str], tuple[str, float] | None]
 RegionFinder = Callable[[str, Any], str | None]
-CommandHandler = Callable[[Session, InboundMessage, Any], str | None]
+CommandHandler = Callable[[Session, InboundMessage, Any, ChannelPolicy], str | None]
 
 
 @dataclass
@@ -105,6 +113,8 @@ class Pipeline:
     """Everything needed to turn a batch into records for one installation."""
 
     settings: Settings
+    # each configured channel's policy by name, read once at start-up
+    policies: Mapping[str, ChannelPolicy]
     repliers: frozenset[str] = frozenset()  # channels that can answer citizens
     classifier: Classifier | None = None
     region_finder: RegionFinder | None = None
@@ -118,7 +128,7 @@ class Pipeline:
 
     def __post_init__(self) -> None:
         self.router = Router(self.settings.routing)
-        self.replies = CitizenReplies(self.settings, self.repliers)
+        self.replies = CitizenReplies(self.settings, self.policies, self.repliers)
 
     def use_routing_model(self, model: RoutingModel, version: int) -> None:
         """Route with this trained model from now on (rules still win)."""
@@ -217,16 +227,14 @@ class Pipeline:
         if self._seen_message(item, fields, batch):
             summary.already_stored += 1
             return
-        command = item.metadata.get("command")
-        if fields.ignored_reason or command or item.metadata.get("hint"):
+        if fields.ignored_reason or item.command or item.hint:
             self._store_ignored(session, item, fields, batch, summary)
             return
-        channel_settings = self._channel_settings(item.channel)
         thread = find_thread(
             session,
             item,
             fields,
-            session_minutes=float(getattr(channel_settings, "session_minutes", 0) or 0),
+            session_minutes=self._policy(item.channel).session_minutes,
         )
         if thread is not None:
             row = self._store_follow_up(session, item, fields, thread, batch, summary)
@@ -237,12 +245,10 @@ class Pipeline:
             return
         else:
             row = self._store_case(session, item, fields, batch, summary)
-        missing = item.metadata.get("files_not_downloaded")
+        missing = item.missing_files
         if missing:
-            note_missing_files(
-                session, row, missing, item.metadata.get("max_file_bytes")
-            )
-        if item.metadata.get("file_too_large"):
+            note_missing_files(session, row, missing, file_limit(item))
+        if too_large_file(item) is not None:
             summary.replies += self.replies.file_too_large(session, row, item, fields)
         elif missing:
             summary.replies += self.replies.file_not_downloaded(
@@ -256,7 +262,7 @@ class Pipeline:
         """Whether ``item`` is a message stored already under its Message-ID
         (the same mail fetched again through another path): only with the
         same sender and content. An edit has its original's id by design."""
-        if item.metadata.get("edit_of"):
+        if item.edit_of:
             return False
         seen = batch.seen_message(
             fields.message_id, fields.reporter, fields.subject, fields.original_text
@@ -272,24 +278,19 @@ class Pipeline:
         return bool(seen)
 
     def _mail_policy(self, item: InboundMessage) -> MailPolicy:
-        settings = self._channel_settings(item.channel)
-        domain = getattr(settings, "message_id_domain", None)
+        policy = self._policy(item.channel)
+        domain = policy.message_id_domain
         return MailPolicy(
             own_domains=(domain,) if domain else (),
             loop_ids=self._loop_ids(),
-            forwarders=tuple(getattr(settings, "forwarders", ()) or ()),
+            forwarders=policy.forwarders,
         )
 
     def _loop_ids(self) -> tuple[str, ...]:
-        ids = []
-        for channel in self.settings.channels:
-            domain = getattr(channel, "message_id_domain", None)
-            if domain:
-                ids.append(f"dengar@{domain}".lower())
-        return tuple(ids)
+        return tuple(p.loop_id for p in self.policies.values() if p.loop_id)
 
-    def _channel_settings(self, name: str) -> Any:
-        return self.replies.channel_settings(name)
+    def _policy(self, name: str) -> ChannelPolicy:
+        return self.replies.policy(name)
 
     # -- storing -----------------------------------------------------------
 
@@ -307,11 +308,7 @@ class Pipeline:
         # the raw bytes are never read back through the ORM: a Core INSERT
         raw_id = _insert(session, RawPayload, format=item.raw_format, data=item.raw)
         reporter = fields.reporter
-        extra = {
-            k: v
-            for k, v in item.metadata.items()
-            if isinstance(v, str | int | float | bool) or v is None
-        }
+        extra = stored_extras(item)
         row = ComplaintRow(
             kind=kind,
             channel=item.channel,
@@ -365,8 +362,8 @@ class Pipeline:
         batch: BatchState,
         summary: BatchSummary,
     ) -> None:
-        command = item.metadata.get("command")
-        hint = item.metadata.get("hint")
+        command = item.command
+        hint = item.hint
         reason: str | None
         if command:
             reason = f"command /{command}"
@@ -395,7 +392,9 @@ class Pipeline:
                 )
         text: str | None = None
         if command and self.command_handler is not None:
-            text = self.command_handler(session, item, self.settings)
+            text = self.command_handler(
+                session, item, self.settings, self._policy(item.channel)
+            )
         elif hint and hint not in SILENT_HINTS:
             text = render("hint_unsupported", self.replies.messages(item.channel))
         if text and fields.reporter.chat_id:
@@ -414,8 +413,8 @@ class Pipeline:
         """Keep a message without complaint content as ignored, with the
         reason, and tell its sender how to write a complaint (once a
         session: a string of greetings gets one answer)."""
-        minutes = getattr(self._channel_settings(item.channel), "session_minutes", 0)
-        answered = answered_recently(session, item, fields, float(minutes or 60))
+        minutes = self._policy(item.channel).session_minutes
+        answered = answered_recently(session, item, fields, minutes or 60.0)
         row = self._new_row(
             session,
             item,
@@ -463,7 +462,10 @@ class Pipeline:
                 case.region = self.region_finder(text, fields.location)
         if fields.reporter.phone and not case.reporter_phone:
             case.reporter_phone = fields.reporter.phone
-        if thread.edit_of is not None and fields.clean_text:
+        removed = item.removed_at_source
+        if thread.edit_of is not None and removed:
+            note_removed(case, thread.edit_of, str(removed), batch)
+        elif thread.edit_of is not None and fields.clean_text:
             edited = case if thread.edit_of.id == case.id else thread.edit_of
             apply_edit(
                 session, case, edited, fields, batch, self._classify, self._attempts
@@ -491,7 +493,9 @@ class Pipeline:
         if self.region_finder is not None:
             region = self.region_finder(text, fields.location)
         decision = self.router.route(text, category, region)
-        social = _needs_triage(self._channel_settings(item.channel), found)
+        # a private chat of a social channel (a Messenger message) is no post
+        policy = self._policy(item.channel)
+        social = not fields.reporter.chat_id and _needs_triage(policy, found)
         # an unrouted complaint waits for staff too, but its citizen is
         # acknowledged like any other
         triage = social or decision.to_triage
@@ -514,7 +518,7 @@ class Pipeline:
         batch.status_event(row.id, row.status, "dengar")
         summary.new_cases += 1
         link = self._link_duplicate(session, row)
-        window = confirmation_window(self._channel_settings(item.channel))
+        window = policy.confirmation_window
         if link is not None:
             summary.linked += 1
             self._follow(session, row, link.target_id)
@@ -648,26 +652,19 @@ def _insert_of(table: Any) -> Any:
     return insert(table)
 
 
-def confirmation_window(channel_settings: Any) -> float:
-    """Seconds a new case of a chat channel waits for the citizen's choice
-    before its agency gets it; 0 for the other channels and when off."""
-    return float(getattr(channel_settings, "confirmation_window", 0) or 0)
-
-
 def held_until(window: float) -> datetime | None:
     """When a case held for ``window`` seconds from now may go out."""
     return utcnow() + timedelta(seconds=window) if window > 0 else None
 
 
-def _needs_triage(channel_settings: Any, found: tuple[str, float] | None) -> bool:
+def _needs_triage(policy: ChannelPolicy, found: tuple[str, float] | None) -> bool:
     """Whether a new case waits for staff before it is routed. Only social
-    channels have ``auto_dispatch``: off, every post waits; on, a post goes
-    straight to its agency when the rules classify it as a complaint with at
-    least ``auto_dispatch_min_score``, and waits otherwise."""
-    auto = getattr(channel_settings, "auto_dispatch", None)
-    if auto is None:
+    channels triage: without auto-dispatch every post waits; with it, a post
+    goes straight to its agency when the rules classify it as a complaint
+    with at least ``auto_dispatch_min_score``, and waits otherwise."""
+    if not policy.triage:
         return False
-    if auto is False:
+    threshold = policy.auto_dispatch_min_score
+    if threshold is None:
         return True
-    threshold = float(getattr(channel_settings, "auto_dispatch_min_score", 0.0))
     return found is None or found[1] < threshold

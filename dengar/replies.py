@@ -4,15 +4,22 @@ the acknowledgement, command answers and hints, status updates."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from config.channel_settings import channel_policy
 from config.settings import Settings
-from contracts.records import InboundMessage, OutgoingReply
+from contracts.policy import ChannelPolicy
+from contracts.records import (
+    InboundMessage,
+    OutgoingReply,
+    file_limit,
+    too_large_file,
+)
 from dengar.missing_files import RETRYING
 from dispatcher.notify import (
     Rendered,
@@ -46,25 +53,23 @@ class CitizenReplies:
     channel can send (``repliers``) and the citizen has an address there."""
 
     settings: Settings
+    # each configured channel's policy by name, read once at start-up
+    policies: Mapping[str, ChannelPolicy]
     repliers: frozenset[str]
 
-    def channel_settings(self, name: str) -> Any:
-        """The settings of channel ``name``; None for one not in the config
-        (``dengar import``)."""
-        try:
-            return self.settings.channel(name)
-        except KeyError:
-            return None
+    def policy(self, name: str) -> ChannelPolicy:
+        """The policy of channel ``name``; for one not in the config
+        (``dengar import``) everything a channel may switch on is off."""
+        policy = self.policies.get(name)
+        return policy if policy is not None else channel_policy("?")
 
-    def messages(self, channel: str) -> dict[str, str]:
+    def messages(self, channel: str) -> Mapping[str, str]:
         """The channel's overrides of the reply templates."""
-        settings = self.channel_settings(channel)
-        messages: dict[str, str] = getattr(settings, "messages", None) or {}
-        return messages
+        return self.policy(channel).messages
 
     def is_email(self, channel: str) -> bool:
         """True for a channel whose replies are letters (IMAP with SMTP)."""
-        return getattr(self.channel_settings(channel), "type", None) == "imap"
+        return self.policy(channel).is_email
 
     def signature(self) -> str:
         """The configured signature block."""
@@ -162,13 +167,13 @@ class CitizenReplies:
         fields: Normalized,
     ) -> bool:
         """Tell the citizen a file was not kept, rather than lose it silently."""
-        meta = item.metadata
+        first = too_large_file(item)
         text = render(
             "file_too_large",
             self.messages(item.channel),
-            filename=meta.get("file_too_large_name") or "?",
-            size_mb=round(int(meta.get("file_too_large_bytes") or 0) / 1e6, 1),
-            limit_mb=round(int(meta.get("max_file_bytes") or 0) / 1e6, 1),
+            filename=(first.filename if first else None) or "?",
+            size_mb=round(((first.size if first else None) or 0) / 1e6, 1),
+            limit_mb=round((file_limit(item) or 0) / 1e6, 1),
         )
         key = f"too-large:{item.external_id}"
         return self.to_sender(session, row, item, fields, text, None, key)
@@ -182,21 +187,15 @@ class CitizenReplies:
     ) -> bool:
         """Ask the citizen to send again a file we could not fetch (not one
         the channel is still fetching by itself)."""
-        missing = [
-            m
-            for m in item.metadata.get("files_not_downloaded") or ()
-            if not str(m.get("reason") or "").startswith(RETRYING)
-        ]
+        missing = [m for m in item.missing_files if not m.reason.startswith(RETRYING)]
         if not missing:
             return False
-        names = ", ".join(
-            f"\u201c{m.get('filename') or 'berkas'}\u201d" for m in missing
-        )
+        names = ", ".join(f"\u201c{m.filename or 'berkas'}\u201d" for m in missing)
         text = render(
             "file_not_downloaded",
             self.messages(item.channel),
             filenames=names,
-            service=next((m["service"] for m in missing if "service" in m), "Telegram"),
+            service=next((m.service for m in missing if m.service), "Telegram"),
         )
         key = f"not-downloaded:{item.external_id}"
         return self.to_sender(session, row, item, fields, text, None, key)
@@ -223,9 +222,7 @@ class CitizenReplies:
         recipient = reporter.chat_id or reporter.email or reporter.handle
         if not recipient:
             return False
-        limit = getattr(
-            self.channel_settings(item.channel), "acks_per_address_per_hour", None
-        )
+        limit = self.policy(item.channel).acks_per_address_per_hour
         queued = outbox.enqueue_reply(
             session,
             row,
@@ -234,7 +231,7 @@ class CitizenReplies:
                 recipient=recipient,
                 text=text,
                 subject=subject,
-                in_reply_to=fields.message_id or item.metadata.get("message_ref"),
+                in_reply_to=fields.message_id,
                 tracking_no=row.tracking_no,
                 idempotency_key=f"{item.channel}:{key}",
                 choices=choices,
@@ -250,10 +247,10 @@ class CitizenReplies:
         """Why the reporter of ``row`` cannot be sent anything; None if they
         can (a message may still be held back by a rate limit)."""
         if row.channel not in self.repliers:
-            settings = self.channel_settings(row.channel)
-            if settings is None:
+            policy = self.policies.get(row.channel)
+            if policy is None:
                 return f"channel {row.channel!r} is not configured (imported item)"
-            kind = getattr(settings, "type", "?")
+            kind = policy.kind
             if kind == "imap":
                 return f"channel {row.channel!r} (imap) has no smtp: block"
             return f"channel {row.channel!r} ({kind}) cannot send replies"

@@ -74,6 +74,14 @@ def _suggested(text: str) -> str:
 
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
 
+# a comment deleted or hidden where it was posted, as the case page says it
+_REMOVED_AT_SOURCE = {
+    "deleted": " dihapus di media sosial (oleh penulis atau pengelola halaman); "
+    "isinya tetap tersimpan",
+    "hidden": " disembunyikan di media sosial; isinya tetap tersimpan",
+    "shown again": " ditampilkan kembali di media sosial",
+}
+
 # Each shape that code writes, anchored; the first that matches wins.
 _RULES: list[Rule] = [
     (
@@ -147,6 +155,32 @@ _RULES: list[Rule] = [
     (
         re.compile(r"text edited; previous version: (.*)", re.S),
         lambda m: f"teks diubah pelapor; versi sebelumnya: {m[1]}",
+    ),
+    # a comment deleted or hidden where it was posted (dengar/case_edits.py)
+    (
+        re.compile(
+            r"(the complaint|a follow-up): (deleted|hidden|shown again) at the source.*"
+        ),
+        lambda m: (
+            ("pengaduan" if m[1] == "the complaint" else "informasi tambahan")
+            + _REMOVED_AT_SOURCE[m[2]]
+        ),
+    ),
+    # a refused answer to a social comment (dengar/comment_replies.py)
+    (
+        re.compile(
+            r"cannot answer (\S+) with a (private|public) reply: it is not a .*"
+        ),
+        lambda m: (
+            f"{m[1]} bukan komentar Facebook atau Instagram: tidak ada balasan komentar"
+        ),
+    ),
+    (
+        re.compile(r"cannot answer (\S+) with a (private|public) reply: only .*"),
+        lambda m: (
+            f"balasan pribadi untuk {m[1]} tidak dapat dikirim (hanya dalam 7 hari "
+            "sejak komentar dan tidak untuk sebutan akun); pilih balasan publik"
+        ),
     ),
     # the state machine's refusals (dispatcher/status.py)
     (

@@ -33,8 +33,6 @@ _LAUGH = re.compile(r"(?:wk)+w?|(?:h[aeiou]){2,}h?|(?:[aeiou]h){2,}|(?:xi){2,}")
 _PHONE = re.compile(r"(?<!\d)(?:\+?62|0)[\s.-]?8[\d\s.-]{7,14}\d")
 _REPLY_PREFIX = ("re:", "fwd:", "fw:", "aw:", "balas:")
 _HEAD = 2000  # characters read first (see says_nothing)
-# a channel's note that a file was sent but could not be downloaded
-_NOT_FETCHED = "files_not_downloaded"
 
 
 def load_courtesy(path: Path = COURTESY_FILE) -> frozenset[str]:
@@ -78,8 +76,7 @@ def says_nothing(fields: Normalized, item: InboundMessage) -> bool:
     shared phone number, and no :func:`complaint_words` in its text."""
     if fields.attachments or fields.location is not None:
         return False
-    meta = item.metadata
-    if any(meta.get(k) for k in ("contact_shared", "file_too_large", _NOT_FETCHED)):
+    if item.contact_shared or item.missing_files:
         return False  # a phone number given, or a file we could not keep
     name, text = fields.reporter.name, fields.clean_text
     if len(text) > _HEAD:

@@ -61,12 +61,11 @@ def _thread(
 ) -> Thread | None:
     # an edit first: it repeats its original's fields (the message it
     # answered, its album), which would make it a plain follow-up
-    edit_of = item.metadata.get("edit_of")
-    if edit_of:
+    if item.edit_of:
         original = session.exec(
             select(ComplaintRow).where(
                 ComplaintRow.channel == item.channel,
-                ComplaintRow.external_id == str(edit_of),
+                ComplaintRow.external_id == item.edit_of,
             )
         ).first()
         if original is not None:
@@ -88,9 +87,10 @@ def _thread(
         ).first()
         if case is not None:
             return Thread(case, f"tracking number {number} in the subject")
-    group = item.metadata.get("media_group_id")
+    group = item.media_group_id
     if group:
-        marker = json.dumps({"media_group_id": str(group)})[1:-1]
+        # the album id is kept in the stored record's extras
+        marker = json.dumps({"media_group_id": group})[1:-1]
         stored = session.exec(
             select(ComplaintRow).where(
                 ComplaintRow.channel == item.channel,

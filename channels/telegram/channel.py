@@ -44,7 +44,6 @@ from telegram.error import (
     TelegramError,
 )
 
-from channels.file_notes import missing_files_metadata
 from channels.push_spool import PushSpool, SpooledBody
 from channels.telegram.aiohttp_backend import AiohttpRequest
 from channels.telegram.http import RawUpdatesRequest, install_redactor, redact
@@ -71,6 +70,7 @@ from contracts.errors import (
 from contracts.records import (
     InboundAttachment,
     InboundMessage,
+    MissingFile,
     OutgoingReply,
     RejectedItem,
 )
@@ -249,25 +249,25 @@ class TelegramChannel:
 
     async def _with_files(self, converted: Converted) -> InboundMessage:
         """Download the files of an item; those not fetched are listed in
-        ``metadata["files_not_downloaded"]`` with the reason and their
+        ``missing_files`` with the reason and their
         ``file_id`` (kept, as the raw update is, so they can be fetched
         again), for the case's history and the citizen's reply."""
         item = converted.item
         if not converted.files:
             return item
         attachments: list[InboundAttachment] = []
-        missing: list[dict[str, Any]] = []
+        missing: list[MissingFile] = []
         for ref in converted.files:
             data, reason = await self._download(ref)
             if data is None:
                 missing.append(
-                    {
-                        "kind": ref.kind,
-                        "filename": ref.filename,
-                        "size": ref.size,
-                        "reason": reason,
-                        "file_id": ref.file_id,
-                    }
+                    MissingFile(
+                        kind=ref.kind,
+                        filename=ref.filename,
+                        size=ref.size,
+                        reason=reason,
+                        file_id=ref.file_id,
+                    )
                 )
                 continue
             attachments.append(
@@ -275,11 +275,14 @@ class TelegramChannel:
                     filename=ref.filename, content_type=ref.content_type, data=data
                 )
             )
-        metadata = {
-            **item.metadata,
-            **missing_files_metadata(missing, self.settings.max_file_bytes),
-        }
-        return replace(item, attachments=tuple(attachments), metadata=metadata)
+        if not missing:
+            return replace(item, attachments=tuple(attachments))
+        return replace(
+            item,
+            attachments=tuple(attachments),
+            missing_files=tuple(missing),
+            max_file_bytes=self.settings.max_file_bytes,
+        )
 
     async def _download(self, ref: FileRef) -> tuple[bytes | None, str]:
         """The file's bytes, or None and why not: ``too_large``, or
@@ -323,9 +326,8 @@ class TelegramChannel:
                 if isinstance(receipt, SpooledBody):
                     await asyncio.to_thread(self._spool.done, receipt)
         for item in result.items:
-            query_id = item.metadata.get("callback_query_id")
-            if query_id:
-                await self._answer_button(str(query_id))
+            if item.button_press_id:
+                await self._answer_button(item.button_press_id)
 
     async def _answer_button(self, query_id: str) -> None:
         try:

@@ -178,11 +178,16 @@ def _convert_message(
     caption = _str(message.get("caption"))
     metadata: dict[str, Any] = {"update_id": update_id, "chat_type": chat_type}
     base_id = f"msg:{chat_id}:{message_id}"
+    edit_of: str | None = None
+    command_name: str | None = None
+    command_args = ""
+    hint: str | None = None
+    contact_shared = False
     if edited:
         edit_date = message.get("edit_date")
         stamp = edit_date if _is_int(edit_date) else message.get("date", 0)
         external_id = f"edit:{chat_id}:{message_id}:{stamp}"
-        metadata["edit_of"] = base_id
+        edit_of = base_id
         received_at = _time(stamp)
     else:
         external_id = base_id
@@ -193,10 +198,9 @@ def _convert_message(
         if command is not None:
             name, args = command
             if name in COMMANDS:
-                metadata["command"] = name
-                metadata["command_args"] = args
+                command_name, command_args = name, args
             else:
-                metadata["hint"] = "unknown_command"
+                hint = "unknown_command"
                 metadata["unknown_command"] = name
 
     files = _files(message, message_id)
@@ -219,21 +223,20 @@ def _convert_message(
                 chat_id=reporter.chat_id,
                 phone=_str(contact.get("phone_number")),
             )
-            metadata["contact_shared"] = True
+            contact_shared = True
         else:
-            metadata["hint"] = "foreign_contact"
+            hint = "foreign_contact"
 
     body = text if text is not None else caption
     if (
         body is None
         and not files
         and location is None
-        and "contact_shared" not in metadata
-        and "hint" not in metadata
+        and not contact_shared
+        and hint is None
     ):
-        metadata["hint"] = _hint_kind(message)
-    if isinstance(message.get("media_group_id"), str):
-        metadata["media_group_id"] = message["media_group_id"]
+        hint = _hint_kind(message)
+    group = message.get("media_group_id")
     if any(k in message for k in ("forward_origin", "forward_from", "forward_date")):
         metadata["forwarded"] = True
     if "sender_chat" in message and not sender:
@@ -256,6 +259,12 @@ def _convert_message(
         in_reply_to=in_reply_to,
         message_id=f"tg:{chat_id}:{message_id}",
         metadata=metadata,
+        command=command_name,
+        command_args=command_args,
+        hint=hint,
+        contact_shared=contact_shared,
+        edit_of=edit_of,
+        media_group_id=group if isinstance(group, str) else None,
     )
     return Converted(item=item, files=files)
 
@@ -269,7 +278,7 @@ def _convert_button(
     private_chats_only: bool,
 ) -> Converted | Skipped:
     """A press of one of our inline buttons, as the command it carries
-    (``metadata["callback_query_id"]``: the channel answers it once stored)."""
+    (``button_press_id``: the channel answers it once stored)."""
     data = _str(query.get("data")) or ""
     name, _, args = data.partition(" ")
     if name not in BUTTON_COMMANDS:
@@ -289,13 +298,7 @@ def _convert_button(
     chat_type = _chat_type(chat)
     if private_chats_only and chat_type != "private":
         return Skipped(f"button in a {chat_type} chat (private_chats_only)")
-    metadata: dict[str, Any] = {
-        "update_id": update_id,
-        "chat_type": chat_type,
-        "callback_query_id": query_id,
-        "command": name,
-        "command_args": args.strip(),
-    }
+    metadata: dict[str, Any] = {"update_id": update_id, "chat_type": chat_type}
     item = InboundMessage(
         channel=channel,
         external_id=f"button:{query_id}",
@@ -306,6 +309,9 @@ def _convert_button(
         text=f"/{data}" if data else None,
         reporter=_reporter(chat, sender, message),
         metadata=metadata,
+        command=name,
+        command_args=args.strip(),
+        button_press_id=query_id,
     )
     return Converted(item=item)
 

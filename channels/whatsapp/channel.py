@@ -10,7 +10,6 @@ in between reads them again, recognised by ``(channel, "wamid:…")``.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import time
@@ -19,7 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from channels.file_notes import missing_files_metadata
+from channels.meta_graph import channel_error
+from channels.meta_webhook import SpoolReader
 from channels.push_spool import SpooledBody
 from channels.whatsapp.graph import WINDOW_CLOSED, Download, GraphClient, GraphError
 from channels.whatsapp.media_retry import MediaRetries, PendingMedia
@@ -39,16 +39,15 @@ from channels.whatsapp.webhook import spool_of
 from config.channel_settings import WhatsAppChannelSettings
 from contracts.channel import FetchResult
 from contracts.errors import (
-    FatalChannelError,
     NotReplayable,
     RecipientUnreachable,
     ReplyRetriable,
-    RetriableChannelError,
 )
 from contracts.records import (
     DeliveryReport,
     InboundAttachment,
     InboundMessage,
+    MissingFile,
     OutgoingReply,
     RejectedItem,
     Reporter,
@@ -60,7 +59,7 @@ WINDOW_SECONDS = 24 * 3600
 PACE_SECONDS = 1.0
 
 
-class WhatsAppChannel:
+class WhatsAppChannel(SpoolReader):
     """Complaints sent to a WhatsApp Business number; also replies."""
 
     def __init__(
@@ -233,13 +232,13 @@ class WhatsAppChannel:
 
     async def _with_media(self, converted: Converted) -> InboundMessage:
         """Download the item's media; a file that cannot be had is listed
-        in ``metadata["files_not_downloaded"]`` with its media id, and one
-        that failed only for now waits in ``media_retry`` meanwhile."""
+        in ``missing_files`` with its media id, and one that failed only for
+        now waits in ``media_retry`` meanwhile."""
         item = converted.item
         if not converted.media:
             return item
         attachments: list[InboundAttachment] = []
-        missing: list[dict[str, Any]] = []
+        missing: list[MissingFile] = []
         for ref in converted.media:
             try:
                 got = await self._graph.download(
@@ -261,8 +260,9 @@ class WhatsAppChannel:
                     filename=ref.filename, content_type=ref.content_type, data=got.data
                 )
             )
-        metadata = {**item.metadata, **missing_files_metadata(missing)}
-        return replace(item, attachments=tuple(attachments), metadata=metadata)
+        return replace(
+            item, attachments=tuple(attachments), missing_files=tuple(missing)
+        )
 
     async def _retry_media(
         self, limit: int
@@ -291,6 +291,7 @@ class WhatsAppChannel:
 
     def _late_file(self, pending: PendingMedia, got: Download) -> InboundMessage:
         attachments: tuple[InboundAttachment, ...] = ()
+        missing: tuple[MissingFile, ...] = ()
         metadata: dict[str, Any] = {
             "wa_type": pending.kind,
             "late_file_of": f"wamid:{pending.wamid}",
@@ -304,8 +305,7 @@ class WhatsAppChannel:
                 ),
             )
         else:
-            missing = _missing(pending.kind, pending.filename, pending.media_id, got)
-            metadata.update(missing_files_metadata([missing]))
+            missing = (_missing(pending.kind, pending.filename, pending.media_id, got),)
         return InboundMessage(
             channel=self.name,
             external_id=f"wamid:{pending.wamid}:file:{pending.media_id}",
@@ -318,24 +318,15 @@ class WhatsAppChannel:
             ),
             in_reply_to=(f"wa:{pending.wamid}",),
             attachments=attachments,
+            missing_files=missing,
             metadata=metadata,
-        )
-
-    def _rejected(self, raw: bytes, reason: str) -> RejectedItem:
-        digest = hashlib.sha256(raw).hexdigest()[:16]
-        return RejectedItem(
-            channel=self.name,
-            external_id=f"webhook:{digest}:{hashlib.sha256(reason.encode()).hexdigest()[:8]}",
-            raw=raw,
-            reason=reason,
         )
 
     async def after_commit(self, result: FetchResult) -> None:
         """Remove the stored bodies and the files that came from the spool."""
+        await super().after_commit(result)
         for receipt in result.receipts:
-            if isinstance(receipt, SpooledBody):
-                await asyncio.to_thread(self.spool.done, receipt)
-            elif isinstance(receipt, _FileDone):
+            if isinstance(receipt, _FileDone):
                 await asyncio.to_thread(self._media.done, receipt.media_id)
 
     async def close(self) -> None:
@@ -387,12 +378,11 @@ class WhatsAppChannel:
         self._sent_to[wamid] = recipient
 
     def _template(self, recipient: str, reply: OutgoingReply) -> dict[str, Any]:
-        kind = (
-            "status_update"
-            if ":status:" in reply.idempotency_key
-            else "acknowledgement"
-        )
-        chosen = getattr(self.settings.templates, kind)
+        templates = self.settings.templates
+        if ":status:" in reply.idempotency_key:
+            kind, chosen = "status_update", templates.status_update
+        else:
+            kind, chosen = "acknowledgement", templates.acknowledgement
         if chosen is None or not reply.tracking_no:
             raise RecipientUnreachable(
                 "the citizen's last WhatsApp message is over 24 hours old and "
@@ -421,16 +411,16 @@ def _limit(kind: str) -> int:
     return MEDIA_LIMITS.get(named, MEDIA_LIMITS["document"])
 
 
-def _missing(kind: str, filename: str, media_id: str, got: Download) -> dict[str, Any]:
-    return {
-        "kind": kind,
-        "filename": filename,
-        "size": got.size,
-        "reason": got.reason,
-        "file_id": media_id,
-        "service": "WhatsApp",
-        "limit": _limit(kind),
-    }
+def _missing(kind: str, filename: str, media_id: str, got: Download) -> MissingFile:
+    return MissingFile(
+        kind=kind,
+        filename=filename,
+        size=got.size,
+        reason=got.reason,
+        file_id=media_id,
+        service="WhatsApp",
+        limit=_limit(kind),
+    )
 
 
 def _pending(ref: MediaRef, item: InboundMessage, error: str) -> PendingMedia:
@@ -461,9 +451,7 @@ def _message_of(raw: bytes) -> dict[str, Any] | None:
 
 
 def _channel_error(exc: GraphError) -> Exception:
-    if exc.token_rejected:
-        return FatalChannelError(f"WhatsApp rejected the access token ({exc})")
-    return RetriableChannelError(f"WhatsApp: {exc}", exc.retry_after)
+    return channel_error("WhatsApp", exc)
 
 
 def _reply_error(exc: GraphError) -> Exception:

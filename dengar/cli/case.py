@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from config.settings import Settings
 from contracts.records import CaseStatus
 
 # the database side when the command runs: `dengar case --help` opens nothing
@@ -39,18 +40,20 @@ def _from_context(obj: Any, name: str) -> Any:
     return value
 
 
-def _settings(obj: Any) -> Any:
-    return (
+def _settings(obj: Any) -> Settings | None:
+    """The application's settings in the click context; None without them."""
+    found = (
         obj.get("settings") if isinstance(obj, dict) else getattr(obj, "settings", None)
     )
+    return found if isinstance(found, Settings) else None
 
 
 def _agency_code(obj: Any, typed: str) -> str:
     """``typed`` as a configured agency code; a usage error names the known ones."""
     code = typed.strip().upper()
-    agencies = getattr(_settings(obj), "agencies", None)
-    if agencies is not None:
-        known = sorted(a.code for a in agencies)
+    settings = _settings(obj)
+    if settings is not None:
+        known = sorted(a.code for a in settings.agencies)
         if code not in known:
             raise click.BadParameter(
                 f"unknown agency {typed!r} (known: {', '.join(known)})",
@@ -61,9 +64,8 @@ def _agency_code(obj: Any, typed: str) -> str:
 
 def _prefix(obj: Any, typed: str) -> str:
     settings = _settings(obj)
-    prefix = getattr(settings, "tracking_prefix", None)
-    if isinstance(prefix, str):
-        return prefix
+    if settings is not None:
+        return settings.tracking_prefix
     # no settings at hand: trust the letters the user typed
     match = re.match(r"\s*([A-Za-z]{2,8})", typed)
     return match.group(1).upper() if match else "ADU"

@@ -19,6 +19,7 @@ from sqlmodel import Session
 from contracts.records import CaseStatus
 from dengar import audit
 from dengar.case_history import record_change
+from dengar.comment_replies import queue_comment_reply
 from dengar.confidentiality import (
     LEVELS,
     LoweringRefused,
@@ -316,9 +317,11 @@ def accept_triage(
     user: Principal,
     case: ComplaintRow,
     code: str | None,
+    reply_mode: str | None = None,
 ) -> Response:
     """Accept a triage post as a case (routed, or for ``code``) and queue
-    its delivery; back to the case page with a message."""
+    its delivery, and for a social comment the answer staff chose
+    (``reply_mode`` private or public); back to the case page."""
     try:
         accept(
             session,
@@ -328,6 +331,14 @@ def accept_triage(
             ctx.app.pipeline.enqueue_for_agency,
             agencies={a.code for a in ctx.app.settings.agencies},
         )
+        if reply_mode:
+            queue_comment_reply(
+                session,
+                case,
+                reply_mode,
+                ctx.app.pipeline.replies.messages(case.channel),
+                ctx.app.settings.web.public_url,
+            )
     except TriageError as exc:
         return _failed(request, session, case, exc)
     _audit(ctx, request, session, user, "triage_accept", case, case.agency_code)

@@ -29,10 +29,14 @@ def triage_accept(
     user: StaffUser,
     ref: str,
     agency: Annotated[str, Form()] = "",
+    reply: Annotated[str, Form()] = "",
 ) -> Response:
-    """Accept a social post as a case (routed, or to ``agency``)."""
+    """Accept a social post as a case (routed, or to ``agency``), with the
+    answer chosen for a Facebook or Instagram comment (``reply``)."""
     case = _triage_row(session, user, ref)
-    accept_triage(request, ctx, session, user, case, agency.strip() or None)
+    accept_triage(
+        request, ctx, session, user, case, agency.strip() or None, reply or None
+    )
     return RedirectResponse("/triase", 303)
 
 

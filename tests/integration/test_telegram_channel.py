@@ -18,7 +18,7 @@ from contracts.errors import (
     ReplyRetriable,
     RetriableChannelError,
 )
-from contracts.records import OutgoingReply
+from contracts.records import OutgoingReply, stored_extras
 from tests.fakes.telegram_api import TOKEN, FakeTelegramApi
 from tests.services import free_port
 
@@ -173,10 +173,14 @@ async def test_a_file_over_the_limit_is_flagged_not_lost_silently(api):
     await ch.close()
     assert first.text == "banjir"
     assert first.attachments == ()
-    assert first.metadata["file_too_large"] is True
-    assert first.metadata["file_too_large_bytes"] == 5000
-    assert first.metadata["max_file_bytes"] == 1000
-    assert second.metadata["file_too_large_name"] == "surat.pdf"
+    [too_large] = first.missing_files
+    assert (too_large.reason, too_large.size) == ("too_large", 5000)
+    assert first.max_file_bytes == 1000
+    # stored with the record as they always were
+    assert stored_extras(first)["file_too_large"] is True
+    assert stored_extras(first)["file_too_large_bytes"] == 5000
+    assert stored_extras(first)["max_file_bytes"] == 1000
+    assert stored_extras(second)["file_too_large_name"] == "surat.pdf"
 
 
 async def test_public_servers_getfile_refusal_is_flagged_too(api, channel):
@@ -184,8 +188,8 @@ async def test_public_servers_getfile_refusal_is_flagged_too(api, channel):
     api.fail("getFile", 400, description="Bad Request: file is too big")
     await api.push_message(42, document={**doc, "file_name": "besar.pdf"}, caption="x")
     [item] = (await channel.fetch(None, 100)).items
-    assert item.metadata["file_too_large"] is True
-    assert item.metadata["files_not_downloaded"][0]["reason"] == "too_large"
+    assert stored_extras(item)["file_too_large"] is True
+    assert item.missing_files[0].reason == "too_large"
 
 
 async def test_flood_control_on_getupdates_is_retriable_with_its_delay(api, channel):

@@ -56,7 +56,11 @@ agencies: [{code: DISKOMINFO, name: Diskominfo}]
 routing: {default_agency: DISKOMINFO}
 """
 _SETTINGS = parse_settings(CONFIG)
-_PIPELINE = Pipeline(settings=_SETTINGS, repliers=frozenset({"tg", "x"}))
+_PIPELINE = Pipeline(
+    settings=_SETTINGS,
+    policies=_SETTINGS.channel_policies(),
+    repliers=frozenset({"tg", "x"}),
+)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

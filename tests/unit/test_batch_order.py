@@ -49,7 +49,7 @@ def test_an_edit_comes_after_its_original():
         raw_format="json",
         text="post 7, corrected",
         message_id="x:7",
-        metadata={"edit_of": "7"},
+        edit_of="7",
     )
     assert order([edit, item(7)]) == ["7", "7-edit"]
 

@@ -15,7 +15,13 @@ from sqlmodel import SQLModel, select
 
 from config.settings import Settings
 from contracts.channel import FetchResult
-from contracts.records import InboundAttachment, InboundMessage, Location, Reporter
+from contracts.records import (
+    InboundAttachment,
+    InboundMessage,
+    Location,
+    MissingFile,
+    Reporter,
+)
 from dengar.app import _classifier
 from dengar.pipeline import Pipeline
 from normalizer.content import CONTENT_LESS_REASON, complaint_words
@@ -99,6 +105,7 @@ def pipeline(settings: Settings, sessions) -> Pipeline:
         deduper = RowDeduper.open(session, settings.dedupe)
     return Pipeline(
         settings=settings,
+        policies=settings.channel_policies(),
         repliers=frozenset({"bot", "surat"}),
         classifier=_classifier(settings),
         deduper=deduper,
@@ -223,7 +230,7 @@ def test_no_content_less_first_message_opens_a_case(pipeline, sessions, text):
 
 
 def test_a_sticker_alone_opens_no_case(pipeline, sessions):
-    summary = ingest(pipeline, sessions, chat(None, metadata={"hint": "sticker"}))
+    summary = ingest(pipeline, sessions, chat(None, hint="sticker"))
     assert (summary.new_cases, summary.ignored) == (0, 1)
 
 
@@ -315,7 +322,7 @@ def test_an_edit_of_a_greeting_that_says_something_opens_the_case(pipeline, sess
     edit = chat(
         "halo, jalan Pramuka berlubang besar",
         minutes=1,
-        metadata={"edit_of": greeting.external_id},
+        edit_of=greeting.external_id,
     )
     summary = ingest(pipeline, sessions, edit)
     assert (summary.new_cases, summary.follow_ups) == (1, 0)
@@ -369,26 +376,36 @@ def test_a_long_text_of_thanks_only_is_no_case(pipeline, sessions):
 
 
 @pytest.mark.parametrize(
-    "metadata",
+    "fields",
     [
         {
-            "files_not_downloaded": (
-                {
-                    "kind": "photo",
-                    "filename": "foto.jpg",
-                    "size": 1000,
-                    "reason": "unavailable: file is temporarily unavailable",
-                    "file_id": "AgAD",
-                },
+            "missing_files": (
+                MissingFile(
+                    kind="photo",
+                    filename="foto.jpg",
+                    size=1000,
+                    reason="unavailable: file is temporarily unavailable",
+                    file_id="AgAD",
+                ),
             )
         },
-        {"file_too_large": True, "file_too_large_name": "foto.jpg"},
+        {
+            "missing_files": (
+                MissingFile(
+                    kind="photo",
+                    filename="foto.jpg",
+                    size=30_000_000,
+                    reason="too_large",
+                    file_id="AgAE",
+                ),
+            )
+        },
         {"contact_shared": True},
     ],
     ids=["photo-not-downloaded", "photo-too-large", "contact"],
 )
 def test_a_file_we_could_not_keep_or_a_shared_contact_is_no_greeting(
-    pipeline, sessions, metadata
+    pipeline, sessions, fields
 ):
-    summary = ingest(pipeline, sessions, chat(None, metadata=metadata))
+    summary = ingest(pipeline, sessions, chat(None, **fields))
     assert (summary.new_cases, summary.ignored) == (1, 0)

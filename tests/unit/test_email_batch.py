@@ -189,7 +189,7 @@ def test_an_edit_in_the_same_batch_is_recorded_after_the_case_opened(
         raw=b"{}",
         raw_format="json",
         text="Jalan berlubang besar di Stagen",
-        metadata={"edit_of": "m1"},
+        edit_of="m1",
     )
     summary = app.store("surat", FetchResult(items=[first, edit], cursor="c1"))
     assert (summary.new_cases, summary.follow_ups) == (1, 1)

@@ -1,7 +1,8 @@
 """The shared channel contract (tests/contract/channels.py), run against
-every registered channel: WhatsApp (on the Graph API emulator), Maildir,
-Telegram (on the Bot API emulator), IMAP (on a throwaway Dovecot) and X (on
-the X API emulator)."""
+every registered channel: WhatsApp and Meta (Page and Instagram: webhooks
+and the catch-up read; on the Graph API emulators), Maildir, Telegram (on
+the Bot API emulator), IMAP (on a throwaway Dovecot) and X (on the X API
+emulator)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from email.message import EmailMessage
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
 
 import pytest
 from pydantic import SecretStr
 
 from channels.imap.channel import ImapChannel
 from channels.maildir import MaildirChannel
+from channels.meta.channel import MetaChannel
+from channels.meta.webhook import MetaWebhook
 from channels.registry import CHANNEL_TYPES, channel_class
 from channels.telegram.channel import TelegramChannel
 from channels.telegram.webhook import webhook_of
@@ -29,6 +32,7 @@ from config.channel_settings import (
     ChannelSettings,
     ImapChannelSettings,
     MaildirChannelSettings,
+    MetaChannelSettings,
     TelegramChannelSettings,
     WhatsAppChannelSettings,
     XChannelSettings,
@@ -36,6 +40,12 @@ from config.channel_settings import (
 from contracts.channel import Channel, ReplaysRaw
 from tests.contract.channels import ChannelContract
 from tests.fakes.dovecot import Dovecot, running_dovecot
+from tests.fakes.meta_api import APP_SECRET as META_APP_SECRET
+from tests.fakes.meta_api import TOKEN as META_TOKEN
+from tests.fakes.meta_api import VERIFY_TOKEN as META_VERIFY_TOKEN
+from tests.fakes.meta_api import FakeMetaApi, page_feed_webhook
+from tests.fakes.meta_api import channel_settings as meta_channel_settings
+from tests.fakes.meta_api import signed as meta_signed
 from tests.fakes.telegram_api import TOKEN as TELEGRAM_TOKEN
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.fakes.whatsapp_api import (
@@ -74,7 +84,25 @@ def _closed_port_url() -> str:
     return f"http://127.0.0.1:{free_port()}"
 
 
-class WhatsAppSource:
+class GraphSource:
+    """What a source on a Graph API emulator does to break: the token
+    revoked, or the API not answering."""
+
+    api: FakeWhatsAppApi | FakeMetaApi
+    settings: Any
+
+    async def break_for_good(self) -> bool:
+        self.api.token = "a-revoked-token"  # Meta no longer accepts ours
+        return True
+
+    async def break_for_now(self) -> bool:
+        self.settings = self.settings.model_copy(
+            update={"api_base_url": _closed_port_url()}
+        )
+        return True
+
+
+class WhatsAppSource(GraphSource):
     """Meta pushing signed webhooks into the spool; the emulator behind."""
 
     secrets = (TOKEN, APP_SECRET, VERIFY_TOKEN)
@@ -101,16 +129,6 @@ class WhatsAppSource:
     def channel(self) -> Channel:
         return WhatsAppChannel(self.settings)
 
-    async def break_for_good(self) -> bool:
-        self.api.token = "a-revoked-token"  # Meta no longer accepts ours
-        return True
-
-    async def break_for_now(self) -> bool:
-        self.settings = self.settings.model_copy(
-            update={"api_base_url": _closed_port_url()}
-        )
-        return True
-
 
 class TestWhatsAppContract(ChannelContract):
     """WhatsApp Cloud API."""
@@ -121,6 +139,65 @@ class TestWhatsAppContract(ChannelContract):
     async def source(self, tmp_path: Path) -> AsyncIterator[WhatsAppSource]:
         async with FakeWhatsAppApi().running() as api:
             yield WhatsAppSource(api, tmp_path / "spool")
+
+
+class MetaWebhookSource(GraphSource):
+    """Comments pushed as signed Page webhooks into the spool."""
+
+    secrets = (META_TOKEN, META_APP_SECRET, META_VERIFY_TOKEN)
+
+    def __init__(self, api: FakeMetaApi, spool: Path, **extra: Any) -> None:
+        self.api = api
+        self.settings = MetaChannelSettings.model_validate(
+            meta_channel_settings(api.base_url, str(spool), **extra)
+        )
+        self._ids = itertools.count(1)
+
+    async def add(self, count: int) -> None:
+        hook = MetaWebhook(self.settings, [self.settings])
+        for _ in range(count):
+            body, signature = meta_signed(
+                page_feed_webhook(f"5001_{next(self._ids)}", "Jalan berlubang")
+            )
+            answer = hook.receive(body, {"x-hub-signature-256": signature})
+            assert answer.status == 200
+
+    def channel(self) -> Channel:
+        return MetaChannel(self.settings)
+
+
+class TestMetaWebhookContract(ChannelContract):
+    """Facebook Page and Instagram: the webhook spool."""
+
+    channel_type = "meta"
+
+    @pytest.fixture
+    async def source(self, tmp_path: Path) -> AsyncIterator[MetaWebhookSource]:
+        async with FakeMetaApi().running() as api:
+            yield MetaWebhookSource(api, tmp_path / "spool")
+
+
+class MetaCatchUpSource(MetaWebhookSource):
+    """Comments the webhooks never brought, found by the Graph API read."""
+
+    def __init__(self, api: FakeMetaApi, spool: Path) -> None:
+        super().__init__(api, spool, catch_up_interval=0.001)
+        self.post = api.add_post("fb")
+
+    async def add(self, count: int) -> None:
+        for _ in range(count):
+            self.api.add_comment(self.post, f"isi {next(self._ids)}")
+
+
+class TestMetaCatchUpContract(ChannelContract):
+    """Facebook Page and Instagram: the catch-up read and its cursor."""
+
+    channel_type = "meta"
+
+    @pytest.fixture
+    async def source(self, tmp_path: Path) -> AsyncIterator[MetaCatchUpSource]:
+        async with FakeMetaApi().running() as api:
+            yield MetaCatchUpSource(api, tmp_path / "spool")
 
 
 class MaildirSource:

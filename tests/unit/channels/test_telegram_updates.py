@@ -110,9 +110,9 @@ def test_edit_has_its_own_id_and_points_at_the_original():
     update = _load(DATA / "illemius-telegram_types" / "res" / "edited_message.json")
     item = _one(update).item
     assert item.external_id == "edit:12345678:12345:1508825379"
-    assert item.metadata["edit_of"] == "msg:12345678:12345"
+    assert item.edit_of == "msg:12345678:12345"
     assert item.text == "hi there (edited)"
-    assert "command" not in item.metadata
+    assert item.command is None
 
 
 def test_reply_points_at_the_message_it_answers():
@@ -181,7 +181,7 @@ def test_sticker_is_a_hint_not_a_report():
         DATA / "illemius-telegram_types" / "res" / "message_with_sticker.json"
     )
     item = _one(update).item
-    assert item.metadata["hint"] == "sticker"
+    assert item.hint == "sticker"
     assert item.text is None
 
 
@@ -211,8 +211,8 @@ def test_commands_from_bot_command_entities(text, command, args):
     length = len(text.split()[0])
     entities = [{"type": "bot_command", "offset": 0, "length": length}]
     item = _one(_message(text=text, entities=entities)).item
-    assert item.metadata["command"] == command
-    assert item.metadata["command_args"] == args
+    assert item.command == command
+    assert item.command_args == args
 
 
 def test_unknown_command_is_a_hint_and_a_slash_in_prose_is_not_a_command():
@@ -221,28 +221,28 @@ def test_unknown_command_is_a_hint_and_a_slash_in_prose_is_not_a_command():
             text="/foo", entities=[{"type": "bot_command", "offset": 0, "length": 4}]
         )
     ).item
-    assert item.metadata["hint"] == "unknown_command"
-    assert "command" not in item.metadata
+    assert item.hint == "unknown_command"
+    assert item.command is None
     item = _one(_message(text="jalan 1/2 rusak")).item
-    assert "command" not in item.metadata
-    assert "hint" not in item.metadata
+    assert item.command is None
+    assert item.hint is None
 
 
 def test_own_contact_gives_the_phone_but_someone_elses_does_not():
     own = {"phone_number": "+628123", "first_name": "Siti", "user_id": 42}
     item = _one(_message(contact=own)).item
     assert item.reporter.phone == "+628123"
-    assert item.metadata["contact_shared"] is True
+    assert item.contact_shared is True
     other = {"phone_number": "+62999", "first_name": "Budi", "user_id": 77}
     item = _one(_message(contact=other)).item
     assert item.reporter.phone is None
-    assert item.metadata["hint"] == "foreign_contact"
+    assert item.hint == "foreign_contact"
 
 
 def test_album_parts_carry_the_media_group():
     photo = [{"file_id": "a", "file_unique_id": "u", "width": 1, "height": 1}]
     item = _one(_message(photo=photo, media_group_id="1357")).item
-    assert item.metadata["media_group_id"] == "1357"
+    assert item.media_group_id == "1357"
 
 
 def test_animation_is_not_counted_twice_as_document():
@@ -283,7 +283,7 @@ def test_an_edited_caption_does_not_bring_the_photo_again():
     result = _one(update)
     assert result.files == ()
     assert result.item.text == "jalan rusak parah"
-    assert result.item.metadata["edit_of"] == "msg:42:7"
+    assert result.item.edit_of == "msg:42:7"
 
 
 def test_long_text_is_split_at_line_breaks_within_the_limit():
@@ -328,9 +328,9 @@ def _press(data: str, chat_type: str = "private") -> dict:
 def test_a_press_of_our_button_is_the_command_it_carries():
     item = _one(_press("anonim ADU-7K3M-9Q2D")).item
     assert item.external_id == "button:7000001"
-    assert item.metadata["command"] == "anonim"
-    assert item.metadata["command_args"] == "ADU-7K3M-9Q2D"
-    assert item.metadata["callback_query_id"] == "7000001"
+    assert item.command == "anonim"
+    assert item.command_args == "ADU-7K3M-9Q2D"
+    assert item.button_press_id == "7000001"
     assert item.reporter.chat_id == "42"
     assert item.reporter.name == "Siti"
 

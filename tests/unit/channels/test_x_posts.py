@@ -99,9 +99,9 @@ def test_edited_post_points_at_the_version_it_replaces():
         "edit_history_tweet_ids": ["100", "300"],
     }
     item = post_to_message("x", tweet, Includes(), source="mention")
-    assert item.metadata["edit_of"] == "100"
+    assert item.edit_of == "100"
     original = post_to_message("x", {**tweet, "id": "100"}, Includes(), source="x")
-    assert "edit_of" not in original.metadata
+    assert original.edit_of is None
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import select
 
+from config.settings import Settings
 from contracts.records import CaseStatus
 from dengar.cli.case import case as case_command
 from dispatcher.status import StatusChangeError, change_status, check_transition
@@ -236,10 +237,22 @@ def test_follow_up_has_no_status_of_its_own(sessions):
 # --- dengar case update ------------------------------------------------------
 
 
+# the application's settings the CLI context carries: the tracking prefix and
+# the known agencies
+_SETTINGS = Settings.model_validate(
+    {
+        "tracking_prefix": "ADU",
+        "agencies": [
+            {"code": "PUPR", "name": "Dinas PUPR"},
+            {"code": "DINKES", "name": "Dinas Kesehatan"},
+        ],
+        "routing": {"default_agency": "PUPR"},
+    }
+)
+
+
 def _run(sessions, told, *args):
-    obj = SimpleNamespace(
-        sessions=sessions, notify=told, settings=SimpleNamespace(tracking_prefix="ADU")
-    )
+    obj = SimpleNamespace(sessions=sessions, notify=told, settings=_SETTINGS)
     return CliRunner().invoke(case_command, ["update", *args], obj=obj)
 
 
@@ -433,10 +446,7 @@ def _run_with_agencies(sessions, told, queued, *args):
         sessions=sessions,
         notify=told,
         enqueue=lambda session, row: queued.append((row.id, row.agency_code)),
-        settings=SimpleNamespace(
-            tracking_prefix="ADU",
-            agencies=[SimpleNamespace(code="PUPR"), SimpleNamespace(code="DINKES")],
-        ),
+        settings=_SETTINGS,
     )
     return CliRunner().invoke(case_command, ["update", *args], obj=obj)
 
@@ -537,7 +547,7 @@ def test_cli_counts_only_queued_messages_and_names_who_cannot_be_told(sessions):
     obj = SimpleNamespace(
         sessions=sessions,
         notify=notify,
-        settings=SimpleNamespace(tracking_prefix="ADU"),
+        settings=_SETTINGS,
         unreachable=lambda row: f"channel {row.channel!r} (maildir) cannot send",
     )
     result = CliRunner().invoke(
