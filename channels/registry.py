@@ -16,6 +16,7 @@ CHANNEL_TYPES: dict[str, str] = {
     "x": "channels.x:XChannel",
     "whatsapp": "channels.whatsapp.channel:WhatsAppChannel",
     "meta": "channels.meta.channel:MetaChannel",
+    "webform": "channels.webform.channel:WebformChannel",
 }
 
 UnknownChannelType = UnknownType

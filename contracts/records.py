@@ -154,6 +154,13 @@ class InboundMessage:
     # files the channel could not bring, and its size limit for files
     missing_files: tuple[MissingFile, ...] = ()
     max_file_bytes: int | None = None
+    # what a citizen settled on a web form before the pipeline ran: the
+    # tracking number already shown, biasa/anonim/rahasia, a category (used
+    # when the classifier finds none) and the open case they also experience
+    tracking_no: str | None = None
+    confidentiality: Confidentiality | None = None
+    chosen_category: str | None = None
+    supports: str | None = None
 
     def __post_init__(self) -> None:
         if self.received_at.tzinfo is None:

@@ -34,6 +34,7 @@ from dengar.batch_order import parents_first
 from dengar.case_edits import apply_edit, note_removed
 from dengar.content_less import answered_recently
 from dengar.missing_files import note_missing_files
+from dengar.presets import preset_tracking_no, preset_values, supporter_link
 from dengar.replies import CitizenReplies
 from dispatcher.duplicates import follow_primary
 from dispatcher.message import idempotency_key
@@ -499,14 +500,19 @@ class Pipeline:
         # an unrouted complaint waits for staff too, but its citizen is
         # acknowledged like any other
         triage = social or decision.to_triage
+        tracking_no = preset_tracking_no(session, item) or batch.tracking_no(
+            session, self.settings.tracking_prefix
+        )
+        chosen = preset_values(item, category)
         row = self._new_row(
             session,
             item,
             fields,
             batch,
             "case",
-            tracking_no=batch.tracking_no(session, self.settings.tracking_prefix),
-            category=category,
+            tracking_no=tracking_no,
+            category=chosen.pop("category", category),
+            **chosen,
             region=region,
             agency_code=decision.agency_code,
             routing_reason=decision.reason,
@@ -517,7 +523,8 @@ class Pipeline:
         self._store_attachments(batch, row.id, fields)
         batch.status_event(row.id, row.status, "dengar")
         summary.new_cases += 1
-        link = self._link_duplicate(session, row)
+        supports = supporter_link(session, item, self.settings.dedupe.open_statuses)
+        link = self._link_duplicate(session, row, supports)
         window = policy.confirmation_window
         if link is not None:
             summary.linked += 1
@@ -593,10 +600,16 @@ class Pipeline:
         if primary is not None:
             follow_primary(session, row, primary, "dengar")
 
-    def _link_duplicate(self, session: Session, row: ComplaintRow) -> Link | None:
+    def _link_duplicate(
+        self, session: Session, row: ComplaintRow, chosen: Link | None = None
+    ) -> Link | None:
+        """Link a new case: to the case its reporter chose, else as dedupe
+        finds it."""
+        if chosen is not None:
+            apply_link(row, chosen)
         if self.deduper is None:
-            return None
-        link = self.deduper.find(session, row)
+            return chosen
+        link = self.deduper.find(session, row) if chosen is None else chosen
         if link is not None:
             apply_link(row, link)
         self.deduper.add(row)

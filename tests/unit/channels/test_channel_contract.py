@@ -1,8 +1,8 @@
 """The shared channel contract (tests/contract/channels.py), run against
 every registered channel: WhatsApp and Meta (Page and Instagram: webhooks
 and the catch-up read; on the Graph API emulators), Maildir, Telegram (on
-the Bot API emulator), IMAP (on a throwaway Dovecot) and X (on the X API
-emulator)."""
+the Bot API emulator), IMAP (on a throwaway Dovecot), X (on the X API
+emulator) and the web form (its spool)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import json
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, get_args
@@ -25,6 +26,8 @@ from channels.meta.webhook import MetaWebhook
 from channels.registry import CHANNEL_TYPES, channel_class
 from channels.telegram.channel import TelegramChannel
 from channels.telegram.webhook import webhook_of
+from channels.webform.channel import WebformChannel, spool_of, store
+from channels.webform.submission import StoredFile, Submission
 from channels.whatsapp.channel import WhatsAppChannel
 from channels.whatsapp.webhook import WhatsAppWebhook
 from channels.x import XChannel
@@ -34,6 +37,7 @@ from config.channel_settings import (
     MaildirChannelSettings,
     MetaChannelSettings,
     TelegramChannelSettings,
+    WebformChannelSettings,
     WhatsAppChannelSettings,
     XChannelSettings,
 )
@@ -453,3 +457,56 @@ class TestXContract(ChannelContract):
         with running_x_api(XApiEmulator(bearer_token=X_TOKEN)) as api:
             api.add_user(GOV, "Pemkab Kotabaru", id="1500000001")
             yield XSource(api)
+
+
+def submission(n: int) -> Submission:
+    """A checked submission as the web app spools it."""
+    return Submission(
+        form_id=f"{n:032x}",
+        tracking_no=f"ADU-0000-{n:04d}",
+        received_at=datetime(2026, 12, 1, 2, 0, n % 60, tzinfo=UTC),
+        title=f"Laporan {n}",
+        text=f"Jalan rusak nomor {n} di depan pasar.",
+        incident_date=date(2026, 11, 30),
+        kecamatan="Pulau Laut Utara",
+        files=(StoredFile("foto.jpg", "image/jpeg", b"\xff\xd8\xff-bytes"),),
+    )
+
+
+class WebformSource:
+    """Citizens sending the form: the web app's spool."""
+
+    secrets: tuple[str, ...] = ()
+
+    def __init__(self, spool: Path) -> None:
+        self.settings = WebformChannelSettings(
+            type="webform", name="formulir", spool_directory=spool
+        )
+        self._ids = itertools.count(1)
+
+    async def add(self, count: int) -> None:
+        for _ in range(count):
+            store(spool_of(self.settings), submission(next(self._ids)))
+
+    def channel(self) -> Channel:
+        return WebformChannel(self.settings)
+
+    async def break_for_good(self) -> bool:
+        # the spool replaced by a file (a wrong path in the config)
+        directory = spool_of(self.settings).directory
+        shutil.rmtree(directory)
+        directory.write_text("not a directory")
+        return True
+
+    async def break_for_now(self) -> bool:
+        return False  # a local folder is there or not
+
+
+class TestWebformContract(ChannelContract):
+    """The web form /lapor."""
+
+    channel_type = "webform"
+
+    @pytest.fixture
+    def source(self, tmp_path: Path) -> WebformSource:
+        return WebformSource(tmp_path / "spool")
