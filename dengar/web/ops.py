@@ -12,7 +12,7 @@ from sqlmodel import Session
 from dengar import audit
 from dengar.triage import TriageError, dismiss, find_case
 from dengar.web.access import can_see
-from dengar.web.actions import accept_triage, flash
+from dengar.web.actions import accept_triage, done, flash, refused
 from dengar.web.auth import Principal
 from dengar.web.deps import Csrf, Ctx, Db, StaffUser
 from dispatcher.outbox import queue as outbox
@@ -54,9 +54,7 @@ def triage_dismiss(
     try:
         dismiss(session, case.id or 0, reason, user.actor)
     except TriageError as exc:
-        session.rollback()
-        flash(request, f"Gagal: {exc}", "error")
-        return RedirectResponse("/triase", 303)
+        return refused(request, "/triase", f"Gagal: {exc}", session)
     audit.record(
         session,
         user.actor,
@@ -65,9 +63,7 @@ def triage_dismiss(
         reason.strip() or None,
         ctx.client(request),
     )
-    session.commit()
-    flash(request, f"{case.tracking_no} diabaikan.")
-    return RedirectResponse("/triase", 303)
+    return done(request, session, "/triase", f"{case.tracking_no} diabaikan.")
 
 
 def _triage_row(session: Session, user: Principal, ref: str) -> ComplaintRow:

@@ -34,7 +34,6 @@ from dengar.web.bad_request import MAX_PAGE
 from dengar.web.charts import summary_charts
 from dengar.web.deps import Csrf, Ctx, Db, StaffUser, User, WebContext, safe_next
 from dengar.web.files import attachment_response, is_image
-from dengar.web.labels import STATUS_LABELS
 from dengar.web.pii import PII_LABELS, find_pii
 from dengar.web.sessions import end_session, session_user, start_session
 from dengar.web.views import (
@@ -47,6 +46,7 @@ from dengar.web.views import (
     visible_attachment,
 )
 from dispatcher.message import load_supporters
+from dispatcher.wording import STATUS_LABELS
 from storage.tables import ComplaintRow, OutboxRow
 
 router = APIRouter(include_in_schema=False)
