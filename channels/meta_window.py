@@ -3,9 +3,11 @@ for 24 hours after that person's last message (WhatsApp, Messenger,
 Instagram). Outside it, WhatsApp wants a template and Messenger/Instagram
 a message tag.
 
-The window is kept in memory from the messages the channel reads; a
-restart forgets it, so the channel then takes the outside-the-window path
-first, which Meta always accepts when the channel may send at all.
+The window is known from the messages the channel reads and from the time
+of the citizen's message that each reply carries (``citizen_wrote_at``,
+stored with the reply, so a restart does not forget it); for a person it
+knows nothing of, the channel tries a plain answer first and Meta's refusal
+closes the window.
 """
 
 from __future__ import annotations

@@ -285,6 +285,11 @@ class MetaChannel(SpoolReader):
         )
 
     async def _direct(self, chat: str, recipient: str, reply: OutgoingReply) -> str:
+        if reply.citizen_wrote_at is not None:
+            # stored with the reply: the window survives a restart
+            wrote = reply.citizen_wrote_at.timestamp()
+            self._window.saw(chat, wrote)
+            self._tagged.saw(chat, wrote)
         if self._window.is_open(chat) or not self._window.knows(chat):
             try:
                 return await self._send_parts(recipient, reply, human_agent=False)

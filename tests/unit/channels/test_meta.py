@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -382,6 +384,28 @@ async def test_direct_message_respects_the_window_and_the_human_agent_tag(
     try:
         await tagged.send_reply(reply("fb:24002"))
         assert meta_api.sent[-1]["tag"] == "HUMAN_AGENT"
+    finally:
+        await tagged.close()
+
+
+async def test_after_a_restart_the_window_comes_with_the_reply(
+    meta_api: FakeMetaApi, tmp_path: Path
+) -> None:
+    meta_api.person_wrote("24002", at=time.time() - 3 * DAY)
+    # a fresh process has read nothing from this person: the time of their
+    # message, stored with the reply, says the 24 hours are over
+    tagged = MetaChannel(settings(meta_api, tmp_path, human_agent_tag=True))
+    late = replace(
+        reply("fb:24002"),
+        citizen_wrote_at=datetime.fromtimestamp(time.time() - 3 * DAY, UTC),
+    )
+    try:
+        await tagged.send_reply(late)
+        assert meta_api.sent[-1]["tag"] == "HUMAN_AGENT"
+        # no plain answer was tried first (Meta would refuse it)
+        assert [c for c in meta_api.calls if c[1].endswith("/messages")] == [
+            c for c in meta_api.calls[-1:]
+        ]
     finally:
         await tagged.close()
 
