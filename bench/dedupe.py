@@ -408,6 +408,7 @@ def run_size(
     seed: int,
     settings: DedupeSettings,
     cache: Path | None = None,
+    compare: bool = True,
 ) -> dict[str, object]:
     """Fill a window of ``n`` cases, decide ``q`` new ones both ways; with
     ``cache``, the exhaustive scan's decisions of earlier runs are read from
@@ -462,8 +463,22 @@ def run_size(
             agree_right += same
     sub = {k: decisions[k] for k in base}
     sp, sr, _ = quality(sub, labels, qlabels, window_events)
+    rule3 = other_words_cost(index, qcases)
+    # the same window without links in other words, filled alike: its
+    # decisions interleaved with this one's, run by run, so a busy shared
+    # machine slows both alike (compare=False: this index alone)
+    off = None
+    if compare and settings.paraphrase:
+        off = DuplicateIndex(
+            settings.model_copy(update={"paraphrase": False}),
+            known_places=KNOWN_PLACES,
+        )
+        for c in fill_again(seed, n):
+            off.add(c)
+        gc.collect()
     # last: it adds the new reports, which the runs above must not see
-    rates = decide_and_add(index, qcases)
+    rates, rates_off = decide_and_add(index, qcases, other=off)
+    ratios = [a / b for a, b in zip(rates, rates_off, strict=True)]
     return {
         "n": n,
         "q": q,
@@ -485,26 +500,71 @@ def run_size(
         "recall_of_base": agree / len(base_links) if base_links else 1.0,
         "recall_of_right": agree_right / right if right else 1.0,
         "base_right": right,
+        "off_per_s": statistics.median(rates_off) if rates_off else None,
+        "off_min": min(rates_off) if rates_off else None,
+        "off_max": max(rates_off) if rates_off else None,
+        "ratio": statistics.median(ratios) if ratios else None,
+        "ratio_min": min(ratios) if ratios else None,
+        "ratio_max": max(ratios) if ratios else None,
+        "rule3_us": rule3[0],
+        "search_us": rule3[1],
     }
 
 
+def fill_again(seed: int, n: int) -> list[DedupeCase]:
+    """The window :func:`run_size` filled, made again from the seed."""
+    cases, _, _ = background(random.Random(seed), n)
+    return cases
+
+
+def other_words_cost(
+    index: DuplicateIndex, cases: list[DedupeCase]
+) -> tuple[float, float]:
+    """CPU µs a query of the rule in other words when it runs (the word
+    rule linked nothing: most real reports), and of the candidate search
+    for comparison. The bench's reports repeat a few templates, so the word
+    rule almost always has hits and the rule rarely runs in the decisions
+    above; here it runs on every query, on candidates met before (a second
+    pass: the first reads their places once, as a live index does over
+    time)."""
+    prepared = [(c, key_tokens(c.text)) for c in cases]
+    t = cpu()
+    pools = [index._candidate_slots(c, keys) for c, keys in prepared]
+    search = (cpu() - t) / len(cases)
+    rule = 0.0
+    for _ in range(2):
+        t = cpu()
+        for (c, keys), pool in zip(prepared, pools, strict=True):
+            index._in_other_words(c, keys, pool)
+        rule = (cpu() - t) / len(cases)
+    return rule * 1e6, search * 1e6
+
+
 def decide_and_add(
-    index: DuplicateIndex, cases: list[DedupeCase], parts: int = 5
-) -> list[float]:
+    index: DuplicateIndex,
+    cases: list[DedupeCase],
+    parts: int = 5,
+    other: DuplicateIndex | None = None,
+) -> tuple[list[float], list[float]]:
     """Decisions per CPU second as the pipeline makes them, each new report
     found and then indexed (with its link), in ``parts`` runs of equal
-    size: one rate per run, so a noisy machine shows as a spread."""
-    rates = []
+    size: one rate per run, so a noisy machine shows as a spread. With
+    ``other``, each run is also made on it right after (its rates second)."""
+    rates: list[float] = []
+    rates_other: list[float] = []
     size = len(cases) // parts
     for at in range(0, size * parts, size):
         run = cases[at : at + size]
-        t = cpu()
-        for case in run:
-            keys = key_tokens(case.text)  # once, as the pipeline does
-            link = index.find(case, keys)
-            index.add(case, link.target_id if link else None, keys)
-        rates.append(len(run) / (cpu() - t))
-    return rates
+        for target, out in ((index, rates), (other, rates_other)):
+            if target is None:
+                continue
+            t = cpu()
+            for case in run:
+                keys = key_tokens(case.text)  # once, as the pipeline does
+                link = target.find(case, keys)
+                target.add(case, link.target_id if link else None, keys)
+            out.append(len(run) / (cpu() - t))
+    return rates, rates_other
 
 
 def yardstick(seed: int, n: int = 100_000, q: int = 10) -> float:
@@ -615,6 +675,17 @@ def main() -> None:
     parser.add_argument(
         "--candidates", type=int, default=DedupeSettings().max_candidates
     )
+    parser.add_argument(
+        "--no-paraphrase",
+        action="store_true",
+        help="links in other words off (then no same-run comparison)",
+    )
+    parser.add_argument(
+        "--no-compare",
+        action="store_true",
+        help="skip the same-run index without links in other words "
+        "(it doubles the fill time and the index memory)",
+    )
     args = parser.parse_args()
     if args.rebuild_child:
         rebuild_child(args.rebuild_child[0], int(args.rebuild_child[1]))
@@ -625,11 +696,12 @@ def main() -> None:
         rare_share=args.rare_share,
         posting_budget=args.budget,
         max_candidates=args.candidates,
+        paraphrase=not args.no_paraphrase,
     )
     print(
         f"scorer={s.scorer} threshold={s.threshold:g} window={s.window_days:g}d "
         f"query_tokens={s.query_tokens} posting_budget={s.posting_budget} "
-        f"max_candidates={s.max_candidates}; "
+        f"max_candidates={s.max_candidates} paraphrase={s.paraphrase}; "
         f"{args.queries} decisions per window (half repeats, quarter hard negatives); "
         "decisions/s = the median of 5 runs of 400 new reports, each found and "
         "then indexed (slowest-fastest in brackets), per CPU second of one core; "
@@ -647,9 +719,16 @@ def main() -> None:
     )
     print(header)
     print("|" + "---|" * 7)
+    notes: list[str] = []
     for n in args.sizes:
         r = run_size(
-            n, args.queries, args.exhaustive_seconds, args.seed, s, args.baseline_cache
+            n,
+            args.queries,
+            args.exhaustive_seconds,
+            args.seed,
+            s,
+            args.baseline_cache,
+            compare=not args.no_compare,
         )
         print(
             f"| {n:,} | inverted index (all {r['q']}) | {r['decide_per_s']:,.0f} "
@@ -667,6 +746,25 @@ def main() -> None:
             f"| {r['base_precision']:.3f} | {r['base_recall']:.3f} | 1.000 | |",
             flush=True,
         )
+        if r["off_per_s"] is not None:
+            print(
+                f"| {n:,} | inverted index, paraphrase off, same run (all {r['q']}) "
+                f"| {r['off_per_s']:,.0f} ({r['off_min']:,.0f}-{r['off_max']:,.0f}) "
+                f"| | | | |"
+            )
+        notes.append(
+            f"{n:,} open cases: "
+            + (
+                f"decisions/s with / without links in other words, run by run: "
+                f"median {r['ratio']:.3f} ({r['ratio_min']:.3f}-{r['ratio_max']:.3f}); "
+                if r["ratio"] is not None
+                else ""
+            )
+            + f"the rule in other words when it runs: {r['rule3_us']:,.0f} µs a "
+            f"query (candidate search {r['search_us']:,.0f} µs)"
+        )
+    for note in notes:
+        print(note)
     for n in args.rebuild:
         seconds, peak_mb = rebuild(n, args.seed)
         print(

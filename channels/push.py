@@ -56,6 +56,7 @@ def same_secret(given: str, expected: str) -> bool:
 PUSH_ENDPOINTS: dict[str, str] = {
     "telegram": "channels.telegram.webhook:webhook_of",
     "whatsapp": "channels.whatsapp.webhook:WhatsAppWebhook",
+    "meta": "channels.meta.webhook:MetaWebhook",
 }
 
 

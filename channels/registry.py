@@ -15,6 +15,8 @@ CHANNEL_TYPES: dict[str, str] = {
     "telegram": "channels.telegram.channel:TelegramChannel",
     "x": "channels.x:XChannel",
     "whatsapp": "channels.whatsapp.channel:WhatsAppChannel",
+    "meta": "channels.meta.channel:MetaChannel",
+    "webform": "channels.webform.channel:WebformChannel",
 }
 
 UnknownChannelType = UnknownType

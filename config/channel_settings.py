@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
@@ -336,7 +336,30 @@ class WhatsAppTemplates(StrictModel):
     status_update: WhatsAppTemplate | None = None
 
 
-class WhatsAppChannelSettings(ChatChannelBase):
+class MetaWebhookBase(ChatChannelBase):
+    """What every channel Meta pushes to shares: the app's secret and
+    verify token, the Graph API address and version, and the spool where a
+    signed body waits for the pipeline."""
+
+    # the secrets an enabled channel cannot do without
+    _required_secrets: ClassVar[tuple[str, ...]] = ("app_secret", "verify_token")
+
+    app_secret: SecretStr
+    verify_token: SecretStr
+    api_base_url: str = "https://graph.facebook.com"
+    api_version: str = Field(default="v23.0", pattern=r"^v[0-9]{1,3}\.[0-9]$")
+    spool_directory: Path
+    max_webhook_bytes: int = Field(default=3 * MB, ge=1024)
+    poll_interval: Seconds = 1.0
+    batch_size: int = Field(default=40, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _enabled_needs_secrets(self) -> MetaWebhookBase:
+        require_secrets(self, *self._required_secrets)
+        return self
+
+
+class WhatsAppChannelSettings(MetaWebhookBase):
     """A WhatsApp Business number on the Cloud API (Meta's Graph API).
 
     Meta pushes messages to ``/webhooks/whatsapp/<name>`` on the web app;
@@ -344,20 +367,17 @@ class WhatsAppChannelSettings(ChatChannelBase):
     and the channel hands it to the pipeline from there.
     """
 
+    _required_secrets = ("access_token", "app_secret", "verify_token")
+
     type: Literal["whatsapp"]
     phone_number_id: str = Field(pattern=r"^[0-9]{1,32}$")
     access_token: SecretStr
-    app_secret: SecretStr
-    verify_token: SecretStr
-    api_base_url: str = "https://graph.facebook.com"
-    api_version: str = Field(default="v23.0", pattern=r"^v[0-9]{1,3}\.[0-9]$")
     templates: WhatsAppTemplates = Field(default_factory=WhatsAppTemplates)
     spool_directory: Path = Field(
         default=Path("./spool/whatsapp"),
         description="where received webhook bodies wait for the pipeline "
         "(relative to the working directory); one subdirectory per channel",
     )
-    max_webhook_bytes: int = Field(default=3 * MB, ge=1024)
     messages_per_second: int = Field(
         default=80,
         ge=1,
@@ -365,16 +385,80 @@ class WhatsAppChannelSettings(ChatChannelBase):
         description="the number's throughput in WhatsApp Manager (80 by "
         "default, 1000 once Meta upgraded it); sends keep below it",
     )
-    poll_interval: Seconds = 1.0
-    batch_size: int = Field(default=40, ge=1, le=100)
 
     def policy(self) -> ChannelPolicy:
         """How the pipeline treats this channel's items (read once at start-up)."""
         return self._policy("whatsapp")
 
+
+class MetaChannelSettings(MetaWebhookBase):
+    """The regency's Facebook Page and Instagram professional account
+    (Graph API with a Page access token).
+
+    Meta pushes Page ``feed`` and ``messages`` and Instagram ``comments``,
+    ``mentions`` and ``messages`` to ``/webhooks/meta/<name>``; comments and
+    mentions wait in triage as social posts, direct messages are chats.
+    """
+
+    _required_secrets = ("page_access_token", "app_secret", "verify_token")
+
+    type: Literal["meta"]
+    page_id: str | None = Field(default=None, pattern=r"^[0-9]{1,32}$")
+    instagram_account_id: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]{1,32}$",
+        description="the Instagram professional account linked to the Page",
+    )
+    page_access_token: SecretStr
+    human_agent_tag: bool = Field(
+        default=False,
+        description="answer direct messages up to 7 days after the citizen's "
+        "last one with the HUMAN_AGENT tag (needs Meta's Human Agent "
+        "permission); off, only within 24 hours",
+    )
+    catch_up_interval: float = Field(
+        default=900.0,
+        ge=0,
+        description="how often the Graph API is read for comments and messages "
+        "the webhooks missed; 0 turns the catch-up off",
+    )
+    catch_up_posts: int = Field(
+        default=10,
+        ge=1,
+        le=100,
+        description="how many of the newest posts and media the catch-up reads "
+        "the comments of",
+    )
+    auto_dispatch: bool = False
+    auto_dispatch_min_score: float = Field(
+        default=3.0,
+        ge=0,
+        description="with auto_dispatch, comments whose category scores lower "
+        "still wait for triage",
+    )
+    spool_directory: Path = Field(
+        default=Path("./spool/meta"),
+        description="where received webhook bodies wait for the pipeline "
+        "(relative to the working directory); one subdirectory per channel",
+    )
+
+    def policy(self) -> ChannelPolicy:
+        """How the pipeline treats this channel's items (read once at start-up):
+        direct messages are chats (session and confirmation windows);
+        comments and mentions wait for triage, or with ``auto_dispatch`` only
+        those the rules score below ``auto_dispatch_min_score``."""
+        return self._policy(
+            "meta",
+            triage=True,
+            auto_dispatch_min_score=(
+                self.auto_dispatch_min_score if self.auto_dispatch else None
+            ),
+        )
+
     @model_validator(mode="after")
-    def _enabled_needs_secrets(self) -> WhatsAppChannelSettings:
-        require_secrets(self, "access_token", "app_secret", "verify_token")
+    def _has_an_account(self) -> MetaChannelSettings:
+        if not self.page_id and not self.instagram_account_id:
+            raise ValueError("give page_id or instagram_account_id (or both)")
         return self
 
 
@@ -443,11 +527,93 @@ class XChannelSettings(ChannelBase):
         return self
 
 
+class MapSettings(StrictModel):
+    """The map of the form: tiles from a server the regency chooses."""
+
+    tile_url: str = Field(
+        default="https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        description="tile URL template with {z}, {x}, {y}; the browser loads "
+        "tiles from it (the page allows this one host in its CSP)",
+    )
+    attribution: str = "© OpenStreetMap contributors"
+    center_latitude: float = Field(default=-3.2, ge=-90, le=90)
+    center_longitude: float = Field(default=116.2, ge=-180, le=180)
+    zoom: int = Field(default=10, ge=1, le=19)
+
+
+class WebformChannelSettings(ChannelBase):
+    """The citizen web form ``/lapor``."""
+
+    type: Literal["webform"]
+    spool_directory: Path = Field(
+        default=Path("./spool/webform"),
+        description="where submissions wait for the pipeline (relative to the "
+        "working directory); one subdirectory per channel",
+    )
+    max_files: int = Field(default=3, ge=0, le=3)
+    max_file_bytes: int = Field(default=5 * MB, ge=10_000)
+    max_body_bytes: int = Field(
+        default=17 * MB,
+        ge=100_000,
+        description="cap of one submission (text, files and multipart framing)",
+    )
+    image_max_pixels: int = Field(
+        default=2048,
+        ge=256,
+        description="longest side of a stored photo; larger ones are scaled down",
+    )
+    submissions_per_hour: int = Field(
+        default=20,
+        ge=1,
+        description="sends per client address per hour, refused ones included "
+        "(a citizen fixing a mistake sends again)",
+    )
+    captcha: Literal["altcha", "off"] = Field(
+        default="altcha",
+        description="ALTCHA proof of work (self-hosted); off only for tests",
+    )
+    captcha_max_number: int = Field(
+        default=100_000,
+        ge=1000,
+        description="ALTCHA difficulty: a browser tries half of it on average",
+    )
+    without_javascript_per_hour: int = Field(
+        default=3,
+        ge=0,
+        description="submissions per address per hour without the proof of work "
+        "(a browser with JavaScript off cannot solve it); 0 refuses them",
+    )
+    form_valid_hours: float = Field(
+        default=24, gt=0, description="how long a rendered form may be submitted"
+    )
+    similar_cases: int = Field(
+        default=3, ge=0, le=3, description="'sudah dilaporkan?' shows this many"
+    )
+    map: MapSettings = Field(default_factory=MapSettings)
+    smtp: SmtpSettings | None = Field(
+        default=None,
+        description="mail server for the acknowledgement and status mails to a "
+        "citizen who left an e-mail address; without it the form's cases are "
+        "answered on the web only (confirmation and /lacak)",
+    )
+    message_id_domain: str | None = Field(
+        default=None, description="domain of our Message-IDs (default: from_address's)"
+    )
+    poll_interval: Seconds = 1.0
+    batch_size: int = Field(default=40, ge=1, le=1000)
+
+    def policy(self) -> ChannelPolicy:
+        """How the pipeline treats this channel's items (read once at start-up)."""
+        return self._policy("webform")
+
+
 ChannelSettings = Annotated[
     MaildirChannelSettings
     | ImapChannelSettings
     | TelegramChannelSettings
     | WhatsAppChannelSettings
+    | MetaChannelSettings
+    | WebformChannelSettings
     | XChannelSettings,
     Field(discriminator="type"),
 ]

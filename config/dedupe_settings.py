@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from config.common import StrictModel
 
@@ -64,6 +64,20 @@ class DedupeSettings(StrictModel):
         description="candidates scored in other words (those sharing a problem "
         "concept and a place's name, best ranked first)",
     )
+    near_metres: float = Field(
+        default=300.0,
+        gt=0,
+        description="two reports whose shared coordinates (Telegram/WhatsApp "
+        "location, web-form pin) are at most this far apart are at the same "
+        "place for links in other words, even when their texts name none in "
+        "common",
+    )
+    far_metres: float = Field(
+        default=2000.0,
+        gt=0,
+        description="from this distance between shared coordinates two "
+        "reports are elsewhere: the score in other words drops by 3 logits",
+    )
     min_tokens: int = Field(
         default=3, ge=1, description="shorter texts are never linked across reporters"
     )
@@ -94,3 +108,9 @@ class DedupeSettings(StrictModel):
         description="link only texts that share a number or a rare word "
         "(a place, a street): 'KTP belum jadi' alone links nothing",
     )
+
+    @model_validator(mode="after")
+    def _near_before_far(self) -> DedupeSettings:
+        if self.near_metres >= self.far_metres:
+            raise ValueError("dedupe.near_metres must be below dedupe.far_metres")
+        return self

@@ -214,6 +214,7 @@ def cross_check(data: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...], st
     codes = _values(data, "agencies", "code")
     errors += _duplicates("agencies", "code", codes)
     errors += _duplicates("channels", "name", _values(data, "channels", "name"))
+    errors += _one_webform(data)
     category_names = _values(data, "categories", "name")
     errors += _duplicates("categories", "name", category_names)
     known = {c for c in codes if c is not None}
@@ -274,3 +275,17 @@ def _duplicates(
             errors.append(((section, i, key), f"duplicate {key} {value!r}"))
         seen.add(value)
     return errors
+
+
+def _one_webform(data: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
+    """The web form is served at one address (``/lapor``): one channel."""
+    channels = data.get("channels")
+    forms = [
+        i
+        for i, c in enumerate(channels if isinstance(channels, list) else [])
+        if isinstance(c, Mapping) and c.get("type") == "webform"
+    ]
+    return [
+        (("channels", i, "type"), "only one webform channel per installation")
+        for i in forms[1:]
+    ]

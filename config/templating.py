@@ -40,6 +40,7 @@ MESSAGE_VARIABLES: frozenset[str] = frozenset(
         "tracking_no",
         "agency",
         "status",
+        "status_text",
         "confidentiality",
         "channel",
         "received_at",
@@ -54,6 +55,7 @@ MESSAGE_VARIABLES: frozenset[str] = frozenset(
         "supporters",
         "supporter_reports",
         "routing_reason",
+        "routing_reason_text",
     }
 )
 # ``redaction`` is in the message of a redaction only (empty otherwise)

@@ -146,11 +146,21 @@ class InboundMessage:
     contact_shared: bool = False
     # the source id (``external_id``) of the message this one edits
     edit_of: str | None = None
+    # with ``edit_of``: the source removed or hid that message
+    # (``deleted``, ``hide``, ``unhide``); its words stay in the case
+    removed_at_source: str | None = None
     # the album this message belongs to (its photos make one case)
     media_group_id: str | None = None
     # files the channel could not bring, and its size limit for files
     missing_files: tuple[MissingFile, ...] = ()
     max_file_bytes: int | None = None
+    # what a citizen settled on a web form before the pipeline ran: the
+    # tracking number already shown, biasa/anonim/rahasia, a category (used
+    # when the classifier finds none) and the open case they also experience
+    tracking_no: str | None = None
+    confidentiality: Confidentiality | None = None
+    chosen_category: str | None = None
+    supports: str | None = None
 
     def __post_init__(self) -> None:
         if self.received_at.tzinfo is None:
@@ -192,6 +202,7 @@ def stored_extras(item: InboundMessage) -> dict[str, Scalar]:
         "hint": item.hint,
         "contact_shared": item.contact_shared or None,
         "edit_of": item.edit_of,
+        "removed_at_source": item.removed_at_source,
         "media_group_id": item.media_group_id,
     }
     if item.missing_files:

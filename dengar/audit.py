@@ -34,6 +34,8 @@ ACTION_LABELS: dict[str, str] = {
     "key_revoke": "cabut kunci API",
     "outbox_retry": "jadwalkan ulang kiriman",
     "quarantine_retry": "proses ulang item karantina",
+    "routing_learn": "latih model rute",
+    "sink_try": "uji kirim ke sistem instansi",
 }
 
 

@@ -1,7 +1,8 @@
-"""A citizen edits a message (Telegram ``edited_message``, an edited X post):
-the record it edits takes the new text, the previous text stays in the
-case's history, and a case no agency has seen yet is classified and routed
-again on its new text.
+"""A citizen edits a message (Telegram ``edited_message``, an edited X post
+or Facebook comment): the record it edits takes the new text, the previous
+text stays in the case's history, and a case no agency has seen yet is
+classified and routed again on its new text. A comment deleted or hidden at
+its source is marked in the history, its words kept.
 
 Once an agency's delivery was attempted the category and agency stay as
 they are (staff can re-route): the agency already acts on the case, and
@@ -56,6 +57,32 @@ def apply_edit(
     session.add(edited)
     if edited.id == case.id:
         _route_again(session, case, batch, classify, max_attempts)
+
+
+# what a social network's moderation verbs mean, for the case's history
+_REMOVED = {
+    "deleted": "deleted at the source by its author or the page",
+    "hide": "hidden at the source",
+    "unhide": "shown again at the source",
+}
+
+
+def note_removed(
+    case: ComplaintRow, original: ComplaintRow, how: str, batch: BatchState
+) -> None:
+    """Mark in the case's history that a message of it was deleted or
+    hidden where it was posted; its words stay in Dengar (the case may
+    already be acted on, and staff must be able to read what was said)."""
+    assert case.id is not None
+    note = removal_note(how, own=original.id == case.id)
+    batch.status_event(case.id, case.status, "citizen", note)
+
+
+def removal_note(how: str, *, own: bool) -> str:
+    """The history note of a removal (``own``: of the complaint itself,
+    else of a follow-up); ``dengar.web.wording`` says it in Indonesian."""
+    which = "the complaint" if own else "a follow-up"
+    return f"{which}: {_REMOVED.get(how, how)}"
 
 
 def _route_again(

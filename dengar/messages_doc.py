@@ -78,6 +78,11 @@ WHEN: dict[str, str] = {
     "file_not_downloaded": (
         "a file that could not be fetched (``service``: Telegram or WhatsApp)"
     ),
+    "comment_private_reply": (
+        "the one private message to the author of a Facebook or Instagram "
+        "comment, when staff choose it in triage (the public choice posts "
+        "only the tracking number)"
+    ),
 }
 
 

@@ -31,9 +31,10 @@ from contracts.records import (
 )
 from dengar.batch import BatchState
 from dengar.batch_order import parents_first
-from dengar.case_edits import apply_edit
+from dengar.case_edits import apply_edit, note_removed
 from dengar.content_less import answered_recently
 from dengar.missing_files import note_missing_files
+from dengar.presets import preset_tracking_no, preset_values, supporter_link
 from dengar.replies import CitizenReplies
 from dispatcher.duplicates import follow_primary
 from dispatcher.intake import intake
@@ -438,9 +439,16 @@ class Pipeline:
         )
         # an album's photos and a follow-up's files belong to the case
         self._store_attachments(batch, case.id, fields)
-        edit = thread.edit_of is not None and bool(fields.clean_text)
+        removed = item.removed_at_source
+        # an edit's text (or its removal) is the edit rules' business
+        edit = thread.edit_of is not None and bool(removed or fields.clean_text)
+        placed = case.location_lat is not None
         add_to_case(case, fields, edit=edit, region_of=self.region_finder)
-        if edit:
+        if not placed and self.deduper is not None and batch.new_cases is not None:
+            self.deduper.locate(case, batch.new_cases)
+        if thread.edit_of is not None and removed:
+            note_removed(case, thread.edit_of, str(removed), batch)
+        elif edit:
             assert thread.edit_of is not None
             edited = case if thread.edit_of.id == case.id else thread.edit_of
             apply_edit(
@@ -466,15 +474,22 @@ class Pipeline:
             region = self.region_finder(text, fields.location)
         decision = self.router.route(text, category, region)
         policy = self._policy(item.channel)
-        entry = intake(policy, found, decision)
+        entry = intake(
+            policy, found, decision, private_chat=bool(fields.reporter.chat_id)
+        )
+        tracking_no = preset_tracking_no(session, item) or batch.tracking_no(
+            session, self.settings.tracking_prefix
+        )
+        chosen = preset_values(item, category)
         row = self._new_row(
             session,
             item,
             fields,
             batch,
             "case",
-            tracking_no=batch.tracking_no(session, self.settings.tracking_prefix),
-            category=category,
+            tracking_no=tracking_no,
+            category=chosen.pop("category", category),
+            **chosen,
             region=region,
             agency_code=decision.agency_code,
             routing_reason=decision.reason,
@@ -485,7 +500,8 @@ class Pipeline:
         self._store_attachments(batch, row.id, fields)
         batch.status_event(row.id, row.status, "dengar")
         summary.new_cases += 1
-        link = self._link_duplicate(session, row, batch)
+        supports = supporter_link(session, item, self.settings.dedupe.open_statuses)
+        link = self._link_duplicate(session, row, batch, supports)
         window = policy.confirmation_window
         if link is not None:
             summary.linked += 1
@@ -562,11 +578,23 @@ class Pipeline:
             follow_primary(session, row, primary, "dengar")
 
     def _link_duplicate(
-        self, session: Session, row: ComplaintRow, batch: BatchState
+        self,
+        session: Session,
+        row: ComplaintRow,
+        batch: BatchState,
+        chosen: Link | None = None,
     ) -> Link | None:
+        """Link a new case: to the case its reporter chose, else as dedupe
+        finds it."""
+        if chosen is not None:
+            apply_link(row, chosen)
         if self.deduper is None or batch.new_cases is None:
-            return None
-        link = self.deduper.find(session, row, batch.new_cases)
+            return chosen
+        link = (
+            self.deduper.find(session, row, batch.new_cases)
+            if chosen is None
+            else chosen
+        )
         if link is not None:
             apply_link(row, link)
         self.deduper.add(row, batch.new_cases)

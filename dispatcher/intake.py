@@ -46,13 +46,16 @@ def intake(
     policy: TriagePolicy,
     found: tuple[str, float] | None,
     route: RouteDecision,
+    *,
+    private_chat: bool = False,
 ) -> Intake:
     """The first step of a new case of a channel with ``policy``, classified
     as ``found`` (category and score, None: not recognised) and routed as
     ``route``. A social post that waits for staff is not answered (it was
-    public, and may be no complaint); an unrouted complaint waits too, but
-    its citizen is acknowledged like any other."""
-    social = needs_triage(policy, found)
+    public, and may be no complaint); a ``private_chat`` message of a social
+    channel (a Messenger message) is no post. An unrouted complaint waits
+    too, but its citizen is acknowledged like any other."""
+    social = not private_chat and needs_triage(policy, found)
     return Intake(waits_for_staff=social or route.to_triage, acknowledged=not social)
 
 

@@ -7,6 +7,11 @@ quoted reply) with personal data (NIK, phone numbers, e-mail addresses)
 masked; a ``rahasia`` case carries only what the agency needs to act (no
 identity, no source handles, no subject line).
 
+Codes stay codes for the agency's software (``status``, ``routing_reason``);
+what a person at the agency reads beside them is Indonesian
+(``status_text``, ``routing_reason_text``, rendered by
+:mod:`dispatcher.wording`).
+
 A message is an ``event``: ``dispatched`` (a case for the agency) or
 ``redacted`` (the case became confidential after the agency received it: the
 same case again, confidentiality applied, with ``redaction`` asking the
@@ -23,6 +28,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from dispatcher.privacy import mask_pii
+from dispatcher.wording import in_indonesian, status_label
 from storage.batch_sql import among
 from storage.tables import AttachmentRow, ComplaintRow
 
@@ -192,6 +198,7 @@ def compose_message(
         "tracking_no": complaint.tracking_no,
         "agency": {"code": agency_code, "name": agency_name},
         "status": complaint.status,
+        "status_text": status_label(complaint.status),
         "confidentiality": complaint.confidentiality,
         "channel": complaint.channel,
         "received_at": complaint.received_at.isoformat(),
@@ -221,6 +228,7 @@ def compose_message(
         "supporters": extras.supporters,
         "supporter_reports": [s.as_json() for s in extras.supporter_reports],
         "routing_reason": complaint.routing_reason,
+        "routing_reason_text": in_indonesian(complaint.routing_reason) or None,
     }
 
 

@@ -87,6 +87,13 @@ DEFAULT_MESSAGES: dict[str, str] = {
         "karena gangguan di server {service}. Pesan Anda tetap kami catat; mohon "
         "kirim ulang berkas tersebut di percakapan ini."
     ),
+    # the one private message Meta allows to the author of a comment
+    "comment_private_reply": (
+        "Terima kasih, komentar Anda telah kami catat sebagai pengaduan dengan "
+        "nomor {tracking_no}. Agar data pribadi Anda tidak tampil di kolom "
+        "komentar, silakan lanjutkan di percakapan ini bila ada keterangan "
+        "tambahan (lokasi, foto, sejak kapan).{tracking_link}"
+    ),
 }
 
 STATUS_LABELS: dict[str, str] = {

@@ -8,12 +8,21 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 
 from config.loader import parse_settings
 from config.redaction import MASKER
 from config.settings import Settings
 from tests.services import need_postgres
+
+# These machines are shared and noisy: a property holds or not whatever the
+# time an example took, so no deadline and no "too slow" health check.
+hypothesis_settings.register_profile(
+    "shared-machine", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("shared-machine")
 
 REPO = Path(__file__).resolve().parent.parent
 # third-party samples copied with their licences (tests/fixtures/*/README.md)

@@ -10,7 +10,6 @@ in between reads them again, recognised by ``(channel, "wamid:…")``.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import time
@@ -19,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from channels.meta_graph import channel_error
+from channels.meta_webhook import SpoolReader
 from channels.push_spool import SpooledBody
 from channels.whatsapp.graph import WINDOW_CLOSED, Download, GraphClient, GraphError
 from channels.whatsapp.media_retry import MediaRetries, PendingMedia
@@ -38,11 +39,9 @@ from channels.whatsapp.webhook import spool_of
 from config.channel_settings import WhatsAppChannelSettings
 from contracts.channel import FetchResult
 from contracts.errors import (
-    FatalChannelError,
     NotReplayable,
     RecipientUnreachable,
     ReplyRetriable,
-    RetriableChannelError,
 )
 from contracts.records import (
     DeliveryReport,
@@ -60,7 +59,7 @@ WINDOW_SECONDS = 24 * 3600
 PACE_SECONDS = 1.0
 
 
-class WhatsAppChannel:
+class WhatsAppChannel(SpoolReader):
     """Complaints sent to a WhatsApp Business number; also replies."""
 
     def __init__(
@@ -323,21 +322,11 @@ class WhatsAppChannel:
             metadata=metadata,
         )
 
-    def _rejected(self, raw: bytes, reason: str) -> RejectedItem:
-        digest = hashlib.sha256(raw).hexdigest()[:16]
-        return RejectedItem(
-            channel=self.name,
-            external_id=f"webhook:{digest}:{hashlib.sha256(reason.encode()).hexdigest()[:8]}",
-            raw=raw,
-            reason=reason,
-        )
-
     async def after_commit(self, result: FetchResult) -> None:
         """Remove the stored bodies and the files that came from the spool."""
+        await super().after_commit(result)
         for receipt in result.receipts:
-            if isinstance(receipt, SpooledBody):
-                await asyncio.to_thread(self.spool.done, receipt)
-            elif isinstance(receipt, _FileDone):
+            if isinstance(receipt, _FileDone):
                 await asyncio.to_thread(self._media.done, receipt.media_id)
 
     async def close(self) -> None:
@@ -462,9 +451,7 @@ def _message_of(raw: bytes) -> dict[str, Any] | None:
 
 
 def _channel_error(exc: GraphError) -> Exception:
-    if exc.token_rejected:
-        return FatalChannelError(f"WhatsApp rejected the access token ({exc})")
-    return RetriableChannelError(f"WhatsApp: {exc}", exc.retry_after)
+    return channel_error("WhatsApp", exc)
 
 
 def _reply_error(exc: GraphError) -> Exception:

@@ -1,24 +1,24 @@
-"""The few Graph API calls the channel makes (httpx), and Meta's errors
-mapped to what the runner and the outbox do about them.
-
-Errors come as ``{"error": {"message", "type", "code", "error_subcode",
-"fbtrace_id"}}``. The access token travels only in the Authorization
-header, never in a URL, so no error text can carry it.
-"""
+"""The few Graph API calls the channel makes (httpx); the call itself,
+Meta's errors and the capped download are shared with the Meta channel
+(``channels.meta_graph``)."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import time
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
+from channels.meta_graph import (
+    Download,
+    GraphError,
+    download_capped,
+    graph_json,
+    http_client,
+)
 
-# codes from Meta's Cloud API error reference
-INVALID_TOKEN = {190}
-RATE_LIMITED = {4, 80007, 130429, 131048, 131056}
+__all__ = ["WINDOW_CLOSED", "Download", "GraphClient", "GraphError"]
+
 # the limits of the whole number or app (not of one recipient, 131056):
 # no message of this number is tried until the back-off has passed
 NUMBER_LIMITED = {4, 80007, 130429}
@@ -29,41 +29,6 @@ UNREACHABLE = {131026, 131030, 131049, 131050}
 # upgraded it) we use this share: network jitter cannot bunch a second's
 # worth plus one into Meta's second
 SEND_SHARE = 0.9
-
-
-class GraphError(Exception):
-    """A Graph API call failed; ``code`` is Meta's error code (0: no answer)."""
-
-    def __init__(
-        self,
-        message: str,
-        code: int = 0,
-        http_status: int = 0,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.http_status = http_status
-        self.retry_after = retry_after
-
-    @property
-    def rate_limited(self) -> bool:
-        """Meta asks us to slow down."""
-        return self.code in RATE_LIMITED or self.http_status == 429
-
-    @property
-    def token_rejected(self) -> bool:
-        """The access token is invalid or expired."""
-        return self.code in INVALID_TOKEN or self.http_status == 401
-
-
-@dataclass(frozen=True, slots=True)
-class Download:
-    """A downloaded media file, or why it was not."""
-
-    data: bytes | None
-    reason: str = ""
-    size: int | None = None  # as Meta reported it, when known
 
 
 class GraphClient:
@@ -84,10 +49,7 @@ class GraphClient:
         self._pace = asyncio.Lock()
         self._paused_until = 0.0  # time.monotonic() after a rate limit
         self._backoff = 0.0
-        self._http = httpx.AsyncClient(
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=httpx.Timeout(30.0, connect=10.0),
-        )
+        self._http = http_client(token)
 
     def __repr__(self) -> str:
         return f"GraphClient(base={self._base!r}, phone_number_id={self._phone!r})"
@@ -161,53 +123,15 @@ class GraphClient:
         if not isinstance(url, str):
             return Download(None, "unavailable: no download URL")
         expected = sha256 or info.get("sha256")
-        data = bytearray()
-        try:
-            async with self._http.stream("GET", url) as response:
-                if response.status_code in (400, 403, 404):
-                    return Download(None, f"unavailable: HTTP {response.status_code}")
-                if response.status_code >= 300:
-                    raise GraphError(
-                        f"media download answered {response.status_code}",
-                        http_status=response.status_code,
-                    )
-                async for chunk in response.aiter_bytes():
-                    data.extend(chunk)
-                    if len(data) > limit:
-                        return Download(
-                            None, "too_large", size if isinstance(size, int) else None
-                        )
-        except httpx.HTTPError as exc:
-            raise GraphError(f"media download failed: {type(exc).__name__}") from None
+        got = await download_capped(
+            self._http, url, limit, size if isinstance(size, int) else None
+        )
+        if got.data is None:
+            return got
+        data = got.data
         if isinstance(expected, str) and hashlib.sha256(data).hexdigest() != expected:
             return Download(None, "unavailable: sha256 mismatch")
-        return Download(bytes(data))
+        return Download(data)
 
     async def _json(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
-        try:
-            response = await self._http.request(method, url, **kwargs)
-        except httpx.HTTPError as exc:
-            raise GraphError(f"Graph API unreachable: {type(exc).__name__}") from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if response.status_code < 300 and isinstance(body, dict):
-            return body
-        raise _error(response, body)
-
-
-def _error(response: httpx.Response, body: object) -> GraphError:
-    error = body.get("error") if isinstance(body, dict) else None
-    error = error if isinstance(error, dict) else {}
-    raw_code = error.get("code")
-    code = raw_code if isinstance(raw_code, int) else 0
-    message = str(error.get("message") or f"HTTP {response.status_code}")[:300]
-    retry = response.headers.get("Retry-After")
-    retry_after = float(retry) if retry and retry.isdigit() else None
-    return GraphError(
-        f"Graph API error {code}: {message}",
-        code=code,
-        http_status=response.status_code,
-        retry_after=retry_after,
-    )
+        return await graph_json(self._http, method, url, **kwargs)

@@ -12,10 +12,20 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from channels.meta_json import (
+    COMMANDS,
+    MalformedPayload,
+    epoch_time,
+    load_envelope,
+    read_command,
+    text_of,
+)
 from contracts.records import InboundMessage, Location, Reporter
+
+__all__ = ["COMMANDS", "MEDIA_LIMITS", "MalformedPayload", "changes", "load"]
 
 # documented limits of the Cloud API per media type (bytes)
 MEDIA_LIMITS = {
@@ -26,13 +36,8 @@ MEDIA_LIMITS = {
     "sticker": 500 * 1024,
 }
 MEDIA_TYPES = frozenset(MEDIA_LIMITS)
-COMMANDS = frozenset({"start", "status", "baru", "biasa", "anonim", "rahasia"})
 # how Telegram's file kinds are named, so dengar.missing_files describes them
 _FILE_KIND = {"image": "photo", "audio": "audio", "video": "video"}
-
-
-class MalformedPayload(ValueError):
-    """The body is signed but not the JSON Meta documents."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,17 +83,7 @@ class ParsedChange:
 
 def load(body: bytes) -> Mapping[str, Any]:
     """The body as JSON, checked to be a WhatsApp Business Account event."""
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise MalformedPayload(f"not JSON: {exc}") from None
-    if not isinstance(data, Mapping):
-        raise MalformedPayload("not a JSON object")
-    if data.get("object") != "whatsapp_business_account":
-        raise MalformedPayload(f"object is {data.get('object')!r}")
-    if not isinstance(data.get("entry"), list):
-        raise MalformedPayload("no entry list")
-    return data
+    return load_envelope(body, ("whatsapp_business_account",))
 
 
 def changes(data: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
@@ -242,7 +237,7 @@ def _message(
         # "unsupported" and kinds newer than this adapter: kept, answered
         hint = "unsupported"
 
-    command, command_args = _command(text) if text else (None, "")
+    command, command_args = read_command(text) if text else (None, "")
     context = message.get("context")
     in_reply_to: tuple[str, ...] = ()
     if isinstance(context, Mapping) and (quoted := _str(context.get("id"))):
@@ -264,18 +259,6 @@ def _message(
         hint=hint,
     )
     return Converted(item=item, media=media)
-
-
-def _command(text: str) -> tuple[str | None, str]:
-    """``/status ADU-…``, ``anonim ADU-…`` (a button's id) as a command and
-    its arguments; ``(None, "")`` for a text that is no command."""
-    word, _, args = text.strip().partition(" ")
-    name = word.lstrip("/").lower()
-    if name in COMMANDS and (
-        word.startswith("/") or name in {"biasa", "anonim", "rahasia"}
-    ):
-        return name, args.strip()
-    return None, ""
 
 
 def _location(body: Mapping[str, Any]) -> Location:
@@ -313,12 +296,5 @@ def _status(status: object) -> DeliveryStatus | None:
     )
 
 
-def _time(value: object) -> datetime:
-    try:
-        return datetime.fromtimestamp(int(str(value)), UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
-        return datetime.now(UTC)
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
+_time = epoch_time
+_str = text_of

@@ -1,27 +1,23 @@
 """What ``/webhooks/whatsapp/<name>`` answers, without any web framework.
 
-GET is Meta's verification handshake. POST is checked against the
-channel's app secret on the raw bytes before anything parses them (401
-otherwise), then stored in the spool of the channel whose
-``phone_number_id`` the body names (one Meta app may serve several numbers)
-and only then answered 200. A signed body nobody can read is kept under
-``rejected/`` and answered 400, so Meta stops retrying and staff can look.
+The handshake and the signed, stored-then-answered POST are Meta's for
+every product (``channels.meta_webhook``); what is WhatsApp's own is that a
+body goes to the spool of the channel whose ``phone_number_id`` it names
+(one Meta app may serve several numbers).
 """
 
 from __future__ import annotations
 
-import hmac
-import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-from channels.meta_signature import HEADER, signature_valid
+from channels import meta_webhook
+from channels.meta_webhook import MetaEndpoint
 from channels.push import Answer
 from channels.push_spool import PushSpool, spool_for
-from channels.whatsapp.payload import MalformedPayload, load, phone_number_ids
+from channels.whatsapp.payload import load, phone_number_ids
 from config.channel_settings import WhatsAppChannelSettings
-
-log = logging.getLogger(__name__)
 
 
 def spool_of(
@@ -32,21 +28,22 @@ def spool_of(
     return spool_for(settings.spool_directory, settings.name, base_dir)
 
 
+def endpoint_of(
+    settings: WhatsAppChannelSettings, base_dir: Path | None = None
+) -> MetaEndpoint:
+    """What the shared Meta receiver needs of this channel."""
+    return MetaEndpoint(
+        "whatsapp",
+        settings.name,
+        settings.app_secret,
+        settings.verify_token,
+        spool_of(settings, base_dir),
+    )
+
+
 def handshake(settings: WhatsAppChannelSettings, params: Mapping[str, str]) -> Answer:
     """Meta's subscription check: echo ``hub.challenge`` for our token."""
-    token = params.get("hub.verify_token", "")
-    expected = settings.verify_token.get_secret_value()
-    if params.get("hub.mode") != "subscribe":
-        return Answer(400, "hub.mode must be subscribe")
-    if not hmac.compare_digest(token.encode(), expected.encode()):
-        log.warning(
-            "whatsapp %s: verification with a wrong verify_token", settings.name
-        )
-        return Answer(403, "wrong verify token")
-    challenge = params.get("hub.challenge", "")
-    if not challenge:
-        return Answer(400, "hub.challenge missing")
-    return Answer(200, challenge)
+    return meta_webhook.handshake(endpoint_of(settings), params)
 
 
 def receive(
@@ -58,44 +55,16 @@ def receive(
 ) -> Answer:
     """Check, store, answer. ``every`` holds all WhatsApp channels, to find
     the one of each number the body names."""
-    if not signature:
-        return Answer(401, "missing X-Hub-Signature-256")
-    if not signature_valid(body, signature, settings.app_secret.get_secret_value()):
-        log.warning("whatsapp %s: POST with a wrong signature", settings.name)
-        return Answer(401, "invalid X-Hub-Signature-256")
-    own = spool_of(settings, base_dir)
-    try:
-        data = load(body)
-    except MalformedPayload as exc:
-        own.store(body, rejected=True)
-        log.warning("whatsapp %s: unreadable webhook kept: %s", settings.name, exc)
-        return Answer(400, f"unreadable payload kept for review: {exc}")
-    same_app = [
-        s
-        for s in every
-        if s.app_secret.get_secret_value() == settings.app_secret.get_secret_value()
-    ]
-    targets = {
-        s.name: s for s in same_app if s.phone_number_id in phone_number_ids(data)
-    }
-    # a body for no configured number still goes to this channel, whose
-    # fetch quarantines the unknown changes: nothing is lost
-    stored_new = False
-    for target in targets.values() or (settings,):
-        _path, new = spool_of(target, base_dir).store(body)
-        stored_new = stored_new or new
-    unknown = phone_number_ids(data) - {s.phone_number_id for s in same_app}
-    if targets and unknown:
-        # the configured numbers' channels read only their own changes:
-        # keep the body for staff beside this channel's unreadable ones
-        own.store(body, rejected=True)
-        log.warning(
-            "whatsapp %s: webhook also for unconfigured phone_number_id %s, kept in %s",
-            settings.name,
-            ", ".join(sorted(unknown)),
-            own.directory / "rejected",
-        )
-    return Answer(200, "received" if stored_new else "already received")
+    served = meta_webhook.same_app(settings.app_secret, every)
+
+    def route(data: Mapping[str, Any]) -> tuple[list[PushSpool], set[str]]:
+        named = phone_number_ids(data)
+        targets = [spool_of(s, base_dir) for s in served if s.phone_number_id in named]
+        return targets, named - {s.phone_number_id for s in served}
+
+    return meta_webhook.receive(
+        endpoint_of(settings, base_dir), body, signature, load, route
+    )
 
 
 class WhatsAppWebhook:
@@ -125,6 +94,6 @@ class WhatsAppWebhook:
             self.settings,
             self.every,
             body,
-            headers.get(HEADER.lower()) or headers.get(HEADER),
+            meta_webhook.signature_of(headers),
             self.base_dir,
         )

@@ -40,6 +40,7 @@ def routing() -> None:
 def learn(ctx: click.Context, file: Path | None, from_history: bool) -> None:
     """Train the routing model on FILE.csv (columns text, agency, optional
     title) or on the deployment's own decisions, and store it as a new version."""
+    from dengar.audit import cli_actor
     from dengar.cli.common import err, open_app
     from dengar.routing_learning import learn_from_file, learn_from_history
     from dispatcher.routing_examples import ExamplesError
@@ -50,7 +51,12 @@ def learn(ctx: click.Context, file: Path | None, from_history: bool) -> None:
         sys.exit(2)
     app = open_app(ctx)
     try:
-        learnt = learn_from_history(app) if file is None else learn_from_file(app, file)
+        actor = cli_actor()
+        learnt = (
+            learn_from_history(app, actor)
+            if file is None
+            else learn_from_file(app, file, actor)
+        )
     except (ExamplesError, TrainingError) as exc:
         err.print(f"[red]Cannot learn[/red]: {exc}", highlight=False, soft_wrap=True)
         sys.exit(1)

@@ -56,7 +56,10 @@ def try_(ctx: click.Context, agency: str, number: str | None, send: bool) -> Non
         click.echo(f"# case {delivery.message['tracking_no']}")
         click.echo(_shown(prepared))
         if send:
-            asyncio.run(_send(http, delivery, prepared))
+            outcome, ok = asyncio.run(_send(http, delivery, prepared))
+            _audit(app, delivery, outcome)
+            if not ok:
+                sys.exit(1)
     finally:
         asyncio.run(app.close())
 
@@ -123,19 +126,42 @@ def _shown(prepared: Prepared) -> str:
     return MASKER.mask("\n".join(lines))
 
 
-async def _send(http: HttpSink, delivery: Delivery, prepared: Prepared) -> None:
+async def _send(
+    http: HttpSink, delivery: Delivery, prepared: Prepared
+) -> tuple[str, bool]:
+    """Send and print the answer; what the audit log says of it, and whether
+    the agency's system took it."""
     from contracts.errors import DeliveryError
 
     try:
         answer = await http.send(prepared)
     except DeliveryError as exc:
         click.echo(f"\n# no answer: {MASKER.mask(str(exc))}")
-        sys.exit(1)
+        return "tidak ada jawaban dari sistem instansi", False
     finally:
         await http.close()
     click.echo(f"\n# answer: HTTP {answer.status}")
     click.echo(MASKER.mask(answer.text[:ANSWER_SHOWN]))
-    if answer.ok:
-        click.echo(f"# remote id: {http.remote_id(delivery, answer) or '(none found)'}")
-    else:
-        sys.exit(1)
+    if not answer.ok:
+        return f"ditolak: HTTP {answer.status}", False
+    remote = http.remote_id(delivery, answer)
+    click.echo(f"# remote id: {remote or '(none found)'}")
+    return f"diterima: HTTP {answer.status}" + (
+        f", nomor tiket {remote}" if remote else ""
+    ), True
+
+
+def _audit(app: App, delivery: Delivery, outcome: str) -> None:
+    """A case really sent from the command line is a staff action: admins
+    read who sent which case to which agency, and how it was answered."""
+    from dengar import audit
+
+    with app.sessions() as session:
+        audit.record(
+            session,
+            audit.cli_actor(),
+            "sink_try",
+            str(delivery.message["tracking_no"]),
+            f"ke {delivery.agency_code}: {outcome}",
+        )
+        session.commit()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn
@@ -42,6 +42,10 @@ class TriageBackend:
     agencies: Collection[str] | None = None
     close: Callable[[], None] = lambda: None
     timezone: str = "UTC"
+    # a channel's overrides of the citizen messages, and the public web
+    # address (for the tracking link of a private comment reply)
+    messages: Callable[[str], Mapping[str, str]] = lambda _channel: {}
+    public_url: str | None = None
 
 
 @contextmanager
@@ -60,6 +64,8 @@ def _backend(ctx: click.Context) -> Iterator[TriageBackend]:
         agencies={a.code for a in app.settings.agencies},
         close=lambda: asyncio.run(app.close()),
         timezone=app.settings.timezone,
+        messages=app.pipeline.replies.messages,
+        public_url=app.settings.web.public_url,
     )
     try:
         yield backend
@@ -99,6 +105,7 @@ def _decide(
 
 
 def _summary(row: ComplaintRow) -> dict[str, object]:
+    from dengar.comment_replies import reply_modes
     from dengar.triage import model_suggestions, why_waiting
 
     return {
@@ -115,6 +122,7 @@ def _summary(row: ComplaintRow) -> dict[str, object]:
         "duplicate_of_id": row.duplicate_of_id,
         "duplicate_score": row.duplicate_score,
         "suggestions": model_suggestions(row),
+        "reply_modes": list(reply_modes(row)),
     }
 
 
@@ -192,28 +200,58 @@ def triage(ctx: click.Context, channel: str | None, as_json: bool) -> None:
 @triage.command("accept")
 @click.argument("ref")
 @click.option("--agency", default=None, help="Agency code (overrides the routing).")
+@click.option(
+    "--reply",
+    "reply_mode",
+    # dengar.comment_replies.MODES, written out: --help loads no database
+    type=click.Choice(["private", "public"]),
+    default=None,
+    help="Answer a Facebook/Instagram comment: private (the one private message, "
+    "within 7 days) or public (the tracking number only).",
+)
 @_actor_option
 @click.pass_context
 def accept_command(
-    ctx: click.Context, ref: str, agency: str | None, actor: str | None
+    ctx: click.Context,
+    ref: str,
+    agency: str | None,
+    reply_mode: str | None,
+    actor: str | None,
 ) -> None:
     """Make post REF (id or tracking number) a case and queue it for its
     agency; a returned case goes to the agency given with --agency."""
     from dengar import audit
+    from dengar.comment_replies import queue_comment_reply
     from dengar.triage import accept
 
     who = actor or audit.cli_actor()
-    _decide(
-        ctx,
-        lambda session, backend: accept(
+
+    def decide(session: Session, backend: TriageBackend) -> ComplaintRow:
+        row = accept(
             session,
             ref,
             agency,
             who,
             backend.route_and_enqueue,
             agencies=backend.agencies,
+        )
+        if reply_mode:
+            queue_comment_reply(
+                session,
+                row,
+                reply_mode,
+                backend.messages(row.channel),
+                backend.public_url,
+            )
+        return row
+
+    replied = f", {reply_mode} reply queued" if reply_mode else ""
+    _decide(
+        ctx,
+        decide,
+        lambda row: (
+            f"accepted {row.tracking_no or row.id} for {row.agency_code}" + replied
         ),
-        lambda row: f"accepted {row.tracking_no or row.id} for {row.agency_code}",
         (who, "triage_accept", lambda row: row.agency_code),
     )
 

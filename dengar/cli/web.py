@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Awaitable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -15,7 +15,10 @@ import click
 from config.localtime import CLI_FORMAT, local_time
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from dengar.app import App
+    from storage.tables import WebUser
 
 
 def _open(ctx: click.Context) -> App:
@@ -29,13 +32,9 @@ def _close(app: App) -> None:
 
 
 def _actor() -> str:
-    """How the audit log names whoever runs the command."""
-    import getpass
+    from dengar.audit import cli_actor
 
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli:unknown"
+    return cli_actor()
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -126,26 +125,19 @@ def add(
     password_stdin: bool,
 ) -> None:
     """Create an account NAME, or set its password and role if it exists."""
-    from dengar import audit
-    from dengar.web.auth import AccountError, add_user, describe
+    from dengar.web.auth import add_user
 
     password = _read_password(password_stdin)
-    app = _open(ctx)
-    known = frozenset(a.code for a in app.settings.agencies)
-    try:
-        with app.sessions() as session:
-            account = add_user(session, name, password, role, agency_code, known)
-            summary = f"user {account.name}: {account.role}"
-            if account.agency_code:
-                summary += f" of {account.agency_code}"
-            audit.record(session, _actor(), "user_add", account.name, describe(account))
-            session.commit()
-    except AccountError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    finally:
-        _close(app)
-    click.echo(summary)
+
+    def change(app: App, session: Session) -> WebUser:
+        known = frozenset(a.code for a in app.settings.agencies)
+        return add_user(session, name, password, role, agency_code, known)
+
+    def said(account: WebUser) -> str:
+        of = f" of {account.agency_code}" if account.agency_code else ""
+        return f"user {account.name}: {account.role}{of}"
+
+    _change_account(ctx, "user_add", change, said)
 
 
 PASSWORD_STDIN = click.option(
@@ -190,23 +182,28 @@ def list_(ctx: click.Context) -> None:
 
 
 def _change_account(
-    ctx: click.Context, name: str, action: str, change: Any, message: str
+    ctx: click.Context,
+    action: str,
+    change: Callable[[App, Session], WebUser],
+    said: Callable[[WebUser], str],
 ) -> None:
-    from dengar import audit
-    from dengar.web.auth import AccountError
+    """Make one account change, audited in its transaction; print what
+    ``said`` makes of the account, or the refusal (exit 2)."""
+    from dengar.web.auth import AccountError, audit_account_change
 
     app = _open(ctx)
     try:
         with app.sessions() as session:
-            account = change(session)
-            audit.record(session, _actor(), action, account.name)
+            account = change(app, session)
+            audit_account_change(session, _actor(), action, account)
+            message = said(account)
             session.commit()
     except AccountError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     finally:
         _close(app)
-    click.echo(message.format(name=name))
+    click.echo(message)
 
 
 @user.command("disable")
@@ -218,10 +215,9 @@ def disable(ctx: click.Context, name: str) -> None:
 
     _change_account(
         ctx,
-        name,
         "user_disable",
-        lambda s: set_active(s, name, False),
-        "user {name} disabled; its sessions have ended",
+        lambda _app, s: set_active(s, name, False),
+        lambda account: f"user {account.name} disabled; its sessions have ended",
     )
 
 
@@ -234,10 +230,9 @@ def enable(ctx: click.Context, name: str) -> None:
 
     _change_account(
         ctx,
-        name,
         "user_enable",
-        lambda s: set_active(s, name, True),
-        "user {name} enabled",
+        lambda _app, s: set_active(s, name, True),
+        lambda account: f"user {account.name} enabled",
     )
 
 
@@ -252,10 +247,9 @@ def reset_password(ctx: click.Context, name: str, password_stdin: bool) -> None:
     password = _read_password(password_stdin)
     _change_account(
         ctx,
-        name,
         "user_password",
-        lambda s: set_password(s, name, password),
-        "password of {name} changed; its sessions have ended",
+        lambda _app, s: set_password(s, name, password),
+        lambda account: f"password of {account.name} changed; its sessions have ended",
     )
 
 

@@ -19,6 +19,7 @@ from sqlmodel import Session
 from contracts.records import CaseStatus
 from dengar import audit
 from dengar.case_history import record_change
+from dengar.comment_replies import queue_comment_reply
 from dengar.confidentiality import (
     LEVELS,
     LoweringRefused,
@@ -146,20 +147,38 @@ def flash(request: Request, message: str, kind: str = "ok") -> None:
     request.session.setdefault("flash", []).append([kind, message])
 
 
-def _back(case: ComplaintRow) -> Response:
-    return RedirectResponse(f"/kasus/{case.tracking_no or case.id}", 303)
+def refused(
+    request: Request, where: str, message: str, session: Session | None = None
+) -> Response:
+    """Back to the page ``where`` with ``message`` shown as an error (every
+    form of the dashboard refuses this way); with ``session``, what the
+    refused change staged is rolled back first."""
+    if session is not None:
+        session.rollback()
+    flash(request, message, "error")
+    return RedirectResponse(where, 303)
+
+
+def done(request: Request, session: Session, where: str, message: str) -> Response:
+    """Commit the change a form made, say ``message`` on the page ``where``."""
+    session.commit()
+    flash(request, message)
+    return RedirectResponse(where, 303)
+
+
+def _page_of(case: ComplaintRow) -> str:
+    return f"/kasus/{case.tracking_no or case.id}"
 
 
 def _refused(request: Request, case: ComplaintRow, message: str) -> Response:
-    flash(request, message, "error")
-    return _back(case)
+    return refused(request, _page_of(case), message)
 
 
 def _failed(
     request: Request, session: Session, case: ComplaintRow, exc: Exception
 ) -> Response:
-    session.rollback()
-    return _refused(request, case, f"Gagal: {in_indonesian(str(exc)).rstrip('.')}.")
+    message = f"Gagal: {in_indonesian(str(exc)).rstrip('.')}."
+    return refused(request, _page_of(case), message, session)
 
 
 def _done(
@@ -171,11 +190,8 @@ def _done(
 ) -> Response:
     """Commit, say ``message``, and go back to the case; home instead when
     ``user`` may no longer see it (the change moved it out of their reach)."""
-    session.commit()
-    flash(request, message)
-    if user is not None and not can_see(user, case):
-        return RedirectResponse("/", 303)
-    return _back(case)
+    gone = user is not None and not can_see(user, case)
+    return done(request, session, "/" if gone else _page_of(case), message)
 
 
 def _audit(
@@ -301,9 +317,11 @@ def accept_triage(
     user: Principal,
     case: ComplaintRow,
     code: str | None,
+    reply_mode: str | None = None,
 ) -> Response:
     """Accept a triage post as a case (routed, or for ``code``) and queue
-    its delivery; back to the case page with a message."""
+    its delivery, and for a social comment the answer staff chose
+    (``reply_mode`` private or public); back to the case page."""
     try:
         accept(
             session,
@@ -313,6 +331,14 @@ def accept_triage(
             ctx.app.pipeline.enqueue_for_agency,
             agencies={a.code for a in ctx.app.settings.agencies},
         )
+        if reply_mode:
+            queue_comment_reply(
+                session,
+                case,
+                reply_mode,
+                ctx.app.pipeline.replies.messages(case.channel),
+                ctx.app.settings.web.public_url,
+            )
     except TriageError as exc:
         return _failed(request, session, case, exc)
     _audit(ctx, request, session, user, "triage_accept", case, case.agency_code)

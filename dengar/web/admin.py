@@ -8,11 +8,11 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from sqlmodel import Session
 
 from dengar import audit
-from dengar.web.actions import flash
+from dengar.web.actions import done, refused
 from dengar.web.auth import (
     ROLE_LABELS,
     ROLES,
@@ -20,7 +20,7 @@ from dengar.web.auth import (
     Principal,
     add_user,
     api_keys,
-    describe,
+    audit_account_change,
     list_users,
     revoke_api_key,
     rotate_api_key,
@@ -73,19 +73,14 @@ def _account_change(
     user: Principal,
     action: str,
     change: Callable[[], Any],
-    done: str,
+    said: str,
 ) -> Response:
     try:
         account = change()
     except AccountError as exc:
-        session.rollback()
-        flash(request, exc.pesan, "error")
-        return RedirectResponse("/admin", 303)
-    detail = describe(account) if action == "user_add" else None
-    audit.record(session, user.actor, action, account.name, detail, ctx.client(request))
-    session.commit()
-    flash(request, done.format(name=account.name))
-    return RedirectResponse("/admin", 303)
+        return refused(request, "/admin", exc.pesan, session)
+    audit_account_change(session, user.actor, action, account, ctx.client(request))
+    return done(request, session, "/admin", said.format(name=account.name))
 
 
 @forms.post("/admin/pengguna")
@@ -125,8 +120,9 @@ def disable_account(
 ) -> Response:
     """Disable an account; its open sessions end at once."""
     if name == user.name:
-        flash(request, "Anda tidak dapat menonaktifkan akun Anda sendiri.", "error")
-        return RedirectResponse("/admin", 303)
+        return refused(
+            request, "/admin", "Anda tidak dapat menonaktifkan akun Anda sendiri."
+        )
     return _account_change(
         request,
         ctx,
@@ -200,13 +196,10 @@ def revoke_key(
 ) -> Response:
     """Revoke an agency's API key: it stops working at once."""
     code = _agency(ctx, code)
-    if revoke_api_key(session, code):
-        audit.record(session, user.actor, "key_revoke", code, None, ctx.client(request))
-        session.commit()
-        flash(request, f"Kunci API {code} dicabut.")
-    else:
-        flash(request, f"{code} tidak memiliki kunci API.", "error")
-    return RedirectResponse("/admin", 303)
+    if not revoke_api_key(session, code):
+        return refused(request, "/admin", f"{code} tidak memiliki kunci API.")
+    audit.record(session, user.actor, "key_revoke", code, None, ctx.client(request))
+    return done(request, session, "/admin", f"Kunci API {code} dicabut.")
 
 
 @router.get("/audit")

@@ -33,6 +33,7 @@ from dengar.web import (
     admin,
     api,
     bad_request,
+    lapor,
     metrics,
     pages,
     public,
@@ -41,6 +42,7 @@ from dengar.web import (
 from dengar.web.deps import LoginRequired, WebContext
 from dengar.web.forwarded import networks
 from dengar.web.labels import install_filters
+from dengar.web.lapor_state import form_state
 from dengar.web.wording import install_wording
 from storage.tables import utcnow
 
@@ -101,6 +103,7 @@ def create_app(
     web.state.tracking_limiter = public.tracking_limiter(
         web_settings.tracking_per_minute
     )
+    web.state.lapor = form_state(dengar.settings, secret)
     web.add_middleware(
         SessionMiddleware,
         secret_key=secret,
@@ -153,6 +156,7 @@ def create_app(
     web.include_router(api.router)
     web.include_router(push.router)
     web.include_router(public.router)
+    web.include_router(lapor.router)
     web.include_router(pages.router)
     web.include_router(admin.router)
     web.include_router(account.router)

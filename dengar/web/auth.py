@@ -19,6 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete
 from sqlmodel import Session, col, func, select
 
+from dengar import audit
 from dengar.web.sessions import end_sessions
 from storage.tables import AgencyApiKey, LoginAttempt, WebUser, utcnow
 
@@ -193,6 +194,19 @@ def describe(user: WebUser) -> str:
     """An account's role in Indonesian, for the audit log."""
     text = f"peran {ROLE_LABELS.get(user.role, user.role)}"
     return text + (f", instansi {user.agency_code}" if user.agency_code else "")
+
+
+def audit_account_change(
+    session: Session,
+    actor: str,
+    action: str,
+    account: WebUser,
+    address: str | None = None,
+) -> None:
+    """Stage the audit entry of an account change (dashboard or CLI): its
+    name, and for a created or changed account the role it now has."""
+    detail = describe(account) if action == "user_add" else None
+    audit.record(session, actor, action, account.name, detail, address)
 
 
 def principal_of(user: WebUser) -> Principal:

@@ -10,19 +10,7 @@ import jinja2
 from config.localtime import local_time
 from config.settings import Settings
 from dengar.web.auth import ROLE_LABELS
-
-STATUS_LABELS: dict[str, str] = {
-    "triage": "triase",
-    "dismissed": "diabaikan",
-    "received": "diterima",
-    "verified": "terverifikasi",
-    "dispatched": "diteruskan",
-    "in_progress": "diproses",
-    "resolved": "selesai",
-    "closed": "ditutup",
-    "rejected": "ditolak",
-    "rerouted": "bukan wewenang",
-}
+from dispatcher.wording import STATUS_LABELS
 
 CONFIDENTIALITY_LABELS: dict[str, str] = {
     "biasa": "biasa",

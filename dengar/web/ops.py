@@ -12,7 +12,7 @@ from sqlmodel import Session
 from dengar import audit
 from dengar.triage import TriageError, dismiss, find_case
 from dengar.web.access import can_see
-from dengar.web.actions import accept_triage, flash
+from dengar.web.actions import accept_triage, done, flash, refused
 from dengar.web.auth import Principal
 from dengar.web.deps import Csrf, Ctx, Db, StaffUser
 from dispatcher.outbox import queue as outbox
@@ -29,10 +29,14 @@ def triage_accept(
     user: StaffUser,
     ref: str,
     agency: Annotated[str, Form()] = "",
+    reply: Annotated[str, Form()] = "",
 ) -> Response:
-    """Accept a social post as a case (routed, or to ``agency``)."""
+    """Accept a social post as a case (routed, or to ``agency``), with the
+    answer chosen for a Facebook or Instagram comment (``reply``)."""
     case = _triage_row(session, user, ref)
-    accept_triage(request, ctx, session, user, case, agency.strip() or None)
+    accept_triage(
+        request, ctx, session, user, case, agency.strip() or None, reply or None
+    )
     return RedirectResponse("/triase", 303)
 
 
@@ -50,9 +54,7 @@ def triage_dismiss(
     try:
         dismiss(session, case.id or 0, reason, user.actor)
     except TriageError as exc:
-        session.rollback()
-        flash(request, f"Gagal: {exc}", "error")
-        return RedirectResponse("/triase", 303)
+        return refused(request, "/triase", f"Gagal: {exc}", session)
     audit.record(
         session,
         user.actor,
@@ -61,9 +63,7 @@ def triage_dismiss(
         reason.strip() or None,
         ctx.client(request),
     )
-    session.commit()
-    flash(request, f"{case.tracking_no} diabaikan.")
-    return RedirectResponse("/triase", 303)
+    return done(request, session, "/triase", f"{case.tracking_no} diabaikan.")
 
 
 def _triage_row(session: Session, user: Principal, ref: str) -> ComplaintRow:

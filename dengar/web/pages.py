@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import col, select
 
 from dengar import audit
+from dengar.comment_replies import reply_modes
 from dengar.status_report import status_report
 from dengar.triage import model_suggestions, triage_queue
 from dengar.web import actions, ops
@@ -33,7 +34,6 @@ from dengar.web.bad_request import MAX_PAGE
 from dengar.web.charts import summary_charts
 from dengar.web.deps import Csrf, Ctx, Db, StaffUser, User, WebContext, safe_next
 from dengar.web.files import attachment_response, is_image
-from dengar.web.labels import STATUS_LABELS
 from dengar.web.pii import PII_LABELS, find_pii
 from dengar.web.sessions import end_session, session_user, start_session
 from dengar.web.views import (
@@ -46,6 +46,7 @@ from dengar.web.views import (
     visible_attachment,
 )
 from dispatcher.message import load_supporters
+from dispatcher.wording import STATUS_LABELS
 from storage.tables import ComplaintRow, OutboxRow
 
 router = APIRouter(include_in_schema=False)
@@ -293,6 +294,7 @@ def triage_page(request: Request, ctx: Ctx, session: Db, user: StaffUser) -> Res
         text=lambda r: body_of(user, r, r),
         agencies=ctx.app.settings.agencies,
         suggestions=lambda r: _suggestions(user, r),
+        reply_modes=reply_modes,
     )
 
 

@@ -1,20 +1,26 @@
-"""Stored codes and reasons, in the Indonesian staff and agencies read.
+"""Stored codes and reasons, in the Indonesian staff and agencies read, as
+template filters.
 
-The pipeline, dedupe and CLI store short English codes and reasons
-("routing.rules[0]: category jalan", "delivered to PUPR"): logs and the CLI
-show them as they are. The dashboard and the agency API render them here, at
-display time, so rows stored before this module read well too. A text that
-matches no known shape (a note typed by a person) is shown unchanged.
+The reasons themselves are rendered by :mod:`dispatcher.wording`, which the
+agency message uses too (one table for the dashboard, the agency API and
+what sinks deliver); what only the dashboard shows (who did it, outbox
+kinds) is here.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-
 import jinja2
 
-from dengar.web.labels import STATUS_LABELS
+from dispatcher.wording import in_indonesian, status_label
+
+__all__ = [
+    "ACTOR_LABELS",
+    "OUTBOX_KIND_LABELS",
+    "actor_label",
+    "in_indonesian",
+    "install_wording",
+    "status_label",
+]
 
 OUTBOX_KIND_LABELS: dict[str, str] = {
     "agency": "ke instansi",
@@ -27,180 +33,11 @@ ACTOR_LABELS: dict[str, str] = {
 }
 
 
-def status_label(code: str) -> str:
-    """The Indonesian name of a case status code ("verified" → "terverifikasi")."""
-    return STATUS_LABELS.get(code, code)
-
-
 def actor_label(actor: str | None) -> str:
     """Who did it, as staff read it ("dengar" → "sistem")."""
     if not actor:
         return "-"
     return ACTOR_LABELS.get(actor, actor)
-
-
-def _parts(text: str) -> str:
-    """The "; "-separated conditions of a routing or duplicate reason."""
-    words = {
-        "keywords": "kata kunci",
-        "category": "kategori",
-        "region": "wilayah",
-    }
-    out = []
-    for part in text.split("; "):
-        head, _, rest = part.partition(" ")
-        out.append(f"{words[head]} {rest}" if head in words else part)
-    return "; ".join(out)
-
-
-def _statuses(text: str) -> str:
-    return ", ".join(status_label(s.strip()) for s in text.split(","))
-
-
-def _model(version: str | None) -> str:
-    return f"model rute {version}" if version else "model rute"
-
-
-def _percent(share: str) -> str:
-    """A confidence 0-1 as a whole percentage ("0.87" → "87%")."""
-    return f"{round(float(share) * 100)}%"
-
-
-def _suggested(text: str) -> str:
-    """The model's "AGENCY 0.47, AGENCY 0.31" with percentages."""
-    out = []
-    for part in text.split(", "):
-        code, _, share = part.rpartition(" ")
-        out.append(f"{code} {_percent(share)}" if code else part)
-    return ", ".join(out)
-
-
-Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
-
-# Each shape that code writes, anchored; the first that matches wins.
-_RULES: list[Rule] = [
-    (
-        re.compile(r"routing\.rules\[(\d+)\]: (.*)", re.S),
-        lambda m: f"aturan rute ke-{int(m[1]) + 1}: {_parts(m[2])}",
-    ),
-    (
-        re.compile(r"no rule matched: default agency"),
-        lambda m: "tidak ada aturan rute yang cocok: instansi bawaan",
-    ),
-    (
-        re.compile(r"no rule matched: triage"),
-        lambda m: "tidak ada aturan rute yang cocok: menunggu pemilahan",
-    ),
-    (
-        re.compile(r"model(?: (v\d+))?: (\S+) at confidence ([\d.]+) \(>= ([\d.]+)\)"),
-        lambda m: (
-            f"{_model(m[1])}: {m[2]} dengan keyakinan {_percent(m[3])} "
-            f"(ambang {_percent(m[4])})"
-        ),
-    ),
-    (
-        re.compile(r"model(?: (v\d+))? below ([\d.]+): triage; suggestions (.*)", re.S),
-        lambda m: (
-            f"{_model(m[1])} kurang yakin (di bawah {_percent(m[2])}): "
-            f"menunggu pemilahan; saran {_suggested(m[3])}"
-        ),
-    ),
-    (
-        re.compile(r"set by (\S+) at triage \(was (.*)\)", re.S),
-        lambda m: f"ditetapkan oleh {m[1]} saat pemilahan (sebelumnya {m[2]})",
-    ),
-    (
-        re.compile(r"accepted at triage for (.*)", re.S),
-        lambda m: f"diterima saat pemilahan dan diteruskan ke {m[1]}",
-    ),
-    (
-        re.compile(
-            r"similar text: \S+ ([\d.]+) >= ([\d.]+) with (\S+), sharing (.*?)"
-            r"((?:; (?:category|region) .*)?)",
-            re.S,
-        ),
-        lambda m: (
-            f"teks mirip dengan {m[3]}: skor {m[1]} (ambang {m[2]}), "
-            f"kata yang sama: {m[4]}{_parts(m[5])}"
-        ),
-    ),
-    (
-        re.compile(
-            r"same reporter within ([\d.]+) h: \S+ ([\d.]+) >= ([\d.]+) with (\S+)"
-        ),
-        lambda m: (
-            f"pelapor yang sama dalam {m[1]} jam: skor {m[2]} (ambang {m[3]}) "
-            f"dengan {m[4]}"
-        ),
-    ),
-    (
-        re.compile(r"linked by hand by (\S+) to (\S+)"),
-        lambda m: f"ditautkan secara manual oleh {m[1]} ke {m[2]}",
-    ),
-    (
-        re.compile(r"linked by hand by (\S+)"),
-        lambda m: f"ditautkan secara manual oleh {m[1]}",
-    ),
-    (
-        re.compile(r"delivered to (.*)", re.S),
-        lambda m: f"terkirim ke {m[1]}",
-    ),
-    (
-        re.compile(r"confidentiality (\S+) -> (\S+) \((.*)\)", re.S),
-        lambda m: f"kerahasiaan diubah dari {m[1]} menjadi {m[2]} (melalui {m[3]})",
-    ),
-    (
-        re.compile(r"text edited; previous version: (.*)", re.S),
-        lambda m: f"teks diubah pelapor; versi sebelumnya: {m[1]}",
-    ),
-    # the state machine's refusals (dispatcher/status.py)
-    (
-        re.compile(r"a (\w+) case cannot become (\w+) \(allowed: (.*)\)"),
-        lambda m: (
-            f"kasus berstatus {status_label(m[1])} tidak dapat menjadi "
-            f"{status_label(m[2])} (yang dapat dipilih: {_statuses(m[3])})"
-        ),
-    ),
-    (
-        re.compile(r"the case is already (\w+)"),
-        lambda m: f"kasus sudah berstatus {status_label(m[1])}",
-    ),
-    (
-        re.compile(r"the case is (\w+): that is final"),
-        lambda m: f"kasus berstatus {status_label(m[1])} dan tidak dapat diubah lagi",
-    ),
-    (
-        re.compile(r"(\w+) needs a note saying why"),
-        lambda m: f"status {status_label(m[1])} memerlukan alasan",
-    ),
-    (
-        re.compile(r"the case has no agency: dispatched needs one"),
-        lambda m: "kasus belum memiliki instansi: pilih instansi sebelum diteruskan",
-    ),
-    (
-        re.compile(r"(\w+) needs a message to the reporter"),
-        lambda m: f"status {status_label(m[1])} memerlukan pesan untuk pelapor",
-    ),
-    (
-        re.compile(r"the case has an unknown status '?(.*?)'?"),
-        lambda m: f"status kasus tidak dikenal: {m[1]}",
-    ),
-    (
-        re.compile(r"only a stored case has a status \(not a follow-up\)"),
-        lambda m: "hanya kasus yang memiliki status (bukan informasi tambahan)",
-    ),
-]
-
-
-def in_indonesian(text: str | None) -> str:
-    """``text`` as staff and agencies read it; unknown shapes unchanged."""
-    if not text:
-        return ""
-    for pattern, render in _RULES:
-        match = pattern.fullmatch(text)
-        if match:
-            return render(match)
-    return text
 
 
 def install_wording(env: jinja2.Environment) -> None:

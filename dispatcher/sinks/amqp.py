@@ -36,7 +36,7 @@ from aio_pika.exceptions import AMQPError, DeliveryError, PublishError
 from config.settings import AgencySettings
 from config.sink_settings import AmqpSinkSettings
 from contracts.errors import RetriableDeliveryError
-from dispatcher.sinks.base import Delivery, SinkContext, event_type
+from dispatcher.sinks.base import Delivery, SinkContext, event_type, settings_of
 
 # aiormq says "<Connection …> closed" with a RuntimeError while the robust
 # connection is reconnecting; the next attempt finds it up
@@ -71,9 +71,7 @@ class AmqpSink:
         *,
         confirm_timeout: float = CONFIRM_TIMEOUT,
     ) -> None:
-        settings = agency.sink
-        if not isinstance(settings, AmqpSinkSettings):
-            raise TypeError(f"agency {agency.code}: not an amqp sink")
+        settings = settings_of(agency, AmqpSinkSettings)
         self.agency = agency
         self.settings = settings
         self.regency = context.regency

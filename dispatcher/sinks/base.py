@@ -21,12 +21,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from config.settings import DEFAULT_REGENCY
+from config.settings import DEFAULT_REGENCY, AgencySettings
+
+SettingsT = TypeVar("SettingsT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,3 +115,15 @@ def event_type(regency: str, event: str = "dispatched") -> str:
     names it (CloudEvents ``type``, AMQP ``type``, Redis ``type`` field):
     ``id.go.<regency>.dengar.complaint.<event>``."""
     return f"id.go.{regency}.dengar.complaint.{event}"
+
+
+def settings_of(agency: AgencySettings, kind: type[SettingsT]) -> SettingsT:
+    """``agency``'s sink settings, which a sink's constructor needs as its own
+    ``kind``; a TypeError when the agency delivers through another sink type
+    (the registry handed it to the wrong class)."""
+    settings = agency.sink
+    if not isinstance(settings, kind):
+        raise TypeError(
+            f"agency {agency.code}: a {settings.type} sink, not {kind.__name__}"
+        )
+    return settings

@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from config.settings import AgencySettings
 from contracts.errors import RetriableDeliveryError
@@ -75,13 +75,7 @@ class DatabaseSink:
                 if delivery.idempotency_key not in queued:
                     fresh.setdefault(delivery.idempotency_key, delivery)
             session.add_all(self._row(d) for d in fresh.values())
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-            except Exception as exc:
-                raise RetriableDeliveryError(f"database write failed: {exc}") from exc
-            else:
+            if _committed(session):
                 return
         # a concurrent worker queued one of these keys first: take the rest
         # one by one, each of which sees that key as already queued
@@ -98,13 +92,8 @@ class DatabaseSink:
             if exists is not None:
                 return
             session.add(self._row(delivery))
-            try:
-                session.commit()
-            except IntegrityError:
-                # a concurrent worker queued the same key first: that is success
-                session.rollback()
-            except Exception as exc:
-                raise RetriableDeliveryError(f"database write failed: {exc}") from exc
+            # not committed: a concurrent worker queued the key first, success
+            _committed(session)
 
     def _rewrite(self, delivery: Delivery) -> None:
         # the queued copies take the case as it now is; the redaction itself
@@ -138,3 +127,17 @@ class DatabaseSink:
 
     async def close(self) -> None:
         """Nothing to release: sessions are per delivery."""
+
+
+def _committed(session: Session) -> bool:
+    """Commit the queued rows; False (rolled back) when a concurrent worker
+    queued one of the same idempotency keys first, a retriable error when the
+    database failed."""
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return False
+    except Exception as exc:
+        raise RetriableDeliveryError(f"database write failed: {exc}") from exc
+    return True

@@ -36,7 +36,7 @@ from config.sink_settings import EmailSinkSettings
 from contracts.errors import PermanentDeliveryError, RetriableDeliveryError
 from contracts.single_line import single_line
 from dispatcher.message import REDACTED
-from dispatcher.sinks.base import Delivery, SinkContext
+from dispatcher.sinks.base import Delivery, SinkContext, settings_of
 
 _NOT_ATEXT = re.compile(r"[^A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]")
 
@@ -142,7 +142,10 @@ def _body(m: dict[str, Any], agency_name: str, timezone: str) -> str:
         f"Kategori        : {m.get('category') or '-'}",
         f"Wilayah         : {m.get('region') or '-'}",
         f"Kerahasiaan     : {_LABELS.get(str(m.get('confidentiality')), '-')}",
+        f"Status          : {_line(m.get('status_text')) or '-'}",
     ]
+    if _line(m.get("routing_reason_text")):
+        lines.append(f"Alasan penerusan: {_line(m['routing_reason_text'])}")
     if _line(m.get("subject")):
         lines.append(f"Perihal         : {_line(m['subject'])}")
     location = m.get("location")
@@ -262,9 +265,7 @@ class EmailSink:
     """Sends each delivery as an email through the configured SMTP server."""
 
     def __init__(self, agency: AgencySettings, context: SinkContext) -> None:
-        settings = agency.sink
-        if not isinstance(settings, EmailSinkSettings):
-            raise TypeError(f"agency {agency.code}: not an email sink")
+        settings = settings_of(agency, EmailSinkSettings)
         self.agency = agency
         self.settings = settings
         self.timezone = context.timezone

@@ -52,7 +52,7 @@ from config.sink_settings import HttpSinkSettings
 from config.templating import TemplateProblem, render_template
 from contracts.errors import PermanentDeliveryError
 from dispatcher.message import REDACTED
-from dispatcher.sinks.base import Delivery, SinkContext
+from dispatcher.sinks.base import Delivery, SinkContext, settings_of
 from dispatcher.sinks.http_client import (
     Answer,
     deliver_concurrently,
@@ -226,9 +226,7 @@ class HttpSink:
     """Sends each case as the agency's system wants it; see the module doc."""
 
     def __init__(self, agency: AgencySettings, context: SinkContext) -> None:
-        settings = agency.sink
-        if not isinstance(settings, HttpSinkSettings):
-            raise TypeError(f"agency {agency.code}: not an http sink")
+        settings = settings_of(agency, HttpSinkSettings)
         self.agency = agency
         self.settings = settings
         self.sessions = context.sessions

@@ -29,7 +29,7 @@ from redis.exceptions import RedisError
 from config.settings import AgencySettings
 from config.sink_settings import RedisSinkSettings
 from contracts.errors import RetriableDeliveryError
-from dispatcher.sinks.base import Delivery, SinkContext, event_type
+from dispatcher.sinks.base import Delivery, SinkContext, event_type, settings_of
 
 SENT_TTL = 7 * 24 * 3600
 CONNECT_TIMEOUT = 5.0
@@ -63,9 +63,7 @@ class RedisSink:
     """Adds each delivery once to the agency's Redis stream."""
 
     def __init__(self, agency: AgencySettings, context: SinkContext) -> None:
-        settings = agency.sink
-        if not isinstance(settings, RedisSinkSettings):
-            raise TypeError(f"agency {agency.code}: not a redis sink")
+        settings = settings_of(agency, RedisSinkSettings)
         self.agency = agency
         self.settings = settings
         self.regency = context.regency

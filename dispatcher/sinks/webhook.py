@@ -29,7 +29,7 @@ import aiohttp
 
 from config.settings import AgencySettings
 from config.sink_settings import WebhookSinkSettings
-from dispatcher.sinks.base import Delivery, SinkContext, event_type
+from dispatcher.sinks.base import Delivery, SinkContext, event_type, settings_of
 from dispatcher.sinks.http_client import (
     deliver_concurrently,
     judge,
@@ -100,9 +100,7 @@ class WebhookSink:
     """
 
     def __init__(self, agency: AgencySettings, context: SinkContext) -> None:
-        settings = agency.sink
-        if not isinstance(settings, WebhookSinkSettings):
-            raise TypeError(f"agency {agency.code}: not a webhook sink")
+        settings = settings_of(agency, WebhookSinkSettings)
         self.agency = agency
         self.settings = settings
         self.regency = context.regency

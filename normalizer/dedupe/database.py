@@ -27,7 +27,7 @@ from storage.tables import ComplaintRow, DuplicateUnlinkRow
 _REASON_MAX = 512
 # bumped whenever key_tokens or case_text change what they keep: a stored
 # key of another version is recomputed from the text at rebuild
-KEY_VERSION = "1"
+KEY_VERSION = "2"
 
 
 class LinkError(ValueError):
@@ -85,7 +85,12 @@ def case_from_row(row: ComplaintRow) -> DedupeCase:
         category=row.category,
         region=row.region,
         tracking_no=row.tracking_no,
+        location=_point(row.location_lat, row.location_lon),
     )
+
+
+def _point(lat: float | None, lon: float | None) -> tuple[float, float] | None:
+    return None if lat is None or lon is None else (lat, lon)
 
 
 def rebuild_index(
@@ -126,7 +131,7 @@ def _open_cases(settings: DedupeSettings, since: datetime) -> Any:
         case((current, None), else_=t.clean_text).label("clean_text"),
         t.channel, t.reporter_email, t.reporter_phone, t.reporter_chat_id,
         t.reporter_handle, t.category, t.region, t.tracking_no,
-        t.duplicate_of_id,
+        t.duplicate_of_id, t.location_lat, t.location_lon,
     ).where(
         t.kind == "case",
         t.status.in_(settings.open_statuses),
@@ -138,7 +143,8 @@ def _bulk_row(row: Any) -> BulkRow:
     # what DuplicateIndex.build takes, from a row of _open_cases: unpacked by
     # position (a name lookup per column costs more than the rest of a row)
     (case_id, stored, name, received, subject, clean_text, channel, email,
-     phone, chat_id, handle, category, region, tracking_no, primary) = row  # fmt: skip
+     phone, chat_id, handle, category, region, tracking_no, primary, lat,
+     lon) = row  # fmt: skip
     text = _stored_text(stored)
     keys = (
         text.split()
@@ -151,17 +157,18 @@ def _bulk_row(row: Any) -> BulkRow:
     )
     return (
         case_id, keys, received.timestamp(), reporter, category,
-        region, tracking_no, primary,
+        region, tracking_no, primary, _point(lat, lon),
     )  # fmt: skip
 
 
 def _indexed(row: Any) -> tuple[DedupeCase, int | None, list[str] | None]:
     # what DuplicateIndex.add_many takes (the case, its link, its key
     # tokens), read as the bulk build reads it: the case's text is its key
-    case_id, keys, _, reporter, category, region, tracking_no, primary = _bulk_row(row)
+    (case_id, keys, _, reporter, category, region, tracking_no, primary,
+     location) = _bulk_row(row)  # fmt: skip
     case = DedupeCase(
         case_id, " ".join(keys), row.received_at, reporter, category, region,
-        tracking_no,
+        tracking_no, location,
     )  # fmt: skip
     return case, primary, keys
 

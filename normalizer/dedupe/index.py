@@ -47,6 +47,7 @@ from rapidfuzz import process
 
 from config.dedupe_settings import DedupeSettings
 from normalizer.dedupe.candidates import group_postings
+from normalizer.dedupe.geo import PointGrid, km_between
 from normalizer.dedupe.keys import (
     Candidate,
     Codes,
@@ -90,7 +91,8 @@ __all__ = [
 
 
 # A case as the bulk build takes it: (id, key tokens, received at as a POSIX
-# timestamp, reporter keys, category, region, tracking number, primary id)
+# timestamp, reporter keys, category, region, tracking number, primary id,
+# shared coordinates)
 BulkRow = tuple[
     int,
     list[str],
@@ -100,7 +102,12 @@ BulkRow = tuple[
     str | None,
     str | None,
     int | None,
+    tuple[float, float] | None,
 ]
+
+
+# profiles of candidates kept between decisions (about 1 KB each)
+PROFILES_KEPT = 20_000
 
 
 class DuplicateIndex(CandidateSearch):
@@ -138,8 +145,14 @@ class DuplicateIndex(CandidateSearch):
         self._tracking: dict[int, str] = {}  # slot → tracking number
         # places and problem concepts of each case (traits_of), for links in
         # other words: the key is sorted for the scorer, places need order
-        self._traits: list[tuple[str, ...]] = []
+        # read when a case is first a candidate in other words (most never
+        # are): until then its key tokens in text order are kept instead
+        self._traits: list[tuple[str, ...] | None] = []
+        self._order: list[str] = []
+        self._profiles: dict[int, Profile] = {}  # slot → profile, see _profile_at
         self._last_traits: tuple[list[str], tuple[str, ...]] | None = None
+        # the slots of the cases that shared coordinates, by grid cell
+        self._points = PointGrid(self.settings.near_metres / 1000)
         self._categories = Codes()
         self._regions = Codes()
         # tokens as integer ids; postings per category code → token id → slots
@@ -200,7 +213,7 @@ class DuplicateIndex(CandidateSearch):
         self._slot[case.id] = slot
         self._ids.append(case.id)
         self._keys.append(self._prepare(keys))
-        self._traits.append(self._traits_of(keys))
+        self._keep_traits(keys)
         self._ts.append(case.received_at.timestamp())
         category = self._categories.code(case.category)
         region = self._regions.code(case.region)
@@ -209,6 +222,8 @@ class DuplicateIndex(CandidateSearch):
         self._open.append(1)
         if case.tracking_no:
             self._tracking[slot] = case.tracking_no
+        if case.location is not None:
+            self._points.add(slot, case.location)
         block = self._blocks.get(category << 16 | region)
         if block is None:
             block = self._blocks[category << 16 | region] = {}
@@ -266,6 +281,7 @@ class DuplicateIndex(CandidateSearch):
                 case.region,
                 case.tracking_no,
                 primary,
+                case.location,
             )
             for case, primary, keys in items
         )
@@ -286,9 +302,14 @@ class DuplicateIndex(CandidateSearch):
         category_of, region_of = self._category, self._region
         categories, regions = self._categories, self._regions
         prepare, people, tracking = self._prepare, self._people, self._tracking
-        traits, known = self._traits, self.known_places
+        points = self._points
+        traits, order = self._traits, self._order
+        paraphrase = self.settings.paraphrase
         for row in rows:
-            case_id, keys, received, reporter, category, region, number, primary = row
+            (
+                case_id, keys, received, reporter, category, region, number,
+                primary, location,
+            ) = row  # fmt: skip
             if case_id in slot_by_id:
                 self.set_primary(case_id, primary)
                 continue
@@ -296,12 +317,15 @@ class DuplicateIndex(CandidateSearch):
             slot_by_id[case_id] = slot
             ids.append(case_id)
             keys_of.append(prepare(keys))
-            traits.append(traits_of(keys, known))
+            traits.append(None if paraphrase else ())
+            order.append(" ".join(keys) if paraphrase else "")
             ts.append(received)
             category_of.append(categories.code(category))
             region_of.append(regions.code(region))
             if number:
                 tracking[slot] = number
+            if location is not None:
+                points.add(slot, location)
             unique = set(keys)
             tids.extend(map(vocab.__getitem__, unique))
             slots.extend([slot] * len(unique))
@@ -400,6 +424,14 @@ class DuplicateIndex(CandidateSearch):
         self._children.setdefault(primary, set()).add(case_id)
         for child in sorted(self._children.get(case_id, ())):
             self.set_primary(child, primary)
+
+    def locate(self, case_id: int, point: tuple[float, float]) -> None:
+        """Coordinates that came after the case (a chat location sent after
+        the words): later cases near them are compared with it. The first
+        location counts, as on the case row."""
+        slot = self._slot.get(case_id)
+        if slot is not None and self._points.point(slot) is None:
+            self._points.add(slot, point)
 
     def discard(self, case_id: int) -> None:
         """Forget a case that closed (or left the window)."""
@@ -548,6 +580,11 @@ class DuplicateIndex(CandidateSearch):
             return "different region"
         if self._target(case.id, other_id) is None:
             return "unlinked by staff"
+        if case.location is not None:
+            km = self._km_apart(case, slot)
+            if km is not None and km >= s.far_metres / 1000:
+                # both shared a location, far apart: two places
+                return f"locations {km:.1f} km apart"
         return ""
 
     def scored(self, case: DedupeCase) -> list[Candidate]:
@@ -633,49 +670,64 @@ class DuplicateIndex(CandidateSearch):
         """The link to a case of the same problem at the same place told in
         other words (:mod:`normalizer.dedupe.paraphrase`), among the
         candidates the index found (they share a rare word: a street, a
-        name), or None. The best score wins; ties go to the earliest case."""
+        name) and the cases whose shared coordinates are near this case's,
+        or None. The best score wins; ties go to the earliest case."""
         s = self.settings
-        if not s.paraphrase or not pool:
+        if not s.paraphrase:
+            return None
+        near = self._near_slots(case)
+        if not pool and not near:
             return None
         mine = self._traits_of(keys)
         concepts = {t for t in mine if t[0] == "#"}
-        # a link needs a place, and (with the fitted weights) a problem
-        # concept in common: a case without either is not looked at
-        if not any(t[1] == ":" for t in mine) or (LINK_NEEDS_CONCEPT and not concepts):
+        # a link needs a place (named, or coordinates near another case's),
+        # and (with the fitted weights) a problem concept in common: a case
+        # without either is not looked at
+        if not (near or any(t[1] == ":" for t in mine)) or (
+            LINK_NEEDS_CONCEPT and not concepts
+        ):
             return None
         me = Profile.from_traits(mine, keys)
         # a candidate must share a place exactly or hold a place's name in
-        # its words (dedupe_paraphrase.keyed): checked on the stored traits
-        # before anything is built
+        # its words (dedupe_paraphrase.keyed), or be near: checked on the
+        # stored traits before anything is built
         exact = {t for t in mine if t[0] == "*" or t[:2] == "n:"}
         names = [t[1:] for t in mine if t[0] == "*"]
         ts = case.received_at.timestamp()
         best: tuple[float, float, int, int] | None = None
         looked = 0
-        for slot in pool:
-            theirs = self._traits[slot]
+        near_km = dict(near)
+        # the near ones first (each scored), then the word candidates
+        for slot in [*near_km, *(p for p in pool if p not in near_km)]:
+            theirs = self._traits_at(slot)
             if LINK_NEEDS_CONCEPT and concepts.isdisjoint(theirs):
                 continue
             stored = self._keys[slot]
-            if exact.isdisjoint(theirs) and not (
-                any(t[0] == "*" and t[1:] in me.tokens for t in theirs)
-                # a substring search in C, no split: the key's words are
-                # separated by single spaces
-                or any(f" {name} " in f" {stored} " for name in names)
-            ):
-                continue
-            key = stored.split()
-            looked += 1
-            if looked > s.paraphrase_candidates:
-                break
+            if slot not in near_km:
+                if exact.isdisjoint(theirs) and not (
+                    any(t[0] == "*" and t[1:] in me.tokens for t in theirs)
+                    # a substring search in C, no split: the key's words are
+                    # separated by single spaces
+                    or any(f" {name} " in f" {stored} " for name in names)
+                ):
+                    continue
+                looked += 1
+                if looked > s.paraphrase_candidates:
+                    break
             other_id = self._ids[slot]
-            if len(key) < s.min_tokens or self._misplaced(case, other_id, slot):
+            if self._misplaced(case, other_id, slot):
+                continue
+            profile = self._profile_at(slot)
+            if len(profile.tokens) < s.min_tokens:
                 continue
             z, shared = logit(
                 me,
-                Profile.from_traits(theirs, key),
+                profile,
                 days_apart=abs(ts - self._ts[slot]) / 86400,
                 window_days=s.window_days,
+                km_apart=self._km_apart(case, slot),
+                near_km=s.near_metres / 1000,
+                far_km=s.far_metres / 1000,
             )
             if shared and z >= THRESHOLD_LOGIT:
                 rank = (-z, self._ts[slot], other_id, slot)
@@ -698,6 +750,65 @@ class DuplicateIndex(CandidateSearch):
             "similar",
         )
 
+    def _near_slots(self, case: DedupeCase) -> list[tuple[int, float]]:
+        """``(slot, km)`` of the cases whose coordinates are within
+        ``near_metres`` of the case's, nearest first, at most
+        ``paraphrase_candidates`` (itself left out)."""
+        if case.location is None or not len(self._points):
+            return []
+        own = self._slot.get(case.id, -1)
+        found = self._points.near(case.location, self.settings.near_metres / 1000)
+        out = [(slot, km) for km, slot in found if slot != own]
+        return out[: self.settings.paraphrase_candidates]
+
+    def _km_apart(self, case: DedupeCase, slot: int) -> float | None:
+        """The distance between the coordinates of ``case`` and of the
+        indexed ``slot``, when both shared some."""
+        theirs = self._points.point(slot)
+        if case.location is None or theirs is None:
+            return None
+        return km_between(case.location, theirs)
+
+    def _keep_traits(self, keys: list[str]) -> None:
+        """What links in other words read of a case being added: its traits
+        when :meth:`find` already read them, else its key tokens in text
+        order for :meth:`_traits_at` (nothing when the rule is off)."""
+        last = self._last_traits
+        if not self.settings.paraphrase:
+            self._traits.append(())
+            self._order.append("")
+        elif last is not None and last[0] is keys:
+            self._traits.append(last[1])
+            self._order.append("")
+        else:
+            self._traits.append(None)
+            self._order.append(" ".join(keys))
+
+    def _traits_at(self, slot: int) -> tuple[str, ...]:
+        """The traits of an indexed case, read on first use (reading every
+        case's places when it is indexed cost a tenth of a decision and
+        slowed the rebuild; most cases are never a candidate in other
+        words)."""
+        traits = self._traits[slot]
+        if traits is None:
+            words = self._order[slot].split()
+            traits = self._traits[slot] = traits_of(words, self.known_places)
+            self._order[slot] = ""
+        return traits
+
+    def _profile_at(self, slot: int) -> Profile:
+        """The paraphrase profile of an indexed case; the recent ones are
+        kept (a place's reports are candidates again and again), at most
+        :data:`PROFILES_KEPT`."""
+        profile = self._profiles.get(slot)
+        if profile is None:
+            if len(self._profiles) >= PROFILES_KEPT:
+                self._profiles.clear()
+            profile = self._profiles[slot] = Profile.from_traits(
+                self._traits_at(slot), self._keys[slot].split()
+            )
+        return profile
+
     def _traits_of(self, keys: list[str]) -> tuple[str, ...]:
         # the pipeline hands find and add the same list of key tokens: the
         # traits of the last one are kept for the next call
@@ -718,11 +829,18 @@ class DuplicateIndex(CandidateSearch):
         indexed case ``other_id`` (for ``dengar dedupe explain``)."""
         slot = self._slot[other_id]
         keys = key_tokens(case.text)
+        traits = self._traits_at(slot)
+        if not traits and not self.settings.paraphrase:
+            # not kept when links in other words are off: read from the key
+            traits = traits_of(self._keys[slot].split(), self.known_places)
         return components(
             Profile.of(keys, self.known_places),
-            Profile.from_traits(self._traits[slot], self._keys[slot].split()),
+            Profile.from_traits(traits, self._keys[slot].split()),
             days_apart=abs(case.received_at.timestamp() - self._ts[slot]) / 86400,
             window_days=self.settings.window_days,
+            km_apart=self._km_apart(case, slot),
+            near_km=self.settings.near_metres / 1000,
+            far_km=self.settings.far_metres / 1000,
         )
 
 

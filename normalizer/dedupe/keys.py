@@ -81,6 +81,8 @@ class DedupeCase:
     category: str | None = None
     region: str | None = None
     tracking_no: str | None = None
+    # (latitude, longitude) the reporter shared (chat location, form pin)
+    location: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)

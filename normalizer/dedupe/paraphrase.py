@@ -33,10 +33,11 @@ candidate; a link needs :data:`THRESHOLD` and at least one place in common.
 from __future__ import annotations
 
 import math
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from normalizer.dedupe.keys import typo
 from normalizer.matching import DATA_DIR
@@ -79,7 +80,16 @@ TIME_WEIGHT = 1.5
 NEAR_KM, FAR_KM = 0.3, 2.0  # coordinates: same place / clearly elsewhere
 NEAR_WEIGHT, FAR_WEIGHT = 1.0, -3.0
 
-_STREET = frozenset({"jalan", "gang", "lorong", "komplek", "kompleks"})
+# ``lrg``, ``komp``: abbreviations the slang table leaves (jl, jln, gg are
+# mapped there)
+_STREET = frozenset({"jalan", "gang", "lorong", "lrg", "komplek", "kompleks", "komp"})
+# a street named by a number: ``gang 7``, ``lorong 3`` (``jalan 17 agustus``
+# only before a month)
+_NUMBER_STREET = frozenset({"gang", "lorong", "lrg"})
+_MONTHS = frozenset(
+    {"januari", "februari", "maret", "april", "mei", "juni", "juli", "agustus"}
+    | {"september", "oktober", "november", "desember"}
+)
 _STREET_SKIP = frozenset({"lampu", "penerangan", "pju", "rambu", "marka"})
 _LANDMARK = frozenset(
     {"masjid", "mesjid", "musala", "musholla", "mushola", "langgar", "surau"}
@@ -89,6 +99,7 @@ _LANDMARK = frozenset(
     | {"pelabuhan", "dermaga", "lapangan", "taman", "makam", "pemakaman"}
     | {"rsud", "klinik", "jembatan", "bundaran", "tugu", "perumahan", "spbu"}
     | {"toko", "warung", "bank", "hotel", "stadion", "gor", "balai", "alun"}
+    | {"msjd", "pkm", "perum", "polsek", "polres", "koramil", "kelenteng"}
 )
 _LANDMARK_KIND = {
     "mesjid": "masjid",
@@ -101,11 +112,20 @@ _LANDMARK_KIND = {
     "sman": "sma",
     "smkn": "smk",
     "pemakaman": "makam",
+    "msjd": "masjid",
+    "pkm": "puskesmas",
+    "perum": "perumahan",
 }
 _VILLAGE = frozenset({"desa", "kelurahan", "kampung", "dusun", "kampong"})
 # numbered places: RT/RW, a kilometre post, a dusun, a house number, a block
 _NUMBERED = frozenset({"rt", "rw", "km", "dusun", "nomor", "blok"})
-_NUMBERED_ALIAS = {w: w for w in _NUMBERED} | {"kilometer": "km"}
+_NUMBERED_ALIAS = {w: w for w in _NUMBERED} | {"kilometer": "km", "no": "nomor"}
+# ``rt03``, ``no12``, ``km5`` written as one word; ``gang mawar ii``
+_GLUED = re.compile(r"^(rt|rw|km|no|nomor|blok)0*(\d+)$")
+_ROMAN = {"ii": "2", "iii": "3", "iv": "4", "vi": "6", "vii": "7", "viii": "8"}
+_NEEDS_SPLIT = re.compile(
+    r"(?:^| )(?:(?:rt|rw|km|no|nomor|blok)\d|(?:ii|iii|iv|vi|vii|viii)(?: |$))"
+)
 # words that end a name: they say what or where, not which
 _NOT_NAME = (
     _STREET | _LANDMARK | _VILLAGE | _NUMBERED | {"kecamatan", "kabupaten"}
@@ -153,19 +173,32 @@ def problem_words() -> dict[str, tuple[tuple[str, str], ...]]:
 
 
 def places_of(
-    keys: Sequence[str], known: frozenset[str] = frozenset()
+    keys: Sequence[str],
+    known: frozenset[str] = frozenset(),
+    spans: list[tuple[int, int]] | None = None,
 ) -> tuple[str, ...]:
     """The places a report names, from its key tokens in text order, as
     tagged strings: ``j:ahmad yani`` (street), ``m:@masjid al falah``
     (landmark, with its kind), ``n:rt=3``, ``n:km=5`` (numbered places),
     ``d:dirgahayu`` (desa/kelurahan; also a name of one or two words in
     ``known``, the gazetteer's). Interned: many reports name the same
-    places."""
+    places. ``spans`` collects the positions (in :func:`_place_tokens`)
+    of the names after a ``desa``/``kelurahan``: their words name a place,
+    not a problem (``Kelurahan Air Hitam``)."""
     out: list[str] = []
+    keys = _place_tokens(keys)
     n = len(keys)
     heads = _known_heads(known)
     role = _ROLE.get
-    for i, token in enumerate(keys):
+    # only a word that starts a place (or may be a slip of ``jalan``/``gang``)
+    # or a gazetteer's name does something below: found in one pass in C,
+    # most of a report's words are passed over (every indexed case is read)
+    starts = _place_starts(known)
+    slip = _street_slip
+    for i in [
+        i for i, t in enumerate(keys) if t in starts or (t[:1] in _JG and slip(t))
+    ]:
+        token = keys[i]
         kind = role(token)
         if kind is None and token[:1] in ("j", "g") and _street_slip(token):
             kind = "j"
@@ -175,11 +208,21 @@ def places_of(
                 continue
             if token not in _VILLAGE:  # ``dusun`` also names a village
                 continue
+            if token == "dusun" and i + 1 < n and keys[i + 1] not in _name_stops():
+                # a dusun is part of a desa: its name tells two of one desa
+                # apart (``dusun krajan`` / ``dusun ngentak``, desa Sumberadi)
+                out.append(f"n:dusun={keys[i + 1]}")
             kind = "d"
         if kind == "j":
             if i and keys[i - 1] in _STREET_SKIP:
                 continue
-            name = _name_after(keys, i)
+            numbered = i + 1 < n and keys[i + 1].isdigit()
+            name = _name_after(
+                keys,
+                i,
+                digits=numbered
+                and (token in _NUMBER_STREET or (i + 2 < n and keys[i + 2] in _MONTHS)),
+            )
             if name:
                 out.append("j:" + name)
                 # a number right after a street's name: a kilometre post or a
@@ -193,9 +236,12 @@ def places_of(
             if name:
                 out.append(f"m:@{_LANDMARK_KIND.get(token, token)} {name}")
         elif kind == "d":
-            name = _name_after(keys, i)
+            # after ``kelurahan`` a name, whatever its words (``air hitam``)
+            name = _name_after(keys, i, village=True)
             if name:
                 out.append("d:" + name)
+                if spans is not None:
+                    spans.append((i + 1, i + 2 + name.count(" ")))
         elif token in heads and i + 1 < n and f"{token} {keys[i + 1]}" in known:
             out.append(f"d:{token} {keys[i + 1]}")
         elif token in known and (
@@ -203,6 +249,15 @@ def places_of(
         ):
             out.append("d:" + token)
     return tuple(sys.intern(p) for p in dict.fromkeys(out))
+
+
+_JG = frozenset("jg")
+
+
+@lru_cache(maxsize=8)
+def _place_starts(known: frozenset[str]) -> frozenset[str]:
+    """The words :func:`places_of` acts on (slips of a street word apart)."""
+    return frozenset(_ROLE) | known | _known_heads(known)
 
 
 @lru_cache(maxsize=8)
@@ -223,18 +278,31 @@ def place_keys(places: Iterable[str]) -> frozenset[str]:
     (the index looks at a candidate only when it shares one): the first
     distinctive word of each named place (``*diponegoro``), and the
     numbered places as they are (``n:rt=7``)."""
-    out = set()
+    out: set[str] = set()
     for place in places:
-        if place.startswith("n:"):
-            out.add(place)
-            continue
-        name = place[2:]
-        numbers = [w for w in name.split() if w.isdigit()]
-        if name[:1] == "@" and numbers:  # ``SD 2``: its kind and number
-            out.add(f"*{name[1:].partition(' ')[0]}={numbers[0]}")
-        if words := _distinct_words(_bare(name)):
-            out.add("*" + words[0])
+        out.update(_keys_of_place(place))
     return frozenset(out)
+
+
+@lru_cache(maxsize=65536)
+def _keys_of_place(place: str) -> tuple[str, ...]:
+    # cached: many reports name the same places, and every indexed case
+    # reads its places' keys once (traits_of)
+    if place.startswith("n:"):
+        return (place,)
+    out = []
+    name = place[2:]
+    numbers = [w for w in name.split() if w.isdigit()]
+    if name[:1] == "@" and numbers:  # ``SD 2``: its kind and number
+        out.append(sys.intern(f"*{name[1:].partition(' ')[0]}={numbers[0]}"))
+    if words := _distinct_words(_bare(name)):
+        out.append(sys.intern("*" + words[0]))
+        if len(words) > 1 and len(words[0]) <= 3:
+            # ``by pass`` is also written ``bypass``
+            out.append(sys.intern("*" + words[0] + words[1]))
+    elif name.isdigit():  # ``gang 7``
+        out.append(sys.intern(f"*{place[0]}={name}"))
+    return tuple(out)
 
 
 def keyed(a: Profile, b: Profile) -> bool:
@@ -248,18 +316,51 @@ def keyed(a: Profile, b: Profile) -> bool:
     )
 
 
-def _name_after(keys: Sequence[str], i: int, digits: bool = False) -> str:
+def _place_tokens(keys: Sequence[str]) -> Sequence[str]:
+    """The key tokens as places read them: ``rt03`` → ``rt 3``, a Roman
+    numeral after a name → its number (``gang mawar ii`` / ``gang mawar
+    2``). Most reports need neither: one regular expression tells."""
+    if not _NEEDS_SPLIT.search(" ".join(keys)):
+        return keys
+    out: list[str] = []
+    for token in keys:
+        glued = _GLUED.match(token)
+        if glued:
+            out += [_NUMBERED_ALIAS.get(glued[1], glued[1]), str(int(glued[2]))]
+        elif token in _ROMAN and out and out[-1].isalpha():
+            out.append(_ROMAN[token])
+        else:
+            out.append(token)
+    return out
+
+
+def _name_after(
+    keys: Sequence[str], i: int, digits: bool = False, village: bool = False
+) -> str:
     """Up to two name words after ``keys[i]`` (a number only for a landmark:
-    ``SD 2``), stopping at a word that is not a name."""
+    ``SD 2``), stopping at a word that is not a name. After a ``village``
+    marker the first word is a name even when the problem table knows it
+    (``kelurahan air hitam``); the second still stops there (``kelurahan
+    semayap berlubang``)."""
     words: list[str] = []
-    table = problem_words()
-    for token in keys[i + 1 : i + 3]:
-        if token in _NOT_NAME or token in table:
+    stop = _name_stops()
+    for token in keys[i + 1 : i + 5]:
+        if token in (_NOT_NAME if village and not words else stop):
             break
         if token.isdigit() and not digits:
             break
+        if token in _TITLES and not words:
+            continue
         words.append(token)
+        if len(words) == 2:
+            break
     return " ".join(words)
+
+
+@lru_cache(maxsize=1)
+def _name_stops() -> frozenset[str]:
+    """Words that end a name: place words and the problem table's."""
+    return _NOT_NAME | frozenset(problem_words())
 
 
 # two words that together name another problem than each alone
@@ -283,6 +384,11 @@ def _concept_tags(tokens: Sequence[str]) -> set[str]:
     dictionary lookup a token (:func:`_concept_index`)."""
     index = _concept_index()
     found: set[str] = set()
+    if _PHRASE_HEADS.isdisjoint(tokens):
+        # no phrase: the order does not matter, the words are found in C
+        for word in index.keys() & tokens:
+            found.update(index[word])
+        return found
     last = len(tokens) - 1
     skip = -1
     for i, token in enumerate(tokens):
@@ -306,7 +412,9 @@ def _concept_index() -> dict[str, tuple[str, ...]]:
     for word, entries in problem_words().items():
         tags = tuple(sys.intern(f"#{kind[0]}:{concept}") for kind, concept in entries)
         if len(word) > 2:
+            # Indonesian -nya, Javanese -ne (``banyune``, ``lampune``)
             index.setdefault(word + "nya", tags)
+            index.setdefault(word + "ne", tags)
         index[word] = tags
     return index
 
@@ -318,6 +426,14 @@ _PHRASE_TAGS = {
 }
 
 
+# titles before a name (``KH Ahmad Dahlan``, ``Sultan Adam``): not counted
+# among a name's two words
+_TITLES = frozenset(
+    {"kh", "hj", "dr", "ir", "prof", "sultan", "raden", "mayjen", "letjen"}
+    | {"kolonel", "mayor", "laksamana", "syekh", "tuan", "datuk", "jend"}
+)
+
+
 # words many place names share: they do not tell two places apart
 _GENERIC_NAME = frozenset(
     {"raya", "pangeran", "jenderal", "jendral", "kapten", "letnan", "brigjen"}
@@ -326,6 +442,10 @@ _GENERIC_NAME = frozenset(
     | {"lapangan", "bola", "taman", "kota", "besar", "kecil", "utama", "indah"}
     | {"permai", "tani", "usaha", "desa", "poros", "lingkar", "setapak", "baru"}
     | {"camat", "dinas", "lama", "induk", "gantung", "kayu", "beton"}
+    | _TITLES
+    # first names many heroes share (``Jl. A. Yani`` is Ahmad Yani, not
+    # Ahmad Dahlan): the next word names the street
+    | {"ahmad", "achmad", "muhammad", "mohammad", "moh", "muh", "abdul", "siti"}
 )
 
 
@@ -363,6 +483,7 @@ def _word_match(x: str, y: str) -> bool:
     return len(x) >= 4 and len(y) >= 4 and typo(x, y)
 
 
+@lru_cache(maxsize=65536)
 def _same_name(a: str, b: str) -> int:
     """+1 when two place names agree, -1 when they differ, 0 when it cannot
     be told. A name's first distinctive word names it (what follows is
@@ -383,6 +504,8 @@ def _same_name(a: str, b: str) -> int:
     dir_b = {w for w in rest_b.split() if w in _DIRECTION}
     if dir_a and dir_b and not dir_a & dir_b:
         return -1
+    if _second_word_differs(rest_a.split(), rest_b.split()):
+        return -1
     if wa and wb:
         same = (
             _word_match(wa[0], wb[0])
@@ -391,6 +514,9 @@ def _same_name(a: str, b: str) -> int:
             or (len(wa) == 1 and any(_word_match(wa[0], y) for y in wb))
             or (len(wb) == 1 and any(_word_match(wb[0], x) for x in wa))
             or "".join(wa) == "".join(wb)
+            # ``by pass`` / ``bypass``: one word written as two
+            or "".join(wa[:2]) == wb[0]
+            or "".join(wb[:2]) == wa[0]
         )
     else:
         return 0 if kind_a == kind_b else -1
@@ -405,6 +531,23 @@ def _same_name(a: str, b: str) -> int:
     return 1 if same else -1
 
 
+def _second_word_differs(a: list[str], b: list[str]) -> bool:
+    """True for two names of two words whose first words agree and whose
+    second words differ, one of them a generic word the comparison of
+    distinctive words skips: ``loa raya`` / ``loa duri`` (many villages
+    share a first word; ``raya`` still names one of them). Two distinctive
+    second words are not compared: the second word is often a word of the
+    sentence (``dermaga stagen pemberitahuan``)."""
+    a = [w for w in a if not w.isdigit()]
+    b = [w for w in b if not w.isdigit()]
+    if len(a) < 2 or len(b) < 2 or not _word_match(a[0], b[0]):
+        return False
+    x, y = a[1], b[1]
+    if (x in _GENERIC_NAME) == (y in _GENERIC_NAME) or _word_match(x, y):
+        return False
+    return _looks_like_name(x) and _looks_like_name(y)
+
+
 def _compare_places(
     mine: Profile, theirs: Profile, tag: str, explain: bool = True
 ) -> tuple[int, str]:
@@ -412,8 +555,8 @@ def _compare_places(
     (when ``explain``) what was compared. Numbered places (``n:``: RT, RW,
     km, dusun, nomor) compare number by number of the same kind: any that
     differs decides."""
-    a = [p[len(tag) :] for p in mine.places if p.startswith(tag)]
-    b = [p[len(tag) :] for p in theirs.places if p.startswith(tag)]
+    a = mine.by_tag.get(tag, [])
+    b = theirs.by_tag.get(tag, [])
     if not a or not b:
         if tag != "n:":
             # named by one, its name in the other's words without the
@@ -468,17 +611,32 @@ def _trigrams(words: Iterable[str]) -> set[str]:
     return {text[i : i + 3] for i in range(len(text) - 2)} - {"   "}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Profile:
     """What the paraphrase score reads of one report: its places, its
     problem concepts, its places' keys (:func:`place_keys`) and all its key
-    tokens."""
+    tokens. The index keeps the profiles of its recent candidates: what is
+    derived from them is computed once (no ``slots``: cached properties)."""
 
     places: tuple[str, ...]
     objects: frozenset[str]
     states: frozenset[str]
     keys: frozenset[str]
     tokens: frozenset[str]
+
+    @cached_property
+    def by_tag(self) -> dict[str, list[str]]:
+        """The names of its places by tag (``j:``, ``m:``, ``d:``, ``n:``),
+        without the tag."""
+        out: dict[str, list[str]] = {}
+        for place in self.places:
+            out.setdefault(place[:2], []).append(place[2:])
+        return out
+
+    @cached_property
+    def grams(self) -> set[str]:
+        """The character trigrams of its :attr:`words`."""
+        return _trigrams(self.words)
 
     @classmethod
     def of(cls, keys: Sequence[str], known: frozenset[str] = frozenset()) -> Profile:
@@ -495,7 +653,7 @@ class Profile:
         exact = frozenset(t for t in traits if t[0] == "*" or t[:2] == "n:")
         return cls(places, objects, states, exact, frozenset(keys))
 
-    @property
+    @cached_property
     def words(self) -> frozenset[str]:
         """Its plain words: neither a place's name nor a number (what the
         spelling part compares)."""
@@ -513,10 +671,20 @@ def traits_of(
     and its places' keys (``*diponegoro``, :func:`place_keys`), interned.
     The index keeps this per case: the key it stores is sorted for the
     scorer, and places need the order."""
-    concepts = sorted(_concept_tags(keys))
-    places = places_of(keys, known)
+    spans: list[tuple[int, int]] = []
+    places = places_of(keys, known, spans)
+    words = keys
+    if spans:
+        words = [
+            t
+            for i, t in enumerate(_place_tokens(keys))
+            if not any(a <= i < b for a, b in spans)
+        ]
+    concepts = sorted(_concept_tags(words))
+    if not places:
+        return tuple(concepts)
     exact = sorted(k for k in place_keys(places) if k[0] == "*")
-    return (*places, *concepts, *(sys.intern(k) for k in exact))
+    return (*places, *concepts, *exact)
 
 
 @dataclass(frozen=True, slots=True)
@@ -528,20 +696,30 @@ class _Verdicts:
     states: int
     trigrams: float
     one_sided: int  # kinds of place (each numbered kind apart) one side lacks
+    near: bool = False  # shared coordinates within the near distance
 
     @property
     def too_few_shared(self) -> bool:
         """The details rule of the word path, for places: when the places
         only one report names are as many as those both name (or more), one
         street in common says too little (``jalan Pinus`` is not ``jalan
-        Pinus nomor 4 desa Berangas``)."""
-        shared = sum(v > 0 for v, _ in self.places.values())
+        Pinus nomor 4 desa Berangas``). Coordinates a few metres apart are
+        one place in common."""
+        shared = sum(v > 0 for v, _ in self.places.values()) + self.near
         return self.one_sided >= shared
 
     @property
+    def shares_place(self) -> bool:
+        """A place in common (by name or by coordinates), and the places
+        only one report names are fewer."""
+        named = any(v > 0 for v, _ in self.places.values())
+        return (named or self.near) and not self.too_few_shared
+
+    @property
     def places_agree(self) -> bool:
+        # coordinates a few metres apart are a place both name
         verdicts = [v for v, _ in self.places.values()]
-        return 1 in verdicts and -1 not in verdicts
+        return (1 in verdicts or self.near) and -1 not in verdicts
 
     @property
     def places_conflict(self) -> bool:
@@ -587,11 +765,13 @@ def _concepts(mine: frozenset[str], theirs: frozenset[str]) -> int:
     return -1 if mine and theirs else 0
 
 
-def _verdicts(a: Profile, b: Profile, explain: bool, grams: bool = True) -> _Verdicts:
+def _verdicts(
+    a: Profile, b: Profile, explain: bool, grams: bool = True, near: bool = False
+) -> _Verdicts:
     places = {code: _compare_places(a, b, tag, explain) for code, tag in _PLACE_TAGS}
     cosine = 0.0
     if grams:
-        ga, gb = _trigrams(a.words), _trigrams(b.words)
+        ga, gb = a.grams, b.grams
         cosine = len(ga & gb) / math.sqrt(len(ga) * len(gb)) if ga and gb else 0.0
     return _Verdicts(
         places,
@@ -599,6 +779,7 @@ def _verdicts(a: Profile, b: Profile, explain: bool, grams: bool = True) -> _Ver
         _concepts(a.states, b.states),
         cosine,
         _one_sided(a, b, places),
+        near,
     )
 
 
@@ -643,7 +824,11 @@ def _features(v: _Verdicts) -> dict[str, float]:
 
 
 def _context(
-    days_apart: float, window_days: float, km_apart: float | None
+    days_apart: float,
+    window_days: float,
+    km_apart: float | None,
+    near_km: float = NEAR_KM,
+    far_km: float = FAR_KM,
 ) -> list[tuple[str, str, float]]:
     """The parts set by hand: time between the reports, distance of their
     coordinates (code, detail, logits)."""
@@ -652,15 +837,22 @@ def _context(
         share = min(days_apart / window_days, 1.0) if window_days > 0 else 1.0
         out.append(("time", f"{days_apart:.1f} hari", -TIME_WEIGHT * share))
     if km_apart is not None:
-        value = (
-            NEAR_WEIGHT
-            if km_apart <= NEAR_KM
-            else FAR_WEIGHT
-            if km_apart >= FAR_KM
-            else 0.0
-        )
-        out.append(("coordinates", f"{km_apart:.2f} km", value))
+        if km_apart <= near_km:
+            value, detail = NEAR_WEIGHT, f"{_metres(km_apart)}: tempat yang sama"
+        elif km_apart >= far_km:
+            value, detail = FAR_WEIGHT, f"{_metres(km_apart)}: tempat lain"
+        else:
+            value, detail = 0.0, _metres(km_apart)
+        out.append(("coordinates", detail, value))
     return out
+
+
+def _metres(km: float) -> str:
+    return f"{km * 1000:,.0f} m".replace(",", ".") if km < 10 else f"{km:,.1f} km"
+
+
+def _near(km_apart: float | None, near_km: float) -> bool:
+    return km_apart is not None and km_apart <= near_km
 
 
 def logit(
@@ -670,32 +862,35 @@ def logit(
     days_apart: float = 0.0,
     window_days: float = 30.0,
     km_apart: float | None = None,
+    near_km: float = NEAR_KM,
+    far_km: float = FAR_KM,
 ) -> tuple[float, bool]:
     """The score of two reports in logits and whether they share a place:
     the sum of :func:`components`, without building its words (the index
     calls this on its candidates). A pair that cannot reach
     :data:`THRESHOLD` is left early: its score is then only a bound below
-    the threshold."""
+    the threshold. Coordinates within ``near_km`` are a place in common
+    (both texts may name none), from ``far_km`` another place."""
     objects, states = _concepts(a.objects, b.objects), _concepts(a.states, b.states)
     problem = _PROBLEM_PART[objects, states]
-    context = sum(value for _, _, value in _context(days_apart, window_days, km_apart))
+    context = _context_value(days_apart, window_days, km_apart, near_km, far_km)
+    near = _near(km_apart, near_km)
     bound = WEIGHTS["bias"] + problem + context + _BEST_PLACES_AND_SPELLING
-    if bound < THRESHOLD_LOGIT or not keyed(a, b):
+    if bound < THRESHOLD_LOGIT or not (near or keyed(a, b)):
         return min(bound, THRESHOLD_LOGIT - 1.0), False
     # places one by one, the cheapest first; each lowers the bound (most
     # hard negatives differ in one place and leave here)
-    w = WEIGHTS.get
     conflict = False
     places: dict[str, tuple[int, str]] = {}
-    for code, tag in _CHEAPEST_FIRST:
+    for code, tag, gain, loss in _CHEAPEST_FIRST_WEIGHTS:
         verdict = places[code] = _compare_places(a, b, tag, explain=False)
         if verdict[0] <= 0:
-            bound -= max(w(code + "_same", 0.0), 0.0)
+            bound -= gain
         if verdict[0] < 0:
-            bound += w(code + "_diff", 0.0)
+            bound += loss
             if not conflict:
                 conflict = True
-                bound += w("places_conflict", 0.0) - max(w("places_agree", 0.0), 0.0)
+                bound += _CONFLICT_STEP
         if bound < THRESHOLD_LOGIT:
             return THRESHOLD_LOGIT - 1.0, False
     v = _Verdicts(
@@ -704,14 +899,14 @@ def logit(
         states,
         0.0,
         _one_sided(a, b, places),
+        near,
     )
     z = sum(WEIGHTS[name] * value for name, value in _features(v).items())
     z += context
-    shared = any(verdict > 0 for verdict, _ in v.places.values())
-    shared = shared and not v.too_few_shared
+    shared = v.shares_place
     # the spelling part is the dearest: only when it can still matter
     if z + max(WEIGHTS.get("trigrams", 0.0), 0.0) >= THRESHOLD_LOGIT and shared:
-        ga, gb = _trigrams(a.words), _trigrams(b.words)
+        ga, gb = a.grams, b.grams
         if ga and gb:
             z += (
                 WEIGHTS.get("trigrams", 0.0)
@@ -719,6 +914,26 @@ def logit(
                 / math.sqrt(len(ga) * len(gb))
             )
     return z, shared
+
+
+def _context_value(
+    days_apart: float,
+    window_days: float,
+    km_apart: float | None,
+    near_km: float,
+    far_km: float,
+) -> float:
+    """The sum of :func:`_context`'s logits, without its words."""
+    value = 0.0
+    if days_apart > 0:
+        share = min(days_apart / window_days, 1.0) if window_days > 0 else 1.0
+        value -= TIME_WEIGHT * share
+    if km_apart is not None:
+        if km_apart <= near_km:
+            value += NEAR_WEIGHT
+        elif km_apart >= far_km:
+            value += FAR_WEIGHT
+    return value
 
 
 def _problem_part(objects: int, states: int) -> float:
@@ -737,6 +952,20 @@ def _problem_part(objects: int, states: int) -> float:
 # the problem's part of the score for each (objects, states) verdict, and
 # the most the places and the spelling can add: bounds for leaving early
 _PROBLEM_PART = {(o, st): _problem_part(o, st) for o in (-1, 0, 1) for st in (-1, 0, 1)}
+# per place, cheapest first: what a place not the same takes from the
+# bound, what a different one adds; a first conflict's change
+_CHEAPEST_FIRST_WEIGHTS = tuple(
+    (
+        code,
+        tag,
+        max(WEIGHTS.get(code + "_same", 0.0), 0.0),
+        WEIGHTS.get(code + "_diff", 0.0),
+    )
+    for code, tag in _CHEAPEST_FIRST
+)
+_CONFLICT_STEP = WEIGHTS.get("places_conflict", 0.0) - max(
+    WEIGHTS.get("places_agree", 0.0), 0.0
+)
 _BEST_PLACES_AND_SPELLING = sum(
     max(v, 0.0)
     for k, v in WEIGHTS.items()
@@ -751,12 +980,14 @@ def components(
     days_apart: float = 0.0,
     window_days: float = 30.0,
     km_apart: float | None = None,
+    near_km: float = NEAR_KM,
+    far_km: float = FAR_KM,
 ) -> list[Component]:
     """Each part of the paraphrase score of two reports, with what was found
     (in Indonesian, for staff) and its contribution in logits; their sum is
     :func:`probability`'s input."""
     w = WEIGHTS
-    v = _verdicts(a, b, explain=True)
+    v = _verdicts(a, b, explain=True, near=_near(km_apart, near_km))
     out = [Component("bias", _LABELS["bias"], "", w["bias"])]
     for code, (verdict, detail) in v.places.items():
         out.append(_part(code, verdict, detail))
@@ -777,10 +1008,11 @@ def components(
         out.append(_flag("places_conflict", "; ".join(codes)))
     elif v.places_agree:
         codes = [_LABELS[c] for c, (x, _) in v.places.items() if x > 0]
+        codes += [_LABELS["coordinates"]] if v.near else []
         out.append(_flag("places_agree", "; ".join(codes)))
     if v.problem_agree:
         out.append(_flag("problem_agree", ""))
-    if any(x > 0 for x, _ in v.places.values()) and not keyed(a, b):
+    if any(x > 0 for x, _ in v.places.values()) and not (v.near or keyed(a, b)):
         out.append(
             Component(
                 "details",
@@ -789,7 +1021,7 @@ def components(
                 0.0,
             )
         )
-    elif v.too_few_shared and any(x > 0 for x, _ in v.places.values()):
+    elif v.too_few_shared and (v.near or any(x > 0 for x, _ in v.places.values())):
         out.append(
             Component(
                 "details",
@@ -807,7 +1039,9 @@ def components(
             round(w.get("trigrams", 0.0) * v.trigrams, 3),
         )
     )
-    for code, detail, value in _context(days_apart, window_days, km_apart):
+    for code, detail, value in _context(
+        days_apart, window_days, km_apart, near_km, far_km
+    ):
         out.append(Component(code, _LABELS[code], detail, round(value, 3)))
     return out
 
@@ -866,7 +1100,11 @@ def shares_place(parts: Iterable[Component]) -> bool:
     parts = list(parts)
     if any(c.code == "details" for c in parts):
         return False
-    return any(c.code in _PLACE_CODES and c.detail.startswith("sama") for c in parts)
+    return any(
+        (c.code in _PLACE_CODES and c.detail.startswith("sama"))
+        or (c.code == "coordinates" and c.contribution > 0)
+        for c in parts
+    )
 
 
 def linked(parts: Sequence[Component]) -> bool:

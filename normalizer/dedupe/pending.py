@@ -27,6 +27,8 @@ class PendingCases:
         # (case, primary, key tokens) in the order added: what the shared
         # index learns after the commit
         self.cases: list[tuple[DedupeCase, int | None, list[str]]] = []
+        # coordinates a follow-up gave a case, committed or of this batch
+        self.located: list[tuple[int, tuple[float, float]]] = []
 
     def find(
         self,
@@ -43,6 +45,11 @@ class PendingCases:
             return link  # nothing in the batch could come first
         self._own.committed = committed
         return _first(link, self._own.find(case, keys))
+
+    def locate(self, case_id: int, point: tuple[float, float]) -> None:
+        """A case (committed, or of this batch) got coordinates."""
+        self._own.locate(case_id, point)
+        self.located.append((case_id, point))
 
     def add(self, case: DedupeCase, primary: int | None) -> None:
         """Take ``case`` into the batch with the link it got."""

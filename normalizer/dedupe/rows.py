@@ -102,6 +102,8 @@ class RowDeduper:
                 self.index.add(case, primary, keys)
                 self._high_water = max(self._high_water, case.id)
                 self._seen.add(case.id)
+            for case_id, point in pending.located:
+                self.index.locate(case_id, point)
             self._trim_seen()
 
     def _trim_seen(self) -> None:
@@ -109,6 +111,14 @@ class RowDeduper:
         if len(self._seen) > 4 * CATCH_UP_MARGIN:
             low = self._high_water - CATCH_UP_MARGIN
             self._seen = {i for i in self._seen if i > low}
+
+    def locate(self, row: ComplaintRow, pending: PendingCases) -> None:
+        """The case row got its coordinates after it was indexed (a
+        follow-up carried them): known to its batch now, to the shared
+        index once the batch committed."""
+        lat, lon = row.location_lat, row.location_lon
+        if row.id is not None and lat is not None and lon is not None:
+            pending.locate(row.id, (lat, lon))
 
     def catch_up(self, session: Session, now: datetime | None = None) -> int:
         """Index the open cases other processes committed since the last

@@ -7,6 +7,7 @@ CI needs: ``apt-get install -y chromium`` and ``pip install playwright``
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -152,8 +153,6 @@ def live(tmp_path_factory):
         f"browser tests need {CHROMIUM} (apt-get install -y chromium) and "
         "playwright (pip install playwright)",
     )
-    import uvicorn
-
     from config.loader import parse_settings
     from dengar.app import App
     from dengar.web.app import create_app
@@ -267,6 +266,18 @@ def live(tmp_path_factory):
             )
         )
         session.commit()
+    try:
+        with serve(web) as base_url:
+            yield base_url, app
+    finally:
+        app.engine.dispose()
+
+
+@contextlib.contextmanager
+def serve(web):
+    """Serve the web app with uvicorn on a free port; yields its base URL."""
+    import uvicorn
+
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(web, host="127.0.0.1", port=port, log_level="warning")
@@ -279,11 +290,10 @@ def live(tmp_path_factory):
         time.sleep(0.05)
     assert server.started, "uvicorn did not start"
     try:
-        yield f"http://127.0.0.1:{port}", app
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-        app.engine.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -39,6 +39,7 @@ import pytest
 from aiohttp import web
 
 from config.settings import Settings
+from tests.fakes.serve import serve
 
 TOKEN = "123456:TEST-token_for-the-emulator"
 BOT_USER = {
@@ -110,7 +111,6 @@ class FakeTelegramApi:
         self._update_ids = itertools.count(100_000)
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._changed = asyncio.Condition()
-        self._runner: web.AppRunner | None = None
         # the time each update was handed out by getUpdates (for bench/)
         self.delivered_at: dict[int, float] = {}
 
@@ -283,20 +283,12 @@ class FakeTelegramApi:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        self.base_url = f"http://127.0.0.1:{port}"
-        try:
-            yield self
-        finally:
-            async with self._changed:
-                self._changed.notify_all()
-            await self._runner.cleanup()
+        async with serve(app) as self.base_url:
+            try:
+                yield self
+            finally:
+                async with self._changed:
+                    self._changed.notify_all()
 
     async def _api(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:

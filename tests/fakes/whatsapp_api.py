@@ -34,6 +34,7 @@ import pytest
 from aiohttp import web
 
 from channels.meta_signature import sign
+from tests.fakes.serve import serve
 
 TOKEN = "EAAG-test-access-token-for-the-emulator"
 APP_SECRET = "test-app-secret-0123456789abcdef"
@@ -56,6 +57,46 @@ class _Failure:
     message: str
     times: int
     status: int = 400
+    subcode: int | None = None
+
+
+class FailureQueue:
+    """Errors a Graph API emulator answers instead of the next calls of a
+    kind, as Meta sends them."""
+
+    def __init__(self) -> None:
+        self._by_kind: dict[str, list[_Failure]] = {}
+
+    def add(
+        self,
+        kind: str,
+        code: int,
+        message: str,
+        times: int = 1,
+        *,
+        status: int = 400,
+        subcode: int | None = None,
+    ) -> None:
+        """The next ``times`` calls of ``kind`` answer error ``code``."""
+        self._by_kind.setdefault(kind, []).append(
+            _Failure(code, message, times, status, subcode)
+        )
+
+    def next(self, kind: str) -> web.Response | None:
+        """The error for this call of ``kind``, or None to answer it."""
+        failures = self._by_kind.get(kind)
+        if not failures:
+            return None
+        failure = failures[0]
+        failure.times -= 1
+        if failure.times <= 0:
+            failures.pop(0)
+        return graph_error(
+            failure.code,
+            failure.message,
+            error_subcode=failure.subcode,
+            status=failure.status,
+        )
 
 
 class FakeWhatsAppApi:
@@ -72,10 +113,9 @@ class FakeWhatsAppApi:
         self.window_open: set[str] = set()
         self.rate_per_second = 80
         self.calls: list[tuple[str, str]] = []
-        self._failures: dict[str, list[_Failure]] = {}
+        self._failures = FailureQueue()
         self._recent: deque[float] = deque()  # arrivals in the last second
         self._ids = itertools.count(1)
-        self._runner: web.AppRunner | None = None
 
     # ------------------------------------------------------------ helpers
 
@@ -98,9 +138,7 @@ class FakeWhatsAppApi:
         ``download``) fail with Meta error ``code``."""
         # Meta answers its own outages (1, 2, 131000) with a 5xx
         status = 401 if code == 190 else 500 if code in (1, 2, 131000) else 400
-        self._failures.setdefault(kind, []).append(
-            _Failure(code, message, times, status)
-        )
+        self._failures.add(kind, code, message, times, status=status)
 
     # ------------------------------------------------------------ server
 
@@ -111,36 +149,19 @@ class FakeWhatsAppApi:
         app.router.add_get("/download/{media_id}", self._download)
         app.router.add_post("/{version}/{phone}/messages", self._messages)
         app.router.add_get("/{version}/{object_id}", self._object)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        self.base_url = f"http://127.0.0.1:{port}"
-        try:
+        async with serve(app) as self.base_url:
             yield self
-        finally:
-            await self._runner.cleanup()
 
     def _authorised(self, request: web.Request) -> bool:
         return request.headers.get("Authorization") == f"Bearer {self.token}"
 
     def _failure(self, kind: str) -> web.Response | None:
-        failures = self._failures.get(kind)
-        if not failures:
-            return None
-        failure = failures[0]
-        failure.times -= 1
-        if failure.times <= 0:
-            failures.pop(0)
-        return graph_error(failure.code, failure.message, status=failure.status)
+        return self._failures.next(kind)
 
     async def _object(self, request: web.Request) -> web.Response:
         self.calls.append(("GET", request.path))
         if not self._authorised(request):
-            return _bad_token()
+            return bad_token()
         object_id = request.match_info["object_id"]
         if object_id == self.phone_number_id:
             return web.json_response(
@@ -187,7 +208,7 @@ class FakeWhatsAppApi:
     async def _messages(self, request: web.Request) -> web.Response:
         self.calls.append(("POST", request.path))
         if not self._authorised(request):
-            return _bad_token()
+            return bad_token()
         if request.match_info["phone"] != self.phone_number_id:
             return graph_error(100, "Invalid parameter", error_subcode=33)
         try:
@@ -283,7 +304,7 @@ def graph_error(
     return web.json_response({"error": error}, status=status)
 
 
-def _bad_token() -> web.Response:
+def bad_token() -> web.Response:
     return graph_error(
         190,
         "Invalid OAuth access token - Cannot parse access token",

@@ -5,7 +5,8 @@
 server or a local fake, and how to read what arrived there.
 
 What every sink must do: deliver a built message intact (schema v1) with its
-idempotency key where the consumer sees it; carry the same key on a re-send
+idempotency key where the consumer sees it, its codes with the Indonesian
+its people read beside them; carry the same key on a re-send
 after a crash; deliver confidential cases without the reporter; answer a
 batch per delivery, in order; fail retriably when its target cannot be
 reached; keep its credentials out of its repr and its errors; and redact a
@@ -87,6 +88,25 @@ class SinkContract:
         [(key, message)] = await backend.read()
         assert key == delivery.idempotency_key
         assert message == delivery.message
+        assert_valid(message)
+
+    async def test_people_at_the_agency_read_status_and_reason_in_indonesian(
+        self, backend, sessions
+    ):
+        """What reaches the agency's system carries the stored codes for its
+        software and, beside them, the Indonesian its staff read."""
+        sink = build_sink(backend.agency, SinkContext(sessions=sessions))
+        delivery = built_delivery(
+            sessions, routing_reason="no rule matched: default agency"
+        )
+        await self._deliver(sink, delivery)
+        [(_, message)] = await backend.read()
+        assert message["status"] == "dispatched"
+        assert message["status_text"] == "diteruskan"
+        assert message["routing_reason"] == "no rule matched: default agency"
+        assert message["routing_reason_text"] == (
+            "tidak ada aturan rute yang cocok: instansi bawaan"
+        )
         assert_valid(message)
 
     async def test_a_resend_carries_the_same_key(self, backend, sessions):

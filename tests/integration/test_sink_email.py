@@ -129,6 +129,29 @@ async def test_readable_indonesian_mail_with_files_and_tracking_no(smtp, session
     assert f"pengaduan-{tracking_no}.json" in files
 
 
+async def test_the_letter_says_status_and_why_in_indonesian(smtp, sessions):
+    """The agency's staff read why the case came to them in their language,
+    not the code Dengar stores (that stays in the JSON attachment)."""
+    inbox, port = smtp
+    delivery = built_delivery(
+        sessions,
+        routing_reason="routing.rules[2]: keywords jalan rusak, lubang; category jalan",
+    )
+    sink = build_sink(_agency(port), SinkContext(sessions=sessions))
+    await sink.deliver(delivery)
+    await sink.close()
+
+    [(_, mail)] = inbox.messages
+    body = mail.get_body(preferencelist=("plain",)).get_content()
+    assert "Status          : diteruskan\r\n" in body
+    assert (
+        "Alasan penerusan: aturan rute ke-3: kata kunci jalan rusak, lubang; "
+        "kategori jalan\r\n"
+    ) in body
+    assert "routing.rules" not in body
+    assert "dispatched" not in body
+
+
 async def test_resend_has_the_same_message_id(smtp, sessions):
     inbox, port = smtp
     delivery = built_delivery(sessions)

@@ -24,6 +24,7 @@ from dengar.status_report import agency_queue
 from dispatcher.outbox import queue as outbox
 from storage.tables import ComplaintRow, OutboxRow, utcnow
 from tests.fakes.telegram_api import FakeTelegramApi, bot_settings
+from tests.integration.runs import run_once
 
 
 @pytest.fixture
@@ -34,16 +35,6 @@ async def api():
 
 def settings_for(api, tmp_path, **channel) -> Settings:
     return bot_settings(api, f"sqlite:///{tmp_path / 'dengar.db'}", **channel)
-
-
-async def run_once(settings: Settings) -> App:
-    app = App.open(settings)
-    try:
-        summary = await Runner(app).run_once()
-    finally:
-        await app.close()
-    assert not summary.errors
-    return app
 
 
 def queued(app: App) -> list[dict]:

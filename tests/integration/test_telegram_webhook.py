@@ -19,10 +19,10 @@ from channels.telegram.channel import TelegramChannel
 from config.channel_settings import TelegramChannelSettings
 from config.settings import Settings
 from dengar.app import App
-from dengar.runner import Runner
 from dengar.web.app import create_app
 from storage.tables import ComplaintRow
 from tests.fakes.telegram_api import TOKEN, FakeTelegramApi
+from tests.integration.runs import run_once
 
 SECRET = "s3cret-Token_of-the-hook"
 HOOK = "https://pengaduan.example.go.id/webhooks/telegram/tg"
@@ -104,16 +104,6 @@ def post(
     else:
         response = client.post(path, json=update, headers=headers)
     return response.status_code, response.text
-
-
-async def run_once(settings: Settings) -> App:
-    app = App.open(settings)
-    try:
-        summary = await Runner(app).run_once()
-    finally:
-        await app.close()
-    assert not summary.errors
-    return app
 
 
 def spooled(tmp_path: Path, kind: str = "new") -> list[Path]:

@@ -18,7 +18,6 @@ from channels.whatsapp import media_retry
 from config.settings import Settings
 from dengar.app import App
 from dengar.cli.quarantine import NotReplayable, rebuild
-from dengar.runner import Runner
 from dengar.web.app import create_app
 from dengar.web.auth import add_user
 from storage.tables import (
@@ -36,6 +35,7 @@ from tests.fakes.whatsapp_api import (
     signed,
     status_webhook,
 )
+from tests.integration.runs import run_once
 
 USER = "ID.1234567890123456789"
 
@@ -68,16 +68,6 @@ def post(client: TestClient, payload: dict[str, Any]) -> tuple[int, str]:
         headers={"X-Hub-Signature-256": signature, "Content-Type": "application/json"},
     )
     return response.status_code, response.text
-
-
-async def run_once(settings: Settings) -> App:
-    app = App.open(settings)
-    try:
-        summary = await Runner(app).run_once()
-    finally:
-        await app.close()
-    assert not summary.errors
-    return app
 
 
 def cases(app: App) -> list[ComplaintRow]:

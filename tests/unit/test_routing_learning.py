@@ -26,7 +26,7 @@ from dengar.web.wording import in_indonesian
 from dispatcher.routing import Router
 from dispatcher.routing_model import RoutingModel
 from dispatcher.routing_store import history_examples
-from storage.tables import ComplaintRow, OutboxRow
+from storage.tables import AuditEvent, ComplaintRow, OutboxRow
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "routing" / "lapor-2017.csv"
 WHEN = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
@@ -226,7 +226,7 @@ def test_learns_from_cases_staff_accepted_at_triage(app, model) -> None:
                 session, row.id, agency, "staff:rina", app.pipeline.enqueue_for_agency
             )
         session.commit()
-    learnt = learn_from_history(app)
+    learnt = learn_from_history(app, "cli:rina")
     assert learnt.source == "history"
     assert learnt.per_agency == {"DINKES": 4, "DISDUKCAPIL": 4, "PUPR": 4}
     # the scheduled retraining finds enough decisions (min_examples: 3)
@@ -234,6 +234,17 @@ def test_learns_from_cases_staff_accepted_at_triage(app, model) -> None:
     assert again is not None
     assert again.version == learnt.version + 1
     assert app.pipeline.router.model_version == again.version
+    # the audit log holds what a person did, not the scheduled retraining
+    with app.sessions() as session:
+        audited = session.exec(select(AuditEvent)).all()
+    assert [(e.actor, e.action, e.target, e.detail) for e in audited] == [
+        (
+            "cli:rina",
+            "routing_learn",
+            f"model rute v{learnt.version}",
+            "12 contoh dari keputusan staf (riwayat): DINKES 4, DISDUKCAPIL 4, PUPR 4",
+        )
+    ]
 
 
 def test_scheduled_retraining_waits_for_enough_decisions(app) -> None:
@@ -264,6 +275,18 @@ def test_cli_learns_from_the_lapor_file_and_explains_a_case(config, tmp_path) ->
     assert result.exit_code == 0, result.output
     assert "routing model v1 learnt from 12 example(s) (file:mine.csv)" in result.output
     app = App.open(load_settings(config))
+    # the admin's /audit says who trained which version on what; the refused
+    # file above trained nothing and is not there
+    with app.sessions() as session:
+        audited = session.exec(select(AuditEvent)).all()
+    assert [(e.action, e.target, e.detail) for e in audited] == [
+        (
+            "routing_learn",
+            "model rute v1",
+            "12 contoh dari berkas mine.csv: DINKES 4, DISDUKCAPIL 4, PUPR 4",
+        )
+    ]
+    assert audited[0].actor.startswith("cli")
     try:
         health, vague = ingest(
             app,

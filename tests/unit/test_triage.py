@@ -317,3 +317,11 @@ def test_an_unrouted_case_waits_in_triage_and_its_reporter_is_acknowledged(tmp_p
         ]
         acked = {o.complaint_id for o in sent if o.kind == "reply"}
         assert rows["2"].id in acked  # the citizen still hears from us
+
+
+def test_the_cli_offers_exactly_the_comment_reply_modes():
+    from dengar.cli.triage import accept_command
+    from dengar.comment_replies import MODES
+
+    [option] = [p for p in accept_command.params if p.name == "reply_mode"]
+    assert tuple(option.type.choices) == MODES

@@ -1,7 +1,8 @@
 """The shared channel contract (tests/contract/channels.py), run against
-every registered channel: WhatsApp (on the Graph API emulator), Maildir,
-Telegram (on the Bot API emulator), IMAP (on a throwaway Dovecot) and X (on
-the X API emulator)."""
+every registered channel: WhatsApp and Meta (Page and Instagram: webhooks
+and the catch-up read; on the Graph API emulators), Maildir, Telegram (on
+the Bot API emulator), IMAP (on a throwaway Dovecot), X (on the X API
+emulator) and the web form (its spool)."""
 
 from __future__ import annotations
 
@@ -10,18 +11,23 @@ import json
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
 
 import pytest
 from pydantic import SecretStr
 
 from channels.imap.channel import ImapChannel
 from channels.maildir import MaildirChannel
+from channels.meta.channel import MetaChannel
+from channels.meta.webhook import MetaWebhook
 from channels.registry import CHANNEL_TYPES, channel_class
 from channels.telegram.channel import TelegramChannel
 from channels.telegram.webhook import webhook_of
+from channels.webform.channel import WebformChannel, spool_of, store
+from channels.webform.submission import StoredFile, Submission
 from channels.whatsapp.channel import WhatsAppChannel
 from channels.whatsapp.webhook import WhatsAppWebhook
 from channels.x import XChannel
@@ -29,13 +35,21 @@ from config.channel_settings import (
     ChannelSettings,
     ImapChannelSettings,
     MaildirChannelSettings,
+    MetaChannelSettings,
     TelegramChannelSettings,
+    WebformChannelSettings,
     WhatsAppChannelSettings,
     XChannelSettings,
 )
 from contracts.channel import Channel, ReplaysRaw
 from tests.contract.channels import ChannelContract
 from tests.fakes.dovecot import Dovecot, running_dovecot
+from tests.fakes.meta_api import APP_SECRET as META_APP_SECRET
+from tests.fakes.meta_api import TOKEN as META_TOKEN
+from tests.fakes.meta_api import VERIFY_TOKEN as META_VERIFY_TOKEN
+from tests.fakes.meta_api import FakeMetaApi, page_feed_webhook
+from tests.fakes.meta_api import channel_settings as meta_channel_settings
+from tests.fakes.meta_api import signed as meta_signed
 from tests.fakes.telegram_api import TOKEN as TELEGRAM_TOKEN
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.fakes.whatsapp_api import (
@@ -74,7 +88,25 @@ def _closed_port_url() -> str:
     return f"http://127.0.0.1:{free_port()}"
 
 
-class WhatsAppSource:
+class GraphSource:
+    """What a source on a Graph API emulator does to break: the token
+    revoked, or the API not answering."""
+
+    api: FakeWhatsAppApi | FakeMetaApi
+    settings: Any
+
+    async def break_for_good(self) -> bool:
+        self.api.token = "a-revoked-token"  # Meta no longer accepts ours
+        return True
+
+    async def break_for_now(self) -> bool:
+        self.settings = self.settings.model_copy(
+            update={"api_base_url": _closed_port_url()}
+        )
+        return True
+
+
+class WhatsAppSource(GraphSource):
     """Meta pushing signed webhooks into the spool; the emulator behind."""
 
     secrets = (TOKEN, APP_SECRET, VERIFY_TOKEN)
@@ -101,16 +133,6 @@ class WhatsAppSource:
     def channel(self) -> Channel:
         return WhatsAppChannel(self.settings)
 
-    async def break_for_good(self) -> bool:
-        self.api.token = "a-revoked-token"  # Meta no longer accepts ours
-        return True
-
-    async def break_for_now(self) -> bool:
-        self.settings = self.settings.model_copy(
-            update={"api_base_url": _closed_port_url()}
-        )
-        return True
-
 
 class TestWhatsAppContract(ChannelContract):
     """WhatsApp Cloud API."""
@@ -121,6 +143,65 @@ class TestWhatsAppContract(ChannelContract):
     async def source(self, tmp_path: Path) -> AsyncIterator[WhatsAppSource]:
         async with FakeWhatsAppApi().running() as api:
             yield WhatsAppSource(api, tmp_path / "spool")
+
+
+class MetaWebhookSource(GraphSource):
+    """Comments pushed as signed Page webhooks into the spool."""
+
+    secrets = (META_TOKEN, META_APP_SECRET, META_VERIFY_TOKEN)
+
+    def __init__(self, api: FakeMetaApi, spool: Path, **extra: Any) -> None:
+        self.api = api
+        self.settings = MetaChannelSettings.model_validate(
+            meta_channel_settings(api.base_url, str(spool), **extra)
+        )
+        self._ids = itertools.count(1)
+
+    async def add(self, count: int) -> None:
+        hook = MetaWebhook(self.settings, [self.settings])
+        for _ in range(count):
+            body, signature = meta_signed(
+                page_feed_webhook(f"5001_{next(self._ids)}", "Jalan berlubang")
+            )
+            answer = hook.receive(body, {"x-hub-signature-256": signature})
+            assert answer.status == 200
+
+    def channel(self) -> Channel:
+        return MetaChannel(self.settings)
+
+
+class TestMetaWebhookContract(ChannelContract):
+    """Facebook Page and Instagram: the webhook spool."""
+
+    channel_type = "meta"
+
+    @pytest.fixture
+    async def source(self, tmp_path: Path) -> AsyncIterator[MetaWebhookSource]:
+        async with FakeMetaApi().running() as api:
+            yield MetaWebhookSource(api, tmp_path / "spool")
+
+
+class MetaCatchUpSource(MetaWebhookSource):
+    """Comments the webhooks never brought, found by the Graph API read."""
+
+    def __init__(self, api: FakeMetaApi, spool: Path) -> None:
+        super().__init__(api, spool, catch_up_interval=0.001)
+        self.post = api.add_post("fb")
+
+    async def add(self, count: int) -> None:
+        for _ in range(count):
+            self.api.add_comment(self.post, f"isi {next(self._ids)}")
+
+
+class TestMetaCatchUpContract(ChannelContract):
+    """Facebook Page and Instagram: the catch-up read and its cursor."""
+
+    channel_type = "meta"
+
+    @pytest.fixture
+    async def source(self, tmp_path: Path) -> AsyncIterator[MetaCatchUpSource]:
+        async with FakeMetaApi().running() as api:
+            yield MetaCatchUpSource(api, tmp_path / "spool")
 
 
 class MaildirSource:
@@ -376,3 +457,56 @@ class TestXContract(ChannelContract):
         with running_x_api(XApiEmulator(bearer_token=X_TOKEN)) as api:
             api.add_user(GOV, "Pemkab Kotabaru", id="1500000001")
             yield XSource(api)
+
+
+def submission(n: int) -> Submission:
+    """A checked submission as the web app spools it."""
+    return Submission(
+        form_id=f"{n:032x}",
+        tracking_no=f"ADU-0000-{n:04d}",
+        received_at=datetime(2026, 12, 1, 2, 0, n % 60, tzinfo=UTC),
+        title=f"Laporan {n}",
+        text=f"Jalan rusak nomor {n} di depan pasar.",
+        incident_date=date(2026, 11, 30),
+        kecamatan="Pulau Laut Utara",
+        files=(StoredFile("foto.jpg", "image/jpeg", b"\xff\xd8\xff-bytes"),),
+    )
+
+
+class WebformSource:
+    """Citizens sending the form: the web app's spool."""
+
+    secrets: tuple[str, ...] = ()
+
+    def __init__(self, spool: Path) -> None:
+        self.settings = WebformChannelSettings(
+            type="webform", name="formulir", spool_directory=spool
+        )
+        self._ids = itertools.count(1)
+
+    async def add(self, count: int) -> None:
+        for _ in range(count):
+            store(spool_of(self.settings), submission(next(self._ids)))
+
+    def channel(self) -> Channel:
+        return WebformChannel(self.settings)
+
+    async def break_for_good(self) -> bool:
+        # the spool replaced by a file (a wrong path in the config)
+        directory = spool_of(self.settings).directory
+        shutil.rmtree(directory)
+        directory.write_text("not a directory")
+        return True
+
+    async def break_for_now(self) -> bool:
+        return False  # a local folder is there or not
+
+
+class TestWebformContract(ChannelContract):
+    """The web form /lapor."""
+
+    channel_type = "webform"
+
+    @pytest.fixture
+    def source(self, tmp_path: Path) -> WebformSource:
+        return WebformSource(tmp_path / "spool")

@@ -11,6 +11,7 @@ from config.channel_settings import (
     SESSION_MINUTES,
     ImapChannelSettings,
     MaildirChannelSettings,
+    MetaChannelSettings,
     TelegramChannelSettings,
     WhatsAppChannelSettings,
     XChannelSettings,
@@ -64,6 +65,29 @@ def whatsapp() -> WhatsAppChannelSettings:
             "verify_token": "v",
         }
     )
+
+
+def meta(**extra: object) -> MetaChannelSettings:
+    return MetaChannelSettings.model_validate(
+        {
+            "type": "meta",
+            "name": "fb",
+            "page_id": "42",
+            "page_access_token": "p",
+            "app_secret": "s",
+            "verify_token": "v",
+            **extra,
+        }
+    )
+
+
+def test_meta_direct_messages_are_chats_and_comments_wait_for_triage() -> None:
+    policy = meta().policy()
+    assert policy.kind == "meta"
+    assert (policy.session_minutes, policy.confirmation_window) == (10, 120)
+    assert (policy.triage, policy.auto_dispatch_min_score) == (True, None)
+    on = meta(auto_dispatch=True, auto_dispatch_min_score=2.0).policy()
+    assert on.auto_dispatch_min_score == 2.0
 
 
 def test_a_mail_channel_has_no_session_window_triage_or_rate_limit_by_default() -> None:

@@ -52,7 +52,7 @@ channels:
         "channels[0].token (line 7): field required",
         "channels[1].after_imprt (line 12): unknown key; did you mean 'after_import'?",
         "channels[2].type (line 14): unknown type 'telegarm' (known: maildir, imap, "
-        "telegram, whatsapp, x); did you mean 'telegram'?",
+        "telegram, whatsapp, meta, webform, x); did you mean 'telegram'?",
     ]
 
 
@@ -157,6 +157,8 @@ def test_example_config_is_valid() -> None:
         "imap",
         "telegram",
         "whatsapp",
+        "meta",
+        "webform",
         "x",
     }
     assert [c.name for c in settings.channels if c.enabled] == ["contoh-maildir"]

@@ -58,7 +58,7 @@ def add_case(session: Session, **fields) -> ComplaintRow:
         "region": "Pulau Laut Utara",
         "status": "dispatched",
         "agency_code": "PUPR",
-        "routing_reason": "rule 1: category jalan",
+        "routing_reason": "routing.rules[0]: category jalan",
         "raw_format": "rfc822",
     }
     values.update(fields)
@@ -140,6 +140,50 @@ def test_full_case_matches_the_schema_and_documents_every_field(sessions):
     assert message["follow_ups"][0]["text"].startswith("Sudah ada")
     assert message["attachments"][0]["sha256"] == hashlib.sha256(PHOTO).hexdigest()
     assert message["idempotency_key"] == f"{case.tracking_no}/PUPR"
+
+
+@pytest.mark.parametrize(
+    ("stored", "status", "reason_text", "status_text"),
+    [
+        (
+            "routing.rules[0]: category jalan",
+            "dispatched",
+            "aturan rute ke-1: kategori jalan",
+            "diteruskan",
+        ),
+        (
+            "model v3: PUPR at confidence 0.91 (>= 0.80)",
+            "dispatched",
+            "model rute v3: PUPR dengan keyakinan 91% (ambang 80%)",
+            "diteruskan",
+        ),
+        (
+            "set by web:budi at triage (was DISKOMINFO)",
+            "dispatched",
+            "ditetapkan oleh web:budi saat pemilahan (sebelumnya DISKOMINFO)",
+            "diteruskan",
+        ),
+        # a note staff typed reads as typed
+        (
+            "dialihkan oleh DISDUKCAPIL: wewenang Inspektorat",
+            "rerouted",
+            "dialihkan oleh DISDUKCAPIL: wewenang Inspektorat",
+            "bukan wewenang",
+        ),
+        (None, "received", None, "diterima"),
+    ],
+)
+def test_the_agency_reads_status_and_reason_in_indonesian_beside_the_codes(
+    sessions, stored, status, reason_text, status_text
+):
+    with sessions() as session:
+        case = add_case(session, routing_reason=stored, status=status)
+        message = build_message(session, case, "PUPR", "Dinas PUPR")
+    assert_valid(message)
+    assert message["routing_reason"] == stored  # the code, for software
+    assert message["status"] == status
+    assert message["routing_reason_text"] == reason_text
+    assert message["status_text"] == status_text
 
 
 def test_minimal_case_matches_the_schema(sessions):

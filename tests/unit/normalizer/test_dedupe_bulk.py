@@ -151,7 +151,17 @@ def test_a_bulk_build_fills_only_an_empty_index():
     index = DuplicateIndex()
     case = corpus(1)[0]
     index.add(case)
-    row = (2, ["jalan", "pinus"], T0.timestamp(), frozenset(), None, None, None, None)
+    row = (
+        2,
+        ["jalan", "pinus"],
+        T0.timestamp(),
+        frozenset(),
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
     with pytest.raises(ValueError, match="empty index"):
         index.build([row])
     assert len(index) == 1

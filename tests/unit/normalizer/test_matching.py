@@ -25,6 +25,8 @@ AGENCY_AND_PLACE_WORDS = {
     "dirgahayu", "baharu", "sigam", "selayar", "sembilan", "hulu", "hilir",
     "utara", "selatan", "timur", "barat", "tengah", "durian", "gedambaan",
     "sebelimbingan", "berangas", "batulicin", "tanah", "bumbu",
+    # kinds of place a report names (``SMP 2`` is a school, not "sampai 2")
+    "sd", "sdn", "smp", "smpn", "sma", "smk", "masjid", "pasar", "pustu",
 }  # fmt: skip
 
 

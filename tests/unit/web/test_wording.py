@@ -9,6 +9,8 @@ import pytest
 
 from config.localtime import local_time
 from contracts.records import CaseStatus
+from dengar.case_edits import removal_note
+from dengar.comment_replies import refusal
 from dengar.web.wording import in_indonesian, install_wording
 from dispatcher.routing import Router
 from dispatcher.status import StatusChangeError, check_transition
@@ -123,3 +125,25 @@ def test_local_time_uses_the_zone_and_its_abbreviation(zone, shown):
     assert local_time(utc.replace(tzinfo=None), zone) == shown
     assert local_time(utc.isoformat(), zone) == shown
     assert local_time(None, zone) == "-"
+
+
+@pytest.mark.parametrize(
+    ("how", "shown"),
+    [
+        ("deleted", "pengaduan dihapus di media sosial"),
+        ("hide", "pengaduan disembunyikan di media sosial"),
+        ("unhide", "pengaduan ditampilkan kembali di media sosial"),
+    ],
+)
+def test_a_comment_removed_at_its_source_is_said_in_indonesian(how, shown):
+    assert in_indonesian(removal_note(how, own=True)).startswith(shown)
+    assert in_indonesian(removal_note(how, own=False)).startswith("informasi tambahan")
+
+
+def test_a_refused_comment_reply_is_said_in_indonesian():
+    assert "pilih balasan publik" in in_indonesian(
+        refusal("KTB-7K3M-9Q2D", "private", ("public",))
+    )
+    assert "bukan komentar Facebook" in in_indonesian(
+        refusal("KTB-7K3M-9Q2D", "public", ())
+    )

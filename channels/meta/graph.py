@@ -1,0 +1,216 @@
+"""The Graph API calls of the Page and Instagram channel (httpx, Page
+access token in the Authorization header; the call and Meta's error JSON
+are shared with WhatsApp in ``channels.meta_graph``).
+
+Replies: the one private reply to a comment is ``POST /<page>/messages``
+with ``recipient.comment_id``; a public reply is ``POST /<comment>/comments``
+(Page) or ``POST /<comment>/replies`` (Instagram); a mention is answered
+with ``POST /<ig account>/mentions``; a direct message is
+``POST /<page>/messages`` with ``recipient.id``. The catch-up reads the
+newest posts' and media's comments and the conversations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from channels.meta_graph import (
+    Download,
+    GraphError,
+    download_capped,
+    graph_json,
+    http_client,
+)
+
+__all__ = ["GraphError", "MetaGraph"]
+
+# Messenger and Instagram: a message outside the window (code 10, subcode
+# 2018278), a person not reachable (551), a comment gone (100, subcode 33)
+OUTSIDE_WINDOW = 10
+NOT_AVAILABLE = 551
+PERMISSION = 200
+GONE_SUBCODE = 33
+_FB_COMMENT_FIELDS = "id,message,from,created_time,parent{id}"
+_IG_COMMENT_FIELDS = "id,text,timestamp,username,from,parent_id"
+_MESSAGE_FIELDS = "id,message,from,created_time"
+
+
+class MetaGraph:
+    """Calls for one Page and its Instagram account."""
+
+    def __init__(self, base_url: str, version: str, token: str) -> None:
+        self._base = f"{base_url.rstrip('/')}/{version}"
+        self._http = http_client(token)
+
+    def __repr__(self) -> str:
+        return f"MetaGraph(base={self._base!r})"
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        return await graph_json(self._http, method, f"{self._base}/{path}", **kwargs)
+
+    async def node(self, node_id: str, fields: str = "id,name") -> dict[str, Any]:
+        """One object (the Page, the account: a cheap credentials check)."""
+        return await self._call("GET", node_id, params={"fields": fields})
+
+    # -- replies -------------------------------------------------------------
+
+    async def private_reply(
+        self, sender: str, object_id: str, text: str, *, post: bool = False
+    ) -> str:
+        """The one private message to the author of a comment (or, ``post``,
+        of a visitor's post); returns its mid."""
+        key = "post_id" if post else "comment_id"
+        answer = await self._call(
+            "POST",
+            f"{sender}/messages",
+            json={"recipient": {key: object_id}, "message": {"text": text}},
+        )
+        return _id_of(answer, "message_id")
+
+    async def public_reply(self, platform: str, comment_id: str, text: str) -> str:
+        """A reply under the comment, visible to everyone; returns its id."""
+        edge = "replies" if platform == "ig" else "comments"
+        answer = await self._call(
+            "POST", f"{comment_id}/{edge}", json={"message": text}
+        )
+        return _id_of(answer, "id")
+
+    async def mention_reply(
+        self, account: str, media_id: str, comment_id: str | None, text: str
+    ) -> str:
+        """A comment answering an @mention of the Instagram account."""
+        body = {"media_id": media_id, "message": text}
+        if comment_id:
+            body["comment_id"] = comment_id
+        answer = await self._call("POST", f"{account}/mentions", json=body)
+        return _id_of(answer, "id")
+
+    async def send_message(
+        self,
+        sender: str,
+        recipient: str,
+        text: str,
+        *,
+        human_agent: bool = False,
+        quick_replies: Sequence[tuple[str, str]] = (),
+    ) -> str:
+        """A direct message (Messenger or Instagram); returns its mid.
+        ``human_agent``: outside the 24 hours, with the HUMAN_AGENT tag;
+        ``quick_replies``: (title, payload) buttons under the text."""
+        message: dict[str, Any] = {"text": text}
+        if quick_replies:
+            message["quick_replies"] = [
+                {"content_type": "text", "title": title, "payload": payload}
+                for title, payload in quick_replies
+            ]
+        body: dict[str, Any] = {
+            "recipient": {"id": recipient},
+            "messaging_type": "MESSAGE_TAG" if human_agent else "RESPONSE",
+            "message": message,
+        }
+        if human_agent:
+            body["tag"] = "HUMAN_AGENT"
+        answer = await self._call("POST", f"{sender}/messages", json=body)
+        return _id_of(answer, "message_id")
+
+    # -- reading -------------------------------------------------------------
+
+    async def mentioned(
+        self, account: str, media_id: str, comment_id: str | None
+    ) -> dict[str, Any]:
+        """The comment or caption that @mentions the account."""
+        if comment_id:
+            fields = (
+                f"mentioned_comment.comment_id({comment_id})"
+                "{id,text,timestamp,username,media{id}}"
+            )
+            key = "mentioned_comment"
+        else:
+            fields = (
+                f"mentioned_media.media_id({media_id}){{id,caption,timestamp,username}}"
+            )
+            key = "mentioned_media"
+        answer = await self._call("GET", account, params={"fields": fields})
+        found = answer.get(key)
+        if not isinstance(found, dict):
+            raise GraphError(f"{key} missing from the answer")
+        return found
+
+    async def recent_posts(self, page_id: str, limit: int) -> list[dict[str, Any]]:
+        """The Page's newest posts (id, created_time)."""
+        answer = await self._call(
+            "GET",
+            f"{page_id}/feed",
+            params={"fields": "id,created_time", "limit": limit},
+        )
+        return _data(answer)
+
+    async def recent_media(self, account: str, limit: int) -> list[dict[str, Any]]:
+        """The Instagram account's newest media (id, timestamp)."""
+        answer = await self._call(
+            "GET", f"{account}/media", params={"fields": "id,timestamp", "limit": limit}
+        )
+        return _data(answer)
+
+    async def comments(self, platform: str, object_id: str) -> list[dict[str, Any]]:
+        """Every comment on a post or media, following the pages."""
+        params: dict[str, Any] = {"limit": 100}
+        if platform == "fb":
+            params.update(
+                fields=_FB_COMMENT_FIELDS, filter="stream", order="chronological"
+            )
+        else:
+            params["fields"] = _IG_COMMENT_FIELDS
+        return await self._all(f"{object_id}/comments", params)
+
+    async def conversation_messages(
+        self, account: str, platform: str
+    ) -> list[dict[str, Any]]:
+        """The newest messages of the recent conversations."""
+        conversations = await self._call(
+            "GET",
+            f"{account}/conversations",
+            params={
+                "platform": "instagram" if platform == "ig" else "messenger",
+                "fields": f"id,updated_time,messages.limit(25){{{_MESSAGE_FIELDS}}}",
+                "limit": 25,
+            },
+        )
+        found: list[dict[str, Any]] = []
+        for conversation in _data(conversations):
+            messages = conversation.get("messages")
+            if isinstance(messages, dict):
+                found.extend(_data(messages))
+        return found
+
+    async def _all(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        answer = await self._call("GET", path, params=params)
+        for _page in range(50):  # a bound: a post has no more than 5,000 here
+            found.extend(_data(answer))
+            after = ((answer.get("paging") or {}).get("cursors") or {}).get("after")
+            if not after or not (answer.get("paging") or {}).get("next"):
+                break
+            answer = await self._call("GET", path, params={**params, "after": after})
+        return found
+
+    async def download(self, url: str, limit: int) -> Download:
+        """An attachment from Meta's CDN, at most ``limit`` bytes."""
+        return await download_capped(self._http, url, limit)
+
+
+def _data(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    data = answer.get("data")
+    return [d for d in data if isinstance(d, dict)] if isinstance(data, list) else []
+
+
+def _id_of(answer: dict[str, Any], key: str) -> str:
+    value = answer.get(key)
+    if not isinstance(value, str) or not value:
+        raise GraphError(f"answer without {key}")
+    return value

@@ -1,0 +1,287 @@
+"""Meta's Page and Instagram webhook JSON → ``InboundMessage``.
+
+Shapes from Meta's references: Page events (``object: page``) carry
+``entry[].changes[]`` with ``field: feed`` (``value.item`` comment or a
+visitor's post, ``verb`` add, edited, remove, hide, unhide) and
+``entry[].messaging[]`` for Messenger; Instagram events (``object:
+instagram``) carry ``changes[]`` with ``field`` comments or mentions and
+``messaging[]`` for direct messages. ``entry[].id`` is the Page or the
+Instagram professional account the event is for.
+
+Ids: a comment is ``fb:comment:<id>`` / ``ig:comment:<id>``, a direct
+message ``dm:<mid>`` (the records: ``channels.meta.items``; messaging
+events: ``channels.meta.messaging``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from channels.meta.items import (
+    Converted,
+    MediaRef,
+    MentionRef,
+    Parsed,
+    comment_item,
+    dm_item,
+    id_of,
+    mention_item,
+    raw_json,
+)
+from channels.meta.messaging import messaging_event
+from channels.meta_json import MalformedPayload, epoch_time, load_envelope, text_of
+from contracts.records import InboundMessage, Reporter
+
+__all__ = [
+    "OBJECTS",
+    "Converted",
+    "MalformedPayload",
+    "MediaRef",
+    "MentionRef",
+    "Parsed",
+    "account_ids",
+    "comment_item",
+    "dm_item",
+    "load",
+    "mention_item",
+    "parse",
+]
+
+OBJECTS = frozenset({"page", "instagram"})
+# what a comment's author wrote on: a visitor's post counts as a comment
+_POST_ITEMS = frozenset({"status", "post", "photo", "video"})
+# feed changes that are not words to anyone (reactions, likes, shares…)
+_FEED_READ = frozenset({"comment", *_POST_ITEMS})
+
+
+def load(body: bytes) -> Mapping[str, Any]:
+    """The body as JSON, checked to be a Page or Instagram event."""
+    return load_envelope(body, OBJECTS)
+
+
+def account_ids(data: Mapping[str, Any]) -> set[str]:
+    """Every Page or Instagram account the body speaks for."""
+    return {i for e in _entries(data) if (i := id_of(e.get("id")))}
+
+
+def _entries(data: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    for entry in data.get("entry") or ():
+        if isinstance(entry, Mapping):
+            yield entry
+
+
+def parse(data: Mapping[str, Any], channel: str, own: set[str]) -> Parsed:
+    """The events of the accounts in ``own``; one bad event is listed in
+    ``problems`` and the others go on."""
+    parsed = Parsed()
+    platform = "ig" if data.get("object") == "instagram" else "fb"
+    for entry in _entries(data):
+        account = id_of(entry.get("id"))
+        if account not in own:
+            continue
+        for change in entry.get("changes") or ():
+            _change(change, platform, account, own, channel, parsed)
+        for event in entry.get("messaging") or ():
+            _guarded(
+                parsed,
+                event,
+                messaging_event,
+                event,
+                platform,
+                account,
+                channel,
+                parsed,
+            )
+    return parsed
+
+
+def foreign_accounts(data: Mapping[str, Any], own: set[str]) -> set[str]:
+    """The accounts the body names that are not in ``own``."""
+    return account_ids(data) - own
+
+
+def _guarded(
+    parsed: Parsed, event: object, convert: Callable[..., None], *args: Any
+) -> None:
+    try:
+        convert(*args)
+    except MalformedPayload as exc:
+        parsed.problems.append((_event_id(event), str(exc)))
+    except (TypeError, AttributeError, KeyError, ValueError, RecursionError) as exc:
+        # a field of an unexpected type, or nested too deeply to copy: this
+        # event is quarantined, the rest goes on
+        why = f"malformed event: {type(exc).__name__}: {exc}"
+        parsed.problems.append((_event_id(event), why))
+
+
+def _event_id(event: object) -> str:
+    if not isinstance(event, Mapping):
+        return "unknown"
+    value = event.get("value")
+    if isinstance(value, Mapping):
+        return str(value.get("comment_id") or value.get("id") or "unknown")
+    message = event.get("message")
+    if isinstance(message, Mapping):
+        return str(message.get("mid") or "unknown")
+    return "unknown"
+
+
+def _change(
+    change: object,
+    platform: str,
+    account: str,
+    own: set[str],
+    channel: str,
+    parsed: Parsed,
+) -> None:
+    if not isinstance(change, Mapping) or not isinstance(change.get("value"), Mapping):
+        parsed.problems.append(("change", "change without a value object"))
+        return
+    name = change.get("field")
+    value: Mapping[str, Any] = change["value"]
+    if platform == "fb" and name == "feed":
+        _guarded(parsed, change, _feed, value, account, own, channel, parsed)
+    elif platform == "ig" and name in ("comments", "live_comments"):
+        _guarded(parsed, change, _ig_comment, value, account, channel, parsed)
+    elif platform == "ig" and name == "mentions":
+        _guarded(parsed, change, _mention, value, account, parsed)
+    else:
+        parsed.problems.append(
+            (str(name), f"webhook field {name!r} is not read by this channel")
+        )
+
+
+def _feed(
+    value: Mapping[str, Any],
+    account: str,
+    own: set[str],
+    channel: str,
+    parsed: Parsed,
+) -> None:
+    item_kind = value.get("item")
+    if item_kind not in _FEED_READ:
+        parsed.skipped += 1  # a reaction, a like, a share: no words
+        return
+    object_id = id_of(
+        value.get("comment_id") if item_kind == "comment" else None
+    ) or id_of(value.get("post_id"))
+    if not object_id:
+        raise MalformedPayload(f"feed {item_kind} without comment_id or post_id")
+    sender = value.get("from")
+    sender = sender if isinstance(sender, Mapping) else {}
+    author_id = id_of(sender.get("id"))
+    if author_id in own:
+        parsed.skipped += 1  # our own reply coming back
+        return
+    verb = value.get("verb")
+    created = epoch_time(value.get("created_time"))
+    raw = raw_json(value)
+    base = f"fb:comment:{object_id}"
+    if verb == "add":
+        item = comment_item(
+            channel=channel,
+            platform="fb",
+            account=account,
+            comment_id=object_id,
+            author_id=author_id,
+            author_name=text_of(sender.get("name")),
+            username=None,
+            text=text_of(value.get("message")),
+            parent_id=id_of(value.get("parent_id")),
+            post_id=id_of(value.get("post_id")),
+            created=created,
+            raw=raw,
+            source="webhook",
+        )
+        if item_kind != "comment":
+            # a visitor's post: answered privately through its post id
+            metadata = {**item.metadata, "comment_ref": f"fb-post:{object_id}"}
+            item = replace(item, metadata=metadata)
+        parsed.items.append(Converted(item))
+    elif verb in ("edited", "remove", "hide", "unhide"):
+        parsed.items.append(
+            Converted(_change_of(channel, base, str(verb), value, sender, created, raw))
+        )
+    else:
+        parsed.skipped += 1
+
+
+def _change_of(
+    channel: str,
+    base: str,
+    verb: str,
+    value: Mapping[str, Any],
+    sender: Mapping[str, Any],
+    created: datetime,
+    raw: bytes,
+) -> InboundMessage:
+    """An edit, removal or hiding of a stored comment: kept as its own
+    record pointing at the comment (``edit_of``), never dropped. Removals
+    carry no text: the comment's words stay in the case."""
+    stamp = int(created.timestamp())
+    text = text_of(value.get("message")) if verb == "edited" else None
+    removed = None if verb == "edited" else {"remove": "deleted"}.get(verb, verb)
+    return InboundMessage(
+        channel=channel,
+        external_id=f"{verb}:{base}:{stamp}",
+        received_at=created,
+        raw=raw,
+        raw_format="json",
+        text=text,
+        reporter=Reporter(name=text_of(sender.get("name"))),
+        edit_of=base,
+        removed_at_source=removed,
+    )
+
+
+def _ig_comment(
+    value: Mapping[str, Any], account: str, channel: str, parsed: Parsed
+) -> None:
+    comment_id = id_of(value.get("id"))
+    if not comment_id:
+        raise MalformedPayload("Instagram comment without id")
+    sender = value.get("from")
+    sender = sender if isinstance(sender, Mapping) else {}
+    author_id = id_of(sender.get("id"))
+    if author_id == account:
+        parsed.skipped += 1  # our own reply coming back
+        return
+    media = value.get("media")
+    media = media if isinstance(media, Mapping) else {}
+    parsed.items.append(
+        Converted(
+            comment_item(
+                channel=channel,
+                platform="ig",
+                account=account,
+                comment_id=comment_id,
+                author_id=author_id,
+                author_name=None,
+                username=text_of(sender.get("username")),
+                text=text_of(value.get("text")),
+                parent_id=id_of(value.get("parent_id")),
+                post_id=id_of(media.get("id")),
+                created=datetime.now(UTC),  # the webhook carries no time
+                raw=raw_json(value),
+                source="webhook",
+            )
+        )
+    )
+
+
+def _mention(value: Mapping[str, Any], account: str, parsed: Parsed) -> None:
+    media_id = id_of(value.get("media_id"))
+    if not media_id:
+        raise MalformedPayload("mention without media_id")
+    parsed.mentions.append(
+        MentionRef(
+            account_id=account,
+            media_id=media_id,
+            comment_id=id_of(value.get("comment_id")),
+            received_at=datetime.now(UTC),
+            raw=raw_json(value),
+        )
+    )
