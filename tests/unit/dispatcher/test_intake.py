@@ -53,3 +53,9 @@ def test_the_first_step_of_a_new_case(
 def test_auto_dispatch_takes_a_post_from_its_threshold_on() -> None:
     assert needs_triage(TRUSTING, ("jalan", 3.0)) is False
     assert needs_triage(TRUSTING, ("jalan", 2.9)) is True
+
+
+def test_a_private_message_on_a_social_channel_is_no_post() -> None:
+    # a Messenger message: answered and sent on like a chat's
+    step = intake(SOCIAL, ("jalan", 9.0), ROUTED, private_chat=True)
+    assert (step.status, step.acknowledged) == ("received", True)
