@@ -471,7 +471,11 @@ def _hint_kind(message: Mapping[str, Any]) -> str:
 def _time(value: object) -> datetime:
     if not _is_int(value):
         return datetime.now(UTC)
-    return datetime.fromtimestamp(int(value), UTC)  # type: ignore[call-overload]
+    try:
+        return datetime.fromtimestamp(int(value), UTC)  # type: ignore[call-overload]
+    except (OverflowError, OSError, ValueError):
+        # a date no clock can show: the update is still the citizen's
+        return datetime.now(UTC)
 
 
 def _str(value: object) -> str | None:

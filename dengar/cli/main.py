@@ -264,7 +264,10 @@ def status(ctx: click.Context, as_json: bool, with_cases: bool) -> None:
     settings = settings_from(ctx)
     # the bare driver when the database is there and current (fast start,
     # bench/cli.py); else SQLAlchemy, which creates or migrates it first
-    reader = open_reader(settings.database_url)
+    try:
+        reader = open_reader(settings.database_url)
+    except Exception:  # noqa: BLE001 - the server is down: SQLAlchemy's path says so
+        reader = None
     if reader is not None and _revisions(reader) != head_revisions():
         reader.close()
         reader = None

@@ -19,6 +19,7 @@ from contracts.errors import PermanentDeliveryError, RetriableDeliveryError
 from dispatcher.message import build_message
 from dispatcher.outbox import queue as outbox
 from dispatcher.sinks.base import Delivery
+from dispatcher.wording import status_label
 from dispatcher.worker import OutboxWorker
 from storage.engine import make_engine, session_factory
 from storage.migrate import upgrade
@@ -145,7 +146,9 @@ async def test_a_batch_delivers_what_single_builds_would(database_url: str) -> N
             case = session.get(ComplaintRow, delivery.message["dengar_id"])
             code = delivery.agency_code
             single = build_message(session, case, code, f"Dinas {code}")
-            single["status"] = "received"  # as it was when the batch was built
+            # as it was when the batch was built
+            single["status"] = "received"
+            single["status_text"] = status_label("received")
             assert delivery.message == single
             assert_valid(delivery.message)
             if delivery.message["attachments"]:
