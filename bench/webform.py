@@ -40,10 +40,12 @@ import httpx
 from PIL import Image
 
 from bench.cpu import process_cpu
+from bench.stats import percentile
 from channels.webform.captcha import solve
 from config.loader import load_settings
 from dengar.app import App
 from dengar.runner import Runner
+from tests.services import free_port
 
 TEXT = (
     "Jalan di depan SDN 3 Semayap berlubang besar sejak dua minggu, sudah dua "
@@ -60,18 +62,6 @@ CONFIG = {
         ]
     },
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, int(len(ordered) * q) - 1))]
 
 
 def phone_photo(seed: int) -> bytes:
@@ -143,7 +133,7 @@ async def run(
     """Run the three loads and the pipeline; returns the table's rows."""
     count = int(rate * seconds)
     photo_count = int(photo_rate * seconds)
-    port = _free_port()
+    port = free_port()
     config = dict(
         CONFIG,
         database_url=f"sqlite:///{tmp / 'bench.db'}",
@@ -224,8 +214,8 @@ async def run(
                         name,
                         f"{ok}/{sent}",
                         f"{sent / took:.1f}",
-                        f"{_pct(latencies, 0.50) * 1000:.0f}",
-                        f"{_pct(latencies, 0.95) * 1000:.0f}",
+                        f"{percentile(latencies, 0.50) * 1000:.0f}",
+                        f"{percentile(latencies, 0.95) * 1000:.0f}",
                         f"{max(latencies) * 1000:.0f}",
                         f"{cpu / sent * 1000:.1f}",
                     ]

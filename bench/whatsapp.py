@@ -39,6 +39,7 @@ from pathlib import Path
 import httpx
 
 from bench.cpu import process_cpu
+from bench.stats import percentile
 from config.settings import Settings
 from dengar.app import App
 from dengar.runner import Runner
@@ -48,18 +49,7 @@ from tests.fakes.whatsapp_api import (
     message_webhook,
     signed,
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, int(len(ordered) * q) - 1))]
+from tests.services import free_port
 
 
 async def whatsapp(
@@ -69,7 +59,7 @@ async def whatsapp(
     total = int(rate * seconds)
     async with FakeWhatsAppApi().running() as api:
         api.rate_per_second = throughput
-        port = _free_port()
+        port = free_port()
         config = {
             "database_url": f"sqlite:///{tmp / 'wa.db'}",
             "agencies": [{"code": "PUPR", "name": "Dinas PUPR"}],
@@ -175,13 +165,13 @@ async def whatsapp(
         ("posting rate achieved (msg/s)", f"{measured['rate']:.0f}"),
         (
             "post start behind schedule p99 (ms)",
-            f"{_pct(measured['late'], 0.99) * 1000:.0f}",
+            f"{percentile(measured['late'], 0.99) * 1000:.0f}",
         ),
         ("webhook non-200 answers or timeouts (30 s)", f"{failures}"),
         ("webhook answer p50 (ms)", f"{statistics.median(answers) * 1000:.1f}"),
         (
             "webhook answer p99 (ms)",
-            f"{_pct(answers, 0.99) * 1000:.1f}  (target <= 100)",
+            f"{percentile(answers, 0.99) * 1000:.1f}  (target <= 100)",
         ),
         ("webhook answer max (ms)", f"{max(answers) * 1000:.1f}"),
         ("citizens acknowledged", f"{len(acks)}"),
@@ -189,7 +179,7 @@ async def whatsapp(
         ("message -> ack p50 (s)", f"{statistics.median(acks):.3f}" if acks else "-"),
         (
             "message -> ack p95 (s)",
-            f"{_pct(acks, 0.95):.3f}  (target <= 1)" if acks else "-",
+            f"{percentile(acks, 0.95):.3f}  (target <= 1)" if acks else "-",
         ),
         ("wall time (s)", f"{wall:.1f}"),
         ("load average (1 min) at the end", f"{load:.2f} on {os.cpu_count()} cores"),

@@ -36,8 +36,12 @@ class ReplyWindow:
         """Whether ``who`` wrote since this process started."""
         return who in self._last
 
-    def is_open(self, who: str, now: float | None = None) -> bool:
-        """Whether a free-form answer to ``who`` is allowed now."""
-        last = self._last.get(who)
+    def is_open(
+        self, who: str, now: float | None = None, wrote_at: float | None = None
+    ) -> bool:
+        """Whether a free-form answer to ``who`` is allowed now, from what
+        this process saw and, when given, the time of the message the reply
+        answers (stored with the reply, so it survives a restart)."""
+        seen = [t for t in (self._last.get(who), wrote_at) if t is not None]
         current = time.time() if now is None else now
-        return last is not None and current - last < self.seconds
+        return bool(seen) and current - max(seen) < self.seconds

@@ -86,8 +86,8 @@ class MetaChannel(SpoolReader):
             settings.api_version,
             settings.page_access_token.get_secret_value(),
         )
-        # when each citizen last wrote; a restart forgets, and then the
-        # plain answer is tried first (Meta refuses it outside the window)
+        # when each citizen last wrote as this process saw it; a reply also
+        # brings the time of the message it answers (citizen_wrote_at)
         self._window = ReplyWindow()
         self._tagged = ReplyWindow(HUMAN_AGENT_SECONDS)
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from channels.meta_graph import channel_error
 from channels.meta_webhook import SpoolReader
+from channels.meta_window import ReplyWindow
 from channels.push_spool import SpooledBody
 from channels.whatsapp.graph import WINDOW_CLOSED, Download, GraphClient, GraphError
 from channels.whatsapp.media_retry import MediaRetries, PendingMedia
@@ -54,7 +55,6 @@ from contracts.records import (
 )
 
 log = logging.getLogger(__name__)
-WINDOW_SECONDS = 24 * 3600
 # the least gap between two messages to one citizen (Meta's pair limit)
 PACE_SECONDS = 1.0
 
@@ -78,7 +78,7 @@ class WhatsAppChannel(SpoolReader):
         )
         # when each citizen last wrote as this process saw it (newer than
         # what a queued reply knew), and when we last sent to them (pacing)
-        self._last_inbound: dict[str, float] = {}
+        self._window = ReplyWindow()
         self._last_sent: dict[str, float] = {}
         self._sent_to: dict[str, str] = {}  # wamid -> recipient
 
@@ -151,9 +151,7 @@ class WhatsAppChannel(SpoolReader):
             deliveries.extend(reports)
         for item in items:
             if item.reporter.chat_id:
-                seen = item.received_at.timestamp()
-                key = item.reporter.chat_id
-                self._last_inbound[key] = max(seen, self._last_inbound.get(key, 0.0))
+                self._window.saw(item.reporter.chat_id, item.received_at.timestamp())
         return FetchResult(
             items=items,
             cursor=cursor,
@@ -215,7 +213,7 @@ class WhatsAppChannel(SpoolReader):
         if resend:
             recipient = self._sent_to.get(status.message_id) or status.recipient
             if recipient:
-                self._last_inbound.pop(recipient, None)
+                self._window.close(recipient)
         detail = ""
         if status.status == "failed":
             codes = ", ".join(map(str, status.error_codes)) or "tanpa kode"
@@ -365,11 +363,10 @@ class WhatsAppChannel(SpoolReader):
     def _in_window(self, reply: OutgoingReply) -> bool:
         """Whether the citizen wrote within 24 hours: as stored with the
         reply (survives a restart), or seen since by this process."""
-        seen = [self._last_inbound.get(reply.recipient)]
-        if reply.citizen_wrote_at is not None:
-            seen.append(reply.citizen_wrote_at.timestamp())
-        last = max((t for t in seen if t is not None), default=None)
-        return last is not None and time.time() - last < WINDOW_SECONDS
+        wrote = reply.citizen_wrote_at
+        return self._window.is_open(
+            reply.recipient, wrote_at=wrote.timestamp() if wrote else None
+        )
 
     def _remember(self, wamid: str, recipient: str) -> None:
         # bounded: only the statuses of recent sends matter
