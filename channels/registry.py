@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from contracts.channel import Channel
-from contracts.registry import UnknownType, resolve
+from contracts.registry import resolve
 
 CHANNEL_TYPES: dict[str, str] = {
     "maildir": "channels.maildir:MaildirChannel",
@@ -18,8 +18,6 @@ CHANNEL_TYPES: dict[str, str] = {
     "meta": "channels.meta.channel:MetaChannel",
     "webform": "channels.webform.channel:WebformChannel",
 }
-
-UnknownChannelType = UnknownType
 
 
 def channel_class(type_name: str) -> type[Any]:

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 from rich.table import Table
 
-from channels.registry import UnknownChannelType, channel_class
+from channels.registry import channel_class
 from config.localtime import CLI_FORMAT, local_time
 from contracts.channel import FetchResult, ReplaysRaw
 from contracts.errors import NotReplayable
+from contracts.registry import UnknownType
 
 # the application and the database when a command runs: `dengar quarantine
 # --help` opens neither
@@ -56,7 +57,7 @@ def rebuild(app: App, row: QuarantineRow) -> FetchResult:
         raise NotReplayable(f"channel {row.channel!r} is not configured") from None
     try:
         channel = cast(ReplaysRaw, channel_class(settings.type))
-    except UnknownChannelType:
+    except UnknownType:
         raise NotReplayable(f"no replay for channel type {settings.type!r}") from None
     return channel.replay(settings, row.data, row.external_id, row.created_at)
 

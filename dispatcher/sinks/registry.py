@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from contracts.registry import UnknownType, resolve
+from contracts.registry import resolve
 from dispatcher.sinks.base import Sink, SinkContext
 
 SINK_TYPES: dict[str, str] = {
@@ -17,8 +17,6 @@ SINK_TYPES: dict[str, str] = {
     "redis": "dispatcher.sinks.redis:RedisSink",
     "http": "dispatcher.sinks.http:HttpSink",
 }
-
-UnknownSinkType = UnknownType
 
 
 def build_sink(agency: Any, context: SinkContext) -> Sink:
