@@ -22,7 +22,7 @@ A profile of the ``dengar serve`` process: set DENGAR_BENCH_PROFILE_SERVE
 to a file name (cProfile output).
 
     python -m bench.whatsapp [--rate 200] [--seconds 120] [--throughput 1000]
-                             [--no-telegram]
+                             [--poll-interval S] [--no-telegram]
 """
 
 from __future__ import annotations
@@ -41,11 +41,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
+import aiohttp
 
 from bench.cpu import process_cpu
 from bench.emulator_thread import measured
 from bench.stats import percentile
+from config.channel_settings import SESSION_MINUTES
 from config.settings import Settings
 from dengar.app import App
 from dengar.runner import Runner
@@ -59,7 +60,11 @@ from tests.services import free_port
 
 
 async def whatsapp(
-    rate: float, seconds: float, throughput: int, tmp: Path
+    rate: float,
+    seconds: float,
+    throughput: int,
+    tmp: Path,
+    poll_interval: float | None = None,
 ) -> tuple[list[tuple[str, str]], float]:
     """Run the WhatsApp load; returns the table rows and Dengar's CPU
     seconds per message."""
@@ -128,18 +133,21 @@ async def whatsapp(
         def done() -> bool:
             return load.poll() is not None
 
+        interval = poll_interval or settings.channel("wa").poll_interval
+
         async def process() -> None:
-            # the runner looks at the spool as ``dengar run`` would, but
-            # every 20 ms instead of every poll_interval; a poll of an empty
-            # spool (a transaction, a drain) is not counted per message
+            # the runner reads the spool as ``dengar run`` does: every
+            # poll_interval, all that waits (in batches of batch_size),
+            # then the outbox at once; a poll of an empty spool is not
+            # counted per message
             while True:
+                tick = time.monotonic()
                 if not runner_idle():
-                    await runner.poll("wa", max_batches=1)
+                    await runner.poll("wa")
                     await app.worker.drain_all()
                 elif done():
                     return
-                else:
-                    await asyncio.sleep(0.02)
+                await asyncio.sleep(max(0.0, interval - (time.monotonic() - tick)))
 
         def runner_idle() -> bool:
             spool = tmp / "spool" / "wa" / "new"
@@ -176,6 +184,7 @@ async def whatsapp(
     rows = [
         ("whatsapp messages posted", f"{total} at {rate:g}/s for {seconds:g} s"),
         ("number's throughput (msg/s)", f"{throughput}"),
+        ("runner reads the spool every (s)", f"{interval:g}"),
         ("posting rate achieved (msg/s)", f"{measured_load['rate']:.0f}"),
         (
             "post start behind schedule p99 (ms)",
@@ -189,7 +198,7 @@ async def whatsapp(
         ),
         ("webhook answer max (ms)", f"{max(answers) * 1000:.1f}"),
         ("citizens acknowledged", f"{len(acks)}"),
-        ("messages sent (ack + location request)", f"{len(api.sent)}"),
+        ("messages sent (acks, location requests)", f"{len(api.sent)}"),
         ("message -> ack p50 (s)", f"{statistics.median(acks):.3f}" if acks else "-"),
         (
             "message -> ack p95 (s)",
@@ -229,8 +238,12 @@ async def generate(url: str, rate: float, seconds: float, out: Path) -> None:
     # requests queued in one httpx pool cost it quadratic CPU and the
     # generator, not the server, became the bottleneck
     in_flight = asyncio.Semaphore(64)
-    limits = httpx.Limits(max_connections=64)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+    # aiohttp: the generator shares the machine with Dengar, and httpx's
+    # pool costs several times its CPU per request
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=64),
+        timeout=aiohttp.ClientTimeout(total=30),
+    ) as client:
 
         async def one(n: int, due: float) -> None:
             nonlocal failures
@@ -249,11 +262,17 @@ async def generate(url: str, rate: float, seconds: float, out: Path) -> None:
                 started = time.monotonic()
                 late.append(started - due)
                 try:
-                    response = await client.post(
-                        url, content=body, headers={"X-Hub-Signature-256": signature}
-                    )
-                    ok = response.status_code == 200
-                except httpx.HTTPError:
+                    async with client.post(
+                        url,
+                        data=body,
+                        headers={
+                            "X-Hub-Signature-256": signature,
+                            "Content-Type": "application/json",
+                        },
+                    ) as response:
+                        await response.read()
+                        ok = response.status == 200
+                except (aiohttp.ClientError, TimeoutError):
                     ok = False  # Meta would retry it later
                 answers.append(time.monotonic() - started)
             posted_at[_user(n)] = started
@@ -290,7 +309,11 @@ async def telegram(count: int, tmp: Path) -> tuple[list[tuple[str, str]], float]
 
     cpu: dict[str, float] = {}
     with contextlib.redirect_stdout(io.StringIO()):
-        await telegram_bench(count, count, 0, "interleaved", tmp / "tg.db", cpu=cpu)
+        # the same session rule as the WhatsApp channel's (a look-up of the
+        # chat's last case per message); one message per chat, a case each
+        await telegram_bench(
+            count, count, SESSION_MINUTES, "interleaved", tmp / "tg.db", cpu=cpu
+        )
     own = cpu["dengar"] / count
     rows = [
         ("telegram: Dengar CPU ms/message", f"{own * 1000:.2f}"),
@@ -310,6 +333,13 @@ def main(argv: list[str] | None = None) -> None:
     # 200 messages/s in is beyond the default tier (80/s, inbound counted):
     # such a number has Meta's upgrade to 1,000
     parser.add_argument("--throughput", type=int, default=1000)
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        default=None,
+        help="seconds between the runner's reads of the spool "
+        "(default: the channel's poll_interval)",
+    )
     parser.add_argument("--no-telegram", action="store_true")
     parser.add_argument("--generate", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -319,7 +349,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
-        rows, own = asyncio.run(whatsapp(args.rate, args.seconds, args.throughput, tmp))
+        rows, own = asyncio.run(
+            whatsapp(args.rate, args.seconds, args.throughput, tmp, args.poll_interval)
+        )
         if not args.no_telegram:
             more, telegram_own = asyncio.run(
                 telegram(int(args.rate * args.seconds), tmp)
