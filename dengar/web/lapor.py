@@ -322,6 +322,8 @@ def _render(
         if s.captcha == "altcha"
         else "",
         "map": s.map,
+        "mail": s.smtp is not None,
+        "whatsapp": state.choices.whatsapp,
         "today": datetime.now(zone(ctx.app.settings.timezone)).date().isoformat(),
     }
     response = ctx.templates.TemplateResponse(

@@ -209,6 +209,23 @@ def test_anonim_with_email_contact(make_form):
 
 def test_bad_contact_is_explained(make_form):
     _app, client = make_form()
+    sent = _send(client, kontak="email", email="warga@contoh")
+    assert sent.status_code == 400
+    assert "Tulis alamat e-mail yang benar" in sent.text
+    # without a WhatsApp channel the form offers no WhatsApp; a post that
+    # asks for it anyway (a page rendered before it was switched off) is told
+    sent = _send(client, kontak="whatsapp", whatsapp="0812 3456 7890")
+    assert sent.status_code == 400
+    assert "Kabar melalui WhatsApp belum tersedia" in sent.text
+
+
+def test_bad_whatsapp_number_is_explained(make_form, tmp_path):
+    wa = (
+        "  - {name: wa, type: whatsapp, phone_number_id: '1065', access_token: t,"
+        f" app_secret: s, verify_token: v, spool_directory: {tmp_path / 'wa'},"
+        " templates: {acknowledgement: {name: a}, status_update: {name: b}}}\n"
+    )
+    _app, client = make_form(whatsapp_channel="wa", more_channels=wa)
     sent = _send(client, kontak="whatsapp", whatsapp="12345")
     assert sent.status_code == 400
     assert "Tulis nomor WhatsApp yang benar" in sent.text
