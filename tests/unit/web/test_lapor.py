@@ -304,3 +304,34 @@ def test_body_without_length_is_cut_at_the_cap(make_form):
     )
     assert sent.status_code == 413
     assert "Kiriman terlalu besar" in sent.text
+
+
+def test_incident_date_shown_to_staff_and_on_the_tracking_page(make_form):
+    from dengar.web.auth import add_user
+    from tests.unit.web.conftest import PASSWORD, login
+
+    app, client = make_form()
+    number = NUMBER.search(_send(client, tanggal="2026-11-07").text).group(1)
+    secret = NUMBER.search(
+        _send(client, tanggal="2026-11-08", kerahasiaan="rahasia").text
+    ).group(1)
+    _run(app)
+    tracked = client.get(f"/lacak?no={number}").text
+    assert "Tanggal kejadian" in tracked
+    assert "7 November 2026" in tracked
+    # a rahasia case shows only its statuses
+    assert "8 November 2026" not in client.get(f"/lacak?no={secret}").text
+    with app.sessions() as session:
+        add_user(session, "budi", PASSWORD, "staff")
+        session.commit()
+    login(client, "budi")
+    page = client.get(f"/kasus/{number}").text
+    assert re.search(r'id="incident-date">7 November 2026<', page)
+
+
+def test_long_date_reads_as_indonesians_write_it():
+    from config.localtime import long_date
+
+    assert long_date("2026-12-07") == "7 Desember 2026"
+    assert long_date("2027-01-31") == "31 Januari 2027"
+    assert long_date(None) == "-"
