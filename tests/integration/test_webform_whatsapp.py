@@ -22,6 +22,7 @@ from storage.tables import ComplaintRow, OutboxRow
 from tests.fakes.whatsapp_api import (
     FakeWhatsAppApi,
     channel_settings,
+    message_webhook,
     signed,
     status_webhook,
 )
@@ -62,6 +63,16 @@ def settings_for(
         whatsapp_channel="wa",
         more_channels=f"  - {json.dumps(whatsapp)}\n",
     )
+
+
+def push(client: TestClient, payload: dict) -> int:
+    """Meta's signed POST to the WhatsApp channel's webhook."""
+    body, signature = signed(payload)
+    return client.post(
+        "/webhooks/whatsapp/wa",
+        content=body,
+        headers={"X-Hub-Signature-256": signature, "Content-Type": "application/json"},
+    ).status_code
 
 
 def template_of(message: dict) -> tuple[str, list[str]]:
@@ -109,19 +120,31 @@ async def test_whatsapp_number_gets_acknowledgement_and_status_templates(
 
         # Meta reports the template reached the phone, through the
         # WhatsApp channel's webhook: the form's reply row learns it
-        body, signature = signed(status_webhook(ack["id"], "delivered"))
-        answer = client.post(
-            "/webhooks/whatsapp/wa",
-            content=body,
-            headers={
-                "X-Hub-Signature-256": signature,
-                "Content-Type": "application/json",
-            },
-        )
-        assert answer.status_code == 200
+        assert push(client, status_webhook(ack["id"], "delivered")) == 200
         app = await run_once(settings)
         (row,) = form_replies(app)
         assert row.remote_status == "delivered"
+
+        # the citizen answers the template (quoting it): the answer joins
+        # the form's case rather than opening a WhatsApp case
+        answer = message_webhook(
+            {
+                "id": "wamid.JAWAB1",
+                "type": "text",
+                "text": {"body": "Lubangnya sekarang makin lebar, mohon segera."},
+                "context": {"id": ack["id"]},
+            }
+        )
+        assert push(client, answer) == 200
+        app = await run_once(settings)
+        with app.sessions() as session:
+            case = session.exec(
+                select(ComplaintRow).where(ComplaintRow.tracking_no == number)
+            ).one()
+            reply = session.exec(
+                select(ComplaintRow).where(ComplaintRow.channel == "wa")
+            ).one()
+        assert reply.follow_up_of_id == case.id
 
         # the agency starts work: the citizen gets the status template
         with app.sessions() as session:
