@@ -1,6 +1,13 @@
 """The catch-up read of the Graph API: comments on the newest posts and
-media and the newest direct messages, for what the webhooks missed (Meta
-drops deliveries after repeated failures).
+media (Instagram replies too), the newest media the Instagram account is
+tagged in (its @mentions), and the newest direct messages, for what the
+webhooks missed (Meta drops deliveries after repeated failures).
+
+A tagged media becomes the item a ``mentions`` webhook makes of a caption
+@mention of that media (``ig:mention:<media id>``), so either way it is one
+record. Comment @mentions on other accounts' media cannot be listed by the
+Graph API (``mentioned_comment`` needs the id a webhook brings): only the
+webhook finds them.
 
 Cursor: JSON ``{"since": <epoch seconds>, "at_since": [external ids read
 at that second], "polled_at": <epoch seconds>}``. An item is new when it is
@@ -19,13 +26,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from channels.meta.graph import MetaGraph
-from channels.meta.items import comment_item, dm_item
+from channels.meta.items import MentionRef, comment_item, dm_item, mention_item
 from channels.meta_json import iso_time, text_of
 from contracts.errors import FatalChannelError
 from contracts.records import InboundMessage
 
 # how far back the very first catch-up reads
 FIRST_LOOKBACK = 2 * 24 * 3600
+# the newest tagged media read each time (one page; older ones were read)
+TAGGED_PAGE = 50
 
 
 @dataclass(slots=True)
@@ -133,6 +142,11 @@ async def _everything(
                 got = _comment(accounts.channel, platform, account, post_id, comment)
                 if got is not None:
                     found.append(got)
+        if platform == "ig":
+            for media in await graph.tagged_media(account, TAGGED_PAGE):
+                tagged = _tagged(accounts.channel, account, media)
+                if tagged is not None:
+                    found.append(tagged)
         # Instagram messages of a Page-linked account are read through the Page
         sender = accounts.page_id or account
         for message in await graph.conversation_messages(sender, platform):
@@ -143,17 +157,25 @@ async def _everything(
 
 
 def graph_raw(
-    platform: str, account: str, post_id: str | None, data: dict[str, Any]
+    platform: str,
+    account: str,
+    post_id: str | None,
+    data: dict[str, Any],
+    kind: str | None = None,
 ) -> bytes:
     """The raw bytes of a caught-up item: what the Graph API sent (``data``)
-    with what the request said about it, so that a replay rebuilds it."""
-    envelope = {
+    with what the request said about it, so that a replay rebuilds it
+    (``kind``: ``tagged`` for a media of ``/tags``; else a comment when
+    there is a ``post_id``, a message when not)."""
+    envelope: dict[str, Any] = {
         "source": "graph",
         "platform": platform,
         "account": account,
         "post_id": post_id,
         "data": data,
     }
+    if kind:
+        envelope["kind"] = kind
     return json.dumps(envelope, ensure_ascii=False, sort_keys=True).encode()
 
 
@@ -165,7 +187,9 @@ def rebuild(channel: str, envelope: dict[str, Any]) -> InboundMessage | None:
     if not isinstance(data, dict) or platform not in ("fb", "ig"):
         return None
     post_id = envelope.get("post_id")
-    if isinstance(post_id, str):
+    if envelope.get("kind") == "tagged":
+        got = _tagged(channel, account, data)
+    elif isinstance(post_id, str):
         got = _comment(channel, platform, account, post_id, data)
     else:
         got = _message(channel, platform, set(account.split(",")), data)
@@ -199,6 +223,26 @@ def _comment(
         raw=graph_raw(platform, account, post_id, comment),
         source="catch_up",
     )
+    return created.timestamp(), item
+
+
+def _tagged(
+    channel: str, account: str, media: dict[str, Any]
+) -> tuple[float, InboundMessage] | None:
+    """A media the account is tagged in, as the item of a caption @mention."""
+    media_id = text_of(media.get("id"))
+    created = iso_time(media.get("timestamp"))
+    if not media_id or created is None:
+        return None
+    ref = MentionRef(
+        account_id=account,
+        media_id=media_id,
+        comment_id=None,
+        received_at=created,
+        raw=b"{}",
+    )
+    raw = graph_raw("ig", account, None, media, kind="tagged")
+    item = mention_item(channel, ref, media, raw=raw, source="catch_up")
     return created.timestamp(), item
 
 

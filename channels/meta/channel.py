@@ -31,6 +31,7 @@ from channels.meta.graph import (
     MetaGraph,
 )
 from channels.meta.payload import (
+    WEBHOOK_SENT,
     Converted,
     MentionRef,
     account_ids,
@@ -145,7 +146,10 @@ class MetaChannel(SpoolReader):
         except GraphError as exc:
             # leave the bodies in the spool: the whole batch comes again
             raise _fetch_error(exc) from None
-        unique = {i.external_id: i for i in items}
+        unique: dict[str, InboundMessage] = {}
+        for item in items:
+            first = unique.get(item.external_id)
+            unique[item.external_id] = item if first is None else _merged(first, item)
         for item in unique.values():
             if item.reporter.chat_id:
                 self._window.saw(item.reporter.chat_id, item.received_at.timestamp())
@@ -348,6 +352,19 @@ class MetaChannel(SpoolReader):
             new_id = await self._graph.public_reply(platform, ref, text)
         # a citizen's answer to our reply threads into the case
         return f"meta:{account}:{new_id}"
+
+
+def _merged(first: InboundMessage, again: InboundMessage) -> InboundMessage:
+    """One item of the same event found twice in a batch (a webhook and the
+    catch-up): the first, the webhook's, which has the event's files; with
+    the catch-up's time when the webhook had none of its own (an Instagram
+    comment: only when Meta sent it)."""
+    if first.metadata.get("time_of") != WEBHOOK_SENT or (
+        again.metadata.get("time_of") == WEBHOOK_SENT
+    ):
+        return first
+    metadata = {k: v for k, v in first.metadata.items() if k != "time_of"}
+    return replace(first, received_at=again.received_at, metadata=metadata)
 
 
 def _content_type(kind: str) -> str:

@@ -7,7 +7,9 @@ with ``recipient.comment_id``; a public reply is ``POST /<comment>/comments``
 (Page) or ``POST /<comment>/replies`` (Instagram); a mention is answered
 with ``POST /<ig account>/mentions``; a direct message is
 ``POST /<page>/messages`` with ``recipient.id``. The catch-up reads the
-newest posts' and media's comments and the conversations.
+newest posts' and media's comments (on Instagram with their replies, which
+the media's comments edge leaves out), the media the Instagram account is
+tagged in, and the conversations.
 """
 
 from __future__ import annotations
@@ -33,6 +35,13 @@ PERMISSION = 200
 GONE_SUBCODE = 33
 _FB_COMMENT_FIELDS = "id,message,from,created_time,parent{id}"
 _IG_COMMENT_FIELDS = "id,text,timestamp,username,from,parent_id"
+# the first replies come with their comment (one call per media); a comment
+# with more is read on through GET /<comment>/replies
+INLINE_REPLIES = 50
+_IG_WITH_REPLIES = (
+    f"{_IG_COMMENT_FIELDS},replies.limit({INLINE_REPLIES}){{{_IG_COMMENT_FIELDS}}}"
+)
+_TAGGED_FIELDS = "id,caption,timestamp,username,permalink"
 _MESSAGE_FIELDS = "id,message,from,created_time"
 
 
@@ -158,15 +167,49 @@ class MetaGraph:
         return _data(answer)
 
     async def comments(self, platform: str, object_id: str) -> list[dict[str, Any]]:
-        """Every comment on a post or media, following the pages."""
+        """Every comment on a post or media, following the pages; on
+        Instagram also every reply (after its comment)."""
         params: dict[str, Any] = {"limit": 100}
         if platform == "fb":
+            # the stream filter lists replies beside the top-level comments
             params.update(
                 fields=_FB_COMMENT_FIELDS, filter="stream", order="chronological"
             )
-        else:
-            params["fields"] = _IG_COMMENT_FIELDS
-        return await self._all(f"{object_id}/comments", params)
+            return await self._all(f"{object_id}/comments", params)
+        params["fields"] = _IG_WITH_REPLIES
+        found: list[dict[str, Any]] = []
+        for comment in await self._all(f"{object_id}/comments", params):
+            replies = comment.pop("replies", None)
+            found.append(comment)
+            found.extend(await self._replies(comment, replies))
+        return found
+
+    async def _replies(
+        self, comment: dict[str, Any], inline: object
+    ) -> list[dict[str, Any]]:
+        """The replies to an Instagram comment: those that came inline, and
+        when Meta paged them, the rest through ``GET /<comment>/replies``."""
+        if not isinstance(inline, dict):
+            return []  # no replies (Meta leaves an empty edge out)
+        found = _data(inline)
+        after = _next_after(inline)
+        comment_id = comment.get("id")
+        if after and isinstance(comment_id, str):
+            found.extend(
+                await self._all(
+                    f"{comment_id}/replies",
+                    {"fields": _IG_COMMENT_FIELDS, "limit": 100, "after": after},
+                )
+            )
+        return found
+
+    async def tagged_media(self, account: str, limit: int) -> list[dict[str, Any]]:
+        """Other accounts' newest media the Instagram account is tagged in
+        (``GET /<ig user>/tags``): what the catch-up finds of @mentions."""
+        answer = await self._call(
+            "GET", f"{account}/tags", params={"fields": _TAGGED_FIELDS, "limit": limit}
+        )
+        return _data(answer)
 
     async def conversation_messages(
         self, account: str, platform: str
@@ -193,8 +236,8 @@ class MetaGraph:
         answer = await self._call("GET", path, params=params)
         for _page in range(50):  # a bound: a post has no more than 5,000 here
             found.extend(_data(answer))
-            after = ((answer.get("paging") or {}).get("cursors") or {}).get("after")
-            if not after or not (answer.get("paging") or {}).get("next"):
+            after = _next_after(answer)
+            if not after:
                 break
             answer = await self._call("GET", path, params={**params, "after": after})
         return found
@@ -207,6 +250,16 @@ class MetaGraph:
 def _data(answer: dict[str, Any]) -> list[dict[str, Any]]:
     data = answer.get("data")
     return [d for d in data if isinstance(d, dict)] if isinstance(data, list) else []
+
+
+def _next_after(answer: dict[str, Any]) -> str | None:
+    """The cursor of the next page, when Meta says there is one."""
+    paging = answer.get("paging")
+    if not isinstance(paging, dict) or not paging.get("next"):
+        return None
+    cursors = paging.get("cursors")
+    after = cursors.get("after") if isinstance(cursors, dict) else None
+    return after if isinstance(after, str) and after else None
 
 
 def _id_of(answer: dict[str, Any], key: str) -> str:

@@ -109,14 +109,26 @@ def comment_item(
 
 
 def mention_item(
-    channel: str, ref: MentionRef, found: Mapping[str, Any]
+    channel: str,
+    ref: MentionRef,
+    found: Mapping[str, Any],
+    *,
+    raw: bytes | None = None,
+    source: str = "mention",
 ) -> InboundMessage:
     """An @mention of the Instagram account as a post for triage: ``found``
     is the comment or caption the Graph API gave for it. The raw bytes keep
-    both the webhook's ids and that answer."""
+    both the webhook's ids (with the time Meta sent them) and that answer,
+    unless ``raw`` (the catch-up's) is given."""
     object_id = ref.comment_id or ref.media_id
     text = found.get("text") if ref.comment_id else found.get("caption")
-    raw = {"webhook": json.loads(ref.raw), "graph": dict(found)}
+    if raw is None:
+        stored = {
+            "webhook": json.loads(ref.raw),
+            "graph": dict(found),
+            "time": int(ref.received_at.timestamp()),
+        }
+        raw = raw_json(stored)
     item = comment_item(
         channel=channel,
         platform="ig",
@@ -129,8 +141,8 @@ def mention_item(
         parent_id=None,
         post_id=ref.media_id,
         created=iso_time(found.get("timestamp")) or ref.received_at,
-        raw=raw_json(raw),
-        source="mention",
+        raw=raw,
+        source=source,
     )
     metadata = {
         **item.metadata,

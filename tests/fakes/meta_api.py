@@ -17,6 +17,12 @@ Instagram Platform webhook examples and comment moderation):
 - Instagram comment value ``{"id", "from": {"id", "username"}, "text",
   "media": {"id", "media_product_type"}, "parent_id"}``; mention value
   ``{"media_id", "comment_id"}``;
+- ``GET /<media>/comments`` (Instagram: top-level comments only, each
+  with ``replies{...}`` when the fields ask for it: ``{"data", "paging"}``),
+  ``GET /<ig comment>/replies``, ``GET /<ig user>/tags`` (media the
+  account is tagged in, newest first), ``GET /<ig user>?fields=
+  mentioned_media.media_id(<id>){...}`` / ``mentioned_comment.comment_id``;
+  lists are ``{"data": [...], "paging": {"cursors": {"after"}, "next"}}``;
 - ``POST /<page>/messages`` answers ``{"recipient_id", "message_id"}``;
   ``POST /<comment>/comments`` and ``/replies`` answer ``{"id"}``;
 - errors ``{"error": {"message", "type", "code", "error_subcode",
@@ -33,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -68,6 +75,18 @@ class _Comment:
     text: str
     created: float
     parent_id: str | None = None
+    replies: list[_Comment] = field(default_factory=list)
+
+
+@dataclass
+class _Tagged:
+    """Another account's media the Instagram account is tagged (and
+    @mentioned) in."""
+
+    media_id: str
+    caption: str
+    username: str
+    created: float
 
 
 @dataclass
@@ -87,6 +106,7 @@ class FakeMetaApi:
         self.comments: dict[str, _Comment] = {}
         self.last_message: dict[str, float] = {}  # person id -> their last DM
         self.conversation: list[dict[str, Any]] = []  # messages, newest first
+        self.tagged: list[_Tagged] = []  # newest first
         self.files: dict[str, bytes] = {}
         self.sent: list[dict[str, Any]] = []  # every accepted POST body
         self.private_replied: set[str] = set()
@@ -133,11 +153,31 @@ class FakeMetaApi:
             parent_id,
         )
         self.comments[comment_id] = comment
+        parent = self.comments.get(parent_id or "")
+        if platform == "ig" and parent is not None:
+            # Instagram lists a reply under its comment, not on the media
+            parent.replies.append(comment)
+            return comment_id
         for posts in self.posts.values():
             for post in posts:
                 if post.post_id == post_id:
                     post.comments.append(comment)
         return comment_id
+
+    def tag_account(
+        self,
+        caption: str,
+        *,
+        username: str = "warga_kotabaru",
+        created: float | None = None,
+    ) -> str:
+        """Another account's media that tags and @mentions ours; readable
+        through ``/<ig user>/tags`` and ``mentioned_media``."""
+        media_id = self.new_id()
+        self.tagged.insert(
+            0, _Tagged(media_id, caption, username, created or time.time())
+        )
+        return media_id
 
     def person_wrote(
         self, person: str, text: str = "", at: float | None = None, mid: str = ""
@@ -234,13 +274,29 @@ class FakeMetaApi:
                 "media": {"id": comment.post_id},
             }
         else:
-            found = {
-                "id": wanted,
-                "caption": "@pemkabkotabaru jalan berlubang di depan pasar",
-                "timestamp": graph_time(time.time()),
-                "username": "warga_kotabaru",
-            }
+            tagged = next((t for t in self.tagged if t.media_id == wanted), None)
+            found = (
+                self._tagged_json(tagged)
+                if tagged is not None
+                else {
+                    "id": wanted,
+                    "caption": "@pemkabkotabaru jalan berlubang di depan pasar",
+                    "timestamp": graph_time(time.time()),
+                    "username": "warga_kotabaru",
+                }
+            )
         return web.json_response({kind: found, "id": IG_ID})
+
+    @staticmethod
+    def _tagged_json(tagged: _Tagged) -> dict[str, Any]:
+        return {
+            "id": tagged.media_id,
+            "caption": tagged.caption,
+            "timestamp": graph_time(tagged.created),
+            "username": tagged.username,
+            "media_type": "IMAGE",
+            "permalink": f"https://www.instagram.com/p/{tagged.media_id}/",
+        }
 
     async def _edge(self, request: web.Request) -> web.Response:
         if (refused := self._refused(request, "read")) is not None:
@@ -254,8 +310,18 @@ class FakeMetaApi:
                 for p in self.posts[node][:limit]
             ]
             return web.json_response({"data": data})
+        after = request.query.get("after")
+        fields = request.query.get("fields", "")
         if edge == "comments":
-            return self._comments(node, limit, request.query.get("after"))
+            return self._comments(node, limit, after, fields)
+        if edge == "replies":
+            parent = self.comments.get(node)
+            if parent is None or parent.platform != "ig":
+                return graph_error(100, "Object does not exist", error_subcode=33)
+            return self._page(parent.replies, limit, after, fields)
+        if edge == "tags" and node == IG_ID:
+            tagged = [self._tagged_json(t) for t in self.tagged]
+            return web.json_response(_paged(tagged, limit, after))
         if edge == "conversations":
             if request.query.get("platform") == "instagram":
                 return web.json_response({"data": []})
@@ -269,20 +335,30 @@ class FakeMetaApi:
             )
         return graph_error(100, f"Unknown path components: /{edge}")
 
-    def _comments(self, node: str, limit: int, after: str | None) -> web.Response:
+    def _comments(
+        self, node: str, limit: int, after: str | None, fields: str
+    ) -> web.Response:
         posts = [p for ps in self.posts.values() for p in ps if p.post_id == node]
         if not posts:
             return graph_error(100, "Object does not exist", error_subcode=33)
-        comments = posts[0].comments
-        start = int(after or 0)
-        page = comments[start : start + limit]
-        body: dict[str, Any] = {"data": [self._comment_json(c) for c in page]}
-        if start + limit < len(comments):
-            body["paging"] = {
-                "cursors": {"after": str(start + limit)},
-                "next": "https://graph.facebook.com/next",
-            }
-        return web.json_response(body)
+        return self._page(posts[0].comments, limit, after, fields)
+
+    def _page(
+        self, comments: list[_Comment], limit: int, after: str | None, fields: str
+    ) -> web.Response:
+        # ``replies.limit(n){...}`` in the fields: each comment's first n
+        # replies inline, as Graph API field expansion gives them
+        expand = re.search(r"(?:^|,)replies(?:\.limit\((\d+)\))?\{", fields)
+        found = []
+        for comment in comments:
+            shown = self._comment_json(comment)
+            if expand and comment.replies:
+                inline = int(expand.group(1) or 25)
+                shown["replies"] = _paged(
+                    [self._comment_json(r) for r in comment.replies], inline, None
+                )
+            found.append(shown)
+        return web.json_response(_paged(found, limit, after))
 
     @staticmethod
     def _comment_json(comment: _Comment) -> dict[str, Any]:
@@ -380,6 +456,18 @@ class FakeMetaApi:
         body = await request.json()
         self.sent.append({"mention": True, **body})
         return web.json_response({"id": self.new_id()})
+
+
+def _paged(data: list[dict[str, Any]], limit: int, after: str | None) -> dict[str, Any]:
+    """One page of a Graph API list, with the cursor of the next."""
+    start = int(after or 0)
+    body: dict[str, Any] = {"data": data[start : start + limit]}
+    if start + limit < len(data):
+        body["paging"] = {
+            "cursors": {"before": str(start), "after": str(start + limit)},
+            "next": "https://graph.facebook.com/next",
+        }
+    return body
 
 
 # ---------------------------------------------------------------- webhooks

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,8 @@ from tests.fakes.meta_api import (
     VERIFY_TOKEN,
     FakeMetaApi,
     channel_settings,
+    ig_comment_webhook,
+    ig_mention_webhook,
     messaging_webhook,
     page_feed_webhook,
     signed,
@@ -69,11 +73,12 @@ def post(client: TestClient, payload: dict[str, Any]) -> tuple[int, str]:
     return response.status_code, response.text
 
 
-def rows(app: App, kind: str = "case") -> list[ComplaintRow]:
+def rows(app: App, kind: str | None = "case") -> list[ComplaintRow]:
     with app.sessions() as session:
-        return list(
-            session.exec(select(ComplaintRow).where(ComplaintRow.kind == kind)).all()
-        )
+        query = select(ComplaintRow)
+        if kind is not None:
+            query = query.where(ComplaintRow.kind == kind)
+        return list(session.exec(query).all())
 
 
 def accept_by_cli(app: App, tracking_no: str, *args: str) -> Any:
@@ -279,6 +284,51 @@ async def test_bad_posts_are_refused_or_kept(api: FakeMetaApi, tmp_path: Path) -
             [kept] = session.exec(select(QuarantineRow)).all()
         assert "'ratings' is not read" in kept.reason
         assert json.loads(kept.data)["entry"][0]["id"] == PAGE_ID
+    finally:
+        client.close()
+        web_app.engine.dispose()
+
+
+async def test_missed_instagram_reply_and_mention_become_one_case_each(
+    api: FakeMetaApi, tmp_path: Path
+) -> None:
+    settings = settings_for(api, tmp_path, catch_up_interval=0.001)
+    media = api.add_post("ig")
+    top = api.add_comment(media, "Lampu jalan mati", platform="ig", author_id="7002")
+    web_app = App.open(settings)
+    client = TestClient(create_app(web_app))
+    try:
+        # the comment came by webhook; its reply and a mention never did
+        assert post(client, ig_comment_webhook(top, "Lampu jalan mati"))[0] == 200
+        written = time.time() - 3 * 3600
+        reply = api.add_comment(
+            media,
+            "Di gang kami juga, sudah seminggu",
+            platform="ig",
+            author_id="7005",
+            author="rudi",
+            parent_id=top,
+            created=written,
+        )
+        tagged = api.tag_account("@pemkabkotabaru jembatan Desa Sigam retak")
+        app = await run_once(settings)
+        texts = sorted(row.clean_text for row in rows(app, kind=None))
+        assert texts == [
+            "@pemkabkotabaru jembatan Desa Sigam retak",
+            "Di gang kami juga, sudah seminggu",
+            "Lampu jalan mati",
+        ]
+        assert {row.status for row in rows(app)} == {"triage"}
+        [late_reply] = [r for r in rows(app) if "seminggu" in (r.clean_text or "")]
+        stored_at = late_reply.received_at.replace(tzinfo=UTC)  # SQLite: naive UTC
+        assert stored_at.timestamp() == int(written)
+
+        # the webhooks Meta retried at last, and the next polls: nothing new
+        assert post(client, ig_comment_webhook(reply, "Di gang kami juga"))[0] == 200
+        assert post(client, ig_mention_webhook(tagged))[0] == 200
+        await run_once(settings)
+        app = await run_once(settings)
+        assert len(rows(app, kind=None)) == 3
     finally:
         client.close()
         web_app.engine.dispose()
