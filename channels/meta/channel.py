@@ -265,7 +265,9 @@ class MetaChannel(SpoolReader):
           comment, with the reply's text;
         - ``private:fb-post:<post id>``: the same for a visitor's post;
         - ``public:<fb|fb-post|ig>:<id>`` or ``public:ig-mention:<media>/<c>``:
-          a public reply carrying the tracking number only.
+          a public reply carrying the tracking number only; never to
+          ``ig-tagged:<media>`` (the account is only tagged in the photo:
+          Meta allows no comment there, see ``tagged_refusal``).
 
         Anything else (a comment author's name) cannot be answered: status
         updates are never posted under a public comment."""
@@ -275,6 +277,12 @@ class MetaChannel(SpoolReader):
                 return await self._direct(reply.recipient, target, reply)
             if mode == "private":
                 platform, _, object_id = target.partition(":")
+                if platform in ("ig-mention", "ig-tagged"):
+                    # private replies are for comments on our own media only
+                    raise RecipientUnreachable(
+                        f"Meta allows no private reply to Instagram {object_id}: "
+                        "it is a mention or a tag, not a comment on our media"
+                    )
                 mid = await self._graph.private_reply(
                     self._sender, object_id, reply.text, post=platform == "fb-post"
                 )
@@ -337,12 +345,21 @@ class MetaChannel(SpoolReader):
     async def _public(self, target: str, tracking_no: str | None) -> str:
         text = public_reply_text(tracking_no, None)
         platform, _, ref = target.partition(":")
+        if platform == "ig-tagged":
+            raise RecipientUnreachable(tagged_refusal(ref, None))
         if platform == "ig-mention":
             media_id, _, comment_id = ref.partition("/")
             account = self.settings.instagram_account_id or ""
-            new_id = await self._graph.mention_reply(
-                account, media_id, comment_id or None, text
-            )
+            try:
+                new_id = await self._graph.mention_reply(
+                    account, media_id, comment_id or None, text
+                )
+            except GraphError as exc:
+                if not _comment_refused(exc):
+                    raise
+                # an older record of a photo the account is only tagged in,
+                # or comments turned off there: retrying changes nothing
+                raise RecipientUnreachable(tagged_refusal(media_id, exc)) from None
         else:
             account = (
                 self.settings.instagram_account_id
@@ -365,6 +382,31 @@ def _merged(first: InboundMessage, again: InboundMessage) -> InboundMessage:
         return first
     metadata = {k: v for k, v in first.metadata.items() if k != "time_of"}
     return replace(first, received_at=again.received_at, metadata=metadata)
+
+
+def tagged_refusal(media_id: str, exc: GraphError | None) -> str:
+    """Why a public reply to an Instagram media we are mentioned or tagged
+    in cannot go (``dispatcher.wording`` says it in Indonesian for staff)."""
+    if exc is None:
+        return (
+            f"Instagram media {media_id} only tags the account: Meta allows no "
+            "reply there; answer the citizen in the Instagram app"
+        )
+    return (
+        f"Meta refused a comment on Instagram media {media_id} "
+        f"(code {exc.code}): the account is only tagged in it, comments are "
+        f"off, or the comment permission is missing ({exc}); answer the "
+        "citizen in the Instagram app"
+    )
+
+
+def _comment_refused(exc: GraphError) -> bool:
+    """Meta's documented "not allowed here" answers to a comment: 10
+    (permission denied for this action), 200 (permissions error), 100 with
+    subcode 33 (the object does not support this operation)."""
+    return exc.code in (OUTSIDE_WINDOW, PERMISSION) or (
+        exc.code == 100 and exc.subcode == GONE_SUBCODE
+    )
 
 
 def _content_type(kind: str) -> str:
