@@ -22,11 +22,14 @@ from datetime import datetime
 from pathlib import Path
 
 from channels.meta import catch_up
+from channels.meta.errors import (
+    comment_refused,
+    fetch_error,
+    reply_error,
+    tagged_refusal,
+)
 from channels.meta.graph import (
-    GONE_SUBCODE,
-    NOT_AVAILABLE,
     OUTSIDE_WINDOW,
-    PERMISSION,
     GraphError,
     MetaGraph,
 )
@@ -41,7 +44,6 @@ from channels.meta.payload import (
 )
 from channels.meta.replay import replay
 from channels.meta.webhook import own_accounts, spool_of
-from channels.meta_graph import channel_error
 from channels.meta_json import MalformedPayload
 from channels.meta_webhook import SpoolReader
 from channels.meta_window import ReplyWindow
@@ -50,7 +52,7 @@ from channels.whatsapp.replies import split
 from channels.x_posts import public_reply_text
 from config.channel_settings import MetaChannelSettings
 from contracts.channel import FetchResult
-from contracts.errors import FatalChannelError, RecipientUnreachable, ReplyRetriable
+from contracts.errors import RecipientUnreachable
 from contracts.records import (
     InboundAttachment,
     InboundMessage,
@@ -121,7 +123,7 @@ class MetaChannel(SpoolReader):
             for account in sorted(self.own):
                 await self._graph.node(account, "id")
         except GraphError as exc:
-            raise _fetch_error(exc) from None
+            raise fetch_error(exc) from None
 
     async def fetch(self, cursor: str | None, limit: int) -> FetchResult:
         """Items of the stored bodies (oldest first), then of the catch-up."""
@@ -145,7 +147,7 @@ class MetaChannel(SpoolReader):
                 items.extend(polled)
         except GraphError as exc:
             # leave the bodies in the spool: the whole batch comes again
-            raise _fetch_error(exc) from None
+            raise fetch_error(exc) from None
         unique: dict[str, InboundMessage] = {}
         for item in items:
             first = unique.get(item.external_id)
@@ -290,7 +292,7 @@ class MetaChannel(SpoolReader):
             if mode == "public":
                 return await self._public(target, reply.tracking_no)
         except GraphError as exc:
-            raise _reply_error(exc) from None
+            raise reply_error(exc) from None
         raise RecipientUnreachable(
             "a comment's author is answered once, in triage; later updates are "
             "not posted under a public comment"
@@ -355,7 +357,7 @@ class MetaChannel(SpoolReader):
                     account, media_id, comment_id or None, text
                 )
             except GraphError as exc:
-                if not _comment_refused(exc):
+                if not comment_refused(exc):
                     raise
                 # an older record of a photo the account is only tagged in,
                 # or comments turned off there: retrying changes nothing
@@ -384,56 +386,9 @@ def _merged(first: InboundMessage, again: InboundMessage) -> InboundMessage:
     return replace(first, received_at=again.received_at, metadata=metadata)
 
 
-def tagged_refusal(media_id: str, exc: GraphError | None) -> str:
-    """Why a public reply to an Instagram media we are mentioned or tagged
-    in cannot go (``dispatcher.wording`` says it in Indonesian for staff)."""
-    if exc is None:
-        return (
-            f"Instagram media {media_id} only tags the account: Meta allows no "
-            "reply there; answer the citizen in the Instagram app"
-        )
-    return (
-        f"Meta refused a comment on Instagram media {media_id} "
-        f"(code {exc.code}): the account is only tagged in it, comments are "
-        f"off, or the comment permission is missing ({exc}); answer the "
-        "citizen in the Instagram app"
-    )
-
-
-def _comment_refused(exc: GraphError) -> bool:
-    """Meta's documented "not allowed here" answers to a comment: 10
-    (permission denied for this action), 200 (permissions error), 100 with
-    subcode 33 (the object does not support this operation)."""
-    return exc.code in (OUTSIDE_WINDOW, PERMISSION) or (
-        exc.code == 100 and exc.subcode == GONE_SUBCODE
-    )
-
-
 def _content_type(kind: str) -> str:
     return {
         "image": "image/jpeg",
         "video": "video/mp4",
         "audio": "audio/mpeg",
     }.get(kind, "application/octet-stream")
-
-
-def _fetch_error(exc: GraphError) -> Exception:
-    if exc.code == PERMISSION:
-        return FatalChannelError(
-            f"Meta refused a permission the channel needs ({exc}); see docs/meta.md"
-        )
-    return channel_error("Meta", exc)
-
-
-def _reply_error(exc: GraphError) -> Exception:
-    if exc.code in (NOT_AVAILABLE, OUTSIDE_WINDOW) or (
-        exc.code == 100 and exc.subcode == GONE_SUBCODE
-    ):
-        return RecipientUnreachable(f"Meta: {exc}")
-    if exc.rate_limited:
-        return ReplyRetriable(f"Meta rate limit: {exc}", exc.retry_after or 60.0)
-    if exc.token_rejected:
-        return ReplyRetriable("Meta rejected the Page access token", 300)
-    if exc.code == PERMISSION:
-        return ReplyRetriable(f"Meta refused a permission: {exc}", 3600)
-    return ReplyRetriable(f"Meta: {exc}", exc.retry_after)
