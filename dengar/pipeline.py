@@ -445,7 +445,12 @@ class Pipeline:
         placed = case.location_lat is not None
         add_to_case(case, fields, edit=edit, region_of=self.region_finder)
         if not placed and self.deduper is not None and batch.new_cases is not None:
-            self.deduper.locate(case, batch.new_cases)
+            # the pin after the words: an unlinked case is decided again
+            link = self.deduper.locate(case, batch.new_cases)
+            if link is not None:
+                apply_link(case, link)
+                self._follow(session, case, link.target_id)
+                summary.linked += 1
         if thread.edit_of is not None and removed:
             note_removed(case, thread.edit_of, str(removed), batch)
         elif edit:
