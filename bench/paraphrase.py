@@ -51,6 +51,11 @@ BLIND = ROOT / "tests/fixtures/dedupe/paraphrase_blind.jsonl"
 # not the same day), written before the fixes it was then used to judge;
 # measured once before them (docs/dedupe.md gives both results)
 BLIND_2 = ROOT / "tests/fixtures/dedupe/paraphrase_blind_2.jsonl"
+# a third blind set (113 pairs, 44 kabupaten/kota; services beyond roads and
+# water: puskesmas, adminduk, schools, markets, bansos, stray animals, noise,
+# parking, fallen trees, bridges; chat, voice-note, e-mail, social styles),
+# written before any measurement and without reading the matching code
+BLIND_3 = ROOT / "tests/fixtures/dedupe/paraphrase_blind_3.jsonl"
 # pairs with the coordinates each report shared (``a_at``, ``b_at``:
 # latitude, longitude), most naming no place in their words
 COORDINATES = ROOT / "tests/fixtures/dedupe/paraphrase_coordinates.jsonl"
@@ -212,6 +217,7 @@ def main() -> None:
         ("outside tester (other regencies, dialect)", OUTSIDE, True),
         ("last outside look (other regencies)", BLIND, True),
         ("second blind set (six island groups)", BLIND_2, True),
+        ("third blind set (services, kabupaten, chat styles)", BLIND_3, True),
         ("coordinates, words only", COORDINATES, False),
         ("coordinates, with the distance", COORDINATES, True),
     ):

@@ -108,6 +108,35 @@ def comment_item(
     )
 
 
+def change_item(
+    *,
+    channel: str,
+    of: str,
+    verb: str,
+    external_id: str,
+    at: datetime,
+    raw: bytes,
+    text: str | None = None,
+    author_name: str | None = None,
+) -> InboundMessage:
+    """An edit (``edited``), removal (``remove``) or hiding (``hide``,
+    ``unhide``) of the stored comment ``of`` (its external id): kept as its
+    own record pointing at the comment (``edit_of``), never dropped.
+    Removals carry no text: the comment's words stay in the case."""
+    removed = None if verb == "edited" else {"remove": "deleted"}.get(verb, verb)
+    return InboundMessage(
+        channel=channel,
+        external_id=external_id,
+        received_at=at,
+        raw=raw,
+        raw_format="json",
+        text=text if verb == "edited" else None,
+        reporter=Reporter(name=author_name),
+        edit_of=of,
+        removed_at_source=removed,
+    )
+
+
 def mention_item(
     channel: str,
     ref: MentionRef,

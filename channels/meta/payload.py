@@ -25,6 +25,7 @@ from channels.meta.items import (
     MediaRef,
     MentionRef,
     Parsed,
+    change_item,
     comment_item,
     dm_item,
     id_of,
@@ -33,7 +34,7 @@ from channels.meta.items import (
 )
 from channels.meta.messaging import messaging_event
 from channels.meta_json import MalformedPayload, epoch_time, load_envelope, text_of
-from contracts.records import InboundMessage, Reporter
+from contracts.records import InboundMessage
 
 __all__ = [
     "OBJECTS",
@@ -232,22 +233,17 @@ def _change_of(
     created: datetime,
     raw: bytes,
 ) -> InboundMessage:
-    """An edit, removal or hiding of a stored comment: kept as its own
-    record pointing at the comment (``edit_of``), never dropped. Removals
-    carry no text: the comment's words stay in the case."""
-    stamp = int(created.timestamp())
-    text = text_of(value.get("message")) if verb == "edited" else None
-    removed = None if verb == "edited" else {"remove": "deleted"}.get(verb, verb)
-    return InboundMessage(
+    """A Page comment's edit, removal or hiding (``channels.meta.items.
+    change_item``)."""
+    return change_item(
         channel=channel,
-        external_id=f"{verb}:{base}:{stamp}",
-        received_at=created,
+        of=base,
+        verb=verb,
+        external_id=f"{verb}:{base}:{int(created.timestamp())}",
+        at=created,
         raw=raw,
-        raw_format="json",
-        text=text,
-        reporter=Reporter(name=text_of(sender.get("name"))),
-        edit_of=base,
-        removed_at_source=removed,
+        text=text_of(value.get("message")),
+        author_name=text_of(sender.get("name")),
     )
 
 

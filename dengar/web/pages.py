@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import col, select
 
 from dengar import audit
-from dengar.comment_replies import reply_modes
+from dengar.comment_replies import only_tagged, reply_modes
 from dengar.status_report import status_report
 from dengar.triage import model_suggestions, triage_queue
 from dengar.web import actions, ops
@@ -297,6 +297,7 @@ def triage_page(request: Request, ctx: Ctx, session: Db, user: StaffUser) -> Res
         agencies=ctx.app.settings.agencies,
         suggestions=lambda r: _suggestions(user, r),
         reply_modes=reply_modes,
+        only_tagged=only_tagged,
     )
 
 

@@ -28,7 +28,14 @@ Instagram Platform webhook examples and comment moderation):
 - errors ``{"error": {"message", "type", "code", "error_subcode",
   "fbtrace_id"}}``: 190 bad token (401), 10 with subcode 2018278 outside
   the messaging window, 551 person not available, 100 subcode 33 object
-  gone, 200 permission missing, 4 / 32 / 613 rate limits.
+  gone, 200 permission missing, 4 / 32 / 613 rate limits;
+- Instagram comments carry ``hidden`` (the account hid them); a deleted
+  comment is no longer listed (Instagram sends no webhook for either);
+- ``POST /<ig user>/mentions`` on a media the account is only tagged in
+  (no @mention in its caption) is refused: Meta's reference says
+  "commenting on photos in which you were tagged is not supported" without
+  naming the error, so the emulator answers code 10 (permission denied for
+  this action).
 
 Checked as Meta checks them: the bearer token; one private reply per
 comment and only within 7 days of it; direct messages only within 24 hours
@@ -57,6 +64,7 @@ APP_SECRET = "test-meta-app-secret-fedcba987654"
 VERIFY_TOKEN = "test-meta-verify-token"
 PAGE_ID = "104250918872231"
 IG_ID = "17841405822304914"
+IG_USERNAME = "pemkabkotabaru"
 DAY = 24 * 3600
 
 
@@ -76,6 +84,7 @@ class _Comment:
     created: float
     parent_id: str | None = None
     replies: list[_Comment] = field(default_factory=list)
+    hidden: bool = False
 
 
 @dataclass
@@ -164,6 +173,21 @@ class FakeMetaApi:
                     post.comments.append(comment)
         return comment_id
 
+    def hide_comment(self, comment_id: str, hidden: bool = True) -> None:
+        """The account hides (or shows again) an Instagram comment."""
+        self.comments[comment_id].hidden = hidden
+
+    def delete_comment(self, comment_id: str) -> None:
+        """The author or the account deletes a comment (and its replies)."""
+        comment = self.comments.pop(comment_id)
+        parent = self.comments.get(comment.parent_id or "")
+        if parent is not None and comment in parent.replies:
+            parent.replies.remove(comment)
+        for posts in self.posts.values():
+            for post in posts:
+                if comment in post.comments:
+                    post.comments.remove(comment)
+
     def tag_account(
         self,
         caption: str,
@@ -171,8 +195,9 @@ class FakeMetaApi:
         username: str = "warga_kotabaru",
         created: float | None = None,
     ) -> str:
-        """Another account's media that tags and @mentions ours; readable
-        through ``/<ig user>/tags`` and ``mentioned_media``."""
+        """Another account's media that tags ours (and @mentions it when the
+        caption says ``@pemkabkotabaru``); readable through
+        ``/<ig user>/tags`` and ``mentioned_media``."""
         media_id = self.new_id()
         self.tagged.insert(
             0, _Tagged(media_id, caption, username, created or time.time())
@@ -257,7 +282,10 @@ class FakeMetaApi:
                 f"Unsupported get request. Object with ID '{node}' does not exist",
                 error_subcode=33,
             )
-        return web.json_response({"id": node, "name": "Pemkab Kotabaru"})
+        found = {"id": node, "name": "Pemkab Kotabaru"}
+        if node == IG_ID and "username" in fields:
+            found["username"] = IG_USERNAME
+        return web.json_response(found)
 
     def _mentioned(self, fields: str) -> web.Response:
         kind, _, rest = fields.partition(".")
@@ -378,6 +406,7 @@ class FakeMetaApi:
             "timestamp": graph_time(comment.created),
             "username": comment.author,
             "from": {"id": comment.author_id, "username": comment.author},
+            "hidden": comment.hidden,
         }
         if comment.parent_id:
             found["parent_id"] = comment.parent_id
@@ -454,6 +483,11 @@ class FakeMetaApi:
         if (refused := self._refused(request, "comments")) is not None:
             return refused
         body = await request.json()
+        tagged = next((t for t in self.tagged if t.media_id == body["media_id"]), None)
+        if tagged is not None and f"@{IG_USERNAME}" not in tagged.caption.lower():
+            return graph_error(
+                10, "Application does not have permission for this action"
+            )
         self.sent.append({"mention": True, **body})
         return web.json_response({"id": self.new_id()})
 
