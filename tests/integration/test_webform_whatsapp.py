@@ -1,0 +1,190 @@
+"""A citizen who leaves a WhatsApp number on /lapor hears back there: the
+form's acknowledgement and a later status update reach the Graph API
+emulator as the WhatsApp channel's approved templates with the tracking
+number, and Meta's delivery statuses land on the form's reply rows."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from config.settings import Settings
+from contracts.records import CaseStatus
+from dengar.app import App
+from dengar.web.app import create_app
+from dispatcher.status import change_status
+from storage.tables import ComplaintRow, OutboxRow
+from tests.fakes.whatsapp_api import (
+    FakeWhatsAppApi,
+    channel_settings,
+    message_webhook,
+    signed,
+    status_webhook,
+)
+from tests.integration.runs import run_once
+from tests.unit.web.lapor_setup import fields, form_settings
+
+NUMBER = re.compile(r'id="tracking-no">([A-Z]+-[0-9A-Z]{4}-[0-9A-Z]{4})<')
+TEMPLATES = {
+    "acknowledgement": {"name": "pengaduan_diterima", "language": "id"},
+    "status_update": {"name": "status_pengaduan", "language": "id"},
+}
+
+
+@pytest.fixture
+async def api():
+    async with FakeWhatsAppApi().running() as fake:
+        fake.approve_template("pengaduan_diterima", "id")
+        fake.approve_template("status_pengaduan", "id")
+        yield fake
+
+
+def settings_for(
+    api: FakeWhatsAppApi, tmp_path: Path, whatsapp_enabled: bool = True
+) -> Settings:
+    inbox = tmp_path / "kosong"
+    for sub in ("new", "cur", "tmp"):
+        (inbox / sub).mkdir(parents=True, exist_ok=True)
+    whatsapp = channel_settings(
+        api.base_url,
+        str(tmp_path / "spool-wa"),
+        templates=TEMPLATES,
+        enabled=whatsapp_enabled,
+    )
+    return form_settings(
+        f"sqlite:///{tmp_path / 'dengar.db'}",
+        inbox,
+        tmp_path / "spool",
+        whatsapp_channel="wa",
+        more_channels=f"  - {json.dumps(whatsapp)}\n",
+    )
+
+
+def push(client: TestClient, payload: dict) -> int:
+    """Meta's signed POST to the WhatsApp channel's webhook."""
+    body, signature = signed(payload)
+    return client.post(
+        "/webhooks/whatsapp/wa",
+        content=body,
+        headers={"X-Hub-Signature-256": signature, "Content-Type": "application/json"},
+    ).status_code
+
+
+def template_of(message: dict) -> tuple[str, list[str]]:
+    """The template's name and its body parameters, as the citizen gets them."""
+    template = message["template"]
+    (body,) = template["components"]
+    return template["name"], [p["text"] for p in body["parameters"]]
+
+
+def form_replies(app: App) -> list[OutboxRow]:
+    with app.sessions() as session:
+        return list(
+            session.exec(
+                select(OutboxRow)
+                .where(OutboxRow.kind == "reply", OutboxRow.target == "formulir")
+                .order_by("id")
+            ).all()
+        )
+
+
+async def test_whatsapp_number_gets_acknowledgement_and_status_templates(
+    api: FakeWhatsAppApi, tmp_path: Path
+) -> None:
+    settings = settings_for(api, tmp_path)
+    web_app = App.open(settings)
+    client = TestClient(create_app(web_app), base_url="https://testserver")
+    try:
+        page = client.get("/lapor").text
+        assert "WhatsApp — tanda terima dan kabar perkembangan" in page
+        sent = client.post(
+            "/lapor", data=fields(page, kontak="whatsapp", whatsapp="0812-3456-7890")
+        )
+        shown = NUMBER.search(sent.text)
+        assert shown, "the confirmation shows the tracking number"
+        number = shown.group(1)
+
+        app = await run_once(settings)
+        (ack,) = api.sent
+        # the citizen never wrote to the number: only a template may go
+        assert ack["to"] == "6281234567890"
+        assert ack["type"] == "template"
+        assert template_of(ack) == ("pengaduan_diterima", [number])
+        (row,) = form_replies(app)
+        assert (row.status, row.remote_id) == ("delivered", f"wa:{ack['id']}")
+
+        # Meta reports the template reached the phone, through the
+        # WhatsApp channel's webhook: the form's reply row learns it
+        assert push(client, status_webhook(ack["id"], "delivered")) == 200
+        app = await run_once(settings)
+        (row,) = form_replies(app)
+        assert row.remote_status == "delivered"
+
+        # the citizen answers the template (quoting it): the answer joins
+        # the form's case rather than opening a WhatsApp case
+        answer = message_webhook(
+            {
+                "id": "wamid.JAWAB1",
+                "type": "text",
+                "text": {"body": "Lubangnya sekarang makin lebar, mohon segera."},
+                "context": {"id": ack["id"]},
+            }
+        )
+        assert push(client, answer) == 200
+        app = await run_once(settings)
+        with app.sessions() as session:
+            case = session.exec(
+                select(ComplaintRow).where(ComplaintRow.tracking_no == number)
+            ).one()
+            reply = session.exec(
+                select(ComplaintRow).where(ComplaintRow.channel == "wa")
+            ).one()
+        assert reply.follow_up_of_id == case.id
+
+        # the agency starts work: the citizen gets the status template
+        with app.sessions() as session:
+            case = session.exec(
+                select(ComplaintRow).where(ComplaintRow.tracking_no == number)
+            ).one()
+            change_status(
+                session,
+                case,
+                CaseStatus.IN_PROGRESS,
+                None,
+                "agency:PUPR",
+                lambda row, text: app.pipeline.notify(session, row, text),
+                message="Tim PUPR sudah ke lokasi",
+            )
+            session.commit()
+        await run_once(settings)
+        assert len(api.sent) == 2
+        update = api.sent[1]
+        assert update["to"] == "6281234567890"
+        assert template_of(update) == ("status_pengaduan", [number])
+    finally:
+        client.close()
+        web_app.engine.dispose()
+
+
+async def test_disabled_whatsapp_channel_is_not_offered(
+    api: FakeWhatsAppApi, tmp_path: Path
+) -> None:
+    settings = settings_for(api, tmp_path, whatsapp_enabled=False)
+    web_app = App.open(settings)
+    client = TestClient(create_app(web_app), base_url="https://testserver")
+    try:
+        page = client.get("/lapor").text
+        assert 'value="whatsapp"' not in page
+        refused = client.post(
+            "/lapor", data=fields(page, kontak="whatsapp", whatsapp="081234567890")
+        )
+        assert refused.status_code == 400
+        assert "Kabar melalui WhatsApp belum tersedia" in refused.text
+    finally:
+        client.close()
+        web_app.engine.dispose()
