@@ -451,4 +451,5 @@ def test_close_coordinates_override_a_street_read_from_a_common_word():
     assert not dp.linked(dp.components(a, b))
     assert dp.linked(dp.components(a, b, km_apart=0.05))
     z, shared = dp.logit(a, b, km_apart=0.05)
-    assert shared and dp.probability(z) >= dp.THRESHOLD
+    assert shared
+    assert dp.probability(z) >= dp.THRESHOLD
