@@ -36,6 +36,7 @@ from dengar.web.deps import Csrf, Ctx, Db, StaffUser, User, WebContext, safe_nex
 from dengar.web.files import attachment_response, is_image
 from dengar.web.pii import PII_LABELS, find_pii
 from dengar.web.sessions import end_session, session_user, start_session
+from dengar.web.tracking import incident_date
 from dengar.web.views import (
     Filters,
     case_detail,
@@ -264,6 +265,7 @@ def case_page(
         suggestions=lambda r: _suggestions(user, r),
         status_actions=actions.offered_actions(user, case),
         can_reroute=actions.can_reroute(case),
+        incident=incident_date(case),
     )
 
 
