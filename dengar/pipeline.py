@@ -139,7 +139,9 @@ class Pipeline:
         self.replies = CitizenReplies(self.settings, self.policies, self.repliers)
 
     def _sends_for(self, channel: str) -> list[str]:
-        """The web form whose WhatsApp numbers ``channel`` sends to, if any."""
+        """The web form whose WhatsApp numbers ``channel`` sends templates
+        to, if any: their reply rows learn the channel's delivery statuses,
+        and an answer from such a number joins the form's case."""
         return [
             c.name
             for c in self.settings.channels
@@ -243,6 +245,7 @@ class Pipeline:
             item,
             fields,
             session_minutes=self._policy(item.channel).session_minutes,
+            template_senders=self._sends_for(item.channel),
         )
         if thread is not None:
             row = self._store_follow_up(session, item, fields, thread, batch, summary)
