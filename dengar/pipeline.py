@@ -18,6 +18,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, SQLModel
 
+from config.channel_settings import WebformChannelSettings
 from config.settings import Settings
 from contracts.channel import FetchResult
 from contracts.policy import ChannelPolicy
@@ -36,6 +37,7 @@ from dengar.content_less import answered_recently
 from dengar.missing_files import note_missing_files
 from dengar.presets import preset_tracking_no, preset_values, supporter_link
 from dengar.replies import CitizenReplies
+from dengar.reporter_moves import move_reporter
 from dispatcher.duplicates import follow_primary
 from dispatcher.intake import intake
 from dispatcher.message import idempotency_key
@@ -137,6 +139,16 @@ class Pipeline:
         self.router = Router(self.settings.routing)
         self.replies = CitizenReplies(self.settings, self.policies, self.repliers)
 
+    def _sends_for(self, channel: str) -> list[str]:
+        """The web form whose WhatsApp numbers ``channel`` sends templates
+        to, if any: their reply rows learn the channel's delivery statuses,
+        and an answer from such a number joins the form's case."""
+        return [
+            c.name
+            for c in self.settings.channels
+            if isinstance(c, WebformChannelSettings) and c.whatsapp_channel == channel
+        ]
+
     def use_routing_model(self, model: RoutingModel, version: int) -> None:
         """Route with this trained model from now on (rules still win)."""
         agencies = [agency.code for agency in self.settings.agencies]
@@ -170,7 +182,10 @@ class Pipeline:
             self._ingest_item(session, item, fields, batch, summary)
         for rejected in result.rejected:
             self._quarantine(session, rejected, batch, summary)
-        apply_delivery_reports(session, channel, result.deliveries)
+        if result.deliveries:
+            apply_delivery_reports(
+                session, channel, result.deliveries, self._sends_for(channel)
+            )
         batch.add_deferred(session)
         return StoredBatch(summary, batch.new_cases)
 
@@ -222,6 +237,17 @@ class Pipeline:
         if self._seen_message(item, fields, batch):
             summary.already_stored += 1
             return
+        if item.previous_chat_ids and item.reporter.chat_id:
+            moved = move_reporter(
+                session, item.channel, item.previous_chat_ids, item.reporter.chat_id
+            )
+            # no ids: they are phone numbers or stand for them
+            log.info(
+                "%s %s: the sender's id changed, %d record(s) follow them",
+                item.channel,
+                item.external_id,
+                moved,
+            )
         ignored = why_ignored(item, fields)
         if ignored is not None:
             self._store_ignored(session, item, fields, ignored, batch, summary)
@@ -231,6 +257,7 @@ class Pipeline:
             item,
             fields,
             session_minutes=self._policy(item.channel).session_minutes,
+            template_senders=self._sends_for(item.channel),
         )
         if thread is not None:
             row = self._store_follow_up(session, item, fields, thread, batch, summary)
@@ -445,7 +472,12 @@ class Pipeline:
         placed = case.location_lat is not None
         add_to_case(case, fields, edit=edit, region_of=self.region_finder)
         if not placed and self.deduper is not None and batch.new_cases is not None:
-            self.deduper.locate(case, batch.new_cases)
+            # the pin after the words: an unlinked case is decided again
+            link = self.deduper.locate(case, batch.new_cases)
+            if link is not None:
+                apply_link(case, link)
+                self._follow(session, case, link.target_id)
+                summary.linked += 1
         if thread.edit_of is not None and removed:
             note_removed(case, thread.edit_of, str(removed), batch)
         elif edit:
