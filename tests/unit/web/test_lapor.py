@@ -211,7 +211,7 @@ def test_bad_contact_is_explained(make_form):
     _app, client = make_form()
     sent = _send(client, kontak="email", email="warga@contoh")
     assert sent.status_code == 400
-    assert "Tulis alamat e-mail yang benar" in sent.text
+    assert "Tulis alamat email yang benar" in sent.text
     # without a WhatsApp channel the form offers no WhatsApp; a post that
     # asks for it anyway (a page rendered before it was switched off) is told
     sent = _send(client, kontak="whatsapp", whatsapp="0812 3456 7890")
