@@ -6,7 +6,8 @@ each start of every command (about a third of ``dengar status``'s start-up,
 bench/cli.py); :class:`ByType` builds a model only when an entry of its
 type is validated. Validation and the errors are those of the union: the
 entry's own model checks it, and an unknown type is pydantic's
-``union_tag_invalid``, which the loader turns into "did you mean". The JSON
+``union_tag_invalid``, which the loader turns into "did you mean" (a missing
+``type`` is ``union_tag_not_found``, listing the known ones). The JSON
 Schema is the union's, with its discriminator.
 """
 
@@ -45,7 +46,7 @@ class ByType:
                 raise PydanticCustomError(
                     "union_tag_not_found",
                     "Unable to extract tag using discriminator {discriminator}",
-                    {"discriminator": "'type'"},
+                    {"discriminator": "'type'", "expected_tags": self._known()},
                 )
             tag = value["type"]
         else:
@@ -58,11 +59,14 @@ class ByType:
                 {
                     "tag": str(tag),
                     "discriminator": "'type'",
-                    "expected_tags": ", ".join(f"'{t}'" for t in self.models),
+                    "expected_tags": self._known(),
                 },
             )
         # a ValidationError raised here keeps its paths under this entry's
         return self.model(tag).model_validate(value)
+
+    def _known(self) -> str:
+        return ", ".join(f"'{name}'" for name in self.models)
 
     def __get_pydantic_core_schema__(
         self, source_type: Any, handler: Any
