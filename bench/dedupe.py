@@ -478,7 +478,7 @@ def run_size(
         gc.collect()
     # last: it adds the new reports, which the runs above must not see
     rates, rates_off = decide_and_add(index, qcases, other=off)
-    ratios = [a / b for a, b in zip(rates, rates_off, strict=True)]
+    ratios = [a / b for a, b in zip(rates, rates_off, strict=True)] if rates_off else []
     return {
         "n": n,
         "q": q,

@@ -37,6 +37,7 @@ def channel_policy(kind: str, **specific: Any) -> ChannelPolicy:
         "message_id_domain": None,
         "forwarders": (),
         "private_chats_only": False,
+        "replies_to_phone": False,
     }
     values.update(specific)
     return ChannelPolicy(kind=kind, **values)
@@ -599,12 +600,21 @@ class WebformChannelSettings(ChannelBase):
     message_id_domain: str | None = Field(
         default=None, description="domain of our Message-IDs (default: from_address's)"
     )
+    whatsapp_channel: str | None = Field(
+        default=None,
+        description="name of a type: whatsapp channel whose number sends the "
+        "acknowledgement and status updates, as its approved templates, to a "
+        "citizen who leaves a WhatsApp number; without it the form does not "
+        "offer WhatsApp",
+    )
     poll_interval: Seconds = 1.0
     batch_size: int = Field(default=40, ge=1, le=1000)
 
     def policy(self) -> ChannelPolicy:
         """How the pipeline treats this channel's items (read once at start-up)."""
-        return self._policy("webform")
+        return self._policy(
+            "webform", replies_to_phone=self.whatsapp_channel is not None
+        )
 
 
 ChannelSettings = Annotated[

@@ -7,7 +7,7 @@ received at 15:21 UTC reads "23:21 WITA" in Kotabaru and never as bare UTC.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -65,3 +65,24 @@ def local_time(
     if with_zone:
         text += " " + zone_abbreviation(zone_name, value)
     return text
+
+
+MONTHS = (
+    "Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli",
+    "Agustus", "September", "Oktober", "November", "Desember",
+)  # fmt: skip
+
+
+def long_date(value: date | str | None, empty: str = "-") -> str:
+    """A calendar date as Indonesians write it: "7 Desember 2026" (an ISO
+    string is read first; one that is no date is shown as it is)."""
+    if value is None or value == "":
+        return empty
+    day = value
+    if isinstance(value, str):
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            return value
+    assert isinstance(day, date)
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -246,6 +247,7 @@ def cross_check(data: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...], st
     errors += _duplicates("agencies", "code", codes)
     errors += _duplicates("channels", "name", _values(data, "channels", "name"))
     errors += _one_webform(data)
+    errors += _webform_whatsapp(data)
     category_names = _values(data, "categories", "name")
     errors += _duplicates("categories", "name", category_names)
     known = {c for c in codes if c is not None}
@@ -320,3 +322,62 @@ def _one_webform(data: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...], s
         (("channels", i, "type"), "only one webform channel per installation")
         for i in forms[1:]
     ]
+
+
+def _webform_whatsapp(
+    data: Mapping[str, Any],
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """The web form's ``whatsapp_channel`` must name a whatsapp channel with
+    both templates: a citizen who left a number on the form never wrote to
+    it, so WhatsApp lets us send nothing but an approved template."""
+    listed = data.get("channels")
+    channels: list[Any] = listed if isinstance(listed, list) else []
+    by_name: dict[str, Mapping[str, Any]] = {
+        c["name"]: c
+        for c in channels
+        if isinstance(c, Mapping) and isinstance(c.get("name"), str)
+    }
+    whatsapp = sorted(n for n, c in by_name.items() if c.get("type") == "whatsapp")
+    errors: list[tuple[tuple[str | int, ...], str]] = []
+    for i, form in enumerate(channels):
+        if not isinstance(form, Mapping) or form.get("type") != "webform":
+            continue
+        name = form.get("whatsapp_channel")
+        if not isinstance(name, str):
+            continue
+        path: tuple[str | int, ...] = ("channels", i, "whatsapp_channel")
+        target = by_name.get(name)
+        if target is None:
+            known = ", ".join(whatsapp) or "none"
+            close = difflib.get_close_matches(name, whatsapp, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            errors.append(
+                (path, f"no channel named {name!r} (whatsapp channels: {known}){hint}")
+            )
+        elif target.get("type") != "whatsapp":
+            errors.append(
+                (
+                    path,
+                    f"channel {name!r} is a {target.get('type')} channel, "
+                    "not a whatsapp channel",
+                )
+            )
+        else:
+            templates = target.get("templates")
+            templates = templates if isinstance(templates, Mapping) else {}
+            missing = [
+                kind
+                for kind in ("acknowledgement", "status_update")
+                if not templates.get(kind)
+            ]
+            if missing:
+                errors.append(
+                    (
+                        path,
+                        f"channel {name!r} has no templates."
+                        f"{' or templates.'.join(missing)}: a citizen who left a "
+                        "number on the form never wrote to it, so WhatsApp lets "
+                        "us send only approved templates",
+                    )
+                )
+    return errors

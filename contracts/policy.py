@@ -36,6 +36,10 @@ class ChannelPolicy:
     forwarders: tuple[str, ...]
     # only private chats are read (group messages are skipped)
     private_chats_only: bool
+    # a reporter known only by a phone number is answered at that number
+    # (the web form, through a WhatsApp channel); off: such a reporter
+    # cannot be told anything
+    replies_to_phone: bool
 
     @property
     def is_email(self) -> bool:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from channels.registry import build_channel
+from config.channel_settings import WebformChannelSettings
 from config.redaction import install as install_log_masking
 from config.redaction import remember_settings
 from config.settings import Settings
@@ -68,6 +69,7 @@ class App:
         for channel_settings in settings.channels:
             if channel_settings.enabled:
                 app.channels[channel_settings.name] = _build(channel_settings)
+        _send_through_whatsapp(settings, app.channels)
         context = SinkContext(
             sessions=app.sessions,
             regency=settings.event_namespace,
@@ -315,6 +317,19 @@ def _region_finder(settings: Settings) -> Callable[[str, Any], str | None] | Non
         settings.gazetteer, base_dir=settings.source_dir
     )
     return gazetteer.region_of
+
+
+def _send_through_whatsapp(settings: Settings, channels: dict[str, Channel]) -> None:
+    """Hand the web form the WhatsApp channel its ``whatsapp_channel`` names
+    (the config checked that it is one), so that one client, with one pace
+    and one rate limit, sends all of that number's messages. A disabled
+    WhatsApp channel is not built: the form then does not offer WhatsApp."""
+    for form in settings.channels:
+        if not isinstance(form, WebformChannelSettings) or not form.enabled:
+            continue
+        sender = channels.get(form.whatsapp_channel or "")
+        if sender is not None and form.name in channels:
+            channels[form.name].send_whatsapp_through(sender)  # type: ignore[attr-defined]
 
 
 def _build(settings: Any) -> Channel:

@@ -11,7 +11,7 @@ import ssl
 from urllib.parse import urlsplit
 
 from channels.imap.smtp import SmtpReplier
-from config.channel_settings import ImapChannelSettings
+from config.channel_settings import ImapChannelSettings, WebformChannelSettings
 from config.settings import AgencySettings, Settings
 from config.sink_settings import (
     AmqpSinkSettings,
@@ -51,6 +51,33 @@ def cannot_reply(settings: Settings, repliers: set[str]) -> dict[str, str]:
                 f"a {channel.type} channel cannot reply: citizens who wrote "
                 "through it get no acknowledgement or status update"
             )
+    return out
+
+
+def webform_whatsapp(settings: Settings) -> dict[str, str]:
+    """Warnings about WhatsApp on the web form: a ``whatsapp_channel`` that
+    is disabled (the form then does not offer WhatsApp, though the config
+    asks for it), or a running WhatsApp channel the form does not use."""
+    out: dict[str, str] = {}
+    whatsapp = {c.name: c for c in settings.channels if c.type == "whatsapp"}
+    for form in settings.channels:
+        if not isinstance(form, WebformChannelSettings) or not form.enabled:
+            continue
+        named = whatsapp.get(form.whatsapp_channel or "")
+        if named is not None and not named.enabled:
+            out[form.name] = (
+                f"whatsapp_channel {named.name!r} is disabled: the form does not "
+                "offer WhatsApp, and citizens who left a number earlier get no "
+                "acknowledgement or status update"
+            )
+        elif form.whatsapp_channel is None:
+            running = sorted(n for n, c in whatsapp.items() if c.enabled)
+            if running:
+                out[form.name] = (
+                    "the form does not offer WhatsApp although channel "
+                    f"{running[0]!r} runs; set whatsapp_channel: {running[0]} "
+                    "so that citizens can hear back there"
+                )
     return out
 
 

@@ -5,7 +5,10 @@ within 7 days of it; the other way is a public reply under the comment,
 which carries the tracking number only (the channel writes it, never the
 case's text). A comment's record keeps ``comment_ref`` (``fb:<id>``,
 ``ig:<id>``, ``ig-mention:<media>/<comment>``) among its extras; the reply
-goes to the channel as the address ``<mode>:<comment_ref>``.
+goes to the channel as the address ``<mode>:<comment_ref>``. A photo the
+Instagram account is only tagged in (``ig-tagged:<media>``, no @mention in
+its caption) has no answer at all: Meta allows no comment on it, and a
+private reply only to a comment on the account's own media.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ def comment_ref(row: ComplaintRow) -> str | None:
 def reply_modes(row: ComplaintRow) -> tuple[str, ...]:
     """The answers staff may choose for ``row`` now (empty: not a comment)."""
     ref = comment_ref(row)
-    if ref is None:
+    if ref is None or only_tagged(row):
         return ()
     if ref.startswith("ig-mention:"):
         return ("public",)  # Meta offers no private reply to a mention
@@ -51,11 +54,23 @@ def reply_modes(row: ComplaintRow) -> tuple[str, ...]:
     return MODES
 
 
-def refusal(tracking_no: str, mode: str, allowed: tuple[str, ...]) -> str:
+def only_tagged(row: ComplaintRow) -> bool:
+    """Whether ``row`` is a photo the Instagram account is only tagged in
+    (found by the catch-up's ``/tags``): nothing can answer it there."""
+    return (comment_ref(row) or "").startswith("ig-tagged:")
+
+
+def refusal(
+    tracking_no: str, mode: str, allowed: tuple[str, ...], *, tagged: bool = False
+) -> str:
     """Why ``mode`` cannot answer the case (for the CLI; the dashboard says
-    it in Indonesian through ``dengar.web.wording``)."""
+    it in Indonesian through ``dengar.web.wording``); ``tagged``: the case
+    is a photo the account is only tagged in."""
     why = (
-        "it is not a Facebook or Instagram comment"
+        "the Instagram account is only tagged in that photo (Meta allows "
+        "no comment there and no private reply)"
+        if tagged
+        else "it is not a Facebook or Instagram comment"
         if not allowed
         else f"only {', '.join(allowed)} is possible (a private reply is "
         f"allowed within {PRIVATE_REPLY_DAYS} days, and not to a mention)"
@@ -74,7 +89,11 @@ def queue_comment_reply(
     when that answer is not possible for it."""
     allowed = reply_modes(row)
     if mode not in allowed:
-        raise TriageError(refusal(row.tracking_no or str(row.id), mode, allowed))
+        raise TriageError(
+            refusal(
+                row.tracking_no or str(row.id), mode, allowed, tagged=only_tagged(row)
+            )
+        )
     text = render(
         "comment_private_reply",
         messages,

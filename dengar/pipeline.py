@@ -18,6 +18,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, SQLModel
 
+from config.channel_settings import WebformChannelSettings
 from config.settings import Settings
 from contracts.channel import FetchResult
 from contracts.policy import ChannelPolicy
@@ -137,6 +138,16 @@ class Pipeline:
         self.router = Router(self.settings.routing)
         self.replies = CitizenReplies(self.settings, self.policies, self.repliers)
 
+    def _sends_for(self, channel: str) -> list[str]:
+        """The web form whose WhatsApp numbers ``channel`` sends templates
+        to, if any: their reply rows learn the channel's delivery statuses,
+        and an answer from such a number joins the form's case."""
+        return [
+            c.name
+            for c in self.settings.channels
+            if isinstance(c, WebformChannelSettings) and c.whatsapp_channel == channel
+        ]
+
     def use_routing_model(self, model: RoutingModel, version: int) -> None:
         """Route with this trained model from now on (rules still win)."""
         agencies = [agency.code for agency in self.settings.agencies]
@@ -170,7 +181,10 @@ class Pipeline:
             self._ingest_item(session, item, fields, batch, summary)
         for rejected in result.rejected:
             self._quarantine(session, rejected, batch, summary)
-        apply_delivery_reports(session, channel, result.deliveries)
+        if result.deliveries:
+            apply_delivery_reports(
+                session, channel, result.deliveries, self._sends_for(channel)
+            )
         batch.add_deferred(session)
         return StoredBatch(summary, batch.new_cases)
 
@@ -231,6 +245,7 @@ class Pipeline:
             item,
             fields,
             session_minutes=self._policy(item.channel).session_minutes,
+            template_senders=self._sends_for(item.channel),
         )
         if thread is not None:
             row = self._store_follow_up(session, item, fields, thread, batch, summary)
@@ -445,7 +460,12 @@ class Pipeline:
         placed = case.location_lat is not None
         add_to_case(case, fields, edit=edit, region_of=self.region_finder)
         if not placed and self.deduper is not None and batch.new_cases is not None:
-            self.deduper.locate(case, batch.new_cases)
+            # the pin after the words: an unlinked case is decided again
+            link = self.deduper.locate(case, batch.new_cases)
+            if link is not None:
+                apply_link(case, link)
+                self._follow(session, case, link.target_id)
+                summary.linked += 1
         if thread.edit_of is not None and removed:
             note_removed(case, thread.edit_of, str(removed), batch)
         elif edit:

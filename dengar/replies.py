@@ -219,7 +219,10 @@ class CitizenReplies:
         if item.channel not in self.repliers:
             return False
         reporter = fields.reporter
-        recipient = reporter.chat_id or reporter.email or reporter.handle
+        recipient = self._address(
+            item.channel, reporter.chat_id, reporter.email, reporter.handle,
+            reporter.phone,
+        )  # fmt: skip
         if not recipient:
             return False
         limit = self.policy(item.channel).acks_per_address_per_hour
@@ -254,14 +257,36 @@ class CitizenReplies:
             if kind == "imap":
                 return f"channel {row.channel!r} (imap) has no smtp: block"
             return f"channel {row.channel!r} ({kind}) cannot send replies"
-        if not (row.reporter_chat_id or row.reporter_email or row.reporter_handle):
+        if not self._row_address(row):
             return "the reporter left no address to answer"
         return None
+
+    def _address(
+        self,
+        channel: str,
+        chat_id: str | None,
+        email: str | None,
+        handle: str | None,
+        phone: str | None,
+    ) -> str | None:
+        """Where a reporter is answered on ``channel``: the chat, mail box
+        or account they wrote from; a phone number only on a channel that
+        answers numbers (the web form through WhatsApp)."""
+        found = chat_id or email or handle
+        if not found and self.policy(channel).replies_to_phone:
+            found = phone
+        return found or None
+
+    def _row_address(self, row: ComplaintRow) -> str | None:
+        return self._address(
+            row.channel, row.reporter_chat_id, row.reporter_email,
+            row.reporter_handle, row.reporter_phone,
+        )  # fmt: skip
 
     def notify(self, session: Session, row: ComplaintRow, text: str) -> bool:
         """Queue a status message to the reporter of ``row`` (a case or a
         duplicate); False when the channel cannot reply or nobody to tell."""
-        recipient = row.reporter_chat_id or row.reporter_email or row.reporter_handle
+        recipient = self._row_address(row)
         if row.channel not in self.repliers or not recipient:
             return False
         messages = self.messages(row.channel)

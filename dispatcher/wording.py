@@ -176,6 +176,46 @@ _RULES: list[Rule] = [
         ),
     ),
     (
+        re.compile(
+            r"cannot answer (\S+) with a (private|public) reply: the Instagram "
+            r"account is only tagged .*"
+        ),
+        lambda m: (
+            f"{m[1]} tidak dapat dibalas lewat Instagram: akun hanya ditandai di "
+            "foto itu (Meta tidak mengizinkan komentar di sana maupun pesan "
+            "pribadi); hubungi pelapor langsung lewat aplikasi Instagram"
+        ),
+    ),
+    # a reply Meta refused on Instagram media (channels/meta/channel.py)
+    (
+        re.compile(
+            r"Meta refused a comment on Instagram media (\S+) \(code (\d+)\).*",
+            re.S,
+        ),
+        lambda m: (
+            f"Meta menolak balasan publik pada unggahan Instagram {m[1]} "
+            f"(kode {m[2]}): akun kemungkinan hanya ditandai di foto itu, "
+            "komentar dimatikan, atau izin komentar belum diberikan. Balasan "
+            "tidak dicoba lagi; hubungi pelapor langsung lewat aplikasi Instagram"
+        ),
+    ),
+    (
+        re.compile(r"Instagram media (\S+) only tags the account: .*"),
+        lambda m: (
+            f"unggahan Instagram {m[1]} hanya menandai akun: Meta tidak "
+            "mengizinkan balasan di sana; hubungi pelapor langsung lewat "
+            "aplikasi Instagram"
+        ),
+    ),
+    (
+        re.compile(r"Meta allows no private reply to Instagram (\S+): .*"),
+        lambda m: (
+            f"Meta tidak mengizinkan pesan pribadi untuk {m[1]}: itu sebutan "
+            "atau tanda akun, bukan komentar pada unggahan akun sendiri; "
+            "hubungi pelapor langsung lewat aplikasi Instagram"
+        ),
+    ),
+    (
         re.compile(r"cannot answer (\S+) with a (private|public) reply: only .*"),
         lambda m: (
             f"balasan pribadi untuk {m[1]} tidak dapat dikirim (hanya dalam 7 hari "

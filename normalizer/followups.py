@@ -2,16 +2,18 @@
 
 Checked in order: an edit of an earlier message; a reply to a stored message
 or to something we sent; a tracking number of ours in the subject; the same
-Telegram album; a chat message within the session window of the chat's
-newest case (unless the citizen asked for a new case with /baru).
+Telegram album; an answer, from the same phone number, to a WhatsApp
+template we sent for a web-form case; a chat message within the session
+window of the chat's newest case (unless the citizen asked for a new case
+with /baru).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
@@ -20,6 +22,15 @@ from normalizer.content import complaint_words
 from normalizer.ignored import asked_for_new_case
 from normalizer.normalize import Normalized
 from storage.tables import AttachmentRow, ComplaintRow, OutboxRow
+
+# How long after a WhatsApp template to a number left on the web form a
+# message from that number, quoting nothing, still answers it: a day, like
+# Meta's own windows, time enough to read and answer a notification; later,
+# a message is a new conversation (a quoted reply still joins the case).
+TEMPLATE_ANSWER_WINDOW = timedelta(hours=24)
+# Meta stamps messages in whole seconds by its clock; our send is stamped
+# after Meta answered it, by ours
+CLOCK_LEEWAY = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +84,14 @@ def find_thread(
     item: InboundMessage,
     fields: Normalized,
     session_minutes: float = 0,
+    template_senders: Sequence[str] = (),
 ) -> Thread | None:
     """The case ``item`` continues, or None for a new case. A record that is
     no case (a greeting kept as ignored, a command) is nothing to continue:
-    a reply to our how-to answer, or an edit of a greeting, is a new case."""
-    thread = _thread(session, item, fields, session_minutes)
+    a reply to our how-to answer, or an edit of a greeting, is a new case.
+    ``template_senders``: the web forms whose citizens' WhatsApp numbers
+    ``item``'s channel sends templates to (see :func:`_template_answer`)."""
+    thread = _thread(session, item, fields, session_minutes, template_senders)
     if thread is None or thread.case.kind != "case":
         return None
     return thread
@@ -88,6 +102,7 @@ def _thread(
     item: InboundMessage,
     fields: Normalized,
     session_minutes: float,
+    template_senders: Sequence[str],
 ) -> Thread | None:
     # an edit first: it repeats its original's fields (the message it
     # answered, its album), which would make it a plain follow-up
@@ -130,8 +145,75 @@ def _thread(
         if stored is not None:
             return Thread(case_of(session, stored), f"same album {group}")
     chat = fields.reporter.chat_id
+    phone = fields.reporter.phone
+    if template_senders and phone and chat:
+        answer = _template_answer(session, item, chat, phone, template_senders)
+        if answer is not None:
+            return answer
     if session_minutes > 0 and chat:
         return _session_case(session, item, chat, session_minutes)
+    return None
+
+
+def _template_answer(
+    session: Session,
+    item: InboundMessage,
+    chat: str,
+    phone: str,
+    forms: Sequence[str],
+) -> Thread | None:
+    """The web-form case whose WhatsApp template (acknowledgement or status
+    update) a message answers without quoting it: a citizen who left
+    ``phone`` on a form of ``forms`` and types a reply to what reached that
+    phone. It must come from that very number (WhatsApp's ``wa_id``; a
+    message without one cannot be matched) within
+    :data:`TEMPLATE_ANSWER_WINDOW` of the template; with several form cases
+    of the number, the one we sent a template for last. Not when the chat
+    has moved on since the template: a WhatsApp case of its own, a reply
+    to another case, or /baru; the session rule decides then."""
+    sent = session.exec(
+        select(OutboxRow)
+        .where(
+            OutboxRow.kind == "reply",
+            col(OutboxRow.target).in_(list(forms)),
+            OutboxRow.recipient == phone,
+            col(OutboxRow.remote_id).is_not(None),
+            col(OutboxRow.delivered_at) >= item.received_at - TEMPLATE_ANSWER_WINDOW,
+            col(OutboxRow.delivered_at) <= item.received_at + CLOCK_LEEWAY,
+            # a template that never reached the phone was not read
+            col(OutboxRow.remote_status).is_distinct_from("failed"),
+        )
+        .order_by(col(OutboxRow.delivered_at).desc(), col(OutboxRow.id).desc())
+    ).first()
+    if sent is None or sent.delivered_at is None:
+        return None
+    case = session.get(ComplaintRow, sent.complaint_id)
+    if case is None or case.kind != "case":
+        return None
+    newer = _last_turn_since(session, item.channel, chat, sent.delivered_at)
+    if newer is not None and case_of(session, newer).id != case.id:
+        return None
+    return Thread(case, f"answer to our WhatsApp template {sent.remote_id}")
+
+
+def _last_turn_since(
+    session: Session, channel: str, chat: str, since: datetime
+) -> ComplaintRow | None:
+    """The chat's newest record after ``since`` that says which case it is
+    in: a case, a follow-up or /baru (commands and greetings kept as
+    ignored say nothing about it)."""
+    rows = session.exec(
+        select(ComplaintRow)
+        .where(
+            ComplaintRow.channel == channel,
+            ComplaintRow.reporter_chat_id == chat,
+            col(ComplaintRow.received_at) > since,
+        )
+        .order_by(col(ComplaintRow.received_at).desc(), col(ComplaintRow.id).desc())
+    )
+    for row in rows:
+        if row.kind != "ignored" or asked_for_new_case(row.kind, row.ignored_reason):
+            return row
     return None
 
 

@@ -40,7 +40,12 @@ _APOSTROPHE = re.compile(r"(?<=\w)['\u2019`](?=\w)")
 # a word: letters/digits, possibly joined by hyphens (``anak-anak``, ``e-ktp``)
 _WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
 _RUN3 = re.compile(r"([^\W\d_])\1{2,}")
-_REDUP_DIGIT = re.compile(r"^([^\W\d_]{2,})2$")
+# ``anak2``: a word with a vowel, doubled; ``sp2``, ``u2`` (a settlement
+# unit, a kelurahan's part) are codes, not reduplication
+_REDUP_DIGIT = re.compile(r"^([^\W\d_]*[aeiou][^\W\d_]*)2$")
+# abbreviations that mean something else before a number: ``km`` is slang
+# for ``kamu`` in a chat, but ``km 12`` is a kilometre post (a place)
+_BEFORE_NUMBER = frozenset({"km"})
 
 # Words with a real double letter, so ``maaaf`` squeezes to ``maaf``, not ``maf``.
 _DOUBLE_LETTER_WORDS = frozenset(
@@ -127,8 +132,11 @@ def _normal_word(word: str, table: Mapping[str, str]) -> list[str]:
     if word in table:
         return _expand(table[word], table)
     redup = _REDUP_DIGIT.match(word)
-    if redup:  # anak2
+    if redup and len(redup.group(1)) >= 2:  # anak2
         return _normal_word(redup.group(1), table)
+    if word.endswith("nya") and word[:-3] in table:
+        # ``lobangnya`` → ``lubang`` (``-nya`` is a stopword on its own)
+        return _expand(table[word[:-3]], table)
     return [word]
 
 
@@ -163,7 +171,12 @@ def matching_tokens(text: str, table: Mapping[str, str] | None = None) -> list[s
     table = slang_table() if table is None else table
     text = text[:MATCHING_CHARS]
     tokens: list[str] = []
-    for word in _WORD.findall(strip_noise(text)):
+    words = _WORD.findall(strip_noise(text))
+    last = len(words) - 1
+    for i, word in enumerate(words):
+        if word in _BEFORE_NUMBER and i < last and words[i + 1][:1].isdigit():
+            tokens.append(word)
+            continue
         tokens.extend(_normal_word(word, table))
     return tokens
 

@@ -1,9 +1,21 @@
 """The catch-up read of the Graph API: comments on the newest posts and
-media and the newest direct messages, for what the webhooks missed (Meta
-drops deliveries after repeated failures).
+media (Instagram replies too), the media the Instagram account was tagged
+in since the last read (its @mentions), and the newest direct messages, for
+what the webhooks missed (Meta drops deliveries after repeated failures);
+also Instagram comments deleted or hidden since (``channels.meta.removals``:
+Instagram sends no webhook for those).
+
+A tagged media becomes the item a ``mentions`` webhook makes of a caption
+@mention of that media (``ig:mention:<media id>``), so either way it is one
+record; when its caption does not @mention the account (it is only tagged
+in the photo) its ``comment_ref`` is ``ig-tagged:<media>``: Meta allows
+neither a comment there nor a private reply. Comment @mentions on other
+accounts' media cannot be listed by the Graph API (``mentioned_comment``
+needs the id a webhook brings): only the webhook finds them.
 
 Cursor: JSON ``{"since": <epoch seconds>, "at_since": [external ids read
-at that second], "polled_at": <epoch seconds>}``. An item is new when it is
+at that second], "polled_at": <epoch seconds>, "ig_watch": {<media>:
+{<comment>: [created, hidden, changes]}}}``. An item is new when it is
 younger than ``since``, or as old and not yet read. A read cut short by the
 batch limit keeps the oldest items, advances ``since`` to the last of them
 and leaves ``polled_at`` as it was, so the next fetch reads on at once.
@@ -14,18 +26,24 @@ is recognised by the pipeline.
 from __future__ import annotations
 
 import json
+import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from channels.meta import removals
 from channels.meta.graph import MetaGraph
-from channels.meta.items import comment_item, dm_item
+from channels.meta.items import MentionRef, comment_item, dm_item, mention_item
 from channels.meta_json import iso_time, text_of
 from contracts.errors import FatalChannelError
 from contracts.records import InboundMessage
 
 # how far back the very first catch-up reads
 FIRST_LOOKBACK = 2 * 24 * 3600
+# tagged media: the page size, and the most pages one catch-up reads (it
+# pages on until it reaches media older than the last read)
+TAGGED_PAGE = 50
+TAGGED_MAX_PAGES = 20
 
 
 @dataclass(slots=True)
@@ -35,6 +53,7 @@ class CatchUpState:
     since: float | None = None
     at_since: list[str] = field(default_factory=list)
     polled_at: float = 0.0
+    watch: removals.Watch = field(default_factory=dict)
 
     @classmethod
     def load(cls, cursor: str | None) -> CatchUpState:
@@ -47,6 +66,7 @@ class CatchUpState:
                 since=None if data.get("since") is None else float(data["since"]),
                 at_since=[str(i) for i in data.get("at_since") or []],
                 polled_at=float(data.get("polled_at") or 0.0),
+                watch=removals.load_watch(data.get("ig_watch")),
             )
         except (ValueError, TypeError, AttributeError):
             raise FatalChannelError(
@@ -60,6 +80,7 @@ class CatchUpState:
                 "since": self.since,
                 "at_since": self.at_since,
                 "polled_at": self.polled_at,
+                "ig_watch": self.watch,
             },
             sort_keys=True,
         )
@@ -83,38 +104,78 @@ class Accounts:
     posts: int
 
 
+@dataclass(slots=True)
+class _Polled:
+    found: list[tuple[float, InboundMessage]] = field(default_factory=list)
+    # the Instagram media whose comments were read
+    reads: list[removals.MediaRead] = field(default_factory=list)
+
+
 async def read(
     graph: MetaGraph, accounts: Accounts, state: CatchUpState, room: int
 ) -> tuple[list[InboundMessage], CatchUpState, bool]:
     """The new items, oldest first, at most ``room``; the state after them;
-    whether more were left."""
+    whether more were left. Deletions and hidings noticed come first."""
     now = time.time()
     if state.since is None:
-        state = CatchUpState(since=now - FIRST_LOOKBACK)
+        state = CatchUpState(since=now - FIRST_LOOKBACK, watch=state.watch)
+    assert state.since is not None
+    polled = await _everything(graph, accounts, state.since)
     found = [
         (stamp, item)
-        for stamp, item in await _everything(graph, accounts)
+        for stamp, item in polled.found
         if state.is_new(stamp, item.external_id)
     ]
     found.sort(key=lambda pair: (pair[0], pair[1].external_id))
-    taken = found[:room]
-    cut = len(found) > len(taken)
-    after = CatchUpState(
-        since=state.since,
-        at_since=list(state.at_since),
-        polled_at=state.polled_at if cut else now,
+    account = accounts.instagram_account_id or ""
+    watch = removals.kept(state.watch, polled.reads, now)
+    noticed = removals.changes(
+        accounts.channel, account, state.watch, polled.reads, now
     )
-    for stamp, item in taken:
+    out = [change.item for change in noticed[:room]]
+    for change in noticed[:room]:
+        comments = watch.setdefault(change.media_id, {})
+        if change.entry is None:
+            comments.pop(change.comment_id, None)
+        else:
+            comments[change.comment_id] = change.entry
+    cut = len(noticed) > room
+    after = CatchUpState(
+        since=state.since, at_since=list(state.at_since), polled_at=state.polled_at
+    )
+    seen = {r.media_id: r.seen for r in polled.reads}
+    cutoff = now - removals.WATCH_SECONDS
+    for stamp, item in [] if cut else found:
+        media_id = str(item.metadata.get("post_id") or "")
+        comment_id = item.external_id.removeprefix("ig:comment:")
+        known = seen.get(media_id, {}).get(comment_id)
+        if item.external_id == comment_id or (known and known[0] < cutoff):
+            known = None  # not an Instagram comment, or too old to watch
+        hidden = known is not None and known[1]
+        if len(out) + 1 + hidden > room:
+            cut = True
+            break
+        out.append(item)
         if stamp != after.since:
             after.since, after.at_since = stamp, []
         after.at_since.append(item.external_id)
-    return [item for _stamp, item in taken], after, cut
+        if known is not None:
+            watch.setdefault(media_id, {}).setdefault(
+                comment_id, [known[0], int(hidden), int(hidden)]
+            )
+            if hidden:  # handed over already hidden: marked at once
+                out.append(
+                    removals.first_hidden(
+                        accounts.channel, account, media_id, comment_id
+                    )
+                )
+    after.polled_at = state.polled_at if cut else now
+    after.watch = removals.bounded(watch)
+    return out, after, cut
 
 
-async def _everything(
-    graph: MetaGraph, accounts: Accounts
-) -> list[tuple[float, InboundMessage]]:
-    found: list[tuple[float, InboundMessage]] = []
+async def _everything(graph: MetaGraph, accounts: Accounts, since: float) -> _Polled:
+    polled = _Polled()
     sources: list[tuple[str, str]] = []
     if accounts.page_id:
         sources.append(("fb", accounts.page_id))
@@ -129,31 +190,65 @@ async def _everything(
             post_id = text_of(post.get("id"))
             if not post_id:
                 continue
-            for comment in await graph.comments(platform, post_id):
+            comments = await graph.comments(platform, post_id)
+            if platform == "ig":
+                polled.reads.append(
+                    removals.seen_on(post_id, comments.items, comments.complete)
+                )
+            for comment in comments.items:
                 got = _comment(accounts.channel, platform, account, post_id, comment)
                 if got is not None:
-                    found.append(got)
+                    polled.found.append(got)
+        if platform == "ig":
+            username = await graph.username(account)
+            for media in await graph.tagged_media(
+                account, since, TAGGED_PAGE, TAGGED_MAX_PAGES
+            ):
+                mentioned = username is None or mentions(media, username)
+                tagged = _tagged(accounts.channel, account, media, mentioned)
+                if tagged is not None:
+                    polled.found.append(tagged)
         # Instagram messages of a Page-linked account are read through the Page
         sender = accounts.page_id or account
         for message in await graph.conversation_messages(sender, platform):
             got = _message(accounts.channel, platform, {account, sender}, message)
             if got is not None:
-                found.append(got)
-    return found
+                polled.found.append(got)
+    return polled
+
+
+def mentions(media: dict[str, Any], username: str) -> bool:
+    """Whether a media's caption @mentions ``username`` (Instagram
+    usernames: letters, digits, ``.`` and ``_``, any case)."""
+    caption = text_of(media.get("caption")) or ""
+    pattern = rf"(?<![\w.])@{re.escape(username)}(?![\w.])"
+    return re.search(pattern, caption, re.IGNORECASE) is not None
 
 
 def graph_raw(
-    platform: str, account: str, post_id: str | None, data: dict[str, Any]
+    platform: str,
+    account: str,
+    post_id: str | None,
+    data: dict[str, Any],
+    kind: str | None = None,
+    caption_mention: bool | None = None,
 ) -> bytes:
     """The raw bytes of a caught-up item: what the Graph API sent (``data``)
-    with what the request said about it, so that a replay rebuilds it."""
-    envelope = {
+    with what the request said about it, so that a replay rebuilds it
+    (``kind``: ``tagged`` for a media of ``/tags``, with whether its caption
+    @mentions the account; ``change`` for ``channels.meta.removals``; else
+    a comment when there is a ``post_id``, a message when not)."""
+    envelope: dict[str, Any] = {
         "source": "graph",
         "platform": platform,
         "account": account,
         "post_id": post_id,
         "data": data,
     }
+    if kind:
+        envelope["kind"] = kind
+    if caption_mention is not None:
+        envelope["caption_mention"] = caption_mention
     return json.dumps(envelope, ensure_ascii=False, sort_keys=True).encode()
 
 
@@ -165,7 +260,13 @@ def rebuild(channel: str, envelope: dict[str, Any]) -> InboundMessage | None:
     if not isinstance(data, dict) or platform not in ("fb", "ig"):
         return None
     post_id = envelope.get("post_id")
-    if isinstance(post_id, str):
+    if envelope.get("kind") == "change":
+        return removals.rebuild(channel, envelope)
+    if envelope.get("kind") == "tagged":
+        got = _tagged(
+            channel, account, data, envelope.get("caption_mention") is not False
+        )
+    elif isinstance(post_id, str):
         got = _comment(channel, platform, account, post_id, data)
     else:
         got = _message(channel, platform, set(account.split(",")), data)
@@ -199,6 +300,30 @@ def _comment(
         raw=graph_raw(platform, account, post_id, comment),
         source="catch_up",
     )
+    return created.timestamp(), item
+
+
+def _tagged(
+    channel: str, account: str, media: dict[str, Any], caption_mention: bool
+) -> tuple[float, InboundMessage] | None:
+    """A media the account is tagged in, as the item of a caption @mention;
+    one whose caption does not @mention the account cannot be answered."""
+    media_id = text_of(media.get("id"))
+    created = iso_time(media.get("timestamp"))
+    if not media_id or created is None:
+        return None
+    ref = MentionRef(
+        account_id=account,
+        media_id=media_id,
+        comment_id=None,
+        received_at=created,
+        raw=b"{}",
+    )
+    raw = graph_raw("ig", account, None, media, "tagged", caption_mention)
+    item = mention_item(channel, ref, media, raw=raw, source="catch_up")
+    if not caption_mention:
+        metadata = {**item.metadata, "comment_ref": f"ig-tagged:{media_id}"}
+        item = replace(item, metadata=metadata)
     return created.timestamp(), item
 
 

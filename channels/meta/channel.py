@@ -22,15 +22,19 @@ from datetime import datetime
 from pathlib import Path
 
 from channels.meta import catch_up
+from channels.meta.errors import (
+    comment_refused,
+    fetch_error,
+    reply_error,
+    tagged_refusal,
+)
 from channels.meta.graph import (
-    GONE_SUBCODE,
-    NOT_AVAILABLE,
     OUTSIDE_WINDOW,
-    PERMISSION,
     GraphError,
     MetaGraph,
 )
 from channels.meta.payload import (
+    WEBHOOK_SENT,
     Converted,
     MentionRef,
     account_ids,
@@ -40,7 +44,6 @@ from channels.meta.payload import (
 )
 from channels.meta.replay import replay
 from channels.meta.webhook import own_accounts, spool_of
-from channels.meta_graph import channel_error
 from channels.meta_json import MalformedPayload
 from channels.meta_webhook import SpoolReader
 from channels.meta_window import ReplyWindow
@@ -49,7 +52,7 @@ from channels.whatsapp.replies import split
 from channels.x_posts import public_reply_text
 from config.channel_settings import MetaChannelSettings
 from contracts.channel import FetchResult
-from contracts.errors import FatalChannelError, RecipientUnreachable, ReplyRetriable
+from contracts.errors import RecipientUnreachable
 from contracts.records import (
     InboundAttachment,
     InboundMessage,
@@ -120,7 +123,7 @@ class MetaChannel(SpoolReader):
             for account in sorted(self.own):
                 await self._graph.node(account, "id")
         except GraphError as exc:
-            raise _fetch_error(exc) from None
+            raise fetch_error(exc) from None
 
     async def fetch(self, cursor: str | None, limit: int) -> FetchResult:
         """Items of the stored bodies (oldest first), then of the catch-up."""
@@ -144,8 +147,11 @@ class MetaChannel(SpoolReader):
                 items.extend(polled)
         except GraphError as exc:
             # leave the bodies in the spool: the whole batch comes again
-            raise _fetch_error(exc) from None
-        unique = {i.external_id: i for i in items}
+            raise fetch_error(exc) from None
+        unique: dict[str, InboundMessage] = {}
+        for item in items:
+            first = unique.get(item.external_id)
+            unique[item.external_id] = item if first is None else _merged(first, item)
         for item in unique.values():
             if item.reporter.chat_id:
                 self._window.saw(item.reporter.chat_id, item.received_at.timestamp())
@@ -261,7 +267,9 @@ class MetaChannel(SpoolReader):
           comment, with the reply's text;
         - ``private:fb-post:<post id>``: the same for a visitor's post;
         - ``public:<fb|fb-post|ig>:<id>`` or ``public:ig-mention:<media>/<c>``:
-          a public reply carrying the tracking number only.
+          a public reply carrying the tracking number only; never to
+          ``ig-tagged:<media>`` (the account is only tagged in the photo:
+          Meta allows no comment there, see ``tagged_refusal``).
 
         Anything else (a comment author's name) cannot be answered: status
         updates are never posted under a public comment."""
@@ -271,6 +279,12 @@ class MetaChannel(SpoolReader):
                 return await self._direct(reply.recipient, target, reply)
             if mode == "private":
                 platform, _, object_id = target.partition(":")
+                if platform in ("ig-mention", "ig-tagged"):
+                    # private replies are for comments on our own media only
+                    raise RecipientUnreachable(
+                        f"Meta allows no private reply to Instagram {object_id}: "
+                        "it is a mention or a tag, not a comment on our media"
+                    )
                 mid = await self._graph.private_reply(
                     self._sender, object_id, reply.text, post=platform == "fb-post"
                 )
@@ -278,7 +292,7 @@ class MetaChannel(SpoolReader):
             if mode == "public":
                 return await self._public(target, reply.tracking_no)
         except GraphError as exc:
-            raise _reply_error(exc) from None
+            raise reply_error(exc) from None
         raise RecipientUnreachable(
             "a comment's author is answered once, in triage; later updates are "
             "not posted under a public comment"
@@ -333,12 +347,21 @@ class MetaChannel(SpoolReader):
     async def _public(self, target: str, tracking_no: str | None) -> str:
         text = public_reply_text(tracking_no, None)
         platform, _, ref = target.partition(":")
+        if platform == "ig-tagged":
+            raise RecipientUnreachable(tagged_refusal(ref, None))
         if platform == "ig-mention":
             media_id, _, comment_id = ref.partition("/")
             account = self.settings.instagram_account_id or ""
-            new_id = await self._graph.mention_reply(
-                account, media_id, comment_id or None, text
-            )
+            try:
+                new_id = await self._graph.mention_reply(
+                    account, media_id, comment_id or None, text
+                )
+            except GraphError as exc:
+                if not comment_refused(exc):
+                    raise
+                # an older record of a photo the account is only tagged in,
+                # or comments turned off there: retrying changes nothing
+                raise RecipientUnreachable(tagged_refusal(media_id, exc)) from None
         else:
             account = (
                 self.settings.instagram_account_id
@@ -350,31 +373,22 @@ class MetaChannel(SpoolReader):
         return f"meta:{account}:{new_id}"
 
 
+def _merged(first: InboundMessage, again: InboundMessage) -> InboundMessage:
+    """One item of the same event found twice in a batch (a webhook and the
+    catch-up): the first, the webhook's, which has the event's files; with
+    the catch-up's time when the webhook had none of its own (an Instagram
+    comment: only when Meta sent it)."""
+    if first.metadata.get("time_of") != WEBHOOK_SENT or (
+        again.metadata.get("time_of") == WEBHOOK_SENT
+    ):
+        return first
+    metadata = {k: v for k, v in first.metadata.items() if k != "time_of"}
+    return replace(first, received_at=again.received_at, metadata=metadata)
+
+
 def _content_type(kind: str) -> str:
     return {
         "image": "image/jpeg",
         "video": "video/mp4",
         "audio": "audio/mpeg",
     }.get(kind, "application/octet-stream")
-
-
-def _fetch_error(exc: GraphError) -> Exception:
-    if exc.code == PERMISSION:
-        return FatalChannelError(
-            f"Meta refused a permission the channel needs ({exc}); see docs/meta.md"
-        )
-    return channel_error("Meta", exc)
-
-
-def _reply_error(exc: GraphError) -> Exception:
-    if exc.code in (NOT_AVAILABLE, OUTSIDE_WINDOW) or (
-        exc.code == 100 and exc.subcode == GONE_SUBCODE
-    ):
-        return RecipientUnreachable(f"Meta: {exc}")
-    if exc.rate_limited:
-        return ReplyRetriable(f"Meta rate limit: {exc}", exc.retry_after or 60.0)
-    if exc.token_rejected:
-        return ReplyRetriable("Meta rejected the Page access token", 300)
-    if exc.code == PERMISSION:
-        return ReplyRetriable(f"Meta refused a permission: {exc}", 3600)
-    return ReplyRetriable(f"Meta: {exc}", exc.retry_after)

@@ -7,12 +7,16 @@ with ``recipient.comment_id``; a public reply is ``POST /<comment>/comments``
 (Page) or ``POST /<comment>/replies`` (Instagram); a mention is answered
 with ``POST /<ig account>/mentions``; a direct message is
 ``POST /<page>/messages`` with ``recipient.id``. The catch-up reads the
-newest posts' and media's comments and the conversations.
+newest posts' and media's comments (on Instagram with their replies, which
+the media's comments edge leaves out), the media the Instagram account is
+tagged in, and the conversations.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from channels.meta_graph import (
@@ -22,8 +26,11 @@ from channels.meta_graph import (
     graph_json,
     http_client,
 )
+from channels.meta_json import iso_time
 
-__all__ = ["GraphError", "MetaGraph"]
+__all__ = ["Comments", "GraphError", "MetaGraph"]
+
+log = logging.getLogger(__name__)
 
 # Messenger and Instagram: a message outside the window (code 10, subcode
 # 2018278), a person not reachable (551), a comment gone (100, subcode 33)
@@ -32,16 +39,42 @@ NOT_AVAILABLE = 551
 PERMISSION = 200
 GONE_SUBCODE = 33
 _FB_COMMENT_FIELDS = "id,message,from,created_time,parent{id}"
-_IG_COMMENT_FIELDS = "id,text,timestamp,username,from,parent_id"
+# ``hidden``: the account (or Instagram's filter) hid it; Instagram sends
+# no webhook for that, the catch-up notices it (``channels.meta.removals``)
+_IG_COMMENT_FIELDS = "id,text,timestamp,username,from,parent_id,hidden"
+# the first replies come with their comment (one call per media); a comment
+# with more is read on through GET /<comment>/replies
+INLINE_REPLIES = 50
+_IG_WITH_REPLIES = (
+    f"{_IG_COMMENT_FIELDS},replies.limit({INLINE_REPLIES}){{{_IG_COMMENT_FIELDS}}}"
+)
+_TAGGED_FIELDS = "id,caption,timestamp,username,permalink"
+# pages of a list read at most (a post has no more than 5,000 comments here)
+MAX_PAGES = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Comments:
+    """The comments of a post or media, and whether every page of them (and
+    of their replies) was read: only then may a missing one count as gone."""
+
+    items: list[dict[str, Any]]
+    complete: bool
+
+
 _MESSAGE_FIELDS = "id,message,from,created_time"
 
 
 class MetaGraph:
     """Calls for one Page and its Instagram account."""
 
-    def __init__(self, base_url: str, version: str, token: str) -> None:
+    def __init__(
+        self, base_url: str, version: str, token: str, max_pages: int = MAX_PAGES
+    ) -> None:
         self._base = f"{base_url.rstrip('/')}/{version}"
         self._http = http_client(token)
+        self._max_pages = max_pages
+        self._usernames: dict[str, str | None] = {}
 
     def __repr__(self) -> str:
         return f"MetaGraph(base={self._base!r})"
@@ -56,6 +89,13 @@ class MetaGraph:
     async def node(self, node_id: str, fields: str = "id,name") -> dict[str, Any]:
         """One object (the Page, the account: a cheap credentials check)."""
         return await self._call("GET", node_id, params={"fields": fields})
+
+    async def username(self, account: str) -> str | None:
+        """The Instagram account's @username (asked once per process)."""
+        if account not in self._usernames:
+            found = (await self.node(account, "id,username")).get("username")
+            self._usernames[account] = found if isinstance(found, str) else None
+        return self._usernames[account]
 
     # -- replies -------------------------------------------------------------
 
@@ -157,16 +197,70 @@ class MetaGraph:
         )
         return _data(answer)
 
-    async def comments(self, platform: str, object_id: str) -> list[dict[str, Any]]:
-        """Every comment on a post or media, following the pages."""
+    async def comments(self, platform: str, object_id: str) -> Comments:
+        """Every comment on a post or media, following the pages; on
+        Instagram also every reply (after its comment)."""
         params: dict[str, Any] = {"limit": 100}
         if platform == "fb":
+            # the stream filter lists replies beside the top-level comments
             params.update(
                 fields=_FB_COMMENT_FIELDS, filter="stream", order="chronological"
             )
-        else:
-            params["fields"] = _IG_COMMENT_FIELDS
-        return await self._all(f"{object_id}/comments", params)
+            return await self._all(f"{object_id}/comments", params)
+        params["fields"] = _IG_WITH_REPLIES
+        top = await self._all(f"{object_id}/comments", params)
+        found: list[dict[str, Any]] = []
+        complete = top.complete
+        for comment in top.items:
+            replies = await self._replies(comment, comment.pop("replies", None))
+            found.append(comment)
+            found.extend(replies.items)
+            complete = complete and replies.complete
+        return Comments(found, complete)
+
+    async def _replies(self, comment: dict[str, Any], inline: object) -> Comments:
+        """The replies to an Instagram comment: those that came inline, and
+        when Meta paged them, the rest through ``GET /<comment>/replies``."""
+        if not isinstance(inline, dict):
+            return Comments([], True)  # no replies (Meta leaves an empty edge out)
+        found = _data(inline)
+        after = _next_after(inline)
+        comment_id = comment.get("id")
+        if not after:
+            return Comments(found, True)
+        if not isinstance(comment_id, str):
+            return Comments(found, False)
+        rest = await self._all(
+            f"{comment_id}/replies",
+            {"fields": _IG_COMMENT_FIELDS, "limit": 100, "after": after},
+        )
+        return Comments(found + rest.items, rest.complete)
+
+    async def tagged_media(
+        self, account: str, newer_than: float, page_size: int, max_pages: int
+    ) -> list[dict[str, Any]]:
+        """Other accounts' media the Instagram account is tagged in
+        (``GET /<ig user>/tags``, newest first): page on until a page
+        reaches media not newer than ``newer_than`` (epoch seconds), at most
+        ``max_pages`` pages (logged when that bound cuts the read short)."""
+        params: dict[str, Any] = {"fields": _TAGGED_FIELDS, "limit": page_size}
+        found: list[dict[str, Any]] = []
+        for _page in range(max_pages):
+            answer = await self._call("GET", f"{account}/tags", params=params)
+            page = _data(answer)
+            found.extend(page)
+            after = _next_after(answer)
+            if not after or any(_older(m, newer_than) for m in page):
+                return found
+            params = {**params, "after": after}
+        log.warning(
+            "Instagram account %s: stopped reading tagged media after %d pages "
+            "(%d media); older ones tagged since the last catch-up stay unread",
+            account,
+            max_pages,
+            len(found),
+        )
+        return found
 
     async def conversation_messages(
         self, account: str, platform: str
@@ -188,16 +282,19 @@ class MetaGraph:
                 found.extend(_data(messages))
         return found
 
-    async def _all(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    async def _all(self, path: str, params: dict[str, Any]) -> Comments:
         found: list[dict[str, Any]] = []
         answer = await self._call("GET", path, params=params)
-        for _page in range(50):  # a bound: a post has no more than 5,000 here
+        for page in range(1, self._max_pages + 1):
             found.extend(_data(answer))
-            after = ((answer.get("paging") or {}).get("cursors") or {}).get("after")
-            if not after or not (answer.get("paging") or {}).get("next"):
+            after = _next_after(answer)
+            if not after:
+                return Comments(found, True)
+            if page == self._max_pages:
                 break
             answer = await self._call("GET", path, params={**params, "after": after})
-        return found
+        log.warning("%s: stopped after %d pages", path, self._max_pages)
+        return Comments(found, False)
 
     async def download(self, url: str, limit: int) -> Download:
         """An attachment from Meta's CDN, at most ``limit`` bytes."""
@@ -207,6 +304,22 @@ class MetaGraph:
 def _data(answer: dict[str, Any]) -> list[dict[str, Any]]:
     data = answer.get("data")
     return [d for d in data if isinstance(d, dict)] if isinstance(data, list) else []
+
+
+def _older(media: dict[str, Any], than: float) -> bool:
+    """Whether a media of ``/tags`` is not newer than ``than``."""
+    created = iso_time(media.get("timestamp"))
+    return created is not None and created.timestamp() <= than
+
+
+def _next_after(answer: dict[str, Any]) -> str | None:
+    """The cursor of the next page, when Meta says there is one."""
+    paging = answer.get("paging")
+    if not isinstance(paging, dict) or not paging.get("next"):
+        return None
+    cursors = paging.get("cursors")
+    after = cursors.get("after") if isinstance(cursors, dict) else None
+    return after if isinstance(after, str) and after else None
 
 
 def _id_of(answer: dict[str, Any], key: str) -> str:

@@ -108,15 +108,56 @@ def comment_item(
     )
 
 
+def change_item(
+    *,
+    channel: str,
+    of: str,
+    verb: str,
+    external_id: str,
+    at: datetime,
+    raw: bytes,
+    text: str | None = None,
+    author_name: str | None = None,
+) -> InboundMessage:
+    """An edit (``edited``), removal (``remove``) or hiding (``hide``,
+    ``unhide``) of the stored comment ``of`` (its external id): kept as its
+    own record pointing at the comment (``edit_of``), never dropped.
+    Removals carry no text: the comment's words stay in the case."""
+    removed = None if verb == "edited" else {"remove": "deleted"}.get(verb, verb)
+    return InboundMessage(
+        channel=channel,
+        external_id=external_id,
+        received_at=at,
+        raw=raw,
+        raw_format="json",
+        text=text if verb == "edited" else None,
+        reporter=Reporter(name=author_name),
+        edit_of=of,
+        removed_at_source=removed,
+    )
+
+
 def mention_item(
-    channel: str, ref: MentionRef, found: Mapping[str, Any]
+    channel: str,
+    ref: MentionRef,
+    found: Mapping[str, Any],
+    *,
+    raw: bytes | None = None,
+    source: str = "mention",
 ) -> InboundMessage:
     """An @mention of the Instagram account as a post for triage: ``found``
     is the comment or caption the Graph API gave for it. The raw bytes keep
-    both the webhook's ids and that answer."""
+    both the webhook's ids (with the time Meta sent them) and that answer,
+    unless ``raw`` (the catch-up's) is given."""
     object_id = ref.comment_id or ref.media_id
     text = found.get("text") if ref.comment_id else found.get("caption")
-    raw = {"webhook": json.loads(ref.raw), "graph": dict(found)}
+    if raw is None:
+        stored = {
+            "webhook": json.loads(ref.raw),
+            "graph": dict(found),
+            "time": int(ref.received_at.timestamp()),
+        }
+        raw = raw_json(stored)
     item = comment_item(
         channel=channel,
         platform="ig",
@@ -129,8 +170,8 @@ def mention_item(
         parent_id=None,
         post_id=ref.media_id,
         created=iso_time(found.get("timestamp")) or ref.received_at,
-        raw=raw_json(raw),
-        source="mention",
+        raw=raw,
+        source=source,
     )
     metadata = {
         **item.metadata,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from channels.meta.items import (
@@ -25,6 +25,7 @@ from channels.meta.items import (
     MediaRef,
     MentionRef,
     Parsed,
+    change_item,
     comment_item,
     dm_item,
     id_of,
@@ -33,10 +34,11 @@ from channels.meta.items import (
 )
 from channels.meta.messaging import messaging_event
 from channels.meta_json import MalformedPayload, epoch_time, load_envelope, text_of
-from contracts.records import InboundMessage, Reporter
+from contracts.records import InboundMessage
 
 __all__ = [
     "OBJECTS",
+    "WEBHOOK_SENT",
     "Converted",
     "MalformedPayload",
     "MediaRef",
@@ -51,6 +53,9 @@ __all__ = [
 ]
 
 OBJECTS = frozenset({"page", "instagram"})
+# ``metadata["time_of"]`` of an item whose time is when Meta sent the
+# webhook, the event having none of its own
+WEBHOOK_SENT = "webhook_sent"
 # what a comment's author wrote on: a visitor's post counts as a comment
 _POST_ITEMS = frozenset({"status", "post", "photo", "video"})
 # feed changes that are not words to anyone (reactions, likes, shares…)
@@ -82,8 +87,9 @@ def parse(data: Mapping[str, Any], channel: str, own: set[str]) -> Parsed:
         account = id_of(entry.get("id"))
         if account not in own:
             continue
+        sent_at = _sent_at(entry)
         for change in entry.get("changes") or ():
-            _change(change, platform, account, own, channel, parsed)
+            _change(change, platform, account, own, channel, parsed, sent_at)
         for event in entry.get("messaging") or ():
             _guarded(
                 parsed,
@@ -96,6 +102,13 @@ def parse(data: Mapping[str, Any], channel: str, own: set[str]) -> Parsed:
                 parsed,
             )
     return parsed
+
+
+def _sent_at(entry: Mapping[str, Any]) -> datetime:
+    """When Meta sent the entry (``entry.time``, epoch seconds): the best
+    time an event without its own has (an Instagram comment or mention);
+    the receipt time when it is missing."""
+    return epoch_time(entry.get("time"))
 
 
 def foreign_accounts(data: Mapping[str, Any], own: set[str]) -> set[str]:
@@ -136,6 +149,7 @@ def _change(
     own: set[str],
     channel: str,
     parsed: Parsed,
+    sent_at: datetime,
 ) -> None:
     if not isinstance(change, Mapping) or not isinstance(change.get("value"), Mapping):
         parsed.problems.append(("change", "change without a value object"))
@@ -145,9 +159,10 @@ def _change(
     if platform == "fb" and name == "feed":
         _guarded(parsed, change, _feed, value, account, own, channel, parsed)
     elif platform == "ig" and name in ("comments", "live_comments"):
-        _guarded(parsed, change, _ig_comment, value, account, channel, parsed)
+        sent = (str(name), sent_at)
+        _guarded(parsed, change, _ig_comment, value, account, channel, parsed, sent)
     elif platform == "ig" and name == "mentions":
-        _guarded(parsed, change, _mention, value, account, parsed)
+        _guarded(parsed, change, _mention, value, account, parsed, sent_at)
     else:
         parsed.problems.append(
             (str(name), f"webhook field {name!r} is not read by this channel")
@@ -218,28 +233,30 @@ def _change_of(
     created: datetime,
     raw: bytes,
 ) -> InboundMessage:
-    """An edit, removal or hiding of a stored comment: kept as its own
-    record pointing at the comment (``edit_of``), never dropped. Removals
-    carry no text: the comment's words stay in the case."""
-    stamp = int(created.timestamp())
-    text = text_of(value.get("message")) if verb == "edited" else None
-    removed = None if verb == "edited" else {"remove": "deleted"}.get(verb, verb)
-    return InboundMessage(
+    """A Page comment's edit, removal or hiding (``channels.meta.items.
+    change_item``)."""
+    return change_item(
         channel=channel,
-        external_id=f"{verb}:{base}:{stamp}",
-        received_at=created,
+        of=base,
+        verb=verb,
+        external_id=f"{verb}:{base}:{int(created.timestamp())}",
+        at=created,
         raw=raw,
-        raw_format="json",
-        text=text,
-        reporter=Reporter(name=text_of(sender.get("name"))),
-        edit_of=base,
-        removed_at_source=removed,
+        text=text_of(value.get("message")),
+        author_name=text_of(sender.get("name")),
     )
 
 
 def _ig_comment(
-    value: Mapping[str, Any], account: str, channel: str, parsed: Parsed
+    value: Mapping[str, Any],
+    account: str,
+    channel: str,
+    parsed: Parsed,
+    sent: tuple[str, datetime],
 ) -> None:
+    """An Instagram ``comments`` (or ``live_comments``) value; ``sent``:
+    that field's name and when Meta sent the entry."""
+    name, sent_at = sent
     comment_id = id_of(value.get("id"))
     if not comment_id:
         raise MalformedPayload("Instagram comment without id")
@@ -251,28 +268,43 @@ def _ig_comment(
         return
     media = value.get("media")
     media = media if isinstance(media, Mapping) else {}
-    parsed.items.append(
-        Converted(
-            comment_item(
-                channel=channel,
-                platform="ig",
-                account=account,
-                comment_id=comment_id,
-                author_id=author_id,
-                author_name=None,
-                username=text_of(sender.get("username")),
-                text=text_of(value.get("text")),
-                parent_id=id_of(value.get("parent_id")),
-                post_id=id_of(media.get("id")),
-                created=datetime.now(UTC),  # the webhook carries no time
-                raw=raw_json(value),
-                source="webhook",
-            )
-        )
+    item = comment_item(
+        channel=channel,
+        platform="ig",
+        account=account,
+        comment_id=comment_id,
+        author_id=author_id,
+        author_name=None,
+        username=text_of(sender.get("username")),
+        text=text_of(value.get("text")),
+        parent_id=id_of(value.get("parent_id")),
+        post_id=id_of(media.get("id")),
+        # the value carries no time: when Meta sent it (the
+        # catch-up's Graph API timestamp wins in a batch with both)
+        created=sent_at,
+        # stored in its envelope, so that a replay has that time too
+        raw=raw_json(_one_change(name, account, sent_at, value)),
+        source="webhook",
     )
+    metadata = {**item.metadata, "time_of": WEBHOOK_SENT}
+    parsed.items.append(Converted(replace(item, metadata=metadata)))
 
 
-def _mention(value: Mapping[str, Any], account: str, parsed: Parsed) -> None:
+def _one_change(
+    name: str, account: str, sent_at: datetime, value: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A body of Meta's with the one ``changes`` event ``value``."""
+    entry = {
+        "id": account,
+        "time": int(sent_at.timestamp()),
+        "changes": [{"field": name, "value": value}],
+    }
+    return {"object": "instagram", "entry": [entry]}
+
+
+def _mention(
+    value: Mapping[str, Any], account: str, parsed: Parsed, sent_at: datetime
+) -> None:
     media_id = id_of(value.get("media_id"))
     if not media_id:
         raise MalformedPayload("mention without media_id")
@@ -281,7 +313,7 @@ def _mention(value: Mapping[str, Any], account: str, parsed: Parsed) -> None:
             account_id=account,
             media_id=media_id,
             comment_id=id_of(value.get("comment_id")),
-            received_at=datetime.now(UTC),
+            received_at=sent_at,
             raw=raw_json(value),
         )
     )

@@ -112,7 +112,8 @@ def _mention(
         account_id=account,
         media_id=media_id,
         comment_id=comment_id if isinstance(comment_id, str) else None,
-        received_at=epoch_time(None),
+        # the time Meta sent the webhook (older records: now)
+        received_at=epoch_time(stored.get("time")),
         raw=json.dumps(webhook, ensure_ascii=False, sort_keys=True).encode(),
     )
     return mention_item(settings.name, ref, found)

@@ -16,6 +16,7 @@ import time
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import Literal, Protocol
 
 from channels.imap.smtp import SmtpReplier
 from channels.push_spool import PushSpool, SpooledBody
@@ -34,6 +35,34 @@ from contracts.records import (
 )
 
 log = logging.getLogger(__name__)
+
+
+class TemplateSender(Protocol):
+    """A WhatsApp number that sends its approved templates
+    (``channels.whatsapp.channel.WhatsAppChannel``)."""
+
+    async def send_template(
+        self,
+        phone: str,
+        kind: Literal["acknowledgement", "status_update"],
+        tracking_no: str,
+    ) -> str:
+        """Send template ``kind`` with ``tracking_no``; the remote id."""
+        ...
+
+
+def _template_kind(
+    key: str,
+) -> Literal["acknowledgement", "status_update"] | None:
+    """The template that stands in for the reply with idempotency ``key``
+    (``<channel>:ack:…``, ``<channel>:status:…``, as ``dengar.replies``
+    makes them); None for any other message."""
+    kind = key.split(":")[1:2]
+    if kind == ["ack"]:
+        return "acknowledgement"
+    if kind == ["status"]:
+        return "status_update"
+    return None
 
 
 class AlreadySent(Exception):
@@ -176,11 +205,14 @@ class WebformChannel:
         self.settings = settings
         self.spool = spool_of(settings, base_dir)
         self._next_prune = 0.0
+        self._mailer: SmtpReplier | None = None
+        self._whatsapp: TemplateSender | None = None
         if settings.smtp is not None:
-            # only with a mail server is the form a channel that answers
-            # (the shell asks for send_reply): e-mail addresses only
             self._mailer = SmtpReplier(settings.smtp, settings.message_id_domain)
-            self.send_reply = self._send_mail
+        if settings.smtp is not None or settings.whatsapp_channel is not None:
+            # only with a way to send is the form a channel that answers
+            # (the shell asks for send_reply)
+            self.send_reply = self._send
 
     def __repr__(self) -> str:
         return f"WebformChannel(name={self.name!r})"
@@ -243,14 +275,38 @@ class WebformChannel:
             receipts=tuple(bodies),
         )
 
-    async def _send_mail(self, reply: OutgoingReply) -> str | None:
-        """Mail a reply to the address the citizen left on the form."""
-        if "@" not in reply.recipient:
+    def send_whatsapp_through(self, sender: TemplateSender) -> None:
+        """The WhatsApp channel named by ``whatsapp_channel`` (handed over by
+        the shell, which built it): numbers left on the form are sent its
+        templates."""
+        self._whatsapp = sender
+
+    async def _send(self, reply: OutgoingReply) -> str | None:
+        """Mail a reply to the address the citizen left on the form, or send
+        its WhatsApp template to the number."""
+        if "@" in reply.recipient:
+            if self._mailer is None:
+                raise RecipientUnreachable(
+                    f"web form {self.name} has no smtp: block for e-mail replies"
+                )
+            return await self._mailer.send_reply(reply)
+        if self._whatsapp is None:
             raise RecipientUnreachable(
-                "the web form answers e-mail addresses only (WhatsApp numbers "
-                "are kept for staff)"
+                f"web form {self.name}: its whatsapp_channel "
+                f"{self.settings.whatsapp_channel!r} is not running (disabled?), "
+                "or none is configured"
             )
-        return await self._mailer.send_reply(reply)
+        kind = _template_kind(reply.idempotency_key)
+        if kind is None or not reply.tracking_no:
+            # a number that never wrote to ours can be sent templates only:
+            # the acknowledgement and status updates have one, nothing else
+            raise RecipientUnreachable(
+                "only the acknowledgement and status updates reach a WhatsApp "
+                "number left on the web form"
+            )
+        return await self._whatsapp.send_template(
+            reply.recipient, kind, reply.tracking_no
+        )
 
     async def after_commit(self, result: FetchResult) -> None:
         """Remove the stored submissions. Their markers stay while the form

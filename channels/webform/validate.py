@@ -24,10 +24,13 @@ _PHONE_CHARS = re.compile(r"[\s.\-()]")
 
 @dataclass(frozen=True, slots=True)
 class FormChoices:
-    """What the form offers: kecamatan → its desa, and category names."""
+    """What the form offers: kecamatan → its desa, category names, and
+    whether a WhatsApp number may be left (only when a WhatsApp channel
+    sends to it)."""
 
     places: Mapping[str, Sequence[str]]
     categories: Sequence[str] = ()
+    whatsapp: bool = False
 
 
 @dataclass(slots=True)
@@ -69,7 +72,7 @@ def check_form(
         out.errors["kategori"] = "Pilih kategori dari daftar, atau biarkan kosong."
     if v.get("kerahasiaan", "biasa") not in ("biasa", "anonim", "rahasia"):
         out.errors["kerahasiaan"] = "Pilih salah satu: biasa, anonim atau rahasia."
-    _contact(out)
+    _contact(out, choices.whatsapp)
     _files(out, uploads, max_files, max_file_bytes, max_side)
     located = out.latitude is not None or any(f.gps for f in out.files)
     if not v.get("kecamatan") and not located and "lokasi" not in out.errors:
@@ -143,10 +146,16 @@ def _where(out: Checked, choices: FormChoices) -> None:
             )
 
 
-def _contact(out: Checked) -> None:
+def _contact(out: Checked, whatsapp: bool) -> None:
     v = out.values
     kind = v.get("kontak", "none") or "none"
-    if kind == "email":
+    if kind == "whatsapp" and not whatsapp:
+        # a form rendered before WhatsApp was switched off, or a made-up post
+        out.errors["kontak"] = (
+            "Kabar melalui WhatsApp belum tersedia. Pilih e-mail, atau pantau "
+            "sendiri dengan nomor pelacakan."
+        )
+    elif kind == "email":
         address = v.get("email", "")
         if not _EMAIL.fullmatch(address):
             out.errors["email"] = (

@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from channels.meta_graph import channel_error
 from channels.meta_webhook import SpoolReader
@@ -37,7 +37,7 @@ from channels.whatsapp.payload import (
 )
 from channels.whatsapp.replies import free_form, template
 from channels.whatsapp.webhook import spool_of
-from config.channel_settings import WhatsAppChannelSettings
+from config.channel_settings import WhatsAppChannelSettings, WhatsAppTemplate
 from contracts.channel import FetchResult
 from contracts.errors import (
     NotReplayable,
@@ -55,6 +55,7 @@ from contracts.records import (
 )
 
 log = logging.getLogger(__name__)
+TemplateKind = Literal["acknowledgement", "status_update"]
 # the least gap between two messages to one citizen (Meta's pair limit)
 PACE_SECONDS = 1.0
 
@@ -375,11 +376,8 @@ class WhatsAppChannel(SpoolReader):
         self._sent_to[wamid] = recipient
 
     def _template(self, recipient: str, reply: OutgoingReply) -> dict[str, Any]:
-        templates = self.settings.templates
-        if ":status:" in reply.idempotency_key:
-            kind, chosen = "status_update", templates.status_update
-        else:
-            kind, chosen = "acknowledgement", templates.acknowledgement
+        kind = template_kind(reply)
+        chosen = self._chosen(kind)
         if chosen is None or not reply.tracking_no:
             raise RecipientUnreachable(
                 "the citizen's last WhatsApp message is over 24 hours old and "
@@ -387,12 +385,51 @@ class WhatsAppChannel(SpoolReader):
             )
         return template(recipient, chosen.name, chosen.language, reply.tracking_no)
 
+    def _chosen(self, kind: TemplateKind) -> WhatsAppTemplate | None:
+        templates = self.settings.templates
+        if kind == "status_update":
+            return templates.status_update
+        return templates.acknowledgement
+
+    async def send_template(
+        self, phone: str, kind: TemplateKind, tracking_no: str
+    ) -> str:
+        """Send the ``kind`` template with ``tracking_no`` to a number that
+        may never have written to this one (a citizen who left it on the
+        web form); returns ``wa:<wamid>``. Paced and rate-limited with this
+        number's own messages, and its delivery statuses come back here."""
+        recipient = phone.removeprefix("+")
+        chosen = self._chosen(kind)
+        if chosen is None:
+            raise RecipientUnreachable(
+                f"WhatsApp channel {self.name}: no {kind} template is configured"
+            )
+        await self._pace(recipient)
+        try:
+            wamid = await self._graph.send(
+                template(recipient, chosen.name, chosen.language, tracking_no)
+            )
+        except GraphError as exc:
+            raise _reply_error(exc) from None
+        finally:
+            self._last_sent[recipient] = time.monotonic()
+        self._remember(wamid, recipient)
+        return f"wa:{wamid}"
+
     async def _pace(self, recipient: str) -> None:
         last = self._last_sent.get(recipient)
         if last is not None:
             wait = PACE_SECONDS - (time.monotonic() - last)
             if wait > 0:
                 await asyncio.sleep(wait)
+
+
+def template_kind(reply: OutgoingReply) -> TemplateKind:
+    """Which template stands in for ``reply``: a status message's key has
+    ``:status:`` in it (``dengar.replies``), every other is an acknowledgement."""
+    if ":status:" in reply.idempotency_key:
+        return "status_update"
+    return "acknowledgement"
 
 
 @dataclass(frozen=True, slots=True)

@@ -434,7 +434,12 @@ def check(ctx: click.Context) -> None:
     async def go() -> None:
         nonlocal failures
         from config.channel_settings import ImapChannelSettings
-        from dengar.checks import cannot_reply, check_reply_side, check_sink
+        from dengar.checks import (
+            cannot_reply,
+            check_reply_side,
+            check_sink,
+            webform_whatsapp,
+        )
 
         for name, channel in app.channels.items():
             try:
@@ -449,8 +454,10 @@ def check(ctx: click.Context) -> None:
                 if problem:
                     failures += 1
                     console.print(f"channel {name}: [red]{escape(problem)}[/red]")
-        for name, why in cannot_reply(app.settings, set(app.repliers())).items():
-            console.print(f"channel {name}: [yellow]warning[/yellow]: {why}")
+        warnings = list(cannot_reply(app.settings, set(app.repliers())).items())
+        warnings += webform_whatsapp(app.settings).items()
+        for name, why in warnings:
+            console.print(f"channel {name}: [yellow]warning[/yellow]: {escape(why)}")
         for agency_settings in app.settings.agencies:
             problem = await check_sink(agency_settings)
             if problem:

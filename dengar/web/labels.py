@@ -7,7 +7,7 @@ from typing import Any
 
 import jinja2
 
-from config.localtime import local_time
+from config.localtime import local_time, long_date
 from config.settings import Settings
 from dengar.web.auth import ROLE_LABELS
 from dispatcher.wording import STATUS_LABELS
@@ -53,6 +53,7 @@ def install_filters(env: jinja2.Environment, settings: Settings) -> None:
 
     env.filters["local"] = local
     env.filters["label"] = label
+    env.filters["long_date"] = long_date
     env.globals["STATUS_LABELS"] = STATUS_LABELS
     env.globals["ROLE_LABELS"] = ROLE_LABELS
     env.globals["agency_names"] = {a.code: a.name for a in settings.agencies}

@@ -37,7 +37,7 @@ from channels.webform.tokens import (
     tracking_no_for,
 )
 from channels.webform.validate import Checked, check_form
-from config.localtime import local_time, zone
+from config.localtime import local_time, long_date, zone
 from dengar.web.deps import Ctx, Db
 from dengar.web.form_body import TooLarge, read_form
 from dengar.web.lapor_state import HOUR, FormState
@@ -280,8 +280,8 @@ def _similar(
                 "ref": state.case_ref(case.id),
                 "category": state.category_labels.get(case.category or "", ""),
                 "region": case.region,
-                "received": local_time(
-                    case.received_at, timezone, "%d-%m-%Y", with_zone=False
+                "received": long_date(
+                    local_time(case.received_at, timezone, "%Y-%m-%d", with_zone=False)
                 ),
                 "status": case.status,
                 "status_label": case.status_label,
@@ -322,6 +322,8 @@ def _render(
         if s.captcha == "altcha"
         else "",
         "map": s.map,
+        "mail": s.smtp is not None,
+        "whatsapp": state.choices.whatsapp,
         "today": datetime.now(zone(ctx.app.settings.timezone)).date().isoformat(),
     }
     response = ctx.templates.TemplateResponse(

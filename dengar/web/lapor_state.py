@@ -82,9 +82,19 @@ def form_state(settings: Settings, secret: str) -> FormState | None:
         choices=FormChoices(
             places={k: sorted(v) for k, v in sorted(places.items())},
             categories=sorted(categories),
+            whatsapp=_whatsapp_runs(settings, channel),
         ),
         category_labels=categories,
         limiter=RateLimiter(channel.submissions_per_hour, HOUR),
         without_js=RateLimiter(max(1, channel.without_javascript_per_hour), HOUR),
         tile_origin=f"{tile.scheme}://{tile.netloc}" if tile.netloc else "",
     )
+
+
+def _whatsapp_runs(settings: Settings, form: WebformChannelSettings) -> bool:
+    """Whether the form's ``whatsapp_channel`` is configured and enabled:
+    only then is a citizen offered to hear back on WhatsApp."""
+    if form.whatsapp_channel is None:
+        return False
+    named = [c for c in settings.channels if c.name == form.whatsapp_channel]
+    return bool(named) and named[0].enabled

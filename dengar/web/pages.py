@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import col, select
 
 from dengar import audit
-from dengar.comment_replies import reply_modes
+from dengar.comment_replies import only_tagged, reply_modes
 from dengar.status_report import status_report
 from dengar.triage import model_suggestions, triage_queue
 from dengar.web import actions, ops
@@ -36,6 +36,7 @@ from dengar.web.deps import Csrf, Ctx, Db, StaffUser, User, WebContext, safe_nex
 from dengar.web.files import attachment_response, is_image
 from dengar.web.pii import PII_LABELS, find_pii
 from dengar.web.sessions import end_session, session_user, start_session
+from dengar.web.tracking import incident_date
 from dengar.web.views import (
     Filters,
     case_detail,
@@ -264,6 +265,7 @@ def case_page(
         suggestions=lambda r: _suggestions(user, r),
         status_actions=actions.offered_actions(user, case),
         can_reroute=actions.can_reroute(case),
+        incident=incident_date(case),
     )
 
 
@@ -295,6 +297,7 @@ def triage_page(request: Request, ctx: Ctx, session: Db, user: StaffUser) -> Res
         agencies=ctx.app.settings.agencies,
         suggestions=lambda r: _suggestions(user, r),
         reply_modes=reply_modes,
+        only_tagged=only_tagged,
     )
 
 

@@ -16,8 +16,9 @@ numbers exist.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlmodel import Session, and_, col, or_, select
 
@@ -54,6 +55,8 @@ class PublicCase:
     secret: bool  # rahasia: statuses only
     merged: bool  # joined to an earlier report of the same problem
     events: list[PublicEvent] = field(default_factory=list)
+    # when it happened, as the citizen said on the web form (not rahasia)
+    incident_date: date | None = None
 
 
 def citizen_status(code: str) -> str:
@@ -102,7 +105,20 @@ def _public(
         secret=secret,
         merged=main is not row,
         events=events,
+        incident_date=None if secret else incident_date(row),
     )
+
+
+def incident_date(row: ComplaintRow) -> date | None:
+    """The day the problem happened, as the citizen gave it on the web form
+    (kept in the record's extras as ``incident_date``); None if not given."""
+    if not row.extra:
+        return None
+    try:
+        value = json.loads(row.extra).get("incident_date")
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except (ValueError, AttributeError):
+        return None
 
 
 def _identities(

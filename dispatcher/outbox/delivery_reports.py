@@ -24,11 +24,16 @@ PENDING = "pending"
 
 
 def apply_delivery_reports(
-    session: Session, channel: str, reports: Iterable[DeliveryReport]
+    session: Session,
+    channel: str,
+    reports: Iterable[DeliveryReport],
+    sent_for: Iterable[str] = (),
 ) -> int:
-    """Update the reply rows of ``channel`` the reports are about; returns
-    how many rows changed. Reports of unknown messages are ignored (a
-    message sent by hand in WhatsApp Manager, or a row already purged)."""
+    """Update the reply rows of ``channel`` the reports are about, and of
+    the channels ``channel`` sends for (``sent_for``: the web form, whose
+    numbers a WhatsApp channel sends templates to); returns how many rows
+    changed. Reports of unknown messages are ignored (a message sent by hand
+    in WhatsApp Manager, or a row already purged)."""
     by_id: dict[str, list[DeliveryReport]] = {}
     for report in reports:
         by_id.setdefault(report.remote_id, []).append(report)
@@ -37,7 +42,7 @@ def apply_delivery_reports(
     rows = session.exec(
         select(OutboxRow).where(
             OutboxRow.kind == "reply",
-            OutboxRow.target == channel,
+            col(OutboxRow.target).in_([channel, *sent_for]),
             col(OutboxRow.remote_id).in_(list(by_id)),
         )
     ).all()

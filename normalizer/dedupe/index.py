@@ -425,6 +425,10 @@ class DuplicateIndex(CandidateSearch):
         for child in sorted(self._children.get(case_id, ())):
             self.set_primary(child, primary)
 
+    def has_duplicates(self, case_id: int) -> bool:
+        """True when some indexed case links to ``case_id``."""
+        return bool(self._children.get(case_id))
+
     def locate(self, case_id: int, point: tuple[float, float]) -> None:
         """Coordinates that came after the case (a chat location sent after
         the words): later cases near them are compared with it. The first

@@ -15,7 +15,7 @@ from typing import Literal
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA, Indel
 
-from normalizer.matching import content_tokens
+from normalizer.matching import content_tokens, stopwords
 
 LinkKind = Literal["same_reporter", "similar", "manual"]
 _PHONE_JUNK = re.compile(r"[^\d+]")
@@ -29,11 +29,88 @@ _FILLER = frozenset(
 )
 
 
+# Negation and aspect are stopwords, yet they turn a complaint around:
+# ``air tidak keluar`` is water cut off, ``lampu sudah menyala`` a problem
+# solved. Read before the stopwords go, as one word each.
+_NEGATION = frozenset({"tidak", "belum", "tak"})
+# what water, power or a lamp does when it works
+_WORKS = frozenset({"keluar", "jalan", "mengalir", "menyala", "hidup", "masuk"})
+_DONE = frozenset({"sudah", "telah"})
+_RESTORED = frozenset(
+    {"diperbaiki", "menyala", "mengalir", "normal", "bersih", "dibersihkan"}
+    | {"diangkut", "ditambal", "beres", "lancar", "hidup", "diganti", "selesai"}
+    | {"dikerjakan", "diaspal", "dicor", "surut"}
+)
+# ``sudah di perbaiki``: the prefix written apart
+_RESTORED_STEM = frozenset(
+    {"perbaiki", "bersihkan", "angkut", "tambal", "ganti", "kerjakan", "aspal", "cor"}
+)
+_BETWEEN = frozenset({"kembali", "lagi", "mulai"})
+# ``bukan di jalan Mawar``: what follows is denied (``bukan main``: very)
+_DENIAL = "bukan"
+_DENIAL_SKIP = frozenset({"di", "yang", "ke", "dari", "pada", "dekat", "depan"})
+_DENIAL_IDIOM = frozenset({"main", "hanya", "cuma", "saja"})
+_DENIED_MAX = 4
+NOT_WORKING, RESTORED = "mati", "pulih"
+
+
+def _phrases(tokens: list[str]) -> list[str]:
+    """``tidak`` + a verb of working → ``mati``; ``sudah`` + a word of
+    repair → ``pulih``; the words after ``bukan`` (a place or problem the
+    reporter denies) dropped. Other tokens as they are."""
+    if (
+        _NEGATION.isdisjoint(tokens)
+        and _DONE.isdisjoint(tokens)
+        and _DENIAL not in tokens
+    ):
+        return tokens
+    stop = stopwords()
+    out: list[str] = []
+    i, n = 0, len(tokens)
+    while i < n:
+        token = tokens[i]
+        nxt = tokens[i + 1] if i + 1 < n else ""
+        if token in _NEGATION and nxt in _WORKS:
+            out.append(NOT_WORKING)
+            i += 2
+            continue
+        if token in _DONE:
+            j = i + 1
+            while j < n and tokens[j] in _BETWEEN:
+                j += 1
+            word = tokens[j] if j < n else ""
+            if word in _RESTORED:
+                out.append(RESTORED)
+                i = j + 1
+                continue
+            if word == "di" and j + 1 < n and tokens[j + 1] in _RESTORED_STEM:
+                out.append(RESTORED)
+                i = j + 2
+                continue
+        if token == _DENIAL and nxt not in _DENIAL_IDIOM:
+            j = i + 1
+            while j < n and tokens[j] in _DENIAL_SKIP:
+                j += 1
+            k = j
+            while k < n and k - j < _DENIED_MAX and tokens[k] not in stop:
+                k += 1
+            i = max(k, i + 1)
+            continue
+        out.append(token)
+        i += 1
+    return out
+
+
 def key_tokens(matching: str) -> list[str]:
     """The tokens dedupe compares, in order: content tokens of a matching
-    text without courtesy words; numbers without leading zeros (``RT 05`` is
+    text without courtesy words, negation and repair read first
+    (:func:`_phrases`); numbers without leading zeros (``RT 05`` is
     ``RT 5``)."""
     out = []
+    words = matching.split()
+    phrased = _phrases(words)
+    if phrased is not words:
+        matching = " ".join(phrased)
     for token in content_tokens(matching):
         if token in _FILLER:
             continue

@@ -82,7 +82,9 @@ NEAR_WEIGHT, FAR_WEIGHT = 1.0, -3.0
 
 # ``lrg``, ``komp``: abbreviations the slang table leaves (jl, jln, gg are
 # mapped there)
-_STREET = frozenset({"jalan", "gang", "lorong", "lrg", "komplek", "kompleks", "komp"})
+_STREET = frozenset(
+    {"jalan", "gang", "lorong", "lrg", "komplek", "kompleks", "komp", "poros"}
+)
 # a street named by a number: ``gang 7``, ``lorong 3`` (``jalan 17 agustus``
 # only before a month)
 _NUMBER_STREET = frozenset({"gang", "lorong", "lrg"})
@@ -100,6 +102,7 @@ _LANDMARK = frozenset(
     | {"rsud", "klinik", "jembatan", "bundaran", "tugu", "perumahan", "spbu"}
     | {"toko", "warung", "bank", "hotel", "stadion", "gor", "balai", "alun"}
     | {"msjd", "pkm", "perum", "polsek", "polres", "koramil", "kelenteng"}
+    | {"pantai", "bendungan", "waduk", "embung"}
 )
 _LANDMARK_KIND = {
     "mesjid": "masjid",
@@ -116,7 +119,13 @@ _LANDMARK_KIND = {
     "pkm": "puskesmas",
     "perum": "perumahan",
 }
-_VILLAGE = frozenset({"desa", "kelurahan", "kampung", "dusun", "kampong"})
+# the village words of other provinces too: Aceh's ``gampong``, West
+# Sumatra's ``nagari`` and ``jorong``, Yogyakarta's ``kalurahan``, Toraja's
+# ``lembang``
+_VILLAGE = frozenset(
+    {"desa", "kelurahan", "kampung", "dusun", "kampong", "gampong", "nagari"}
+    | {"jorong", "kalurahan", "lembang"}
+)
 # numbered places: RT/RW, a kilometre post, a dusun, a house number, a block
 _NUMBERED = frozenset({"rt", "rw", "km", "dusun", "nomor", "blok"})
 _NUMBERED_ALIAS = {w: w for w in _NUMBERED} | {"kilometer": "km", "no": "nomor"}
@@ -214,7 +223,12 @@ def places_of(
                 out.append(f"n:dusun={keys[i + 1]}")
             kind = "d"
         if kind == "j":
-            if i and keys[i - 1] in _STREET_SKIP:
+            if (
+                i
+                and keys[i - 1] in _STREET_SKIP
+                # ``lampu jalan ahmad yani``: the lamps of a named street
+                and not (i + 1 < n and _street_name_follows(keys[i + 1]))
+            ):
                 continue
             numbered = i + 1 < n and keys[i + 1].isdigit()
             name = _name_after(
@@ -252,6 +266,17 @@ def places_of(
 
 
 _JG = frozenset("jg")
+
+
+def _street_name_follows(word: str) -> bool:
+    """True when ``word``, after ``lampu jalan``, begins a street's name
+    rather than the sentence (``lampu jalan mati``)."""
+    return (
+        word not in _name_stops()
+        and not word.isdigit()
+        and _looks_like_name(word)
+        and word not in _STREET
+    )
 
 
 @lru_cache(maxsize=8)
@@ -352,7 +377,11 @@ def _name_after(
         if token in _TITLES and not words:
             continue
         words.append(token)
-        if len(words) == 2:
+        # ``jenderal ahmad yani``: two words many names share are not a
+        # name yet (at most three words in all)
+        if len(words) == 3 or (
+            len(words) == 2 and any(w not in _GENERIC_NAME for w in words)
+        ):
             break
     return " ".join(words)
 
@@ -493,8 +522,9 @@ def _same_name(a: str, b: str) -> int:
     numbers, when both have one, must agree (``SD 1`` / ``SD 4``)."""
     kind_a, _, rest_a = a.partition(" ") if a[:1] == "@" else ("", "", a)
     kind_b, _, rest_b = b.partition(" ") if b[:1] == "@" else ("", "", b)
-    num_a = [w for w in rest_a.split() if w.isdigit()][:1]
-    num_b = [w for w in rest_b.split() if w.isdigit()][:1]
+    # a number, or a code of letters and digits (``SP2``, ``U2``, ``B3``)
+    num_a = [w for w in rest_a.split() if _numbered_word(w)][:1]
+    num_b = [w for w in rest_b.split() if _numbered_word(w)][:1]
     if num_a and num_b and num_a != num_b:
         return -1
     if num_a and num_b:  # ``SD 4`` / ``SD 4 Stagen``: the number names it
@@ -529,6 +559,10 @@ def _same_name(a: str, b: str) -> int:
     # another kind, the same name: one place named two ways (``Lapangan`` /
     # ``Taman Siring Laut``); a number already told SD 2 from SMP 2
     return 1 if same else -1
+
+
+def _numbered_word(word: str) -> bool:
+    return word.isdigit() or (not word.isalpha() and word[:1].isalpha())
 
 
 def _second_word_differs(a: list[str], b: list[str]) -> bool:
@@ -568,6 +602,10 @@ def _compare_places(
                     shown = f"{_shown(name)} (disebut tanpa kata penanda)"
                     return 1, shown if explain else ""
         return 0, ", ".join(map(_shown, a or b)) if explain else ""
+    if tag == "d:":
+        # a dusun's name (``krajan``, the same in many desa) tells nothing
+        # when both also name their desa: those must agree
+        a, b = _without_dusun(a, mine), _without_dusun(b, theirs)
     verdict = -1
     if tag == "n:":
         numbers = dict(x.split("=") for x in b)
@@ -588,12 +626,45 @@ def _compare_places(
                         return 1, ""
                     same = _shown(x) if x == y else f"{_shown(x)} ~ {_shown(y)}"
                     return 1, same
+        if verdict < 0 and (found := _named_elsewhere(a, b, theirs, mine)):
+            # ``trotoar dago … jalan kaki``: one report's street is in the
+            # other's words, the other's "street" a word of the sentence
+            return 1, f"{_shown(found)} (disebut tanpa kata penanda)"
     if not explain:
         return verdict, ""
     shown_a, shown_b = ", ".join(map(_shown, a)), ", ".join(map(_shown, b))
     if verdict > 0:  # numbers
         return 1, ", ".join(_shown(x) for x in a if x in b)
     return verdict, f"{shown_a} / {shown_b}"
+
+
+def _without_dusun(names: list[str], profile: Profile) -> list[str]:
+    dusun = {p[6:] for p in profile.by_tag.get("n:", ()) if p.startswith("dusun=")}
+    if not dusun:
+        return names
+    rest = [x for x in names if x not in dusun]
+    return rest or names
+
+
+def _named_elsewhere(
+    a: list[str], b: list[str], theirs: Profile, mine: Profile
+) -> str | None:
+    """A name of one side (its first distinctive word, 4+ letters) among
+    the other side's words but not in that side's names of this kind (a
+    name of two words there is another place: ``oesapa barat`` /
+    ``oesapa selatan``)."""
+    for names, others, other in ((a, b, theirs), (b, a, mine)):
+        inside = {w for name in others for w in _bare(name).split()}
+        for name in names:
+            words = _distinct_words(_bare(name))
+            if (
+                words
+                and len(words[0]) >= 4
+                and words[0] in other.tokens
+                and words[0] not in inside
+            ):
+                return name
+    return None
 
 
 def _bare(name: str) -> str:
@@ -680,11 +751,28 @@ def traits_of(
             for i, t in enumerate(_place_tokens(keys))
             if not any(a <= i < b for a, b in spans)
         ]
-    concepts = sorted(_concept_tags(words))
+    found = _concept_tags(words)
+    if "jalan" in keys and _ROAD not in found:
+        found |= _road_itself(keys)
+    concepts = sorted(found)
     if not places:
         return tuple(concepts)
     exact = sorted(k for k in place_keys(places) if k[0] == "*")
     return (*places, *concepts, *exact)
+
+
+_ROAD = "#o:road"
+
+
+def _road_itself(keys: Sequence[str]) -> set[str]:
+    """``jalan`` followed by the kind of road (``jalan desa``, ``jalan
+    kampung``) is the road itself, not a street's name. (Not ``jalan
+    berlubang``: a street's report says ``jalan`` before its name anyway,
+    and its state already tells the problem.)"""
+    for i, token in enumerate(keys[:-1]):
+        if token == "jalan" and keys[i + 1] in _VILLAGE:
+            return {_ROAD}
+    return set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -795,10 +883,19 @@ def _one_sided(a: Profile, b: Profile, places: dict[str, tuple[int, str]]) -> in
         has_a = any(p.startswith("d:") for p in a.places)
         count += has_a != any(p.startswith("d:") for p in b.places)
     if places["rt"][0] == 0:
-        kinds_a = {p[2:].partition("=")[0] for p in a.places if p.startswith("n:")}
-        kinds_b = {p[2:].partition("=")[0] for p in b.places if p.startswith("n:")}
+        kinds_a = {_numbered_kind(p, b) for p in a.places if p.startswith("n:")}
+        kinds_b = {_numbered_kind(p, a) for p in b.places if p.startswith("n:")}
         count += len((kinds_a ^ kinds_b) & _NUMBERED)
     return count
+
+
+def _numbered_kind(place: str, other: Profile) -> str:
+    """The kind of a numbered place (``rt``, ``dusun`` …), or ``""`` for a
+    dusun whose name the other report holds without the word ``dusun``."""
+    kind, _, value = place[2:].partition("=")
+    if kind == "dusun" and value in other.tokens:
+        return ""
+    return kind
 
 
 def features(a: Profile, b: Profile) -> dict[str, float]:

@@ -29,6 +29,8 @@ class PendingCases:
         self.cases: list[tuple[DedupeCase, int | None, list[str]]] = []
         # coordinates a follow-up gave a case, committed or of this batch
         self.located: list[tuple[int, tuple[float, float]]] = []
+        # (case, primary): a case decided again once its location came
+        self.relinked: list[tuple[int, int]] = []
 
     def find(
         self,
@@ -45,6 +47,27 @@ class PendingCases:
             return link  # nothing in the batch could come first
         self._own.committed = committed
         return _first(link, self._own.find(case, keys))
+
+    def find_again(
+        self, case: DedupeCase, keys: list[str], committed: DuplicateIndex
+    ) -> Link | None:
+        """The link of a case already linked once (as no duplicate), decided
+        again: against ``committed`` (locked by the caller) and this batch."""
+        link = committed.find(case, keys)
+        if not self.cases:
+            return link
+        self._own.committed = committed
+        return _first(link, self._own.find(case, keys))
+
+    def has_duplicates(self, case_id: int) -> bool:
+        """True when a case of this batch links to ``case_id``."""
+        return any(primary == case_id for _, primary, _ in self.cases)
+
+    def relink(self, case_id: int, primary: int) -> None:
+        """``case_id`` got a link after it was indexed: for this batch now,
+        for the shared index once the batch committed."""
+        self._own.set_primary(case_id, primary)
+        self.relinked.append((case_id, primary))
 
     def locate(self, case_id: int, point: tuple[float, float]) -> None:
         """A case (committed, or of this batch) got coordinates."""

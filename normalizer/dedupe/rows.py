@@ -104,6 +104,8 @@ class RowDeduper:
                 self._seen.add(case.id)
             for case_id, point in pending.located:
                 self.index.locate(case_id, point)
+            for case_id, primary in pending.relinked:
+                self.index.set_primary(case_id, primary)
             self._trim_seen()
 
     def _trim_seen(self) -> None:
@@ -112,13 +114,28 @@ class RowDeduper:
             low = self._high_water - CATCH_UP_MARGIN
             self._seen = {i for i in self._seen if i > low}
 
-    def locate(self, row: ComplaintRow, pending: PendingCases) -> None:
+    def locate(self, row: ComplaintRow, pending: PendingCases) -> Link | None:
         """The case row got its coordinates after it was indexed (a
         follow-up carried them): known to its batch now, to the shared
-        index once the batch committed."""
+        index once the batch committed. A case still unlinked and that no
+        case links to is decided again with them (a chat citizen sends the
+        words first and the location pin afterwards): the link it gets now,
+        which the caller applies, or None."""
         lat, lon = row.location_lat, row.location_lon
-        if row.id is not None and lat is not None and lon is not None:
-            pending.locate(row.id, (lat, lon))
+        if row.id is None or lat is None or lon is None:
+            return None
+        pending.locate(row.id, (lat, lon))
+        if row.duplicate_of_id is not None or row.kind != "case":
+            return None
+        case = case_from_row(row)
+        keys = key_tokens(case.text)
+        with self._lock:
+            if self.index.has_duplicates(row.id) or pending.has_duplicates(row.id):
+                return None  # a primary: its duplicates would have to move
+            link = pending.find_again(case, keys, self.index)
+        if link is not None:
+            pending.relink(row.id, link.target_id)
+        return link
 
     def catch_up(self, session: Session, now: datetime | None = None) -> int:
         """Index the open cases other processes committed since the last

@@ -17,12 +17,25 @@ Instagram Platform webhook examples and comment moderation):
 - Instagram comment value ``{"id", "from": {"id", "username"}, "text",
   "media": {"id", "media_product_type"}, "parent_id"}``; mention value
   ``{"media_id", "comment_id"}``;
+- ``GET /<media>/comments`` (Instagram: top-level comments only, each
+  with ``replies{...}`` when the fields ask for it: ``{"data", "paging"}``),
+  ``GET /<ig comment>/replies``, ``GET /<ig user>/tags`` (media the
+  account is tagged in, newest first), ``GET /<ig user>?fields=
+  mentioned_media.media_id(<id>){...}`` / ``mentioned_comment.comment_id``;
+  lists are ``{"data": [...], "paging": {"cursors": {"after"}, "next"}}``;
 - ``POST /<page>/messages`` answers ``{"recipient_id", "message_id"}``;
   ``POST /<comment>/comments`` and ``/replies`` answer ``{"id"}``;
 - errors ``{"error": {"message", "type", "code", "error_subcode",
   "fbtrace_id"}}``: 190 bad token (401), 10 with subcode 2018278 outside
   the messaging window, 551 person not available, 100 subcode 33 object
-  gone, 200 permission missing, 4 / 32 / 613 rate limits.
+  gone, 200 permission missing, 4 / 32 / 613 rate limits;
+- Instagram comments carry ``hidden`` (the account hid them); a deleted
+  comment is no longer listed (Instagram sends no webhook for either);
+- ``POST /<ig user>/mentions`` on a media the account is only tagged in
+  (no @mention in its caption) is refused: Meta's reference says
+  "commenting on photos in which you were tagged is not supported" without
+  naming the error, so the emulator answers code 10 (permission denied for
+  this action).
 
 Checked as Meta checks them: the bearer token; one private reply per
 comment and only within 7 days of it; direct messages only within 24 hours
@@ -33,6 +46,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -50,6 +64,7 @@ APP_SECRET = "test-meta-app-secret-fedcba987654"
 VERIFY_TOKEN = "test-meta-verify-token"
 PAGE_ID = "104250918872231"
 IG_ID = "17841405822304914"
+IG_USERNAME = "pemkabkotabaru"
 DAY = 24 * 3600
 
 
@@ -68,6 +83,19 @@ class _Comment:
     text: str
     created: float
     parent_id: str | None = None
+    replies: list[_Comment] = field(default_factory=list)
+    hidden: bool = False
+
+
+@dataclass
+class _Tagged:
+    """Another account's media the Instagram account is tagged (and
+    @mentioned) in."""
+
+    media_id: str
+    caption: str
+    username: str
+    created: float
 
 
 @dataclass
@@ -87,6 +115,7 @@ class FakeMetaApi:
         self.comments: dict[str, _Comment] = {}
         self.last_message: dict[str, float] = {}  # person id -> their last DM
         self.conversation: list[dict[str, Any]] = []  # messages, newest first
+        self.tagged: list[_Tagged] = []  # newest first
         self.files: dict[str, bytes] = {}
         self.sent: list[dict[str, Any]] = []  # every accepted POST body
         self.private_replied: set[str] = set()
@@ -133,11 +162,47 @@ class FakeMetaApi:
             parent_id,
         )
         self.comments[comment_id] = comment
+        parent = self.comments.get(parent_id or "")
+        if platform == "ig" and parent is not None:
+            # Instagram lists a reply under its comment, not on the media
+            parent.replies.append(comment)
+            return comment_id
         for posts in self.posts.values():
             for post in posts:
                 if post.post_id == post_id:
                     post.comments.append(comment)
         return comment_id
+
+    def hide_comment(self, comment_id: str, hidden: bool = True) -> None:
+        """The account hides (or shows again) an Instagram comment."""
+        self.comments[comment_id].hidden = hidden
+
+    def delete_comment(self, comment_id: str) -> None:
+        """The author or the account deletes a comment (and its replies)."""
+        comment = self.comments.pop(comment_id)
+        parent = self.comments.get(comment.parent_id or "")
+        if parent is not None and comment in parent.replies:
+            parent.replies.remove(comment)
+        for posts in self.posts.values():
+            for post in posts:
+                if comment in post.comments:
+                    post.comments.remove(comment)
+
+    def tag_account(
+        self,
+        caption: str,
+        *,
+        username: str = "warga_kotabaru",
+        created: float | None = None,
+    ) -> str:
+        """Another account's media that tags ours (and @mentions it when the
+        caption says ``@pemkabkotabaru``); readable through
+        ``/<ig user>/tags`` and ``mentioned_media``."""
+        media_id = self.new_id()
+        self.tagged.insert(
+            0, _Tagged(media_id, caption, username, created or time.time())
+        )
+        return media_id
 
     def person_wrote(
         self, person: str, text: str = "", at: float | None = None, mid: str = ""
@@ -217,7 +282,10 @@ class FakeMetaApi:
                 f"Unsupported get request. Object with ID '{node}' does not exist",
                 error_subcode=33,
             )
-        return web.json_response({"id": node, "name": "Pemkab Kotabaru"})
+        found = {"id": node, "name": "Pemkab Kotabaru"}
+        if node == IG_ID and "username" in fields:
+            found["username"] = IG_USERNAME
+        return web.json_response(found)
 
     def _mentioned(self, fields: str) -> web.Response:
         kind, _, rest = fields.partition(".")
@@ -234,13 +302,29 @@ class FakeMetaApi:
                 "media": {"id": comment.post_id},
             }
         else:
-            found = {
-                "id": wanted,
-                "caption": "@pemkabkotabaru jalan berlubang di depan pasar",
-                "timestamp": graph_time(time.time()),
-                "username": "warga_kotabaru",
-            }
+            tagged = next((t for t in self.tagged if t.media_id == wanted), None)
+            found = (
+                self._tagged_json(tagged)
+                if tagged is not None
+                else {
+                    "id": wanted,
+                    "caption": "@pemkabkotabaru jalan berlubang di depan pasar",
+                    "timestamp": graph_time(time.time()),
+                    "username": "warga_kotabaru",
+                }
+            )
         return web.json_response({kind: found, "id": IG_ID})
+
+    @staticmethod
+    def _tagged_json(tagged: _Tagged) -> dict[str, Any]:
+        return {
+            "id": tagged.media_id,
+            "caption": tagged.caption,
+            "timestamp": graph_time(tagged.created),
+            "username": tagged.username,
+            "media_type": "IMAGE",
+            "permalink": f"https://www.instagram.com/p/{tagged.media_id}/",
+        }
 
     async def _edge(self, request: web.Request) -> web.Response:
         if (refused := self._refused(request, "read")) is not None:
@@ -254,8 +338,18 @@ class FakeMetaApi:
                 for p in self.posts[node][:limit]
             ]
             return web.json_response({"data": data})
+        after = request.query.get("after")
+        fields = request.query.get("fields", "")
         if edge == "comments":
-            return self._comments(node, limit, request.query.get("after"))
+            return self._comments(node, limit, after, fields)
+        if edge == "replies":
+            parent = self.comments.get(node)
+            if parent is None or parent.platform != "ig":
+                return graph_error(100, "Object does not exist", error_subcode=33)
+            return self._page(parent.replies, limit, after, fields)
+        if edge == "tags" and node == IG_ID:
+            tagged = [self._tagged_json(t) for t in self.tagged]
+            return web.json_response(_paged(tagged, limit, after))
         if edge == "conversations":
             if request.query.get("platform") == "instagram":
                 return web.json_response({"data": []})
@@ -269,20 +363,30 @@ class FakeMetaApi:
             )
         return graph_error(100, f"Unknown path components: /{edge}")
 
-    def _comments(self, node: str, limit: int, after: str | None) -> web.Response:
+    def _comments(
+        self, node: str, limit: int, after: str | None, fields: str
+    ) -> web.Response:
         posts = [p for ps in self.posts.values() for p in ps if p.post_id == node]
         if not posts:
             return graph_error(100, "Object does not exist", error_subcode=33)
-        comments = posts[0].comments
-        start = int(after or 0)
-        page = comments[start : start + limit]
-        body: dict[str, Any] = {"data": [self._comment_json(c) for c in page]}
-        if start + limit < len(comments):
-            body["paging"] = {
-                "cursors": {"after": str(start + limit)},
-                "next": "https://graph.facebook.com/next",
-            }
-        return web.json_response(body)
+        return self._page(posts[0].comments, limit, after, fields)
+
+    def _page(
+        self, comments: list[_Comment], limit: int, after: str | None, fields: str
+    ) -> web.Response:
+        # ``replies.limit(n){...}`` in the fields: each comment's first n
+        # replies inline, as Graph API field expansion gives them
+        expand = re.search(r"(?:^|,)replies(?:\.limit\((\d+)\))?\{", fields)
+        found = []
+        for comment in comments:
+            shown = self._comment_json(comment)
+            if expand and comment.replies:
+                inline = int(expand.group(1) or 25)
+                shown["replies"] = _paged(
+                    [self._comment_json(r) for r in comment.replies], inline, None
+                )
+            found.append(shown)
+        return web.json_response(_paged(found, limit, after))
 
     @staticmethod
     def _comment_json(comment: _Comment) -> dict[str, Any]:
@@ -302,6 +406,7 @@ class FakeMetaApi:
             "timestamp": graph_time(comment.created),
             "username": comment.author,
             "from": {"id": comment.author_id, "username": comment.author},
+            "hidden": comment.hidden,
         }
         if comment.parent_id:
             found["parent_id"] = comment.parent_id
@@ -378,8 +483,25 @@ class FakeMetaApi:
         if (refused := self._refused(request, "comments")) is not None:
             return refused
         body = await request.json()
+        tagged = next((t for t in self.tagged if t.media_id == body["media_id"]), None)
+        if tagged is not None and f"@{IG_USERNAME}" not in tagged.caption.lower():
+            return graph_error(
+                10, "Application does not have permission for this action"
+            )
         self.sent.append({"mention": True, **body})
         return web.json_response({"id": self.new_id()})
+
+
+def _paged(data: list[dict[str, Any]], limit: int, after: str | None) -> dict[str, Any]:
+    """One page of a Graph API list, with the cursor of the next."""
+    start = int(after or 0)
+    body: dict[str, Any] = {"data": data[start : start + limit]}
+    if start + limit < len(data):
+        body["paging"] = {
+            "cursors": {"before": str(start), "after": str(start + limit)},
+            "next": "https://graph.facebook.com/next",
+        }
+    return body
 
 
 # ---------------------------------------------------------------- webhooks

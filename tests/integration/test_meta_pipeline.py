@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +23,14 @@ from dengar.app import App
 from dengar.cli.triage import TriageBackend, triage
 from dengar.web.app import create_app
 from dengar.web.auth import add_user
-from storage.tables import ComplaintRow, QuarantineRow, StatusEvent
+from storage.tables import ComplaintRow, OutboxRow, QuarantineRow, StatusEvent
 from tests.fakes.meta_api import (
     PAGE_ID,
     VERIFY_TOKEN,
     FakeMetaApi,
     channel_settings,
+    ig_comment_webhook,
+    ig_mention_webhook,
     messaging_webhook,
     page_feed_webhook,
     signed,
@@ -69,11 +73,12 @@ def post(client: TestClient, payload: dict[str, Any]) -> tuple[int, str]:
     return response.status_code, response.text
 
 
-def rows(app: App, kind: str = "case") -> list[ComplaintRow]:
+def rows(app: App, kind: str | None = "case") -> list[ComplaintRow]:
     with app.sessions() as session:
-        return list(
-            session.exec(select(ComplaintRow).where(ComplaintRow.kind == kind)).all()
-        )
+        query = select(ComplaintRow)
+        if kind is not None:
+            query = query.where(ComplaintRow.kind == kind)
+        return list(session.exec(query).all())
 
 
 def accept_by_cli(app: App, tracking_no: str, *args: str) -> Any:
@@ -279,6 +284,163 @@ async def test_bad_posts_are_refused_or_kept(api: FakeMetaApi, tmp_path: Path) -
             [kept] = session.exec(select(QuarantineRow)).all()
         assert "'ratings' is not read" in kept.reason
         assert json.loads(kept.data)["entry"][0]["id"] == PAGE_ID
+    finally:
+        client.close()
+        web_app.engine.dispose()
+
+
+async def test_missed_instagram_reply_and_mention_become_one_case_each(
+    api: FakeMetaApi, tmp_path: Path
+) -> None:
+    settings = settings_for(api, tmp_path, catch_up_interval=0.001)
+    media = api.add_post("ig")
+    top = api.add_comment(media, "Lampu jalan mati", platform="ig", author_id="7002")
+    web_app = App.open(settings)
+    client = TestClient(create_app(web_app))
+    try:
+        # the comment came by webhook; its reply and a mention never did
+        assert post(client, ig_comment_webhook(top, "Lampu jalan mati"))[0] == 200
+        written = time.time() - 3 * 3600
+        reply = api.add_comment(
+            media,
+            "Di gang kami juga, sudah seminggu",
+            platform="ig",
+            author_id="7005",
+            author="rudi",
+            parent_id=top,
+            created=written,
+        )
+        tagged = api.tag_account("@pemkabkotabaru jembatan Desa Sigam retak")
+        app = await run_once(settings)
+        texts = sorted(row.clean_text for row in rows(app, kind=None))
+        assert texts == [
+            "@pemkabkotabaru jembatan Desa Sigam retak",
+            "Di gang kami juga, sudah seminggu",
+            "Lampu jalan mati",
+        ]
+        assert {row.status for row in rows(app)} == {"triage"}
+        [late_reply] = [r for r in rows(app) if "seminggu" in (r.clean_text or "")]
+        stored_at = late_reply.received_at.replace(tzinfo=UTC)  # SQLite: naive UTC
+        assert stored_at.timestamp() == int(written)
+
+        # the webhooks Meta retried at last, and the next polls: nothing new
+        assert post(client, ig_comment_webhook(reply, "Di gang kami juga"))[0] == 200
+        assert post(client, ig_mention_webhook(tagged))[0] == 200
+        await run_once(settings)
+        app = await run_once(settings)
+        assert len(rows(app, kind=None)) == 3
+    finally:
+        client.close()
+        web_app.engine.dispose()
+
+
+def notes_of(app: App, case: ComplaintRow) -> list[str]:
+    with app.sessions() as session:
+        return [
+            e.note or ""
+            for e in session.exec(
+                select(StatusEvent).where(StatusEvent.complaint_id == case.id)
+            )
+        ]
+
+
+async def test_instagram_comments_hidden_or_deleted_are_marked_on_their_case_once(
+    api: FakeMetaApi, tmp_path: Path
+) -> None:
+    settings = settings_for(api, tmp_path, catch_up_interval=0.001)
+    media = api.add_post("ig")
+    hidden = api.add_comment(
+        media, "Jalan Desa Sigam berlubang", platform="ig", author_id="7001"
+    )
+    deleted = api.add_comment(
+        media, "Lampu jalan di Jl. Melati mati", platform="ig", author_id="7002"
+    )
+    app = await run_once(settings)
+    assert len(rows(app)) == 2
+    api.hide_comment(hidden)
+    api.delete_comment(deleted)
+    for _ in range(2):  # the next poll marks them; the one after adds nothing
+        time.sleep(0.01)
+        app = await run_once(settings)
+    by_text = {row.clean_text: row for row in rows(app)}
+    assert [
+        n for n in notes_of(app, by_text["Jalan Desa Sigam berlubang"]) if "source" in n
+    ] == ["the complaint: hidden at the source"]
+    assert [
+        n
+        for n in notes_of(app, by_text["Lampu jalan di Jl. Melati mati"])
+        if "source" in n
+    ] == ["the complaint: deleted at the source by its author or the page"]
+    # marked, not dropped: the words stay
+    assert by_text["Lampu jalan di Jl. Melati mati"].original_text
+
+
+async def test_a_photo_the_account_is_only_tagged_in_offers_no_reply(
+    api: FakeMetaApi, tmp_path: Path
+) -> None:
+    settings = settings_for(api, tmp_path, catch_up_interval=0.001)
+    api.tag_account("Jembatan Desa Sigam retak, mohon dicek")
+    mentioned = api.tag_account("@pemkabkotabaru trotoar Jl. Melati rusak")
+    web_app = App.open(settings)
+    with web_app.sessions() as session:
+        add_user(session, "staf", "rahasia-staf-123", "staff")
+        session.commit()
+    client = TestClient(create_app(web_app))
+    try:
+        app = await run_once(settings)
+        by_text = {row.clean_text: row for row in rows(app)}
+        tagged_case = by_text["Jembatan Desa Sigam retak, mohon dicek"]
+        mention_case = by_text["@pemkabkotabaru trotoar Jl. Melati rusak"]
+        listed = CliRunner().invoke(
+            triage,
+            ["--json"],
+            obj={
+                "triage_backend": TriageBackend(
+                    sessions=app.sessions, route_and_enqueue=lambda s, r: None
+                )
+            },
+        )
+        modes = {
+            e["tracking_no"]: e["reply_modes"]
+            for e in map(json.loads, listed.output.splitlines())
+        }
+        assert modes == {
+            tagged_case.tracking_no: [],
+            mention_case.tracking_no: ["public"],
+        }
+        for mode in ("public", "private"):
+            refused = accept_by_cli(app, tagged_case.tracking_no, "--reply", mode)
+            assert refused.exit_code == 1
+            assert "only tagged in that photo" in " ".join(refused.output.split())
+
+        login = client.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', login.text).group(1)
+        client.post(
+            "/login",
+            data={"name": "staf", "password": "rahasia-staf-123", "csrf_token": token},
+        )
+        assert "akun hanya ditandai di foto ini" in client.get("/triase").text
+
+        # Meta refuses the public reply to the mention anyway: final, and
+        # the case page says why in Indonesian
+        api.fail("comments", 200, "Permissions error")
+        done = accept_by_cli(app, mention_case.tracking_no, "--reply", "public")
+        assert done.exit_code == 0, done.output
+        for _ in range(2):
+            app = await run_once(settings)
+        assert api.sent == []
+        with app.sessions() as session:
+            [row] = [
+                o
+                for o in session.exec(select(OutboxRow))
+                if o.complaint_id == mention_case.id and o.kind == "reply"
+            ]
+        assert (row.status, row.attempts) == ("skipped", 1)
+        page = client.get(f"/kasus/{mention_case.tracking_no}").text
+        assert (
+            f"Meta menolak balasan publik pada unggahan Instagram {mentioned}" in page
+        )
+        assert "hubungi pelapor langsung lewat aplikasi Instagram" in page
     finally:
         client.close()
         web_app.engine.dispose()

@@ -1,6 +1,6 @@
 """A citizen who leaves an e-mail address on /lapor gets the acknowledgement
-by mail (a real SMTP server, aiosmtpd); a WhatsApp number is kept for staff
-and gets nothing sent."""
+by mail (a real SMTP server, aiosmtpd); a WhatsApp number is not offered
+without a WhatsApp channel (with one: test_webform_whatsapp.py)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import select
 
 from dengar.app import App
 from dengar.runner import Runner
 from dengar.web.app import create_app
-from storage.tables import ComplaintRow
 from tests.fakes.smtp import running_smtp
 from tests.unit.web.lapor_setup import fields, form_settings
 
@@ -50,15 +48,12 @@ def _send(client: TestClient, **values: str) -> str:
 def test_email_contact_gets_the_acknowledgement_by_mail(installation):
     app, client, smtp = installation
     number = _send(client, kontak="email", email="warga@contoh.id")
-    other = _send(client, kontak="whatsapp", whatsapp="0812 3456 7890")
     summary = asyncio.run(Runner(app).run_once())
     assert not summary.errors
     (mail,) = smtp.sink.received
     assert mail.rcpt_tos == ["warga@contoh.id"]
     assert number in mail.message["Subject"]
     assert number in mail.message.get_content()
-    with app.sessions() as session:
-        kept = session.exec(
-            select(ComplaintRow).where(ComplaintRow.tracking_no == other)
-        ).one()
-    assert kept.reporter_phone == "+6281234567890"
+    page = client.get("/lapor").text
+    assert "E-mail — tanda terima dan kabar perkembangan dikirim" in page
+    assert 'value="whatsapp"' not in page

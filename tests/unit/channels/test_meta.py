@@ -286,6 +286,104 @@ async def test_catch_up_finds_what_the_webhooks_missed_with_the_same_ids(
         await channel.close()
 
 
+async def test_catch_up_finds_missed_instagram_replies_and_mentions_once(
+    meta_api: FakeMetaApi, tmp_path: Path
+) -> None:
+    ms = settings(meta_api, tmp_path, catch_up_interval=0.001)
+    media = meta_api.add_post("ig")
+    top = meta_api.add_comment(
+        media, "Lampu jalan mati", platform="ig", author_id="7002", author="sari"
+    )
+    # the same citizen adds to her comment; another citizen answers it
+    own_reply = meta_api.add_comment(
+        media, "Sudah 3 malam", platform="ig", author_id="7002", parent_id=top
+    )
+    # more replies than come inline: the rest through GET /<comment>/replies
+    others = [
+        meta_api.add_comment(
+            media, f"sama di RT {n}", platform="ig", author_id="7003", parent_id=top
+        )
+        for n in range(52)
+    ]
+    tag_time = time.time() - 3600
+    tagged = meta_api.tag_account(
+        "@pemkabkotabaru got mampet di Jl. Pangeran", created=tag_time
+    )
+    channel = MetaChannel(ms)
+    try:
+        first = await channel.fetch(None, 500)
+        await channel.after_commit(first)
+        by_id = {i.external_id: i for i in first.items}
+        assert set(by_id) == {
+            f"ig:comment:{top}",
+            f"ig:comment:{own_reply}",
+            *(f"ig:comment:{o}" for o in others),
+            f"ig:mention:{tagged}",
+        }
+        assert ("GET", f"/v23.0/{top}/replies") in meta_api.calls
+        # X rules: her own addition threads into her case, a stranger's not
+        assert by_id[f"ig:comment:{own_reply}"].in_reply_to[0] == f"meta:7002:{top}"
+        assert by_id[f"ig:comment:{others[0]}"].in_reply_to[0] == f"meta:7003:{top}"
+        mention = by_id[f"ig:mention:{tagged}"]
+        assert mention.text == "@pemkabkotabaru got mampet di Jl. Pangeran"
+        assert mention.metadata["comment_ref"] == f"ig-mention:{tagged}/"
+        assert mention.received_at.timestamp() == int(tag_time)
+        # the next poll hands over none of them again
+        time.sleep(0.01)
+        again = await channel.fetch(first.cursor, 500)
+        assert again.items == []
+        # webhooks that come late name the same items (the pipeline keeps
+        # one record of each: tests/integration/test_meta_pipeline.py)
+        deliver(ms, ig_comment_webhook(own_reply, "Sudah 3 malam", parent_id=top))
+        deliver(ms, ig_mention_webhook(tagged))
+        time.sleep(0.01)
+        late = await channel.fetch(again.cursor, 500)
+        assert sorted(i.external_id for i in late.items) == sorted(
+            [f"ig:comment:{own_reply}", f"ig:mention:{tagged}"]
+        )
+    finally:
+        await channel.close()
+    for item in first.items:
+        [rebuilt] = MetaChannel.replay(
+            ms, item.raw, item.external_id, item.received_at
+        ).items
+        assert (rebuilt.external_id, rebuilt.received_at) == (
+            item.external_id,
+            item.received_at,
+        )
+
+
+async def test_instagram_comment_time_is_the_best_there_is(
+    meta_api: FakeMetaApi, tmp_path: Path
+) -> None:
+    ms = settings(meta_api, tmp_path)
+    sent = int(time.time()) - 2 * 3600  # Meta retried a delivery for 2 hours
+    body = ig_comment_webhook("17900071", "Sampah menumpuk")
+    body["entry"][0]["time"] = sent
+    deliver(ms, body)
+    undated = ig_comment_webhook("17900072", "Banjir")
+    del undated["entry"][0]["time"]
+    deliver(ms, undated)
+    before = datetime.now(UTC)
+    by_id = {i.external_id: i for i in (await fetch_all(ms)).items}
+    # the webhook's comment has no time: when Meta sent it, not the receipt
+    assert by_id["ig:comment:17900071"].received_at.timestamp() == sent
+    # no entry time either: the receipt time
+    assert by_id["ig:comment:17900072"].received_at >= before.replace(microsecond=0)
+
+    # with the catch-up in the same batch, the Graph API's own timestamp
+    ms = settings(meta_api, tmp_path / "with-catch-up", catch_up_interval=60)
+    media = meta_api.add_post("ig")
+    written = time.time() - 5 * 3600
+    comment = meta_api.add_comment(
+        media, "Jembatan goyang", platform="ig", author_id="7004", created=written
+    )
+    deliver(ms, ig_comment_webhook(comment, "Jembatan goyang", author_id="7004"))
+    [item] = (await fetch_all(ms)).items
+    assert item.received_at.timestamp() == int(written)
+    assert "time_of" not in item.metadata
+
+
 async def test_catch_up_refused_permission_is_fatal_without_the_token(
     meta_api: FakeMetaApi, tmp_path: Path
 ) -> None:

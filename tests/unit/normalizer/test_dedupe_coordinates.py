@@ -257,3 +257,65 @@ def test_a_location_sent_after_the_words_is_used_for_later_reports(tmp_path):
         assert link is not None
         assert link.target_id == first.id
     engine.dispose()
+
+
+@pytest.mark.parametrize(("pin", "linked"), [(NEXT_DOOR, True), (ACROSS_TOWN, False)])
+def test_a_case_is_decided_again_when_its_location_comes_after_its_words(
+    tmp_path, pin, linked
+):
+    # a chat citizen writes first and sends the pin afterwards: with the
+    # words alone the report was not linked; with the pin next door to an
+    # earlier report of the pothole it is (and not with a pin across town)
+    engine = make_engine(f"sqlite:///{tmp_path / 'again.db'}")
+    SQLModel.metadata.create_all(engine)
+    sessions = session_factory(engine)
+    now = datetime.now(UTC)
+
+    def row(n, text, at=None):
+        found = ComplaintRow(
+            kind="case",
+            tracking_no=f"KTB-0000-{n:04d}",
+            channel="tg",
+            external_id=str(n),
+            received_at=now - timedelta(hours=5 - n),
+            reporter_chat_id=str(n),
+            original_text=text,
+            clean_text=text,
+            raw_format="json",
+        )
+        if at is not None:
+            found.location_lat, found.location_lon = at
+        return found
+
+    def stored(deduper, s, case):
+        s.add(case)
+        batch = deduper.pending()
+        link = deduper.find(s, case, batch)
+        deduper.add(case, batch)
+        s.commit()
+        deduper.publish(batch)
+        return link
+
+    with sessions() as s:
+        deduper = RowDeduper.open(s, DedupeSettings(), known_places=KNOWN)
+        earlier = row(1, POTHOLE, at=HOME)
+        assert stored(deduper, s, earlier) is None
+        words_first = row(2, POTHOLE_CHAT)
+        assert stored(deduper, s, words_first) is None
+        words_first.location_lat, words_first.location_lon = pin
+        batch = deduper.pending()
+        link = deduper.locate(words_first, batch)
+        s.commit()
+        deduper.publish(batch)
+        assert (link is not None and link.target_id == earlier.id) is linked
+        if linked:
+            # the shared index knows the link: a third report joins the
+            # primary, and the primary itself is never decided again
+            third = row(3, POTHOLE_CHAT, at=NEXT_DOOR)
+            s.add(third)
+            found = deduper.find(s, third, deduper.pending())
+            assert found is not None
+            assert found.target_id == earlier.id
+            s.rollback()
+            assert deduper.locate(earlier, deduper.pending()) is None
+    engine.dispose()

@@ -130,9 +130,8 @@ def test_the_fast_score_of_the_index_is_the_explained_sum():
     [
         (
             "Jl. A. Yani km 5 RT 03 depan Masjid Al-Falah",
-            # the slang table reads "km" as "kamu", a stopword: the number
-            # after the street's name is kept as the street's
-            {"j:yani", "n:jalan=5", "n:rt=3", "m:@masjid al falah"},
+            # "km" before a number is a kilometre post, not slang for "kamu"
+            {"j:yani", "n:km=5", "n:rt=3", "m:@masjid al falah"},
         ),
         ("lampu jalan mati di gang melati", {"j:melati"}),
         ("air keruh di Baharu Utara", {"d:baharu utara"}),
@@ -317,3 +316,48 @@ def test_a_malformed_problem_table_line_is_named(tmp_path, monkeypatch):
     finally:
         monkeypatch.undo()
         dp.problem_words.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # the same street, another kilometre post ("km" is no "kamu" here)
+        ("Lampu jalan di Jalan Sudirman km 3 padam", "lampu jln sudirman km 7 mati"),
+        # a thank-you for a repair is no second report of the problem
+        (
+            "Lampu jalan di Jalan Pulau Derawan mati",
+            "lampu jl pulau derawan sudah menyala lagi, makasih",
+        ),
+        # one dusun name in two desa (Krajan is in many)
+        (
+            "Jalan berlubang di Dusun Krajan Desa Sumberbendo",
+            "jalan dusun krajan desa sambirejo rusak bolong",
+        ),
+    ],
+)
+def test_general_rules_keep_other_places_and_solved_problems_apart(a, b):
+    assert not dp.linked(dp.compare_texts(a, b, KNOWN))
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # Kupang Malay "sonde jalan": the water does not run
+        (
+            "Air PDAM di Kelurahan Oesapa Barat tidak mengalir seminggu",
+            "oesapa barat air leding su seminggu sonde jalan",
+        ),
+        # the street in the other's words; "jalan kaki" is walking, no street
+        (
+            "Trotoar di Jalan Dago depan SMA Negeri 1 rusak berlubang",
+            "trotoar dago dpn sman 1 ancur bolong2, bahaya buat yg jalan kaki",
+        ),
+        # Aceh's "gampong" is a village
+        (
+            "Air PDAM di Gampong Lamteh tidak mengalir dua hari",
+            "gampong lamteh air pdam ga ngalir udh 2 hari",
+        ),
+    ],
+)
+def test_general_rules_link_one_problem_told_in_regional_words(a, b):
+    assert dp.linked(dp.compare_texts(a, b, KNOWN))

@@ -34,14 +34,16 @@ def form_settings(
     maildir: Path,
     spool: Path,
     captcha: str = "altcha",
+    more_channels: str = "",
     **extra: object,
 ) -> Settings:
-    """Settings with a ``formulir`` web form channel spooling under ``spool``."""
+    """Settings with a ``formulir`` web form channel spooling under ``spool``
+    (``more_channels``: YAML list items of other channels)."""
     options = {"captcha_max_number": 2000, **extra}
     listed = "".join(f", {k}: {v}" for k, v in options.items())
     channel = (
         f"  - {{name: formulir, type: webform, spool_directory: {spool}, "
-        f"captcha: {captcha}{listed}}}\n"
+        f"captcha: {captcha}{listed}}}\n{more_channels}"
     )
     text = BASE_CONFIG.format(
         database_url=database_url, maildir=maildir, after_import="keep", batch_size=100

@@ -209,6 +209,23 @@ def test_anonim_with_email_contact(make_form):
 
 def test_bad_contact_is_explained(make_form):
     _app, client = make_form()
+    sent = _send(client, kontak="email", email="warga@contoh")
+    assert sent.status_code == 400
+    assert "Tulis alamat e-mail yang benar" in sent.text
+    # without a WhatsApp channel the form offers no WhatsApp; a post that
+    # asks for it anyway (a page rendered before it was switched off) is told
+    sent = _send(client, kontak="whatsapp", whatsapp="0812 3456 7890")
+    assert sent.status_code == 400
+    assert "Kabar melalui WhatsApp belum tersedia" in sent.text
+
+
+def test_bad_whatsapp_number_is_explained(make_form, tmp_path):
+    wa = (
+        "  - {name: wa, type: whatsapp, phone_number_id: '1065', access_token: t,"
+        f" app_secret: s, verify_token: v, spool_directory: {tmp_path / 'wa'},"
+        " templates: {acknowledgement: {name: a}, status_update: {name: b}}}\n"
+    )
+    _app, client = make_form(whatsapp_channel="wa", more_channels=wa)
     sent = _send(client, kontak="whatsapp", whatsapp="12345")
     assert sent.status_code == 400
     assert "Tulis nomor WhatsApp yang benar" in sent.text
@@ -287,3 +304,34 @@ def test_body_without_length_is_cut_at_the_cap(make_form):
     )
     assert sent.status_code == 413
     assert "Kiriman terlalu besar" in sent.text
+
+
+def test_incident_date_shown_to_staff_and_on_the_tracking_page(make_form):
+    from dengar.web.auth import add_user
+    from tests.unit.web.conftest import PASSWORD, login
+
+    app, client = make_form()
+    number = NUMBER.search(_send(client, tanggal="2026-11-07").text).group(1)
+    secret = NUMBER.search(
+        _send(client, tanggal="2026-11-08", kerahasiaan="rahasia").text
+    ).group(1)
+    _run(app)
+    tracked = client.get(f"/lacak?no={number}").text
+    assert "Tanggal kejadian" in tracked
+    assert "7 November 2026" in tracked
+    # a rahasia case shows only its statuses
+    assert "8 November 2026" not in client.get(f"/lacak?no={secret}").text
+    with app.sessions() as session:
+        add_user(session, "budi", PASSWORD, "staff")
+        session.commit()
+    login(client, "budi")
+    page = client.get(f"/kasus/{number}").text
+    assert re.search(r'id="incident-date">7 November 2026<', page)
+
+
+def test_long_date_reads_as_indonesians_write_it():
+    from config.localtime import long_date
+
+    assert long_date("2026-12-07") == "7 Desember 2026"
+    assert long_date("2027-01-31") == "31 Januari 2027"
+    assert long_date(None) == "-"

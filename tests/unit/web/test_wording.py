@@ -147,3 +147,9 @@ def test_a_refused_comment_reply_is_said_in_indonesian():
     assert "bukan komentar Facebook" in in_indonesian(
         refusal("KTB-7K3M-9Q2D", "public", ())
     )
+
+
+def test_a_photo_the_account_is_only_tagged_in_is_said_in_indonesian():
+    said = in_indonesian(refusal("KTB-7K3M-9Q2D", "public", (), tagged=True))
+    assert said.startswith("KTB-7K3M-9Q2D tidak dapat dibalas lewat Instagram")
+    assert "hanya ditandai" in said
