@@ -195,6 +195,9 @@ def _message(
     )
     user_id = _str(message.get("from_user_id")) or _str(contact.get("user_id"))
     phone = phone or _str(contact.get("wa_id"))
+    previous: tuple[str, ...] = ()
+    if kind == "system":
+        user_id, phone, previous = _changed_identity(message, user_id, phone)
     key = user_id or phone
     if not key:
         raise MalformedPayload("message without sender (no user_id and no wa_id)")
@@ -272,8 +275,35 @@ def _message(
         command=command,
         command_args=command_args,
         hint=hint,
+        previous_chat_ids=previous,
     )
     return Converted(item=item, media=media)
+
+
+def _changed_identity(
+    message: Mapping[str, Any], user_id: str | None, phone: str | None
+) -> tuple[str | None, str | None, tuple[str, ...]]:
+    """A ``system`` message's sender as they are now, and the ids they had.
+
+    ``user_changed_number``: ``from`` is the old number and ``system.wa_id``
+    the new one (``new_wa_id`` before Graph API v12); a new number also
+    brings a new business-scoped id, ``system.user_id``, with the old one in
+    ``system.previous_user_id`` (since August 2026). ``user_changed_user_id``
+    reports only the business-scoped ids. Another system type names no new
+    identity: the sender stays as the message gives it."""
+    body = message.get("system")
+    body = body if isinstance(body, Mapping) else {}
+    if _str(body.get("type")) not in ("user_changed_number", "user_changed_user_id"):
+        return user_id, phone, ()
+    new_user = _str(body.get("user_id"))
+    new_phone = _str(body.get("wa_id")) or _str(body.get("new_wa_id"))
+    if not (new_user or new_phone):
+        return user_id, phone, ()
+    new_key = new_user or new_phone
+    earlier = (_str(body.get("previous_user_id")), user_id, phone)
+    previous = tuple(dict.fromkeys(k for k in earlier if k and k != new_key))
+    # without a new number (a new business-scoped id only) the number stays
+    return new_user, new_phone or phone, previous
 
 
 def _location(body: Mapping[str, Any]) -> Location:

@@ -33,19 +33,36 @@ _FILLER = frozenset(
 # ``air tidak keluar`` is water cut off, ``lampu sudah menyala`` a problem
 # solved. Read before the stopwords go, as one word each.
 _NEGATION = frozenset({"tidak", "belum", "tak"})
-# what water, power or a lamp does when it works
-_WORKS = frozenset({"keluar", "jalan", "mengalir", "menyala", "hidup", "masuk"})
+# what water, power or a lamp does when it works; also a service that is
+# delivered (aid ``belum cair``, a teacher ``tidak hadir``)
+_WORKS = frozenset(
+    {"keluar", "jalan", "mengalir", "menyala", "hidup", "masuk", "cair", "hadir"}
+    | {"datang", "buka", "dibuka", "dilayani", "berfungsi", "dibagikan"}
+    | {"disalurkan", "diterima", "diangkut", "jadi", "selesai", "berjalan"}
+)
 _DONE = frozenset({"sudah", "telah"})
 _RESTORED = frozenset(
     {"diperbaiki", "menyala", "mengalir", "normal", "bersih", "dibersihkan"}
     | {"diangkut", "ditambal", "beres", "lancar", "hidup", "diganti", "selesai"}
     | {"dikerjakan", "diaspal", "dicor", "surut"}
+    # beyond roads and water: a tree taken away, a road open again, a
+    # service back, a nuisance stopped
+    | {"dievakuasi", "dilewati", "dibuka", "ditangani", "dibereskan", "aman"}
+    | {"ditertibkan", "dipindahkan", "dilalui", "cair", "dibagikan", "buka"}
+    | {"disalurkan", "berfungsi", "dilayani", "teratasi", "tertangani"}
 )
 # ``sudah di perbaiki``: the prefix written apart
 _RESTORED_STEM = frozenset(
     {"perbaiki", "bersihkan", "angkut", "tambal", "ganti", "kerjakan", "aspal", "cor"}
+    | {"evakuasi", "tangani", "lewati", "buka", "lalui", "pindahkan"}
 )
-_BETWEEN = frozenset({"kembali", "lagi", "mulai"})
+_BETWEEN = frozenset({"kembali", "lagi", "mulai", "bisa", "dapat", "normal"})
+# ``sudah tidak ada … lagi``: the nuisance is gone
+_GONE = frozenset({"ada"})
+# ``mati lagi``, ``kembali padam``: the problem is back, a new event when
+# weeks lie between the reports (read unless the report says it was fixed)
+_AGAIN = frozenset({"lagi", "kembali"})
+RECURRED = "kambuh"
 # ``bukan di jalan Mawar``: what follows is denied (``bukan main``: very)
 _DENIAL = "bukan"
 _DENIAL_SKIP = frozenset({"di", "yang", "ke", "dari", "pada", "dekat", "depan"})
@@ -62,6 +79,7 @@ def _phrases(tokens: list[str]) -> list[str]:
         _NEGATION.isdisjoint(tokens)
         and _DONE.isdisjoint(tokens)
         and _DENIAL not in tokens
+        and _AGAIN.isdisjoint(tokens)
     ):
         return tokens
     stop = stopwords()
@@ -87,6 +105,10 @@ def _phrases(tokens: list[str]) -> list[str]:
                 out.append(RESTORED)
                 i = j + 2
                 continue
+            if word in _NEGATION and j + 1 < n and tokens[j + 1] in _GONE:
+                out.append(RESTORED)
+                i = j + 2
+                continue
         if token == _DENIAL and nxt not in _DENIAL_IDIOM:
             j = i + 1
             while j < n and tokens[j] in _DENIAL_SKIP:
@@ -98,6 +120,8 @@ def _phrases(tokens: list[str]) -> list[str]:
             continue
         out.append(token)
         i += 1
+    if not _AGAIN.isdisjoint(tokens) and RESTORED not in out:
+        out.append(RECURRED)
     return out
 
 
