@@ -113,6 +113,8 @@ _LANDMARK = frozenset(
     | {"toko", "warung", "bank", "hotel", "stadion", "gor", "balai", "alun"}
     | {"msjd", "pkm", "perum", "polsek", "polres", "koramil", "kelenteng"}
     | {"pantai", "bendungan", "waduk", "embung"}
+    # Minangkabau ``pasa``; a national housing estate ``perumnas``
+    | {"pasa", "perumnas"}
     # offices named by their agency: ``dukcapil kayuagung``, ``MPP lumajang``
     | {"dukcapil", "disdukcapil", "capil", "mpp", "samsat", "kua", "upt", "uptd"}
 )
@@ -130,6 +132,8 @@ _LANDMARK_KIND = {
     "msjd": "masjid",
     "pkm": "puskesmas",
     "perum": "perumahan",
+    "perumnas": "perumahan",
+    "pasa": "pasar",
     "disdukcapil": "dukcapil",
     "capil": "dukcapil",
     "uptd": "upt",
@@ -365,7 +369,21 @@ def _keys_of_place(place: str) -> tuple[str, ...]:
             out.append(sys.intern("*" + words[0] + words[1]))
     elif name.isdigit():  # ``gang 7``
         out.append(sys.intern(f"*{place[0]}={name}"))
+    if initials := _street_initials(place):
+        out.append(sys.intern("*" + initials))
     return tuple(out)
+
+
+def _street_initials(place: str) -> str:
+    """``jls`` for ``j:lingkar selatan``: a street of two or three name
+    words is written by its initials with the ``j`` of ``jalan`` (JLS,
+    JLU, JLT: ring roads); empty for other places."""
+    if not place.startswith("j:"):
+        return ""
+    words = place[2:].split()
+    if not 2 <= len(words) <= 3 or not all(w.isalpha() for w in words):
+        return ""
+    return "j" + "".join(w[0] for w in words)
 
 
 def keyed(a: Profile, b: Profile) -> bool:
@@ -563,6 +581,10 @@ def _looks_like_name(word: str) -> bool:
         return False
     if word.endswith(_VERB_SUFFIX) and len(word) > 5:
         return False
+    if word.startswith("ke") and len(word) >= 9 and not word.endswith("an"):
+        # ``kedunggalar``, ``kebonagung``: Javanese place names; a word of
+        # the sentence with ``ke-`` is short (``ketutup``) or ``ke-an``
+        return True
     return not (word.startswith(_VERB_PREFIX) and len(word) > 6)
 
 
@@ -681,6 +703,9 @@ def _second_word_differs(a: list[str], b: list[str]) -> bool:
     x, y = a[1], b[1]
     if (x in _GENERIC_NAME) == (y in _GENERIC_NAME) or _word_match(x, y):
         return False
+    if x.startswith(y) or y.startswith(x):
+        # ``tanjungpandan`` / ``tanjung pandan``: one name written together
+        return False
     return _looks_like_name(x) and _looks_like_name(y)
 
 
@@ -700,7 +725,9 @@ def _compare_places(
             names, other = (a, theirs) if a else (b, mine)
             for name in names:
                 words = _distinct_words(_bare(name))
-                if words and len(words[0]) >= 4 and words[0] in other.tokens:
+                if (words and len(words[0]) >= 4 and words[0] in other.tokens) or (
+                    tag == "j:" and _street_initials("j:" + name) in other.tokens
+                ):
                     shown = f"{_shown(name)} (disebut tanpa kata penanda)"
                     return 1, shown if explain else ""
         return 0, ", ".join(map(_shown, a or b)) if explain else ""
@@ -729,7 +756,13 @@ def _compare_places(
                         return 1, ""
                     same = _shown(x) if x == y else f"{_shown(x)} ~ {_shown(y)}"
                     return 1, same
-        if verdict < 0 and (found := _named_elsewhere(a, b, theirs, mine)):
+        if (
+            verdict < 0
+            # ``SD 3 Kelet`` / ``SD 4 Kelet``: numbered neighbours, whatever
+            # other word they share
+            and not _numbers_differ(a, b)
+            and (found := _named_elsewhere(a, b, theirs, mine))
+        ):
             # ``trotoar dago … jalan kaki``: one report's street is in the
             # other's words, the other's "street" a word of the sentence
             return 1, f"{_shown(found)} (disebut tanpa kata penanda)"
@@ -739,6 +772,22 @@ def _compare_places(
     if verdict > 0:  # numbers
         return 1, ", ".join(_shown(x) for x in a if x in b)
     return verdict, f"{shown_a} / {shown_b}"
+
+
+def _numbers_differ(a: list[str], b: list[str]) -> bool:
+    """True when a name of one side and one of the other, of one kind,
+    both carry a number and the numbers differ (``SMP 1`` / ``SMPN 2``)."""
+    for x in a:
+        kind_x = x.partition(" ")[0] if x[:1] == "@" else ""
+        num_x = [w for w in x.split() if _numbered_word(w)][:1]
+        if not num_x:
+            continue
+        for y in b:
+            kind_y = y.partition(" ")[0] if y[:1] == "@" else ""
+            num_y = [w for w in y.split() if _numbered_word(w)][:1]
+            if kind_x == kind_y and num_y and num_x != num_y:
+                return True
+    return False
 
 
 def _without_dusun(names: list[str], profile: Profile) -> list[str]:
@@ -938,9 +987,13 @@ class _Verdicts:
         """The details rule of the word path, for places: when the places
         only one report names are as many as those both name (or more), one
         street in common says too little (``jalan Pinus`` is not ``jalan
-        Pinus nomor 4 desa Berangas``). Coordinates a few metres apart are
-        one place in common."""
-        shared = sum(v > 0 for v, _ in self.places.values()) + self.near
+        Pinus nomor 4 desa Berangas``). Coordinates a few metres apart
+        waive it: the place is one."""
+        if self.near:
+            # a location sent with the words (or alone, a WhatsApp
+            # location): the distance, not a place one report names, decides
+            return False
+        shared = sum(v > 0 for v, _ in self.places.values())
         return self.one_sided >= shared
 
     @property

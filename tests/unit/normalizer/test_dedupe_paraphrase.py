@@ -453,3 +453,91 @@ def test_close_coordinates_override_a_street_read_from_a_common_word():
     z, shared = dp.logit(a, b, km_apart=0.05)
     assert shared
     assert dp.probability(z) >= dp.THRESHOLD
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # numbered neighbours never link, whatever other word they share
+        (
+            "Pungutan seragam di SMP Negeri 1 Sungailiat, Rp700.000 per siswa",
+            "SMPN 3 Sungailiat juga minta uang seragam Rp700 ribu",
+        ),
+        # two markets on one long road: a Javanese name with ``ke-`` is a name
+        (
+            "Jalan Raya Wates depan Pasar Kedungpring berlubang besar",
+            "jalan raya wates depan pasar sentolo berlubang",
+        ),
+        # a repair in Javanese (``wis``) with a thank-you
+        (
+            "Got di Jalan Merdeka Ketapang tersumbat sampah, air meluap",
+            "got jl merdeka ketapang wis dikeruk, matur nuwun",
+        ),
+        # an animal caught
+        (
+            "Ular piton masuk rumah warga di Desa Sukamaju, mohon bantuan",
+            "ular di desa sukamaju sudah ditangkap damkar, terima kasih",
+        ),
+    ],
+)
+def test_general_rules_keep_numbered_neighbours_and_repairs_apart(a, b):
+    assert not dp.linked(dp.compare_texts(a, b, KNOWN))
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # Minangkabau negation and verb of working
+        (
+            "Air PDAM di Nagari Pariangan tidak mengalir dua hari",
+            "aia pdam di nagari pariangan indak iduik duo hari",
+        ),
+        # Madurese
+        (
+            "Air PDAM di Kelurahan Bugih tidak keluar sejak kemarin",
+            "aeng pdam kelurahan bugih ta' kaluar dari kemarin",
+        ),
+        # a ring road by its initials
+        (
+            "Lubang besar di Jalan Lingkar Utara dekat SPBU, motor sering jatuh",
+            "jlu dekat spbu ada lobang gede, motor pada jatuh",
+        ),
+        # a town written together and apart
+        (
+            "Saluran di Jalan Diponegoro Tanjungpinang tersumbat sampah",
+            "got jl diponegoro tanjung pinang mampet sampah",
+        ),
+    ],
+)
+def test_general_rules_link_regional_negation_initials_and_compounds(a, b):
+    assert dp.linked(dp.compare_texts(a, b, KNOWN))
+
+
+def test_a_follow_up_on_a_problem_still_open_is_the_same_event():
+    first = "Lampu jalan di Jalan Sudirman Km 3 mati semua, gelap sekali"
+    follow = "lampu jl sudirman km 3 masih mati, sudah lapor seminggu, gelap lagi"
+    a = dp.Profile.of(key_tokens(matching_text(first)), KNOWN)
+    b = dp.Profile.of(key_tokens(matching_text(follow)), KNOWN)
+    assert dp.linked(dp.components(a, b, days_apart=8))
+    assert not any(p.code == "again" for p in dp.components(a, b, days_apart=8))
+    # ``pole`` (Madurese), ``baliak`` (Minangkabau): again, weeks later
+    for again in ("air pdam bugih mate pole", "aia pdam bugih mati baliak"):
+        c = dp.Profile.of(key_tokens(matching_text(again)), KNOWN)
+        d = dp.Profile.of(
+            key_tokens(matching_text("Air PDAM di Kelurahan Bugih mati")), KNOWN
+        )
+        assert not dp.linked(dp.components(d, c, days_apart=20))
+
+
+def test_a_location_without_place_words_links_by_distance():
+    words = dp.Profile.of(
+        key_tokens(
+            matching_text("Jalan di Desa Sumberejo amblas, truk tidak berani lewat")
+        ),
+        KNOWN,
+    )
+    location = dp.Profile.of(
+        key_tokens(matching_text("dalane ambles neng kene, truk ora wani liwat")), KNOWN
+    )
+    assert not dp.linked(dp.components(words, location))
+    assert dp.linked(dp.components(words, location, km_apart=0.04))
