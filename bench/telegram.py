@@ -7,7 +7,9 @@ same run:
 
 - updates/s stored (first getUpdates to the last update committed);
 - p50/p95/max latency from getUpdates handing an update out to its
-  acknowledgement reaching the emulator.
+  acknowledgement reaching the emulator;
+- CPU per update of Dengar and, apart, of the emulator (which runs in a
+  thread of its own, ``bench.emulator_thread``).
 
 Targets (issue 4): >= 300 updates/s, p95 <= 1 s on SQLite.
 
@@ -30,6 +32,7 @@ from pathlib import Path
 
 from sqlmodel import func, select
 
+from bench.emulator_thread import measured
 from config.channel_settings import TelegramChannelSettings
 from dengar.app import App
 from dengar.runner import Runner
@@ -44,13 +47,18 @@ async def bench(
     drain_mode: str,
     db: Path,
     batch_size: int = 100,
+    cpu: dict[str, float] | None = None,
 ) -> None:
-    """Run the benchmark and print the table."""
-    async with FakeTelegramApi().running() as api:
+    """Run the benchmark and print the table; ``cpu`` receives the CPU
+    seconds of Dengar (``"dengar"``) and of the emulator (``"emulator"``)
+    while the updates were processed."""
+    async with measured(FakeTelegramApi().running) as (api, emulator):
         origin: dict[tuple[int, int], int] = {}
         for n in range(updates):
             chat = 10_000 + n % chats
-            update = await api.push_message(chat, f"Laporan {n}: jalan rusak di RT {n}")
+            update = await emulator.call(
+                api.push_message(chat, f"Laporan {n}: jalan rusak di RT {n}")
+            )
             message = update["message"]
             origin[(chat, message["message_id"])] = update["update_id"]
         settings = bot_settings(
@@ -95,11 +103,15 @@ async def bench(
                 await app.worker.drain_all()
 
         started = time.monotonic()
+        cpu_start, emulator_start = time.process_time(), emulator.cpu()
         if drain_mode == "concurrent":
             await asyncio.gather(poll(), drain())
         else:
             await interleaved()
         await app.worker.drain_all()
+        emulator_cpu = emulator.cpu() - emulator_start
+        # the process's CPU counts every thread: the emulator's is its own
+        dengar_cpu = time.process_time() - cpu_start - emulator_cpu
         with app.sessions() as session:
             cases = session.exec(
                 select(func.count())
@@ -125,7 +137,11 @@ async def bench(
         ("replies sent", f"{len(api.sent)}"),
         ("ingest time (s)", f"{elapsed:.2f}"),
         ("updates/s stored", f"{rate:.0f}  (target >= 300)"),
+        ("dengar CPU ms/update", f"{dengar_cpu / updates * 1000:.2f}"),
+        ("emulator CPU ms/update", f"{emulator_cpu / updates * 1000:.2f}"),
     ]
+    if cpu is not None:
+        cpu.update(dengar=dengar_cpu, emulator=emulator_cpu)
     if latencies:
         latencies.sort()
         p95 = latencies[max(0, int(len(latencies) * 0.95) - 1)]

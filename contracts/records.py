@@ -144,6 +144,10 @@ class InboundMessage:
     hint: str | None = None
     # the citizen shared their own phone number (``reporter.phone``)
     contact_shared: bool = False
+    # the sender's earlier ``reporter.chat_id``s on this channel, when the
+    # source reports that their id changed (WhatsApp's notice of a new
+    # number): the records of those ids are this reporter's from now on
+    previous_chat_ids: tuple[str, ...] = ()
     # the source id (``external_id``) of the message this one edits
     edit_of: str | None = None
     # with ``edit_of``: the source removed or hid that message

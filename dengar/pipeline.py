@@ -37,6 +37,7 @@ from dengar.content_less import answered_recently
 from dengar.missing_files import note_missing_files
 from dengar.presets import preset_tracking_no, preset_values, supporter_link
 from dengar.replies import CitizenReplies
+from dengar.reporter_moves import move_reporter
 from dispatcher.duplicates import follow_primary
 from dispatcher.intake import intake
 from dispatcher.message import idempotency_key
@@ -236,6 +237,17 @@ class Pipeline:
         if self._seen_message(item, fields, batch):
             summary.already_stored += 1
             return
+        if item.previous_chat_ids and item.reporter.chat_id:
+            moved = move_reporter(
+                session, item.channel, item.previous_chat_ids, item.reporter.chat_id
+            )
+            # no ids: they are phone numbers or stand for them
+            log.info(
+                "%s %s: the sender's id changed, %d record(s) follow them",
+                item.channel,
+                item.external_id,
+                moved,
+            )
         ignored = why_ignored(item, fields)
         if ignored is not None:
             self._store_ignored(session, item, fields, ignored, batch, summary)

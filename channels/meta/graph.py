@@ -1,4 +1,4 @@
-"""The Graph API calls of the Page and Instagram channel (httpx, Page
+"""The Graph API calls of the Page and Instagram channel (aiohttp, Page
 access token in the Authorization header; the call and Meta's error JSON
 are shared with WhatsApp in ``channels.meta_graph``).
 

@@ -1,4 +1,4 @@
-"""The few Graph API calls the channel makes (httpx); the call itself,
+"""The few Graph API calls the channel makes (aiohttp); the call itself,
 Meta's errors and the capped download are shared with the Meta channel
 (``channels.meta_graph``)."""
 

@@ -9,7 +9,6 @@ and is kept only as the reporter's phone (PII, masked like any phone).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,9 +16,12 @@ from typing import Any
 
 from channels.meta_json import (
     COMMANDS,
+    SHAPE_ERRORS,
     MalformedPayload,
     epoch_time,
+    listed,
     load_envelope,
+    raw_json,
     read_command,
     text_of,
 )
@@ -102,10 +104,12 @@ def other_changes(data: Mapping[str, Any]) -> list[str]:
 def _all_changes(
     data: Mapping[str, Any],
 ) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    for entry in data.get("entry") or ():
+    for entry in listed(data.get("entry")):
         if not isinstance(entry, Mapping):
             continue
-        for change in entry.get("changes") or ():
+        if not isinstance(entry.get("changes", []), list):
+            yield "?", {}  # quarantined as a change this channel cannot read
+        for change in listed(entry.get("changes")):
             if not isinstance(change, Mapping):
                 yield "?", {}
                 continue
@@ -134,20 +138,31 @@ def parse_change(value: Mapping[str, Any], *, channel: str) -> ParsedChange:
     in ``problems`` and the others go on."""
     parsed = ParsedChange(phone_number_id=_phone_number_id(value))
     contacts = _contacts(value.get("contacts"))
-    for message in value.get("messages") or ():
-        raw = json.dumps(message, ensure_ascii=False, sort_keys=True).encode()
+    for key in ("messages", "statuses"):
+        if not isinstance(value.get(key, []), list):
+            parsed.problems.append((key, f"{key} is not a list"))
+    for message in listed(value.get("messages")):
         try:
-            parsed.items.append(_message(message, contacts, raw, channel))
+            parsed.items.append(_message(message, contacts, raw_json(message), channel))
         except MalformedPayload as exc:
-            wamid = message.get("id") if isinstance(message, Mapping) else None
-            parsed.problems.append((str(wamid or "unknown"), str(exc)))
-    for status in value.get("statuses") or ():
+            parsed.problems.append((_id_of(message), str(exc)))
+        except SHAPE_ERRORS as exc:
+            # a field of an unexpected type, or nested too deeply to copy:
+            # this message is quarantined, the others go on
+            why = f"malformed message: {type(exc).__name__}: {exc}"
+            parsed.problems.append((_id_of(message), why))
+    for status in listed(value.get("statuses")):
         converted = _status(status)
         if converted is None:
             parsed.problems.append(("status", "status without id or state"))
         else:
             parsed.statuses.append(converted)
     return parsed
+
+
+def _id_of(message: object) -> str:
+    wamid = message.get("id") if isinstance(message, Mapping) else None
+    return str(wamid or "unknown")[:200]
 
 
 def _contacts(raw: object) -> dict[str, Mapping[str, Any]]:
@@ -180,6 +195,9 @@ def _message(
     )
     user_id = _str(message.get("from_user_id")) or _str(contact.get("user_id"))
     phone = phone or _str(contact.get("wa_id"))
+    previous: tuple[str, ...] = ()
+    if kind == "system":
+        user_id, phone, previous = _changed_identity(message, user_id, phone)
     key = user_id or phone
     if not key:
         raise MalformedPayload("message without sender (no user_id and no wa_id)")
@@ -257,8 +275,35 @@ def _message(
         command=command,
         command_args=command_args,
         hint=hint,
+        previous_chat_ids=previous,
     )
     return Converted(item=item, media=media)
+
+
+def _changed_identity(
+    message: Mapping[str, Any], user_id: str | None, phone: str | None
+) -> tuple[str | None, str | None, tuple[str, ...]]:
+    """A ``system`` message's sender as they are now, and the ids they had.
+
+    ``user_changed_number``: ``from`` is the old number and ``system.wa_id``
+    the new one (``new_wa_id`` before Graph API v12); a new number also
+    brings a new business-scoped id, ``system.user_id``, with the old one in
+    ``system.previous_user_id`` (since August 2026). ``user_changed_user_id``
+    reports only the business-scoped ids. Another system type names no new
+    identity: the sender stays as the message gives it."""
+    body = message.get("system")
+    body = body if isinstance(body, Mapping) else {}
+    if _str(body.get("type")) not in ("user_changed_number", "user_changed_user_id"):
+        return user_id, phone, ()
+    new_user = _str(body.get("user_id"))
+    new_phone = _str(body.get("wa_id")) or _str(body.get("new_wa_id"))
+    if not (new_user or new_phone):
+        return user_id, phone, ()
+    new_key = new_user or new_phone
+    earlier = (_str(body.get("previous_user_id")), user_id, phone)
+    previous = tuple(dict.fromkeys(k for k in earlier if k and k != new_key))
+    # without a new number (a new business-scoped id only) the number stays
+    return new_user, new_phone or phone, previous
 
 
 def _location(body: Mapping[str, Any]) -> Location:
@@ -283,7 +328,7 @@ def _status(status: object) -> DeliveryStatus | None:
         return None
     codes = tuple(
         int(e["code"])
-        for e in status.get("errors") or ()
+        for e in listed(status.get("errors"))
         if isinstance(e, Mapping) and isinstance(e.get("code"), int)
     )
     return DeliveryStatus(

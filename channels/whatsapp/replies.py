@@ -33,12 +33,21 @@ def free_form(recipient: str, reply: OutgoingReply) -> list[dict[str, Any]]:
     """The messages for ``reply`` inside the 24-hour window: the text in
     parts of at most 4,096 characters, the choices as reply buttons under
     the last part (a separate short prompt when that part is too long),
-    then the location request when the reply asks where."""
+    then the location request when the reply asks where.
+
+    Without choices, a last part that fits an interactive body together
+    with the question where is sent as the location request itself (its
+    body is text of up to 1,024 characters under which WhatsApp puts the
+    "Kirim lokasi" button): one message instead of two, as Telegram's
+    acknowledgement carries its location button. Reply buttons and the
+    location button cannot share a message (each is its own interactive
+    type), so with choices the request follows on its own."""
     parts = split(reply.text, MAX_TEXT)
     messages: list[dict[str, Any]] = [
         {**addressee(recipient), "type": "text", "text": {"body": part}}
         for part in parts
     ]
+    prompt = reply.location_prompt
     if reply.choices:
         last = parts[-1]
         if fits(last):
@@ -46,8 +55,11 @@ def free_form(recipient: str, reply: OutgoingReply) -> list[dict[str, Any]]:
         else:
             last = "Silakan pilih:"
         messages.append(buttons(recipient, last, reply.choices))
-    if reply.location_prompt:
-        messages.append(location_request(recipient, reply.location_prompt))
+    elif prompt and fits(with_prompt := f"{parts[-1]}\n\n{prompt}"):
+        messages[-1] = location_request(recipient, with_prompt)
+        prompt = ""
+    if prompt:
+        messages.append(location_request(recipient, prompt))
     return messages
 
 

@@ -32,20 +32,62 @@ _FILLER = frozenset(
 # Negation and aspect are stopwords, yet they turn a complaint around:
 # ``air tidak keluar`` is water cut off, ``lampu sudah menyala`` a problem
 # solved. Read before the stopwords go, as one word each.
-_NEGATION = frozenset({"tidak", "belum", "tak"})
-# what water, power or a lamp does when it works
-_WORKS = frozenset({"keluar", "jalan", "mengalir", "menyala", "hidup", "masuk"})
-_DONE = frozenset({"sudah", "telah"})
+# with the regional ones the slang table leaves alone: Minangkabau
+# ``indak``, Madurese ``ta'`` (read only before a verb of working)
+_NEGATION = frozenset({"tidak", "belum", "tak", "indak", "ta"})
+# what water, power or a lamp does when it works; also a service that is
+# delivered (aid ``belum cair``, a teacher ``tidak hadir``)
+_WORKS = frozenset(
+    {"keluar", "jalan", "mengalir", "menyala", "hidup", "masuk", "cair", "hadir"}
+    | {"datang", "buka", "dibuka", "dilayani", "berfungsi", "dibagikan"}
+    | {"disalurkan", "diterima", "diangkut", "jadi", "selesai", "berjalan"}
+    # regional: Minangkabau ``iduik``, Madurese ``kaluar``, Kupang ``manyala``
+    | {"kaluar", "iduik", "idup", "nyala", "manyala", "ngalir"}
+)
+# with the regional words for it: Javanese ``wis``/``wes``/``sampun``,
+# Minangkabau ``alah``, Madurese ``la`` (read only before a word of repair)
+_DONE = frozenset({"sudah", "telah", "wis", "wes", "uwis", "sampun", "alah", "la"})
 _RESTORED = frozenset(
     {"diperbaiki", "menyala", "mengalir", "normal", "bersih", "dibersihkan"}
     | {"diangkut", "ditambal", "beres", "lancar", "hidup", "diganti", "selesai"}
     | {"dikerjakan", "diaspal", "dicor", "surut"}
+    # beyond roads and water: a tree taken away, a road open again, a
+    # service back, a nuisance stopped
+    | {"dievakuasi", "dilewati", "dibuka", "ditangani", "dibereskan", "aman"}
+    | {"ditertibkan", "dipindahkan", "dilalui", "cair", "dibagikan", "buka"}
+    | {"disalurkan", "berfungsi", "dilayani", "teratasi", "tertangani"}
+    # an animal caught, a tree cut up, a hole filled, a drain dredged
+    | {"ditangkap", "diamankan", "dipotong", "ditebang", "ditimbun", "diurug"}
+    | {"dibenahi", "dirapikan", "dikeruk", "disedot", "dinormalisasi", "dijemput"}
+    | {"manyala", "nyala", "iduik", "idup", "lancar"}
 )
 # ``sudah di perbaiki``: the prefix written apart
 _RESTORED_STEM = frozenset(
     {"perbaiki", "bersihkan", "angkut", "tambal", "ganti", "kerjakan", "aspal", "cor"}
+    | {"evakuasi", "tangani", "lewati", "buka", "lalui", "pindahkan"}
+    | {"tangkap", "potong", "timbun", "urug", "keruk", "normalisasi"}
 )
-_BETWEEN = frozenset({"kembali", "lagi", "mulai"})
+_BETWEEN = frozenset({"kembali", "lagi", "mulai", "bisa", "dapat", "normal"})
+# ``sudah tidak ada … lagi``: the nuisance is gone
+_GONE = frozenset({"ada"})
+# ``mati lagi``, ``kembali padam``: the problem is back, a new event when
+# weeks lie between the reports (read unless the report says it was fixed)
+# (and the regional words for again: Minangkabau ``baliak``, Javanese
+# ``maning``/``meneh``, Madurese ``pole``, Sundanese ``deui``; ``kumat``)
+_AGAIN = frozenset(
+    {"lagi", "kembali", "baliak", "maning", "meneh", "pole", "deui", "kumat"}
+    | {"terulang"}
+)
+# ``masih belum ditambal``, ``sudah lapor seminggu``: the problem is still
+# there, a follow-up on the same event; its ``lagi`` (``ada yang jatuh
+# lagi``) is no recurrence
+_STILL = frozenset({"masih"})
+_REPORTED = frozenset({"lapor", "melapor", "dilaporkan", "laporan", "melaporkan"})
+_REPORTED_SINCE = frozenset({"sudah", "sejak", "pernah", "dari"})
+# ``mohon bantuan``: a request, not social aid
+_REQUEST = frozenset({"mohon"})
+_REQUESTED = frozenset({"bantuan", "bantuannya"})
+RECURRED = "kambuh"
 # ``bukan di jalan Mawar``: what follows is denied (``bukan main``: very)
 _DENIAL = "bukan"
 _DENIAL_SKIP = frozenset({"di", "yang", "ke", "dari", "pada", "dekat", "depan"})
@@ -62,10 +104,13 @@ def _phrases(tokens: list[str]) -> list[str]:
         _NEGATION.isdisjoint(tokens)
         and _DONE.isdisjoint(tokens)
         and _DENIAL not in tokens
+        and _AGAIN.isdisjoint(tokens)
+        and _REQUEST.isdisjoint(tokens)
     ):
         return tokens
     stop = stopwords()
     out: list[str] = []
+    still = False
     i, n = 0, len(tokens)
     while i < n:
         token = tokens[i]
@@ -74,6 +119,19 @@ def _phrases(tokens: list[str]) -> list[str]:
             out.append(NOT_WORKING)
             i += 2
             continue
+        if token in _NEGATION and nxt in _RESTORED and token != "ta":
+            # ``belum ditambal``: not fixed, a follow-up; the repair word
+            # says nothing more
+            still = True
+            i += 2
+            continue
+        if token in _REQUEST and nxt in _REQUESTED:
+            i += 2
+            continue
+        if token in _STILL:
+            still = True
+        if token in _REPORTED and i and tokens[i - 1] in _REPORTED_SINCE:
+            still = True
         if token in _DONE:
             j = i + 1
             while j < n and tokens[j] in _BETWEEN:
@@ -84,6 +142,10 @@ def _phrases(tokens: list[str]) -> list[str]:
                 i = j + 1
                 continue
             if word == "di" and j + 1 < n and tokens[j + 1] in _RESTORED_STEM:
+                out.append(RESTORED)
+                i = j + 2
+                continue
+            if word in _NEGATION and j + 1 < n and tokens[j + 1] in _GONE:
                 out.append(RESTORED)
                 i = j + 2
                 continue
@@ -98,6 +160,8 @@ def _phrases(tokens: list[str]) -> list[str]:
             continue
         out.append(token)
         i += 1
+    if not _AGAIN.isdisjoint(tokens) and RESTORED not in out and not still:
+        out.append(RECURRED)
     return out
 
 

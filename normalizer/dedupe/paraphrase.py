@@ -39,7 +39,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-from normalizer.dedupe.keys import typo
+from normalizer.dedupe.keys import RECURRED, typo
 from normalizer.matching import DATA_DIR
 
 PROBLEMS_FILE = DATA_DIR / "problems_id.tsv"
@@ -66,19 +66,29 @@ WEIGHTS: dict[str, float] = {
 # precision >= 0.95 (bench/paraphrase.py prints both halves)
 THRESHOLD = 0.64
 THRESHOLD_LOGIT = math.log(THRESHOLD / (1 - THRESHOLD))  # the same, in logits
-_NEED_CONCEPT = ("problem_agree", "object_same", "state_same")
 # True when no pair reaches the threshold without a problem concept in
 # common (so the index skips candidates without one, exactly)
-LINK_NEEDS_CONCEPT = (
-    WEIGHTS["bias"]
-    + sum(max(v, 0.0) for k, v in WEIGHTS.items() if k not in (*_NEED_CONCEPT, "bias"))
-    < THRESHOLD_LOGIT
-)
+# True when no pair reaches the threshold without a problem concept in
+# common: no longer so, the content words stand in for a concept the table
+# does not know (:data:`CONTENT_FULL`)
+LINK_NEEDS_CONCEPT = False
+# set by hand, not fitted (every labelled pair names a problem the table
+# knows): where the problem table is silent on one side or both (a service,
+# a topic it does not list: ``tutup``, ``offline``, ``seragam``), the share
+# of plain word stems in common (:func:`_content`) stands in for each unknown
+# verdict, object or state, with its weight: all of it from CONTENT_FULL,
+# nothing below CONTENT_MIN (two reports share a few words by chance)
+CONTENT_MIN, CONTENT_FULL = 0.2, 0.5
+CONTENT_WORDS = 2  # and at least this many stems in common
+CONTENT_WORDS_ALONE = 3  # when neither report names a problem the table knows
 # set by hand (the labelled pairs have no time or coordinates): at the edge
 # of the dedupe window the score loses this much (in logits), linearly
 TIME_WEIGHT = 1.5
 NEAR_KM, FAR_KM = 0.3, 2.0  # coordinates: same place / clearly elsewhere
 NEAR_WEIGHT, FAR_WEIGHT = 1.0, -3.0
+# set by hand: a report that says the problem is back (``mati lagi``,
+# ``kembali padam``) a week or more after the other is a new event
+RECUR_DAYS, RECUR_WEIGHT = 7.0, -2.0
 
 # ``lrg``, ``komp``: abbreviations the slang table leaves (jl, jln, gg are
 # mapped there)
@@ -103,6 +113,10 @@ _LANDMARK = frozenset(
     | {"toko", "warung", "bank", "hotel", "stadion", "gor", "balai", "alun"}
     | {"msjd", "pkm", "perum", "polsek", "polres", "koramil", "kelenteng"}
     | {"pantai", "bendungan", "waduk", "embung"}
+    # Minangkabau ``pasa``; a national housing estate ``perumnas``
+    | {"pasa", "perumnas"}
+    # offices named by their agency: ``dukcapil kayuagung``, ``MPP lumajang``
+    | {"dukcapil", "disdukcapil", "capil", "mpp", "samsat", "kua", "upt", "uptd"}
 )
 _LANDMARK_KIND = {
     "mesjid": "masjid",
@@ -118,7 +132,28 @@ _LANDMARK_KIND = {
     "msjd": "masjid",
     "pkm": "puskesmas",
     "perum": "perumahan",
+    "perumnas": "perumahan",
+    "pasa": "pasar",
+    "disdukcapil": "dukcapil",
+    "capil": "dukcapil",
+    "uptd": "upt",
 }
+# a landmark's kecamatan or regency right after its kind names no landmark
+# of its own (``Puskesmas Kecamatan Kao``, ``MPP Kabupaten Lumajang``)
+_ADMIN = frozenset({"kecamatan", "kec", "kabupaten", "kab", "kota", "distrik"})
+# school abbreviations citizens write: ``SMANSA`` is SMA Negeri 1
+_SCHOOL_SHORT = {
+    "smansa": ("sma", "1"), "smanda": ("sma", "2"), "smada": ("sma", "2"),
+    "smaga": ("sma", "3"), "smanti": ("sma", "3"), "spensa": ("smp", "1"),
+    "spenda": ("smp", "2"), "spendu": ("smp", "2"), "spentig": ("smp", "3"),
+    "spanju": ("smp", "1"),
+}  # fmt: skip
+# after a village's name, a number is part of it (``Hutatoruan VII``)
+# unless a unit follows (``desa semurup 2 bulan``)
+_UNITS = frozenset(
+    {"hari", "minggu", "bulan", "tahun", "jam", "menit", "kali", "meter", "m"}
+    | {"orang", "kk", "rumah", "cm", "km", "pekan", "malam", "rb", "ribu", "juta"}
+)
 # the village words of other provinces too: Aceh's ``gampong``, West
 # Sumatra's ``nagari`` and ``jorong``, Yogyakarta's ``kalurahan``, Toraja's
 # ``lembang``
@@ -131,14 +166,21 @@ _NUMBERED = frozenset({"rt", "rw", "km", "dusun", "nomor", "blok"})
 _NUMBERED_ALIAS = {w: w for w in _NUMBERED} | {"kilometer": "km", "no": "nomor"}
 # ``rt03``, ``no12``, ``km5`` written as one word; ``gang mawar ii``
 _GLUED = re.compile(r"^(rt|rw|km|no|nomor|blok)0*(\d+)$")
-_ROMAN = {"ii": "2", "iii": "3", "iv": "4", "vi": "6", "vii": "7", "viii": "8"}
+_ROMAN = {
+    "ii": "2", "iii": "3", "iv": "4", "vi": "6", "vii": "7", "viii": "8",
+    "ix": "9", "xi": "11", "xii": "12", "xiii": "13", "xiv": "14", "xv": "15",
+}  # fmt: skip
 _NEEDS_SPLIT = re.compile(
-    r"(?:^| )(?:(?:rt|rw|km|no|nomor|blok)\d|(?:ii|iii|iv|vi|vii|viii)(?: |$))"
+    r"(?:^| )(?:(?:rt|rw|km|no|nomor|blok)\d|(?:"
+    + "|".join(sorted({*_ROMAN, *_SCHOOL_SHORT}, key=len, reverse=True))
+    + ")(?: |$))"
 )
 # words that end a name: they say what or where, not which
 _NOT_NAME = (
-    _STREET | _LANDMARK | _VILLAGE | _NUMBERED | {"kecamatan", "kabupaten"}
-) | {"nomor", "km", "kilometer", "depan", "dekat", "samping", "sebelah", "ujung"}
+    (_STREET | _LANDMARK | _VILLAGE | _NUMBERED | _ADMIN)
+    | {"nomor", "km", "kilometer", "depan", "dekat", "samping", "sebelah", "ujung"}
+    | {RECURRED}
+)
 
 
 # what a word starts: a street, a landmark, a village, a numbered place
@@ -246,7 +288,7 @@ def places_of(
                 if after < n and keys[after].isdigit():
                     out.append(f"n:jalan={keys[after]}")
         elif kind == "m":
-            name = _name_after(keys, i, digits=True)
+            name = _name_after(keys, i, digits=True, admin=True)
             if name:
                 out.append(f"m:@{_LANDMARK_KIND.get(token, token)} {name}")
         elif kind == "d":
@@ -327,7 +369,21 @@ def _keys_of_place(place: str) -> tuple[str, ...]:
             out.append(sys.intern("*" + words[0] + words[1]))
     elif name.isdigit():  # ``gang 7``
         out.append(sys.intern(f"*{place[0]}={name}"))
+    if initials := _street_initials(place):
+        out.append(sys.intern("*" + initials))
     return tuple(out)
+
+
+def _street_initials(place: str) -> str:
+    """``jls`` for ``j:lingkar selatan``: a street of two or three name
+    words is written by its initials with the ``j`` of ``jalan`` (JLS,
+    JLU, JLT: ring roads); empty for other places."""
+    if not place.startswith("j:"):
+        return ""
+    words = place[2:].split()
+    if not 2 <= len(words) <= 3 or not all(w.isalpha() for w in words):
+        return ""
+    return "j" + "".join(w[0] for w in words)
 
 
 def keyed(a: Profile, b: Profile) -> bool:
@@ -354,13 +410,19 @@ def _place_tokens(keys: Sequence[str]) -> Sequence[str]:
             out += [_NUMBERED_ALIAS.get(glued[1], glued[1]), str(int(glued[2]))]
         elif token in _ROMAN and out and out[-1].isalpha():
             out.append(_ROMAN[token])
+        elif token in _SCHOOL_SHORT:
+            out += _SCHOOL_SHORT[token]
         else:
             out.append(token)
     return out
 
 
 def _name_after(
-    keys: Sequence[str], i: int, digits: bool = False, village: bool = False
+    keys: Sequence[str],
+    i: int,
+    digits: bool = False,
+    village: bool = False,
+    admin: bool = False,
 ) -> str:
     """Up to two name words after ``keys[i]`` (a number only for a landmark:
     ``SD 2``), stopping at a word that is not a name. After a ``village``
@@ -369,10 +431,19 @@ def _name_after(
     semayap berlubang``)."""
     words: list[str] = []
     stop = _name_stops()
-    for token in keys[i + 1 : i + 5]:
+    for j in range(i + 1, min(i + 6, len(keys))):
+        token = keys[j]
+        if admin and not words and token in _ADMIN:
+            continue
         if token in (_NOT_NAME if village and not words else stop):
             break
-        if token.isdigit() and not digits:
+        if village and not words and _affixed(token):
+            break  # ``desa keberatan``: a word of the sentence
+        if token.isdigit() and not (
+            digits
+            # a village's number, not a quantity: ``hutatoruan 7``
+            or (village and words and (j + 1 == len(keys) or keys[j + 1] not in _UNITS))
+        ):
             break
         if token in _TITLES and not words:
             continue
@@ -471,6 +542,10 @@ _GENERIC_NAME = frozenset(
     | {"lapangan", "bola", "taman", "kota", "besar", "kecil", "utama", "indah"}
     | {"permai", "tani", "usaha", "desa", "poros", "lingkar", "setapak", "baru"}
     | {"camat", "dinas", "lama", "induk", "gantung", "kayu", "beton"}
+    # a school's or market's generic words: ``SD Inpres Waimangura`` is told
+    # from ``SD Inpres Kalembu`` by the next word
+    | {"negeri", "inpres", "swasta", "terpadu", "unggulan", "pusat", "sentral"}
+    | {"umum", "satu", "atap", "filial", "kompleks", "komplek", "pembantu"}
     | _TITLES
     # first names many heroes share (``Jl. A. Yani`` is Ahmad Yani, not
     # Ahmad Dahlan): the next word names the street
@@ -487,6 +562,17 @@ _VERB_PREFIX = ("di", "me", "ter", "ber", "ke")
 _VERB_SUFFIX = ("nya", "kan")
 
 
+# words that say what kind of place, not what is wrong: not content
+_MARKERS = _NOT_NAME | frozenset(_LANDMARK_KIND) | _GENERIC_NAME | _DIRECTION
+
+
+def _affixed(word: str) -> bool:
+    """An affixed verb or noun (``ditutup``, ``lampunya``, ``keberatan``)."""
+    if word.endswith(_VERB_SUFFIX) and len(word) > 5:
+        return True
+    return word.startswith(_VERB_PREFIX) and len(word) > 6
+
+
 def _looks_like_name(word: str) -> bool:
     """False for a word that reads as part of the sentence rather than a
     name: an affixed verb or noun (``ditutup``, ``lampunya``,
@@ -495,6 +581,10 @@ def _looks_like_name(word: str) -> bool:
         return False
     if word.endswith(_VERB_SUFFIX) and len(word) > 5:
         return False
+    if word.startswith("ke") and len(word) >= 9 and not word.endswith("an"):
+        # ``kedunggalar``, ``kebonagung``: Javanese place names; a word of
+        # the sentence with ``ke-`` is short (``ketutup``) or ``ke-an``
+        return True
     return not (word.startswith(_VERB_PREFIX) and len(word) > 6)
 
 
@@ -513,7 +603,7 @@ def _word_match(x: str, y: str) -> bool:
 
 
 @lru_cache(maxsize=65536)
-def _same_name(a: str, b: str) -> int:
+def _same_name(a: str, b: str, village: bool = False) -> int:
     """+1 when two place names agree, -1 when they differ, 0 when it cannot
     be told. A name's first distinctive word names it (what follows is
     often another word of the sentence): the two first words must agree
@@ -536,17 +626,28 @@ def _same_name(a: str, b: str) -> int:
         return -1
     if _second_word_differs(rest_a.split(), rest_b.split()):
         return -1
-    if wa and wb:
+    if village and _second_name_differs(rest_a.split(), rest_b.split()):
+        # ``cot trieng`` / ``cot batee``: villages share first words
+        return -1
+    if wa and wb and kind_a != kind_b:
+        # two kinds of landmark: only the same name is one place (``pasar
+        # inpres ruteng`` / ``terminal mena ruteng`` share their town)
+        same = _word_match(wa[0], wb[0]) or "".join(wa) == "".join(wb)
+    elif wa and wb:
         same = (
             _word_match(wa[0], wb[0])
             # ``a yani`` keeps only ``yani``: a one-word name may be the
-            # other's second word
-            or (len(wa) == 1 and any(_word_match(wa[0], y) for y in wb))
-            or (len(wb) == 1 and any(_word_match(wb[0], x) for x in wa))
+            # other's second word; a word may be inserted (``pasar barabai``
+            # / ``pasar keramat barabai``)
+            or any(_word_match(wa[0], y) for y in wb[1:])
+            or any(_word_match(wb[0], x) for x in wa[1:])
             or "".join(wa) == "".join(wb)
             # ``by pass`` / ``bypass``: one word written as two
             or "".join(wa[:2]) == wb[0]
             or "".join(wb[:2]) == wa[0]
+            # ``GTI`` / ``griya telukjambe indah``: initials
+            or _initials(wa[0], rest_b.split())
+            or _initials(wb[0], rest_a.split())
         )
     else:
         return 0 if kind_a == kind_b else -1
@@ -559,6 +660,29 @@ def _same_name(a: str, b: str) -> int:
     # another kind, the same name: one place named two ways (``Lapangan`` /
     # ``Taman Siring Laut``); a number already told SD 2 from SMP 2
     return 1 if same else -1
+
+
+def _initials(short: str, words: list[str]) -> bool:
+    """True when ``short`` (2-4 letters) is written of the initials of a
+    name of two words or more (``gti`` / ``griya telukjambe [indah]``: the
+    name read may have lost its last word)."""
+    if not 2 <= len(short) <= 4 or len(words) < 2 or not short.isalpha():
+        return False
+    initials = "".join(w[0] for w in words if not w.isdigit())
+    return len(initials) >= 2 and short.startswith(initials)
+
+
+def _second_name_differs(a: list[str], b: list[str]) -> bool:
+    """Two village names of two words whose first words agree and whose
+    second words are two other names (not a word of the sentence)."""
+    a = [w for w in a if not w.isdigit()]
+    b = [w for w in b if not w.isdigit()]
+    if len(a) < 2 or len(b) < 2 or not _word_match(a[0], b[0]):
+        return False
+    x, y = a[1], b[1]
+    if _word_match(x, y) or x in _GENERIC_NAME or y in _GENERIC_NAME:
+        return False
+    return _looks_like_name(x) and _looks_like_name(y)
 
 
 def _numbered_word(word: str) -> bool:
@@ -579,6 +703,9 @@ def _second_word_differs(a: list[str], b: list[str]) -> bool:
     x, y = a[1], b[1]
     if (x in _GENERIC_NAME) == (y in _GENERIC_NAME) or _word_match(x, y):
         return False
+    if x.startswith(y) or y.startswith(x):
+        # ``tanjungpandan`` / ``tanjung pandan``: one name written together
+        return False
     return _looks_like_name(x) and _looks_like_name(y)
 
 
@@ -598,7 +725,9 @@ def _compare_places(
             names, other = (a, theirs) if a else (b, mine)
             for name in names:
                 words = _distinct_words(_bare(name))
-                if words and len(words[0]) >= 4 and words[0] in other.tokens:
+                if (words and len(words[0]) >= 4 and words[0] in other.tokens) or (
+                    tag == "j:" and _street_initials("j:" + name) in other.tokens
+                ):
                     shown = f"{_shown(name)} (disebut tanpa kata penanda)"
                     return 1, shown if explain else ""
         return 0, ", ".join(map(_shown, a or b)) if explain else ""
@@ -618,15 +747,22 @@ def _compare_places(
                     break
                 verdict = 1
     else:
+        village = tag == "d:"
         for x in a:
             for y in b:
-                verdict = max(verdict, _same_name(x, y))
+                verdict = max(verdict, _same_name(x, y, village))
                 if verdict > 0:
                     if not explain:
                         return 1, ""
                     same = _shown(x) if x == y else f"{_shown(x)} ~ {_shown(y)}"
                     return 1, same
-        if verdict < 0 and (found := _named_elsewhere(a, b, theirs, mine)):
+        if (
+            verdict < 0
+            # ``SD 3 Kelet`` / ``SD 4 Kelet``: numbered neighbours, whatever
+            # other word they share
+            and not _numbers_differ(a, b)
+            and (found := _named_elsewhere(a, b, theirs, mine))
+        ):
             # ``trotoar dago … jalan kaki``: one report's street is in the
             # other's words, the other's "street" a word of the sentence
             return 1, f"{_shown(found)} (disebut tanpa kata penanda)"
@@ -636,6 +772,22 @@ def _compare_places(
     if verdict > 0:  # numbers
         return 1, ", ".join(_shown(x) for x in a if x in b)
     return verdict, f"{shown_a} / {shown_b}"
+
+
+def _numbers_differ(a: list[str], b: list[str]) -> bool:
+    """True when a name of one side and one of the other, of one kind,
+    both carry a number and the numbers differ (``SMP 1`` / ``SMPN 2``)."""
+    for x in a:
+        kind_x = x.partition(" ")[0] if x[:1] == "@" else ""
+        num_x = [w for w in x.split() if _numbered_word(w)][:1]
+        if not num_x:
+            continue
+        for y in b:
+            kind_y = y.partition(" ")[0] if y[:1] == "@" else ""
+            num_y = [w for w in y.split() if _numbered_word(w)][:1]
+            if kind_x == kind_y and num_y and num_x != num_y:
+                return True
+    return False
 
 
 def _without_dusun(names: list[str], profile: Profile) -> list[str]:
@@ -676,6 +828,42 @@ def _shown(name: str) -> str:
     return name.lstrip("@").replace("=", " ")
 
 
+_PREFIXES: tuple[str, ...] = (
+    *("meng", "meny", "mem", "men", "me", "peng", "peny", "pem", "pen"),
+    *("per", "pe", "ber", "ter", "di", "ke", "ng"),
+)
+_SUFFIXES = ("nya", "kan", "an", "lah")
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    """A light Indonesian stemmer: one suffix and one prefix off, a stem of
+    at least four letters kept (``pengurusan`` → ``urus``, ``ngurus`` →
+    ``urus``). Crude but the same on both sides of a pair."""
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            word = word[: -len(suffix)]
+            break
+    for prefix in _PREFIXES:
+        if word.startswith(prefix) and len(word) - len(prefix) >= 4:
+            return word[len(prefix) :]
+    return word
+
+
+def _content(a: Profile, b: Profile) -> float:
+    """The share of the shorter report's plain word stems the other holds:
+    what two reports say beyond their places, in any words the problem
+    table may not know (``tutup``, ``offline``, ``seragam``)."""
+    sa, sb = a.stems, b.stems
+    shared = len(sa & sb)
+    if shared < CONTENT_WORDS or (
+        shared < CONTENT_WORDS_ALONE
+        and not (a.objects or a.states or b.objects or b.states)
+    ):
+        return 0.0
+    return shared / min(len(sa), len(sb))
+
+
 def _trigrams(words: Iterable[str]) -> set[str]:
     # one pass over the words joined: each word padded by a space each side
     text = " " + "  ".join(sorted(words)) + " "
@@ -703,6 +891,13 @@ class Profile:
         for place in self.places:
             out.setdefault(place[:2], []).append(place[2:])
         return out
+
+    @cached_property
+    def stems(self) -> frozenset[str]:
+        """Its plain words without affixes (``membentak`` → ``bentak``,
+        ``dibagikan`` → ``bagi``), 3+ letters: what the content part
+        compares, whatever the problem table knows."""
+        return frozenset(s for s in map(_stem, self.words - _MARKERS) if len(s) > 2)
 
     @cached_property
     def grams(self) -> set[str]:
@@ -783,7 +978,8 @@ class _Verdicts:
     objects: int  # +1 a concept in common, -1 none in common, 0 unknown
     states: int
     trigrams: float
-    one_sided: int  # kinds of place (each numbered kind apart) one side lacks
+    content: float
+    one_sided: float  # kinds of place (each numbered kind apart) one side lacks
     near: bool = False  # shared coordinates within the near distance
 
     @property
@@ -791,9 +987,13 @@ class _Verdicts:
         """The details rule of the word path, for places: when the places
         only one report names are as many as those both name (or more), one
         street in common says too little (``jalan Pinus`` is not ``jalan
-        Pinus nomor 4 desa Berangas``). Coordinates a few metres apart are
-        one place in common."""
-        shared = sum(v > 0 for v, _ in self.places.values()) + self.near
+        Pinus nomor 4 desa Berangas``). Coordinates a few metres apart
+        waive it: the place is one."""
+        if self.near:
+            # a location sent with the words (or alone, a WhatsApp
+            # location): the distance, not a place one report names, decides
+            return False
+        shared = sum(v > 0 for v, _ in self.places.values())
         return self.one_sided >= shared
 
     @property
@@ -841,22 +1041,37 @@ _LABELS = {
     "places_conflict": "ada tempat yang berbeda",
     "problem_agree": "masalahnya cocok",
     "trigrams": "kemiripan ejaan (trigram huruf)",
+    "content": "kata isi yang sama (di luar nama tempat)",
     "time": "selang waktu",
     "coordinates": "jarak titik lokasi",
+    "again": "kejadian berulang",
     "details": "aturan rincian",
 }
 
 
 def _concepts(mine: frozenset[str], theirs: frozenset[str]) -> int:
+    if (_FIXED in mine) != (_FIXED in theirs):
+        # a report that the problem was fixed is no second report of it,
+        # whatever else it names
+        return -1
     if mine & theirs:
         return 1
+    # a service (``pelayanan``, ``petugas``) is what any office gives: it
+    # agrees with a report naming the service's own object, never differs
+    mine, theirs = mine - _GENERIC_CONCEPTS, theirs - _GENERIC_CONCEPTS
     return -1 if mine and theirs else 0
+
+
+_FIXED = "fixed"
+_GENERIC_CONCEPTS = frozenset({"service"})
 
 
 def _verdicts(
     a: Profile, b: Profile, explain: bool, grams: bool = True, near: bool = False
 ) -> _Verdicts:
     places = {code: _compare_places(a, b, tag, explain) for code, tag in _PLACE_TAGS}
+    if near:
+        places = {code: _overridden(v) for code, v in places.items()}
     cosine = 0.0
     if grams:
         ga, gb = a.grams, b.grams
@@ -866,27 +1081,42 @@ def _verdicts(
         _concepts(a.objects, b.objects),
         _concepts(a.states, b.states),
         cosine,
+        _content(a, b) if grams else 0.0,
         _one_sided(a, b, places),
         near,
     )
 
 
-def _one_sided(a: Profile, b: Profile, places: dict[str, tuple[int, str]]) -> int:
+def _overridden(verdict: tuple[int, str]) -> tuple[int, str]:
+    """A place the words name differently, when the shared coordinates are
+    a few metres apart: the words are wrong (``ke jalan bahaya``: a word of
+    the sentence read as a street's name), the place is one."""
+    if verdict[0] >= 0:
+        return verdict
+    return 0, verdict[1] + " (titik lokasi berdekatan: diabaikan)" if verdict[1] else ""
+
+
+def _one_sided(a: Profile, b: Profile, places: dict[str, tuple[int, str]]) -> float:
     """How many specific places only one of the two names, among those not
     matched otherwise: a desa/kelurahan, and each numbered kind named as
     such (RT, RW, km, dusun, nomor, blok; not a bare number after a street's
     name, which may be anything). A landmark or a street named by one report
     only is common in other words (one names the mosque, the other the
-    street) and does not count."""
-    count = 0
+    street) and does not count. RT and RW are one address, and half a
+    place: a formal letter gives them, a chat of the same event seldom."""
+    count = 0.0
     if places["village"][0] == 0:
         has_a = any(p.startswith("d:") for p in a.places)
         count += has_a != any(p.startswith("d:") for p in b.places)
     if places["rt"][0] == 0:
         kinds_a = {_numbered_kind(p, b) for p in a.places if p.startswith("n:")}
         kinds_b = {_numbered_kind(p, a) for p in b.places if p.startswith("n:")}
-        count += len((kinds_a ^ kinds_b) & _NUMBERED)
+        one_sided = (kinds_a ^ kinds_b) & _NUMBERED
+        count += len(one_sided - _ADDRESS) + 0.5 * bool(one_sided & _ADDRESS)
     return count
+
+
+_ADDRESS = frozenset({"rt", "rw"})
 
 
 def _numbered_kind(place: str, other: Profile) -> str:
@@ -926,13 +1156,17 @@ def _context(
     km_apart: float | None,
     near_km: float = NEAR_KM,
     far_km: float = FAR_KM,
+    again: bool = False,
 ) -> list[tuple[str, str, float]]:
-    """The parts set by hand: time between the reports, distance of their
-    coordinates (code, detail, logits)."""
+    """The parts set by hand: time between the reports (more when one says
+    the problem is back), distance of their coordinates (code, detail,
+    logits)."""
     out = []
     if days_apart > 0:
         share = min(days_apart / window_days, 1.0) if window_days > 0 else 1.0
         out.append(("time", f"{days_apart:.1f} hari", -TIME_WEIGHT * share))
+    if again and days_apart >= RECUR_DAYS:
+        out.append(("again", "terulang lagi setelah seminggu atau lebih", RECUR_WEIGHT))
     if km_apart is not None:
         if km_apart <= near_km:
             value, detail = NEAR_WEIGHT, f"{_metres(km_apart)}: tempat yang sama"
@@ -969,8 +1203,10 @@ def logit(
     the threshold. Coordinates within ``near_km`` are a place in common
     (both texts may name none), from ``far_km`` another place."""
     objects, states = _concepts(a.objects, b.objects), _concepts(a.states, b.states)
-    problem = _PROBLEM_PART[objects, states]
-    context = _context_value(days_apart, window_days, km_apart, near_km, far_km)
+    problem = _PROBLEM_PART[objects, states] + _CONTENT_MAX[objects, states]
+    context = _context_value(
+        days_apart, window_days, km_apart, near_km, far_km, _again(a, b)
+    )
     near = _near(km_apart, near_km)
     bound = WEIGHTS["bias"] + problem + context + _BEST_PLACES_AND_SPELLING
     if bound < THRESHOLD_LOGIT or not (near or keyed(a, b)):
@@ -980,7 +1216,10 @@ def logit(
     conflict = False
     places: dict[str, tuple[int, str]] = {}
     for code, tag, gain, loss in _CHEAPEST_FIRST_WEIGHTS:
-        verdict = places[code] = _compare_places(a, b, tag, explain=False)
+        verdict = _compare_places(a, b, tag, explain=False)
+        if near and verdict[0] < 0:
+            verdict = (0, "")
+        places[code] = verdict
         if verdict[0] <= 0:
             bound -= gain
         if verdict[0] < 0:
@@ -995,14 +1234,18 @@ def logit(
         objects,
         states,
         0.0,
+        0.0,
         _one_sided(a, b, places),
         near,
     )
     z = sum(WEIGHTS[name] * value for name, value in _features(v).items())
     z += context
     shared = v.shares_place
-    # the spelling part is the dearest: only when it can still matter
-    if z + max(WEIGHTS.get("trigrams", 0.0), 0.0) >= THRESHOLD_LOGIT and shared:
+    # the wording parts are the dearest: only when they can still matter
+    fallback = _CONTENT_MAX[objects, states]
+    if z + _BEST_SPELLING + fallback >= THRESHOLD_LOGIT and shared:
+        if fallback:
+            z += _content_part(objects, states, _content(a, b))
         ga, gb = a.grams, b.grams
         if ga and gb:
             z += (
@@ -1019,18 +1262,43 @@ def _context_value(
     km_apart: float | None,
     near_km: float,
     far_km: float,
+    again: bool = False,
 ) -> float:
     """The sum of :func:`_context`'s logits, without its words."""
     value = 0.0
     if days_apart > 0:
         share = min(days_apart / window_days, 1.0) if window_days > 0 else 1.0
         value -= TIME_WEIGHT * share
+    if again and days_apart >= RECUR_DAYS:
+        value += RECUR_WEIGHT
     if km_apart is not None:
         if km_apart <= near_km:
             value += NEAR_WEIGHT
         elif km_apart >= far_km:
             value += FAR_WEIGHT
     return value
+
+
+def _content_part(objects: int, states: int, content: float) -> float:
+    """What the content words in common add where the problem table is
+    silent: each unknown verdict (object, state) counted as the same, and
+    the problem as agreeing, in the share :data:`CONTENT_FULL` sets."""
+    if content < CONTENT_MIN or (objects and states):
+        return 0.0
+    w = WEIGHTS.get
+    value = 0.0
+    if not objects:
+        value += w("object_same", 0.0)
+    if not states:
+        value += w("state_same", 0.0)
+    if -1 not in (objects, states) and 1 not in (objects, states):
+        value += w("problem_agree", 0.0)
+    return value * min(1.0, content / CONTENT_FULL)
+
+
+def _again(a: Profile, b: Profile) -> bool:
+    """One of the two says the problem is back (``mati lagi``)."""
+    return RECURRED in a.tokens or RECURRED in b.tokens
 
 
 def _problem_part(objects: int, states: int) -> float:
@@ -1049,6 +1317,9 @@ def _problem_part(objects: int, states: int) -> float:
 # the problem's part of the score for each (objects, states) verdict, and
 # the most the places and the spelling can add: bounds for leaving early
 _PROBLEM_PART = {(o, st): _problem_part(o, st) for o in (-1, 0, 1) for st in (-1, 0, 1)}
+_CONTENT_MAX = {
+    (o, st): _content_part(o, st, 1.0) for o in (-1, 0, 1) for st in (-1, 0, 1)
+}
 # per place, cheapest first: what a place not the same takes from the
 # bound, what a different one adds; a first conflict's change
 _CHEAPEST_FIRST_WEIGHTS = tuple(
@@ -1068,6 +1339,7 @@ _BEST_PLACES_AND_SPELLING = sum(
     for k, v in WEIGHTS.items()
     if k.startswith(("places_", "trigrams", *(c + "_" for c in _PLACE_CODES)))
 )
+_BEST_SPELLING = max(WEIGHTS.get("trigrams", 0.0), 0.0)
 
 
 def components(
@@ -1136,8 +1408,18 @@ def components(
             round(w.get("trigrams", 0.0) * v.trigrams, 3),
         )
     )
+    shared_stems = sorted(a.stems & b.stems)
+    out.append(
+        Component(
+            "content",
+            _LABELS["content"],
+            f"{v.content:.2f}"
+            + (f" ({', '.join(shared_stems[:6])})" if shared_stems else ""),
+            round(_content_part(v.objects, v.states, v.content), 3),
+        )
+    )
     for code, detail, value in _context(
-        days_apart, window_days, km_apart, near_km, far_km
+        days_apart, window_days, km_apart, near_km, far_km, _again(a, b)
     ):
         out.append(Component(code, _LABELS[code], detail, round(value, 3)))
     return out
@@ -1175,7 +1457,9 @@ _CONCEPT_WORDS = {
     "noisy": "bising", "smelly": "bau", "charged": "pungutan/mahal",
     "scarce": "langka", "slow": "lambat", "loose": "berkeliaran",
     "breeding": "berkembang biak", "burning": "terbakar", "missing": "hilang",
-    "weak": "lemah",
+    "weak": "lemah", "service": "pelayanan", "aid": "bantuan sosial",
+    "money": "uang/pungutan", "landslide": "longsor", "closed": "tutup",
+    "rude": "kasar", "fixed": "sudah beres",
 }  # fmt: skip
 
 

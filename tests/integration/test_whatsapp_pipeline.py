@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -581,3 +582,147 @@ async def test_a_photo_meta_could_not_give_joins_its_case_later_and_emoji_get_no
     finally:
         client.close()
         web_app.engine.dispose()
+
+
+# the message id of the reference's example
+NOTICE_ID = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERjg0NDEzNDdFODU3MUMxMAA="
+
+
+def changed_number_webhook(
+    old_phone: str, new_phone: str, *, user_id: str | None, previous_user_id: str | None
+) -> dict[str, Any]:
+    """WhatsApp's notice that a citizen changed number, as the system
+    messages webhook reference shows it (no ``contacts`` array; ``from`` is
+    the old number, ``system.wa_id`` the new one); since August 2026 it also
+    names the new business-scoped id and the previous one."""
+    system: dict[str, Any] = {
+        "body": f"User Budi Santoso changed from {old_phone} to {new_phone}",
+        "wa_id": new_phone,
+        "type": "user_changed_number",
+    }
+    if user_id is not None:
+        system["user_id"] = user_id
+    if previous_user_id is not None:
+        system["previous_user_id"] = previous_user_id
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "102290129340398",
+                "changes": [
+                    {
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "15550783881",
+                                "phone_number_id": "106540352242922",
+                            },
+                            "messages": [
+                                {
+                                    "from": old_phone,
+                                    "id": NOTICE_ID,
+                                    "timestamp": str(int(time.time())),
+                                    "type": "system",
+                                    "system": system,
+                                }
+                            ],
+                        },
+                        "field": "messages",
+                    }
+                ],
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize("with_user_ids", [True, False], ids=["2026", "phone-only"])
+async def test_a_citizen_who_changed_number_continues_their_case(
+    api: FakeWhatsAppApi, tmp_path: Path, with_user_ids: bool
+) -> None:
+    old_phone, new_phone = "6281234567890", "6281398765432"
+    new_user = "ID.9876543210987654321"
+    # a citizen known by business-scoped id (2026), or by number only
+    old_key, new_key = (USER, new_user) if with_user_ids else (old_phone, new_phone)
+    settings = settings_for(api, tmp_path)
+    api.citizen_wrote(old_key)
+    api.citizen_wrote(new_key)
+    web_app = App.open(settings)
+    client = TestClient(create_app(web_app))
+    try:
+        post(
+            client,
+            message_webhook(
+                {
+                    "id": "wamid.before",
+                    "type": "text",
+                    "text": {"body": "Jalan di Desa Sigam berlubang besar"},
+                },
+                user_id=old_key if with_user_ids else None,
+                wa_id=old_phone,
+            ),
+        )
+        app = await run_once(settings)
+        [case] = cases(app)
+        assert case.reporter_chat_id == old_key
+        sent_before = len(api.sent)
+
+        notice = changed_number_webhook(
+            old_phone,
+            new_phone,
+            user_id=new_user if with_user_ids else None,
+            previous_user_id=USER if with_user_ids else None,
+        )
+        assert post(client, notice) == (200, "received")
+        app = await run_once(settings)
+        # kept like any message, without an answer; the case is the
+        # citizen's under their new id
+        with app.sessions() as session:
+            [kept] = session.exec(
+                select(ComplaintRow).where(
+                    ComplaintRow.external_id == f"wamid:{NOTICE_ID}"
+                )
+            ).all()
+            assert kept.kind == "ignored"
+            assert kept.reporter_chat_id == new_key
+        assert len(api.sent) == sent_before
+        [case] = cases(app)
+        assert case.reporter_chat_id == new_key
+
+        # the citizen writes again from the new number: the same case
+        post(
+            client,
+            message_webhook(
+                {
+                    "id": "wamid.after",
+                    "type": "text",
+                    "text": {"body": "Lubangnya makin besar setelah hujan"},
+                },
+                user_id=new_user if with_user_ids else None,
+                wa_id=new_phone,
+            ),
+        )
+        app = await run_once(settings)
+        [same] = cases(app)
+        assert same.id == case.id
+        with app.sessions() as session:
+            [follow_up] = session.exec(
+                select(ComplaintRow).where(
+                    ComplaintRow.external_id == "wamid:wamid.after"
+                )
+            ).all()
+        assert follow_up.follow_up_of_id == case.id
+        # asked from the new number, /status knows the case
+        post(
+            client,
+            message_webhook(
+                {"id": "wamid.status", "type": "text", "text": {"body": "/status"}},
+                user_id=new_user if with_user_ids else None,
+                wa_id=new_phone,
+            ),
+        )
+        await run_once(settings)
+        [answer] = api.sent[sent_before:]
+        assert (answer.get("recipient") or answer.get("to")) == new_key
+        assert case.tracking_no in json.dumps(answer)
+    finally:
+        await web_app.close()

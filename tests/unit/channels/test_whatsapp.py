@@ -204,6 +204,38 @@ async def test_phone_number_may_be_absent(
         await channel.close()
 
 
+async def test_a_new_user_id_names_the_old_one(
+    whatsapp_api: FakeWhatsAppApi, tmp_path: Path
+) -> None:
+    # user_changed_user_id (August 2026): only the business-scoped id
+    # changed; the notice has no contacts and no new number
+    ws = settings(whatsapp_api, tmp_path)
+    notice = message_webhook(
+        {
+            "id": "wamid.SYS",
+            "type": "system",
+            "system": {
+                "body": "User Budi Santoso's user ID changed",
+                "type": "user_changed_user_id",
+                "user_id": "ID.5555555555555555555",
+                "previous_user_id": USER,
+            },
+        },
+        wa_id=None,
+    )
+    del notice["entry"][0]["changes"][0]["value"]["contacts"]
+    deliver(ws, notice)
+    channel = WhatsAppChannel(ws)
+    try:
+        [item] = (await channel.fetch(None, 10)).items
+        assert item.hint == "system"
+        assert item.reporter.chat_id == "ID.5555555555555555555"
+        assert item.previous_chat_ids == (USER,)
+        assert b"user_changed_user_id" in item.raw
+    finally:
+        await channel.close()
+
+
 async def test_photo_is_downloaded_and_checked(
     whatsapp_api: FakeWhatsAppApi, tmp_path: Path
 ) -> None:

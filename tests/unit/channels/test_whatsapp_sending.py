@@ -99,6 +99,27 @@ async def test_where_is_it_is_asked_with_a_location_button(
     assert len(api.sent) == 3
 
 
+async def test_an_ack_without_choices_asks_where_in_the_same_message(
+    api: FakeWhatsAppApi, channel: WhatsAppChannel
+) -> None:
+    # no reply buttons to offer: the acknowledgement is the location
+    # request's body, so the citizen gets one message with the button
+    remote = await channel.send_reply(reply(location_prompt=PROMPT))
+    [sent] = api.sent
+    assert remote == f"wa:{sent['id']}"
+    assert sent["interactive"]["type"] == "location_request_message"
+    assert sent["interactive"]["body"]["text"] == (
+        f"Pengaduan Anda telah kami terima.\n\n{PROMPT}"
+    )
+    # too long together for an interactive body: the text, then the request
+    api.sent.clear()
+    long_text = "jalan rusak " * 90  # 1,080 bytes
+    await channel.send_reply(reply(text=long_text, location_prompt=PROMPT))
+    text, where = api.sent
+    assert text["text"]["body"] == long_text
+    assert where["interactive"]["body"]["text"] == PROMPT
+
+
 async def test_interactive_bodies_stay_within_1024_bytes(
     api: FakeWhatsAppApi, channel: WhatsAppChannel
 ) -> None:

@@ -361,3 +361,183 @@ def test_general_rules_keep_other_places_and_solved_problems_apart(a, b):
 )
 def test_general_rules_link_one_problem_told_in_regional_words(a, b):
     assert dp.linked(dp.compare_texts(a, b, KNOWN))
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # a service problem: no road, water or lamp in either report
+        (
+            "Pelayanan di Puskesmas Sungai Durian sudah tutup pukul 11 siang",
+            "puskesmas sungai durian tutup jam 11, pasien pada pulang",
+        ),
+        # a topic the problem table does not list: the words in common say it
+        (
+            "Posyandu Melati Desa Sukamaju kehabisan vaksin campak untuk balita",
+            "vaksin campak posyandu melati sukamaju kosong, balita blm disuntik",
+        ),
+        # an office named by its agency; antrean / antrian
+        (
+            "Antrean di Kantor Disdukcapil Kabupaten Kayong Utara di Sukadana "
+            "sangat panjang, nomor antrean habis jam 9",
+            "dukcapil sukadana antrian panjang bgt, jam 9 nomor udh habis",
+        ),
+        # a formal letter's RT and RW against a chat without them
+        (
+            "Lampu penerangan di Gang Kenanga RT 03 RW 07 Kelurahan Sukajadi "
+            "padam sejak dua hari",
+            "lampu jalan mati di gg kenanga sukajadi",
+        ),
+        # a school's abbreviation and a Roman numeral
+        (
+            "Pagar SMA Negeri 1 Ketapang roboh tertimpa pohon",
+            "pagar smansa ketapang roboh ketiban pohon",
+        ),
+    ],
+)
+def test_general_rules_link_services_offices_and_abbreviations(a, b):
+    assert dp.linked(dp.compare_texts(a, b, KNOWN))
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # a generic head word (SD Inpres) never decides alone
+        (
+            "Atap ruang kelas SD Inpres Oebufu roboh setelah hujan",
+            "atap kelas sd inpres naikoten roboh semalam",
+        ),
+        # a village's number is part of its name
+        (
+            "Air PDAM di Kelurahan Sidorame VII tidak mengalir tiga hari",
+            "Air PDAM di Kelurahan Sidorame VI tidak mengalir tiga hari",
+        ),
+        # a tree taken away: a report that it was fixed
+        (
+            "Pohon tumbang menutup Jalan Gatot Subroto, tolong dievakuasi",
+            "pohon tumbang di jl gatot subroto sudah dievakuasi, jalan lancar",
+        ),
+        # two villages sharing a first word
+        (
+            "Banjir merendam Gampong Lhok Bengkuang setinggi lutut",
+            "banjir rendam gampong lhok rambong setinggi lutut",
+        ),
+    ],
+)
+def test_general_rules_keep_neighbours_and_repairs_apart(a, b):
+    assert not dp.linked(dp.compare_texts(a, b, KNOWN))
+
+
+def test_a_recurrence_weeks_later_is_a_new_event():
+    first = "Air PDAM di Kelurahan Sidorame tidak mengalir sejak pagi"
+    again = "air pdam sidorame mati lagi hari ini"
+    a = dp.Profile.of(key_tokens(matching_text(first)), KNOWN)
+    b = dp.Profile.of(key_tokens(matching_text(again)), KNOWN)
+    assert dp.linked(dp.components(a, b, days_apart=1))
+    parts = dp.components(a, b, days_apart=14)
+    assert not dp.linked(parts)
+    assert any(p.code == "again" and p.contribution < 0 for p in parts)
+
+
+def test_close_coordinates_override_a_street_read_from_a_common_word():
+    a = dp.Profile.of(
+        key_tokens(matching_text("kabel listrik jatuh ke jalan bahaya, tiang miring")),
+        KNOWN,
+    )
+    b = dp.Profile.of(
+        key_tokens(matching_text("Kabel listrik jatuh di Jalan Cempaka, tiang miring")),
+        KNOWN,
+    )
+    assert not dp.linked(dp.components(a, b))
+    assert dp.linked(dp.components(a, b, km_apart=0.05))
+    z, shared = dp.logit(a, b, km_apart=0.05)
+    assert shared
+    assert dp.probability(z) >= dp.THRESHOLD
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # numbered neighbours never link, whatever other word they share
+        (
+            "Pungutan seragam di SMP Negeri 1 Sungailiat, Rp700.000 per siswa",
+            "SMPN 3 Sungailiat juga minta uang seragam Rp700 ribu",
+        ),
+        # two markets on one long road: a Javanese name with ``ke-`` is a name
+        (
+            "Jalan Raya Wates depan Pasar Kedungpring berlubang besar",
+            "jalan raya wates depan pasar sentolo berlubang",
+        ),
+        # a repair in Javanese (``wis``) with a thank-you
+        (
+            "Got di Jalan Merdeka Ketapang tersumbat sampah, air meluap",
+            "got jl merdeka ketapang wis dikeruk, matur nuwun",
+        ),
+        # an animal caught
+        (
+            "Ular piton masuk rumah warga di Desa Sukamaju, mohon bantuan",
+            "ular di desa sukamaju sudah ditangkap damkar, terima kasih",
+        ),
+    ],
+)
+def test_general_rules_keep_numbered_neighbours_and_repairs_apart(a, b):
+    assert not dp.linked(dp.compare_texts(a, b, KNOWN))
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # Minangkabau negation and verb of working
+        (
+            "Air PDAM di Nagari Pariangan tidak mengalir dua hari",
+            "aia pdam di nagari pariangan indak iduik duo hari",
+        ),
+        # Madurese
+        (
+            "Air PDAM di Kelurahan Bugih tidak keluar sejak kemarin",
+            "aeng pdam kelurahan bugih ta' kaluar dari kemarin",
+        ),
+        # a ring road by its initials
+        (
+            "Lubang besar di Jalan Lingkar Utara dekat SPBU, motor sering jatuh",
+            "jlu dekat spbu ada lobang gede, motor pada jatuh",
+        ),
+        # a town written together and apart
+        (
+            "Saluran di Jalan Diponegoro Tanjungpinang tersumbat sampah",
+            "got jl diponegoro tanjung pinang mampet sampah",
+        ),
+    ],
+)
+def test_general_rules_link_regional_negation_initials_and_compounds(a, b):
+    assert dp.linked(dp.compare_texts(a, b, KNOWN))
+
+
+def test_a_follow_up_on_a_problem_still_open_is_the_same_event():
+    first = "Lampu jalan di Jalan Sudirman Km 3 mati semua, gelap sekali"
+    follow = "lampu jl sudirman km 3 masih mati, sudah lapor seminggu, gelap lagi"
+    a = dp.Profile.of(key_tokens(matching_text(first)), KNOWN)
+    b = dp.Profile.of(key_tokens(matching_text(follow)), KNOWN)
+    assert dp.linked(dp.components(a, b, days_apart=8))
+    assert not any(p.code == "again" for p in dp.components(a, b, days_apart=8))
+    # ``pole`` (Madurese), ``baliak`` (Minangkabau): again, weeks later
+    for again in ("air pdam bugih mate pole", "aia pdam bugih mati baliak"):
+        c = dp.Profile.of(key_tokens(matching_text(again)), KNOWN)
+        d = dp.Profile.of(
+            key_tokens(matching_text("Air PDAM di Kelurahan Bugih mati")), KNOWN
+        )
+        assert not dp.linked(dp.components(d, c, days_apart=20))
+
+
+def test_a_location_without_place_words_links_by_distance():
+    words = dp.Profile.of(
+        key_tokens(
+            matching_text("Jalan di Desa Sumberejo amblas, truk tidak berani lewat")
+        ),
+        KNOWN,
+    )
+    location = dp.Profile.of(
+        key_tokens(matching_text("dalane ambles neng kene, truk ora wani liwat")), KNOWN
+    )
+    assert not dp.linked(dp.components(words, location))
+    assert dp.linked(dp.components(words, location, km_apart=0.04))

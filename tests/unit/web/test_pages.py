@@ -464,3 +464,12 @@ def test_the_agency_systems_ticket_number_is_shown_on_the_case(
     assert "status di sistem instansi: Diproses" in page
     other = client.get(f"/kasus/{cases['dukcapil']}").text
     assert "Nomor tiket instansi" not in other
+
+
+def test_every_answer_carries_the_security_headers(client):
+    # a page, a redirect and a file: the browser is told the same each time
+    for path in ("/login", "/", "/favicon.ico"):
+        answer = client.get(path, follow_redirects=False)
+        assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["referrer-policy"] == "same-origin"
