@@ -5,9 +5,11 @@ for and only then answered.
 
 A channel type gives what differs: how its body is read (``load``) and
 which of its configured channels the body is for (``route``). A signed body
-nobody can read is kept under ``rejected/`` and answered 400, so Meta stops
-retrying and staff can look; a body for no configured account goes to the
-channel it was posted to, whose fetch quarantines what is not its own.
+nobody can read is kept under ``rejected/`` for staff and answered 200: Meta
+retries any other answer for up to 7 days and disables a webhook that keeps
+failing, which would cost the good deliveries behind it; a body for no
+configured account goes to the channel it was posted to, whose fetch
+quarantines what is not its own.
 """
 
 from __future__ import annotations
@@ -97,13 +99,14 @@ def receive(
         data = load(body)
         targets, unknown = route(data)
     except SHAPE_ERRORS as exc:
-        # signed, so Meta's: never a 500 (Meta would retry for days), kept
+        # signed, so Meta's: kept, and answered 200 because any other
+        # answer is retried for days and a permanent error stays permanent
         endpoint.spool.store(body, rejected=True)
         why = str(exc) if isinstance(exc, MalformedPayload) else _shape(exc)
         log.warning(
             "%s %s: unreadable webhook kept: %s", endpoint.kind, endpoint.name, why
         )
-        return Answer(400, f"unreadable payload kept for review: {why}")
+        return Answer(200, f"unreadable payload kept for review: {why}")
     stored_new = False
     for spool in targets or (endpoint.spool,):
         _path, new = spool.store(body)
