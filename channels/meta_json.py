@@ -13,6 +13,12 @@ COMMANDS = frozenset({"start", "status", "baru", "biasa", "anonim", "rahasia"})
 _CHOICES = frozenset({"biasa", "anonim", "rahasia"})
 
 
+# what reading a body of an unexpected shape raises (a number where a list
+# belongs, nesting too deep to copy): the part is quarantined, never the
+# channel stopped
+SHAPE_ERRORS = (TypeError, AttributeError, KeyError, ValueError, RecursionError)
+
+
 class MalformedPayload(ValueError):
     """The body is signed but not the JSON Meta documents."""
 
@@ -53,6 +59,20 @@ def iso_time(value: object) -> datetime | None:
     except ValueError:
         return None
     return parsed.astimezone(UTC) if parsed.tzinfo else None
+
+
+def listed(value: object) -> list[Any]:
+    """A list field as a list; anything else (a number, a string, an object
+    where Meta documents a list) as empty, so that no walker iterates it."""
+    return value if isinstance(value, list) else []
+
+
+def raw_json(value: object) -> bytes:
+    """A part of a body as stored: its JSON with sorted keys (a replay
+    rebuilds the same bytes). A lone surrogate (``"\\ud800"`` in the body,
+    which no UTF-8 encoder takes) stays the escape it came as."""
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text.encode("utf-8", "backslashreplace")
 
 
 def text_of(value: object) -> str | None:

@@ -5,9 +5,11 @@ for and only then answered.
 
 A channel type gives what differs: how its body is read (``load``) and
 which of its configured channels the body is for (``route``). A signed body
-nobody can read is kept under ``rejected/`` and answered 400, so Meta stops
-retrying and staff can look; a body for no configured account goes to the
-channel it was posted to, whose fetch quarantines what is not its own.
+nobody can read is kept under ``rejected/`` for staff and answered 200: Meta
+retries any other answer for up to 7 days and disables a webhook that keeps
+failing, which would cost the good deliveries behind it; a body for no
+configured account goes to the channel it was posted to, whose fetch
+quarantines what is not its own.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from channels.meta_json import SHAPE_ERRORS, MalformedPayload
 from channels.meta_signature import HEADER, signature_valid
 from channels.push import Answer
 from channels.push_spool import PushSpool, SpooledBody
@@ -30,6 +33,8 @@ from contracts.records import RejectedItem
 
 log = logging.getLogger(__name__)
 
+# Meta's challenge is a number of ten digits or so
+MAX_CHALLENGE = 256
 # which spools a readable body goes to, and the account ids it names that
 # no channel of the same app has
 Route = Callable[[Mapping[str, Any]], tuple[Sequence[PushSpool], set[str]]]
@@ -70,6 +75,9 @@ def handshake(endpoint: MetaEndpoint, params: Mapping[str, str]) -> Answer:
     challenge = params.get("hub.challenge", "")
     if not challenge:
         return Answer(400, "hub.challenge missing")
+    if len(challenge) > MAX_CHALLENGE:
+        # Meta's is a short number: a long one is not echoed
+        return Answer(400, f"hub.challenge longer than {MAX_CHALLENGE} characters")
     return Answer(200, challenge)
 
 
@@ -89,13 +97,16 @@ def receive(
         return Answer(401, "invalid X-Hub-Signature-256")
     try:
         data = load(body)
-    except ValueError as exc:
+        targets, unknown = route(data)
+    except SHAPE_ERRORS as exc:
+        # signed, so Meta's: kept, and answered 200 because any other
+        # answer is retried for days and a permanent error stays permanent
         endpoint.spool.store(body, rejected=True)
+        why = str(exc) if isinstance(exc, MalformedPayload) else _shape(exc)
         log.warning(
-            "%s %s: unreadable webhook kept: %s", endpoint.kind, endpoint.name, exc
+            "%s %s: unreadable webhook kept: %s", endpoint.kind, endpoint.name, why
         )
-        return Answer(400, f"unreadable payload kept for review: {exc}")
-    targets, unknown = route(data)
+        return Answer(200, f"unreadable payload kept for review: {why}")
     stored_new = False
     for spool in targets or (endpoint.spool,):
         _path, new = spool.store(body)
@@ -112,6 +123,10 @@ def receive(
             endpoint.spool.directory / "rejected",
         )
     return Answer(200, "received" if stored_new else "already received")
+
+
+def _shape(exc: Exception) -> str:
+    return f"unexpected shape ({type(exc).__name__}: {exc})"[:300]
 
 
 class SpoolReader:

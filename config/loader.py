@@ -202,6 +202,9 @@ def _problems_from(
         if error["type"] == "union_tag_invalid":
             message = _unknown_type_message(error.get("ctx") or {})
             path = (*path, "type")
+        elif error["type"] == "union_tag_not_found":
+            message = "field required" + _known_types(error.get("ctx") or {})
+            path = (*path, "type")
         elif error["type"] == "extra_forbidden":
             message = "unknown key" + _suggest_key(path, data)
         elif error["type"] == "missing":
@@ -235,9 +238,19 @@ def _data_path(loc: tuple[int | str, ...], data: Any) -> PathT:
     return tuple(path)
 
 
+def _expected_tags(ctx: Mapping[str, Any]) -> list[str]:
+    tags = str(ctx.get("expected_tags", ""))
+    return [t.strip(" '") for t in tags.split(",")] if tags else []
+
+
+def _known_types(ctx: Mapping[str, Any]) -> str:
+    expected = _expected_tags(ctx)
+    return f" (known types: {', '.join(expected)})" if expected else ""
+
+
 def _unknown_type_message(ctx: Mapping[str, Any]) -> str:
     tag = str(ctx.get("tag", ""))
-    expected = [t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",")]
+    expected = _expected_tags(ctx)
     message = f"unknown type {tag!r} (known: {', '.join(expected)})"
     close = difflib.get_close_matches(tag, expected, n=1)
     if close:

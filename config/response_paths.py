@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import xml.etree.ElementTree as ET
 from typing import Any
 
 # answers larger than this are not searched (a ticket id is near the top)
@@ -53,6 +52,9 @@ def check_xml_path(path: str) -> None:
         raise PathProblem(
             f"not an XML path: {path!r} (start from the root element: './…')"
         )
+    # ElementTree here: the settings of every start import this module
+    import xml.etree.ElementTree as ET
+
     try:
         ET.fromstring("<a/>").find(path)
     except (SyntaxError, KeyError, TypeError) as exc:
@@ -115,6 +117,8 @@ def _from_xml(body: bytes, path: str) -> str | None:
     # than linear time, and no answer of a ticket system needs one
     if b"<!DOCTYPE" in body.upper() or b"<!ENTITY" in body.upper():
         raise PathProblem("the answer has a DOCTYPE; it is not read")
+    import xml.etree.ElementTree as ET
+
     try:
         root = ET.fromstring(body)
     except ET.ParseError as exc:

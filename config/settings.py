@@ -5,10 +5,11 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, PrivateAttr, model_validator
 
+from config.by_type import ByType
 from config.channel_settings import ChannelSettings
 from config.common import AgencyCode, Seconds, Slug, StrictModel
 from config.dedupe_settings import DedupeSettings
@@ -17,13 +18,41 @@ from config.sink_settings import DatabaseSinkSettings, SinkSettings
 from config.web_settings import SlaSettings, WebSettings
 from contracts.policy import ChannelPolicy
 
+# each entry's model by its ``type``, built when an entry of that type is
+# validated (config.by_type); in the order "unknown type" lists them
+CHANNEL_MODELS = ByType(
+    "channel",
+    {
+        "maildir": "config.channel_settings:MaildirChannelSettings",
+        "imap": "config.channel_settings:ImapChannelSettings",
+        "telegram": "config.channel_settings:TelegramChannelSettings",
+        "whatsapp": "config.channel_settings:WhatsAppChannelSettings",
+        "meta": "config.channel_settings:MetaChannelSettings",
+        "webform": "config.channel_settings:WebformChannelSettings",
+        "x": "config.channel_settings:XChannelSettings",
+    },
+)
+SINK_MODELS = ByType(
+    "sink",
+    {
+        "database": "config.sink_settings:DatabaseSinkSettings",
+        "webhook": "config.sink_settings:WebhookSinkSettings",
+        "email": "config.sink_settings:EmailSinkSettings",
+        "amqp": "config.sink_settings:AmqpSinkSettings",
+        "redis": "config.sink_settings:RedisSinkSettings",
+        "http": "config.sink_settings:HttpSinkSettings",
+    },
+)
+
 
 class AgencySettings(StrictModel):
     """An agency (OPD) that receives cases, and where its queue lives."""
 
     code: AgencyCode
     name: str = Field(min_length=1)
-    sink: SinkSettings = Field(default_factory=DatabaseSinkSettings)
+    sink: Annotated[SinkSettings, SINK_MODELS] = Field(
+        default_factory=DatabaseSinkSettings
+    )
 
 
 class CategorySettings(StrictModel):
@@ -162,7 +191,9 @@ class Settings(StrictModel):
         ),
     )
     signature: SignatureSettings = Field(default_factory=SignatureSettings)
-    channels: list[ChannelSettings] = Field(default_factory=list)
+    channels: list[Annotated[ChannelSettings, CHANNEL_MODELS]] = Field(
+        default_factory=list
+    )
     agencies: list[AgencySettings] = Field(min_length=1)
     categories: list[CategorySettings] = Field(default_factory=list)
     routing: RoutingSettings

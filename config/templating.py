@@ -21,13 +21,13 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from markupsafe import Markup, escape
-
-# Jinja2 when a template is checked or rendered: a configuration without
-# http sinks (and `dengar status`, bench/cli.py) never pays for importing it
+# Jinja2 and MarkupSafe when a template is checked or rendered: a
+# configuration without http sinks (and `dengar status`, bench/cli.py) never
+# pays for importing them
 if TYPE_CHECKING:
     from jinja2 import Template
     from jinja2.sandbox import ImmutableSandboxedEnvironment
+    from markupsafe import Markup
 
 # the top-level keys of the agency message v1 (dispatcher/message.py), a
 # test keeps them equal; "$schema" is no name a template can write
@@ -75,6 +75,7 @@ class TemplateProblem(ValueError):
 def tojson(value: Any) -> Markup:
     """``value`` as JSON (a string quoted and escaped; nothing is ``null``)."""
     from jinja2 import Undefined
+    from markupsafe import Markup
 
     if isinstance(value, Undefined):
         value = None
@@ -84,6 +85,7 @@ def tojson(value: Any) -> Markup:
 def xml_escape(value: Any) -> Markup:
     """``value`` as XML character data or attribute text (``&<>"'`` escaped)."""
     from jinja2 import Undefined
+    from markupsafe import Markup, escape
 
     if isinstance(value, Undefined) or value is None:
         return Markup("")

@@ -51,6 +51,12 @@ SAMPLE: dict[str, object] = {
     "tracking_url": "https://lapor.kotabarukab.go.id/lacak?no=KTB-7K3M-9Q2D",
 }
 
+# a placeholder whose example differs for one template ({text} of a
+# /status answer is what the citizen typed, not a status text)
+SAMPLE_FOR: dict[str, dict[str, object]] = {
+    "status_bad_number": {"text": "KTB-7K3M"},
+}
+
 # when each template is sent
 WHEN: dict[str, str] = {
     "ack_subject": "subject of the acknowledgement mail",
@@ -132,13 +138,13 @@ def document() -> str:
         text = str(render(key, None, **SAMPLE))
         parts.append(_section(key, template, text, WHEN.get(key, key)))
     parts.append(
-        "## Chat commands (Telegram)\n\n"
+        "## Chat commands (Telegram, WhatsApp, Facebook and Instagram messages)\n\n"
         "Answers to `/start`, `/status`, `/baru`, `/anonim`, `/rahasia`. "
         "`bot_label` (default `masyarakat`) completes \u201clayanan pengaduan "
         "\u2026\u201d in `start`.\n"
     )
     for key, template in CHAT_MESSAGES.items():
-        rendered = chat_message(key, None, **SAMPLE)
+        rendered = chat_message(key, None, **(SAMPLE | SAMPLE_FOR.get(key, {})))
         parts.append(_section(key, template, rendered, f"answer `{key}`"))
     return "\n".join(parts)
 

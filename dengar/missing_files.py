@@ -83,7 +83,8 @@ def note_missing_files(
     note = (
         f"Lampiran dari {where} tidak dapat diunduh: "
         + "; ".join(listed)
-        + ". file_id-nya disimpan pada data pesan sehingga dapat diunduh ulang."
+        + ". Kode berkasnya tersimpan bersama data pesan sehingga berkas dapat "
+        "diunduh ulang."
     )
     session.add(
         StatusEvent(complaint_id=case.id, status=case.status, actor=ACTOR, note=note)

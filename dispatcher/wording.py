@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from dispatcher.wording_delivery import RULES as DELIVERY_RULES
+
 # the names of case statuses as staff and agencies read them (a citizen reads
 # dispatcher/notify.py's gentler ones)
 STATUS_LABELS: dict[str, str] = {
@@ -139,9 +141,29 @@ _RULES: list[Rule] = [
         ),
     ),
     (
+        re.compile(
+            r"same problem at the same place in other words: paraphrase "
+            r"([\d.]+) >= ([\d.]+) with (\S+)(?: \(.*\))?",
+            re.S,
+        ),
+        lambda m: (
+            f"masalah yang sama di tempat yang sama dengan kata-kata lain: "
+            f"kemiripan {_percent(m[1])} (ambang {_percent(m[2])}) dengan {m[3]}"
+        ),
+    ),
+    (
         re.compile(r"linked by hand by (\S+)(?: to (\S+))?"),
         lambda m: (
             f"ditautkan secara manual oleh {m[1]}" + (f" ke {m[2]}" if m[2] else "")
+        ),
+    ),
+    (
+        re.compile(
+            r"routed again after the citizen's edit: (\S+) -> (\S+) \((.*)\)", re.S
+        ),
+        lambda m: (
+            f"dialihkan otomatis setelah pelapor mengubah teksnya: dari {m[1]} "
+            f"ke {m[2]} ({in_indonesian(m[3])})"
         ),
     ),
     (
@@ -258,6 +280,8 @@ _RULES: list[Rule] = [
         re.compile(r"only a stored case has a status \(not a follow-up\)"),
         lambda m: "hanya kasus yang memiliki status (bukan informasi tambahan)",
     ),
+    # why a message to a citizen did not go (dispatcher/wording_delivery.py)
+    *DELIVERY_RULES,
 ]
 
 

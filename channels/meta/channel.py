@@ -44,7 +44,7 @@ from channels.meta.payload import (
 )
 from channels.meta.replay import replay
 from channels.meta.webhook import own_accounts, spool_of
-from channels.meta_json import MalformedPayload
+from channels.meta_json import SHAPE_ERRORS, MalformedPayload
 from channels.meta_webhook import SpoolReader
 from channels.meta_window import ReplyWindow
 from channels.push_spool import SpooledBody
@@ -185,12 +185,18 @@ class MetaChannel(SpoolReader):
             data = load(body.data)
         except MalformedPayload as exc:
             return [], [self._rejected(body.data, f"unreadable webhook: {exc}")], 0
-        named = account_ids(data)
+        try:
+            named = account_ids(data)
+            parsed = parse(data, self.name, self.own)
+        except SHAPE_ERRORS as exc:
+            # a shape no event guard foresaw: this body waits in the
+            # quarantine, the others go on
+            why = f"unreadable webhook: {type(exc).__name__}: {exc}"
+            return [], [self._rejected(body.data, why)], 0
         if not named & self.own:
             # the receiver's fallback for a body of no configured account
             why = f"webhook for account {', '.join(sorted(named)) or '?'}"
             return [], [self._rejected(body.data, why + ", which no channel has")], 0
-        parsed = parse(data, self.name, self.own)
         rejected = [
             self._rejected(body.data, f"event {ref}: {why}")
             for ref, why in parsed.problems

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from channels import meta_json
 from channels.meta_json import iso_time, text_of
 from contracts.records import InboundMessage, Reporter
 
@@ -61,8 +62,8 @@ class Parsed:
 
 def raw_json(value: object) -> bytes:
     """An event as stored: its JSON with sorted keys, so that a replay
-    rebuilds the same bytes."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True).encode()
+    rebuilds the same bytes (``channels.meta_json.raw_json``)."""
+    return meta_json.raw_json(value)
 
 
 def comment_item(

@@ -33,7 +33,14 @@ from channels.meta.items import (
     raw_json,
 )
 from channels.meta.messaging import messaging_event
-from channels.meta_json import MalformedPayload, epoch_time, load_envelope, text_of
+from channels.meta_json import (
+    SHAPE_ERRORS,
+    MalformedPayload,
+    epoch_time,
+    listed,
+    load_envelope,
+    text_of,
+)
 from contracts.records import InboundMessage
 
 __all__ = [
@@ -73,7 +80,7 @@ def account_ids(data: Mapping[str, Any]) -> set[str]:
 
 
 def _entries(data: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    for entry in data.get("entry") or ():
+    for entry in listed(data.get("entry")):
         if isinstance(entry, Mapping):
             yield entry
 
@@ -88,9 +95,12 @@ def parse(data: Mapping[str, Any], channel: str, own: set[str]) -> Parsed:
         if account not in own:
             continue
         sent_at = _sent_at(entry)
-        for change in entry.get("changes") or ():
+        for key in ("changes", "messaging"):
+            if not isinstance(entry.get(key, []), list):
+                parsed.problems.append((str(account), f"{key} is not a list"))
+        for change in listed(entry.get("changes")):
             _change(change, platform, account, own, channel, parsed, sent_at)
-        for event in entry.get("messaging") or ():
+        for event in listed(entry.get("messaging")):
             _guarded(
                 parsed,
                 event,
@@ -123,7 +133,7 @@ def _guarded(
         convert(*args)
     except MalformedPayload as exc:
         parsed.problems.append((_event_id(event), str(exc)))
-    except (TypeError, AttributeError, KeyError, ValueError, RecursionError) as exc:
+    except SHAPE_ERRORS as exc:
         # a field of an unexpected type, or nested too deeply to copy: this
         # event is quarantined, the rest goes on
         why = f"malformed event: {type(exc).__name__}: {exc}"

@@ -152,14 +152,14 @@ def _contact(out: Checked, whatsapp: bool) -> None:
     if kind == "whatsapp" and not whatsapp:
         # a form rendered before WhatsApp was switched off, or a made-up post
         out.errors["kontak"] = (
-            "Kabar melalui WhatsApp belum tersedia. Pilih e-mail, atau pantau "
+            "Kabar melalui WhatsApp belum tersedia. Pilih email, atau pantau "
             "sendiri dengan nomor pelacakan."
         )
     elif kind == "email":
         address = v.get("email", "")
         if not _EMAIL.fullmatch(address):
             out.errors["email"] = (
-                "Tulis alamat e-mail yang benar, contoh: nama@contoh.id."
+                "Tulis alamat email yang benar, contoh: nama@contoh.id."
             )
     elif kind == "whatsapp":
         number = normalise_phone(v.get("whatsapp", ""))

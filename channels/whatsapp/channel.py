@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from channels.meta_graph import channel_error
+from channels.meta_json import SHAPE_ERRORS
 from channels.meta_webhook import SpoolReader
 from channels.meta_window import ReplyWindow
 from channels.push_spool import SpooledBody
@@ -173,8 +174,15 @@ class WhatsAppChannel(SpoolReader):
         rejected: list[RejectedItem] = []
         reports: list[DeliveryReport] = []
         own = self.settings.phone_number_id
-        values = list(changes(data))
-        for name in other_changes(data):
+        try:
+            every = [parse_change(v, channel=self.name) for v in changes(data)]
+            others = other_changes(data)
+        except SHAPE_ERRORS as exc:
+            # a shape no message guard foresaw: this body waits in the
+            # quarantine, the others go on
+            why = f"unreadable webhook: {type(exc).__name__}: {exc}"
+            return [], [self._rejected(body.data, why)], []
+        for name in others:
             rejected.append(
                 self._rejected(
                     body.data, f"webhook field {name!r} is not read by this channel"
@@ -183,11 +191,8 @@ class WhatsAppChannel(SpoolReader):
         # a body naming several numbers sits in each of their spools: the
         # others' changes are theirs; in a body naming none of ours (the
         # receiver's fallback) they belong to nobody and are quarantined
-        routed_here = any(
-            parse_change(v, channel=self.name).phone_number_id == own for v in values
-        )
-        for value in values:
-            parsed = parse_change(value, channel=self.name)
+        routed_here = any(parsed.phone_number_id == own for parsed in every)
+        for parsed in every:
             if parsed.phone_number_id != own:
                 if not routed_here:
                     rejected.append(

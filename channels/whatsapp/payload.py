@@ -9,7 +9,6 @@ and is kept only as the reporter's phone (PII, masked like any phone).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,9 +16,12 @@ from typing import Any
 
 from channels.meta_json import (
     COMMANDS,
+    SHAPE_ERRORS,
     MalformedPayload,
     epoch_time,
+    listed,
     load_envelope,
+    raw_json,
     read_command,
     text_of,
 )
@@ -102,10 +104,12 @@ def other_changes(data: Mapping[str, Any]) -> list[str]:
 def _all_changes(
     data: Mapping[str, Any],
 ) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    for entry in data.get("entry") or ():
+    for entry in listed(data.get("entry")):
         if not isinstance(entry, Mapping):
             continue
-        for change in entry.get("changes") or ():
+        if not isinstance(entry.get("changes", []), list):
+            yield "?", {}  # quarantined as a change this channel cannot read
+        for change in listed(entry.get("changes")):
             if not isinstance(change, Mapping):
                 yield "?", {}
                 continue
@@ -134,20 +138,31 @@ def parse_change(value: Mapping[str, Any], *, channel: str) -> ParsedChange:
     in ``problems`` and the others go on."""
     parsed = ParsedChange(phone_number_id=_phone_number_id(value))
     contacts = _contacts(value.get("contacts"))
-    for message in value.get("messages") or ():
-        raw = json.dumps(message, ensure_ascii=False, sort_keys=True).encode()
+    for key in ("messages", "statuses"):
+        if not isinstance(value.get(key, []), list):
+            parsed.problems.append((key, f"{key} is not a list"))
+    for message in listed(value.get("messages")):
         try:
-            parsed.items.append(_message(message, contacts, raw, channel))
+            parsed.items.append(_message(message, contacts, raw_json(message), channel))
         except MalformedPayload as exc:
-            wamid = message.get("id") if isinstance(message, Mapping) else None
-            parsed.problems.append((str(wamid or "unknown"), str(exc)))
-    for status in value.get("statuses") or ():
+            parsed.problems.append((_id_of(message), str(exc)))
+        except SHAPE_ERRORS as exc:
+            # a field of an unexpected type, or nested too deeply to copy:
+            # this message is quarantined, the others go on
+            why = f"malformed message: {type(exc).__name__}: {exc}"
+            parsed.problems.append((_id_of(message), why))
+    for status in listed(value.get("statuses")):
         converted = _status(status)
         if converted is None:
             parsed.problems.append(("status", "status without id or state"))
         else:
             parsed.statuses.append(converted)
     return parsed
+
+
+def _id_of(message: object) -> str:
+    wamid = message.get("id") if isinstance(message, Mapping) else None
+    return str(wamid or "unknown")[:200]
 
 
 def _contacts(raw: object) -> dict[str, Mapping[str, Any]]:
@@ -313,7 +328,7 @@ def _status(status: object) -> DeliveryStatus | None:
         return None
     codes = tuple(
         int(e["code"])
-        for e in status.get("errors") or ()
+        for e in listed(status.get("errors"))
         if isinstance(e, Mapping) and isinstance(e.get("code"), int)
     )
     return DeliveryStatus(

@@ -9,10 +9,21 @@ from typing import Any
 
 from fastapi import Request
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 
 class TooLarge(Exception):
     """The body went over the cap."""
+
+
+class Unreadable(ValueError):
+    """The body is no form the parser reads (no boundary, broken multipart,
+    more parts than allowed); the message is the parser's, in English."""
+
+    @property
+    def too_many_parts(self) -> bool:
+        """More fields or files than a form of ours has."""
+        return str(self).startswith("Too many")
 
 
 async def read_form(
@@ -21,7 +32,8 @@ async def read_form(
     """The text fields in ``names`` (the first of each, cut at 20,000
     characters) and the files of ``file_field`` of a multipart (or
     urlencoded) body; ``TooLarge`` past ``limit`` bytes, counted as they
-    arrive, whatever ``Content-Length`` said."""
+    arrive, whatever ``Content-Length`` said; ``Unreadable`` for a body the
+    parser refuses."""
     received = 0
 
     async def capped() -> Any:
@@ -32,9 +44,13 @@ async def read_form(
                 raise TooLarge
             yield chunk
 
-    parsed = await Request(request.scope, _replay(capped())).form(
-        max_files=10, max_fields=50
-    )
+    try:
+        parsed = await Request(request.scope, _replay(capped())).form(
+            max_files=10, max_fields=50
+        )
+    except HTTPException as exc:
+        # Starlette's answer to a multipart it refuses: ours is the form's
+        raise Unreadable(str(exc.detail)) from None
     fields: dict[str, str] = {}
     uploads: list[tuple[str, bytes]] = []
     try:

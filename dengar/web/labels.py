@@ -20,19 +20,43 @@ CONFIDENTIALITY_LABELS: dict[str, str] = {
 
 OUTBOX_LABELS: dict[str, str] = {
     "pending": "menunggu",
-    "in_flight": "dikirim",
+    "in_flight": "sedang dikirim",
     "delivered": "terkirim",
     "dead": "gagal",
-    "skipped": "dilewati",
+    "skipped": "tidak dikirim",
 }
 
 # what a chat service reported of a sent reply (WhatsApp statuses)
 REMOTE_LABELS: dict[str, str] = {
-    "sent": "dikirim ke WhatsApp",
-    "delivered": "sampai di ponsel warga",
-    "read": "dibaca warga",
-    "failed": "gagal terkirim",
+    "sent": "belum sampai di ponsel pelapor",
+    "delivered": "sampai di ponsel pelapor",
+    "read": "sudah dibaca pelapor",
+    "failed": "gagal sampai ke pelapor",
 }
+
+# the kinds of channel as staff know them (the configured name is the
+# operator's own: "wa", "email-pengaduan")
+CHANNEL_TYPE_LABELS: dict[str, str] = {
+    "whatsapp": "WhatsApp",
+    "meta": "Facebook/Instagram",
+    "webform": "formulir web",
+    "telegram": "Telegram",
+    "imap": "email",
+    "maildir": "email",
+    "x": "X (Twitter)",
+}
+
+
+def delivery_state(status: str | None, remote: str | None) -> str:
+    """One row's state as staff read it: the outbox's, with what the chat
+    service reported after it took the message ("terkirim, sudah dibaca
+    pelapor"); a failure it reported later is the state itself."""
+    shown = OUTBOX_LABELS.get(status or "", status or "")
+    if not remote:
+        return shown
+    if remote == "failed":
+        return REMOTE_LABELS["failed"]
+    return f"{shown}, {REMOTE_LABELS.get(remote, remote)}"
 
 
 def install_filters(env: jinja2.Environment, settings: Settings) -> None:
@@ -51,7 +75,18 @@ def install_filters(env: jinja2.Environment, settings: Settings) -> None:
         text = "" if value is None else str(value)
         return tables[table].get(text, text)
 
+    types = {c.name: c.type for c in settings.channels}
+
+    def channel(name: str | None) -> str:
+        """A channel as staff know it ("wa" → "WhatsApp"); a channel no
+        longer configured (imported items) keeps its name."""
+        text = name or "-"
+        return CHANNEL_TYPE_LABELS.get(types.get(text, ""), text)
+
     env.filters["local"] = local
+    env.filters["channel"] = channel
+    env.filters["channel_type"] = lambda t: CHANNEL_TYPE_LABELS.get(t, t)
+    env.globals["delivery_state"] = delivery_state
     env.filters["label"] = label
     env.filters["long_date"] = long_date
     env.globals["STATUS_LABELS"] = STATUS_LABELS

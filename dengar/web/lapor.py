@@ -12,6 +12,7 @@ cases like this one ("sudah dilaporkan?").
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -39,13 +40,14 @@ from channels.webform.tokens import (
 from channels.webform.validate import Checked, check_form
 from config.localtime import local_time, long_date, zone
 from dengar.web.deps import Ctx, Db
-from dengar.web.form_body import TooLarge, read_form
+from dengar.web.form_body import TooLarge, Unreadable, read_form
 from dengar.web.lapor_state import HOUR, FormState
 from dengar.web.public import TOO_MANY
 from dengar.web.ratelimit import RateLimiter
 from dengar.web.similar import similar_open_cases
 from storage.tables import ComplaintRow
 
+log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 
 MSG = {
@@ -59,6 +61,10 @@ MSG = {
         "kurangi lampiran, lalu kirim ulang."
     ),
     "unreadable": "Kiriman tidak dapat dibaca. Mohon isi formulir dan kirim ulang.",
+    "too_many_parts": (
+        "Kiriman berisi terlalu banyak isian atau berkas (paling banyak {files} "
+        "berkas lampiran). Mohon isi formulir ini dan kirim ulang."
+    ),
     "expired": (
         "Formulir ini sudah kedaluwarsa atau tidak sah. Isian Anda kami "
         "tampilkan lagi; periksa dan kirim ulang."
@@ -120,6 +126,10 @@ async def submit(request: Request, ctx: Ctx, session: Db) -> Response:
         fields, uploads = await read_form(request, limit, _TEXT_FIELDS, FILE_FIELD)
     except TooLarge:
         return _refused(ctx, request, state, "too_large", 413)
+    except Unreadable as exc:
+        log.info("/lapor: unreadable form body: %s", exc)
+        what = "too_many_parts" if exc.too_many_parts else "unreadable"
+        return _refused(ctx, request, state, what, 400)
     except (ValueError, KeyError, AssertionError):
         return _refused(ctx, request, state, "unreadable", 400)
     values = {k: fields.get(k, "") for k in _TEXT_FIELDS}
@@ -348,7 +358,7 @@ def _refused(
     ctx: Ctx, request: Request, state: FormState, what: str, status: int
 ) -> Response:
     mb = state.settings.max_body_bytes // 1_000_000
-    notice = MSG[what].format(mb=mb)
+    notice = MSG[what].format(mb=mb, files=state.settings.max_files)
     return _render(ctx, request, state, {}, new_token(state.key), notice, status)
 
 

@@ -42,7 +42,12 @@ async def handshake(request: Request, kind: str, name: str) -> PlainTextResponse
     endpoint = _endpoint(request, kind, name)
     if endpoint is None:
         return PlainTextResponse("no such webhook", 404)
-    answer = endpoint.handshake(dict(request.query_params))
+    params = request.query_params
+    twice = sorted({k for k in params if len(params.getlist(k)) > 1})
+    if twice:
+        # which of two tokens counts is no guess to make for an outsider
+        return PlainTextResponse(f"{twice[0][:50]} given more than once", 400)
+    answer = endpoint.handshake(dict(params))
     return PlainTextResponse(answer.text, answer.status)
 
 
@@ -61,8 +66,16 @@ async def receive(request: Request, kind: str, name: str) -> PlainTextResponse:
     except _TooLarge:
         return PlainTextResponse(f"body over {limit} bytes", 413)
     # the endpoint writes and fsyncs: not on the event loop
-    answer = await asyncio.to_thread(endpoint.receive, body, dict(request.headers))
+    answer = await asyncio.to_thread(endpoint.receive, body, _headers(request))
     return PlainTextResponse(answer.text, answer.status)
+
+
+def _headers(request: Request) -> dict[str, str]:
+    """The headers by lower-case name; a header sent twice reads as its
+    values joined (RFC 9110), so two signatures are no valid signature
+    rather than the first one winning."""
+    headers = request.headers
+    return {k: ", ".join(headers.getlist(k)) for k in headers}
 
 
 async def _read_capped(request: Request, limit: int) -> bytes:

@@ -256,7 +256,7 @@ async def test_statuses_update_the_reply_row_and_the_case_page_shows_them(
         )
         page = client.get(f"/kasus/{case.tracking_no}")
         assert page.status_code == 200
-        assert "dibaca warga" in page.text
+        assert "terkirim, sudah dibaca pelapor" in page.text
     finally:
         client.close()
         web_app.engine.dispose()

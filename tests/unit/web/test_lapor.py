@@ -211,7 +211,7 @@ def test_bad_contact_is_explained(make_form):
     _app, client = make_form()
     sent = _send(client, kontak="email", email="warga@contoh")
     assert sent.status_code == 400
-    assert "Tulis alamat e-mail yang benar" in sent.text
+    assert "Tulis alamat email yang benar" in sent.text
     # without a WhatsApp channel the form offers no WhatsApp; a post that
     # asks for it anyway (a page rendered before it was switched off) is told
     sent = _send(client, kontak="whatsapp", whatsapp="0812 3456 7890")
@@ -335,3 +335,26 @@ def test_long_date_reads_as_indonesians_write_it():
     assert long_date("2026-12-07") == "7 Desember 2026"
     assert long_date("2027-01-31") == "31 Januari 2027"
     assert long_date(None) == "-"
+
+
+def test_a_form_of_a_thousand_parts_is_refused_in_indonesian(make_form):
+    _app, client = make_form()
+    page = client.get("/lapor").text
+    parts = [("lampiran", (f"{n}.jpg", b"x", "image/jpeg")) for n in range(1000)]
+    sent = client.post("/lapor", data=fields(page), files=parts)
+    assert sent.status_code == 400
+    assert "terlalu banyak isian atau berkas" in sent.text
+    assert 'name="token"' in sent.text  # the form again, ready to send
+    assert "Too many" not in sent.text
+
+
+def test_an_unreadable_multipart_body_is_explained_in_indonesian(make_form):
+    _app, client = make_form()
+    sent = client.post(
+        "/lapor",
+        content=b"--x\r\nContent-Disposition: form-data; name=",
+        headers={"content-type": "multipart/form-data"},  # no boundary
+    )
+    assert sent.status_code == 400
+    assert "Kiriman tidak dapat dibaca" in sent.text
+    assert 'name="token"' in sent.text
