@@ -228,6 +228,58 @@ def _roman_one(words: list[str]) -> list[str]:
     ]
 
 
+# an address is a list of components: a kind word and its code. A code of
+# letters (``Blok AH``, ``Tower B``, ``Blok B3``) would be dropped with the
+# one-letter tokens and stopwords, so it is kept marked (``^ah``);
+# :func:`normalizer.dedupe.paraphrase.places_of` reads it as the kind's code
+_LETTER_CODED = frozenset({"blok", "tower", "cluster", "klaster", "gedung", "wisma"})
+_LETTER_CODE = re.compile(r"^[a-z]{1,2}\d{0,3}$")
+# qualifiers that come in opposite pairs: a name followed by one of them is
+# another place than the same name followed by its opposite (``Kemingking
+# Dalam`` / ``Kemingking Luar``, ``Dusun Ilir`` / ``Ulu``, ``Kota Baru`` /
+# ``Kota Lama``); the stopwords would drop most of them, so they are kept
+# marked (``^dalam``) right after a word that may be a name
+OPPOSITES = {
+    "dalam": "inout", "luar": "inout",
+    "kecil": "size", "besar": "size", "gede": "size",
+    "atas": "updown", "bawah": "updown",
+    "hulu": "river", "hilir": "river", "ilir": "river", "ulu": "river",
+    "udik": "river",
+    "lama": "age", "baru": "age", "anyar": "age",
+    "induk": "main", "pembantu": "main",
+    "wetan": "eastwest", "kulon": "eastwest",
+    "lor": "northsouth", "kidul": "northsouth",
+}  # fmt: skip
+_NOT_QUALIFIED = frozenset(
+    {"hari", "minggu", "bulan", "tahun", "jam", "rumah", "lubang", "air", "uang"}
+    | {"yang", "di", "ke", "dari", "lebih", "sangat", "paling", "makin", "cukup"}
+    | {"jalan", "lampu", "pohon", "batu", "kayu", "pipa", "mobil", "truk", "motor"}
+)
+
+
+_MARKED_WORDS = _LETTER_CODED | frozenset(OPPOSITES)
+
+
+def _marked(words: list[str]) -> list[str]:
+    """Mark the codes of address components and the opposite qualifiers of
+    names (see :data:`_LETTER_CODED`, :data:`OPPOSITES`)."""
+    out = list(words)
+    for i in range(1, len(words)):
+        word, before = words[i], words[i - 1]
+        if (
+            before in _LETTER_CODED and not word.isdigit() and _LETTER_CODE.match(word)
+        ) or (
+            word in OPPOSITES
+            and len(before) >= 4
+            and before.isalpha()
+            and before not in _NOT_QUALIFIED
+            and before not in OPPOSITES
+            and before not in stopwords()
+        ):
+            out[i] = "^" + word
+    return out
+
+
 def key_tokens(matching: str) -> list[str]:
     """The tokens dedupe compares, in order: content tokens of a matching
     text without courtesy words, negation and repair read first
@@ -240,6 +292,9 @@ def key_tokens(matching: str) -> list[str]:
         matching = " ".join(words)
     if "i" in words:
         words = _roman_one(words)
+        matching = " ".join(words)
+    if not _MARKED_WORDS.isdisjoint(words):
+        words = _marked(words)
         matching = " ".join(words)
     phrased = _phrases(words)
     if phrased is not words:

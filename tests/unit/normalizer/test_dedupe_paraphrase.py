@@ -627,3 +627,48 @@ def test_neighbours_by_direction_number_and_qualifier_stay_apart(a, b):
 )
 def test_english_number_words_accounts_and_depths_link(a, b):
     assert dp.linked(dp.compare_texts(a, b, KNOWN))
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # address components with letter codes, numbers and Roman numerals
+        (
+            "PJU di perum Mawar Asri blok AH mati seminggu, jalan gelap",
+            "lampu jalan perum mawar asri blok AJ mati juga, 3 tiang",
+        ),
+        (
+            "Lift Tower B Rusunawa Cempaka mati sejak Sabtu",
+            "lift tower C rusun cempaka mati dari sabtu",
+        ),
+        (
+            "Jalan Kenari Gang 3 berlubang, motor jatuh",
+            "Jalan Kenari Gang 5 juga berlubang, motor jatuh",
+        ),
+        (
+            "Sampah di Lingkungan III Kelurahan Sukamaju tidak diangkut",
+            "sampah kel. sukamaju lingkungan 5 nda diangkut",
+        ),
+        # one name with opposite qualifiers: two places
+        (
+            "Tambang pasir di Desa Sukaraja Dalam bikin tebing longsor",
+            "tambang pasir di sukaraja luar bikin tebing longsor",
+        ),
+    ],
+)
+def test_neighbouring_address_components_stay_apart(a, b):
+    assert not dp.linked(dp.compare_texts(a, b, KNOWN))
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # a component one report leaves out
+        (
+            "Lift Tower B Rusunawa Cempaka mati sejak Sabtu, lansia tidak bisa turun",
+            "lift rusun cempaka tower B mati dr sabtu, lansia ga bs turun",
+        ),
+    ],
+)
+def test_an_address_component_one_report_leaves_out_still_links(a, b):
+    assert dp.linked(dp.compare_texts(a, b, KNOWN))
