@@ -82,6 +82,13 @@ BLIND_6 = ROOT / "tests/fixtures/dedupe/paraphrase_blind_6.jsonl"
 # negatives, location pins near and far), written without reading the
 # matching code or docs/dedupe.md
 BLIND_7 = ROOT / "tests/fixtures/dedupe/paraphrase_blind_7.jsonl"
+# an eighth blind set (204 pairs, 62 kabupaten/kota none of the earlier sets
+# use, from Aceh Utara to Maybrat; representative mix: 40 % paraphrases
+# across channels, other problems at the same place, the same problem nearby,
+# repairs, recurrences and "sudah diperbaiki" notes, unrelated easy
+# negatives, location pins), written without reading the matching code or
+# docs/dedupe.md
+BLIND_8 = ROOT / "tests/fixtures/dedupe/paraphrase_blind_8.jsonl"
 # pairs with the coordinates each report shared (``a_at``, ``b_at``:
 # latitude, longitude), most naming no place in their words
 COORDINATES = ROOT / "tests/fixtures/dedupe/paraphrase_coordinates.jsonl"
@@ -254,6 +261,11 @@ def main() -> None:
         (
             "seventh blind set (76 more kabupaten/kota, representative mix)",
             BLIND_7,
+            True,
+        ),
+        (
+            "eighth blind set (62 more kabupaten/kota, representative mix)",
+            BLIND_8,
             True,
         ),
         ("coordinates, words only", COORDINATES, False),
