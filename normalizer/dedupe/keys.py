@@ -33,8 +33,9 @@ _FILLER = frozenset(
 # ``air tidak keluar`` is water cut off, ``lampu sudah menyala`` a problem
 # solved. Read before the stopwords go, as one word each.
 # with the regional ones the slang table leaves alone: Minangkabau
-# ``indak``, Madurese ``ta'`` (read only before a verb of working)
-_NEGATION = frozenset({"tidak", "belum", "tak", "indak", "ta"})
+# ``indak``, Madurese ``ta'``, Javanese ``ra`` (read only before a verb of
+# working)
+_NEGATION = frozenset({"tidak", "belum", "tak", "indak", "ta", "ra"})
 # what water, power or a lamp does when it works; also a service that is
 # delivered (aid ``belum cair``, a teacher ``tidak hadir``)
 _WORKS = frozenset(
@@ -43,12 +44,16 @@ _WORKS = frozenset(
     | {"disalurkan", "diterima", "diangkut", "jadi", "selesai", "berjalan"}
     # regional: Minangkabau ``iduik``, Madurese ``kaluar``, Kupang ``manyala``
     | {"kaluar", "iduik", "idup", "nyala", "manyala", "ngalir"}
+    # Javanese ``ra teko``: the truck did not come; Sundanese ``teu hurung``
+    | {"teko", "teka", "hurung"}
     # a pupil not admitted, a name not listed: the service not given
     | {"lolos", "kebagian"}
 )
 # with the regional words for it: Javanese ``wis``/``wes``/``sampun``,
 # Minangkabau ``alah``, Madurese ``la`` (read only before a word of repair)
 _DONE = frozenset({"sudah", "telah", "wis", "wes", "uwis", "sampun", "alah", "la"})
+# Sundanese ``tos``/``atos``/``parantos``
+_DONE |= {"tos", "atos", "parantos"}
 _RESTORED = frozenset(
     {"diperbaiki", "menyala", "mengalir", "normal", "bersih", "dibersihkan"}
     | {"diangkut", "ditambal", "beres", "lancar", "hidup", "diganti", "selesai"}
@@ -62,6 +67,8 @@ _RESTORED = frozenset(
     | {"ditangkap", "diamankan", "dipotong", "ditebang", "ditimbun", "diurug"}
     | {"dibenahi", "dirapikan", "dikeruk", "disedot", "dinormalisasi", "dijemput"}
     | {"manyala", "nyala", "iduik", "idup", "lancar"}
+    # Sundanese ``tos hurung`` (the lamp is on again)
+    | {"hurung"}
     # ``sudah baik``, Manado ``so bae``
     | {"baik", "bagus"}
 )
@@ -72,6 +79,12 @@ _RESTORED_STEM = frozenset(
     | {"tangkap", "potong", "timbun", "urug", "keruk", "normalisasi"}
 )
 _BETWEEN = frozenset({"kembali", "lagi", "mulai", "bisa", "dapat", "normal"})
+# ``katanya sudah selesai, padahal belum ada``: a repair the reporter
+# disputes is none (read a few words on)
+_CONTRARY = frozenset({"padahal", "tapi", "tetapi", "namun"})
+_CONTRARY_REACH = 4
+# ``sudah ada lagi yang jatuh``: again, not back
+_CONTINUED = frozenset({"yang", "korban", "warga"})
 # ``sudah tidak ada … lagi``: the nuisance is gone
 _GONE = frozenset({"ada"})
 # ``mati lagi``, ``kembali padam``: the problem is back, a new event when
@@ -94,6 +107,7 @@ _REPORTED_SINCE = frozenset({"sudah", "sejak", "pernah", "dari"})
 _REQUEST = frozenset({"mohon"})
 _REQUESTED = frozenset({"bantuan", "bantuannya"})
 RECURRED = "kambuh"
+_CLOCK = frozenset({"pukul", "jam"})
 # ``bukan di jalan Mawar``: what follows is denied (``bukan main``: very)
 _DENIAL = "bukan"
 _DENIAL_SKIP = frozenset({"di", "yang", "ke", "dari", "pada", "dekat", "depan"})
@@ -112,6 +126,7 @@ def _phrases(tokens: list[str]) -> list[str]:
         and _DENIAL not in tokens
         and _AGAIN.isdisjoint(tokens)
         and _REQUEST.isdisjoint(tokens)
+        and _CLOCK.isdisjoint(tokens)
     ):
         return tokens
     stop = stopwords()
@@ -131,6 +146,12 @@ def _phrases(tokens: list[str]) -> list[str]:
             still = True
             i += 2
             continue
+        if token in _CLOCK and nxt.isdigit():
+            # ``pukul 11.00``, ``jam 7``: a time of day, no number of a place
+            i += 2
+            while i < n and tokens[i].isdigit() and len(tokens[i]) <= 2:
+                i += 1
+            continue
         if token in _REQUEST and nxt in _REQUESTED:
             i += 2
             continue
@@ -143,11 +164,27 @@ def _phrases(tokens: list[str]) -> list[str]:
             while j < n and tokens[j] in _BETWEEN:
                 j += 1
             word = tokens[j] if j < n else ""
-            if word in _RESTORED:
+            if word not in _RESTORED and j > i + 1 and tokens[j - 1] in _RESTORED:
+                # ``sudah normal 3 malam``: the last word passed was the repair
+                j -= 1
+                word = tokens[j]
+            if word in _RESTORED and _CONTRARY.isdisjoint(
+                tokens[j + 1 : j + 1 + _CONTRARY_REACH]
+            ):
                 out.append(RESTORED)
                 i = j + 1
                 continue
             if word == "di" and j + 1 < n and tokens[j + 1] in _RESTORED_STEM:
+                out.append(RESTORED)
+                i = j + 2
+                continue
+            if (
+                word in _GONE
+                and j + 1 < n
+                and tokens[j + 1] in _AGAIN
+                and (j + 2 >= n or tokens[j + 2] not in _CONTINUED)
+            ):
+                # ``solar su ada lg``: what was out of stock is back
                 out.append(RESTORED)
                 i = j + 2
                 continue

@@ -119,6 +119,11 @@ _LANDMARK = frozenset(
     | {"rusun", "rusunawa", "rusunami", "huntap", "apartemen"}
     # offices named by their agency: ``dukcapil kayuagung``, ``MPP lumajang``
     | {"dukcapil", "disdukcapil", "capil", "mpp", "samsat", "kua", "upt", "uptd"}
+    # fuel outlets (``SPBN Labuan Bajo``, ``APMS Fef``) and a junction named
+    # by its own name (``Simpang Lima Patroman``, ``simpang toyan``)
+    | {"spbn", "spbun", "apms", "simpang"}
+    # an island of a kabupaten (``Pulau Kisar``; a chat writes ``ke kisar``)
+    | {"pulau"}
 )
 _LANDMARK_KIND = {
     "mesjid": "masjid",
@@ -595,11 +600,34 @@ def _concept_index() -> dict[str, tuple[str, ...]]:
     for word, entries in problem_words().items():
         tags = tuple(sys.intern(f"#{kind[0]}:{concept}") for kind, concept in entries)
         if len(word) > 2:
-            # Indonesian -nya, Javanese -ne (``banyune``, ``lampune``)
+            # Indonesian -nya, Javanese -ne (``banyune``, ``lampune``) and,
+            # after a consonant, -e (``sampahe``); Minangkabau -nyo
             index.setdefault(word + "nya", tags)
             index.setdefault(word + "ne", tags)
+            index.setdefault(word + "nyo", tags)
+            if word[-1] not in "aiueo":
+                index.setdefault(word + "e", tags)
+            for variant in _minang(word):
+                index.setdefault(variant, tags)
         index[word] = tags
     return index
+
+
+# Minangkabau shifts a word's last syllable: ``numpuk`` → ``numpuak``,
+# ``angkut`` → ``angkuik``, ``kuning`` → ``kuniang``, ``bersih`` →
+# ``barasiah``'s ``-iah``; the table's words are found in that spelling too
+_MINANG_ENDINGS = (
+    ("uk", "uak"), ("ut", "uik"), ("ing", "iang"), ("ih", "iah"),
+    ("ur", "ua"), ("us", "uih"),
+)  # fmt: skip
+
+
+def _minang(word: str) -> tuple[str, ...]:
+    """The table word as Minangkabau writes it, when its ending shifts."""
+    for plain, shifted in _MINANG_ENDINGS:
+        if word.endswith(plain) and len(word) > 4:
+            return (word[: -len(plain)] + shifted,)
+    return ()
 
 
 _PHRASE_HEADS = frozenset(head for head, _ in _PHRASES)
@@ -899,6 +927,11 @@ def _compare_places(
                         return 1, ""
                     same = _shown(x) if x == y else f"{_shown(x)} ~ {_shown(y)}"
                     return 1, same
+        if verdict < 0 and village and _kecamatan_second(a, b, mine, theirs):
+            # ``desa lakuan tolitoli`` / ``desa lakuan dakopamean`` where the
+            # first also writes ``kecamatan dakopamean``: one desa, each
+            # followed by another of its areas
+            return 1, f"{', '.join(map(_shown, a))} ~ {', '.join(map(_shown, b))}"
         if (
             verdict < 0
             # ``SD 3 Kelet`` / ``SD 4 Kelet``: numbered neighbours, whatever
@@ -915,6 +948,27 @@ def _compare_places(
     if verdict > 0:  # numbers
         return 1, ", ".join(_shown(x) for x in a if x in b)
     return verdict, f"{shown_a} / {shown_b}"
+
+
+def _kecamatan_second(
+    a: list[str], b: list[str], mine: Profile, theirs: Profile
+) -> bool:
+    """True when two village names share their first word and the second
+    word of one is among the other report's words outside its village
+    names: the kecamatan or regency a reporter wrote after the desa."""
+    for xs, ys, other in ((a, b, theirs), (b, a, mine)):
+        inside = {w for name in ys for w in _bare(name).split()}
+        for x in xs:
+            wx = _bare(x).split()
+            if len(wx) != 2 or not _looks_like_name(wx[1]) or wx[1] in inside:
+                continue
+            if wx[1] not in other.tokens:
+                continue
+            for y in ys:
+                wy = _bare(y).split()
+                if wy and _word_match(wx[0], wy[0]):
+                    return True
+    return False
 
 
 def _numbers_differ(a: list[str], b: list[str]) -> bool:
@@ -950,6 +1004,9 @@ def _named_elsewhere(
     ``oesapa selatan``)."""
     for names, others, other in ((a, b, theirs), (b, a, mine)):
         inside = {w for name in others for w in _bare(name).split()}
+        # a word the other report qualifies as another place (``rambah
+        # hilir`` after its desa: the kecamatan) is no unmarked name there
+        inside |= {p[2:].partition("~")[0] for p in other.places if "~" in p}
         for name in names:
             words = _distinct_words(_bare(name))
             if (
