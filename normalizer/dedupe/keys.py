@@ -54,6 +54,8 @@ _WORKS = frozenset(
 _DONE = frozenset({"sudah", "telah", "wis", "wes", "uwis", "sampun", "alah", "la"})
 # Sundanese ``tos``/``atos``/``parantos``
 _DONE |= {"tos", "atos", "parantos"}
+# Kupang and eastern Malay ``su`` (``pipa su disambung``)
+_DONE |= {"su"}
 _RESTORED = frozenset(
     {"diperbaiki", "menyala", "mengalir", "normal", "bersih", "dibersihkan"}
     | {"diangkut", "ditambal", "beres", "lancar", "hidup", "diganti", "selesai"}
@@ -71,12 +73,17 @@ _RESTORED = frozenset(
     | {"hurung"}
     # ``sudah baik``, Manado ``so bae``
     | {"baik", "bagus"}
+    # a pipe joined again, a document issued, an offender dealt with
+    | {"disambung", "tersambung", "terbit", "ditindak"}
+    # the active voice: ``tim sudah menertibkan``
+    | {"menertibkan", "memperbaiki", "membersihkan"}
 )
 # ``sudah di perbaiki``: the prefix written apart
 _RESTORED_STEM = frozenset(
     {"perbaiki", "bersihkan", "angkut", "tambal", "ganti", "kerjakan", "aspal", "cor"}
     | {"evakuasi", "tangani", "lewati", "buka", "lalui", "pindahkan"}
     | {"tangkap", "potong", "timbun", "urug", "keruk", "normalisasi"}
+    | {"sambung", "tindak"}
 )
 _BETWEEN = frozenset({"kembali", "lagi", "mulai", "bisa", "dapat", "normal"})
 # ``katanya sudah selesai, padahal belum ada``: a repair the reporter
@@ -101,6 +108,8 @@ _NOT_AGAIN = frozenset({"daftar", "cetak", "ujian", "tahun"})
 # there, a follow-up on the same event; its ``lagi`` (``ada yang jatuh
 # lagi``) is no recurrence
 _STILL = frozenset({"masih"})
+# ``tidak bisa lagi mandi``: no longer (the ``lagi`` is no recurrence)
+_ABLE = frozenset({"bisa", "dapat", "boleh", "mau"})
 _REPORTED = frozenset({"lapor", "melapor", "dilaporkan", "laporan", "melaporkan"})
 _REPORTED_SINCE = frozenset({"sudah", "sejak", "pernah", "dari"})
 # ``mohon bantuan``: a request, not social aid
@@ -146,6 +155,7 @@ def _phrases(tokens: list[str]) -> list[str]:
             still = True
             i += 2
             continue
+        clocked = i >= 2 and tokens[i - 2] in _CLOCK and tokens[i - 1].isdigit()
         if token in _CLOCK and nxt.isdigit():
             # ``pukul 11.00``, ``jam 7``: a time of day, no number of a place
             i += 2
@@ -188,7 +198,14 @@ def _phrases(tokens: list[str]) -> list[str]:
                 out.append(RESTORED)
                 i = j + 2
                 continue
-            if word in _NEGATION and j + 1 < n and tokens[j + 1] in _GONE:
+            if (
+                word in _NEGATION
+                and j + 1 < n
+                and tokens[j + 1] in _GONE
+                and not clocked
+            ):
+                # ``sudah tidak ada … lagi``; after a time of day (``pukul
+                # 11 sudah tidak ada petugas``) it is the complaint itself
                 out.append(RESTORED)
                 i = j + 2
                 continue
@@ -212,6 +229,12 @@ def _again(tokens: list[str]) -> bool:
     if _AGAIN.isdisjoint(tokens):
         return False
     for i, token in enumerate(tokens):
+        if token == "lagi" and (
+            (i and tokens[i - 1] in _NEGATION)
+            or (i >= 2 and tokens[i - 2] in _NEGATION and tokens[i - 1] in _ABLE)
+        ):
+            # ``tidak bisa lagi mandi``, ``tak lagi``: no longer, not again
+            continue
         if token in _AGAIN and not (
             token == "ulang"
             and (

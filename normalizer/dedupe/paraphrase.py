@@ -1333,7 +1333,10 @@ def _one_sided(a: Profile, b: Profile, places: dict[str, tuple[int, str]]) -> fl
     street) and does not count. RT and RW are one address, and half a
     place: a formal letter gives them, a chat of the same event seldom."""
     count = 0.0
-    if places["village"][0] == 0:
+    if places["village"][0] == 0 and not _landmark_both_name(a, b, places):
+        # a landmark both name (a market, a puskesmas) lies in one desa: a
+        # formal letter adds its kelurahan, a chat of the same event names
+        # the landmark alone, so the kelurahan then is no place one lacks
         has_a = any(p.startswith("d:") for p in a.places)
         count += has_a != any(p.startswith("d:") for p in b.places)
     if places["rt"][0] == 0:
@@ -1345,6 +1348,18 @@ def _one_sided(a: Profile, b: Profile, places: dict[str, tuple[int, str]]) -> fl
 
 
 _ADDRESS = frozenset({"rt", "rw"})
+
+
+def _landmark_both_name(
+    a: Profile, b: Profile, places: dict[str, tuple[int, str]]
+) -> bool:
+    """One landmark both reports name with its marker word (``pasar``,
+    ``puskesmas`` …) and the same name; not one report's landmark found
+    among the other's words, which is weaker evidence."""
+    if places["landmark"][0] <= 0:
+        return False
+    mine, theirs = a.by_tag.get("m:", []), b.by_tag.get("m:", [])
+    return any(_same_name(x, y) > 0 for x in mine for y in theirs)
 
 
 def _numbered_kind(place: str, other: Profile) -> str:

@@ -724,3 +724,32 @@ def test_one_event_in_a_chat_and_a_letter_links(a, b):
 )
 def test_repairs_in_regional_words_and_hours_keep_reports_apart(a, b):
     assert not dp.linked(dp.compare_texts(a, b, KNOWN))
+
+
+def test_a_letter_naming_the_kelurahan_links_a_chat_naming_only_the_market():
+    letter = (
+        "Sampah menumpuk dan berbau di belakang Pasar Cempaka, Kelurahan "
+        "Tanjung Harapan. Mohon DLH segera mengangkut."
+    )
+    chat = "sampah di blkg pasar cempaka numpuk bau bgt pak, tolong diangkut"
+    assert dp.linked(dp.compare_texts(letter, chat, KNOWN))
+
+
+def test_staff_gone_by_a_time_of_day_is_the_complaint_not_a_repair():
+    first = "Puskesmas Cempaka sering tutup, pukul 10 sudah tidak ada petugas."
+    later = "Puskesmas Cempaka sekarang sudah buka sampai sore, terima kasih."
+    assert not dp.linked(dp.compare_texts(first, later, KNOWN))
+
+
+def test_kupang_su_disambung_is_a_repair():
+    first = "Air dari bak penampung Desa Oelnasi sonde mengalir, pipa pecah."
+    later = "Bak penampung di Oelnasi su berair, pipa su disambung kemarin."
+    assert not dp.linked(dp.compare_texts(first, later, KNOWN))
+
+
+def test_no_longer_is_no_recurrence():
+    from normalizer.dedupe.keys import RECURRED
+
+    keys = key_tokens(matching_text("Sungai keruh, warga tidak bisa lagi mandi."))
+    assert RECURRED not in keys
+    assert RECURRED in key_tokens(matching_text("Sungai keruh lagi, warga mengeluh."))
