@@ -46,6 +46,28 @@ _REDUP_DIGIT = re.compile(r"^([^\W\d_]*[aeiou][^\W\d_]*)2$")
 # abbreviations that mean something else before a number: ``km`` is slang
 # for ``kamu`` in a chat, but ``km 12`` is a kilometre post (a place)
 _BEFORE_NUMBER = frozenset({"km"})
+# a number in words after ``km`` (``km tiga puluh``): still a kilometre post
+_NUMBER_WORDS = frozenset(
+    {"satu", "dua", "tiga", "empat", "lima", "enam", "tujuh", "delapan"}
+    | {"sembilan", "sepuluh", "sebelas", "seratus"}
+)
+# two words that mean one thing together, and not what each means alone:
+# English words of tourist posts (``street light`` is ``lampu jalan``, not a
+# street called Lampu), idioms with a problem word (``siang bolong``: broad
+# daylight, no hole)
+_PAIRS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("street", "light"): ("lampu", "jalan"),
+    ("street", "lights"): ("lampu", "jalan"),
+    ("street", "lamp"): ("lampu", "jalan"),
+    ("traffic", "light"): ("lampu", "lalu", "lintas"),
+    ("traffic", "lights"): ("lampu", "lalu", "lintas"),
+    ("siang", "bolong"): ("siang",),
+}
+_PAIR_HEADS = frozenset(head for head, _ in _PAIRS)
+# an agency's account names its office and its regency
+# (``@disdukcapilmajene``, ``@disdukcapil_simeulue``): the office is a place
+# a report names; other mentions are dropped
+_OFFICE_ACCOUNT = re.compile(r"(disdukcapil|dukcapil|capil|samsat|mpp)_?([a-z]{3,})")
 
 # Words with a real double letter, so ``maaaf`` squeezes to ``maaf``, not ``maf``.
 _DOUBLE_LETTER_WORDS = frozenset(
@@ -96,7 +118,18 @@ def stopwords() -> frozenset[str]:
     lines = STOPWORDS_FILE.read_text(encoding="utf-8").splitlines()
     # colloquial particles the list lacks, in their matching form
     extra = {"nya", "ya", "sih", "deh", "dong", "loh", "lho", "tuh", "nih", "pun"}
-    return frozenset({w.strip() for w in lines if w.strip()} | extra)
+    return frozenset({w.strip() for w in lines if w.strip()} | extra | _ENGLISH)
+
+
+# English function words of tourist and expatriate posts (``the road to
+# Kelingking beach is …``): not ``an``, ``as``, ``at``, ``al``, which begin
+# Arabic names of mosques (``Masjid As Salam``), nor ``by`` (``by pass``)
+_ENGLISH = frozenset(
+    {"the", "is", "are", "was", "were", "to", "of", "in", "on", "and", "it"}
+    | {"this", "that", "these", "there", "near", "with", "for", "from", "up"}
+    | {"please", "pls", "plz", "nobody", "very", "too", "has", "have", "side"}
+    | {"been", "be", "we", "our", "my", "you", "they", "its", "seriously"}
+)
 
 
 @lru_cache(maxsize=1)
@@ -159,10 +192,15 @@ def strip_noise(text: str) -> str:
         text = _URL.sub(" ", text)
     if "@" in text:
         text = _EMAIL.sub(" ", text)
-        text = _MENTION.sub(" ", text)
+        text = _MENTION.sub(_mention, text)
     if "'" in text or "\u2019" in text or "`" in text:
         text = _APOSTROPHE.sub("", text)
     return text
+
+
+def _mention(found: re.Match[str]) -> str:
+    office = _OFFICE_ACCOUNT.fullmatch(found[0][1:])
+    return f" {office[1]} {office[2]} " if office else " "
 
 
 def matching_tokens(text: str, table: Mapping[str, str] | None = None) -> list[str]:
@@ -173,9 +211,20 @@ def matching_tokens(text: str, table: Mapping[str, str] | None = None) -> list[s
     tokens: list[str] = []
     words = _WORD.findall(strip_noise(text))
     last = len(words) - 1
+    skip = -1
     for i, word in enumerate(words):
-        if word in _BEFORE_NUMBER and i < last and words[i + 1][:1].isdigit():
+        if (
+            word in _BEFORE_NUMBER
+            and i < last
+            and (words[i + 1][:1].isdigit() or words[i + 1] in _NUMBER_WORDS)
+        ):
             tokens.append(word)
+            continue
+        if word in _PAIR_HEADS and i < last and (word, words[i + 1]) in _PAIRS:
+            tokens.extend(_PAIRS[word, words[i + 1]])
+            skip = i + 1
+            continue
+        if i == skip:
             continue
         tokens.extend(_normal_word(word, table))
     return tokens

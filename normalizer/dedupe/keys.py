@@ -43,6 +43,8 @@ _WORKS = frozenset(
     | {"disalurkan", "diterima", "diangkut", "jadi", "selesai", "berjalan"}
     # regional: Minangkabau ``iduik``, Madurese ``kaluar``, Kupang ``manyala``
     | {"kaluar", "iduik", "idup", "nyala", "manyala", "ngalir"}
+    # a pupil not admitted, a name not listed: the service not given
+    | {"lolos", "kebagian"}
 )
 # with the regional words for it: Javanese ``wis``/``wes``/``sampun``,
 # Minangkabau ``alah``, Madurese ``la`` (read only before a word of repair)
@@ -60,6 +62,8 @@ _RESTORED = frozenset(
     | {"ditangkap", "diamankan", "dipotong", "ditebang", "ditimbun", "diurug"}
     | {"dibenahi", "dirapikan", "dikeruk", "disedot", "dinormalisasi", "dijemput"}
     | {"manyala", "nyala", "iduik", "idup", "lancar"}
+    # ``sudah baik``, Manado ``so bae``
+    | {"baik", "bagus"}
 )
 # ``sudah di perbaiki``: the prefix written apart
 _RESTORED_STEM = frozenset(
@@ -76,8 +80,10 @@ _GONE = frozenset({"ada"})
 # ``maning``/``meneh``, Madurese ``pole``, Sundanese ``deui``; ``kumat``)
 _AGAIN = frozenset(
     {"lagi", "kembali", "baliak", "maning", "meneh", "pole", "deui", "kumat"}
-    | {"terulang"}
+    | {"terulang", "ulang"}
 )
+# ``daftar ulang``, ``ulang tahun``: not again
+_NOT_AGAIN = frozenset({"daftar", "cetak", "ujian", "tahun"})
 # ``masih belum ditambal``, ``sudah lapor seminggu``: the problem is still
 # there, a follow-up on the same event; its ``lagi`` (``ada yang jatuh
 # lagi``) is no recurrence
@@ -160,9 +166,66 @@ def _phrases(tokens: list[str]) -> list[str]:
             continue
         out.append(token)
         i += 1
-    if not _AGAIN.isdisjoint(tokens) and RESTORED not in out and not still:
+    if _again(tokens) and RESTORED not in out and not still:
         out.append(RECURRED)
     return out
+
+
+def _again(tokens: list[str]) -> bool:
+    if _AGAIN.isdisjoint(tokens):
+        return False
+    for i, token in enumerate(tokens):
+        if token in _AGAIN and not (
+            token == "ulang"
+            and (
+                (i and tokens[i - 1] in _NOT_AGAIN)
+                or (i + 1 < len(tokens) and tokens[i + 1] in _NOT_AGAIN)
+            )
+        ):
+            return True
+    return False
+
+
+# numbers in words after a numbered place (``kilometer tiga puluh lima``,
+# ``RT tiga``): the stopwords would drop them, and a chat writes digits
+_UNIT_WORDS = {
+    "satu": 1, "dua": 2, "tiga": 3, "empat": 4, "lima": 5, "enam": 6,
+    "tujuh": 7, "delapan": 8, "sembilan": 9, "sepuluh": 10, "sebelas": 11,
+}  # fmt: skip
+_NUMBERED_BEFORE = frozenset({"km", "kilometer", "rt", "rw", "nomor", "blok"})
+
+
+def _numbers_in_words(words: list[str]) -> list[str]:
+    """``km tiga puluh lima`` → ``km 35`` (only after a numbered place)."""
+    out: list[str] = []
+    i, n = 0, len(words)
+    while i < n:
+        out.append(words[i])
+        if words[i] in _NUMBERED_BEFORE and i + 1 < n and words[i + 1] in _UNIT_WORDS:
+            value, j = _UNIT_WORDS[words[i + 1]], i + 2
+            if j < n and words[j] == "belas":
+                value, j = value + 10, j + 1
+            elif j < n and words[j] == "puluh":
+                value, j = value * 10, j + 1
+                if j < n and words[j] in _UNIT_WORDS and _UNIT_WORDS[words[j]] < 10:
+                    value, j = value + _UNIT_WORDS[words[j]], j + 1
+            out.append(str(value))
+            i = j
+            continue
+        i += 1
+    return out
+
+
+def _roman_one(words: list[str]) -> list[str]:
+    """``Dermaga Kayan I``: a lone ``i`` after a name is the number one (a
+    one-letter token is dropped otherwise, and ``Kayan I`` / ``Kayan II``
+    are two places)."""
+    return [
+        "1"
+        if w == "i" and i and words[i - 1].isalpha() and len(words[i - 1]) > 2
+        else w
+        for i, w in enumerate(words)
+    ]
 
 
 def key_tokens(matching: str) -> list[str]:
@@ -172,6 +235,12 @@ def key_tokens(matching: str) -> list[str]:
     ``RT 5``)."""
     out = []
     words = matching.split()
+    if not _UNIT_WORDS.keys().isdisjoint(words):
+        words = _numbers_in_words(words)
+        matching = " ".join(words)
+    if "i" in words:
+        words = _roman_one(words)
+        matching = " ".join(words)
     phrased = _phrases(words)
     if phrased is not words:
         matching = " ".join(phrased)

@@ -288,7 +288,18 @@ def places_of(
                 if after < n and keys[after].isdigit():
                     out.append(f"n:jalan={keys[after]}")
         elif kind == "m":
-            name = _name_after(keys, i, digits=True, admin=True)
+            name = _name_after(keys, i, digits=True, admin=True, landmark=True)
+            after = i + 2 + name.count(" ")
+            if (
+                name
+                and not any(w.isdigit() for w in name.split())
+                and after < n
+                and keys[after].isdigit()
+                and (after + 1 == n or keys[after + 1] not in _UNITS)
+            ):
+                # ``SD Negeri Kramatwatu 3``: the number after the name
+                # tells numbered neighbours apart
+                name += " " + keys[after]
             if name:
                 out.append(f"m:@{_LANDMARK_KIND.get(token, token)} {name}")
         elif kind == "d":
@@ -423,6 +434,7 @@ def _name_after(
     digits: bool = False,
     village: bool = False,
     admin: bool = False,
+    landmark: bool = False,
 ) -> str:
     """Up to two name words after ``keys[i]`` (a number only for a landmark:
     ``SD 2``), stopping at a word that is not a name. After a ``village``
@@ -439,6 +451,8 @@ def _name_after(
             break
         if village and not words and _affixed(token):
             break  # ``desa keberatan``: a word of the sentence
+        if landmark and not words and _sentence_word(token):
+            break  # ``puskesmas dokternya``: a word of the sentence
         if token.isdigit() and not (
             digits
             # a village's number, not a quantity: ``hutatoruan 7``
@@ -557,7 +571,24 @@ _GENERIC_NAME = frozenset(
 _DIRECTION = frozenset(
     {"utara", "selatan", "timur", "barat", "tengah", "hulu", "hilir", "ilir"}
     | {"atas", "bawah", "dalam", "luar", "darat", "laut"}
+    # Javanese ``wetan``/``kulon``/``lor``/``kidul``, Madurese ``laok``/
+    # ``daja``, Sumatran ``ulu``/``udik``
+    | {"wetan", "kulon", "lor", "kidul", "laok", "daya", "daja", "ulu", "udik"}
 )
+
+
+def _direction_missing(name: str, other: Profile) -> bool:
+    """True when ``name`` holds a direction the other report's words lack
+    while they name another direction (``Benteng Utara`` is not found in
+    ``benteng selatan``), or when the direction is the name itself (``Pantai
+    Barat Pangandaran`` is not in ``pantai batu karas … #pangandaran``)."""
+    words = [w for w in name.split() if w not in _GENERIC_NAME]
+    missing = [w for w in words if w in _DIRECTION and w not in other.tokens]
+    if not missing:
+        return False
+    return words[0] in _DIRECTION or not _DIRECTION.isdisjoint(other.tokens)
+
+
 _VERB_PREFIX = ("di", "me", "ter", "ber", "ke")
 _VERB_SUFFIX = ("nya", "kan")
 
@@ -571,6 +602,14 @@ def _affixed(word: str) -> bool:
     if word.endswith(_VERB_SUFFIX) and len(word) > 5:
         return True
     return word.startswith(_VERB_PREFIX) and len(word) > 6
+
+
+def _sentence_word(word: str) -> bool:
+    """A word after a landmark's kind that begins the sentence, not a name:
+    a problem word or a word with ``-nya``/``-kan`` (``puskesmas
+    dokternya``); prefixes are not read (``Pasar Kemakmuran``, ``SD
+    Diponegoro``, ``Terminal Terboyo`` are names)."""
+    return word in problem_words() or (word.endswith(_VERB_SUFFIX) and len(word) > 5)
 
 
 def _looks_like_name(word: str) -> bool:
@@ -626,6 +665,12 @@ def _same_name(a: str, b: str, village: bool = False) -> int:
         return -1
     if _second_word_differs(rest_a.split(), rest_b.split()):
         return -1
+    qual_a = _QUALIFIERS.intersection(rest_a.split())
+    qual_b = _QUALIFIERS.intersection(rest_b.split())
+    if qual_a and qual_b and not qual_a & qual_b:
+        # ``Pasar Sentral Wanci`` / ``Pasar Inpres Wanci``: two markets of
+        # one town; ``SD Inpres`` / ``SD Swasta``
+        return -1
     if village and _second_name_differs(rest_a.split(), rest_b.split()):
         # ``cot trieng`` / ``cot batee``: villages share first words
         return -1
@@ -633,6 +678,15 @@ def _same_name(a: str, b: str, village: bool = False) -> int:
         # two kinds of landmark: only the same name is one place (``pasar
         # inpres ruteng`` / ``terminal mena ruteng`` share their town)
         same = _word_match(wa[0], wb[0]) or "".join(wa) == "".join(wb)
+    elif wa and wb and village:
+        # ``Desa Pekutatan`` / ``Desa Pengeragoan, Pekutatan``: a village's
+        # first name names it; the next word is often its kecamatan
+        same = (
+            _word_match(wa[0], wb[0])
+            or "".join(wa) == "".join(wb)
+            or "".join(wa[:2]) == wb[0]
+            or "".join(wb[:2]) == wa[0]
+        )
     elif wa and wb:
         same = (
             _word_match(wa[0], wb[0])
@@ -662,6 +716,13 @@ def _same_name(a: str, b: str, village: bool = False) -> int:
     return 1 if same else -1
 
 
+# the words that tell places of one kind and one town apart
+_QUALIFIERS = frozenset(
+    {"inpres", "sentral", "induk", "baru", "lama", "negeri", "swasta"}
+    | {"modern", "tradisional", "terpadu"}
+)
+
+
 def _initials(short: str, words: list[str]) -> bool:
     """True when ``short`` (2-4 letters) is written of the initials of a
     name of two words or more (``gti`` / ``griya telukjambe [indah]``: the
@@ -669,7 +730,13 @@ def _initials(short: str, words: list[str]) -> bool:
     if not 2 <= len(short) <= 4 or len(words) < 2 or not short.isalpha():
         return False
     initials = "".join(w[0] for w in words if not w.isdigit())
-    return len(initials) >= 2 and short.startswith(initials)
+    # at most one initial more than the words read (``batu`` is no
+    # abbreviation of ``barat area``)
+    return (
+        len(initials) >= 2
+        and len(short) <= len(initials) + 1
+        and short.startswith(initials)
+    )
 
 
 def _second_name_differs(a: list[str], b: list[str]) -> bool:
@@ -725,9 +792,12 @@ def _compare_places(
             names, other = (a, theirs) if a else (b, mine)
             for name in names:
                 words = _distinct_words(_bare(name))
-                if (words and len(words[0]) >= 4 and words[0] in other.tokens) or (
-                    tag == "j:" and _street_initials("j:" + name) in other.tokens
-                ):
+                if (
+                    words
+                    and len(words[0]) >= 4
+                    and words[0] in other.tokens
+                    and not _direction_missing(_bare(name), other)
+                ) or (tag == "j:" and _street_initials("j:" + name) in other.tokens):
                     shown = f"{_shown(name)} (disebut tanpa kata penanda)"
                     return 1, shown if explain else ""
         return 0, ", ".join(map(_shown, a or b)) if explain else ""
@@ -814,6 +884,7 @@ def _named_elsewhere(
                 and len(words[0]) >= 4
                 and words[0] in other.tokens
                 and words[0] not in inside
+                and not _direction_missing(_bare(name), other)
             ):
                 return name
     return None
@@ -965,7 +1036,8 @@ def _road_itself(keys: Sequence[str]) -> set[str]:
     berlubang``: a street's report says ``jalan`` before its name anyway,
     and its state already tells the problem.)"""
     for i, token in enumerate(keys[:-1]):
-        if token == "jalan" and keys[i + 1] in _VILLAGE:
+        if token == "jalan" and (keys[i + 1] in _VILLAGE or keys[i + 1] in _LANDMARK):
+            # ``jalan menuju pantai Kelingking``: the road to a landmark
             return {_ROAD}
     return set()
 
@@ -1459,7 +1531,7 @@ _CONCEPT_WORDS = {
     "breeding": "berkembang biak", "burning": "terbakar", "missing": "hilang",
     "weak": "lemah", "service": "pelayanan", "aid": "bantuan sosial",
     "money": "uang/pungutan", "landslide": "longsor", "closed": "tutup",
-    "rude": "kasar", "fixed": "sudah beres",
+    "rude": "kasar", "fixed": "sudah beres", "toilet": "toilet/MCK",
 }  # fmt: skip
 
 

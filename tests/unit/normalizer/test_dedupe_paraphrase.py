@@ -541,3 +541,89 @@ def test_a_location_without_place_words_links_by_distance():
     )
     assert not dp.linked(dp.components(words, location))
     assert dp.linked(dp.components(words, location, km_apart=0.04))
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # cardinal-direction neighbours, named with or without a marker
+        (
+            "Air PDAM di Kelurahan Sungai Utara tidak mengalir dua hari",
+            "air pdam di sungai selatan mati 2 hari",
+        ),
+        (
+            "Lampu jalan Desa Ngadirejo Wetan padam semua",
+            "lampu jalan di ngadirejo kulon mati semua",
+        ),
+        # a beach named by its direction is not found in a hashtag of its town
+        (
+            "Sampah menumpuk di Pantai Timur Anyer, bau sekali",
+            "sampah numpuk di pantai pasir putih, bau #anyer",
+        ),
+        # a school's number after its name; two markets of one town
+        (
+            "Atap kelas SD Negeri Sukamaju 2 bocor parah",
+            "atap SDN Sukamaju 5 bocor kalau hujan",
+        ),
+        (
+            "Got depan Pasar Inpres Baturaja mampet, air meluap",
+            "got pasar sentral baturaja tersumbat, air meluap",
+        ),
+        # a Roman one is a number: Dermaga I is not Dermaga II
+        (
+            "Kapal dari Dermaga Pelita I terlambat 3 jam",
+            "kapal dermaga pelita II telat 3 jam",
+        ),
+        # a village named with its kecamatan is not the kecamatan's village
+        (
+            "Jalan desa di Desa Sumberjo berlubang parah",
+            "jalan desa di Desa Karanganyar, Sumberjo berlubang",
+        ),
+        # the road to a landmark and the landmark's toilet
+        (
+            "Jalan menuju Pantai Lakey rusak berat, banyak turis jatuh",
+            "Toilet umum di Pantai Lakey rusak dan tidak ada air",
+        ),
+        # repaired, then off again weeks later (Manado ``so bae``, ``ulang``)
+        (
+            "Lampu jalan di Jalan Piere Tendean padam semua",
+            "so bae lampu jalan piere tendean, mar skarang mati ulang",
+        ),
+    ],
+)
+def test_neighbours_by_direction_number_and_qualifier_stay_apart(a, b):
+    parts = dp.compare_texts(a, b, KNOWN)
+    assert not dp.linked(parts)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # English words of a tourist post
+        (
+            "Huge pothole on the road near Pantai Senggigi, motorbikes fall!",
+            "jalan dekat pantai senggigi berlubang besar, motor banyak jatuh",
+        ),
+        (
+            "Plastic trash everywhere on Pantai Amed beach, smelly",
+            "sampah plastik menumpuk di pantai amed, bau",
+        ),
+        # a kilometre post in words
+        (
+            "sopir truk: jalan lintas tayan di kilometer dua puluh tiga longsor",
+            "Jalan Lintas Tayan Km 23 longsor, truk tertahan",
+        ),
+        # an office named by its agency's account
+        (
+            "blangko KTP di kantor dukcapil sekadau habis",
+            "@disdukcapilsekadau blangko ktp kosong lagi, warga pulang",
+        ),
+        # water as deep as a waist is a flood
+        (
+            "Banjir merendam Desa Rasau Jaya, warga mengungsi",
+            "di desa rasau jaya air sudah sepinggang pak",
+        ),
+    ],
+)
+def test_english_number_words_accounts_and_depths_link(a, b):
+    assert dp.linked(dp.compare_texts(a, b, KNOWN))
