@@ -75,6 +75,20 @@ BLIND_5 = ROOT / "tests/fixtures/dedupe/paraphrase_blind_5.jsonl"
 # negeri, desa adat; repairs and recurrences, location pins near and far),
 # written without reading the matching code or docs/dedupe.md
 BLIND_6 = ROOT / "tests/fixtures/dedupe/paraphrase_blind_6.jsonl"
+# a seventh blind set (214 pairs, 76 kabupaten/kota none of the earlier sets
+# use, every province but Bali and DIY (all of theirs already used); topics in
+# proportion to LAPOR! traffic; "masih belum" follow-ups as positives, repairs,
+# recurrences and "sudah diperbaiki" notes as negatives, unrelated easy
+# negatives, location pins near and far), written without reading the
+# matching code or docs/dedupe.md
+BLIND_7 = ROOT / "tests/fixtures/dedupe/paraphrase_blind_7.jsonl"
+# an eighth blind set (204 pairs, 62 kabupaten/kota none of the earlier sets
+# use, from Aceh Utara to Maybrat; representative mix: 40 % paraphrases
+# across channels, other problems at the same place, the same problem nearby,
+# repairs, recurrences and "sudah diperbaiki" notes, unrelated easy
+# negatives, location pins), written without reading the matching code or
+# docs/dedupe.md
+BLIND_8 = ROOT / "tests/fixtures/dedupe/paraphrase_blind_8.jsonl"
 # pairs with the coordinates each report shared (``a_at``, ``b_at``:
 # latitude, longitude), most naming no place in their words
 COORDINATES = ROOT / "tests/fixtures/dedupe/paraphrase_coordinates.jsonl"
@@ -242,6 +256,16 @@ def main() -> None:
         (
             "sixth blind set (85 more kabupaten/kota, neighbouring blocks)",
             BLIND_6,
+            True,
+        ),
+        (
+            "seventh blind set (76 more kabupaten/kota, representative mix)",
+            BLIND_7,
+            True,
+        ),
+        (
+            "eighth blind set (62 more kabupaten/kota, representative mix)",
+            BLIND_8,
             True,
         ),
         ("coordinates, words only", COORDINATES, False),

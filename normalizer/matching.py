@@ -138,8 +138,16 @@ def _vocabulary() -> frozenset[str]:
     return frozenset(formal | stopwords() | _DOUBLE_LETTER_WORDS)
 
 
+# address components whose code may be letters (``Blok AJ``, ``Tower B``)
+_CODE_BEFORE = frozenset({"blok", "tower", "cluster", "klaster", "gedung", "wisma"})
+_LETTER_CODE = re.compile(r"^[a-z]{1,2}\d{0,3}$")
+# Roman numerals with a tripled letter are numbers, not emphasis
+# (``Lingkungan III``)
+_ROMAN_RUNS = frozenset({"iii", "viii", "xiii", "xviii", "xxiii", "xxx"})
+
+
 def _squeeze(word: str) -> str:
-    if not _RUN3.search(word):
+    if not _RUN3.search(word) or word in _ROMAN_RUNS:
         return word
     once = _RUN3.sub(r"\1", word)
     twice = _RUN3.sub(r"\1\1", word)
@@ -218,6 +226,10 @@ def matching_tokens(text: str, table: Mapping[str, str] | None = None) -> list[s
             and i < last
             and (words[i + 1][:1].isdigit() or words[i + 1] in _NUMBER_WORDS)
         ):
+            tokens.append(word)
+            continue
+        if i and words[i - 1] in _CODE_BEFORE and _LETTER_CODE.match(word):
+            # ``Blok AJ``, ``Tower B``: a block's code, not slang (``aj``)
             tokens.append(word)
             continue
         if word in _PAIR_HEADS and i < last and (word, words[i + 1]) in _PAIRS:

@@ -27,7 +27,7 @@ from storage.tables import ComplaintRow, DuplicateUnlinkRow
 _REASON_MAX = 512
 # bumped whenever key_tokens or case_text change what they keep: a stored
 # key of another version is recomputed from the text at rebuild
-KEY_VERSION = "6"
+KEY_VERSION = "8"
 
 
 class LinkError(ValueError):

@@ -33,8 +33,9 @@ _FILLER = frozenset(
 # ``air tidak keluar`` is water cut off, ``lampu sudah menyala`` a problem
 # solved. Read before the stopwords go, as one word each.
 # with the regional ones the slang table leaves alone: Minangkabau
-# ``indak``, Madurese ``ta'`` (read only before a verb of working)
-_NEGATION = frozenset({"tidak", "belum", "tak", "indak", "ta"})
+# ``indak``, Madurese ``ta'``, Javanese ``ra`` (read only before a verb of
+# working)
+_NEGATION = frozenset({"tidak", "belum", "tak", "indak", "ta", "ra"})
 # what water, power or a lamp does when it works; also a service that is
 # delivered (aid ``belum cair``, a teacher ``tidak hadir``)
 _WORKS = frozenset(
@@ -43,12 +44,16 @@ _WORKS = frozenset(
     | {"disalurkan", "diterima", "diangkut", "jadi", "selesai", "berjalan"}
     # regional: Minangkabau ``iduik``, Madurese ``kaluar``, Kupang ``manyala``
     | {"kaluar", "iduik", "idup", "nyala", "manyala", "ngalir"}
+    # Javanese ``ra teko``: the truck did not come; Sundanese ``teu hurung``
+    | {"teko", "teka", "hurung"}
     # a pupil not admitted, a name not listed: the service not given
     | {"lolos", "kebagian"}
 )
 # with the regional words for it: Javanese ``wis``/``wes``/``sampun``,
 # Minangkabau ``alah``, Madurese ``la`` (read only before a word of repair)
 _DONE = frozenset({"sudah", "telah", "wis", "wes", "uwis", "sampun", "alah", "la"})
+# Sundanese ``tos``/``atos``/``parantos``
+_DONE |= {"tos", "atos", "parantos"}
 _RESTORED = frozenset(
     {"diperbaiki", "menyala", "mengalir", "normal", "bersih", "dibersihkan"}
     | {"diangkut", "ditambal", "beres", "lancar", "hidup", "diganti", "selesai"}
@@ -62,6 +67,8 @@ _RESTORED = frozenset(
     | {"ditangkap", "diamankan", "dipotong", "ditebang", "ditimbun", "diurug"}
     | {"dibenahi", "dirapikan", "dikeruk", "disedot", "dinormalisasi", "dijemput"}
     | {"manyala", "nyala", "iduik", "idup", "lancar"}
+    # Sundanese ``tos hurung`` (the lamp is on again)
+    | {"hurung"}
     # ``sudah baik``, Manado ``so bae``
     | {"baik", "bagus"}
 )
@@ -72,6 +79,12 @@ _RESTORED_STEM = frozenset(
     | {"tangkap", "potong", "timbun", "urug", "keruk", "normalisasi"}
 )
 _BETWEEN = frozenset({"kembali", "lagi", "mulai", "bisa", "dapat", "normal"})
+# ``katanya sudah selesai, padahal belum ada``: a repair the reporter
+# disputes is none (read a few words on)
+_CONTRARY = frozenset({"padahal", "tapi", "tetapi", "namun"})
+_CONTRARY_REACH = 4
+# ``sudah ada lagi yang jatuh``: again, not back
+_CONTINUED = frozenset({"yang", "korban", "warga"})
 # ``sudah tidak ada … lagi``: the nuisance is gone
 _GONE = frozenset({"ada"})
 # ``mati lagi``, ``kembali padam``: the problem is back, a new event when
@@ -94,6 +107,7 @@ _REPORTED_SINCE = frozenset({"sudah", "sejak", "pernah", "dari"})
 _REQUEST = frozenset({"mohon"})
 _REQUESTED = frozenset({"bantuan", "bantuannya"})
 RECURRED = "kambuh"
+_CLOCK = frozenset({"pukul", "jam"})
 # ``bukan di jalan Mawar``: what follows is denied (``bukan main``: very)
 _DENIAL = "bukan"
 _DENIAL_SKIP = frozenset({"di", "yang", "ke", "dari", "pada", "dekat", "depan"})
@@ -112,6 +126,7 @@ def _phrases(tokens: list[str]) -> list[str]:
         and _DENIAL not in tokens
         and _AGAIN.isdisjoint(tokens)
         and _REQUEST.isdisjoint(tokens)
+        and _CLOCK.isdisjoint(tokens)
     ):
         return tokens
     stop = stopwords()
@@ -131,6 +146,12 @@ def _phrases(tokens: list[str]) -> list[str]:
             still = True
             i += 2
             continue
+        if token in _CLOCK and nxt.isdigit():
+            # ``pukul 11.00``, ``jam 7``: a time of day, no number of a place
+            i += 2
+            while i < n and tokens[i].isdigit() and len(tokens[i]) <= 2:
+                i += 1
+            continue
         if token in _REQUEST and nxt in _REQUESTED:
             i += 2
             continue
@@ -143,11 +164,27 @@ def _phrases(tokens: list[str]) -> list[str]:
             while j < n and tokens[j] in _BETWEEN:
                 j += 1
             word = tokens[j] if j < n else ""
-            if word in _RESTORED:
+            if word not in _RESTORED and j > i + 1 and tokens[j - 1] in _RESTORED:
+                # ``sudah normal 3 malam``: the last word passed was the repair
+                j -= 1
+                word = tokens[j]
+            if word in _RESTORED and _CONTRARY.isdisjoint(
+                tokens[j + 1 : j + 1 + _CONTRARY_REACH]
+            ):
                 out.append(RESTORED)
                 i = j + 1
                 continue
             if word == "di" and j + 1 < n and tokens[j + 1] in _RESTORED_STEM:
+                out.append(RESTORED)
+                i = j + 2
+                continue
+            if (
+                word in _GONE
+                and j + 1 < n
+                and tokens[j + 1] in _AGAIN
+                and (j + 2 >= n or tokens[j + 2] not in _CONTINUED)
+            ):
+                # ``solar su ada lg``: what was out of stock is back
                 out.append(RESTORED)
                 i = j + 2
                 continue
@@ -228,6 +265,58 @@ def _roman_one(words: list[str]) -> list[str]:
     ]
 
 
+# an address is a list of components: a kind word and its code. A code of
+# letters (``Blok AH``, ``Tower B``, ``Blok B3``) would be dropped with the
+# one-letter tokens and stopwords, so it is kept marked (``^ah``);
+# :func:`normalizer.dedupe.paraphrase.places_of` reads it as the kind's code
+_LETTER_CODED = frozenset({"blok", "tower", "cluster", "klaster", "gedung", "wisma"})
+_LETTER_CODE = re.compile(r"^[a-z]{1,2}\d{0,3}$")
+# qualifiers that come in opposite pairs: a name followed by one of them is
+# another place than the same name followed by its opposite (``Kemingking
+# Dalam`` / ``Kemingking Luar``, ``Dusun Ilir`` / ``Ulu``, ``Kota Baru`` /
+# ``Kota Lama``); the stopwords would drop most of them, so they are kept
+# marked (``^dalam``) right after a word that may be a name
+OPPOSITES = {
+    "dalam": "inout", "luar": "inout",
+    "kecil": "size", "besar": "size", "gede": "size",
+    "atas": "updown", "bawah": "updown",
+    "hulu": "river", "hilir": "river", "ilir": "river", "ulu": "river",
+    "udik": "river",
+    "lama": "age", "baru": "age", "anyar": "age",
+    "induk": "main", "pembantu": "main",
+    "wetan": "eastwest", "kulon": "eastwest",
+    "lor": "northsouth", "kidul": "northsouth",
+}  # fmt: skip
+_NOT_QUALIFIED = frozenset(
+    {"hari", "minggu", "bulan", "tahun", "jam", "rumah", "lubang", "air", "uang"}
+    | {"yang", "di", "ke", "dari", "lebih", "sangat", "paling", "makin", "cukup"}
+    | {"jalan", "lampu", "pohon", "batu", "kayu", "pipa", "mobil", "truk", "motor"}
+)
+
+
+_MARKED_WORDS = _LETTER_CODED | frozenset(OPPOSITES)
+
+
+def _marked(words: list[str]) -> list[str]:
+    """Mark the codes of address components and the opposite qualifiers of
+    names (see :data:`_LETTER_CODED`, :data:`OPPOSITES`)."""
+    out = list(words)
+    for i in range(1, len(words)):
+        word, before = words[i], words[i - 1]
+        if (
+            before in _LETTER_CODED and not word.isdigit() and _LETTER_CODE.match(word)
+        ) or (
+            word in OPPOSITES
+            and len(before) >= 4
+            and before.isalpha()
+            and before not in _NOT_QUALIFIED
+            and before not in OPPOSITES
+            and before not in stopwords()
+        ):
+            out[i] = "^" + word
+    return out
+
+
 def key_tokens(matching: str) -> list[str]:
     """The tokens dedupe compares, in order: content tokens of a matching
     text without courtesy words, negation and repair read first
@@ -240,6 +329,9 @@ def key_tokens(matching: str) -> list[str]:
         matching = " ".join(words)
     if "i" in words:
         words = _roman_one(words)
+        matching = " ".join(words)
+    if not _MARKED_WORDS.isdisjoint(words):
+        words = _marked(words)
         matching = " ".join(words)
     phrased = _phrases(words)
     if phrased is not words:

@@ -39,7 +39,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-from normalizer.dedupe.keys import RECURRED, typo
+from normalizer.dedupe.keys import OPPOSITES, RECURRED, typo
 from normalizer.matching import DATA_DIR
 
 PROBLEMS_FILE = DATA_DIR / "problems_id.tsv"
@@ -115,8 +115,15 @@ _LANDMARK = frozenset(
     | {"pantai", "bendungan", "waduk", "embung"}
     # Minangkabau ``pasa``; a national housing estate ``perumnas``
     | {"pasa", "perumnas"}
+    # public housing: ``Rusunawa Pulogebang``, ``Huntap Pombewe``
+    | {"rusun", "rusunawa", "rusunami", "huntap", "apartemen"}
     # offices named by their agency: ``dukcapil kayuagung``, ``MPP lumajang``
     | {"dukcapil", "disdukcapil", "capil", "mpp", "samsat", "kua", "upt", "uptd"}
+    # fuel outlets (``SPBN Labuan Bajo``, ``APMS Fef``) and a junction named
+    # by its own name (``Simpang Lima Patroman``, ``simpang toyan``)
+    | {"spbn", "spbun", "apms", "simpang"}
+    # an island of a kabupaten (``Pulau Kisar``; a chat writes ``ke kisar``)
+    | {"pulau"}
 )
 _LANDMARK_KIND = {
     "mesjid": "masjid",
@@ -133,6 +140,8 @@ _LANDMARK_KIND = {
     "pkm": "puskesmas",
     "perum": "perumahan",
     "perumnas": "perumahan",
+    "rusunawa": "rusun",
+    "rusunami": "rusun",
     "pasa": "pasar",
     "disdukcapil": "dukcapil",
     "capil": "dukcapil",
@@ -163,7 +172,22 @@ _VILLAGE = frozenset(
 )
 # numbered places: RT/RW, a kilometre post, a dusun, a house number, a block
 _NUMBERED = frozenset({"rt", "rw", "km", "dusun", "nomor", "blok"})
-_NUMBERED_ALIAS = {w: w for w in _NUMBERED} | {"kilometer": "km", "no": "nomor"}
+# more address components with a code (``Tower B``, ``Lingkungan 3``,
+# ``Gedung C2``): two reports giving one of them must give the same code, a
+# report may leave it out (they do not count as a place one side lacks)
+_CODED = frozenset(
+    {"tower", "cluster", "klaster", "gedung", "wisma", "lingkungan", "jalur"}
+)
+_NUMBERED_ALIAS = {w: w for w in _NUMBERED | _CODED} | {
+    "kilometer": "km",
+    "no": "nomor",
+    "klaster": "cluster",
+}
+# a qualifier in :data:`normalizer.dedupe.keys.OPPOSITES` as one value
+_OPPOSITE_SAME = {
+    "ilir": "hilir", "ulu": "hulu", "udik": "hulu", "gede": "besar",
+    "anyar": "baru",
+}  # fmt: skip
 # ``rt03``, ``no12``, ``km5`` written as one word; ``gang mawar ii``
 _GLUED = re.compile(r"^(rt|rw|km|no|nomor|blok)0*(\d+)$")
 _ROMAN = {
@@ -177,7 +201,7 @@ _NEEDS_SPLIT = re.compile(
 )
 # words that end a name: they say what or where, not which
 _NOT_NAME = (
-    (_STREET | _LANDMARK | _VILLAGE | _NUMBERED | _ADMIN)
+    (_STREET | _LANDMARK | _VILLAGE | _NUMBERED | _CODED | _ADMIN)
     | {"nomor", "km", "kilometer", "depan", "dekat", "samping", "sebelah", "ujung"}
     | {RECURRED}
 )
@@ -247,9 +271,15 @@ def places_of(
     starts = _place_starts(known)
     slip = _street_slip
     for i in [
-        i for i, t in enumerate(keys) if t in starts or (t[:1] in _JG and slip(t))
+        i
+        for i, t in enumerate(keys)
+        if t in starts or (t[:1] in _JG and slip(t)) or t[:1] == "^"
     ]:
         token = keys[i]
+        if token[0] == "^":
+            if coded := _coded_place(keys, i):
+                out.append(coded)
+            continue
         kind = role(token)
         if kind is None and token[:1] in ("j", "g") and _street_slip(token):
             kind = "j"
@@ -257,12 +287,18 @@ def places_of(
             if i + 1 < n and keys[i + 1].isdigit():
                 out.append(f"n:{_NUMBERED_ALIAS[token]}={keys[i + 1]}")
                 continue
+            if token == "lingkungan" and i + 1 < n:
+                # ``Lingkungan Karang Bedil``: a named part of a kelurahan
+                name = _name_after(keys, i)
+                if name and name not in _NOT_LINGKUNGAN:
+                    out.append(f"n:lingkungan={name}")
+                continue
             if token not in _VILLAGE:  # ``dusun`` also names a village
                 continue
             if token == "dusun" and i + 1 < n and keys[i + 1] not in _name_stops():
                 # a dusun is part of a desa: its name tells two of one desa
                 # apart (``dusun krajan`` / ``dusun ngentak``, desa Sumberadi)
-                out.append(f"n:dusun={keys[i + 1]}")
+                out.append(f"n:dusun={keys[i + 1].lstrip('^')}")
             kind = "d"
         if kind == "j":
             if (
@@ -279,6 +315,10 @@ def places_of(
                 digits=numbered
                 and (token in _NUMBER_STREET or (i + 2 < n and keys[i + 2] in _MONTHS)),
             )
+            if numbered and token in _NUMBER_STREET:
+                # ``Jalan Sungai Bilu Gang 3``: the gang's number is an
+                # address component, whatever street is named with it
+                out.append(f"n:gang={keys[i + 1]}")
             if name:
                 out.append("j:" + name)
                 # a number right after a street's name: a kilometre post or a
@@ -303,6 +343,14 @@ def places_of(
             if name:
                 out.append(f"m:@{_LANDMARK_KIND.get(token, token)} {name}")
         elif kind == "d":
+            if (
+                i
+                and keys[i - 1] in _STREET
+                and i + 1 < n
+                and keys[i + 1] in problem_words()
+            ):
+                # ``jalan kampung su rusak``: the village road, no village
+                continue
             # after ``kelurahan`` a name, whatever its words (``air hitam``)
             name = _name_after(keys, i, village=True)
             if name:
@@ -319,6 +367,27 @@ def places_of(
 
 
 _JG = frozenset("jg")
+_NOT_LINGKUNGAN = frozenset({"hidup"})  # Dinas Lingkungan Hidup
+
+
+def _coded_place(keys: Sequence[str], i: int) -> str:
+    """A code :func:`normalizer.dedupe.keys.key_tokens` kept marked: the
+    letter code of an address component (``blok ^ah`` → ``n:blok=ah``) or
+    an opposite qualifier after a name (``kemingking ^dalam`` →
+    ``n:kemingking~inout=dalam``: the name with ``luar`` is another place)."""
+    code, before = keys[i][1:], keys[i - 1] if i else ""
+    if before in _NUMBERED_ALIAS:
+        return f"n:{_NUMBERED_ALIAS[before]}={code}"
+    group = OPPOSITES.get(code)
+    if (
+        group
+        and before[:1] != "^"
+        # after a place's kind the qualifier is its name (``Pasar Gede``)
+        and before not in _ROLE
+        and _looks_like_name(before)
+    ):
+        return f"n:{before}~{group}={_OPPOSITE_SAME.get(code, code)}"
+    return ""
 
 
 def _street_name_follows(word: str) -> bool:
@@ -447,6 +516,11 @@ def _name_after(
         token = keys[j]
         if admin and not words and token in _ADMIN:
             continue
+        if token[0] == "^":
+            if words:
+                break
+            # ``Pasar Gede``, ``Dusun Ilir``: the qualifier is the name
+            token = token[1:]
         if token in (_NOT_NAME if village and not words else stop):
             break
         if village and not words and _affixed(token):
@@ -526,11 +600,34 @@ def _concept_index() -> dict[str, tuple[str, ...]]:
     for word, entries in problem_words().items():
         tags = tuple(sys.intern(f"#{kind[0]}:{concept}") for kind, concept in entries)
         if len(word) > 2:
-            # Indonesian -nya, Javanese -ne (``banyune``, ``lampune``)
+            # Indonesian -nya, Javanese -ne (``banyune``, ``lampune``) and,
+            # after a consonant, -e (``sampahe``); Minangkabau -nyo
             index.setdefault(word + "nya", tags)
             index.setdefault(word + "ne", tags)
+            index.setdefault(word + "nyo", tags)
+            if word[-1] not in "aiueo":
+                index.setdefault(word + "e", tags)
+            for variant in _minang(word):
+                index.setdefault(variant, tags)
         index[word] = tags
     return index
+
+
+# Minangkabau shifts a word's last syllable: ``numpuk`` → ``numpuak``,
+# ``angkut`` → ``angkuik``, ``kuning`` → ``kuniang``, ``bersih`` →
+# ``barasiah``'s ``-iah``; the table's words are found in that spelling too
+_MINANG_ENDINGS = (
+    ("uk", "uak"), ("ut", "uik"), ("ing", "iang"), ("ih", "iah"),
+    ("ur", "ua"), ("us", "uih"),
+)  # fmt: skip
+
+
+def _minang(word: str) -> tuple[str, ...]:
+    """The table word as Minangkabau writes it, when its ending shifts."""
+    for plain, shifted in _MINANG_ENDINGS:
+        if word.endswith(plain) and len(word) > 4:
+            return (word[: -len(plain)] + shifted,)
+    return ()
 
 
 _PHRASE_HEADS = frozenset(head for head, _ in _PHRASES)
@@ -556,6 +653,8 @@ _GENERIC_NAME = frozenset(
     | {"lapangan", "bola", "taman", "kota", "besar", "kecil", "utama", "indah"}
     | {"permai", "tani", "usaha", "desa", "poros", "lingkar", "setapak", "baru"}
     | {"camat", "dinas", "lama", "induk", "gantung", "kayu", "beton"}
+    # a road's class, not its name: ``jalan nasional`` / ``jalan negara``
+    | {"nasional", "negara", "provinsi"}
     # a school's or market's generic words: ``SD Inpres Waimangura`` is told
     # from ``SD Inpres Kalembu`` by the next word
     | {"negeri", "inpres", "swasta", "terpadu", "unggulan", "pusat", "sentral"}
@@ -601,6 +700,8 @@ def _affixed(word: str) -> bool:
     """An affixed verb or noun (``ditutup``, ``lampunya``, ``keberatan``)."""
     if word.endswith(_VERB_SUFFIX) and len(word) > 5:
         return True
+    if word.startswith("ke") and len(word) >= 9 and not word.endswith("an"):
+        return False  # ``Desa Ketanjung``: a name (see :func:`_looks_like_name`)
     return word.startswith(_VERB_PREFIX) and len(word) > 6
 
 
@@ -826,6 +927,11 @@ def _compare_places(
                         return 1, ""
                     same = _shown(x) if x == y else f"{_shown(x)} ~ {_shown(y)}"
                     return 1, same
+        if verdict < 0 and village and _kecamatan_second(a, b, mine, theirs):
+            # ``desa lakuan tolitoli`` / ``desa lakuan dakopamean`` where the
+            # first also writes ``kecamatan dakopamean``: one desa, each
+            # followed by another of its areas
+            return 1, f"{', '.join(map(_shown, a))} ~ {', '.join(map(_shown, b))}"
         if (
             verdict < 0
             # ``SD 3 Kelet`` / ``SD 4 Kelet``: numbered neighbours, whatever
@@ -842,6 +948,27 @@ def _compare_places(
     if verdict > 0:  # numbers
         return 1, ", ".join(_shown(x) for x in a if x in b)
     return verdict, f"{shown_a} / {shown_b}"
+
+
+def _kecamatan_second(
+    a: list[str], b: list[str], mine: Profile, theirs: Profile
+) -> bool:
+    """True when two village names share their first word and the second
+    word of one is among the other report's words outside its village
+    names: the kecamatan or regency a reporter wrote after the desa."""
+    for xs, ys, other in ((a, b, theirs), (b, a, mine)):
+        inside = {w for name in ys for w in _bare(name).split()}
+        for x in xs:
+            wx = _bare(x).split()
+            if len(wx) != 2 or not _looks_like_name(wx[1]) or wx[1] in inside:
+                continue
+            if wx[1] not in other.tokens:
+                continue
+            for y in ys:
+                wy = _bare(y).split()
+                if wy and _word_match(wx[0], wy[0]):
+                    return True
+    return False
 
 
 def _numbers_differ(a: list[str], b: list[str]) -> bool:
@@ -877,6 +1004,9 @@ def _named_elsewhere(
     ``oesapa selatan``)."""
     for names, others, other in ((a, b, theirs), (b, a, mine)):
         inside = {w for name in others for w in _bare(name).split()}
+        # a word the other report qualifies as another place (``rambah
+        # hilir`` after its desa: the kecamatan) is no unmarked name there
+        inside |= {p[2:].partition("~")[0] for p in other.places if "~" in p}
         for name in names:
             words = _distinct_words(_bare(name))
             if (
@@ -996,7 +1126,9 @@ class Profile:
         spelling part compares)."""
         named = {w for p in self.places for w in p[2:].split()}
         return frozenset(
-            t for t in self.tokens if len(t) > 1 and not t.isdigit() and t not in named
+            t
+            for t in self.tokens
+            if len(t) > 1 and not t.isdigit() and t not in named and t[0] != "^"
         )
 
 
@@ -1128,6 +1260,10 @@ def _concepts(mine: frozenset[str], theirs: frozenset[str]) -> int:
         return -1
     if mine & theirs:
         return 1
+    if _related(mine, theirs):
+        # ``air meluap`` / ``banjir``: one event named by two concepts of
+        # one family; neither the same nor different
+        return 0
     # a service (``pelayanan``, ``petugas``) is what any office gives: it
     # agrees with a report naming the service's own object, never differs
     mine, theirs = mine - _GENERIC_CONCEPTS, theirs - _GENERIC_CONCEPTS
@@ -1135,6 +1271,26 @@ def _concepts(mine: frozenset[str], theirs: frozenset[str]) -> int:
 
 
 _FIXED = "fixed"
+# concepts that name one event from different sides: water overflowing a
+# drain is a flood, a blocked drain floods the street
+_FAMILIES = (
+    frozenset({"water", "flood", "drain"}),
+    frozenset({"blocked", "flooded", "leak"}),
+    frozenset({"money", "charged", "aid"}),
+)
+
+
+def _related(mine: frozenset[str], theirs: frozenset[str]) -> bool:
+    """True when every concept of both sides has a relative on the other
+    side (:data:`_FAMILIES`)."""
+    if not mine or not theirs:
+        return False
+    for family in _FAMILIES:
+        if mine & family and theirs & family:
+            mine, theirs = mine - family, theirs - family
+    return not mine and not theirs
+
+
 _GENERIC_CONCEPTS = frozenset({"service"})
 
 
@@ -1196,6 +1352,10 @@ def _numbered_kind(place: str, other: Profile) -> str:
     dusun whose name the other report holds without the word ``dusun``."""
     kind, _, value = place[2:].partition("=")
     if kind == "dusun" and value in other.tokens:
+        return ""
+    if kind == "blok" and not value.isdigit():
+        # a block's letter code (``Blok C``) is a component one report may
+        # leave out, like a tower's
         return ""
     return kind
 

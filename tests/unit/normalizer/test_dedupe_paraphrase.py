@@ -627,3 +627,100 @@ def test_neighbours_by_direction_number_and_qualifier_stay_apart(a, b):
 )
 def test_english_number_words_accounts_and_depths_link(a, b):
     assert dp.linked(dp.compare_texts(a, b, KNOWN))
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # address components with letter codes, numbers and Roman numerals
+        (
+            "PJU di perum Mawar Asri blok AH mati seminggu, jalan gelap",
+            "lampu jalan perum mawar asri blok AJ mati juga, 3 tiang",
+        ),
+        (
+            "Lift Tower B Rusunawa Cempaka mati sejak Sabtu",
+            "lift tower C rusun cempaka mati dari sabtu",
+        ),
+        (
+            "Jalan Kenari Gang 3 berlubang, motor jatuh",
+            "Jalan Kenari Gang 5 juga berlubang, motor jatuh",
+        ),
+        (
+            "Sampah di Lingkungan III Kelurahan Sukamaju tidak diangkut",
+            "sampah kel. sukamaju lingkungan 5 nda diangkut",
+        ),
+        # one name with opposite qualifiers: two places
+        (
+            "Tambang pasir di Desa Sukaraja Dalam bikin tebing longsor",
+            "tambang pasir di sukaraja luar bikin tebing longsor",
+        ),
+    ],
+)
+def test_neighbouring_address_components_stay_apart(a, b):
+    assert not dp.linked(dp.compare_texts(a, b, KNOWN))
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # a component one report leaves out
+        (
+            "Lift Tower B Rusunawa Cempaka mati sejak Sabtu, lansia tidak bisa turun",
+            "lift rusun cempaka tower B mati dr sabtu, lansia ga bs turun",
+        ),
+    ],
+)
+def test_an_address_component_one_report_leaves_out_still_links(a, b):
+    assert dp.linked(dp.compare_texts(a, b, KNOWN))
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # a Minangkabau chat and a formal letter: ``numpuak``, ``baunyo``
+        (
+            "sampah di pasar lubuk sikaping numpuak, baunyo alah tacium dari jalan",
+            "Judul: Sampah menumpuk di Pasar Lubuk Sikaping\nSampah menumpuk dan "
+            "berbau busuk di Pasar Lubuk Sikaping sejak empat hari.",
+        ),
+        # a desa followed by its kecamatan on one side, by its regency on the
+        # other
+        (
+            "Jalan di Desa Sumberagung Banyuwangi longsor, Kecamatan Pesanggaran",
+            "pak longsor di desa sumberagung pesanggaran, jalan ketutup separuh",
+        ),
+        # an island one report names as such, the other by its name only
+        (
+            "Kapal perintis ke Pulau Romang tidak datang dua minggu, beras habis",
+            "kapal perintis ke romang su dua minggu seng datang, beras habis",
+        ),
+    ],
+)
+def test_one_event_in_a_chat_and_a_letter_links(a, b):
+    assert dp.linked(dp.compare_texts(a, b, KNOWN))
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # a regional thank-you: Sundanese ``tos hurung``, ``sudah normal``
+        (
+            "Lampu jalan di Simpang Cikurubuk mati sejak Senin",
+            "lampu simpang cikurubuk tos hurung deui, nuhun",
+        ),
+        (
+            "pak listrik di desa teluk pambang padam tiap malam udh seminggu, pln",
+            "pak listrik teluk pambang udh normal 3 malam ini, terima kasih pln",
+        ),
+        # two health centres open until the same hour: the hour is no number
+        # of a place
+        (
+            "Judul: Puskesmas Sidomulyo tutup sebelum jam pelayanan\nKami datang "
+            "ke Puskesmas Sidomulyo pukul 11.00, loket pendaftaran sudah tutup "
+            "dan petugas mengatakan pelayanan selesai.",
+            "puskesmas karanganyar jg pak, jam 11 loket udh tutup, pasien pulang",
+        ),
+    ],
+)
+def test_repairs_in_regional_words_and_hours_keep_reports_apart(a, b):
+    assert not dp.linked(dp.compare_texts(a, b, KNOWN))
