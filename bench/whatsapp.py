@@ -19,7 +19,9 @@ CPU is taken off this process's, and the load generator runs in a third
 process, so its clock is not held up by the pipeline.
 
 A profile of the ``dengar serve`` process: set DENGAR_BENCH_PROFILE_SERVE
-to a file name (cProfile output).
+to a file name (cProfile output); of the runner and outbox (this
+process's main thread, the emulator's threads apart):
+DENGAR_BENCH_PROFILE_RUNNER.
 
     python -m bench.whatsapp [--rate 200] [--seconds 120] [--throughput 1000]
                              [--poll-interval S] [--no-telegram]
@@ -30,14 +32,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import io
 import json
 import os
+import pstats
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -153,10 +158,23 @@ async def whatsapp(
             spool = tmp / "spool" / "wa" / "new"
             return not spool.exists() or not any(spool.iterdir())
 
+        runner_profile = os.environ.get("DENGAR_BENCH_PROFILE_RUNNER")
+        profiler = cProfile.Profile() if runner_profile else None
+        thread_profiles: list[cProfile.Profile] = []
+        if profiler:
+            _profile_threads(thread_profiles)
         cpu = time.process_time()
         emulator_cpu = emulator.cpu()
         wall = time.monotonic()
+        if profiler:
+            profiler.enable()
         await process()
+        if profiler:
+            profiler.disable()
+            stats = pstats.Stats(profiler)
+            for each in thread_profiles:
+                stats.add(each)
+            stats.dump_stats(runner_profile)
         await app.worker.drain_all()
         serve_cpu = (process_cpu(web.pid) or 0.0) - serve_start_cpu
         emulator_cpu = emulator.cpu() - emulator_cpu
@@ -219,6 +237,30 @@ async def whatsapp(
         ),
     ]
     return rows, own
+
+
+def _profile_threads(profiles: list[cProfile.Profile]) -> None:
+    """Profile what ``asyncio.to_thread`` runs (the storing transactions,
+    the outbox's writes), one profiler per worker thread: cProfile sees
+    only the thread that enabled it."""
+    local = threading.local()
+    original = asyncio.to_thread
+
+    def profiled(func, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+        def run():  # type: ignore[no-untyped-def]
+            profile = getattr(local, "profile", None)
+            if profile is None:
+                profile = local.profile = cProfile.Profile()
+                profiles.append(profile)
+            profile.enable()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                profile.disable()
+
+        return original(run)
+
+    asyncio.to_thread = profiled  # type: ignore[assignment]
 
 
 def _user(n: int) -> str:

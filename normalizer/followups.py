@@ -220,6 +220,28 @@ def _last_turn_since(
 def _session_case(
     session: Session, item: InboundMessage, chat: str, minutes: float
 ) -> Thread | None:
+    # Only pending records and files can change what these queries find:
+    # flush those, not the rest (an autoflush here wrote the previous
+    # message's outbox rows on their own, a flush per message of a batch,
+    # instead of all at once when the batch commits).
+    if _records_pending(session):
+        session.flush()
+    with session.no_autoflush:
+        return _session_case_found(session, item, chat, minutes)
+
+
+def _records_pending(session: Session) -> bool:
+    kinds = (ComplaintRow, AttachmentRow)
+    return any(
+        isinstance(row, kinds)
+        for pending in (session.new, session.dirty, session.deleted)
+        for row in pending
+    )
+
+
+def _session_case_found(
+    session: Session, item: InboundMessage, chat: str, minutes: float
+) -> Thread | None:
     latest = session.exec(
         select(ComplaintRow)
         .where(

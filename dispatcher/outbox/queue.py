@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar, cast
 
@@ -180,7 +180,7 @@ def enqueue_reply(
         recipient=reply.recipient,
         complaint_id=complaint.id,
         idempotency_key=reply.idempotency_key,
-        payload=json.dumps(asdict(reply), ensure_ascii=False, default=_iso),
+        payload=json.dumps(_fields_of(reply), ensure_ascii=False, default=_iso),
         max_attempts=max_attempts,
     )
     session.add(row)
@@ -202,6 +202,14 @@ def reply_of(row: _WithPayload) -> OutgoingReply:
     wrote = fields.get("citizen_wrote_at")
     fields["citizen_wrote_at"] = datetime.fromisoformat(wrote) if wrote else None
     return OutgoingReply(**fields)
+
+
+def _fields_of(reply: OutgoingReply) -> dict[str, object]:
+    """The reply's fields for its JSON payload: its values are strings,
+    numbers, datetimes and tuples of string pairs, which ``json.dumps``
+    takes as they are (``dataclasses.asdict`` deep-copied each, a tenth of
+    queuing a reply)."""
+    return {f.name: getattr(reply, f.name) for f in fields(reply)}
 
 
 def _iso(value: object) -> str:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
+from datetime import datetime
 
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -18,7 +20,7 @@ from config.settings import AgencySettings
 from contracts.errors import RetriableDeliveryError
 from dispatcher.message import DISPATCHED, REDACTED
 from dispatcher.sinks.base import Delivery, SinkContext
-from storage.tables import AgencyQueueRow
+from storage.tables import AgencyQueueRow, utcnow
 
 
 class DatabaseSink:
@@ -74,9 +76,23 @@ class DatabaseSink:
             for delivery in deliveries:
                 if delivery.idempotency_key not in queued:
                     fresh.setdefault(delivery.idempotency_key, delivery)
-            session.add_all(self._row(d) for d in fresh.values())
-            if _committed(session):
-                return
+            # one executemany, no ORM rows: nothing reads them back, and an
+            # ORM flush on SQLite inserts row by row (RETURNING each id)
+            # after building a model object per row
+            try:
+                if fresh:
+                    now = utcnow()
+                    session.execute(
+                        insert(AgencyQueueRow.__table__),  # type: ignore[attr-defined]
+                        [self._values(d, now) for d in fresh.values()],
+                    )
+            except IntegrityError:
+                session.rollback()
+            except Exception as exc:
+                raise RetriableDeliveryError(f"database write failed: {exc}") from exc
+            else:
+                if _committed(session):
+                    return
         # a concurrent worker queued one of these keys first: take the rest
         # one by one, each of which sees that key as already queued
         for delivery in deliveries:
@@ -124,6 +140,18 @@ class DatabaseSink:
             idempotency_key=delivery.idempotency_key,
             message=json.dumps(delivery.message, ensure_ascii=False),
         )
+
+    @staticmethod
+    def _values(delivery: Delivery, now: datetime) -> dict[str, object]:
+        """The columns of ``_row`` for a Core insert."""
+        return {
+            "agency_code": delivery.agency_code,
+            "complaint_id": int(delivery.message["dengar_id"]),
+            "idempotency_key": delivery.idempotency_key,
+            "message": json.dumps(delivery.message, ensure_ascii=False),
+            "enqueued_at": now,
+            "acknowledged_at": None,
+        }
 
     async def close(self) -> None:
         """Nothing to release: sessions are per delivery."""
