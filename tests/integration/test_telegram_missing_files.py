@@ -72,7 +72,7 @@ async def test_a_photo_gone_from_telegram_is_noted_and_the_citizen_asked_again(
     ]
     assert "foto" in note
     assert "tidak tersedia di server Telegram" in note
-    assert "file_id" in note
+    assert "Kode berkasnya tersimpan" in note
     # the file_id is kept for a later download
     assert json.loads(case.extra)["files_not_downloaded_ids"] == gone["file_id"]
     # the other chat's photo arrived

@@ -55,5 +55,5 @@ def test_email_contact_gets_the_acknowledgement_by_mail(installation):
     assert number in mail.message["Subject"]
     assert number in mail.message.get_content()
     page = client.get("/lapor").text
-    assert "E-mail — tanda terima dan kabar perkembangan dikirim" in page
+    assert "Email — tanda terima dan kabar perkembangan dikirim" in page
     assert 'value="whatsapp"' not in page
