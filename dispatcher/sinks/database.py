@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlmodel import Session, col, select
 
 from config.settings import AgencySettings
@@ -21,6 +22,8 @@ from contracts.errors import RetriableDeliveryError
 from dispatcher.message import DISPATCHED, REDACTED
 from dispatcher.sinks.base import Delivery, SinkContext
 from storage.tables import AgencyQueueRow, utcnow
+
+StepArg = TypeVar("StepArg", Delivery, Sequence[Delivery])
 
 
 class DatabaseSink:
@@ -37,9 +40,9 @@ class DatabaseSink:
         """Insert the message unless that idempotency key is already queued
         (a redaction rewrites the queued messages of its case instead)."""
         if delivery.event == REDACTED:
-            await asyncio.to_thread(self._rewrite, delivery)
+            await _off_loop(self._rewrite, delivery)
             return
-        await asyncio.to_thread(self._insert, delivery)
+        await _off_loop(self._insert, delivery)
 
     async def deliver_many(
         self, deliveries: Sequence[Delivery]
@@ -57,7 +60,7 @@ class DatabaseSink:
                     outcomes.append(None)
             return outcomes
         try:
-            await asyncio.to_thread(self._insert_many, deliveries)
+            await _off_loop(self._insert_many, deliveries)
         except RetriableDeliveryError as exc:
             return [exc] * len(deliveries)
         return [None] * len(deliveries)
@@ -155,6 +158,18 @@ class DatabaseSink:
 
     async def close(self) -> None:
         """Nothing to release: sessions are per delivery."""
+
+
+async def _off_loop(step: Callable[[StepArg], None], arg: StepArg) -> None:
+    """Run a database step in a thread. A database that went away (at any
+    statement, the first read included) is retriable: the worker then
+    records the outage in one line and tries again, no traceback."""
+    try:
+        await asyncio.to_thread(step, arg)
+    except (OperationalError, InterfaceError) as exc:
+        raise RetriableDeliveryError(
+            f"database unavailable: {exc.orig or exc}"
+        ) from exc
 
 
 def _committed(session: Session) -> bool:

@@ -16,6 +16,7 @@ from dispatcher.sinks.amqp import AmqpSink
 from dispatcher.sinks.base import Delivery, SinkContext
 from dispatcher.sinks.database import DatabaseSink
 from dispatcher.sinks.redis import RedisSink
+from storage.engine import make_engine, session_factory
 from storage.tables import AgencyQueueRow
 from tests.integration.sink_helpers import Bind, deliver_many_and_close, pupr_agency
 from tests.services import free_port
@@ -130,3 +131,16 @@ async def test_database_batch_queues_each_key_once(tmp_path: Any) -> None:
     with sessions() as session:
         keys = session.exec(select(AgencyQueueRow.idempotency_key)).all()
     assert sorted(keys) == sorted(d.idempotency_key for d in batch)
+
+
+async def test_database_gone_fails_the_batch_retriably(tmp_path: Any) -> None:
+    sessions = sqlite_sessions(tmp_path / "dengar.db")
+    delivery = built_delivery(sessions)
+    # a database that cannot be reached: the first read already fails
+    gone = session_factory(make_engine(f"sqlite:///{tmp_path}/gone/dengar.db"))
+    sink = DatabaseSink(pupr_agency({"type": "database"}), SinkContext(sessions=gone))
+    answers = await sink.deliver_many([delivery, delivery])
+    assert all(isinstance(a, RetriableDeliveryError) for a in answers), answers
+    assert "database unavailable" in str(answers[0])
+    with pytest.raises(RetriableDeliveryError, match="database unavailable"):
+        await sink.deliver(delivery)
